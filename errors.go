@@ -8,15 +8,15 @@ import (
 // Error codes. Each front end maps these in exactly one table: adminapi to
 // HTTP statuses, pgwire to SQLSTATEs and cli to exit codes.
 const (
-	EINTERNAL       = "internal"       // a bug or an unexpected failure
-	EINVALID        = "invalid"        // the request itself is wrong
-	ENOTFOUND       = "not_found"      // the named object does not exist
-	ECONFLICT       = "conflict"       // the object exists or is in the wrong state
-	EUNAUTHORIZED   = "unauthorized"   // no or bad credentials
-	EFORBIDDEN      = "forbidden"      // credentials lack a permission
-	EREADONLY       = "read_only"      // a write on a read-only replica
-	EUNAVAILABLE    = "unavailable"    // a dependency (peer, disk) cannot be reached now
-	ETIMEOUT        = "timeout"        // the operation did not finish in time
+	EINTERNAL       = "internal"        // a bug or an unexpected failure
+	EINVALID        = "invalid"         // the request itself is wrong
+	ENOTFOUND       = "not_found"       // the named object does not exist
+	ECONFLICT       = "conflict"        // the object exists or is in the wrong state
+	EUNAUTHORIZED   = "unauthorized"    // no or bad credentials
+	EFORBIDDEN      = "forbidden"       // credentials lack a permission
+	EREADONLY       = "read_only"       // a write on a read-only replica
+	EUNAVAILABLE    = "unavailable"     // a dependency (peer, disk) cannot be reached now
+	ETIMEOUT        = "timeout"         // the operation did not finish in time
 	ENOTIMPLEMENTED = "not_implemented" // the feature is not supported
 )
 
