@@ -1,0 +1,4 @@
+package transport
+
+// MapTLSError exposes mapTLSError to black-box tests.
+var MapTLSError = mapTLSError
