@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sqlink/sqlink"
+)
+
+// Defaults for DBConfig.
+const (
+	// DefaultSynchronous is FULL so that a commit is on disk when it is
+	// acknowledged (SQLite's WAL holds every committed page until the log
+	// is synced and we checkpoint).
+	DefaultSynchronous = "FULL"
+	// DefaultBusyTimeout is long because the Go write lock serializes
+	// writers; SQLite's sleeping busy handler is only a backstop.
+	DefaultBusyTimeout = 30 * time.Second
+	// DefaultCheckpointBytes keeps the WAL small enough that readers stay
+	// fast, yet checkpoints (and their log fsync) stay rare.
+	DefaultCheckpointBytes = 16 << 20
+	// DefaultLogRetentionBytes keeps enough log to seed a secondary from a
+	// recent restored backup without reseeding.
+	DefaultLogRetentionBytes = 256 << 20
+	// DefaultSegmentBytes is the size at which a log segment is closed and
+	// a new one started; retention removes whole segments.
+	DefaultSegmentBytes = 16 << 20
+	// DefaultPollInterval is how often the background loop captures commits
+	// that bypassed BeginWrite/EndWrite and checks the WAL size: short, so
+	// such a commit reaches the log (and the secondary) quickly.
+	DefaultPollInterval = 25 * time.Millisecond
+)
+
+// DBConfig configures a database opened with OpenDB. The zero value means
+// the defaults.
+type DBConfig struct {
+	Synchronous       string        // "FULL" (default) or "NORMAL"
+	BusyTimeout       time.Duration // default DefaultBusyTimeout
+	CheckpointBytes   int64         // WAL size that triggers a background checkpoint
+	LogRetentionBytes int64         // log kept after a checkpoint
+	SegmentBytes      int64         // log segment size
+	PollInterval      time.Duration // background capture interval
+	Logger            *slog.Logger
+	Now               func() time.Time
+}
+
+// Validate reports whether the configuration is usable.
+func (c DBConfig) Validate() error {
+	switch strings.ToUpper(c.Synchronous) {
+	case "", "FULL", "NORMAL":
+	default:
+		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous setting %q", c.Synchronous)
+	}
+	if c.BusyTimeout < 0 || c.CheckpointBytes < 0 || c.LogRetentionBytes < 0 || c.SegmentBytes < 0 || c.PollInterval < 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "storage settings must not be negative")
+	}
+	return nil
+}
+
+func (c DBConfig) withDefaults() DBConfig {
+	c.Synchronous = strings.ToUpper(c.Synchronous)
+	if c.Synchronous == "" {
+		c.Synchronous = DefaultSynchronous
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = DefaultBusyTimeout
+	}
+	if c.CheckpointBytes == 0 {
+		c.CheckpointBytes = DefaultCheckpointBytes
+	}
+	if c.LogRetentionBytes == 0 {
+		c.LogRetentionBytes = DefaultLogRetentionBytes
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Log attribute keys.
+const (
+	logKeyPath = "path"
+	logKeyLSN  = "lsn"
+	logKeyErr  = "err"
+)

@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/sqlink/sqlink"
+)
+
+// Conn is a connection pinned to one client session. All of the session's
+// SQL runs on SQL(). Writes are bracketed by BeginWrite and EndWrite. A Conn
+// is used by one session goroutine at a time, not concurrently.
+type Conn struct {
+	db     *DB
+	sc     *sql.Conn
+	holds  bool
+	closed bool
+}
+
+// Conn takes a connection from the pool for one session. On a read-only
+// database it has PRAGMA query_only on.
+func (db *DB) Conn(ctx context.Context) (*Conn, error) {
+	db.mu.Lock()
+	closed, ro := db.closed, db.readOnly
+	db.mu.Unlock()
+	if closed {
+		return nil, db.errClosed()
+	}
+	sc, err := db.sqldb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get connection: %w", err)
+	}
+	q := "PRAGMA query_only=OFF"
+	if ro {
+		q = "PRAGMA query_only=ON"
+	}
+	if _, err := sc.ExecContext(ctx, q); err != nil {
+		sc.Close()
+		return nil, fmt.Errorf("set query_only: %w", err)
+	}
+	c := &Conn{db: db, sc: sc}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		sc.Close()
+		return nil, db.errClosed()
+	}
+	db.conns[c] = struct{}{}
+	return c, nil
+}
+
+// SQL returns the pinned connection.
+func (c *Conn) SQL() *sql.Conn { return c.sc }
+
+// BeginWrite takes the database's write lock, waiting in line behind other
+// writers (cancellable with ctx). The caller then runs BEGIN IMMEDIATE or an
+// autocommit write statement, and EndWrite after COMMIT or ROLLBACK. On a
+// read-only secondary it fails with EREADONLY.
+func (c *Conn) BeginWrite(ctx context.Context) error {
+	if c.closed {
+		return sqlink.Errorf(sqlink.EINTERNAL, "", "storage: use of a closed Conn")
+	}
+	if c.holds {
+		return nil
+	}
+	db := c.db
+	if err := db.writable(); err != nil {
+		return err
+	}
+	if err := db.lockWrite(ctx); err != nil {
+		return err
+	}
+	if err := db.writable(); err != nil {
+		db.unlockWrite()
+		return err
+	}
+	c.holds = true
+	return nil
+}
+
+// writable returns the error a write would get now, if any.
+func (db *DB) writable() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	switch {
+	case db.closed:
+		return db.errClosed()
+	case db.readOnly:
+		return ReadOnlyError("", db.primary)
+	case db.capErr != nil:
+		return db.capErr
+	}
+	return nil
+}
+
+// EndWrite captures the commits made since BeginWrite (there may be none,
+// after a rollback), releases the write lock and returns the LSN of the
+// last captured commit.
+func (c *Conn) EndWrite(ctx context.Context) (sqlink.LSN, error) {
+	err := c.db.capture()
+	lsn := c.db.Pos().LSN
+	if c.holds {
+		c.holds = false
+		c.db.unlockWrite()
+	}
+	return lsn, err
+}
+
+// Close rolls back any open transaction, releases the write lock if held
+// and returns the connection to the pool.
+func (c *Conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	db := c.db
+	// "cannot rollback - no transaction is active" is the common case.
+	_, _ = c.sc.ExecContext(context.Background(), "ROLLBACK")
+	if c.holds {
+		c.holds = false
+		_ = db.capture() // a caller may have committed without EndWrite
+		db.unlockWrite()
+	}
+	db.mu.Lock()
+	delete(db.conns, c)
+	db.mu.Unlock()
+	if err := c.sc.Close(); err != nil && err != sql.ErrConnDone {
+		return fmt.Errorf("close conn: %w", err)
+	}
+	return nil
+}

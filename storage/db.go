@@ -1,0 +1,536 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sqlink/sqlink"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is one SQLite database in WAL mode whose commits are captured, in WAL
+// order, into a replication log. See the package documentation for the
+// model. A DB is safe for concurrent use.
+type DB struct {
+	path string
+	cfg  DBConfig
+
+	sqldb  *sql.DB
+	holder *sql.Conn // always open, so SQLite never checkpoints and deletes the WAL behind us
+
+	// wlock is the Go-level write lock: a send acquires it, a receive
+	// releases it. Blocked senders wake in FIFO order.
+	wlock chan struct{}
+
+	capMu sync.Mutex // serializes capture, apply and checkpoint
+	wal   *walScanner
+	log   *segLog
+
+	mu          sync.Mutex
+	pos         sqlink.Pos
+	epoch       sqlink.Epoch
+	readOnly    bool
+	primary     string
+	capErr      error // sticky: capture stopped
+	closed      bool
+	conns       map[*Conn]struct{}
+	notify      chan struct{}
+	pageSize    uint32
+	pageCount   uint32
+	lastCommit  time.Time
+	checkpoints int64
+	lastCkpt    time.Time
+	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)
+	hasFloor    bool
+
+	closing chan struct{}
+	cancel  context.CancelFunc
+	bgDone  chan struct{}
+}
+
+// OpenDB opens the database at path, creating it when missing (page_size
+// 4096, journal_mode WAL), opens its replication log in path+"-log" and
+// captures any commit in the WAL that the log does not have yet (after a
+// crash), so LSNs continue without gaps or duplicates.
+func OpenDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, sqlink.Errorf(sqlink.EINVALID, "give the path of a database file", "%s is a directory", path)
+	}
+	lg, err := openLog(path+"-log", cfg.SegmentBytes)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{
+		path:    path,
+		cfg:     cfg,
+		wlock:   make(chan struct{}, 1),
+		log:     lg,
+		conns:   map[*Conn]struct{}{},
+		notify:  make(chan struct{}),
+		closing: make(chan struct{}),
+		bgDone:  make(chan struct{}),
+	}
+	db.pos, db.epoch = lg.last, lg.lastEp
+	if err := db.openSQL(ctx); err != nil {
+		lg.close()
+		return nil, err
+	}
+	// Recovery: resume capture where the log ends. A WAL generation change
+	// since then implies a checkpoint through the capture path, which
+	// synced the log first, so it is not a gap.
+	db.wal = newWALScanner(path+"-wal", lg.lastWAL)
+	db.wal.announceRestart()
+	n0 := db.pos.LSN
+	if err := db.capture(); err != nil {
+		db.closeSQL()
+		lg.close()
+		return nil, fmt.Errorf("recover from wal: %w", err)
+	}
+	if err := lg.sync(); err != nil {
+		db.closeSQL()
+		lg.close()
+		return nil, err
+	}
+	if n := db.pos.LSN - n0; n > 0 {
+		cfg.Logger.Info("recovered commits from the wal", logKeyPath, path, "count", n, logKeyLSN, db.pos.LSN)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	db.cancel = cancel
+	go db.background(bg)
+	return db, nil
+}
+
+func (db *DB) dsn() string {
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=wal_autocheckpoint(0)",
+		db.path, db.cfg.BusyTimeout.Milliseconds(), db.cfg.Synchronous)
+}
+
+func (db *DB) openSQL(ctx context.Context) error {
+	sqldb, err := sql.Open("sqlite", db.dsn())
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	sqldb.SetMaxIdleConns(16)
+	db.sqldb = sqldb
+	holder, err := sqldb.Conn(ctx)
+	if err != nil {
+		sqldb.Close()
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "check the path and its permissions", "open database %s: %v", db.path, err)
+	}
+	db.holder = holder
+	var mode string
+	if _, err := holder.ExecContext(ctx, "PRAGMA page_size=4096"); err != nil {
+		db.closeSQL()
+		return fmt.Errorf("set page size: %w", err)
+	}
+	if err := holder.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil || mode != "wal" {
+		db.closeSQL()
+		if err == nil {
+			err = fmt.Errorf("journal mode is %q", mode)
+		}
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "make sure the file is a SQLite database and no other program holds it", "set WAL mode on %s: %v", db.path, err)
+	}
+	var ps, pc int64
+	if err := holder.QueryRowContext(ctx, "PRAGMA page_size").Scan(&ps); err != nil {
+		db.closeSQL()
+		return fmt.Errorf("read page size: %w", err)
+	}
+	if err := holder.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pc); err != nil {
+		db.closeSQL()
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "make sure the file is a SQLite database", "read %s: %v", db.path, err)
+	}
+	db.pageSize, db.pageCount = uint32(ps), uint32(pc)
+	return nil
+}
+
+func (db *DB) closeSQL() error {
+	var err error
+	if db.holder != nil {
+		err = db.holder.Close()
+	}
+	if err2 := db.sqldb.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Path returns the database file's absolute path.
+func (db *DB) Path() string { return db.path }
+
+// Pos returns the position of the last captured commit.
+func (db *DB) Pos() sqlink.Pos {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.pos
+}
+
+// Epoch returns the epoch that new records are written in.
+func (db *DB) Epoch() sqlink.Epoch {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.epoch
+}
+
+// SetEpoch persists e as the epoch of the records captured from now on.
+func (db *DB) SetEpoch(e sqlink.Epoch) error {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if err := db.log.setEpoch(e); err != nil {
+		return fmt.Errorf("set epoch: %w", err)
+	}
+	db.mu.Lock()
+	db.epoch = e
+	db.mu.Unlock()
+	return nil
+}
+
+// Notify returns a channel that is closed when the position next advances
+// (or the DB closes). Take a new channel after each wake-up.
+func (db *DB) Notify() <-chan struct{} {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.notify
+}
+
+// WaitLSN blocks until the position reaches lsn, ctx ends or the DB closes.
+func (db *DB) WaitLSN(ctx context.Context, lsn sqlink.LSN) error {
+	for {
+		db.mu.Lock()
+		cur, ch, closed, capErr := db.pos.LSN, db.notify, db.closed, db.capErr
+		db.mu.Unlock()
+		if cur >= lsn {
+			return nil
+		}
+		if closed {
+			return db.errClosed()
+		}
+		if capErr != nil {
+			return capErr
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (db *DB) errClosed() error {
+	return sqlink.Errorf(sqlink.EUNAVAILABLE, "reconnect; the database was closed", "database %s is closed", filepath.Base(db.path))
+}
+
+// ReadOnlyError returns the error for a write attempted on a secondary of
+// instance primary; what names the statement (e.g. "INSERT").
+func ReadOnlyError(what, primary string) error {
+	if what == "" {
+		what = "a write"
+	}
+	return &sqlink.Error{
+		Code:    sqlink.EREADONLY,
+		Message: fmt.Sprintf("cannot execute %s in a read-only transaction: database is a secondary replica of instance %s", what, primary),
+		Hint:    fmt.Sprintf("connect to the primary instance %s, or use target_session_attrs=read-write", primary),
+	}
+}
+
+// SetReadOnly makes the database a read-only secondary of instance primary,
+// or writable again when primary is "". New Conns get PRAGMA query_only.
+func (db *DB) SetReadOnly(primary string) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.readOnly, db.primary = primary != "", primary
+}
+
+// ReadOnly reports whether the database is a read-only secondary, and of
+// which instance.
+func (db *DB) ReadOnly() (bool, string) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.readOnly, db.primary
+}
+
+// SetRetentionFloor keeps the log after lsn regardless of
+// LogRetentionBytes (e.g. what a secondary has not hardened yet). Clear it
+// with ok false.
+func (db *DB) SetRetentionFloor(lsn sqlink.LSN, ok bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.retainFloor, db.hasFloor = lsn, ok
+}
+
+// lockWrite takes the write lock.
+func (db *DB) lockWrite(ctx context.Context) error {
+	select {
+	case db.wlock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the write lock: %w", ctx.Err())
+	case <-db.closing:
+		return db.errClosed()
+	}
+}
+
+func (db *DB) unlockWrite() { <-db.wlock }
+
+func (db *DB) tryLockWrite() bool {
+	select {
+	case db.wlock <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// capture reads new commits from the WAL into the log.
+func (db *DB) capture() error {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	return db.captureLocked()
+}
+
+func (db *DB) captureLocked() error {
+	db.mu.Lock()
+	err := db.capErr
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = db.wal.scan(func(c walCommit) error {
+		db.mu.Lock()
+		rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: c.PageSize, DBSize: c.DBSize, Pages: c.Pages}
+		db.mu.Unlock()
+		if err := db.log.append(rec, c.End, true); err != nil {
+			return err
+		}
+		db.advance(rec)
+		n++
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, errWALRestart) {
+			err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
+				"database %s: capture stopped: %v", filepath.Base(db.path), err)
+		} else {
+			err = fmt.Errorf("capture %s: %w", filepath.Base(db.path), err)
+		}
+		db.mu.Lock()
+		db.capErr = err
+		db.mu.Unlock()
+		db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
+		return err
+	}
+	return nil
+}
+
+// advance publishes a record appended to the log.
+func (db *DB) advance(rec *Record) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.pos = rec.Pos()
+	db.pageSize, db.pageCount = rec.PageSize, rec.DBSize
+	db.lastCommit = rec.Time
+	close(db.notify)
+	db.notify = make(chan struct{})
+}
+
+// Checkpoint captures every commit, syncs the log, then checkpoints the WAL
+// into the database file (PASSIVE: it never waits for readers).
+func (db *DB) Checkpoint(ctx context.Context) error {
+	if err := db.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer db.unlockWrite()
+	return db.checkpointLocked(ctx)
+}
+
+// checkpointLocked runs with the write lock held.
+func (db *DB) checkpointLocked(ctx context.Context) error {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if err := db.captureLocked(); err != nil {
+		return err
+	}
+	if err := db.log.sync(); err != nil {
+		return err
+	}
+	var busy, logFrames, done int64
+	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	// Everything in the WAL is captured and the log is durable: the next
+	// WAL restart (if the checkpoint was complete) is announced.
+	db.wal.announceRestart()
+	db.mu.Lock()
+	db.checkpoints++
+	db.lastCkpt = db.cfg.Now()
+	floor := db.pos.LSN
+	if db.hasFloor && db.retainFloor < floor {
+		floor = db.retainFloor
+	}
+	db.mu.Unlock()
+	if err := db.log.prune(db.cfg.LogRetentionBytes, floor); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (db *DB) walSize() int64 {
+	fi, err := os.Stat(db.path + "-wal")
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// background captures commits that bypassed the write lock and checkpoints
+// when the WAL grows past CheckpointBytes.
+func (db *DB) background(ctx context.Context) {
+	defer close(db.bgDone)
+	t := time.NewTicker(db.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !db.tryLockWrite() {
+			continue // a writer holds the lock and captures in EndWrite
+		}
+		var err error
+		if db.walSize() >= db.cfg.CheckpointBytes {
+			err = db.checkpointLocked(ctx)
+		} else {
+			err = db.capture()
+		}
+		db.unlockWrite()
+		if err != nil && ctx.Err() == nil {
+			db.cfg.Logger.Warn("background capture", logKeyPath, db.path, logKeyErr, err)
+		}
+	}
+}
+
+// Stats describes a database's storage.
+type Stats struct {
+	Pos            sqlink.Pos   `json:"pos"`
+	Epoch          sqlink.Epoch `json:"epoch"`
+	PageSize       int64        `json:"page_size"`
+	PageCount      int64        `json:"page_count"`
+	SizeBytes      int64        `json:"size_bytes"` // page size x page count
+	WALBytes       int64        `json:"wal_bytes"`
+	LogBytes       int64        `json:"log_bytes"`
+	LogFirstLSN    sqlink.LSN   `json:"log_first_lsn"` // oldest record the log can still serve
+	LastCommit     time.Time    `json:"last_commit"`
+	Checkpoints    int64        `json:"checkpoints"`
+	LastCheckpoint time.Time    `json:"last_checkpoint"`
+	ReadOnly       bool         `json:"read_only"`
+	Primary        string       `json:"primary,omitempty"`
+	OpenConns      int          `json:"open_conns"`
+	CaptureError   string       `json:"capture_error,omitempty"`
+}
+
+// Stats returns the database's current statistics.
+func (db *DB) Stats() Stats {
+	logBytes, first := db.log.stats()
+	wal := db.walSize()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	s := Stats{
+		Pos:            db.pos,
+		Epoch:          db.epoch,
+		PageSize:       int64(db.pageSize),
+		PageCount:      int64(db.pageCount),
+		SizeBytes:      int64(db.pageSize) * int64(db.pageCount),
+		WALBytes:       wal,
+		LogBytes:       logBytes,
+		LogFirstLSN:    first,
+		LastCommit:     db.lastCommit,
+		Checkpoints:    db.checkpoints,
+		LastCheckpoint: db.lastCkpt,
+		ReadOnly:       db.readOnly,
+		Primary:        db.primary,
+		OpenConns:      len(db.conns),
+	}
+	if db.capErr != nil {
+		s.CaptureError = db.capErr.Error()
+	}
+	return s
+}
+
+// Close waits (within ctx) for the current writer, captures everything,
+// syncs the log, checkpoints, and closes every connection. Sessions still
+// open get errors afterwards.
+func (db *DB) Close(ctx context.Context) error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	conns := make([]*Conn, 0, len(db.conns))
+	for c := range db.conns {
+		conns = append(conns, c)
+	}
+	db.mu.Unlock()
+
+	db.cancel()
+	<-db.bgDone
+	var errs []error
+	locked := false
+	select {
+	case db.wlock <- struct{}{}:
+		locked = true
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("close: wait for writer: %w", ctx.Err()))
+	}
+	close(db.closing)
+	if locked {
+		if err := db.checkpointLocked(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := db.capture(); err != nil {
+		errs = append(errs, err)
+	}
+	// Close sessions' connections; a running query finishes first.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, c := range conns {
+			c.sc.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("close: sessions still running: %w", ctx.Err()))
+	}
+	if err := db.log.close(); err != nil {
+		errs = append(errs, err)
+	}
+	db.capMu.Lock()
+	db.wal.close()
+	db.capMu.Unlock()
+	if err := db.closeSQL(); err != nil {
+		errs = append(errs, fmt.Errorf("close sqlite: %w", err))
+	}
+	db.mu.Lock()
+	close(db.notify)
+	db.notify = make(chan struct{})
+	db.mu.Unlock()
+	return errors.Join(errs...)
+}

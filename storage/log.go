@@ -1,0 +1,437 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sqlink/sqlink"
+)
+
+// The replication log is a directory of segment files named after the LSN
+// of their first record (%016x.seg). A segment is the 8-byte magic followed
+// by entries:
+//
+//	length u32 (of walpos+record) | walpos (24 bytes) | record | CRC-32C u32
+//
+// walpos is the WAL position just after the record's commit frame on this
+// instance (local only, never sent). It lets OpenDB map the log's end to
+// the WAL after a crash. meta.json holds the base position (the history
+// before the first record, e.g. from a restored backup) and the epoch.
+const (
+	segMagic      = "SQLKSEG1"
+	segSuffix     = ".seg"
+	metaFile      = "meta.json"
+	maxEntrySize  = 1 << 31
+	entryOverhead = 4 + walPosSize + 4
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// logMeta is the small persistent state of a log.
+type logMeta struct {
+	Base             sqlink.Pos   `json:"base"` // history before the first record ever logged here
+	Epoch            sqlink.Epoch `json:"epoch"`
+	LastFullBackupID string       `json:"last_full_backup_id,omitempty"`
+}
+
+type segment struct {
+	first sqlink.LSN
+	path  string
+	size  int64
+}
+
+// segLog is the on-disk replication log. Appends come from one goroutine
+// at a time (the DB's capture mutex); readers may run concurrently.
+type segLog struct {
+	dir      string
+	segBytes int64
+
+	mu     sync.Mutex
+	segs   []*segment // sorted by first
+	active *os.File   // the last segment, open for appending
+	dirty  bool
+	meta   logMeta
+
+	last    sqlink.Pos // position after the last record (meta.Base if none)
+	lastWAL walPos     // WAL position after the last record, if any
+	lastEp  sqlink.Epoch
+}
+
+func segName(first sqlink.LSN) string { return fmt.Sprintf("%016x%s", uint64(first), segSuffix) }
+
+// openLog opens or creates the log in dir, truncating a torn tail.
+func openLog(dir string, segBytes int64) (*segLog, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	l := &segLog{dir: dir, segBytes: segBytes}
+	if err := l.readMeta(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read log dir: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, segSuffix) {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 16, 64)
+		if err != nil {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("stat segment: %w", err)
+		}
+		l.segs = append(l.segs, &segment{first: sqlink.LSN(v), path: filepath.Join(dir, name), size: fi.Size()})
+	}
+	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].first < l.segs[j].first })
+	l.last = l.meta.Base
+	l.lastEp = l.meta.Epoch
+	// Find the last record, dropping empty trailing segments and torn tails.
+	for len(l.segs) > 0 {
+		s := l.segs[len(l.segs)-1]
+		var lastRec *Record
+		var lastWAL walPos
+		good, err := scanSegment(s.path, func(_ int64, wp walPos, rec *Record) error {
+			lastRec, lastWAL = rec, wp
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if lastRec == nil {
+			if err := os.Remove(s.path); err != nil {
+				return nil, fmt.Errorf("remove empty segment: %w", err)
+			}
+			l.segs = l.segs[:len(l.segs)-1]
+			continue
+		}
+		if good < s.size {
+			if err := os.Truncate(s.path, good); err != nil {
+				return nil, fmt.Errorf("truncate torn segment tail: %w", err)
+			}
+			s.size = good
+		}
+		l.last, l.lastWAL, l.lastEp = lastRec.Pos(), lastWAL, lastRec.Epoch
+		if l.meta.Epoch > l.lastEp {
+			l.lastEp = l.meta.Epoch
+		}
+		break
+	}
+	if l.lastEp == 0 {
+		l.lastEp = 1
+	}
+	if len(l.segs) > 0 {
+		s := l.segs[len(l.segs)-1]
+		f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open segment: %w", err)
+		}
+		l.active = f
+	}
+	return l, nil
+}
+
+func (l *segLog) readMeta() error {
+	b, err := os.ReadFile(filepath.Join(l.dir, metaFile))
+	if errors.Is(err, os.ErrNotExist) {
+		l.meta = logMeta{Epoch: 1}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read log meta: %w", err)
+	}
+	if err := json.Unmarshal(b, &l.meta); err != nil {
+		return sqlink.Errorf(sqlink.EINTERNAL, "restore the database from a backup", "log metadata %s is damaged: %v", filepath.Join(l.dir, metaFile), err)
+	}
+	return nil
+}
+
+// writeMeta persists m atomically. Callers hold l.mu or own l exclusively.
+func writeMeta(dir string, m logMeta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, metaFile), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	return nil
+}
+
+// scanSegment calls fn for each valid entry of a segment in order and
+// returns the offset just after the last valid entry. A damaged or torn
+// entry ends the scan without error.
+func scanSegment(path string, fn func(off int64, wp walPos, rec *Record) error) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, errSegmentGone
+		}
+		return 0, fmt.Errorf("open segment: %w", err)
+	}
+	defer f.Close()
+	return scanEntries(bufio.NewReaderSize(f, 256<<10), fn)
+}
+
+var errSegmentGone = errors.New("storage: log segment removed")
+
+// scanEntries reads a segment stream (magic then entries).
+func scanEntries(r io.Reader, fn func(off int64, wp walPos, rec *Record) error) (int64, error) {
+	var magic [len(segMagic)]byte
+	if _, err := io.ReadFull(r, magic[:]); err != nil || string(magic[:]) != segMagic {
+		return 0, nil
+	}
+	off := int64(len(segMagic))
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return off, nil
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
+			return off, nil
+		}
+		body := make([]byte, int(n)+4)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return off, nil
+		}
+		if crc32.Checksum(body[:n], crc32c) != binary.BigEndian.Uint32(body[n:]) {
+			return off, nil
+		}
+		rec := new(Record)
+		if err := rec.UnmarshalBinary(body[walPosSize:n]); err != nil {
+			return off, nil
+		}
+		if err := fn(off, getWALPos(body), rec); err != nil {
+			return off, err
+		}
+		off += 4 + int64(n) + 4
+	}
+}
+
+// append writes one record (already numbered) to the log without syncing.
+// With chain set it computes rec.PosChecksum from the log's position;
+// otherwise it verifies that rec.PosChecksum continues the chain.
+func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rec.LSN != l.last.LSN+1 {
+		panic(fmt.Sprintf("storage: log append of LSN %d after %d", rec.LSN, l.last.LSN))
+	}
+	if l.active == nil || l.segs[len(l.segs)-1].size >= l.segBytes {
+		if err := l.roll(rec.LSN); err != nil {
+			return err
+		}
+	}
+	n := walPosSize + rec.Size()
+	b := make([]byte, 4+n+4)
+	binary.BigEndian.PutUint32(b, uint32(n))
+	wp.put(b[4:])
+	rec.encodeChain(b[4+walPosSize:4+n], chain, l.last.Checksum)
+	if !chain && rec.PosChecksum != ChainChecksum(l.last.Checksum, rec.Checksum) {
+		return sqlink.Errorf(sqlink.ECONFLICT, "the replica's history diverged from the primary's; reseed it",
+			"record %d does not continue the history at %s", rec.LSN, l.last)
+	}
+	binary.BigEndian.PutUint32(b[4+n:], crc32.Checksum(b[4:4+n], crc32c))
+	s := l.segs[len(l.segs)-1]
+	if _, err := l.active.Write(b); err != nil {
+		return fmt.Errorf("append to log: %w", err)
+	}
+	s.size += int64(len(b))
+	l.dirty = true
+	l.last, l.lastWAL, l.lastEp = rec.Pos(), wp, rec.Epoch
+	return nil
+}
+
+// roll syncs and closes the active segment and starts one at first.
+func (l *segLog) roll(first sqlink.LSN) error {
+	if l.active != nil {
+		if err := l.active.Sync(); err != nil {
+			return fmt.Errorf("sync segment: %w", err)
+		}
+		if err := l.active.Close(); err != nil {
+			return fmt.Errorf("close segment: %w", err)
+		}
+		l.active = nil
+	}
+	path := filepath.Join(l.dir, segName(first))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if _, err := f.Write([]byte(segMagic)); err != nil {
+		f.Close()
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.active = f
+	l.segs = append(l.segs, &segment{first: first, path: path, size: int64(len(segMagic))})
+	l.dirty = true
+	return nil
+}
+
+// sync makes every appended record durable.
+func (l *segLog) sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.dirty || l.active == nil {
+		return nil
+	}
+	if err := l.active.Sync(); err != nil {
+		return fmt.Errorf("sync log: %w", err)
+	}
+	l.dirty = false
+	return nil
+}
+
+// setEpoch persists a new epoch for the records that follow.
+func (l *segLog) setEpoch(e sqlink.Epoch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.meta
+	m.Epoch = e
+	if err := writeMeta(l.dir, m); err != nil {
+		return err
+	}
+	l.meta = m
+	l.lastEp = e
+	return nil
+}
+
+func (l *segLog) updateMeta(fn func(*logMeta)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.meta
+	fn(&m)
+	if err := writeMeta(l.dir, m); err != nil {
+		return err
+	}
+	l.meta = m
+	return nil
+}
+
+// prune removes the oldest segments while the rest still holds at least
+// keep bytes and the removed ones end at or before floor. The active
+// segment is never removed.
+func (l *segLog) prune(keep int64, floor sqlink.LSN) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var total int64
+	for _, s := range l.segs {
+		total += s.size
+	}
+	for len(l.segs) > 1 {
+		s, next := l.segs[0], l.segs[1]
+		if total-s.size < keep || next.first-1 > floor {
+			break
+		}
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove segment: %w", err)
+		}
+		total -= s.size
+		l.segs = l.segs[1:]
+	}
+	return nil
+}
+
+// stats returns the log's size in bytes and its first LSN (the first record
+// it can still serve; last+1 when empty).
+func (l *segLog) stats() (bytes int64, first sqlink.LSN) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.segs {
+		bytes += s.size
+	}
+	if len(l.segs) == 0 {
+		return 0, l.last.LSN + 1
+	}
+	return bytes, l.segs[0].first
+}
+
+// segmentsFrom returns the segments that may hold records after from, or a
+// conflict error when the log no longer reaches back to from.
+func (l *segLog) segmentsFrom(from sqlink.LSN) ([]*segment, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := l.last.LSN + 1
+	if len(l.segs) > 0 {
+		first = l.segs[0].first
+	}
+	if from+1 < first {
+		return nil, sqlink.Errorf(sqlink.ECONFLICT, "reseed the replica from a new backup or snapshot",
+			"log no longer reaches back to LSN %d: the oldest record kept is %d", from+1, first)
+	}
+	var out []*segment
+	for i, s := range l.segs {
+		if i+1 < len(l.segs) && l.segs[i+1].first <= from+1 {
+			continue
+		}
+		cp := *s
+		out = append(out, &cp)
+	}
+	return out, nil
+}
+
+func (l *segLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active == nil {
+		return nil
+	}
+	err := l.active.Sync()
+	if err2 := l.active.Close(); err == nil {
+		err = err2
+	}
+	l.active = nil
+	return err
+}

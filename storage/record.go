@@ -1,0 +1,198 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc64"
+	"sort"
+	"time"
+
+	"github.com/sqlink/sqlink"
+)
+
+// Page is one database page image: its 1-based page number and its bytes.
+type Page struct {
+	Pgno uint32
+	Data []byte
+}
+
+// Record is one committed transaction: the images of the pages it changed.
+// Applying a record's pages to a database at LSN-1 gives the database at
+// LSN, byte for byte.
+//
+// A Record is a plain value; it is not safe to mutate concurrently.
+type Record struct {
+	LSN      sqlink.LSN
+	Epoch    sqlink.Epoch
+	Time     time.Time // commit time (capture time on the primary)
+	PageSize uint32
+	DBSize   uint32 // database size in pages after the commit
+	Pages    []Page // sorted by page number, each PageSize bytes, none beyond DBSize
+
+	// PosChecksum is the chained checksum of the history up to and
+	// including this record: ChainChecksum(previous PosChecksum, Checksum).
+	PosChecksum uint64
+
+	// Checksum is the CRC-64 (ECMA) of the record's content (everything in
+	// the encoding before it); MarshalBinary sets it and UnmarshalBinary
+	// verifies it.
+	Checksum uint64
+}
+
+// Pos returns the position after the record.
+func (r *Record) Pos() sqlink.Pos { return sqlink.Pos{LSN: r.LSN, Checksum: r.PosChecksum} }
+
+// Size returns the length of the record's encoding in bytes.
+func (r *Record) Size() int {
+	return recordHeaderSize + len(r.Pages)*(4+int(r.PageSize)) + recordTrailerSize
+}
+
+var crc64Table = crc64.MakeTable(crc64.ECMA)
+
+// ChainChecksum returns the position checksum after a record whose own
+// checksum is rec, following a position whose checksum is prev. Equal chains
+// mean equal histories.
+func ChainChecksum(prev, rec uint64) uint64 {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:], prev)
+	binary.BigEndian.PutUint64(b[8:], rec)
+	return crc64.Checksum(b[:], crc64Table)
+}
+
+// Record encoding, all integers big endian:
+//
+//	magic "SQLR" | version u8 | 3 reserved bytes
+//	LSN u64 | Epoch u64 | time (unix ns) i64 | PageSize u32 | DBSize u32
+//	page count u32
+//	page count x (pgno u32 | PageSize bytes)
+//	Checksum u64: CRC-64 ECMA of everything before
+//	PosChecksum u64
+//	CRC-64 ECMA of Checksum and PosChecksum, u64
+//
+// PosChecksum comes after Checksum because it is computed from it.
+const (
+	recordMagic       = "SQLR"
+	recordVersion     = 1
+	recordHeaderSize  = 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4
+	recordTrailerSize = 24
+	maxPageSize       = 65536
+)
+
+// MarshalBinary encodes the record and sets r.Checksum.
+func (r *Record) MarshalBinary() ([]byte, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, r.Size())
+	r.encode(b)
+	return b, nil
+}
+
+func (r *Record) validate() error {
+	if r.PageSize < 512 || r.PageSize > maxPageSize || r.PageSize&(r.PageSize-1) != 0 {
+		return fmt.Errorf("record %d: invalid page size %d", r.LSN, r.PageSize)
+	}
+	var last uint32
+	for _, p := range r.Pages {
+		if p.Pgno <= last || p.Pgno > r.DBSize {
+			return fmt.Errorf("record %d: page %d out of order or beyond db size %d", r.LSN, p.Pgno, r.DBSize)
+		}
+		if len(p.Data) != int(r.PageSize) {
+			return fmt.Errorf("record %d: page %d has %d bytes, want %d", r.LSN, p.Pgno, len(p.Data), r.PageSize)
+		}
+		last = p.Pgno
+	}
+	return nil
+}
+
+// encode writes the record into b, which must be r.Size() bytes, and sets
+// r.Checksum. If chain is set, it also sets r.PosChecksum to
+// ChainChecksum(prev, r.Checksum).
+func (r *Record) encode(b []byte) { r.encodeChain(b, false, 0) }
+
+func (r *Record) encodeChain(b []byte, chain bool, prev uint64) {
+	copy(b, recordMagic)
+	b[4] = recordVersion
+	b[5], b[6], b[7] = 0, 0, 0
+	binary.BigEndian.PutUint64(b[8:], uint64(r.LSN))
+	binary.BigEndian.PutUint64(b[16:], uint64(r.Epoch))
+	binary.BigEndian.PutUint64(b[24:], uint64(r.Time.UnixNano()))
+	binary.BigEndian.PutUint32(b[32:], r.PageSize)
+	binary.BigEndian.PutUint32(b[36:], r.DBSize)
+	binary.BigEndian.PutUint32(b[40:], uint32(len(r.Pages)))
+	off := recordHeaderSize
+	for _, p := range r.Pages {
+		binary.BigEndian.PutUint32(b[off:], p.Pgno)
+		copy(b[off+4:], p.Data)
+		off += 4 + int(r.PageSize)
+	}
+	r.Checksum = crc64.Checksum(b[:off], crc64Table)
+	if chain {
+		r.PosChecksum = ChainChecksum(prev, r.Checksum)
+	}
+	binary.BigEndian.PutUint64(b[off:], r.Checksum)
+	binary.BigEndian.PutUint64(b[off+8:], r.PosChecksum)
+	binary.BigEndian.PutUint64(b[off+16:], crc64.Checksum(b[off:off+16], crc64Table))
+}
+
+// ErrCorruptRecord is returned (wrapped) for a record that fails to decode.
+var ErrCorruptRecord = sqlink.Errorf(sqlink.EINTERNAL, "the log or the stream is damaged; reseed the replica", "corrupt log record")
+
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorruptRecord, fmt.Sprintf(format, args...))
+}
+
+// UnmarshalBinary decodes a record and verifies its checksum. The pages
+// alias b.
+func (r *Record) UnmarshalBinary(b []byte) error {
+	if len(b) < recordHeaderSize+recordTrailerSize {
+		return corruptf("record too short (%d bytes)", len(b))
+	}
+	if string(b[:4]) != recordMagic {
+		return corruptf("bad record magic")
+	}
+	if b[4] != recordVersion {
+		return corruptf("unsupported record version %d", b[4])
+	}
+	pageSize := binary.BigEndian.Uint32(b[32:])
+	if pageSize < 512 || pageSize > maxPageSize || pageSize&(pageSize-1) != 0 {
+		return corruptf("invalid page size %d", pageSize)
+	}
+	n := binary.BigEndian.Uint32(b[40:])
+	want := uint64(recordHeaderSize) + uint64(n)*(4+uint64(pageSize)) + recordTrailerSize
+	if uint64(len(b)) != want {
+		return corruptf("record length %d, want %d", len(b), want)
+	}
+	end := len(b) - recordTrailerSize
+	if crc64.Checksum(b[end:end+16], crc64Table) != binary.BigEndian.Uint64(b[end+16:]) {
+		return corruptf("record trailer checksum mismatch")
+	}
+	sum := crc64.Checksum(b[:end], crc64Table)
+	if got := binary.BigEndian.Uint64(b[end:]); got != sum {
+		return corruptf("record checksum mismatch")
+	}
+	rec := Record{
+		LSN:         sqlink.LSN(binary.BigEndian.Uint64(b[8:])),
+		Epoch:       sqlink.Epoch(binary.BigEndian.Uint64(b[16:])),
+		Time:        time.Unix(0, int64(binary.BigEndian.Uint64(b[24:]))).UTC(),
+		PageSize:    pageSize,
+		DBSize:      binary.BigEndian.Uint32(b[36:]),
+		PosChecksum: binary.BigEndian.Uint64(b[end+8:]),
+		Checksum:    sum,
+		Pages:       make([]Page, n),
+	}
+	off := recordHeaderSize
+	for i := range rec.Pages {
+		pgno := binary.BigEndian.Uint32(b[off:])
+		rec.Pages[i] = Page{Pgno: pgno, Data: b[off+4 : off+4+int(pageSize) : off+4+int(pageSize)]}
+		off += 4 + int(pageSize)
+	}
+	if err := rec.validate(); err != nil {
+		return corruptf("%v", err)
+	}
+	*r = rec
+	return nil
+}
+
+// sortPages sorts pages by page number.
+func sortPages(p []Page) { sort.Slice(p, func(i, j int) bool { return p[i].Pgno < p[j].Pgno }) }

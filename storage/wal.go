@@ -1,0 +1,289 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// WAL file format (https://sqlite.org/fileformat2.html#walformat).
+const (
+	walHeaderSize      = 32
+	walFrameHeaderSize = 24
+	walMagicLE         = 0x377f0682
+	walMagicBE         = 0x377f0683
+	walVersion         = 3007000
+)
+
+// walPos is a position in one generation of the WAL: the generation's salts
+// and checkpoint sequence, the number of frames consumed and the cumulative
+// checksum after them. The zero walPos means "no WAL seen yet".
+type walPos struct {
+	Salt1, Salt2 uint32
+	CkptSeq      uint32
+	Frame        uint32
+	Ck1, Ck2     uint32
+}
+
+func (p walPos) known() bool {
+	return p.Salt1 != 0 || p.Salt2 != 0 || p.Frame != 0 || p.Ck1 != 0 || p.Ck2 != 0
+}
+
+const walPosSize = 24
+
+func (p walPos) put(b []byte) {
+	binary.BigEndian.PutUint32(b[0:], p.Salt1)
+	binary.BigEndian.PutUint32(b[4:], p.Salt2)
+	binary.BigEndian.PutUint32(b[8:], p.CkptSeq)
+	binary.BigEndian.PutUint32(b[12:], p.Frame)
+	binary.BigEndian.PutUint32(b[16:], p.Ck1)
+	binary.BigEndian.PutUint32(b[20:], p.Ck2)
+}
+
+func getWALPos(b []byte) walPos {
+	return walPos{
+		Salt1:   binary.BigEndian.Uint32(b[0:]),
+		Salt2:   binary.BigEndian.Uint32(b[4:]),
+		CkptSeq: binary.BigEndian.Uint32(b[8:]),
+		Frame:   binary.BigEndian.Uint32(b[12:]),
+		Ck1:     binary.BigEndian.Uint32(b[16:]),
+		Ck2:     binary.BigEndian.Uint32(b[20:]),
+	}
+}
+
+// walCommit is one committed transaction read from the WAL.
+type walCommit struct {
+	PageSize uint32
+	DBSize   uint32
+	Pages    []Page // sorted, none beyond DBSize
+	End      walPos // position just after the commit frame
+}
+
+// errWALRestart reports a WAL that was restarted while it still held frames
+// that had not been captured: a silent gap in the history.
+var errWALRestart = errors.New("storage: wal restarted with uncaptured frames (a checkpoint ran outside the capture path)")
+
+// walChecksum continues SQLite's WAL checksum over b (a multiple of 8 bytes).
+func walChecksum(bigEndian bool, s1, s2 uint32, b []byte) (uint32, uint32) {
+	for i := 0; i+8 <= len(b); i += 8 {
+		var x0, x1 uint32
+		if bigEndian {
+			x0, x1 = binary.BigEndian.Uint32(b[i:]), binary.BigEndian.Uint32(b[i+4:])
+		} else {
+			x0, x1 = binary.LittleEndian.Uint32(b[i:]), binary.LittleEndian.Uint32(b[i+4:])
+		}
+		s1 += x0 + s2
+		s2 += x1 + s1
+	}
+	return s1, s2
+}
+
+type walHeader struct {
+	bigEndian bool
+	pageSize  uint32
+	ckptSeq   uint32
+	salt1     uint32
+	salt2     uint32
+	ck1, ck2  uint32
+}
+
+// readWALHeader reads and validates the header; ok is false when the file
+// is shorter than a header or the header is not valid (SQLite then ignores
+// the whole file).
+func readWALHeader(f *os.File) (h walHeader, ok bool, err error) {
+	var b [walHeaderSize]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return h, false, nil
+		}
+		return h, false, fmt.Errorf("read wal header: %w", err)
+	}
+	magic := binary.BigEndian.Uint32(b[0:])
+	if magic != walMagicLE && magic != walMagicBE {
+		return h, false, nil
+	}
+	if binary.BigEndian.Uint32(b[4:]) != walVersion {
+		return h, false, nil
+	}
+	h = walHeader{
+		bigEndian: magic&1 == 1,
+		pageSize:  binary.BigEndian.Uint32(b[8:]),
+		ckptSeq:   binary.BigEndian.Uint32(b[12:]),
+		salt1:     binary.BigEndian.Uint32(b[16:]),
+		salt2:     binary.BigEndian.Uint32(b[20:]),
+		ck1:       binary.BigEndian.Uint32(b[24:]),
+		ck2:       binary.BigEndian.Uint32(b[28:]),
+	}
+	if h.pageSize == 1 { // 65536 is stored as 1
+		h.pageSize = 65536
+	}
+	if h.pageSize < 512 || h.pageSize > maxPageSize || h.pageSize&(h.pageSize-1) != 0 {
+		return h, false, nil
+	}
+	s1, s2 := walChecksum(h.bigEndian, 0, 0, b[:24])
+	if s1 != h.ck1 || s2 != h.ck2 {
+		return h, false, nil
+	}
+	return h, true, nil
+}
+
+// walScanner reads committed transactions from a WAL file. It is not safe
+// for concurrent use; DB serializes it under its capture mutex.
+type walScanner struct {
+	path string
+	f    *os.File
+	pos  walPos
+	// restartOK is set after a checkpoint through the capture path that
+	// followed a capture of everything: the next generation change is
+	// announced. It is cleared by a generation change or a new commit.
+	restartOK bool
+	buf       []byte
+}
+
+func newWALScanner(path string, pos walPos) *walScanner {
+	return &walScanner{path: path, pos: pos}
+}
+
+func (s *walScanner) close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+// open opens the -wal file if it exists; it returns false when it does not.
+func (s *walScanner) open() (bool, error) {
+	if s.f != nil {
+		// The file is deleted when the last connection closes; we keep a
+		// connection open, but re-check that our descriptor is the file.
+		fi, err1 := s.f.Stat()
+		pi, err2 := os.Stat(s.path)
+		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
+			return true, nil
+		}
+		s.close()
+	}
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open wal: %w", err)
+	}
+	s.f = f
+	return true, nil
+}
+
+// scan reads every transaction committed after s.pos, calling emit for each
+// in WAL order, and advances s.pos past each emitted commit. It stops at the
+// first invalid frame and never takes frames after the last commit frame.
+// If emit fails, scanning stops and s.pos stays after the last commit emit
+// accepted.
+func (s *walScanner) scan(emit func(walCommit) error) error {
+	exists, err := s.open()
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return s.noWAL()
+	}
+	h, ok, err := readWALHeader(s.f)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.noWAL()
+	}
+	if h.salt1 != s.pos.Salt1 || h.salt2 != s.pos.Salt2 || !s.pos.known() {
+		// A new generation. It is harmless when the previous one was fully
+		// captured and checkpointed through us (restartOK), when we never
+		// saw a WAL, or when the previous generation held no frames we had
+		// consumed and SQLite merely re-salted a fresh WAL (same checkpoint
+		// sequence: a rolled-back first transaction).
+		freshResalt := s.pos.Frame == 0 && h.ckptSeq == s.pos.CkptSeq
+		if s.pos.known() && !s.restartOK && !freshResalt {
+			return errWALRestart
+		}
+		s.pos = walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}
+		s.restartOK = false
+	}
+
+	fi, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat wal: %w", err)
+	}
+	frameSize := int64(walFrameHeaderSize) + int64(h.pageSize)
+	off := int64(walHeaderSize) + int64(s.pos.Frame)*frameSize
+	if fi.Size() < off+frameSize {
+		return nil
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, off, fi.Size()-off), 256<<10)
+	if cap(s.buf) < int(frameSize) {
+		s.buf = make([]byte, frameSize)
+	}
+	frame := s.buf[:frameSize]
+
+	cur := s.pos
+	pending := map[uint32][]byte{}
+	for {
+		if _, err := io.ReadFull(r, frame); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return fmt.Errorf("read wal frame: %w", err)
+		}
+		pgno := binary.BigEndian.Uint32(frame[0:])
+		commit := binary.BigEndian.Uint32(frame[4:])
+		if pgno == 0 || binary.BigEndian.Uint32(frame[8:]) != h.salt1 || binary.BigEndian.Uint32(frame[12:]) != h.salt2 {
+			return nil
+		}
+		c1, c2 := walChecksum(h.bigEndian, cur.Ck1, cur.Ck2, frame[:8])
+		c1, c2 = walChecksum(h.bigEndian, c1, c2, frame[walFrameHeaderSize:])
+		if c1 != binary.BigEndian.Uint32(frame[16:]) || c2 != binary.BigEndian.Uint32(frame[20:]) {
+			return nil
+		}
+		cur.Frame++
+		cur.Ck1, cur.Ck2 = c1, c2
+		data, ok := pending[pgno]
+		if !ok {
+			data = make([]byte, h.pageSize)
+			pending[pgno] = data
+		}
+		copy(data, frame[walFrameHeaderSize:])
+		if commit == 0 {
+			continue
+		}
+		c := walCommit{PageSize: h.pageSize, DBSize: commit, End: cur}
+		for n, d := range pending {
+			if n <= commit {
+				c.Pages = append(c.Pages, Page{Pgno: n, Data: d})
+			}
+		}
+		sortPages(c.Pages)
+		if err := emit(c); err != nil {
+			return err
+		}
+		s.pos = cur
+		s.restartOK = false
+		pending = map[uint32][]byte{}
+	}
+}
+
+// noWAL handles a missing, empty or invalid WAL: fine unless we had
+// consumed frames that a checkpoint we did not run could have removed.
+func (s *walScanner) noWAL() error {
+	if s.pos.Frame > 0 && !s.restartOK {
+		return errWALRestart
+	}
+	return nil
+}
+
+// announceRestart records that everything in the WAL was captured and a
+// checkpoint ran through the capture path, so the next generation change is
+// expected.
+func (s *walScanner) announceRestart() { s.restartOK = true }
