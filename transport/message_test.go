@@ -1,0 +1,246 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/transport"
+)
+
+// randomMessages returns one message of every type with random fields.
+func randomMessages(r *rand.Rand) []transport.Message {
+	str := func() string {
+		b := make([]byte, r.IntN(20))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return string(b)
+	}
+	data := func(n int) []byte {
+		if n == 0 {
+			return nil
+		}
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return b
+	}
+	tm := func() time.Time {
+		if r.IntN(4) == 0 {
+			return time.Time{}
+		}
+		return time.Unix(0, 1+r.Int64N(1<<62)).UTC()
+	}
+	history := func() []sqlink.HistoryEntry {
+		n := r.IntN(5)
+		if n == 0 {
+			return nil
+		}
+		h := make([]sqlink.HistoryEntry, n)
+		for i := range h {
+			h[i] = sqlink.HistoryEntry{Epoch: sqlink.Epoch(r.Uint64()), FirstLSN: sqlink.LSN(r.Uint64())}
+		}
+		return h
+	}
+	pos := func() sqlink.Pos { return sqlink.Pos{LSN: sqlink.LSN(r.Uint64()), Checksum: r.Uint64()} }
+	hello := transport.Hello{
+		Major: transport.ProtocolMajor, Minor: uint16(r.Uint32()),
+		InstanceID: str(), InstanceName: str(), LinkID: str(), LinkName: str(), Database: str(),
+		Role: sqlink.Role(str()), Epoch: sqlink.Epoch(r.Uint64()), Pos: pos(), History: history(),
+		Time: tm(), Features: r.Uint64(),
+	}
+	ack := transport.HelloAck(hello)
+	ack.InstanceName = str()
+	first := sqlink.LSN(1 + r.Uint64N(1<<60))
+	chunk := data(r.IntN(3000))
+	offset := r.Uint64N(1 << 40)
+	return []transport.Message{
+		&hello,
+		&ack,
+		&transport.Refuse{Code: str(), Message: str(), Hint: str()},
+		&transport.Records{Epoch: sqlink.Epoch(r.Uint64()), FirstLSN: first, LastLSN: first + sqlink.LSN(r.Uint64N(1000)), Data: data(r.IntN(5000))},
+		&transport.Ack{Epoch: sqlink.Epoch(r.Uint64()), Hardened: sqlink.LSN(r.Uint64()), Redone: sqlink.LSN(r.Uint64()), Time: tm()},
+		&transport.SeedChunk{Epoch: sqlink.Epoch(r.Uint64()), LSN: sqlink.LSN(r.Uint64()), Offset: offset, TotalSize: offset + uint64(len(chunk)) + r.Uint64N(1<<20), Data: chunk},
+		&transport.SeedDone{Epoch: sqlink.Epoch(r.Uint64()), Pos: pos(), TotalSize: r.Uint64(), History: history()},
+		&transport.Heartbeat{Seq: r.Uint64(), Time: tm(), Echo: tm(), LastCommitLSN: sqlink.LSN(r.Uint64()), LastCommitTime: tm(), Probe: r.IntN(2) == 0, Reply: r.IntN(2) == 0},
+		&transport.ControlRequest{ID: r.Uint64(), Command: str(), Body: data(r.IntN(100))},
+		&transport.ControlResponse{ID: r.Uint64(), Code: str(), Message: str(), Hint: str(), Body: data(r.IntN(100))},
+		&transport.ErrorMessage{Code: str(), Message: str(), Hint: str()},
+	}
+}
+
+func TestMessages_RoundTrip(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 0))
+	seen := map[transport.FrameType]bool{}
+	for i := 0; i < 500; i++ {
+		for _, m := range randomMessages(r) {
+			seen[m.FrameType()] = true
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatalf("seed %d: marshal %T: %v", seed, m, err)
+			}
+			got, err := transport.Decode(transport.Frame{Type: m.FrameType(), Payload: b})
+			if err != nil {
+				t.Fatalf("seed %d: decode %T: %v", seed, m, err)
+			}
+			if !reflect.DeepEqual(got, m) {
+				t.Fatalf("seed %d: round trip of %T:\n got %+v\nwant %+v", seed, m, got, m)
+			}
+			// AppendBinary appends, and trailing bytes (future minor
+			// versions' fields) are ignored.
+			b2, err := m.AppendBinary([]byte("prefix"))
+			if err != nil || !bytes.Equal(b2[6:], b) {
+				t.Fatalf("seed %d: AppendBinary %T: %v", seed, m, err)
+			}
+			got2 := transport.NewMessage(m.FrameType())
+			if err := got2.UnmarshalBinary(append(b, 1, 2, 3)); err != nil || !reflect.DeepEqual(got2, m) {
+				t.Fatalf("seed %d: trailing bytes %T: %v", seed, m, err)
+			}
+			// Every strict prefix of the payload is refused.
+			for _, n := range []int{0, len(b) / 2, len(b) - 1} {
+				if n >= len(b) || n < 0 {
+					continue
+				}
+				if err := transport.NewMessage(m.FrameType()).UnmarshalBinary(b[:n]); err == nil {
+					t.Fatalf("seed %d: %T accepted a %d-byte prefix of %d", seed, m, n, len(b))
+				}
+			}
+		}
+	}
+	for ft := transport.FrameHello; ft <= transport.FrameError; ft++ {
+		if !seen[ft] {
+			t.Errorf("frame type %s not covered", ft)
+		}
+	}
+}
+
+func TestMessages_OverConn(t *testing.T) {
+	a, b := net.Pipe()
+	ca, cb := transport.NewConn(a), transport.NewConn(b)
+	defer ca.Close()
+	defer cb.Close()
+	msgs := randomMessages(rand.New(rand.NewPCG(1, 2)))
+	for _, m := range msgs {
+		if h, ok := m.(*transport.Heartbeat); ok {
+			h.Probe = false // probes are answered, not delivered
+		}
+	}
+	ctx := context.Background()
+	go func() {
+		for _, m := range msgs {
+			if err := ca.WriteMessage(ctx, m); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		if err := ca.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, want := range msgs {
+		got, err := cb.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
+	}
+}
+
+func TestHello_UnknownMajorVersion(t *testing.T) {
+	b, err := (&transport.Hello{Major: transport.ProtocolMajor + 1, Minor: 7, LinkID: "x"}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h transport.Hello
+	err = h.UnmarshalBinary(b)
+	if !errors.Is(err, transport.ErrUnsupportedVersion) {
+		t.Fatalf("err = %v, want ErrUnsupportedVersion", err)
+	}
+	if got, want := h.Major, transport.ProtocolMajor+1; got != want {
+		t.Fatalf("Major = %d, want %d", got, want)
+	}
+	if !strings.Contains(err.Error(), "speaks link protocol 2.7") || sqlink.ErrorCode(err) != sqlink.EINVALID {
+		t.Fatalf("err = %v", err)
+	}
+	if err := transport.CheckHello("x", 0, &h); !errors.Is(err, transport.ErrUnsupportedVersion) {
+		t.Fatalf("CheckHello err = %v", err)
+	}
+}
+
+func TestCheckHello(t *testing.T) {
+	h := &transport.Hello{Major: transport.ProtocolMajor, InstanceName: "beta", LinkID: "L1", LinkName: "sales", Epoch: 5}
+	if err := transport.CheckHello("L1", 5, h); err != nil {
+		t.Fatal(err)
+	}
+	err := transport.CheckHello("L2", 5, h)
+	if !errors.Is(err, transport.ErrWrongLink) || sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), `expected link "L2"`) {
+		t.Fatalf("wrong link: err = %v", err)
+	}
+	err = transport.CheckHello("L1", 6, h)
+	if !errors.Is(err, transport.ErrStaleEpoch) || sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "epoch 5") {
+		t.Fatalf("stale epoch: err = %v", err)
+	}
+}
+
+func TestRecordStream_Accept(t *testing.T) {
+	s := transport.NewRecordStream(3, 10)
+	batch := func(epoch sqlink.Epoch, first, last sqlink.LSN) *transport.Records {
+		return &transport.Records{Epoch: epoch, FirstLSN: first, LastLSN: last}
+	}
+	if err := s.Accept(batch(3, 11, 15)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		b     *transport.Records
+		is    error
+		words string
+	}{
+		{"replay", batch(3, 11, 15), transport.ErrRecordsGap, "expected LSN 16 next (a replay)"},
+		{"overlap", batch(3, 14, 20), transport.ErrRecordsGap, "expected LSN 16"},
+		{"gap", batch(3, 17, 20), transport.ErrRecordsGap, "expected LSN 16 next (a gap)"},
+		{"stale epoch", batch(2, 16, 20), transport.ErrStaleEpoch, "epoch 2"},
+		{"bad range", batch(3, 16, 15), transport.ErrInvalidRecord, "invalid LSN range"},
+	} {
+		err := s.Accept(tc.b)
+		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.words) {
+			t.Fatalf("%s: err = %v, want %v mentioning %q", tc.name, err, tc.is, tc.words)
+		}
+		if got, want := s.Last(), sqlink.LSN(15); got != want {
+			t.Fatalf("%s: Last = %d, want %d", tc.name, got, want)
+		}
+	}
+	if err := s.Accept(batch(4, 16, 16)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Epoch() != 4 || s.Last() != 16 {
+		t.Fatalf("stream at epoch %d LSN %d", s.Epoch(), s.Last())
+	}
+}
+
+func TestMessages_Invalid(t *testing.T) {
+	if _, err := (&transport.Records{FirstLSN: 5, LastLSN: 4}).MarshalBinary(); err == nil {
+		t.Fatal("records with an inverted range marshalled")
+	}
+	if _, err := (&transport.SeedChunk{Offset: 10, TotalSize: 11, Data: []byte("ab")}).MarshalBinary(); err == nil {
+		t.Fatal("seed chunk past the end marshalled")
+	}
+	if _, err := (&transport.Refuse{Message: strings.Repeat("x", 70000)}).MarshalBinary(); sqlink.ErrorCode(err) != sqlink.EINVALID {
+		t.Fatalf("long string: err = %v", err)
+	}
+	if _, err := transport.Decode(transport.Frame{Type: 200}); !errors.Is(err, transport.ErrUnknownFrameType) {
+		t.Fatalf("unknown type: err = %v", err)
+	}
+}
