@@ -1,0 +1,147 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+
+	"github.com/sqlink/sqlink"
+)
+
+// LogReader streams a database's log records in LSN order. It is not safe
+// for concurrent use; a DB may have many LogReaders.
+type LogReader struct {
+	db       *DB
+	next     sqlink.LSN // LSN of the next record to return
+	f        *os.File
+	off      int64
+	segFirst sqlink.LSN
+}
+
+// ReadLog returns a reader of the records with LSN > from. It fails with
+// ECONFLICT when the log no longer reaches back to from+1 (pruned) or when
+// from is beyond the database's position.
+func (db *DB) ReadLog(ctx context.Context, from sqlink.LSN) (*LogReader, error) {
+	if pos := db.Pos(); from > pos.LSN {
+		return nil, sqlink.Errorf(sqlink.ECONFLICT, "the replica is ahead of this database: compare histories and reseed",
+			"log position %d is beyond the end of the log (%d)", from, pos.LSN)
+	}
+	if _, err := db.log.segmentsFrom(from); err != nil {
+		return nil, err
+	}
+	return &LogReader{db: db, next: from + 1}, nil
+}
+
+// Close releases the reader's file.
+func (r *LogReader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
+}
+
+// Next returns the next record, waiting for it to be captured if needed.
+func (r *LogReader) Next(ctx context.Context) (*Record, error) {
+	if err := r.db.WaitLSN(ctx, r.next); err != nil {
+		return nil, err
+	}
+	return r.read()
+}
+
+// TryNext returns the next record, or io.EOF when the reader has reached
+// the end of the log.
+func (r *LogReader) TryNext() (*Record, error) {
+	if r.db.Pos().LSN < r.next {
+		return nil, io.EOF
+	}
+	return r.read()
+}
+
+// read returns record r.next, which is known to be in the log.
+func (r *LogReader) read() (*Record, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		if r.f == nil {
+			if err := r.openSegment(); err != nil {
+				return nil, err
+			}
+		}
+		for {
+			_, rec, n, err := readEntryAt(r.f, r.off)
+			if errors.Is(err, io.EOF) {
+				// End of this segment: the record is in a later one.
+				r.Close()
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read log record %d: %w", r.next, err)
+			}
+			r.off += n
+			if rec.LSN < r.next {
+				continue
+			}
+			if rec.LSN != r.next {
+				return nil, fmt.Errorf("read log: %w", corruptf("found LSN %d where %d was expected", rec.LSN, r.next))
+			}
+			r.next++
+			return rec, nil
+		}
+	}
+	return nil, fmt.Errorf("read log: record %d not found", r.next)
+}
+
+func (r *LogReader) openSegment() error {
+	segs, err := r.db.log.segmentsFrom(r.next - 1)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return fmt.Errorf("read log: no segment holds record %d", r.next)
+	}
+	s := segs[0]
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sqlink.Errorf(sqlink.ECONFLICT, "reseed the replica", "log no longer reaches back to LSN %d", r.next)
+	}
+	if err != nil {
+		return fmt.Errorf("open segment: %w", err)
+	}
+	r.f, r.off, r.segFirst = f, int64(len(segMagic)), s.first
+	return nil
+}
+
+// readEntryAt reads the log entry at off and returns its size. It returns
+// io.EOF at the end of the segment's complete entries.
+func readEntryAt(f *os.File, off int64) (walPos, *Record, int64, error) {
+	var hdr [4]byte
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return walPos{}, nil, 0, io.EOF
+		}
+		return walPos{}, nil, 0, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
+		return walPos{}, nil, 0, corruptf("bad entry length %d", n)
+	}
+	body := make([]byte, int(n)+4)
+	if _, err := f.ReadAt(body, off+4); err != nil {
+		if errors.Is(err, io.EOF) {
+			return walPos{}, nil, 0, io.EOF
+		}
+		return walPos{}, nil, 0, err
+	}
+	if crc32.Checksum(body[:n], crc32c) != binary.BigEndian.Uint32(body[n:]) {
+		return walPos{}, nil, 0, corruptf("entry checksum mismatch")
+	}
+	rec := new(Record)
+	if err := rec.UnmarshalBinary(body[walPosSize:n]); err != nil {
+		return walPos{}, nil, 0, err
+	}
+	return getWALPos(body), rec, 4 + int64(n) + 4, nil
+}
