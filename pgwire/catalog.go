@@ -1,0 +1,3 @@
+package pgwire
+
+func lookupCatalog(n string) *synthetic { return nil }

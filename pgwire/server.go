@@ -1,0 +1,327 @@
+package pgwire
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/xdg-go/scram"
+)
+
+// Defaults for Config. MaxConns bounds memory and SQLite connections; 100 is
+// PostgreSQL's own default for max_connections. ServerVersion is what clients
+// see as server_version: psql and pgbench switch features on it, and 15.0
+// matches the catalog queries this package answers.
+const (
+	DefaultMaxConns       = 100
+	DefaultServerVersion  = "15.0"
+	DefaultMaxMessageSize = 64 << 20
+)
+
+// Config configures a Server.
+type Config struct {
+	// MaxConns is the number of concurrent client connections; beyond it a
+	// new connection gets FATAL 53300 too_many_connections and is closed.
+	MaxConns int
+	// ServerVersion is reported as server_version.
+	ServerVersion string
+	// InstanceName names this instance in messages (read-only errors name the
+	// primary instance instead).
+	InstanceName string
+	// Logger receives connection-level events. Nil discards them.
+	Logger *slog.Logger
+	// IdleInTxTimeout, when positive, ends a session that stays idle inside
+	// a transaction for longer (PostgreSQL's
+	// idle_in_transaction_session_timeout), releasing its write lock.
+	IdleInTxTimeout time.Duration
+	// MaxMessageSize bounds a single protocol message; a bigger one is a
+	// protocol violation (08P01) and closes the connection. Default 64 MiB.
+	MaxMessageSize int
+	// StartupTimeout bounds the time from accept to the end of
+	// authentication. Default 30s.
+	StartupTimeout time.Duration
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.MaxConns < 0 {
+		return fmt.Errorf("pgwire: MaxConns must not be negative, got %d", c.MaxConns)
+	}
+	if c.MaxMessageSize < 0 {
+		return fmt.Errorf("pgwire: MaxMessageSize must not be negative, got %d", c.MaxMessageSize)
+	}
+	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 {
+		return errors.New("pgwire: timeouts must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.ServerVersion == "" {
+		c.ServerVersion = DefaultServerVersion
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Backend is what the wire front end needs from the rest of sqlink.
+type Backend interface {
+	// LookupLogin returns the stored SCRAM-SHA-256 credentials of SQL login
+	// user (error with code ENOTFOUND if none).
+	LookupLogin(ctx context.Context, user string) (scram.StoredCredentials, error)
+	// OpenSession opens a session for an authenticated user on a database.
+	// Errors: ENOTFOUND (no such database -> 3D000), EUNAVAILABLE (database
+	// not readable -> 57P03), others.
+	OpenSession(ctx context.Context, user, database string) (Session, error)
+}
+
+// DatabaseLister is an optional Backend capability used to answer psql's \l.
+type DatabaseLister interface {
+	ListDatabases(ctx context.Context) ([]string, error)
+}
+
+// Session is one client session on one database.
+type Session interface {
+	// Conn is a pinned SQLite connection (modernc.org/sqlite) for this
+	// session; all SQL runs on it.
+	Conn() *sql.Conn
+	// BeginWrite must be called before BEGIN IMMEDIATE of a read-write
+	// transaction or before an autocommit statement that may write. It
+	// returns an EREADONLY error on a read-only secondary.
+	BeginWrite(ctx context.Context) error
+	// EndWrite must be called after COMMIT/ROLLBACK of such a transaction or
+	// after the autocommit write statement finished (success or failure).
+	EndWrite(ctx context.Context) error
+	// ReadOnly reports whether the database is currently a read-only
+	// secondary and the name of its primary instance.
+	ReadOnly() (readOnly bool, primary string)
+	// Close rolls back and releases everything.
+	Close() error
+}
+
+// Server serves Backend's databases to PostgreSQL clients. It is safe for
+// concurrent use.
+type Server struct {
+	cfg     Config
+	backend Backend
+
+	ctx    context.Context // ends when Close starts
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*clientConn]struct{}
+	byKey     map[uint32]*clientConn // by process id, for CancelRequest
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a Server; call Serve to accept connections. cfg should
+// have been validated.
+func NewServer(cfg Config, b Backend) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       cfg.withDefaults(),
+		backend:   b,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*clientConn]struct{}),
+		byKey:     make(map[uint32]*clientConn),
+	}
+}
+
+// Serve accepts connections on ln until Close; it returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+				case <-s.ctx.Done():
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("pgwire: accept: %w", err)
+		}
+		delay = 0
+		if !s.startConn(nc) {
+			nc.Close()
+			return nil
+		}
+	}
+}
+
+// startConn runs a connection handler; false means the server is closed.
+func (s *Server) startConn(nc net.Conn) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c := newClientConn(s, nc)
+		c.serve()
+	}()
+	return true
+}
+
+// register adds c to the session table; it fails when the server is full
+// or closed.
+func (s *Server) register(c *clientConn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errShutdown
+	}
+	if len(s.conns) >= s.cfg.MaxConns {
+		return errTooManyConns
+	}
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		pid := binary.BigEndian.Uint32(b[:]) & 0x7fffffff
+		if pid == 0 {
+			continue
+		}
+		if _, ok := s.byKey[pid]; ok {
+			continue
+		}
+		c.pid = pid
+		break
+	}
+	_, _ = rand.Read(c.secret[:])
+	s.conns[c] = struct{}{}
+	s.byKey[c.pid] = c
+	return nil
+}
+
+func (s *Server) unregister(c *clientConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		delete(s.byKey, c.pid)
+	}
+}
+
+// cancelQuery interrupts the running query of the session with this key.
+func (s *Server) cancelQuery(pid uint32, secret []byte) {
+	s.mu.Lock()
+	c := s.byKey[pid]
+	s.mu.Unlock()
+	if c == nil || len(secret) != len(c.secret) {
+		return
+	}
+	var diff byte
+	for i := range secret {
+		diff |= secret[i] ^ c.secret[i]
+	}
+	if diff != 0 {
+		return
+	}
+	c.cancelRunning()
+}
+
+// Close stops accepting, ends every session with FATAL 57P01
+// admin_shutdown, rolls back open transactions and waits until every
+// goroutine is done or ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	s.cancel()
+	s.mu.Lock()
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	var conns []*clientConn
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.terminate(newPgError(codeAdminShutdown, "terminating connection due to administrator command"))
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pgwire: close: %w", ctx.Err())
+	}
+}
+
+// EndSessions ends every session on database with a FATAL error carrying
+// SQLSTATE code and message, so that pools reconnect (used when a replica
+// changes role). An empty database ends the sessions of every database.
+func (s *Server) EndSessions(database string, code, message string) {
+	if code == "" {
+		code = codeAdminShutdown
+	}
+	s.mu.Lock()
+	var conns []*clientConn
+	for c := range s.conns {
+		if database == "" || c.database == database {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.terminate(newPgError(code, message))
+	}
+}
+
+// NumSessions returns the number of connected, authenticated sessions.
+func (s *Server) NumSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
