@@ -244,3 +244,7 @@ func TestMessages_Invalid(t *testing.T) {
 		t.Fatalf("unknown type: err = %v", err)
 	}
 }
+
+func randomMessagesSeed(seed uint64) []transport.Message {
+	return randomMessages(rand.New(rand.NewPCG(seed, seed)))
+}
