@@ -151,7 +151,7 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if string(b[:4]) != recordMagic {
 		return corruptf("bad record magic")
 	}
-	if b[4] != recordVersion {
+	if b[4] != recordVersion || b[5] != 0 || b[6] != 0 || b[7] != 0 {
 		return corruptf("unsupported record version %d", b[4])
 	}
 	pageSize := binary.BigEndian.Uint32(b[32:])
