@@ -47,6 +47,8 @@ type DB struct {
 	lastCommit  time.Time
 	checkpoints int64
 	lastCkpt    time.Time
+	redone      sqlink.Pos // on a secondary: last record applied to the database
+	applier     *sql.Conn  // on a secondary: the only connection that writes
 	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)
 	hasFloor    bool
 
@@ -86,6 +88,13 @@ func OpenDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 		bgDone:  make(chan struct{}),
 	}
 	db.pos, db.epoch = lg.last, lg.lastEp
+	db.readOnly, db.primary = lg.meta.Secondary != "", lg.meta.Secondary
+	switch db.redone = lg.meta.Redone; {
+	case !db.readOnly:
+		db.redone = db.pos
+	case db.redone.LSN < lg.meta.Base.LSN:
+		db.redone = lg.meta.Base
+	}
 	if err := db.openSQL(ctx); err != nil {
 		lg.close()
 		return nil, err
@@ -108,6 +117,15 @@ func OpenDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	}
 	if n := db.pos.LSN - n0; n > 0 {
 		cfg.Logger.Info("recovered commits from the wal", logKeyPath, path, "count", n, logKeyLSN, db.pos.LSN)
+	}
+	if db.readOnly {
+		// Redo what the log hardened beyond the last persisted redo
+		// position; page images make re-applying idempotent.
+		if err := db.redoLog(ctx); err != nil {
+			db.closeSQL()
+			lg.close()
+			return nil, fmt.Errorf("redo hardened log: %w", err)
+		}
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	db.cancel = cancel
@@ -160,6 +178,9 @@ func (db *DB) openSQL(ctx context.Context) error {
 
 func (db *DB) closeSQL() error {
 	var err error
+	if db.applier != nil {
+		db.applier.Close()
+	}
 	if db.holder != nil {
 		err = db.holder.Close()
 	}
@@ -248,11 +269,33 @@ func ReadOnlyError(what, primary string) error {
 }
 
 // SetReadOnly makes the database a read-only secondary of instance primary,
-// or writable again when primary is "". New Conns get PRAGMA query_only.
+// or writable again when primary is "". It waits for the current writer,
+// captures its commits first, and persists the setting so the database
+// reopens read-only. New Conns get PRAGMA query_only. On a read-only
+// database, commits in the WAL are the applier's and are not captured.
 func (db *DB) SetReadOnly(primary string) {
+	if err := db.lockWrite(context.Background()); err != nil {
+		// Closed: just record the setting.
+		db.mu.Lock()
+		db.readOnly, db.primary = primary != "", primary
+		db.mu.Unlock()
+		return
+	}
+	defer db.unlockWrite()
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if err := db.captureLocked(); err != nil {
+		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
+	}
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	db.readOnly, db.primary = primary != "", primary
+	if primary == "" {
+		db.redone = db.pos
+	}
+	db.mu.Unlock()
+	if err := db.log.updateMeta(func(m *logMeta) { m.Secondary = primary }); err != nil {
+		db.cfg.Logger.Error("persist read-only setting", logKeyPath, db.path, logKeyErr, err)
+	}
 }
 
 // ReadOnly reports whether the database is a read-only secondary, and of
@@ -310,7 +353,13 @@ func (db *DB) captureLocked() error {
 		return err
 	}
 	n := 0
+	db.mu.Lock()
+	skip := db.readOnly
+	db.mu.Unlock()
 	err = db.wal.scan(func(c walCommit) error {
+		if skip {
+			return nil // the applier's commit: its record is already in the log
+		}
 		db.mu.Lock()
 		rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: c.PageSize, DBSize: c.DBSize, Pages: c.Pages}
 		db.mu.Unlock()
@@ -382,7 +431,16 @@ func (db *DB) checkpointLocked(ctx context.Context) error {
 	if db.hasFloor && db.retainFloor < floor {
 		floor = db.retainFloor
 	}
+	ro, redone := db.readOnly, db.redone
 	db.mu.Unlock()
+	if ro {
+		// The WAL is durable; remember how far it is applied so that
+		// recovery re-applies from here at most.
+		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = redone }); err != nil {
+			return err
+		}
+		floor = min(floor, redone.LSN)
+	}
 	if err := db.log.prune(db.cfg.LogRetentionBytes, floor); err != nil {
 		return err
 	}
@@ -441,6 +499,7 @@ type Stats struct {
 	ReadOnly       bool         `json:"read_only"`
 	Primary        string       `json:"primary,omitempty"`
 	OpenConns      int          `json:"open_conns"`
+	Redone         sqlink.Pos   `json:"redone"` // on a secondary: applied to the database; Pos is hardened
 	CaptureError   string       `json:"capture_error,omitempty"`
 }
 
@@ -465,6 +524,7 @@ func (db *DB) Stats() Stats {
 		ReadOnly:       db.readOnly,
 		Primary:        db.primary,
 		OpenConns:      len(db.conns),
+		Redone:         db.redone,
 	}
 	if db.capErr != nil {
 		s.CaptureError = db.capErr.Error()
@@ -492,6 +552,9 @@ func (db *DB) Close(ctx context.Context) error {
 	<-db.bgDone
 	var errs []error
 	locked := false
+	if db.applier != nil {
+		defer func() { db.applier = nil }()
+	}
 	select {
 	case db.wlock <- struct{}{}:
 		locked = true

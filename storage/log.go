@@ -43,6 +43,8 @@ type logMeta struct {
 	Base             sqlink.Pos   `json:"base"` // history before the first record ever logged here
 	Epoch            sqlink.Epoch `json:"epoch"`
 	LastFullBackupID string       `json:"last_full_backup_id,omitempty"`
+	Secondary        string       `json:"secondary_of,omitempty"` // read-only secondary of this instance
+	Redone           sqlink.Pos   `json:"redone"`                 // secondary: applied at least through here
 }
 
 type segment struct {
@@ -318,6 +320,12 @@ func (l *segLog) roll(first sqlink.LSN) error {
 	l.segs = append(l.segs, &segment{first: first, path: path, size: int64(len(segMagic))})
 	l.dirty = true
 	return nil
+}
+
+func (l *segLog) lastPos() sqlink.Pos {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // sync makes every appended record durable.

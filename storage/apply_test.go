@@ -1,0 +1,213 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/testutil"
+	"github.com/sqlink/sqlink/storage"
+)
+
+// ship copies every record the secondary lacks from the primary's log,
+// hardening then applying them in batches of up to batch records.
+func ship(tb testing.TB, primary, secondary *storage.DB, batch int) {
+	tb.Helper()
+	ctx := context.Background()
+	r, err := primary.ReadLog(ctx, secondary.Pos().LSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var recs []*storage.Record
+	flush := func() {
+		if err := secondary.Harden(ctx, recs...); err != nil {
+			tb.Fatal(err)
+		}
+		if err := secondary.Apply(ctx, recs...); err != nil {
+			tb.Fatal(err)
+		}
+		recs = recs[:0]
+	}
+	for {
+		rec, err := r.TryNext()
+		if err != nil {
+			break
+		}
+		recs = append(recs, rec)
+		if len(recs) == batch {
+			flush()
+		}
+	}
+	flush()
+}
+
+func TestApply_SecondaryMatchesPrimaryPageForPage(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	s := MustOpenDB(t, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)", "CREATE INDEX t_v ON t(v)")
+	for i := 0; i < 50; i++ {
+		mustExecWrite(t, p, fmt.Sprintf("INSERT INTO t(v) VALUES (randomblob(%d))", 10+i*97))
+	}
+	ship(t, p, s, 1)
+	if got, want := s.Pos(), p.Pos(); got != want {
+		t.Fatalf("secondary at %s, primary at %s", got, want)
+	}
+	mustComparePages(t, p.Path(), s.Path())
+
+	// Shrinking, DDL and merged batches.
+	mustExecWrite(t, p, "DELETE FROM t WHERE id % 2 = 0")
+	mustExecWrite(t, p, "CREATE TABLE u (x)")
+	mustExecWrite(t, p, "VACUUM")
+	mustExecWrite(t, p, "DROP TABLE u")
+	if err := p.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		mustExecWrite(t, p, fmt.Sprintf("INSERT INTO t(v) VALUES (randomblob(%d))", 5000+i))
+	}
+	mustExecWrite(t, p, "DELETE FROM t WHERE id > 20")
+	mustExecWrite(t, p, "VACUUM")
+	ship(t, p, s, 7)
+	if got, want := s.Redone(), p.Pos(); got != want {
+		t.Fatalf("secondary redone %s, primary at %s", got, want)
+	}
+	mustComparePages(t, p.Path(), s.Path())
+	mustIntegrityOK(t, s)
+
+	// Readers on the secondary can query it; writes are refused.
+	c, err := s.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var n int
+	if err := c.SQL().QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 10 {
+		t.Fatalf("count on secondary = %d, %v", n, err)
+	}
+	if err := c.BeginWrite(ctx); sqlink.ErrorCode(err) != sqlink.EREADONLY {
+		t.Fatalf("BeginWrite on secondary = %v", err)
+	}
+}
+
+func TestApply_ReadersNeverSeePartialTransactions(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	s := MustOpenDB(t, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INT, pad BLOB)",
+		"INSERT INTO acct(bal, pad) SELECT 100, randomblob(300) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 200) SELECT x FROM c)")
+	ship(t, p, s, 1)
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.Conn(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			for !stop.Load() {
+				var sum, n int
+				if err := c.SQL().QueryRowContext(ctx, "SELECT sum(bal), count(*) FROM acct").Scan(&sum, &n); err != nil {
+					errc <- err
+					return
+				}
+				if sum != 100*n {
+					errc <- fmt.Errorf("reader saw sum %d over %d accounts", sum, n)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		a, b := i%200+1, (i*7)%200+1
+		mustExecWrite(t, p, "BEGIN IMMEDIATE",
+			fmt.Sprintf("UPDATE acct SET bal = bal - 5, pad = randomblob(300) WHERE id = %d", a),
+			fmt.Sprintf("UPDATE acct SET bal = bal + 5 WHERE id = %d", b),
+			fmt.Sprintf("INSERT INTO acct(bal, pad) VALUES (100, randomblob(%d))", i*20),
+			"COMMIT")
+		if i%10 == 9 {
+			ship(t, p, s, 1+i%4)
+		}
+	}
+	ship(t, p, s, 3)
+	stop.Store(true)
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	mustComparePages(t, p.Path(), s.Path())
+}
+
+func TestApply_SecondaryRecoversByRedoingHardenedLog(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	spath := filepath.Join(t.TempDir(), "s.sqlite")
+	s, err := storage.OpenDB(ctx, spath, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+	for i := 0; i < 20; i++ {
+		mustExecWrite(t, p, "INSERT INTO t(v) VALUES (randomblob(2000))")
+	}
+	ship(t, p, s, 5)
+	if err := s.Checkpoint(ctx); err != nil { // persists the redone position
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		mustExecWrite(t, p, "INSERT INTO t(v) VALUES (randomblob(3000))")
+	}
+	// Harden everything but apply only part of it, then "crash".
+	r, err := p.ReadLog(ctx, s.Pos().LSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*storage.Record
+	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
+		recs = append(recs, rec)
+	}
+	r.Close()
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, recs[:8]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = MustOpenDBAt(t, spath, storage.DBConfig{})
+	if ro, primary := s.ReadOnly(); !ro || primary != "primary-1" {
+		t.Fatalf("reopened secondary read-only = %v, %q", ro, primary)
+	}
+	if got, want := s.Redone(), p.Pos(); got != want {
+		t.Fatalf("redone after reopen %s, want %s", got, want)
+	}
+	mustComparePages(t, p.Path(), s.Path())
+	// Replication continues.
+	mustExecWrite(t, p, "INSERT INTO t(v) VALUES (1)")
+	ship(t, p, s, 1)
+	testutil.RetryUntil(t, 0, func() error {
+		if s.Redone() != p.Pos() {
+			return fmt.Errorf("redone %s, primary %s", s.Redone(), p.Pos())
+		}
+		return nil
+	})
+	mustComparePages(t, p.Path(), s.Path())
+}
