@@ -20,8 +20,8 @@
 //  4. Errors: a handler returns a *sqlink.Error; its code becomes the HTTP
 //     status through one table (StatusCode) and its code, message and hint
 //     the body, an ErrorResponse.
-//  5. Audit: every call to a mutating route, and every refused call (401 or
-//     403) to any route, is appended to the catalog's audit log with the
+//  5. Audit: every call to a mutating route, and every refused call to any
+//     route (401 or 403), is appended to the catalog's audit log with the
 //     principal, action, target, time and result ("ok" or the error code).
 //
 // Operations that need more than the catalog go through the Instance

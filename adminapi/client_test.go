@@ -1,0 +1,212 @@
+package adminapi_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/rbac"
+)
+
+func newCertPEM(tb testing.TB, cn string) []byte {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestAccessManagement(t *testing.T) {
+	env := MustServe(t, adminapi.Config{}, &fakeInstance{})
+	ctx := context.Background()
+	c := env.admin
+
+	perms, err := c.Permissions(ctx)
+	if err != nil || len(perms) != len(rbac.AllPermissions()) {
+		t.Fatalf("Permissions = %v, %v", perms, err)
+	}
+
+	// Roles.
+	role, err := c.CreateRole(ctx, "dbops", []string{"databases/read", "databases/write"})
+	if err != nil || role.Builtin || len(role.Permissions) != 2 {
+		t.Fatalf("CreateRole = %+v, %v", role, err)
+	}
+	_, err = c.CreateRole(ctx, "bad", []string{"databases/everything"})
+	wantCode(t, err, sqlink.EINVALID)
+	roles, err := c.ListRoles(ctx)
+	if err != nil || len(roles) != 3 || !roles[0].Builtin || roles[2].Name != "dbops" {
+		t.Fatalf("ListRoles = %+v, %v", roles, err)
+	}
+
+	// Principals and tokens.
+	p, err := c.CreatePrincipal(ctx, "ci", []string{"dbops"})
+	if err != nil || p.Name != "ci" || len(p.Roles) != 1 {
+		t.Fatalf("CreatePrincipal = %+v, %v", p, err)
+	}
+	tok, err := c.CreateToken(ctx, "ci", "pipeline")
+	if err != nil || tok.Secret == "" || !strings.HasPrefix(tok.Secret, tok.Token.Prefix) {
+		t.Fatalf("CreateToken = %+v, %v", tok, err)
+	}
+	ci := env.Client(tok.Secret)
+	if _, err := ci.CreateDatabase(ctx, "shop"); err != nil {
+		t.Fatalf("dbops cannot create a database: %v", err)
+	}
+	err = ci.DropDatabase(ctx, "shop")
+	wantCode(t, err, sqlink.EFORBIDDEN)
+	if !strings.Contains(err.Error(), "databases/delete") {
+		t.Fatalf("err = %v", err)
+	}
+	err = c.DropRole(ctx, "dbops")
+	wantCode(t, err, sqlink.ECONFLICT)
+	if p, err := c.SetPrincipalRoles(ctx, "ci", []string{rbac.Sysadmin}); err != nil || p.Roles[0] != rbac.Sysadmin {
+		t.Fatalf("SetPrincipalRoles = %+v, %v", p, err)
+	}
+	if err := ci.DropDatabase(ctx, "shop"); sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		t.Fatalf("drop after grant: %v", err)
+	}
+	if err := c.DropRole(ctx, "dbops"); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := c.ListPrincipals(ctx); err != nil || len(ps) != 2 {
+		t.Fatalf("ListPrincipals = %+v, %v", ps, err)
+	}
+	if p, err := c.GetPrincipal(ctx, "ci"); err != nil || p.Name != "ci" {
+		t.Fatalf("GetPrincipal = %+v, %v", p, err)
+	}
+	if err := c.DropPrincipal(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ci.Info(ctx)
+	wantCode(t, err, sqlink.EUNAUTHORIZED)
+
+	// SQL logins.
+	if err := c.CreateLogin(ctx, "app", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.CreateLogin(ctx, "app", "pw"), sqlink.ECONFLICT)
+	if err := c.SetLoginPassword(ctx, "app", "pw2"); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := c.ListLogins(ctx); err != nil || len(ls) != 1 || ls[0].Name != "app" {
+		t.Fatalf("ListLogins = %+v, %v", ls, err)
+	}
+	if err := c.DropLogin(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	// The password never reaches the audit log.
+	entries, err := c.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Detail, "pw") || strings.Contains(e.Detail, tok.Secret) {
+			t.Fatalf("secret in audit entry %+v", e)
+		}
+	}
+}
+
+func TestCertificates(t *testing.T) {
+	env := MustServe(t, adminapi.Config{}, &fakeInstance{})
+	ctx := context.Background()
+	c := env.admin
+	ec, err := c.EndpointCertificate(ctx)
+	if err != nil || ec.Subject != "CN=east" {
+		t.Fatalf("EndpointCertificate = %+v, %v", ec, err)
+	}
+	_, err = c.RotateEndpointCertificate(ctx)
+	wantCode(t, err, sqlink.ENOTIMPLEMENTED)
+
+	pemBytes := newCertPEM(t, "west")
+	tc, err := c.TrustCertificate(ctx, "west", pemBytes)
+	if err != nil || tc.Name != "west" || len(tc.Fingerprint) != 64 || tc.AddedAt.IsZero() {
+		t.Fatalf("TrustCertificate = %+v, %v", tc, err)
+	}
+	_, err = c.TrustCertificate(ctx, "west-again", pemBytes)
+	wantCode(t, err, sqlink.ECONFLICT)
+	_, err = c.TrustCertificate(ctx, "junk", []byte("not a certificate"))
+	wantCode(t, err, sqlink.EINVALID)
+	if got, err := c.GetTrustedCertificate(ctx, "west"); err != nil || got.Fingerprint != tc.Fingerprint {
+		t.Fatalf("GetTrustedCertificate = %+v, %v", got, err)
+	}
+	if list, err := c.ListTrustedCertificates(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("ListTrustedCertificates = %+v, %v", list, err)
+	}
+	if err := c.UntrustCertificate(ctx, "west"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetTrustedCertificate(ctx, "west")
+	wantCode(t, err, sqlink.ENOTFOUND)
+}
+
+// rotatingInstance adds certificate rotation and link routes.
+type rotatingInstance struct {
+	fakeInstance
+}
+
+func (r *rotatingInstance) RotateEndpointCertificate(ctx context.Context) (adminapi.CertificateInfo, error) {
+	return adminapi.CertificateInfo{Subject: "CN=east", Fingerprint: "abc"}, nil
+}
+
+func (r *rotatingInstance) LinkRoutes() []adminapi.Route {
+	return []adminapi.Route{{
+		Method: "GET", Path: "/v1/links", Permission: rbac.LinksRead, Action: "links.list",
+		Handler: func(w http.ResponseWriter, req *http.Request) error {
+			p, _ := adminapi.PrincipalFromContext(req.Context())
+			adminapi.WriteJSON(w, http.StatusOK, []string{"dr_shop", p})
+			return nil
+		},
+	}}
+}
+
+func TestOptionalCapabilities(t *testing.T) {
+	env := MustServe(t, adminapi.Config{}, &rotatingInstance{})
+	ctx := context.Background()
+	if ci, err := env.admin.RotateEndpointCertificate(ctx); err != nil || ci.Fingerprint != "abc" {
+		t.Fatalf("Rotate = %+v, %v", ci, err)
+	}
+	var links []string
+	if err := env.admin.Do(ctx, "GET", "/v1/links", nil, &links); err != nil || len(links) != 2 || links[1] != "admin" {
+		t.Fatalf("links = %v, %v", links, err)
+	}
+	if err := env.cat.CreateRole(ctx, rbac.Role{Name: "dbonly", Permissions: []rbac.Permission{rbac.DatabasesRead}}); err != nil {
+		t.Fatal(err)
+	}
+	err := env.Client(env.MustToken(t, "dbonly", "dbonly")).Do(ctx, "GET", "/v1/links", nil, &links)
+	wantCode(t, err, sqlink.EFORBIDDEN)
+	if !strings.Contains(err.Error(), "links/read") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestClientUnreachable(t *testing.T) {
+	c := adminapi.NewClient("http://127.0.0.1:1", "x", nil)
+	_, err := c.Info(context.Background())
+	wantCode(t, err, sqlink.EUNAVAILABLE)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Info(ctx); err == nil {
+		t.Fatal("canceled request succeeded")
+	}
+}
