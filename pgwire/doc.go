@@ -1,0 +1,104 @@
+// Package pgwire serves sqlink's SQLite databases to ordinary PostgreSQL
+// clients (psql, pgbench, pgx, database/sql, libpq) over the PostgreSQL
+// wire protocol 3.0.
+//
+// # Sessions
+//
+// Server accepts connections and runs one goroutine per connection. That
+// goroutine owns the socket and, once the client has authenticated with
+// SCRAM-SHA-256 (credentials from Backend.LookupLogin, looked up by the
+// StartupMessage user), a Session from Backend.OpenSession: a pinned SQLite
+// connection on which every statement of the session runs. SSLRequest and
+// GSSENCRequest are answered 'N'; a 3.2 StartupMessage gets
+// NegotiateProtocolVersion 3.0. Each session has BackendKeyData; a
+// CancelRequest with the right key interrupts the running statement
+// (57014). Startup reports server_version, encodings, DateStyle, TimeZone,
+// and default_transaction_read_only / in_hot_standby from
+// Session.ReadOnly, so libpq's target_session_attrs=read-write skips a
+// read-only secondary; SHOW transaction_read_only and pg_is_in_recovery()
+// are answered from Session.ReadOnly too, for pgx. Server.EndSessions ends
+// the sessions of a database with a FATAL error so that pools reconnect
+// after a role change; new sessions read the new role. Server.Close ends
+// every session with 57P01. A session ending in any way rolls back and
+// releases the write lock before Session.Close.
+//
+// # Statements
+//
+// Simple Query messages are split into statements at semicolons outside
+// quotes, comments and trigger bodies. The extended protocol (Parse, Bind,
+// Describe, Execute, Close, Sync, Flush) keeps named and unnamed statements
+// as prepared SQLite statements for the life of the statement, and
+// describes result columns before execution from the declared column
+// types (sqlite3_column_decltype, through modernc's ColumnInfo): INTEGER
+// types are int8, REAL/FLOAT/DOUBLE/NUMERIC float8, TEXT/CHAR text, BLOB
+// bytea, BOOLEAN bool, DATE/DATETIME/TIMESTAMP timestamp, and expressions
+// OID 0 (unknown), which pgx decodes by its scan target. Every advertised
+// type has a binary encoder. Parameters are $N, which SQLite takes as is;
+// they are reported as OID 0 unless they meet a BLOB or BOOLEAN column, so
+// clients send text and SQLite's affinity converts it. Rows stream to the
+// client as they are stepped; output is buffered and flushed at each
+// ReadyForQuery (and every 64 KiB of a long result).
+//
+// Some statements never reach SQLite: transaction control, SET/RESET/SHOW
+// of settings, DEALLOCATE/DISCARD, version(), current_database(),
+// current_user, pg_is_in_recovery(), and the pg_catalog queries of psql's
+// \l, \d, \dt, \di, \dv and \d NAME and of pgbench, which an emulated
+// catalog answers from sqlite_schema and the table_info/index_list pragmas.
+// Other pg_catalog queries return no rows. ATTACH, DETACH and VACUUM INTO
+// are refused: a session sees only its own database.
+//
+// # Transactions
+//
+// BEGIN / START TRANSACTION (any isolation level) calls Session.BeginWrite
+// and runs BEGIN IMMEDIATE, so writers queue on the write lock instead of
+// failing with SQLITE_BUSY. BEGIN READ ONLY, and any BEGIN on a read-only
+// secondary (BeginWrite fails with EREADONLY), runs a deferred BEGIN with
+// PRAGMA query_only, so reads work and writes fail with 25006. COMMIT/END,
+// ROLLBACK/ABORT end the transaction, then Session.EndWrite is called.
+// Outside a transaction a statement that may write (anything but
+// SELECT/VALUES/SHOW/EXPLAIN/PRAGMA reads and WITH ... SELECT) is bracketed by
+// BeginWrite and EndWrite. A failed statement inside a transaction puts it
+// in state E: further statements get 25P02 and COMMIT answers ROLLBACK.
+// ReadyForQuery always carries the true status I, T or E.
+//
+// # SQLSTATEs
+//
+// All errors map to SQLSTATEs in one place (errors.go):
+//
+//	25006 read_only_sql_transaction   sqlink EREADONLY; SQLITE_READONLY (query_only, secondary)
+//	25P02 in_failed_sql_transaction   statement in a failed transaction
+//	25001 / 25P01                     BEGIN in a transaction / SAVEPOINT outside one
+//	23505 unique_violation            SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY, _ROWID
+//	23502 not_null_violation          SQLITE_CONSTRAINT_NOTNULL
+//	23503 foreign_key_violation       SQLITE_CONSTRAINT_FOREIGNKEY
+//	23514 check_violation             SQLITE_CONSTRAINT_CHECK
+//	23000 integrity_constraint        other SQLITE_CONSTRAINT
+//	42P01 undefined_table             "no such table"
+//	42703 undefined_column            "no such column", "has no column named"
+//	42883 undefined_function          "no such function", wrong argument count
+//	42P07 duplicate_table             "already exists"
+//	42601 syntax_error                syntax errors and any other SQLITE_ERROR
+//	42804 datatype_mismatch           SQLITE_MISMATCH
+//	40001 serialization_failure       SQLITE_BUSY (pgbench --max-tries retries it)
+//	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT
+//	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, sqlink ETIMEOUT
+//	08P01 protocol_violation          bad or oversized messages (FATAL for framing errors)
+//	0A000 feature_not_supported       function calls, replication, sqlink ENOTIMPLEMENTED
+//	26000 / 34000                     unknown prepared statement / portal
+//	28P01 invalid_password            bad password or unknown user (SCRAM)
+//	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name
+//	42501 insufficient_privilege      sqlink EFORBIDDEN; ATTACH, VACUUM INTO
+//	3D000 invalid_catalog_name        OpenSession ENOTFOUND
+//	53300 too_many_connections        more than Config.MaxConns sessions
+//	57P01 admin_shutdown              Server.Close, default for EndSessions
+//	57P03 cannot_connect_now          OpenSession EUNAVAILABLE (database RESTORING)
+//	22023 invalid_parameter_value     sqlink EINVALID
+//	22P02 invalid_text_representation bad parameter text, value not of its column's type
+//	53100 / 58030 / XX001             SQLITE_FULL / SQLITE_IOERR / SQLITE_CORRUPT
+//	XX000 internal_error              anything else (sqlink EINTERNAL)
+//
+// The message is sqlink.Error's message and the hint its hint. A write
+// refused on a read-only secondary says "cannot execute UPDATE in a
+// read-only transaction", names the primary instance and carries the
+// backend's message as detail.
+package pgwire
