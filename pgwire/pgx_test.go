@@ -3,6 +3,7 @@ package pgwire_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,9 +145,27 @@ func TestPgxBasics(t *testing.T) {
 	if got, want := pgCode(err), "42883"; got != want {
 		t.Fatalf("no function: code %q, want %q (%v)", got, want, err)
 	}
-	// The connection still works.
+	// The connection still works; "-- ping" (database/sql) is an empty query.
 	if err := conn.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "-- ping"); err != nil {
+		t.Fatal(err)
+	}
+	var v, db, user string
+	if err := conn.QueryRow(ctx, "select version()").Scan(&v); err != nil || !strings.Contains(v, "PostgreSQL 15.0") {
+		t.Fatalf("version() = %q, %v", v, err)
+	}
+	if err := conn.QueryRow(ctx, "select current_database()").Scan(&db); err != nil || db != "app" {
+		t.Fatalf("current_database() = %q, %v", db, err)
+	}
+	if err := conn.QueryRow(ctx, "select current_user").Scan(&user); err != nil || user != testUser {
+		t.Fatalf("current_user = %q, %v", user, err)
+	}
+	for _, q := range []string{"SET application_name = 'x'", "SET extra_float_digits = 3", "SET datestyle TO 'ISO, MDY'"} {
+		if tag, err := conn.Exec(ctx, q); err != nil || tag.String() != "SET" {
+			t.Fatalf("%s: %q, %v", q, tag, err)
+		}
 	}
 }
 
