@@ -132,7 +132,7 @@ func TestApply_ReadersNeverSeePartialTransactions(t *testing.T) {
 			}
 		}()
 	}
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 120; i++ {
 		a, b := i%200+1, (i*7)%200+1
 		mustExecWrite(t, p, "BEGIN IMMEDIATE",
 			fmt.Sprintf("UPDATE acct SET bal = bal - 5, pad = randomblob(300) WHERE id = %d", a),
