@@ -1,9 +1,3 @@
-//go:build pgxstdlib
-
-// The database/sql test needs github.com/jackc/pgx/v5/stdlib, which imports
-// pgxpool and so github.com/jackc/puddle/v2; run it with -tags pgxstdlib once
-// go.sum has that module.
-
 package pgwire_test
 
 import (
