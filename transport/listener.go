@@ -42,6 +42,9 @@ type ListenConfig struct {
 	OnHandshakeError func(remote net.Addr, err error)
 	// Logger receives accept errors; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock Conns use to answer Heartbeat probes; nil means
+	// time.Now. Tests set it to simulate clock skew.
+	Now func() time.Time
 }
 
 // Validate reports a configuration error.
@@ -161,6 +164,9 @@ func (l *Listener) serve(nc net.Conn) {
 	defer nc.Close()
 	setTCPOptions(nc)
 	conn := NewConn(tls.Server(nc, l.tlsCfg))
+	if l.cfg.Now != nil {
+		conn.now = l.cfg.Now
+	}
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
 	err := conn.Handshake(ctx)
 	cancel()
