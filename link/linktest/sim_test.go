@@ -1,0 +1,49 @@
+package linktest_test
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink/link/linktest"
+)
+
+var (
+	flagSeeds = flag.Int("seeds", 1000, "number of random seeds TestSimulation runs")
+	flagSeed  = flag.Int64("seed", -1, "replay only this seed")
+	flagSteps = flag.Int("steps", 400, "random steps per seed")
+)
+
+func TestSimulation(t *testing.T) {
+	seeds := make([]int64, 0, *flagSeeds)
+	if *flagSeed >= 0 {
+		seeds = append(seeds, *flagSeed)
+	} else {
+		for i := 0; i < *flagSeeds; i++ {
+			seeds = append(seeds, int64(i))
+		}
+	}
+	start := time.Now()
+	failed := 0
+	for _, seed := range seeds {
+		r := linktest.Simulate(linktest.SimOptions{Seed: seed, Steps: *flagSteps, HealSteps: 150})
+		if r.Err != nil {
+			failed++
+			t.Error(linktest.FormatTrace(seed, r))
+			if failed >= 3 {
+				t.Fatalf("stopping after %d failing seeds", failed)
+			}
+		}
+	}
+	t.Logf("%d seeds in %s", len(seeds), time.Since(start))
+}
+
+func TestSimulationDeterministic(t *testing.T) {
+	for seed := int64(0); seed < 5; seed++ {
+		a := linktest.Simulate(linktest.SimOptions{Seed: seed, Steps: 200, HealSteps: 100})
+		b := linktest.Simulate(linktest.SimOptions{Seed: seed, Steps: 200, HealSteps: 100})
+		if got, want := linktest.FormatTrace(seed, b), linktest.FormatTrace(seed, a); got != want {
+			t.Fatalf("seed %d does not replay:\n%s\nvs\n%s", seed, got, want)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package link
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sqlink/sqlink"
+)
+
+// MsgType says what a Message is. Local types come from the server on the
+// same instance (storage acknowledgements, operator commands, ticks); peer
+// types travel between the two replicas of a link.
+type MsgType int
+
+// Local events.
+const (
+	// MsgTick advances the replica's clock by one tick.
+	MsgTick MsgType = iota + 1
+	// MsgCommitted: the primary committed (and hardened) the transaction at LSN.
+	MsgCommitted
+	// MsgHardened: the secondary hardened received log records up to LSN;
+	// after a restart, any replica reports its log's end with it.
+	MsgHardened
+	// MsgApplied: the secondary redid records up to LSN (readers see them).
+	MsgApplied
+	// MsgRewound: storage saved the diverged transactions a Ready.Rewind asked
+	// for and rewound (or reseeded) the database to LSN.
+	MsgRewound
+	// MsgPlannedFailover starts a planned failover (KeepLink).
+	MsgPlannedFailover
+	// MsgForcedFailover forces this secondary to become primary
+	// (AllowDataLoss must be set).
+	MsgForcedFailover
+	// MsgSetRole designates Primary as the primary to end a split brain.
+	MsgSetRole
+	// MsgResume resumes a paused planned failover.
+	MsgResume
+	// MsgAbort rolls back a planned failover.
+	MsgAbort
+	// MsgSetMode changes the link's availability mode (Mode).
+	MsgSetMode
+)
+
+// Peer messages. Every peer message also carries its sender's status
+// (role, epoch, version, history, LSN...), so any of them serves as a
+// heartbeat.
+const (
+	// MsgHeartbeat carries the sender's status only. A secondary sends one
+	// whenever it hardens more log: it is the acknowledgement.
+	MsgHeartbeat MsgType = iota + 100
+	// MsgFailoverRequest asks the primary to run a planned failover
+	// (KeepLink); the operator started it on the secondary.
+	MsgFailoverRequest
+	// MsgPromote tells the secondary that the primary has persisted its
+	// demotion to Target with its last LSN in LSN: become primary at Target.
+	MsgPromote
+	// MsgPromoted answers MsgPromote: the sender is primary at Epoch.
+	MsgPromoted
+	// MsgAbortPromotion asks the secondary never to become primary at Target.
+	MsgAbortPromotion
+	// MsgAborted answers MsgAbortPromotion: the sender is fenced at Epoch
+	// and will not take Target.
+	MsgAborted
+	// MsgResumeRequest, MsgAbortRequest and MsgSetModeRequest forward an
+	// operator's command from the secondary to the primary.
+	MsgResumeRequest
+	MsgAbortRequest
+	MsgSetModeRequest
+	// MsgSetRoleRequest asks the receiver, which the operator designated as
+	// primary to end a split brain, to take over. Target is the receiver's
+	// epoch as the sender knows it, so a stale request is ignored.
+	MsgSetRoleRequest
+)
+
+var msgNames = map[MsgType]string{
+	MsgTick: "Tick", MsgCommitted: "Committed", MsgHardened: "Hardened",
+	MsgApplied: "Applied", MsgRewound: "Rewound",
+	MsgPlannedFailover: "PlannedFailover", MsgForcedFailover: "ForcedFailover",
+	MsgSetRole: "SetRole", MsgResume: "Resume", MsgAbort: "Abort", MsgSetMode: "SetMode",
+	MsgHeartbeat: "Heartbeat", MsgFailoverRequest: "FailoverRequest",
+	MsgPromote: "Promote", MsgPromoted: "Promoted",
+	MsgAbortPromotion: "AbortPromotion", MsgAborted: "Aborted",
+	MsgResumeRequest: "ResumeRequest", MsgAbortRequest: "AbortRequest",
+	MsgSetModeRequest: "SetModeRequest", MsgSetRoleRequest: "SetRoleRequest",
+}
+
+func (t MsgType) String() string {
+	if s, ok := msgNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("MsgType(%d)", int(t))
+}
+
+// IsLocal reports whether t is an event from the local server rather than
+// a message from the partner.
+func (t MsgType) IsLocal() bool { return t < MsgHeartbeat }
+
+// Message is an event stepped into a Replica or a message between the two
+// replicas of a link, as raftpb.Message is for raft. Fields unused by a
+// type are zero.
+type Message struct {
+	Type   MsgType
+	LinkID string
+	From   string
+	To     string
+
+	// The sender's status, in every peer message.
+	Role      sqlink.Role
+	Epoch     sqlink.Epoch
+	Version   uint64 // increases at every change of the sender's role state
+	History   []sqlink.HistoryEntry
+	Writable  bool
+	Mode      sqlink.Mode
+	Dropped   bool
+	Reverting bool
+	Op        Op // the sender's failover in progress, if any
+
+	// LSN is the event's LSN for local events and the sender's last
+	// hardened (for a primary: committed) LSN in peer messages.
+	LSN sqlink.LSN
+
+	// Arguments.
+	Target        sqlink.Epoch
+	KeepLink      bool
+	AllowDataLoss bool
+	Primary       string
+	NewMode       sqlink.Mode
+}
+
+// String returns a compact one-line form, stable for tests.
+func (m Message) String() string {
+	var b strings.Builder
+	if m.Type.IsLocal() {
+		fmt.Fprintf(&b, "%s", m.Type)
+	} else {
+		fmt.Fprintf(&b, "%s->%s %s %s e%d v%d lsn=%d", m.From, m.To, m.Type, m.Role, m.Epoch, m.Version, m.LSN)
+		if !m.Writable && m.Role == sqlink.RolePrimary {
+			b.WriteString(" ro")
+		}
+		if m.Dropped {
+			b.WriteString(" dropped")
+		}
+		if m.Reverting {
+			b.WriteString(" reverting")
+		}
+		if m.Op.Kind != "" {
+			fmt.Fprintf(&b, " op=%s", m.Op.Step)
+		}
+	}
+	if m.Target != 0 {
+		fmt.Fprintf(&b, " target=%d", m.Target)
+	}
+	if m.Type == MsgFailoverRequest || m.Type == MsgPlannedFailover || m.Type == MsgPromote {
+		fmt.Fprintf(&b, " keep=%t", m.KeepLink)
+	}
+	if m.Primary != "" {
+		fmt.Fprintf(&b, " primary=%s", m.Primary)
+	}
+	if m.NewMode != "" {
+		fmt.Fprintf(&b, " mode=%s", m.NewMode)
+	}
+	if m.Type.IsLocal() && m.LSN != 0 {
+		fmt.Fprintf(&b, " lsn=%d", m.LSN)
+	}
+	return b.String()
+}
