@@ -100,7 +100,7 @@ func AppendFrame(b []byte, f Frame) []byte {
 // readChunk is how much payload ReadFrame allocates ahead of the bytes that
 // have arrived, so a frame announcing 64 MiB and then stopping costs at most
 // this much memory beyond what was actually sent.
-const readChunk = 1 << 20
+const readChunk = 4 << 20
 
 // readFrame reads one frame from r. It returns io.EOF only when r ends
 // cleanly before a frame starts.
