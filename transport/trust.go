@@ -108,22 +108,41 @@ func (e *CertificateError) sqlinkError() *sqlink.Error {
 	}
 }
 
+// CertificateSource returns this instance's current endpoint certificate.
+// It is called on every handshake, so a rotated certificate is presented to
+// new connections without a restart while existing ones carry on.
+type CertificateSource func() (*tls.Certificate, error)
+
+// StaticCertificate returns a CertificateSource that always returns cert.
+func StaticCertificate(cert tls.Certificate) CertificateSource {
+	return func() (*tls.Certificate, error) { return &cert, nil }
+}
+
 // ServerTLSConfig returns the TLS configuration of an endpoint listener:
 // TLS 1.3 only, the client must present a certificate, and the client's
 // certificate must be one of trust's certificates (compared by fingerprint)
 // and valid at now(). now nil means time.Now.
 func ServerTLSConfig(cert tls.Certificate, trust TrustStore, now func() time.Time) *tls.Config {
-	base := baseConfig(cert)
+	return ServerTLSConfigFrom(StaticCertificate(cert), trust, now)
+}
+
+// ServerTLSConfigFrom is ServerTLSConfig with a certificate that can be
+// rotated: src is asked for it on every handshake.
+func ServerTLSConfigFrom(src CertificateSource, trust TrustStore, now func() time.Time) *tls.Config {
+	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return src() }
+	base := baseConfig()
 	base.ClientAuth = tls.RequireAnyClientCert
+	base.GetCertificate = getCert
+	base.VerifyConnection = verifier(context.Background(), trust, now)
 	// Each handshake gets its own config so the trust store is read with
 	// the connection's context.
 	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		cfg := baseConfig(cert)
+		cfg := baseConfig()
 		cfg.ClientAuth = tls.RequireAnyClientCert
+		cfg.GetCertificate = getCert
 		cfg.VerifyConnection = verifier(hello.Context(), trust, now)
 		return cfg, nil
 	}
-	base.VerifyConnection = verifier(context.Background(), trust, now)
 	return base
 }
 
@@ -133,7 +152,14 @@ func ServerTLSConfig(cert tls.Certificate, trust TrustStore, now func() time.Tim
 // and valid at now(). Host names are not checked: the pinned fingerprint is
 // the identity. now nil means time.Now.
 func ClientTLSConfig(cert tls.Certificate, trust TrustStore, now func() time.Time) *tls.Config {
-	cfg := baseConfig(cert)
+	return ClientTLSConfigFrom(StaticCertificate(cert), trust, now)
+}
+
+// ClientTLSConfigFrom is ClientTLSConfig with a certificate that can be
+// rotated: src is asked for it on every handshake.
+func ClientTLSConfigFrom(src CertificateSource, trust TrustStore, now func() time.Time) *tls.Config {
+	cfg := baseConfig()
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return src() }
 	// Normal chain and host name verification is off because every
 	// certificate is self-signed; VerifyConnection pins fingerprints.
 	cfg.InsecureSkipVerify = true
@@ -141,15 +167,13 @@ func ClientTLSConfig(cert tls.Certificate, trust TrustStore, now func() time.Tim
 	return cfg
 }
 
-func baseConfig(cert tls.Certificate) *tls.Config {
+func baseConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		MaxVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
 		// No resumption: every connection proves its certificate against
 		// the current trust store.
 		SessionTicketsDisabled: true,
-		ClientSessionCache:     nil,
 	}
 }
 

@@ -241,3 +241,35 @@ func TestVerifyPeer_TrustStoreError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestTLS_CertificateRotation(t *testing.T) {
+	a, b := MustNewTrustingPair(t)
+	a2 := MustNewIdentity(t, "alpha-2", time.Now(), time.Hour)
+	b.Trust.Add(a2.Cert) // the partner trusts the new certificate before the switch
+	a2.Trust = a.Trust
+	var mu sync.Mutex
+	current := a.Pair
+	src := func() (*tls.Certificate, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		c := current
+		return &c, nil
+	}
+	server := transport.ServerTLSConfigFrom(src, a.Trust, nil)
+	client := transport.ClientTLSConfig(b.Pair, b.Trust, nil)
+	if serr, cerr := rawHandshake(t, server, client); serr != nil || cerr != nil {
+		t.Fatalf("before rotation: %v, %v", serr, cerr)
+	}
+	mu.Lock()
+	current = a2.Pair
+	mu.Unlock()
+	onlyNew := transport.ClientTLSConfig(b.Pair, transport.TrustedCertificates{a2.Cert}, nil)
+	if serr, cerr := rawHandshake(t, server, onlyNew); serr != nil || cerr != nil {
+		t.Fatalf("after rotation: %v, %v", serr, cerr)
+	}
+	// A rotated client certificate works the same way.
+	aClient := transport.ClientTLSConfigFrom(src, a.Trust, nil)
+	if serr, cerr := rawHandshake(t, transport.ServerTLSConfig(b.Pair, b.Trust, nil), aClient); serr != nil || cerr != nil {
+		t.Fatalf("rotated client: %v, %v", serr, cerr)
+	}
+}
