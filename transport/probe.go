@@ -57,10 +57,10 @@ type ProbeResult struct {
 }
 
 // OK reports whether every step passed.
-func (r *ProbeResult) OK() bool { return r.Resolve.OK && r.Connect.OK && r.TLS.OK }
+func (r ProbeResult) OK() bool { return r.Resolve.OK && r.Connect.OK && r.TLS.OK }
 
 // Err returns the first failed step's error, or nil.
-func (r *ProbeResult) Err() error {
+func (r ProbeResult) Err() error {
 	for _, s := range []*ProbeStep{&r.Resolve, &r.Connect, &r.TLS} {
 		if !s.OK && !s.Skipped {
 			return fmt.Errorf("%s: %w", s.Name, s.Err)
