@@ -1,0 +1,176 @@
+// Package cli implements sqlink's command line: the server commands (init,
+// serve, demo) and the client commands that call an instance's admin API.
+//
+// Each command is built by Main so tests can drive the same code with their
+// own standard streams. Errors print as the error and a "Try: …" hint, and
+// the exit code says what kind of error it was (see ExitCode).
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/sqlink/sqlink"
+)
+
+// Exit codes, one per error code, so scripts can branch on the kind of
+// failure without parsing messages.
+var exitCodes = map[string]int{
+	sqlink.EINTERNAL:       1,
+	sqlink.EINVALID:        2,
+	sqlink.EUNAUTHORIZED:   3,
+	sqlink.EFORBIDDEN:      4,
+	sqlink.ENOTFOUND:       5,
+	sqlink.ECONFLICT:       6,
+	sqlink.EUNAVAILABLE:    7,
+	sqlink.ETIMEOUT:        8,
+	sqlink.EREADONLY:       9,
+	sqlink.ENOTIMPLEMENTED: 10,
+}
+
+// ExitCode returns the process exit code for err: 0 for nil.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if c, ok := exitCodes[sqlink.ErrorCode(err)]; ok {
+		return c
+	}
+	return 1
+}
+
+// Main is the sqlink command line. Its fields are the process's standard
+// streams and environment, so tests can run commands in-process.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+
+	// global flags
+	server string
+	token  string
+	output string
+	json   bool
+}
+
+// NewMain returns a Main wired to the process's streams.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// Run runs the command line args and returns its error, already printed.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	root := m.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(m.Stdin)
+	root.SetOut(m.Stdout)
+	root.SetErr(m.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		m.printError(err)
+	}
+	return err
+}
+
+func (m *Main) printError(err error) {
+	fmt.Fprintf(m.Stderr, "Error: %s\n", sqlink.ErrorMessage(err))
+	if hint := sqlink.ErrorHint(err); hint != "" {
+		fmt.Fprintf(m.Stderr, "Try: %s\n", hint)
+	}
+}
+
+func (m *Main) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sqlink",
+		Short: "SQLite databases over the PostgreSQL protocol, replicated to a second instance",
+		Long: `sqlink runs a database instance: it hosts SQLite databases, serves them to
+PostgreSQL clients (psql, pgx, libpq, pgbench) and replicates a database to a
+second instance through a link.
+
+Server commands: init, serve, demo. The other commands talk to an instance's
+admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       sqlink.Version,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&m.server, "server", "", "admin API URL of the instance (env SQLINK_SERVER, default http://"+defaultAdminHost+")")
+	pf.StringVar(&m.token, "token", "", "admin API bearer token (env SQLINK_TOKEN)")
+	pf.StringVarP(&m.output, "output", "o", "table", "output format: table or json")
+	pf.BoolVar(&m.json, "json", false, "same as --output json")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if m.json {
+			m.output = "json"
+		}
+		if m.output != "table" && m.output != "json" {
+			return sqlink.Errorf(sqlink.EINVALID, "use --output table or --output json", "unknown output format %q", m.output)
+		}
+		return nil
+	}
+	// Flag errors are invalid input: give them our code and a hint.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("run `%s --help`", cmd.CommandPath()), "%v", err)
+	})
+
+	root.AddCommand(
+		m.initCommand(),
+		m.serveCommand(),
+		m.demoCommand(),
+		m.dbCommand(),
+		m.backupCommand(),
+		m.restoreCommand(),
+		m.tokenCommand(),
+		m.principalCommand(),
+		m.roleCommand(),
+		m.certCommand(),
+		m.auditCommand(),
+		m.instanceCommand(),
+	)
+	return root
+}
+
+// args returns a cobra.PositionalArgs that gives our error for a wrong
+// number of arguments.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("usage: %s", cmd.UseLine()), "expected %s", what)
+		}
+		return nil
+	}
+}
+
+// emit prints v as JSON with --output json, or calls table otherwise.
+func (m *Main) emit(v any, table func(w *tabwriter.Writer)) error {
+	if m.output == "json" {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// env returns the environment variable SQLINK_<NAME>.
+func (m *Main) env(name string) string {
+	if m.Getenv == nil {
+		return ""
+	}
+	return m.Getenv("SQLINK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+}
+
+// errUsage wraps a usage problem.
+func errUsage(cmd *cobra.Command, format string, args ...any) error {
+	return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("run `%s --help`", cmd.CommandPath()), format, args...)
+}
+
+var _ = errors.New

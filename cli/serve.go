@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/server"
+	"go.yaml.in/yaml/v3"
+)
+
+const defaultAdminHost = server.DefaultAdminAddr
+
+// serverSettings are the settings of `serve` (and the ones `init` shares).
+// Each can come from a flag, an SQLINK_* environment variable or the config
+// file, in that order of precedence.
+type serverSettings struct {
+	ConfigFile   string
+	DataDir      string
+	ClientAddr   string
+	AdminAddr    string
+	EndpointAddr string
+	Synchronous  string
+	MaxConns     int
+	LogLevel     string
+	LogFormat    string
+}
+
+// fileConfig is the config file format (YAML). Only cli knows it; it is
+// translated into server.Config.
+type fileConfig struct {
+	DataDir      string `yaml:"data-dir"`
+	ClientAddr   string `yaml:"client-addr"`
+	AdminAddr    string `yaml:"admin-addr"`
+	EndpointAddr string `yaml:"endpoint-addr"`
+	Synchronous  string `yaml:"synchronous"`
+	MaxConns     int    `yaml:"max-conns"`
+	LogLevel     string `yaml:"log-level"`
+	LogFormat    string `yaml:"log-format"`
+}
+
+func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
+	fs.StringVar(&s.ConfigFile, "config", "", "YAML config file (env SQLINK_CONFIG)")
+	fs.StringVar(&s.DataDir, "data-dir", "", "instance data directory (env SQLINK_DATA_DIR)")
+	if serve {
+		fs.StringVar(&s.ClientAddr, "client-addr", server.DefaultClientAddr, "PostgreSQL protocol listener (env SQLINK_CLIENT_ADDR)")
+		fs.StringVar(&s.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin API listener (env SQLINK_ADMIN_ADDR)")
+		fs.StringVar(&s.EndpointAddr, "endpoint-addr", server.DefaultEndpointAddr, "replication endpoint listener (env SQLINK_ENDPOINT_ADDR)")
+		fs.StringVar(&s.Synchronous, "synchronous", "FULL", "SQLite synchronous level: FULL (durable commits) or NORMAL (env SQLINK_SYNCHRONOUS)")
+		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client sessions (env SQLINK_MAX_CONNS)")
+		fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error (env SQLINK_LOG_LEVEL)")
+		fs.StringVar(&s.LogFormat, "log-format", "text", "text or json (env SQLINK_LOG_FORMAT)")
+	}
+}
+
+// resolve fills every setting whose flag was not given from the
+// environment, then from the config file.
+func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
+	if !fs.Changed("config") {
+		if v := m.env("config"); v != "" {
+			s.ConfigFile = v
+		}
+	}
+	var fc fileConfig
+	if s.ConfigFile != "" {
+		b, err := os.ReadFile(s.ConfigFile)
+		if err != nil {
+			return sqlink.Errorf(sqlink.EINVALID, "check the --config path", "read config file: %v", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&fc); err != nil && err != io.EOF {
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format",
+				"config file %s: %v", s.ConfigFile, err)
+		}
+	}
+	str := func(name string, dst *string, file string) {
+		if fs.Lookup(name) == nil || fs.Changed(name) {
+			return
+		}
+		if v := m.env(name); v != "" {
+			*dst = v
+		} else if file != "" {
+			*dst = file
+		}
+	}
+	str("data-dir", &s.DataDir, fc.DataDir)
+	str("client-addr", &s.ClientAddr, fc.ClientAddr)
+	str("admin-addr", &s.AdminAddr, fc.AdminAddr)
+	str("endpoint-addr", &s.EndpointAddr, fc.EndpointAddr)
+	str("synchronous", &s.Synchronous, fc.Synchronous)
+	str("log-level", &s.LogLevel, fc.LogLevel)
+	str("log-format", &s.LogFormat, fc.LogFormat)
+	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
+		if v := m.env("max-conns"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return sqlink.Errorf(sqlink.EINVALID, "use a whole number", "SQLINK_MAX_CONNS=%q is not a number", v)
+			}
+			s.MaxConns = n
+		} else if fc.MaxConns != 0 {
+			s.MaxConns = fc.MaxConns
+		}
+	}
+	s.Synchronous = strings.ToUpper(s.Synchronous)
+	if s.DataDir == "" {
+		return sqlink.Errorf(sqlink.EINVALID, "pass --data-dir DIR or set SQLINK_DATA_DIR", "no data directory given")
+	}
+	return nil
+}
+
+func (s *serverSettings) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return nil, sqlink.Errorf(sqlink.EINVALID, "use debug, info, warn or error", "invalid log level %q", s.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch s.LogFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, sqlink.Errorf(sqlink.EINVALID, "use text or json", "invalid log format %q", s.LogFormat)
+}
+
+func (s *serverSettings) config(log *slog.Logger) server.Config {
+	return server.Config{
+		DataDir:      s.DataDir,
+		ClientAddr:   s.ClientAddr,
+		AdminAddr:    s.AdminAddr,
+		EndpointAddr: s.EndpointAddr,
+		Synchronous:  s.Synchronous,
+		MaxConns:     s.MaxConns,
+		Logger:       log,
+	}
+}
+
+func (m *Main) initCommand() *cobra.Command {
+	var (
+		st           serverSettings
+		name         string
+		tokenFile    string
+		passwordFile string
+		collation    string
+		certValidity time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "init --data-dir DIR [--name NAME]",
+		Short: "Create an instance in an empty data directory",
+		Long: `init creates an instance: its catalog, an endpoint certificate and key, a
+sysadmin admin token and an "admin" SQL login. Secrets come from the given
+files, or are generated and printed once; they are stored hashed.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := st.resolve(m, cmd.Flags()); err != nil {
+				return err
+			}
+			opts := server.InitOptions{DataDir: st.DataDir, Name: name, Collation: collation, CertValidity: certValidity}
+			var err error
+			if tokenFile != "" {
+				if opts.AdminToken, err = server.ReadSecretFile(tokenFile); err != nil {
+					return err
+				}
+			}
+			if passwordFile != "" {
+				if opts.SQLPassword, err = server.ReadSecretFile(passwordFile); err != nil {
+					return err
+				}
+			}
+			res, err := server.Init(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return m.printInit(res)
+		},
+	}
+	st.addFlags(cmd.Flags(), false)
+	cmd.Flags().StringVar(&name, "name", "", "instance name (default: the host name)")
+	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the sysadmin token (default: generate one)")
+	cmd.Flags().StringVar(&passwordFile, "sql-password-file", "", "file holding the admin SQL login's password (default: generate one)")
+	cmd.Flags().StringVar(&collation, "collation", "binary", "server collation: binary or nocase")
+	cmd.Flags().DurationVar(&certValidity, "cert-validity", server.DefaultCertValidity, "endpoint certificate validity")
+	return cmd
+}
+
+func (m *Main) printInit(res server.InitResult) error {
+	if m.output == "json" {
+		return m.emit(res, nil)
+	}
+	fmt.Fprintf(m.Stdout, "Initialised instance %q (id %s).\n", res.Name, res.InstanceID)
+	fmt.Fprintf(m.Stdout, "Endpoint certificate %s, valid until %s.\n", res.CertFingerprint, res.CertNotAfter.Format(time.RFC3339))
+	if res.Token != "" {
+		fmt.Fprintf(m.Stdout, "Admin token (sysadmin), shown only once: %s\n", res.Token)
+	}
+	if res.Password != "" {
+		fmt.Fprintf(m.Stdout, "SQL login %q password, shown only once: %s\n", server.AdminLogin, res.Password)
+	}
+	return nil
+}
+
+func (m *Main) serveCommand() *cobra.Command {
+	var st serverSettings
+	cmd := &cobra.Command{
+		Use:   "serve --data-dir DIR",
+		Short: "Run an instance (initialising an empty data directory first)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := st.resolve(m, cmd.Flags()); err != nil {
+				return err
+			}
+			log, err := st.logger(m.Stderr)
+			if err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), m, st.config(log))
+		},
+	}
+	st.addFlags(cmd.Flags(), true)
+	return cmd
+}
+
+// runServer opens, starts and serves an instance until ctx ends (SIGINT or
+// SIGTERM in main), then shuts it down cleanly.
+func runServer(ctx context.Context, m *Main, cfg server.Config) error {
+	s, initRes, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if initRes != nil {
+		if err := m.printInit(*initRes); err != nil {
+			return err
+		}
+	}
+	if err := s.Start(ctx); err != nil {
+		s.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin http://%s\n", s.Name(), s.ClientAddr(), s.AdminAddr())
+	<-ctx.Done()
+	timeout := cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = server.DefaultShutdownTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.Close(cctx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, "sqlink instance stopped")
+	return nil
+}

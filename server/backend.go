@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/sqlink/sqlink/pgwire"
+	"github.com/sqlink/sqlink/storage"
+	"github.com/xdg-go/scram"
+)
+
+// backend adapts the server to pgwire.Backend.
+type backend struct{ s *Server }
+
+var (
+	_ pgwire.Backend        = backend{}
+	_ pgwire.DatabaseLister = backend{}
+	_ pgwire.Session        = (*session)(nil)
+)
+
+func (b backend) LookupLogin(ctx context.Context, user string) (scram.StoredCredentials, error) {
+	return b.s.cat.LookupLogin(ctx, user)
+}
+
+func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire.Session, error) {
+	db, err := b.s.db(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &session{db: db, c: c}, nil
+}
+
+func (b backend) ListDatabases(ctx context.Context) ([]string, error) {
+	return b.s.databaseNames(), nil
+}
+
+// session adapts a storage.Conn to pgwire.Session.
+type session struct {
+	db *storage.DB
+	c  *storage.Conn
+}
+
+func (s *session) Conn() *sql.Conn                      { return s.c.SQL() }
+func (s *session) BeginWrite(ctx context.Context) error { return s.c.BeginWrite(ctx) }
+func (s *session) EndWrite(ctx context.Context) error {
+	_, err := s.c.EndWrite(ctx)
+	return err
+}
+func (s *session) ReadOnly() (bool, string) { return s.db.ReadOnly() }
+func (s *session) Close() error             { return s.c.Close() }

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/sqlink/sqlink"
+)
+
+// Default listener addresses. They bind to loopback so that a fresh instance
+// is not reachable from the network until the operator says so. The client
+// port is PostgreSQL's own (5432) so psql finds it without -p; the endpoint
+// port is the reference system's database mirroring port (5022).
+const (
+	DefaultClientAddr   = "127.0.0.1:5432"
+	DefaultAdminAddr    = "127.0.0.1:7080"
+	DefaultEndpointAddr = "127.0.0.1:5022"
+)
+
+// DefaultShutdownTimeout bounds how long SIGTERM waits for sessions to end;
+// open transactions are rolled back when it passes.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// DefaultCertValidity is the endpoint certificate's lifetime: long enough not
+// to surprise an operator, short enough that rotation is a practised path.
+const DefaultCertValidity = 365 * 24 * time.Hour
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	DataDir      string
+	ClientAddr   string
+	AdminAddr    string
+	EndpointAddr string
+
+	// Synchronous is the SQLite synchronous level of every database: FULL
+	// (default; a commit is on disk when acknowledged) or NORMAL.
+	Synchronous string
+
+	// MaxConns caps client sessions (default 100).
+	MaxConns int
+
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.ClientAddr == "" {
+		c.ClientAddr = DefaultClientAddr
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	if c.EndpointAddr == "" {
+		c.EndpointAddr = DefaultEndpointAddr
+	}
+	if c.Synchronous == "" {
+		c.Synchronous = "FULL"
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 100
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return sqlink.Errorf(sqlink.EINVALID, "pass --data-dir or set SQLINK_DATA_DIR", "no data directory given")
+	}
+	switch c.Synchronous {
+	case "", "FULL", "NORMAL":
+	default:
+		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous level %q", c.Synchronous)
+	}
+	if c.MaxConns < 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)
+	}
+	return nil
+}
+
+// Paths inside a data directory.
+func catalogPath(dir string) string  { return filepath.Join(dir, "catalog.db") }
+func certPath(dir string) string     { return filepath.Join(dir, "endpoint.crt") }
+func keyPath(dir string) string      { return filepath.Join(dir, "endpoint.key") }
+func databasesDir(dir string) string { return filepath.Join(dir, "databases") }
+func databasePath(dir, name string) string {
+	return filepath.Join(databasesDir(dir), name+".db")
+}

@@ -1,0 +1,262 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/pgwire"
+	"github.com/sqlink/sqlink/storage"
+)
+
+// Server is one sqlink instance: its catalog, its databases and its
+// listeners. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	cat     *catalog.Catalog
+	info    catalog.InstanceInfo
+	certPEM []byte
+	cert    tls.Certificate
+	started time.Time
+	reg     *prometheus.Registry
+
+	mu  sync.Mutex
+	dbs map[string]*storage.DB // open databases by name (ONLINE ones)
+
+	pg       *pgwire.Server
+	admin    *http.Server
+	clientLn net.Listener
+	adminLn  net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open opens the instance in cfg.DataDir, initialising the directory first
+// if it holds no instance. When it initialised, the returned InitResult
+// carries the generated secrets for the caller to print once.
+func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	cfg = cfg.withDefaults()
+
+	var initRes *InitResult
+	if _, err := os.Stat(catalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
+		res, err := Init(ctx, InitOptions{DataDir: cfg.DataDir, Now: cfg.Now})
+		if err != nil {
+			return nil, nil, err
+		}
+		initRes = &res
+	}
+
+	cat, err := catalog.Open(ctx, catalogPath(cfg.DataDir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open catalog: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, dbs: map[string]*storage.DB{}}
+	if err := s.load(ctx); err != nil {
+		s.closeDatabases(ctx)
+		cat.Close()
+		return nil, nil, err
+	}
+	return s, initRes, nil
+}
+
+func (s *Server) load(ctx context.Context) error {
+	ok, err := s.cat.Initialized(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return sqlink.Errorf(sqlink.ECONFLICT, "remove the directory's contents and start again, or run `sqlink init`",
+			"data directory %s holds an unfinished instance (initialisation was interrupted)", s.cfg.DataDir)
+	}
+	if s.info, err = s.cat.Instance(ctx); err != nil {
+		return err
+	}
+	if s.certPEM, err = os.ReadFile(certPath(s.cfg.DataDir)); err != nil {
+		return fmt.Errorf("read endpoint certificate: %w", err)
+	}
+	if s.cert, err = tls.LoadX509KeyPair(certPath(s.cfg.DataDir), keyPath(s.cfg.DataDir)); err != nil {
+		return fmt.Errorf("load endpoint certificate: %w", err)
+	}
+	dbs, err := s.cat.ListDatabases(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range dbs {
+		if d.State != sqlink.DatabaseOnline {
+			continue
+		}
+		db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, d.Name), s.dbConfig())
+		if err != nil {
+			return fmt.Errorf("open database %s: %w", d.Name, err)
+		}
+		s.dbs[d.Name] = db
+	}
+	return nil
+}
+
+func (s *Server) dbConfig() storage.DBConfig {
+	return storage.DBConfig{
+		Synchronous: s.cfg.Synchronous,
+		Logger:      s.log,
+		Now:         s.cfg.Now,
+	}
+}
+
+// Start opens the client and admin listeners and serves until Close.
+func (s *Server) Start(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.started = s.cfg.Now()
+
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg.MustRegister(newCollector(s))
+
+	s.pg = pgwire.NewServer(pgwire.Config{
+		MaxConns:     s.cfg.MaxConns,
+		InstanceName: s.info.Name,
+		Logger:       s.log.With("component", "pgwire"),
+	}, backend{s})
+
+	var err error
+	if s.clientLn, err = net.Listen("tcp", s.cfg.ClientAddr); err != nil {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --client-addr, or stop what uses the port", "listen on client address %s: %v", s.cfg.ClientAddr, err)
+	}
+	if s.adminLn, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+		s.clientLn.Close()
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --admin-addr, or stop what uses the port", "listen on admin address %s: %v", s.cfg.AdminAddr, err)
+	}
+	s.admin = &http.Server{
+		Handler: adminapi.NewHandler(adminapi.Config{
+			Logger:   s.log.With("component", "adminapi"),
+			Registry: s.reg,
+		}, s.cat, instance{s}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.pg.Serve(s.clientLn); err != nil {
+			s.log.Error("client listener stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.admin.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	s.log.Info("serving", "instance", s.info.Name, "client", s.ClientAddr(), "admin", s.AdminAddr())
+	return nil
+}
+
+// ClientAddr returns the PostgreSQL listener's address.
+func (s *Server) ClientAddr() string {
+	if s.clientLn == nil {
+		return s.cfg.ClientAddr
+	}
+	return s.clientLn.Addr().String()
+}
+
+// AdminAddr returns the admin listener's address.
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return s.cfg.AdminAddr
+	}
+	return s.adminLn.Addr().String()
+}
+
+// Name returns the instance name.
+func (s *Server) Name() string { return s.info.Name }
+
+// Close stops the listeners, ends sessions (rolling back open transactions)
+// and closes every database. ctx bounds how long it waits.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.admin != nil {
+		if err := s.admin.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
+	}
+	if s.pg != nil {
+		if err := s.pg.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close client sessions: %w", err))
+		}
+	}
+	s.wg.Wait()
+	errs = append(errs, s.closeDatabases(ctx)...)
+	if err := s.cat.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeDatabases(ctx context.Context) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for name, db := range s.dbs {
+		if err := db.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close database %s: %w", name, err))
+		}
+		delete(s.dbs, name)
+	}
+	return errs
+}
+
+// db returns the open database name or an error saying why it cannot be
+// used.
+func (s *Server) db(ctx context.Context, name string) (*storage.DB, error) {
+	s.mu.Lock()
+	db := s.dbs[name]
+	s.mu.Unlock()
+	if db != nil {
+		return db, nil
+	}
+	d, err := s.cat.GetDatabase(ctx, name)
+	if err != nil {
+		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
+			return nil, sqlink.Errorf(sqlink.ENOTFOUND, fmt.Sprintf("create it with `sqlink db create %s`, or list databases with `sqlink db list`", name), "database %q does not exist", name)
+		}
+		return nil, err
+	}
+	if d.State == sqlink.DatabaseRestoring {
+		return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "wait until seeding finishes, or complete the restore with `sqlink restore --complete`",
+			"database %q is RESTORING and cannot be read yet", name)
+	}
+	return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check the instance log", "database %q is not open", name)
+}
+
+// databaseNames returns the names of the databases sessions can open.
+func (s *Server) databaseNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.dbs))
+	for n := range s.dbs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

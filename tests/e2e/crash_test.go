@@ -1,0 +1,109 @@
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink/internal/testutil"
+)
+
+// countLoggedTransactions counts the successful transactions in pgbench's
+// per-transaction logs (-l): each line is written after the transaction's
+// END returned, so it is a transaction pgbench saw committed.
+func countLoggedTransactions(t testing.TB, prefix string) int64 {
+	t.Helper()
+	files, _ := filepath.Glob(prefix + ".*")
+	if len(files) == 0 {
+		t.Fatalf("no pgbench logs at %s.*", prefix)
+	}
+	var n int64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 3 {
+				continue
+			}
+			if _, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
+				n++
+			}
+		}
+		fh.Close()
+	}
+	return n
+}
+
+// historyRows returns the number of rows in pgbench_history.
+func historyRows(t testing.TB, in *Instance, db string) (int64, error) {
+	out, err := in.Psql(context.Background(), db, `SELECT count(*) FROM pgbench_history;`)
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	return strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+}
+
+func TestCrash_Kill9DuringPgbench(t *testing.T) {
+	requireTool(t, "pgbench")
+	in := MustStartInstance(t, "crash")
+	in.MustCLI("db", "create", "tpcb")
+	MustInitTPCB(t, in, "tpcb")
+	lsn0 := lsnOf(t, in, "tpcb")
+
+	prefix := filepath.Join(t.TempDir(), "tx")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	benchDone := make(chan string, 1)
+	go func() {
+		out, _ := in.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "2", "-T", "120",
+			"-l", "--log-prefix", prefix, "-f", "testdata/tpcb.sql")
+		benchDone <- out
+	}()
+
+	// Let some work commit, then pull the plug.
+	testutil.RetryUntil(t, 0, func() error {
+		n, err := historyRows(t, in, "tpcb")
+		if err != nil {
+			return err
+		}
+		if n < 500 {
+			return fmt.Errorf("only %d transactions so far", n)
+		}
+		return nil
+	})
+	in.Kill()
+	out := <-benchDone
+	acked := countLoggedTransactions(t, prefix)
+	if acked == 0 {
+		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
+	}
+
+	in.Start()
+	rows := checkTPCBConsistent(t, in, "tpcb")
+	if rows < acked {
+		t.Fatalf("after kill -9: %d transactions in history, but pgbench saw %d committed", rows, acked)
+	}
+	// Every committed transaction has its LSN: no gap, no duplicate.
+	lsn1 := lsnOf(t, in, "tpcb")
+	if got, want := lsn1-lsn0, uint64(rows); got != want {
+		t.Fatalf("LSN advanced by %d over %d committed transactions", got, want)
+	}
+	if got := in.MustPsql("tpcb", `PRAGMA integrity_check;`); got != "ok" {
+		t.Fatalf("integrity_check: %s", got)
+	}
+	in.MustPsql("tpcb", `INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (1, 1, 1, 0);`)
+	if got := lsnOf(t, in, "tpcb"); got != lsn1+1 {
+		t.Fatalf("LSN after restart and one commit = %d, want %d", got, lsn1+1)
+	}
+	t.Logf("pgbench saw %d committed, %d found after kill -9, LSN %d -> %d", acked, rows, lsn0, lsn1)
+}
