@@ -109,6 +109,10 @@ type Cluster struct {
 	lastRewinds map[string]int
 	lastKind    map[string]string
 
+	// Stats counts what happened (role changes by kind, split brains,
+	// rewinds), to show what a run exercised.
+	Stats map[string]int
+
 	nextPacket int
 	nextData   uint64
 }
@@ -130,6 +134,7 @@ func NewCluster(o Options) *Cluster {
 		ackedTo: map[string]sqlink.LSN{}, epochOwner: map[sqlink.Epoch]string{},
 		lastEpoch: map[string]sqlink.Epoch{}, lastEnd: map[string]sqlink.LSN{},
 		lastRewinds: map[string]int{}, lastKind: map[string]string{},
+		Stats: map[string]int{},
 	}
 	for _, id := range c.IDs {
 		cfg := link.Config{
@@ -184,6 +189,12 @@ func (c *Cluster) Process(id string) {
 		}
 		rd := n.R.Ready()
 		if rd.HardState != nil {
+			if f := rd.HardState.LastFailover; f != n.Persisted.LastFailover && f.Kind != "" {
+				c.Stats[f.Kind]++
+			}
+			if rd.HardState.SplitBrain.Active && !n.Persisted.SplitBrain.Active {
+				c.Stats["split-brain"]++
+			}
 			n.Persisted = rd.HardState.Clone()
 		}
 		for _, m := range rd.Messages {

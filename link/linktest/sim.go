@@ -22,6 +22,7 @@ type SimResult struct {
 	Err   error
 	Trace []string
 	Steps int
+	Stats map[string]int
 }
 
 const traceLen = 60
@@ -115,7 +116,7 @@ func Simulate(o SimOptions) (res SimResult) {
 		}
 		return SimResult{Err: fmt.Errorf("liveness: %w", err), Trace: s.trace, Steps: s.step}
 	}
-	return SimResult{Steps: s.step}
+	return SimResult{Steps: s.step, Stats: s.c.Stats}
 }
 
 // operatorHeal is what an operator does when the link is stuck: resume a

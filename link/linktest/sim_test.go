@@ -25,8 +25,12 @@ func TestSimulation(t *testing.T) {
 	}
 	start := time.Now()
 	failed := 0
+	total := map[string]int{}
 	for _, seed := range seeds {
 		r := linktest.Simulate(linktest.SimOptions{Seed: seed, Steps: *flagSteps, HealSteps: 150})
+		for k, v := range r.Stats {
+			total[k] += v
+		}
 		if r.Err != nil {
 			failed++
 			t.Error(linktest.FormatTrace(seed, r))
@@ -35,7 +39,7 @@ func TestSimulation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d seeds in %s", len(seeds), time.Since(start))
+	t.Logf("%d seeds in %s; role changes and events: %v", len(seeds), time.Since(start), total)
 }
 
 func TestSimulationDeterministic(t *testing.T) {

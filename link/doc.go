@@ -1,0 +1,84 @@
+// Package link is the replication link's state machine: one Replica per
+// side of one link, pure (no I/O, time, goroutines or randomness), driven the
+// way etcd's raft RawNode is.
+//
+// # Model
+//
+// A link replicates one database from its primary replica to its secondary
+// replica. Each replica keeps a HardState: role, epoch, the history of
+// (epoch, first LSN) pairs its log was written in, mode, the two-way flag,
+// its last hardened LSN, whether the database may take writes, a planned
+// failover in progress and any split brain. Everything that happens is a
+// Message stepped in: storage acknowledgements (MsgCommitted, MsgHardened,
+// MsgApplied, MsgRewound), operator commands (MsgPlannedFailover,
+// MsgForcedFailover, MsgSetRole, MsgResume, MsgAbort, MsgSetMode), ticks
+// (MsgTick, or Tick) and messages from the partner. Every peer message
+// carries its sender's status, so any of them is a heartbeat; a secondary's
+// heartbeat after it hardens more log is the acknowledgement.
+//
+// Epochs: the link's initial primary owns the odd epochs and the other
+// instance the even ones (EpochOwner, NextEpoch). A replica only becomes
+// primary at an epoch it owns, so no two replicas are ever primary at the
+// same epoch, whatever operators do concurrently. Each role change takes a
+// new epoch; in the usual alternation that is epoch+1. Every role-state
+// change also increases the replica's Version; a message older than the
+// last version seen from the partner is stale and ignored, which is what
+// lets the network delay, duplicate and reorder messages.
+//
+// Planned failover (old primary P, new primary S, target epoch T):
+// P persists {DRAINING, writes off, mode sync}; once the server has applied
+// "writes off" (Advance) and S has acknowledged P's last LSN, P persists its
+// demotion (secondary at T) and sends Promote. S checks that it holds exactly
+// P's log, persists {primary at T, history += (T, last+1)} and only then
+// takes writes, and answers Promoted. P then follows S (keep link) or both
+// sides drop the link. A restart pauses the operation; a step that makes no
+// progress for FailoverTimeoutTicks pauses it too. Resume finishes it; Abort
+// rolls it back: locally while DRAINING, or, once P is demoted, by asking S
+// to fence itself at T (AbortPromotion/Aborted) before P takes writes again
+// at a new epoch. If S already took T, the abort is refused and the failover
+// completes.
+//
+// Forced failover: on a secondary, with AllowDataLoss, at once: primary at
+// its next epoch, history += (epoch, hardened+1). Status.EstimatedLoss shows
+// the loss before; HardState.LastFailover records it after.
+//
+// Split brain: a primary that hears another primary compares histories
+// (sqlink.ForkLSN): both sides record the fork LSN and the diverged counts;
+// the lower epoch stops writes at once; nothing is replicated. SetRole on
+// either side designates the primary, which takes an epoch above both. The
+// other side, and any secondary whose log diverges from its primary's
+// history (Diverged), gets a Ready.Rewind: save the transactions after the
+// fork, rewind or reseed to the fork, report MsgRewound, then follow.
+//
+// # What the server must do
+//
+// The server owns one loop per link. After stepping events, while
+// HasReady():
+//
+//	rd := r.Ready()
+//	1. if rd.HardState != nil, persist it (fsync) before anything else;
+//	2. send rd.Messages to the partner (they may be lost: the replica resends);
+//	3. apply rd.SoftState: make the database read-only or read-write per
+//	   Writable (rolling back transactions in flight when writes stop, and
+//	   stepping MsgCommitted for any that committed first); acknowledge
+//	   client commits with LSN <= Commit; stream records from SendFrom
+//	   (primary) or accept records that follow the local log only from a
+//	   primary at ReceiveEpoch (secondary), discarding unhardened received
+//	   records when ReceiveEpoch changes; delete the link when Dropped;
+//	4. if rd.Rewind != nil, save (To, Through] to a file, rewind or reseed
+//	   to To, then step MsgRewound{LSN: To} (after Advance is fine);
+//	5. publish rd.Status if not nil;
+//	6. r.Advance(rd).
+//
+// Storage reports MsgCommitted for each primary commit, MsgHardened and
+// MsgApplied on a secondary, and after a restart MsgHardened with the log's
+// end if it is ahead of the persisted HardState. Restart a replica with
+// Config.State set to the last persisted HardState.
+//
+// Step returns an error only for bad input: a refused operator command
+// (a *sqlink.Error with a hint) or a malformed event. Broken invariants, such
+// as two primaries at one epoch, panic.
+//
+// package linktest simulates two replicas, their logs and a faulty network,
+// and checks the invariants after every step.
+package link
