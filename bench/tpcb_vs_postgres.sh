@@ -22,31 +22,33 @@ echo "results in $OUT"
 id "$PGUSER_OS" >/dev/null 2>&1 || useradd -m "$PGUSER_OS"
 as_pg() { runuser -u "$PGUSER_OS" -- "$@"; }
 PGDATA=$OUT/pg
+mkdir -p "$PGDATA"; chown "$PGUSER_OS:" "$PGDATA"; chmod 700 "$PGDATA"
 as_pg "$PGBIN/initdb" -D "$PGDATA" -U "$PGUSER_OS" --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log"
 cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$OUT'
+unix_socket_directories = '$PGDATA'
 shared_buffers = 1GB
 fsync = on
 synchronous_commit = on
 full_page_writes = on
 max_wal_size = 8GB
 CONF
-as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$OUT/pg.log" -w start >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/pg.log" -w start >/dev/null
+SQ_PID=""
 trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; kill $SQ_PID 2>/dev/null || true' EXIT
 "$PGBIN/psql" -X -q -h 127.0.0.1 -p $PG_PORT -U "$PGUSER_OS" -d postgres -c "create database bench"
 "$PGBIN/pgbench" -h 127.0.0.1 -p $PG_PORT -U "$PGUSER_OS" -i -s 1 -q bench >"$OUT/pg_init.log" 2>&1
 
 # --- sqlink -------------------------------------------------------------------
 go build -o "$OUT/sqlink" ./cmd/sqlink
-echo "benchtoken" >"$OUT/token"; echo "benchpw" >"$OUT/pw"
+echo "sqlk_bench_token_0123456789" >"$OUT/token"; echo "benchpw" >"$OUT/pw"
 "$OUT/sqlink" init --data-dir "$OUT/sq" --name bench --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
 "$OUT/sqlink" serve --data-dir "$OUT/sq" --client-addr 127.0.0.1:$SQ_PORT --admin-addr $SQ_ADMIN \
   --endpoint-addr 127.0.0.1:0 >"$OUT/sqlink.log" 2>&1 &
 SQ_PID=$!
 for i in $(seq 1 100); do curl -fs "http://$SQ_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-SQLINK_SERVER=http://$SQ_ADMIN SQLINK_TOKEN=benchtoken "$OUT/sqlink" db create bench >/dev/null
+SQLINK_SERVER=http://$SQ_ADMIN SQLINK_TOKEN=sqlk_bench_token_0123456789 "$OUT/sqlink" db create bench >/dev/null
 export PGPASSWORD=benchpw
 psql -X -q -h 127.0.0.1 -p $SQ_PORT -U admin -d bench -v ON_ERROR_STOP=1 -f bench/tpcb_init.sql >/dev/null
 
