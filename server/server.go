@@ -20,6 +20,7 @@ import (
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/storage"
+	"modernc.org/sqlite"
 )
 
 // Server is one sqlink instance: its catalog, its databases and its
@@ -55,6 +56,14 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		return nil, nil, err
 	}
 	cfg = cfg.withDefaults()
+
+	// Commit with fdatasync rather than fsync: just as durable (the data and
+	// the size are written), without flushing timestamps through the file
+	// system journal, which PostgreSQL skips too (wal_sync_method =
+	// fdatasync). The switch is process-wide; an instance owns its process.
+	if _, err := sqlite.Fdatasync(true); err != nil {
+		cfg.Logger.Warn("fdatasync unavailable; commits use fsync", "err", err)
+	}
 
 	var initRes *InitResult
 	if _, err := os.Stat(catalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
