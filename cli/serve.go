@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +35,7 @@ type serverSettings struct {
 	MaxConns     int
 	LogLevel     string
 	LogFormat    string
+	DebugAddr    string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -58,6 +62,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client sessions (env SQLINK_MAX_CONNS)")
 		fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error (env SQLINK_LOG_LEVEL)")
 		fs.StringVar(&s.LogFormat, "log-format", "text", "text or json (env SQLINK_LOG_FORMAT)")
+		fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	}
 }
 
@@ -221,6 +226,11 @@ func (m *Main) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if st.DebugAddr != "" {
+				if err := serveDebug(cmd.Context(), st.DebugAddr); err != nil {
+					return err
+				}
+			}
 			return runServer(cmd.Context(), m, st.config(log))
 		},
 	}
@@ -256,5 +266,28 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	fmt.Fprintln(m.Stdout, "sqlink instance stopped")
+	return nil
+}
+
+// serveDebug serves net/http/pprof on its own loopback listener until ctx
+// ends. It is off unless --debug-addr is given: profiles reveal internals
+// and cost CPU, so they never share the admin listener.
+func serveDebug(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --debug-addr", "listen on debug address %s: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
 	return nil
 }

@@ -68,6 +68,7 @@ type segLog struct {
 	last    sqlink.Pos // position after the last record (meta.Base if none)
 	lastWAL walPos     // WAL position after the last record, if any
 	lastEp  sqlink.Epoch
+	wbuf    []byte // append's encoding buffer, reused (guarded by mu)
 }
 
 func segName(first sqlink.LSN) string { return fmt.Sprintf("%016x%s", uint64(first), segSuffix) }
@@ -273,7 +274,10 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 		}
 	}
 	n := walPosSize + rec.Size()
-	b := make([]byte, 4+n+4)
+	if cap(l.wbuf) < 4+n+4 {
+		l.wbuf = make([]byte, 4+n+4)
+	}
+	b := l.wbuf[:4+n+4]
 	binary.BigEndian.PutUint32(b, uint32(n))
 	wp.put(b[4:])
 	rec.encodeChain(b[4+walPosSize:4+n], chain, l.last.Checksum)

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -141,6 +140,7 @@ type walScanner struct {
 	// announced. It is cleared by a generation change or a new commit.
 	restartOK bool
 	buf       []byte
+	rbuf      []byte // frameReader's buffer, reused across scans
 }
 
 func newWALScanner(path string, pos walPos) *walScanner {
@@ -222,20 +222,21 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 	if fi.Size() < off+frameSize {
 		return nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, off, fi.Size()-off), 256<<10)
-	if cap(s.buf) < int(frameSize) {
-		s.buf = make([]byte, frameSize)
-	}
-	frame := s.buf[:frameSize]
+	// Read the new frames in large chunks into a buffer kept across scans:
+	// a commit usually adds a few frames, and allocating a reader per scan
+	// cost more than the read itself.
+	fr := frameReader{f: s.f, off: off, end: fi.Size(), frameSize: int(frameSize), buf: s.rbuf}
+	defer func() { s.rbuf = fr.buf }()
 
 	cur := s.pos
 	pending := map[uint32][]byte{}
 	for {
-		if _, err := io.ReadFull(r, frame); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil
-			}
+		frame, err := fr.next()
+		if err != nil {
 			return fmt.Errorf("read wal frame: %w", err)
+		}
+		if frame == nil {
+			return nil
 		}
 		pgno := binary.BigEndian.Uint32(frame[0:])
 		commit := binary.BigEndian.Uint32(frame[4:])
@@ -287,3 +288,48 @@ func (s *walScanner) noWAL() error {
 // checkpoint ran through the capture path, so the next generation change is
 // expected.
 func (s *walScanner) announceRestart() { s.restartOK = true }
+
+// frameReader reads whole WAL frames from [off, end) of f through a reusable
+// buffer, a few megabytes at a time.
+type frameReader struct {
+	f         *os.File
+	off, end  int64
+	frameSize int
+	buf       []byte
+	p, n      int
+}
+
+// maxFrameRead bounds one read of WAL frames.
+const maxFrameRead = 4 << 20
+
+// next returns the next frame (valid until the following call), or nil at
+// the end of the range or of the file.
+func (r *frameReader) next() ([]byte, error) {
+	if r.p+r.frameSize > r.n {
+		remaining := r.end - r.off
+		if remaining < int64(r.frameSize) {
+			return nil, nil
+		}
+		want := min(remaining, int64(maxFrameRead))
+		want -= want % int64(r.frameSize)
+		if want == 0 {
+			want = int64(r.frameSize)
+		}
+		if int64(cap(r.buf)) < want {
+			r.buf = make([]byte, want)
+		}
+		n, err := r.f.ReadAt(r.buf[:want], r.off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		n -= n % r.frameSize
+		if n == 0 {
+			return nil, nil
+		}
+		r.off += int64(n)
+		r.p, r.n = 0, n
+	}
+	f := r.buf[r.p : r.p+r.frameSize]
+	r.p += r.frameSize
+	return f, nil
+}
