@@ -297,10 +297,17 @@ type frameReader struct {
 	frameSize int
 	buf       []byte
 	p, n      int
+	chunk     int64 // size of the next read; grows while frames keep coming
 }
 
-// maxFrameRead bounds one read of WAL frames.
-const maxFrameRead = 4 << 20
+// WAL reads start small, since a commit usually appends a few frames and
+// the file beyond them holds stale frames of earlier generations (SQLite
+// reuses the file after a restart), and double up to maxFrameRead while
+// there is more to read.
+const (
+	minFrameRead = 64 << 10
+	maxFrameRead = 4 << 20
+)
 
 // next returns the next frame (valid until the following call), or nil at
 // the end of the range or of the file.
@@ -310,7 +317,12 @@ func (r *frameReader) next() ([]byte, error) {
 		if remaining < int64(r.frameSize) {
 			return nil, nil
 		}
-		want := min(remaining, int64(maxFrameRead))
+		if r.chunk == 0 {
+			r.chunk = minFrameRead
+		} else if r.chunk < maxFrameRead {
+			r.chunk *= 2
+		}
+		want := min(remaining, r.chunk)
 		want -= want % int64(r.frameSize)
 		if want == 0 {
 			want = int64(r.frameSize)
