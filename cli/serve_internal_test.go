@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/server"
+)
+
+// resolveServe parses args as `serve` flags with env and returns the
+// resolved settings.
+func resolveServe(t *testing.T, env map[string]string, args ...string) (serverSettings, error) {
+	t.Helper()
+	m := &Main{Getenv: func(k string) string { return env[k] }}
+	var st serverSettings
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	st.addFlags(fs, true)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return st, st.resolve(m, fs)
+}
+
+func TestServeSettings_Precedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sqlink.yml")
+	os.WriteFile(cfg, []byte("data-dir: /from/file\nclient-addr: 127.0.0.1:1111\nadmin-addr: 127.0.0.1:2222\nmax-conns: 7\nsynchronous: normal\n"), 0o600)
+
+	// File only.
+	st, err := resolveServe(t, nil, "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DataDir != "/from/file" || st.ClientAddr != "127.0.0.1:1111" || st.MaxConns != 7 || st.Synchronous != "NORMAL" {
+		t.Fatalf("file settings: %+v", st)
+	}
+	// The environment beats the file.
+	env := map[string]string{"SQLINK_CONFIG": cfg, "SQLINK_CLIENT_ADDR": "127.0.0.1:3333", "SQLINK_MAX_CONNS": "9"}
+	if st, err = resolveServe(t, env); err != nil {
+		t.Fatal(err)
+	}
+	if st.ClientAddr != "127.0.0.1:3333" || st.MaxConns != 9 || st.AdminAddr != "127.0.0.1:2222" || st.DataDir != "/from/file" {
+		t.Fatalf("env over file: %+v", st)
+	}
+	// A flag beats both.
+	if st, err = resolveServe(t, env, "--client-addr", "127.0.0.1:4444", "--data-dir", "/from/flag"); err != nil {
+		t.Fatal(err)
+	}
+	if st.ClientAddr != "127.0.0.1:4444" || st.DataDir != "/from/flag" || st.MaxConns != 9 {
+		t.Fatalf("flag over env: %+v", st)
+	}
+	// Nothing given: defaults, and a clear error for the missing data dir.
+	st, err = resolveServe(t, nil)
+	if sqlink.ErrorCode(err) != sqlink.EINVALID || sqlink.ErrorHint(err) == "" {
+		t.Fatalf("no data dir: %v", err)
+	}
+	if st.ClientAddr != server.DefaultClientAddr {
+		t.Fatalf("default client addr %q", st.ClientAddr)
+	}
+	// A bad number in the environment is an error, not a silent default.
+	if _, err := resolveServe(t, map[string]string{"SQLINK_DATA_DIR": "/x", "SQLINK_MAX_CONNS": "many"}); sqlink.ErrorCode(err) != sqlink.EINVALID {
+		t.Fatalf("bad SQLINK_MAX_CONNS: %v", err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	seen := map[int]string{}
+	for code, exit := range exitCodes {
+		if other, ok := seen[exit]; ok {
+			t.Fatalf("exit code %d used for %s and %s", exit, code, other)
+		}
+		seen[exit] = code
+		if got := ExitCode(sqlink.Errorf(code, "", "x")); got != exit {
+			t.Fatalf("ExitCode(%s) = %d, want %d", code, got, exit)
+		}
+	}
+	if ExitCode(nil) != 0 {
+		t.Fatal("nil error must exit 0")
+	}
+}
