@@ -103,3 +103,38 @@ func TestBadInput_InstanceStaysUp(t *testing.T) {
 		t.Fatalf("integrity_check: %s", got)
 	}
 }
+
+func TestShutdown_SIGTERMRollsBackOpenTransactions(t *testing.T) {
+	in := MustStartInstance(t, "term")
+	in.MustCLI("db", "create", "app")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, in.ConnString("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+
+	in.Stop() // SIGTERM; Stop fails the test unless the process exits 0
+
+	// The session was ended with an error, not left hanging.
+	if _, err := conn.Exec(ctx, `COMMIT`); err == nil {
+		t.Fatalf("COMMIT after shutdown succeeded")
+	}
+	in.Start()
+	if got := in.MustPsql("app", `SELECT count(*) FROM t;`); got != "0" {
+		t.Fatalf("rows after shutdown with an open transaction = %s, want 0", got)
+	}
+	if got := in.MustPsql("app", `PRAGMA integrity_check;`); got != "ok" {
+		t.Fatalf("integrity_check: %s", got)
+	}
+}
