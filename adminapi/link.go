@@ -112,6 +112,10 @@ type SeedingStatus struct {
 	SeedLSN      sqlink.LSN `json:"seed_lsn"`
 	Attempts     int        `json:"attempts"`
 	FromBackup   bool       `json:"from_backup,omitempty"`
+	// BytesSent counts the seed bytes sent (primary) or received
+	// (secondary) over every attempt, so a resumed seeding shows that it
+	// did not start over: it stays near BytesTotal, not a multiple of it.
+	BytesSent int64 `json:"bytes_sent,omitempty"`
 }
 
 // LinkError is the most recent error on a link.
