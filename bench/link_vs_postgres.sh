@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# link_vs_postgres.sh - the cost and the lag of replication, sqlink link vs
+# PostgreSQL 15 streaming replication, side by side in one run, interleaved.
+#
+# pgbench TPC-B (bench/tpcb.sql, scale 1, -n, -M prepared, TCP on 127.0.0.1,
+# durable commits on both: sqlink synchronous=FULL, PostgreSQL fsync=on and
+# synchronous_commit=on) in four configurations, for each client count:
+#   pg_none   PostgreSQL primary, standby stopped (no standby)
+#   sq_none   sqlink primary, database "nolink" (no link)
+#   pg_async  PostgreSQL primary with an async streaming standby (running)
+#   sq_async  sqlink primary, database "bench" with an async link to a
+#             second sqlink instance (the secondary)
+# sqlink's no-link runs use a second database on the same primary instance,
+# created and filled the same way, so the link never has to be dropped and
+# reseeded between runs (the link on "bench" is idle during them).
+# PostgreSQL's no-standby runs stop the standby (as the anchors' config a).
+#
+# During every run bench/lagsample samples every 100 ms (same overhead in
+# both configurations of a system):
+#   PostgreSQL: replay_lag from pg_stat_replication (what the anchors sample),
+#     clock_timestamp() - pg_last_xact_replay_timestamp() on the standby, and
+#     interp_lag: the standby's pg_last_wal_replay_lsn() looked up in the
+#     primary's pg_current_wal_lsn() history (linear interpolation).
+#   sqlink: secondary_lag_seconds of the link status on the primary
+#     (partner replica), and interp_lag: the secondary's last_redone_lsn
+#     looked up in the primary's last_commit_lsn history, the same method.
+# Bytes per transaction: PostgreSQL pg_current_wal_lsn() difference over the
+# run / transactions; sqlink replication log growth / LSN growth (from the
+# primary's /metrics, every second, skipping intervals with a log prune),
+# and a link bytes-sent counter if /metrics exports one.
+#
+# Usage: bench/link_vs_postgres.sh   (DUR=60 REPS=1 CLIENTS="1 4" SQLINK_REV=HEAD)
+#   SYSTEMS="postgres sqlink" runs both (either alone also works)
+#   KEEP=1 keeps the servers' data directory ($OUT) for inspection
+# Output: markdown tables on stdout and in $RES/summary.md; raw CSVs and
+# pgbench logs in $RES (default bench/results/link_vs_postgres/<UTC time>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DUR=${DUR:-60}; REPS=${REPS:-1}; CLIENTS=${CLIENTS:-"1 4"}; SYSTEMS=${SYSTEMS:-"postgres sqlink"}
+INTERVAL=${INTERVAL:-100ms}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RES=${RES:-$ROOT/bench/results/link_vs_postgres/$STAMP}
+OUT=${OUT:-$(mktemp -d /tmp/sqlink-linkbench.XXXXXX)}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGUSER_OS=${PGUSER_OS:-pgbench}
+H=127.0.0.1
+PG_P=${PG_P:-15452}; PG_S=${PG_S:-15453}
+SQA_C=${SQA_C:-15454}; SQA_E=${SQA_E:-15455}; SQA_A=${SQA_A:-15484}
+SQB_C=${SQB_C:-15456}; SQB_E=${SQB_E:-15457}; SQB_A=${SQB_A:-15486}
+TOKEN=sqlk_bench_token_0123456789; SQPW=benchpw; LINK=L
+mkdir -p "$OUT" "$RES/logs" "$RES/lag"; chmod 755 "$OUT"
+has() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+now_ms() { date +%s%3N; }
+log() { echo "[$(date +%T)] $*" >&2; }
+# shared machine: before each run wait (at most GATE_MAX s) until the whole machine's CPU
+# use over 1 s is below GATE_PCT % (our own servers are idle then); the last reading and
+# the wait are recorded in runs.csv (busy_before_pct, gate_wait_s)
+GATE_PCT=${GATE_PCT:-15}; GATE_MAX=${GATE_MAX:-120}
+busy_pct() {
+  local a b; a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+  local t=0 i; for i in 1 2 3 4 5 6 7 8; do t=$(( t + b[i] - a[i] )); done
+  local idle=$(( b[4] - a[4] + b[5] - a[5] ))
+  [ $t -gt 0 ] && echo $(( 100 * (t - idle) / t )) || echo 0
+}
+quiet_gate() { # prints the last busy % read and the seconds waited
+  local t0 b; t0=$(date +%s)
+  while :; do
+    b=$(busy_pct)
+    [ "$b" -lt "$GATE_PCT" ] && break
+    [ $(( $(date +%s) - t0 )) -ge "$GATE_MAX" ] && break
+  done
+  echo "$b $(( $(date +%s) - t0 ))"
+}
+echo "data in $OUT, results in $RES" >&2
+
+# --- cleanup: every server and sampler we started, then the data ------------------
+PIDS=()
+as_pg() { runuser -u "$PGUSER_OS" -- "$@"; }
+pgctl() { as_pg "$PGBIN/pg_ctl" -D "$1" -l "$OUT/pgrun/$(basename "$1").log" -w "${@:2}"; }
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for d in "$OUT/pgs" "$OUT/pgp"; do
+    [ -f "$d/postmaster.pid" ] && pgctl "$d" stop -m fast >/dev/null 2>&1
+  done
+  for p in "${PIDS[@]}"; do
+    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
+  for f in "$OUT"/pgrun/*.log "$OUT"/sq*.log; do [ -f "$f" ] && cp "$f" "$RES/logs/" 2>/dev/null; done
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$OUT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools ----------------------------------------------------------------------------
+# sqlink is built from a commit (default HEAD; SQLINK_REV=worktree builds the working tree),
+# so uncommitted work of others in the shared tree neither breaks nor skews the run;
+# bench/lagsample always comes from the working tree
+SQLINK_REV=${SQLINK_REV:-HEAD}
+build_tools() {
+  if [ "$SQLINK_REV" = worktree ]; then
+    SQREV="worktree($(git rev-parse --short HEAD)+changes)"
+    go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample
+    return
+  fi
+  SQREV=$(git rev-parse --short "$SQLINK_REV")
+  rm -rf "$OUT/src"; mkdir -p "$OUT/src"
+  git archive "$SQLINK_REV" | tar -x -C "$OUT/src"
+  rm -rf "$OUT/src/bench/lagsample"; cp -r bench/lagsample "$OUT/src/bench/"
+  (cd "$OUT/src" && go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample)
+  rm -rf "$OUT/src"
+}
+build_tools
+SQ=$OUT/sqlink; LAGS=$OUT/lagsample
+
+# --- PostgreSQL 15: primary + async standby (pg_basebackup -R) ------------------------
+pq() { "$PGBIN/psql" -X -q -At -U "$PGUSER_OS" -h $H -p "$1" -d "${3:-bench}" -c "$2"; }
+pg_up() { [ -f "$OUT/pgs/postmaster.pid" ]; }
+pg_caught_up() { # standby streaming and replayed up to the primary's current LSN (<= 60 s)
+  for i in $(seq 1 600); do
+    [ "$(pq $PG_P "select count(*) from pg_stat_replication where application_name='standby'
+          and state='streaming' and replay_lsn >= pg_current_wal_lsn()" postgres 2>/dev/null || echo 0)" = 1 ] && return 0
+    sleep 0.1
+  done
+  log "PostgreSQL standby did not catch up in 60 s"; return 1
+}
+if has postgres; then
+  log "PostgreSQL: initdb, pgbench -i -s 1, pg_basebackup"
+  id "$PGUSER_OS" >/dev/null 2>&1 || useradd -m "$PGUSER_OS"
+  mkdir -p "$OUT/pgrun"; chown "$PGUSER_OS:" "$OUT/pgrun"   # server logs and sockets
+  mkdir -p "$OUT/pgp"; chown "$PGUSER_OS:" "$OUT/pgp"; chmod 700 "$OUT/pgp"
+  as_pg "$PGBIN/initdb" -D "$OUT/pgp" -U "$PGUSER_OS" --auth=trust -E UTF8 --locale=C.UTF-8 >"$RES/logs/initdb.log"
+  # the anchors' COMMON_CONF (01_setup_primary.sh), ports of our own
+  cat >>"$OUT/pgp/postgresql.conf" <<CONF
+listen_addresses = '$H'
+port = $PG_P
+unix_socket_directories = '$OUT/pgrun'
+shared_buffers = 1GB
+wal_level = replica
+fsync = on
+synchronous_commit = on
+synchronous_standby_names = ''
+full_page_writes = on
+max_wal_size = 8GB
+min_wal_size = 1GB
+wal_keep_size = 4GB
+max_wal_senders = 10
+hot_standby = on
+cluster_name = 'primary'
+CONF
+  pgctl "$OUT/pgp" start >/dev/null
+  pq $PG_P "create database bench" postgres
+  "$PGBIN/pgbench" -h $H -p $PG_P -U "$PGUSER_OS" -i -s 1 -q bench >"$RES/logs/pg_init.log" 2>&1
+  pq $PG_P checkpoint
+  mkdir -p "$OUT/pgs"; chown "$PGUSER_OS:" "$OUT/pgs"; chmod 700 "$OUT/pgs"
+  as_pg "$PGBIN/pg_basebackup" -h $H -p $PG_P -U "$PGUSER_OS" -D "$OUT/pgs" -R -X stream -c fast
+  printf "port = %s\ncluster_name = 'standby'\n" $PG_S >>"$OUT/pgs/postgresql.conf"
+  pgctl "$OUT/pgs" start >/dev/null
+  pg_caught_up
+  pq $PG_P "select name||'='||setting from pg_settings where name in ('server_version','fsync','synchronous_commit',
+    'full_page_writes','wal_level','shared_buffers','synchronous_standby_names','wal_sync_method','max_wal_size')" postgres \
+    >"$RES/pg_settings.txt"
+fi
+
+# --- sqlink: primary A, secondary B, async link L on database bench --------------------
+sq_api() { # sq_api A|B METHOD PATH [curl args]
+  local a; [ "$1" = A ] && a=$SQA_A || a=$SQB_A
+  curl -fsS --max-time 10 -X "$2" -H "Authorization: Bearer $TOKEN" "http://$H:$a$3" "${@:4}"
+}
+link_status() { sq_api "$1" GET "/v1/links/$LINK"; }
+LINK_OK=0
+sq_caught_up() { # secondary has redone the primary's last commit (<= 60 s)
+  local p s
+  for i in $(seq 1 600); do
+    p=$(link_status A 2>/dev/null | jq -r '.local.last_commit_lsn // empty' 2>/dev/null || true)
+    s=$(link_status B 2>/dev/null | jq -r '.local.last_redone_lsn // empty' 2>/dev/null || true)
+    [ -n "$p" ] && [ -n "$s" ] && [ "$s" -ge "$p" ] && return 0
+    sleep 0.1
+  done
+  log "sqlink secondary did not catch up in 60 s (primary commit $p, secondary redone $s)"; return 1
+}
+if has sqlink; then
+  log "sqlink: init + serve A and B, create databases bench and nolink"
+  echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
+  for n in A B; do
+    if [ $n = A ]; then c=$SQA_C e=$SQA_E a=$SQA_A; else c=$SQB_C e=$SQB_E a=$SQB_A; fi
+    "$SQ" init --data-dir "$OUT/sq$n" --name "bench$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
+    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e >"$OUT/sq$n.log" 2>&1 &
+    PIDS+=($!)
+    for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  export PGPASSWORD=$SQPW
+  for d in bench nolink; do
+    "$SQ" --server http://$H:$SQA_A --token $TOKEN db create $d >/dev/null
+    psql -X -q -h $H -p $SQA_C -U admin -d $d -v ON_ERROR_STOP=1 -f bench/tpcb_init.sql >/dev/null
+  done
+  # a full backup starts the chain (link validation wants one); the file is not needed
+  "$SQ" --server http://$H:$SQA_A --token $TOKEN backup bench --to "$OUT/bench.bak" >/dev/null && rm -f "$OUT/bench.bak"
+  log "sqlink: link create $LINK (async)"
+  t0=$(now_ms)
+  if timeout 300 "$SQ" link create --name $LINK --database bench \
+      --primary http://$H:$SQA_A --primary-token $TOKEN \
+      --secondary http://$H:$SQB_A --secondary-token $TOKEN --mode async </dev/null >"$RES/logs/link_create.log" 2>&1; then
+    for i in $(seq 1 1200); do   # seeded and ONLINE on the secondary (<= 120 s)
+      st=$(link_status B 2>/dev/null || true)
+      if [ -n "$st" ] && echo "$st" | jq -e '.local.database_state == "ONLINE" and
+           ((.local.seeding == null) or (.local.seeding.state == "COMPLETED"))' >/dev/null 2>&1; then
+        LINK_OK=1; break
+      fi
+      sleep 0.1
+    done
+    [ $LINK_OK = 1 ] && sq_caught_up || LINK_OK=0
+    log "link create + seed + catch-up: $(( $(now_ms) - t0 )) ms, ok=$LINK_OK"
+    link_status A >"$RES/link_status_A_start.json" 2>/dev/null || true
+    link_status B >"$RES/link_status_B_start.json" 2>/dev/null || true
+  else
+    log "sqlink link create failed (see $RES/logs/link_create.log):"; sed 's/^/    /' "$RES/logs/link_create.log" >&2
+  fi
+fi
+
+# --- one run --------------------------------------------------------------------------
+CSV=$RES/runs.csv
+echo "round,config,clients,tps,lat_avg_ms,xacts,failed,bytes,bytes_per_tx,lag_p50_ms,lag_p99_ms,lag_max_ms,interp_p50_ms,interp_p99_ms,interp_max_ms,drain_ms,busy_before_pct,gate_wait_s,start,end" >"$CSV"
+field() { # field FILE COLUMN STAT: a figure from lagsample's summary
+  awk -v c="$2" -v s="$3" '$1==c { for (i=2;i<=NF;i++) { split($i,kv,"="); if (kv[1]==s) print kv[2] } }' "$1" | head -1
+}
+run() { # run ROUND CONFIG CLIENTS
+  local r=$1 cfg=$2 c=$3 tag=${1}_${2}_c${3}
+  local logf=$RES/logs/$tag.pgbench.log lagf=$RES/lag/$tag.csv sumf=$RES/lag/$tag.summary
+  local port pos0="" pos1="" bytes="" drain="" sargs=()
+  case $cfg in
+    pg_none)  pg_up && pgctl "$OUT/pgs" stop -m fast >/dev/null
+              pq $PG_P checkpoint
+              port=$PG_P; sargs=(-pg-primary "postgres://$PGUSER_OS@$H:$PG_P/bench?sslmode=disable") ;;
+    pg_async) pg_up || pgctl "$OUT/pgs" start >/dev/null
+              pg_caught_up; pq $PG_P checkpoint; pg_caught_up; pq $PG_S checkpoint
+              port=$PG_P; sargs=(-pg-primary "postgres://$PGUSER_OS@$H:$PG_P/bench?sslmode=disable"
+                                 -pg-standby "postgres://$PGUSER_OS@$H:$PG_S/bench?sslmode=disable" -app standby) ;;
+    sq_none)  port=$SQA_C; sargs=(-sq-primary http://$H:$SQA_A -sq-secondary http://$H:$SQB_A -token $TOKEN -db nolink)
+              [ $LINK_OK = 1 ] && sargs+=(-link $LINK) ;;
+    sq_async) sq_caught_up; port=$SQA_C
+              sargs=(-sq-primary http://$H:$SQA_A -sq-secondary http://$H:$SQB_A -token $TOKEN -link $LINK -db bench) ;;
+  esac
+  sync; sleep 1
+  local busy gw; read -r busy gw < <(quiet_gate)
+  [ "$busy" -ge "$GATE_PCT" ] && log "machine busy ($busy % CPU) before $tag; running anyway"
+  [[ $cfg == pg_* ]] && pos0=$(pq $PG_P "select pg_current_wal_lsn()")
+  "$LAGS" -interval "$INTERVAL" -dur "$(( DUR + 60 ))s" -out "$lagf" "${sargs[@]}" >"$sumf" 2>"$sumf.err" &
+  local spid=$!; PIDS+=($spid)
+  local st; st=$(date +%s)
+  local db=bench user=$PGUSER_OS
+  [ $cfg = sq_none ] && db=nolink
+  [[ $cfg == sq_* ]] && user=admin
+  timeout $(( DUR + 120 )) pgbench -h $H -p $port -U $user -n -M prepared -c "$c" -j "$c" -T "$DUR" \
+    -f bench/tpcb.sql "$db" >"$logf" 2>&1 || log "pgbench $tag failed: $(tail -3 "$logf")"
+  local en; en=$(date +%s)
+  if [ $cfg = sq_async ]; then  # how long the secondary takes to drain what is left
+    local d0; d0=$(now_ms); sq_caught_up && drain=$(( $(now_ms) - d0 ))
+  fi
+  if [ $cfg = pg_async ]; then
+    local d0; d0=$(now_ms); pg_caught_up && drain=$(( $(now_ms) - d0 ))
+  fi
+  kill -TERM $spid 2>/dev/null; wait $spid 2>/dev/null || true
+  local tps lat xa fl
+  tps=$(awk '/^tps = /{print $3; exit}' "$logf"); lat=$(awk '/^latency average/{print $4}' "$logf")
+  xa=$(awk '/actually processed/{print $NF}' "$logf"); fl=$(awk '/number of failed/{print $5}' "$logf")
+  local bpt="" p50="" p99="" pmax="" i50="" i99="" imax=""
+  if [[ $cfg == pg_* ]]; then
+    bytes=$(pq $PG_P "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$pos0')")
+    [ -n "$xa" ] && [ "$xa" -gt 0 ] && bpt=$(( bytes / xa ))
+    if [ $cfg = pg_async ]; then
+      p50=$(field "$sumf" replay_lag_ms p50); p99=$(field "$sumf" replay_lag_ms p99); pmax=$(field "$sumf" replay_lag_ms max)
+    fi
+  else
+    bpt=$(sed -n 's/^log_bytes_per_tx=\([0-9]*\).*/\1/p' "$sumf")
+    if [ $cfg = sq_async ]; then
+      p50=$(field "$sumf" secondary_lag_ms p50); p99=$(field "$sumf" secondary_lag_ms p99); pmax=$(field "$sumf" secondary_lag_ms max)
+    fi
+  fi
+  if [[ $cfg == *_async ]]; then
+    i50=$(field "$sumf" interp_lag_ms p50); i99=$(field "$sumf" interp_lag_ms p99); imax=$(field "$sumf" interp_lag_ms max)
+  fi
+  echo "$r,$cfg,$c,${tps:-},${lat:-},${xa:-},${fl:-0},${bytes:-},${bpt:-},$p50,$p99,$pmax,$i50,$i99,$imax,${drain:-},$busy,$gw,$st,$en" | tee -a "$CSV" >&2
+}
+
+# --- the matrix, interleaved ---------------------------------------------------------------
+CONFIGS=()
+has postgres && CONFIGS+=(pg_none)
+has sqlink && CONFIGS+=(sq_none)
+has postgres && CONFIGS+=(pg_async)
+has sqlink && [ $LINK_OK = 1 ] && CONFIGS+=(sq_async)
+log "configs: ${CONFIGS[*]}; clients: $CLIENTS; $REPS round(s) of $DUR s"
+for r in $(seq 1 "$REPS"); do
+  for c in $CLIENTS; do
+    for cfg in "${CONFIGS[@]}"; do run "$r" "$cfg" "$c"; done
+  done
+done
+if [ $LINK_OK = 1 ]; then
+  link_status A >"$RES/link_status_A_end.json" 2>/dev/null || true
+  link_status B >"$RES/link_status_B_end.json" 2>/dev/null || true
+  curl -fsS --max-time 10 "http://$H:$SQA_A/metrics" 2>/dev/null | grep -E '^sqlink_(database|link)' >"$RES/metrics_A_end.txt" || true
+  "$SQ" link verify $LINK --primary http://$H:$SQA_A --primary-token $TOKEN \
+    --secondary http://$H:$SQB_A --secondary-token $TOKEN </dev/null >"$RES/logs/link_verify.log" 2>&1 \
+    && log "link verify: ok" || log "link verify failed: $(tail -3 "$RES/logs/link_verify.log")"
+fi
+
+# --- summary ---------------------------------------------------------------------------
+mean() { # mean CONFIG CLIENTS COLUMN  (over rounds; empty if none)
+  awk -F, -v k="$1" -v c="$2" -v col="$3" 'NR>1 && $2==k && $3==c && $col!="" {s+=$col; n++} END{if(n) printf "%.2f", s/n}' "$CSV"
+}
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b }' || echo "n/a"; }
+f0() { [ -n "$1" ] && printf "%.0f" "$1" || echo "n/a"; }
+nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
+{
+  echo "## sqlink link vs PostgreSQL 15 streaming replication ($STAMP)"
+  echo
+  echo "pgbench TPC-B scale 1, -n -M prepared, bench/tpcb.sql, ${DUR} s per run, $REPS round(s), TCP 127.0.0.1, durable commits;"
+  echo "sqlink $SQREV synchronous=FULL, PostgreSQL $(pq $PG_P 'show server_version' postgres 2>/dev/null || echo 15) fsync=on synchronous_commit=on; $(nproc) cores; mean over rounds."
+  echo
+  echo "### Throughput (TPS)"
+  echo
+  echo "| clients | PG no standby | PG async standby | PG standby/none | sqlink no link | sqlink async link | sqlink link/none (goal >= 0.95 at 1, > PG's at 4) | sqlink link / PG async |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    a=$(mean pg_none $c 4); b=$(mean pg_async $c 4); x=$(mean sq_none $c 4); y=$(mean sq_async $c 4)
+    echo "| $c | $(f0 "$a") | $(f0 "$b") | $(ratio "$b" "$a") | $(f0 "$x") | $(f0 "$y") | $(ratio "$y" "$x") | $(ratio "$y" "$b") |"
+  done
+  echo
+  echo "### Secondary lag under async load, 100 ms samples (ms; p50 / p99 / max)"
+  echo
+  echo "| clients | PG replay_lag (pg_stat_replication) | PG interp LSN lag | sqlink secondary_lag_seconds | sqlink interp LSN lag | PG / sqlink drain after load (ms) |"
+  echo "|---|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    echo "| $c | $(nz "$(mean pg_async $c 10)") / $(nz "$(mean pg_async $c 11)") / $(nz "$(mean pg_async $c 12)")" \
+         "| $(nz "$(mean pg_async $c 13)") / $(nz "$(mean pg_async $c 14)") / $(nz "$(mean pg_async $c 15)")" \
+         "| $(nz "$(mean sq_async $c 10)") / $(nz "$(mean sq_async $c 11)") / $(nz "$(mean sq_async $c 12)")" \
+         "| $(nz "$(mean sq_async $c 13)") / $(nz "$(mean sq_async $c 14)") / $(nz "$(mean sq_async $c 15)")" \
+         "| $(f0 "$(mean pg_async $c 16)") / $(f0 "$(mean sq_async $c 16)") |"
+  done
+  echo
+  echo "interp LSN lag: the secondary's replayed position (PG pg_last_wal_replay_lsn(), sqlink last_redone_lsn), read"
+  echo "just before the primary's (PG pg_current_wal_lsn(), sqlink last_commit_lsn), located in the primary's position history by"
+  echo "linear interpolation; 0 when caught up. Same method on both systems. Raw samples: lag/*.csv."
+  echo
+  echo "### Bytes shipped per transaction"
+  echo
+  echo "| clients | PG WAL bytes/tx, no standby | PG WAL bytes/tx, async | sqlink log bytes/tx, no link | sqlink log bytes/tx, link |"
+  echo "|---|---|---|---|---|"
+  for c in $CLIENTS; do
+    echo "| $c | $(f0 "$(mean pg_none $c 9)") | $(f0 "$(mean pg_async $c 9)") | $(f0 "$(mean sq_none $c 9)") | $(f0 "$(mean sq_async $c 9)") |"
+  done
+  echo
+  echo "PG: pg_current_wal_lsn() difference over the run / transactions (CHECKPOINT before each run, so full-page writes count)."
+  echo "sqlink: replication log growth / LSN growth from the primary's /metrics every second (intervals with a prune skipped);"
+  echo "the log holds what the link ships: one record of page images per transaction."
+  grep -h '^sent_bytes_per_tx' "$RES"/lag/*sq_async*.summary 2>/dev/null | sed 's/^/link bytes counter: /' || true
+  echo
+  has sqlink && [ $LINK_OK = 0 ] && echo "**sqlink link runs skipped: link create did not succeed** (logs/link_create.log)." && echo
+  echo "Reproduce: \`DUR=$DUR REPS=$REPS CLIENTS=\"$CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/link_vs_postgres.sh\`"
+  echo
+  echo "Raw: $(realpath --relative-to="$ROOT" "$RES")/runs.csv, lag/, logs/"
+} | tee "$RES/summary.md"
