@@ -108,6 +108,9 @@ type LinkCreator struct {
 	undo []undoAction
 }
 
+// errNothingToUndo is returned by an undo action that found nothing to do.
+var errNothingToUndo = errors.New("nothing to undo")
+
 type undoAction struct {
 	what string
 	do   func(ctx context.Context) error
@@ -245,7 +248,11 @@ func (lc *LinkCreator) rollback(ctx context.Context) []string {
 	failed := false
 	for i := len(lc.undo) - 1; i >= 0; i-- {
 		a := lc.undo[i]
-		if err := a.do(uctx); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		err := a.do(uctx)
+		if errors.Is(err, errNothingToUndo) {
+			continue
+		}
+		if err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 			done = append(done, fmt.Sprintf("could not %s (%s): do it by hand", a.what, sqlink.ErrorMessage(err)))
 			failed = true
 			continue
@@ -489,6 +496,24 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 		sreq.PartnerName, sreq.PartnerID, sreq.PartnerEndpoint, sreq.PartnerCertFingerprint = p.Name, p.ID, pEndpoint, pCert.Fingerprint
 		sreq.SeedFromBackup = opts.SeedFromBackup
 		var sst adminapi.LinkStatus
+		if !opts.SeedFromBackup {
+			// The secondary's half creates the database RESTORING; undo
+			// removes it again once the half is dropped, so that the next
+			// attempt finds the secondary as validation did.
+			lc.undo = append(lc.undo, undoAction{
+				what: fmt.Sprintf("removed the unseeded database %s on %s", db, s.Name),
+				do: func(ctx context.Context) error {
+					d, err := lc.Secondary.GetDatabase(ctx, db)
+					if sqlink.ErrorCode(err) == sqlink.ENOTFOUND || (err == nil && d.State != sqlink.DatabaseRestoring) {
+						return errNothingToUndo
+					}
+					if err != nil {
+						return err
+					}
+					return lc.Secondary.DropDatabase(ctx, db)
+				},
+			})
+		}
 		if err := lc.Secondary.Do(ctx, "POST", "/v1/links", sreq, &sst); err != nil {
 			return out, sideError("secondary "+s.Name, err)
 		}
