@@ -53,6 +53,7 @@ type clientConn struct {
 	fatal       *pgError // set by terminate
 	queryCtx    context.Context
 	queryCancel context.CancelFunc
+	interrupt   func() // interrupts the running statement; nil: cancel queryCtx instead
 	running     bool
 	deadline    bool // a read deadline is set
 
@@ -99,6 +100,9 @@ func (c *clientConn) terminate(err *pgError) {
 		c.fatal = fatal(err)
 	}
 	c.queryCancel()
+	if c.running && c.interrupt != nil {
+		c.interrupt()
+	}
 	c.cancel()
 	_ = c.nc.SetReadDeadline(time.Now())
 	c.deadline = true
@@ -110,6 +114,9 @@ func (c *clientConn) cancelRunning() {
 	c.mu.Lock()
 	if c.running {
 		c.queryCancel()
+		if c.interrupt != nil {
+			c.interrupt()
+		}
 	}
 	c.mu.Unlock()
 }
@@ -122,7 +129,12 @@ func (c *clientConn) startQuery() context.Context {
 	}
 	c.running = true
 	ctx := c.queryCtx
+	interruptible := c.interrupt != nil
 	c.mu.Unlock()
+	if interruptible {
+		// Cancellation arrives through c.interrupt; see interrupter.
+		return context.WithoutCancel(ctx)
+	}
 	return ctx
 }
 
@@ -265,6 +277,12 @@ func (c *clientConn) startup() (ok bool, err error) {
 		return false, toPgError(err)
 	}
 	c.sess = sess
+	_ = sess.Conn().Raw(func(dc any) error {
+		c.mu.Lock()
+		c.interrupt = interrupter(dc)
+		c.mu.Unlock()
+		return nil
+	})
 	c.send(&pgproto3.AuthenticationOk{})
 	ro, _ := sess.ReadOnly()
 	for _, kv := range [][2]string{
