@@ -31,7 +31,7 @@ func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire
 	if err != nil {
 		return nil, err
 	}
-	return &session{db: db, c: c}, nil
+	return &session{s: b.s, name: database, db: db, c: c}, nil
 }
 
 func (b backend) ListDatabases(ctx context.Context) ([]string, error) {
@@ -40,15 +40,27 @@ func (b backend) ListDatabases(ctx context.Context) ([]string, error) {
 
 // session adapts a storage.Conn to pgwire.Session.
 type session struct {
-	db *storage.DB
-	c  *storage.Conn
+	s    *Server
+	name string
+	db   *storage.DB
+	c    *storage.Conn
 }
 
 func (s *session) Conn() *sql.Conn                      { return s.c.SQL() }
 func (s *session) BeginWrite(ctx context.Context) error { return s.c.BeginWrite(ctx) }
+
+// EndWrite ends a write and, when the database is the primary of a sync
+// link, returns only once the link allows the commit: the secondary
+// hardened it, or was marked disconnected after the session timeout.
 func (s *session) EndWrite(ctx context.Context) error {
-	_, err := s.c.EndWrite(ctx)
-	return err
+	lsn, err := s.c.EndWrite(ctx)
+	if err != nil {
+		return err
+	}
+	if rt := s.s.linkForDatabase(s.name); rt != nil {
+		return rt.waitCommit(ctx, lsn)
+	}
+	return nil
 }
 func (s *session) ReadOnly() (bool, string) { return s.db.ReadOnly() }
 func (s *session) Close() error             { return s.c.Close() }

@@ -43,7 +43,48 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
+
+	// LinkTick is the clock period of every link's state machine: one
+	// heartbeat per tick (default DefaultLinkTick).
+	LinkTick time.Duration
+	// LinkSessionTimeout is how long a link waits without a word from its
+	// partner before it is marked disconnected and sync commits stop
+	// waiting (default DefaultLinkSessionTimeout, SQL Server's
+	// SESSION_TIMEOUT).
+	LinkSessionTimeout time.Duration
+	// LinkLogCapBytes caps the replication log a primary keeps for a
+	// secondary that has not hardened it; past it the link becomes
+	// RESEED_REQUIRED and the log is released (default
+	// DefaultLinkLogCapBytes).
+	LinkLogCapBytes int64
+	// LinkDigestTimeout bounds how long a digest request waits for the
+	// local copy to reach the asked LSN (default DefaultLinkDigestTimeout).
+	LinkDigestTimeout time.Duration
+	// LinkSeedBytesPerSecond limits the bandwidth of seeding a secondary
+	// (0: unlimited), for links that share a WAN with client traffic.
+	LinkSeedBytesPerSecond int64
+	// LogRetentionBytes and CheckpointBytes override the storage defaults
+	// of every database (0: storage's defaults).
+	LogRetentionBytes int64
+	CheckpointBytes   int64
 }
+
+// Link defaults.
+const (
+	// DefaultLinkTick sends a heartbeat every second, SQL Server's unit for
+	// availability group timeouts.
+	DefaultLinkTick = time.Second
+	// DefaultLinkSessionTimeout is SQL Server's default SESSION_TIMEOUT.
+	DefaultLinkSessionTimeout = 10 * time.Second
+	// DefaultLinkLogCapBytes keeps up to 1 GiB of log for an absent
+	// secondary: hours of a busy OLTP workload, yet it never fills a disk
+	// silently.
+	DefaultLinkLogCapBytes = 1 << 30
+	// DefaultLinkDigestTimeout is how long a digest waits for the copy to
+	// reach the LSN asked for: long enough for a secondary to catch up from
+	// a burst of writes.
+	DefaultLinkDigestTimeout = 30 * time.Second
+)
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
@@ -71,6 +112,18 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.LinkTick == 0 {
+		c.LinkTick = DefaultLinkTick
+	}
+	if c.LinkSessionTimeout == 0 {
+		c.LinkSessionTimeout = DefaultLinkSessionTimeout
+	}
+	if c.LinkLogCapBytes == 0 {
+		c.LinkLogCapBytes = DefaultLinkLogCapBytes
+	}
+	if c.LinkDigestTimeout == 0 {
+		c.LinkDigestTimeout = DefaultLinkDigestTimeout
+	}
 	return c
 }
 
@@ -83,6 +136,10 @@ func (c Config) Validate() error {
 	case "", "FULL", "NORMAL":
 	default:
 		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous level %q", c.Synchronous)
+	}
+	if c.LinkTick < 0 || c.LinkSessionTimeout < 0 || c.LinkLogCapBytes < 0 || c.LinkDigestTimeout < 0 || c.LinkSeedBytesPerSecond < 0 ||
+		c.LogRetentionBytes < 0 || c.CheckpointBytes < 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "link and storage settings must not be negative")
 	}
 	if c.MaxConns < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)

@@ -25,7 +25,7 @@ func (i instance) Info(ctx context.Context) (adminapi.InstanceStatus, error) {
 		Collation:     s.info.Collation,
 		ClientAddr:    s.ClientAddr(),
 		AdminAddr:     s.AdminAddr(),
-		EndpointAddr:  s.cfg.EndpointAddr,
+		EndpointAddr:  s.EndpointAddr(),
 		StartedAt:     s.started,
 		UptimeSeconds: s.cfg.Now().Sub(s.started).Seconds(),
 	}, nil

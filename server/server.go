@@ -20,6 +20,7 @@ import (
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
 	"modernc.org/sqlite"
 )
 
@@ -42,6 +43,14 @@ type Server struct {
 	admin    *http.Server
 	clientLn net.Listener
 	adminLn  net.Listener
+
+	// Links.
+	serverTLS  *tls.Config
+	clientTLS  *tls.Config
+	endpointLn *transport.Listener
+	createMu   sync.Mutex // serializes link creation
+	lmu        sync.Mutex
+	links      map[string]*linkRuntime // by link name
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -78,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, dbs: map[string]*storage.DB{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, dbs: map[string]*storage.DB{}, links: map[string]*linkRuntime{}}
 	if err := s.load(ctx); err != nil {
 		s.closeDatabases(ctx)
 		cat.Close()
@@ -124,9 +133,11 @@ func (s *Server) load(ctx context.Context) error {
 
 func (s *Server) dbConfig() storage.DBConfig {
 	return storage.DBConfig{
-		Synchronous: s.cfg.Synchronous,
-		Logger:      s.log,
-		Now:         s.cfg.Now,
+		Synchronous:       s.cfg.Synchronous,
+		LogRetentionBytes: s.cfg.LogRetentionBytes,
+		CheckpointBytes:   s.cfg.CheckpointBytes,
+		Logger:            s.log,
+		Now:               s.cfg.Now,
 	}
 }
 
@@ -153,6 +164,17 @@ func (s *Server) Start(ctx context.Context) error {
 		s.clientLn.Close()
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --admin-addr, or stop what uses the port", "listen on admin address %s: %v", s.cfg.AdminAddr, err)
 	}
+	if err := s.startEndpoint(ctx); err != nil {
+		s.clientLn.Close()
+		s.adminLn.Close()
+		return err
+	}
+	if err := s.startLinks(ctx); err != nil {
+		s.clientLn.Close()
+		s.adminLn.Close()
+		s.closeEndpoint(ctx)
+		return err
+	}
 	s.admin = &http.Server{
 		Handler: adminapi.NewHandler(adminapi.Config{
 			Logger:   s.log.With("component", "adminapi"),
@@ -174,7 +196,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("admin listener stopped", "err", err)
 		}
 	}()
-	s.log.Info("serving", "instance", s.info.Name, "client", s.ClientAddr(), "admin", s.AdminAddr())
+	s.log.Info("serving", "instance", s.info.Name, "client", s.ClientAddr(), "admin", s.AdminAddr(), "endpoint", s.EndpointAddr())
 	return nil
 }
 
@@ -203,6 +225,10 @@ func (s *Server) Close(ctx context.Context) error {
 	var errs []error
 	if s.cancel != nil {
 		s.cancel()
+	}
+	s.stopLinks(ctx)
+	if err := s.closeEndpoint(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if s.admin != nil {
 		if err := s.admin.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

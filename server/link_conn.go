@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/transport"
+)
+
+// Control commands carried in transport.ControlRequest between the two
+// runtimes of a link. Bodies are JSON.
+const (
+	cmdLink        = "link"         // a link.Message for the partner's state machine
+	cmdStatus      = "status"       // the sender's adminapi.ReplicaStatus, every tick
+	cmdSeedRequest = "seed-request" // secondary asks for a seed (seedRequest)
+	cmdSeedPlan    = "seed-plan"    // primary answers with what it will send (seedPlan)
+	cmdReseed      = "reseed"       // primary: the log you need is gone, seed again
+	cmdDrop        = "drop"         // the link was dropped on the sender's side
+)
+
+// peerConn is one endpoint connection of a link. Control messages are
+// queued and written by their own goroutine, so the link's loop never
+// blocks on the network; the Records sender and the Ack path write
+// directly (Conn serializes writers).
+type peerConn struct {
+	c      *transport.Conn
+	hello  *transport.Hello
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	queue   []transport.Message
+	wake    chan struct{}
+	nextID  uint64
+	waiters map[uint64]chan *transport.ControlResponse
+
+	// stream is the receiving side's replay protection; only the reader
+	// touches it.
+	stream *transport.RecordStream
+}
+
+func newPeerConn(ctx context.Context, c *transport.Conn, h *transport.Hello) *peerConn {
+	pc := &peerConn{c: c, hello: h, wake: make(chan struct{}, 1), waiters: map[uint64]chan *transport.ControlResponse{}}
+	pc.ctx, pc.cancel = context.WithCancel(ctx)
+	return pc
+}
+
+// close ends the connection; the reader and writer return.
+func (pc *peerConn) close() {
+	pc.cancel()
+	pc.c.Close()
+}
+
+// send queues m for the writer goroutine. It never blocks.
+func (pc *peerConn) send(m transport.Message) {
+	pc.mu.Lock()
+	pc.queue = append(pc.queue, m)
+	pc.mu.Unlock()
+	select {
+	case pc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// control queues a control request with a JSON body.
+func (pc *peerConn) control(cmd string, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		panic(fmt.Sprintf("link: encode %s: %v", cmd, err))
+	}
+	pc.send(&transport.ControlRequest{Command: cmd, Body: b})
+}
+
+// request sends a control request and waits for its response.
+func (pc *peerConn) request(ctx context.Context, cmd string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ch := make(chan *transport.ControlResponse, 1)
+	pc.mu.Lock()
+	pc.nextID++
+	id := pc.nextID
+	pc.waiters[id] = ch
+	pc.mu.Unlock()
+	defer func() {
+		pc.mu.Lock()
+		delete(pc.waiters, id)
+		pc.mu.Unlock()
+	}()
+	pc.send(&transport.ControlRequest{ID: id, Command: cmd, Body: b})
+	select {
+	case resp := <-ch:
+		return resp.Err()
+	case <-pc.ctx.Done():
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "connection to the partner closed before it answered %s", cmd)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// respond delivers a response to the waiting request, if any.
+func (pc *peerConn) respond(resp *transport.ControlResponse) {
+	pc.mu.Lock()
+	ch := pc.waiters[resp.ID]
+	pc.mu.Unlock()
+	if ch != nil {
+		ch <- resp
+	}
+}
+
+// writeLoop writes queued messages, flushing once per batch.
+func (pc *peerConn) writeLoop() {
+	for {
+		select {
+		case <-pc.ctx.Done():
+			return
+		case <-pc.wake:
+		}
+		pc.mu.Lock()
+		q := pc.queue
+		pc.queue = nil
+		pc.mu.Unlock()
+		for _, m := range q {
+			if err := pc.c.WriteMessage(pc.ctx, m); err != nil {
+				pc.close()
+				return
+			}
+		}
+		if err := pc.c.Flush(pc.ctx); err != nil {
+			pc.close()
+			return
+		}
+	}
+}

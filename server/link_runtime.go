@@ -1,0 +1,1405 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/link"
+	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
+)
+
+// Phases of a link's local replica (linkData.Phase).
+const (
+	phaseSeeding = "seeding" // secondary: waiting for or receiving a seed
+	phaseCatchup = "catchup" // secondary: seeded, RESTORING until redone reaches SeedPos
+	phaseOnline  = "online"  // the database is ONLINE (read-only on a secondary)
+)
+
+// Tuning of the data path.
+const (
+	// maxRecordsBatch bounds one Records frame: big enough that a catching
+	// up secondary hardens many records per fsync, small enough to keep
+	// memory flat.
+	maxRecordsBatch = 4 << 20
+	// seedChunkBytes is one SeedChunk frame; seedFlushBytes is how much the
+	// secondary buffers before one write and fsync of the seed file.
+	seedChunkBytes = 1 << 20
+	seedFlushBytes = 32 << 20
+	// seedFlushInterval bounds how much progress a crash loses when seeding
+	// is slow.
+	seedFlushInterval = 500 * time.Millisecond
+	// maxApplyBatch bounds the records merged into one apply transaction.
+	maxApplyBatch = 32 << 20
+	// dropNotifyTimeout bounds how long a drop waits for the partner.
+	dropNotifyTimeout = 5 * time.Second
+	// maxReconnectDelay caps the reconnect backoff.
+	maxReconnectDelay = 2 * time.Second
+	// timesKept bounds the LSN->commit time memory used for lag figures.
+	timesKept = 1 << 16
+)
+
+// linkData is what a link persists in catalog.LinkRecord.Data.
+type linkData struct {
+	LinkID             string      `json:"link_id"`
+	PartnerID          string      `json:"partner_id"`
+	PartnerFingerprint string      `json:"partner_fingerprint,omitempty"`
+	InitialPrimary     string      `json:"initial_primary"` // instance ID
+	InitialRole        sqlink.Role `json:"initial_role"`
+	SeedFromBackup     bool        `json:"seed_from_backup,omitempty"`
+	Phase              string      `json:"phase"`
+	SeedPos            sqlink.Pos  `json:"seed_pos"`
+	SeedAttempts       int         `json:"seed_attempts,omitempty"`
+	ReseedRequired     bool        `json:"reseed_required,omitempty"`
+	EverConnected      bool        `json:"ever_connected,omitempty"`
+	// FloorLSN (primary): log after it is kept for the secondary. Persisted
+	// lazily; an older value only keeps more log.
+	FloorLSN sqlink.LSN      `json:"floor_lsn"`
+	State    *link.HardState `json:"state,omitempty"`
+	// PrevVersion is the role-state version of a replica that was reseeded,
+	// so the new replica's messages are not taken for stale ones.
+	PrevVersion uint64    `json:"prev_version,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+// lsnTime remembers when the transaction at an LSN committed on the primary.
+type lsnTime struct {
+	lsn sqlink.LSN
+	t   time.Time
+}
+
+// rate is a bytes-per-second estimate, smoothed over ticks.
+type rate struct {
+	last  int64
+	at    time.Time
+	value float64
+}
+
+func (r *rate) sample(total int64, now time.Time) {
+	if !r.at.IsZero() {
+		if dt := now.Sub(r.at).Seconds(); dt > 0 {
+			v := float64(total-r.last) / dt
+			r.value = 0.5*r.value + 0.5*v
+		}
+	}
+	r.last, r.at = total, now
+}
+
+// linkRuntime runs one link on this instance: the loop that owns the
+// link.Replica (Step, Ready, persist, send, apply, Advance), the connection
+// to the partner, and the data path (Records sender on a primary, harden
+// and apply on a secondary, seeding). It is safe for concurrent use; the
+// replica is touched only by the loop goroutine.
+type linkRuntime struct {
+	s    *Server
+	name string
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	events chan func()
+	kick   chan struct{}
+
+	// Owned by the loop goroutine.
+	r           *link.Replica
+	persisted   *link.HardState
+	soft        link.SoftState
+	sender      *recordSender
+	lastSelfMsg *link.Message
+	partnerMsg  *link.Message
+	stepped     struct{ hardened, applied, ack sqlink.LSN }
+	floorSaved  time.Time
+
+	// seedMu serializes seed senders (primary) and the seed writer
+	// (secondary).
+	seedMu    sync.Mutex
+	snap      *storage.Snapshot
+	seedStop  context.CancelFunc
+	seedDone  chan struct{}
+	writer    *storage.SeedWriter
+	pending   []storage.Page
+	pendingB  int
+	flushedAt time.Time
+
+	applierStop context.CancelFunc
+	applierDone chan struct{}
+
+	mu       sync.Mutex // guards everything below
+	rec      catalog.LinkRecord
+	data     linkData
+	db       *storage.DB
+	ownsDB   bool // a catching-up secondary's DB, not in Server.dbs
+	conn     *peerConn
+	status   link.Status
+	history  []sqlink.HistoryEntry
+	lastErr  *adminapi.LinkError
+	recvOn   bool
+	recvEp   sqlink.Epoch
+	stopped  bool
+	dropping bool
+
+	partnerStatus     *adminapi.ReplicaStatus
+	partnerCertExpiry time.Time
+
+	sentLSN, recvLSN       sqlink.LSN
+	sentTime, recvTime     time.Time
+	hardenedTime           time.Time
+	redoneTime             time.Time
+	ackHardened, ackRedone sqlink.LSN
+	ackTime                time.Time
+	primaryLSN             sqlink.LSN // secondary: the primary's last commit as last heard
+	primaryTime            time.Time
+	sentBytes, recvBytes   int64
+	redoneBytes            int64
+	sendRate, redoRate     rate
+	recvRate               rate
+	times                  []lsnTime // commit times of recent records (sent or received)
+	avgRecord              float64
+
+	seed seedProgress
+
+	// Sync commit: sessions wait until commit >= their LSN.
+	cmu      sync.Mutex
+	commit   sqlink.LSN
+	commitCh chan struct{}
+	syncWait bool
+}
+
+// seedProgress is what status shows of a seed.
+type seedProgress struct {
+	state      string
+	done       int64
+	total      int64
+	seedLSN    sqlink.LSN
+	started    time.Time
+	startBytes int64
+	rate       rate
+	active     bool // primary: a seed sender is running
+}
+
+func newLinkRuntime(s *Server, rec catalog.LinkRecord, data linkData) *linkRuntime {
+	rt := &linkRuntime{
+		s: s, name: rec.Name, rec: rec, data: data,
+		log:      s.log.With("link", rec.Name, "database", rec.Database),
+		events:   make(chan func()),
+		kick:     make(chan struct{}, 1),
+		commitCh: make(chan struct{}),
+	}
+	rt.ctx, rt.cancel = context.WithCancel(s.ctx)
+	return rt
+}
+
+func (rt *linkRuntime) database() string { return rt.rec.Database }
+
+func (rt *linkRuntime) partnerEndpoint() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.rec.PartnerURL
+}
+
+func (rt *linkRuntime) linkID() string { return rt.data.LinkID }
+
+func (rt *linkRuntime) isConnected() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.conn != nil
+}
+
+// dials reports whether this side connects to the partner: the link's
+// initial primary always dials, so there is one connection per link
+// whatever the current roles.
+func (rt *linkRuntime) dials() bool { return rt.data.InitialPrimary == rt.s.info.ID }
+
+// setError records err as the link's last error.
+func (rt *linkRuntime) setError(err error) {
+	if err == nil {
+		return
+	}
+	code := sqlink.ErrorCode(err)
+	msg := err.Error()
+	var se *sqlink.Error
+	if errors.As(err, &se) && se.Message != "" && errors.Unwrap(err) == nil {
+		msg = se.Message
+	}
+	le := &adminapi.LinkError{Code: code, Message: msg, Hint: sqlink.ErrorHint(err), Time: rt.s.cfg.Now().UTC()}
+	rt.mu.Lock()
+	same := rt.lastErr != nil && rt.lastErr.Message == le.Message
+	rt.lastErr = le
+	rt.mu.Unlock()
+	if !same {
+		rt.log.Warn("link error", "err", err)
+	}
+}
+
+// start runs the link's goroutines.
+func (rt *linkRuntime) start() error {
+	rt.mu.Lock()
+	phase := rt.data.Phase
+	rt.mu.Unlock()
+	rt.mu.Lock()
+	rt.seed.seedLSN = rt.data.SeedPos.LSN
+	switch {
+	case phase == phaseCatchup:
+		rt.seed.state = "CATCHUP"
+	case phase == phaseOnline && rt.data.SeedAttempts > 0:
+		rt.seed.state = "COMPLETED"
+	}
+	rt.mu.Unlock()
+	switch phase {
+	case phaseOnline:
+		db, err := rt.s.db(rt.ctx, rt.database())
+		if err != nil {
+			return fmt.Errorf("link %s: %w", rt.name, err)
+		}
+		rt.mu.Lock()
+		rt.db = db
+		rt.mu.Unlock()
+	case phaseCatchup:
+		db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
+		if err != nil {
+			return fmt.Errorf("link %s: open database: %w", rt.name, err)
+		}
+		rt.mu.Lock()
+		rt.db, rt.ownsDB = db, true
+		rt.mu.Unlock()
+	case phaseSeeding:
+		rt.setSeedState("PENDING")
+		if rt.data.SeedFromBackup {
+			// The restored backup becomes the secondary: it must never
+			// capture a write of its own.
+			db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
+			if err != nil {
+				return fmt.Errorf("link %s: open restored database: %w", rt.name, err)
+			}
+			if ro, _ := db.ReadOnly(); !ro {
+				db.SetReadOnly(rt.rec.PartnerName)
+			}
+			rt.mu.Lock()
+			rt.db, rt.ownsDB = db, true
+			rt.mu.Unlock()
+			break
+		}
+		if w, err := storage.OpenSeed(databasePath(rt.s.cfg.DataDir, rt.database())); err == nil {
+			rt.writer = w
+			st := w.State()
+			rt.mu.Lock()
+			rt.seed.done, rt.seed.total, rt.seed.seedLSN = st.BytesDone(), st.PageCount*st.PageSize, st.Pos.LSN
+			rt.mu.Unlock()
+		}
+	}
+	if rt.data.State != nil {
+		if err := rt.startReplica(*rt.data.State); err != nil {
+			return err
+		}
+	}
+	rt.wg.Add(1)
+	go rt.loop()
+	if rt.dials() {
+		rt.wg.Add(1)
+		go rt.dialLoop()
+	}
+	return nil
+}
+
+// startReplica (re)starts the state machine from hs. Called before the loop
+// runs or from the loop.
+func (rt *linkRuntime) startReplica(hs link.HardState) error {
+	cfg := link.Config{
+		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
+		InitialPrimary: rt.data.InitialPrimary, State: &hs,
+		HeartbeatTicks:      1,
+		SessionTimeoutTicks: max(1, int(rt.s.cfg.LinkSessionTimeout/rt.s.cfg.LinkTick)),
+	}
+	r, err := link.New(cfg)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", rt.name, err)
+	}
+	rt.r = r
+	h := hs.Clone()
+	rt.persisted = &h
+	rt.stepped.hardened, rt.stepped.applied, rt.stepped.ack = hs.Hardened, hs.Hardened, 0
+	rt.mu.Lock()
+	db := rt.db
+	rt.mu.Unlock()
+	if db != nil {
+		// The log may be ahead of the persisted HardState: we persist it
+		// only when the role state changes.
+		if end := db.Pos().LSN; end > hs.Hardened {
+			if err := r.Step(link.Message{Type: link.MsgHardened, LSN: end}); err != nil {
+				return fmt.Errorf("link %s: %w", rt.name, err)
+			}
+			rt.stepped.hardened = end
+		}
+		if hs.Role == sqlink.RolePrimary {
+			if err := db.SetEpoch(max(db.Epoch(), hs.Epoch)); err != nil {
+				return err
+			}
+			rt.startFloor()
+		} else {
+			rt.startApplier(db)
+		}
+	}
+	return nil
+}
+
+// stop ends the link's goroutines and releases what it holds. The catalog
+// record is kept.
+func (rt *linkRuntime) stop(ctx context.Context) {
+	rt.mu.Lock()
+	if rt.stopped {
+		rt.mu.Unlock()
+		return
+	}
+	rt.stopped = true
+	rt.mu.Unlock()
+	rt.cancel()
+	rt.wg.Wait()
+	rt.seedMu.Lock()
+	if rt.seedStop != nil {
+		rt.seedStop()
+		<-rt.seedDone
+		rt.seedStop = nil
+	}
+	if rt.snap != nil {
+		rt.snap.Close()
+		rt.snap = nil
+	}
+	if rt.writer != nil {
+		rt.flushSeed()
+		rt.writer.Close()
+		rt.writer = nil
+	}
+	rt.seedMu.Unlock()
+	rt.stopApplier()
+	rt.mu.Lock()
+	db, owns := rt.db, rt.ownsDB
+	rt.db, rt.ownsDB = nil, false
+	rt.mu.Unlock()
+	if db != nil && owns {
+		db.Close(ctx)
+	}
+	rt.cmu.Lock()
+	rt.syncWait = false
+	close(rt.commitCh)
+	rt.commitCh = make(chan struct{})
+	rt.cmu.Unlock()
+}
+
+// call runs fn on the loop goroutine and waits for it (and the Ready
+// processing after it). It reports false if the loop is gone.
+func (rt *linkRuntime) call(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case rt.events <- func() { fn(); close(done) }:
+	case <-rt.ctx.Done():
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-rt.ctx.Done():
+		return false
+	}
+}
+
+// wake asks the loop to look at the coalesced local state.
+func (rt *linkRuntime) wake() {
+	select {
+	case rt.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (rt *linkRuntime) loop() {
+	defer rt.wg.Done()
+	defer func() {
+		rt.mu.Lock()
+		pc := rt.conn
+		rt.conn = nil
+		rt.mu.Unlock()
+		if pc != nil {
+			pc.close()
+		}
+		rt.stopSender()
+	}()
+	t := time.NewTicker(rt.s.cfg.LinkTick)
+	defer t.Stop()
+	rt.process()
+	for {
+		var notify <-chan struct{}
+		rt.mu.Lock()
+		db := rt.db
+		rt.mu.Unlock()
+		if db != nil && rt.r != nil {
+			notify = db.Notify()
+		}
+		select {
+		case <-rt.ctx.Done():
+			return
+		case fn := <-rt.events:
+			rt.syncLocal()
+			rt.process()
+			fn()
+		case <-rt.kick:
+		case <-notify:
+		case <-t.C:
+			rt.onTick()
+		}
+		rt.syncLocal()
+		rt.process()
+	}
+}
+
+// syncLocal steps what storage and the partner's acks did since the last
+// look: commits (primary), hardened and applied records (secondary).
+func (rt *linkRuntime) syncLocal() {
+	r := rt.r
+	if r == nil {
+		rt.checkCatchup()
+		return
+	}
+	rt.mu.Lock()
+	db, ack, ackEp := rt.db, rt.ackHardened, rt.partnerMsg
+	rt.mu.Unlock()
+	if db == nil {
+		return
+	}
+	hs := r.HardState()
+	pos := db.Pos().LSN
+	switch hs.Role {
+	case sqlink.RolePrimary:
+		if ro, _ := db.ReadOnly(); !ro && pos > hs.Hardened && !hs.Dropped {
+			if err := r.Step(link.Message{Type: link.MsgCommitted, LSN: pos}); err != nil {
+				rt.log.Debug("step committed", "err", err)
+			}
+		}
+		if ack > rt.stepped.ack && ackEp != nil {
+			m := *ackEp
+			m.Type = link.MsgHeartbeat
+			m.LSN = ack
+			rt.stepped.ack = ack
+			if err := r.Step(m); err != nil {
+				rt.log.Debug("step ack", "err", err)
+			}
+		}
+	case sqlink.RoleSecondary:
+		if pos > rt.stepped.hardened {
+			if err := r.Step(link.Message{Type: link.MsgHardened, LSN: pos}); err == nil {
+				rt.stepped.hardened = pos
+			}
+		}
+		if red := db.Redone().LSN; red > rt.stepped.applied && red <= rt.stepped.hardened {
+			if err := r.Step(link.Message{Type: link.MsgApplied, LSN: red}); err == nil {
+				rt.stepped.applied = red
+			}
+		}
+		rt.checkCatchup()
+	}
+}
+
+// process runs the Ready loop: persist, send, apply, publish, Advance.
+func (rt *linkRuntime) process() {
+	r := rt.r
+	if r == nil {
+		return
+	}
+	for r.HasReady() {
+		rd := r.Ready()
+		if rd.HardState != nil && rt.mustPersist(rd.HardState) {
+			if err := rt.persistState(rd.HardState); err != nil {
+				// Nothing may be sent or applied before the state is
+				// durable: try again at the next event.
+				rt.setError(fmt.Errorf("persist link state: %w", err))
+				return
+			}
+		}
+		rt.mu.Lock()
+		pc := rt.conn
+		rt.mu.Unlock()
+		for i := range rd.Messages {
+			m := rd.Messages[i]
+			rt.lastSelfMsg = &m
+			if pc != nil {
+				pc.control(cmdLink, m)
+			}
+		}
+		rt.applySoft(rd.SoftState)
+		if rd.Rewind != nil {
+			rt.setError(sqlink.Errorf(sqlink.ENOTIMPLEMENTED, "reseed this replica: drop the link and create it again",
+				"this replica diverged from the primary after LSN %d and must be rewound", rd.Rewind.To))
+		}
+		if rd.Status != nil {
+			rt.mu.Lock()
+			rt.status = *rd.Status
+			rt.mu.Unlock()
+		}
+		hs := r.HardState()
+		rt.mu.Lock()
+		rt.history = slices.Clone(hs.History)
+		rt.mu.Unlock()
+		r.Advance(rd)
+	}
+}
+
+// mustPersist reports whether hs differs from the persisted state in more
+// than the hardened LSN, which the storage log recovers by itself.
+func (rt *linkRuntime) mustPersist(hs *link.HardState) bool {
+	if rt.persisted == nil {
+		return true
+	}
+	a, b := hs.Clone(), rt.persisted.Clone()
+	a.Hardened, b.Hardened = 0, 0
+	if len(a.History) == 0 && len(b.History) == 0 {
+		a.History, b.History = nil, nil
+	}
+	return !reflect.DeepEqual(a, b)
+}
+
+func (rt *linkRuntime) persistState(hs *link.HardState) error {
+	h := hs.Clone()
+	rt.mu.Lock()
+	rt.data.State = &h
+	rt.rec.Role, rt.rec.Epoch, rt.rec.Mode, rt.rec.TwoWay = h.Role, h.Epoch, h.Mode, h.TwoWay
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		return err
+	}
+	rt.persisted = &h
+	return nil
+}
+
+// save writes the link's catalog record (durable on return).
+func (rt *linkRuntime) save() error {
+	rt.mu.Lock()
+	rec := rt.rec
+	rec.UpdatedAt = time.Time{}
+	rec.State = rt.stateLocked()
+	b, err := json.Marshal(rt.data)
+	rt.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	rec.Data = b
+	return rt.s.cat.PutLink(context.WithoutCancel(rt.ctx), rec)
+}
+
+// applySoft makes the database and the data path match the state machine.
+func (rt *linkRuntime) applySoft(soft link.SoftState) {
+	r := rt.r
+	hs := r.HardState()
+	rt.mu.Lock()
+	db := rt.db
+	rt.mu.Unlock()
+	if db != nil && !soft.Dropped {
+		ro, _ := db.ReadOnly()
+		switch {
+		case soft.Writable && ro:
+			db.SetReadOnly("")
+			rt.log.Info("database writable", "role", hs.Role, "epoch", hs.Epoch)
+		case !soft.Writable && !ro:
+			db.SetReadOnly(rt.rec.PartnerName)
+			// Commits that made it in before the switch.
+			if pos := db.Pos().LSN; hs.Role == sqlink.RolePrimary && pos > hs.Hardened {
+				_ = r.Step(link.Message{Type: link.MsgCommitted, LSN: pos})
+			}
+		}
+		if hs.Role == sqlink.RolePrimary && db.Epoch() < hs.Epoch {
+			if err := db.SetEpoch(hs.Epoch); err != nil {
+				rt.setError(err)
+			}
+		}
+	}
+	// Sync commits.
+	rt.cmu.Lock()
+	wait := hs.Role == sqlink.RolePrimary && hs.Mode == sqlink.ModeSync && !soft.Dropped
+	if soft.Commit != rt.commit || wait != rt.syncWait {
+		rt.commit, rt.syncWait = soft.Commit, wait
+		close(rt.commitCh)
+		rt.commitCh = make(chan struct{})
+	}
+	rt.cmu.Unlock()
+	// Receiving.
+	rt.mu.Lock()
+	rt.recvOn, rt.recvEp = soft.Replication.Receive, soft.Replication.ReceiveEpoch
+	reseed := rt.data.ReseedRequired
+	rt.mu.Unlock()
+	// Sending.
+	want := soft.Replication.Send && !reseed && db != nil
+	rt.mu.Lock()
+	pc := rt.conn
+	rt.mu.Unlock()
+	if rt.sender != nil && (!want || rt.sender.pc != pc || rt.sender.epoch != soft.Replication.SendEpoch) {
+		rt.stopSender()
+	}
+	if want && pc != nil && rt.sender == nil {
+		rt.startSender(pc, db, soft.Replication.SendFrom-1, soft.Replication.SendEpoch)
+	}
+	rt.soft = soft
+	if soft.Dropped {
+		rt.mu.Lock()
+		already := rt.dropping
+		rt.dropping = true
+		rt.mu.Unlock()
+		if !already {
+			// The state machine dropped the link (the partner dropped it,
+			// or a failover ended with drop): finish outside the loop.
+			go func() {
+				if err := rt.s.dropLocal(context.Background(), rt, "the link was dropped by its partner"); err != nil {
+					rt.log.Error("drop link", "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// waitCommit blocks a session's commit at lsn until the link allows it:
+// at once for async links, else until the secondary hardened it or was
+// marked disconnected.
+func (rt *linkRuntime) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
+	for {
+		rt.cmu.Lock()
+		c, ch, wait := rt.commit, rt.commitCh, rt.syncWait
+		rt.cmu.Unlock()
+		if !wait || c >= lsn {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (rt *linkRuntime) onTick() {
+	now := rt.s.cfg.Now()
+	if rt.r != nil {
+		rt.r.Tick()
+	}
+	rt.mu.Lock()
+	rt.sendRate.sample(rt.sentBytes, now)
+	rt.redoRate.sample(rt.redoneBytes, now)
+	rt.recvRate.sample(rt.recvBytes, now)
+	if rt.seed.state == "SEEDING" {
+		rt.seed.rate.sample(rt.seed.done, now)
+	}
+	pc, db := rt.conn, rt.db
+	rt.mu.Unlock()
+	rt.checkRetention()
+	if pc == nil {
+		return
+	}
+	if db != nil && rt.r != nil && rt.r.HardState().Role == sqlink.RolePrimary {
+		st := db.Stats()
+		pc.send(&transport.Heartbeat{Time: now, LastCommitLSN: st.Pos.LSN, LastCommitTime: st.LastCommit})
+		rt.mu.Lock()
+		reseed := rt.data.ReseedRequired
+		rt.mu.Unlock()
+		if reseed {
+			// A secondary that is seeding already ignores it.
+			pc.control(cmdReseed, struct{}{})
+		}
+	}
+	pc.control(cmdStatus, rt.localStatus())
+}
+
+// attach makes pc the link's connection (on the loop).
+func (rt *linkRuntime) attach(pc *peerConn) {
+	rt.mu.Lock()
+	old := rt.conn
+	rt.conn = pc
+	if cert := pc.c.PeerCertificate(); cert != nil {
+		rt.partnerCertExpiry = cert.NotAfter
+	}
+	first := !rt.data.EverConnected
+	rt.data.EverConnected = true
+	phase := rt.data.Phase
+	rt.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	rt.stopSender()
+	if first {
+		if err := rt.save(); err != nil {
+			rt.setError(err)
+		}
+	}
+	rt.log.Info("link connected", "partner", pc.hello.InstanceName, "remote", pc.c.RemoteAddr())
+	if rt.lastSelfMsg != nil {
+		m := *rt.lastSelfMsg
+		m.Type = link.MsgHeartbeat
+		m.Target, m.KeepLink, m.AllowDataLoss, m.Primary, m.NewMode = 0, false, false, "", ""
+		if rt.r != nil {
+			hs := rt.r.HardState()
+			m.LSN = hs.Hardened
+		}
+		pc.control(cmdLink, m)
+	} else if rt.r != nil {
+		rt.r.Tick() // queues a heartbeat carrying our status
+	}
+	pc.control(cmdStatus, rt.localStatus())
+	if phase == phaseSeeding {
+		rt.requestSeed(pc)
+	}
+}
+
+// detach forgets pc (on the loop).
+func (rt *linkRuntime) detach(pc *peerConn) {
+	rt.mu.Lock()
+	if rt.conn != pc {
+		rt.mu.Unlock()
+		return
+	}
+	rt.conn = nil
+	rt.mu.Unlock()
+	if rt.sender != nil && rt.sender.pc == pc {
+		rt.stopSender()
+	}
+	rt.log.Info("link disconnected")
+}
+
+// serveConn runs an established connection until it ends.
+func (rt *linkRuntime) serveConn(ctx context.Context, c *transport.Conn, h *transport.Hello) {
+	pc := newPeerConn(ctx, c, h)
+	defer pc.close()
+	if !rt.call(func() { rt.attach(pc) }) {
+		return
+	}
+	go pc.writeLoop()
+	err := rt.readLoop(pc)
+	if err != nil && rt.ctx.Err() == nil && pc.ctx.Err() == nil && !transport.IsClosed(err) && !errors.Is(err, io.EOF) {
+		rt.setError(fmt.Errorf("link connection: %w", err))
+	}
+	pc.close()
+	rt.call(func() { rt.detach(pc) })
+}
+
+func (rt *linkRuntime) dialLoop() {
+	defer rt.wg.Done()
+	var wait time.Duration
+	for rt.ctx.Err() == nil {
+		c, h, err := rt.s.dialLink(rt.ctx, rt)
+		if err == nil {
+			wait = 0
+			rt.serveConn(rt.ctx, c, h)
+			c.Close()
+			continue
+		}
+		if rt.ctx.Err() != nil {
+			return
+		}
+		rt.setError(err)
+		rt.mu.Lock()
+		ever := rt.data.EverConnected
+		rt.mu.Unlock()
+		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND && ever {
+			// The partner no longer has the link: it was dropped there
+			// while we could not be told.
+			go func() {
+				if err := rt.s.dropLocal(context.Background(), rt, "the partner no longer has the link"); err != nil {
+					rt.log.Error("drop link", "err", err)
+				}
+			}()
+			return
+		}
+		wait = backoff(wait, maxReconnectDelay)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-rt.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// readLoop handles the partner's frames until the connection ends.
+func (rt *linkRuntime) readLoop(pc *peerConn) error {
+	for {
+		m, err := pc.c.ReadMessage(pc.ctx)
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *transport.ControlRequest:
+			if err := rt.onControl(pc, m); err != nil {
+				return err
+			}
+		case *transport.ControlResponse:
+			pc.respond(m)
+		case *transport.Records:
+			if err := rt.receive(pc, m); err != nil {
+				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+				return err
+			}
+		case *transport.Ack:
+			rt.mu.Lock()
+			if m.Hardened > rt.ackHardened {
+				rt.ackHardened = m.Hardened
+			}
+			if m.Redone > rt.ackRedone {
+				rt.ackRedone = m.Redone
+			}
+			rt.ackTime = rt.s.cfg.Now()
+			rt.mu.Unlock()
+			rt.wake()
+		case *transport.Heartbeat:
+			rt.mu.Lock()
+			if m.LastCommitLSN >= rt.primaryLSN {
+				rt.primaryLSN, rt.primaryTime = m.LastCommitLSN, m.LastCommitTime
+			}
+			rt.mu.Unlock()
+		case *transport.SeedChunk:
+			if err := rt.seedChunk(m); err != nil {
+				rt.setError(err)
+				return err
+			}
+		case *transport.SeedDone:
+			if err := rt.seedFinish(pc, m); err != nil {
+				rt.setError(err)
+				return err
+			}
+		case *transport.ErrorMessage:
+			return m.Err()
+		}
+	}
+}
+
+func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) error {
+	switch m.Command {
+	case cmdLink:
+		var msg link.Message
+		if err := json.Unmarshal(m.Body, &msg); err != nil {
+			return fmt.Errorf("decode link message: %w", err)
+		}
+		rt.call(func() {
+			if rt.r == nil {
+				return
+			}
+			if msg.Role == sqlink.RolePrimary || rt.partnerMsg == nil || msg.Version >= rt.partnerMsg.Version {
+				mm := msg
+				rt.mu.Lock()
+				rt.partnerMsg = &mm
+				rt.mu.Unlock()
+			}
+			if err := rt.r.Step(msg); err != nil {
+				rt.setError(err)
+			}
+		})
+	case cmdStatus:
+		var st adminapi.ReplicaStatus
+		if err := json.Unmarshal(m.Body, &st); err != nil {
+			return fmt.Errorf("decode partner status: %w", err)
+		}
+		rt.mu.Lock()
+		rt.partnerStatus = &st
+		if st.Role == sqlink.RolePrimary && st.LastCommitLSN > rt.primaryLSN {
+			rt.primaryLSN, rt.primaryTime = st.LastCommitLSN, st.LastCommitTime
+		}
+		rt.mu.Unlock()
+	case cmdSeedRequest:
+		var req seedRequest
+		if err := json.Unmarshal(m.Body, &req); err != nil {
+			return fmt.Errorf("decode seed request: %w", err)
+		}
+		rt.startSeedSender(pc, req)
+	case cmdSeedPlan:
+		var plan seedPlan
+		if err := json.Unmarshal(m.Body, &plan); err != nil {
+			return fmt.Errorf("decode seed plan: %w", err)
+		}
+		if err := rt.onSeedPlan(pc, plan); err != nil {
+			rt.setError(err)
+			rt.setSeedState("FAILED")
+			return nil
+		}
+	case cmdReseed:
+		rt.call(func() { rt.restartSeeding(pc, "the primary no longer holds the log this replica needs") })
+	case cmdDrop:
+		_ = pc.c.Send(pc.ctx, &transport.ControlResponse{ID: m.ID})
+		go func() {
+			if err := rt.s.dropLocal(context.Background(), rt, "the partner dropped the link"); err != nil {
+				rt.log.Error("drop link", "err", err)
+			}
+		}()
+		return io.EOF
+	default:
+		if m.ID != 0 {
+			pc.send(&transport.ControlResponse{ID: m.ID, Code: sqlink.ENOTIMPLEMENTED, Message: "unknown link command " + m.Command})
+		}
+	}
+	return nil
+}
+
+// --- Primary: streaming records ---
+
+// recordSender streams log records from an LSN to the partner.
+type recordSender struct {
+	pc     *peerConn
+	epoch  sqlink.Epoch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN, epoch sqlink.Epoch) {
+	ctx, cancel := context.WithCancel(pc.ctx)
+	s := &recordSender{pc: pc, epoch: epoch, cancel: cancel, done: make(chan struct{})}
+	rt.sender = s
+	go func() {
+		defer close(s.done)
+		err := rt.sendRecords(ctx, s, db, from)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if sqlink.ErrorCode(err) == sqlink.ECONFLICT {
+			rt.setError(fmt.Errorf("cannot stream from LSN %d: %w", from+1, err))
+			// Not from this goroutine: the loop may be waiting for it.
+			go func() {
+				select {
+				case rt.events <- func() { rt.markReseed("the log the secondary needs was released") }:
+				case <-rt.ctx.Done():
+				}
+			}()
+			return
+		}
+		rt.setError(fmt.Errorf("stream records: %w", err))
+		pc.close()
+	}()
+}
+
+func (rt *linkRuntime) stopSender() {
+	if rt.sender == nil {
+		return
+	}
+	rt.sender.cancel()
+	<-rt.sender.done
+	rt.sender = nil
+}
+
+func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *storage.DB, from sqlink.LSN) error {
+	lr, err := db.ReadLog(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer lr.Close()
+	var buf []byte
+	var times []lsnTime
+	for {
+		rec, err := lr.Next(ctx)
+		if err != nil {
+			return err
+		}
+		buf, times = buf[:0], times[:0]
+		first := rec.LSN
+		last := rec.LSN
+		if buf, err = appendRecord(buf, rec); err != nil {
+			return err
+		}
+		times = append(times, lsnTime{rec.LSN, rec.Time})
+		for len(buf) < maxRecordsBatch {
+			rec, err = lr.TryNext()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if buf, err = appendRecord(buf, rec); err != nil {
+				return err
+			}
+			last = rec.LSN
+			times = append(times, lsnTime{rec.LSN, rec.Time})
+		}
+		if err := s.pc.c.WriteMessage(ctx, &transport.Records{Epoch: s.epoch, FirstLSN: first, LastLSN: last, Data: buf}); err != nil {
+			return err
+		}
+		if err := s.pc.c.Flush(ctx); err != nil {
+			return err
+		}
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.sentLSN, rt.sentTime = last, now
+		rt.sentBytes += int64(len(buf))
+		rt.noteTimes(times, len(buf))
+		rt.mu.Unlock()
+	}
+}
+
+// noteTimes remembers commit times of records for lag figures (mu held).
+func (rt *linkRuntime) noteTimes(ts []lsnTime, bytes int) {
+	if len(ts) == 0 {
+		return
+	}
+	avg := float64(bytes) / float64(len(ts))
+	if rt.avgRecord == 0 {
+		rt.avgRecord = avg
+	} else {
+		rt.avgRecord = 0.9*rt.avgRecord + 0.1*avg
+	}
+	if n := len(rt.times); n > 0 && rt.times[n-1].lsn >= ts[0].lsn {
+		// A resend after a reconnect: keep what we have.
+		i := 0
+		for i < len(ts) && ts[i].lsn <= rt.times[n-1].lsn {
+			i++
+		}
+		ts = ts[i:]
+	}
+	rt.times = append(rt.times, ts...)
+	if len(rt.times) > timesKept {
+		rt.times = append(rt.times[:0], rt.times[len(rt.times)-timesKept/2:]...)
+	}
+}
+
+// timeOf returns the commit time of the record at lsn if remembered.
+func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
+	i, ok := slices.BinarySearchFunc(rt.times, lsn, func(e lsnTime, l sqlink.LSN) int {
+		switch {
+		case e.lsn < l:
+			return -1
+		case e.lsn > l:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return time.Time{}, false
+	}
+	return rt.times[i].t, true
+}
+
+// appendRecord appends rec, length-prefixed, to a Records payload.
+func appendRecord(b []byte, rec *storage.Record) ([]byte, error) {
+	enc, err := rec.MarshalBinary()
+	if err != nil {
+		return b, err
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(enc)))
+	return append(b, enc...), nil
+}
+
+// splitRecords decodes a Records payload.
+func splitRecords(b []byte) ([]*storage.Record, error) {
+	var out []*storage.Record
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, sqlink.Errorf(sqlink.EINVALID, "", "records payload truncated")
+		}
+		n := binary.BigEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return nil, sqlink.Errorf(sqlink.EINVALID, "", "records payload truncated")
+		}
+		rec := new(storage.Record)
+		if err := rec.UnmarshalBinary(b[4 : 4+n]); err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+		b = b[4+n:]
+	}
+	return out, nil
+}
+
+// --- Secondary: harden, acknowledge, apply ---
+
+func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
+	rt.mu.Lock()
+	db, on, ep := rt.db, rt.recvOn, rt.recvEp
+	rt.mu.Unlock()
+	if db == nil || !on || b.Epoch != ep {
+		return sqlink.Errorf(sqlink.ECONFLICT, "wait until the replicas agree on roles; the link reconnects by itself",
+			"refused records %d..%d of epoch %d: this replica is not following a primary at that epoch", b.FirstLSN, b.LastLSN, b.Epoch)
+	}
+	if pc.stream == nil {
+		hard := db.Pos().LSN
+		if b.FirstLSN > hard+1 {
+			return sqlink.Errorf(sqlink.ECONFLICT, "", "records start at %d, after this replica's hardened LSN %d", b.FirstLSN, hard)
+		}
+		pc.stream = transport.NewRecordStream(b.Epoch, b.FirstLSN-1)
+	}
+	if err := pc.stream.Accept(b); err != nil {
+		return err
+	}
+	recs, err := splitRecords(b.Data)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 || recs[0].LSN != b.FirstLSN || recs[len(recs)-1].LSN != b.LastLSN {
+		return sqlink.Errorf(sqlink.EINVALID, "", "records batch %d..%d does not hold what it says", b.FirstLSN, b.LastLSN)
+	}
+	now := rt.s.cfg.Now()
+	rt.mu.Lock()
+	rt.recvLSN, rt.recvTime = b.LastLSN, now
+	rt.recvBytes += int64(len(b.Data))
+	ts := make([]lsnTime, len(recs))
+	for i, r := range recs {
+		ts[i] = lsnTime{r.LSN, r.Time}
+	}
+	rt.noteTimes(ts, len(b.Data))
+	if b.LastLSN > rt.primaryLSN {
+		rt.primaryLSN, rt.primaryTime = b.LastLSN, recs[len(recs)-1].Time
+	}
+	rt.mu.Unlock()
+	if err := db.Harden(pc.ctx, recs...); err != nil {
+		return fmt.Errorf("harden records %d..%d: %w", b.FirstLSN, b.LastLSN, err)
+	}
+	pos := db.Pos()
+	rt.mu.Lock()
+	rt.hardenedTime = rt.s.cfg.Now()
+	rt.mu.Unlock()
+	if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: b.Epoch, Hardened: pos.LSN, Redone: db.Redone().LSN, Time: rt.hardenedTime}); err != nil {
+		return err
+	}
+	rt.wake()
+	return nil
+}
+
+// startApplier applies hardened records to a secondary's database, merging
+// records into one transaction when it is behind.
+func (rt *linkRuntime) startApplier(db *storage.DB) {
+	rt.stopApplier()
+	ctx, cancel := context.WithCancel(rt.ctx)
+	done := make(chan struct{})
+	rt.applierStop, rt.applierDone = cancel, done
+	go func() {
+		defer close(done)
+		var wait time.Duration
+		for ctx.Err() == nil {
+			err := rt.applyLoop(ctx, db)
+			if ctx.Err() != nil {
+				return
+			}
+			rt.setError(fmt.Errorf("apply replicated records: %w", err))
+			wait = backoff(wait, maxReconnectDelay)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}()
+}
+
+func (rt *linkRuntime) stopApplier() {
+	if rt.applierStop == nil {
+		return
+	}
+	rt.applierStop()
+	<-rt.applierDone
+	rt.applierStop, rt.applierDone = nil, nil
+}
+
+func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
+	lr, err := db.ReadLog(ctx, db.Redone().LSN)
+	if err != nil {
+		return err
+	}
+	defer lr.Close()
+	for {
+		notify := db.Notify()
+		var batch []*storage.Record
+		size := 0
+		for size < maxApplyBatch {
+			rec, err := lr.TryNext()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			batch = append(batch, rec)
+			size += rec.Size()
+		}
+		if len(batch) == 0 {
+			select {
+			case <-notify:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := db.Apply(ctx, batch...); err != nil {
+			return err
+		}
+		red := db.Redone().LSN
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.redoneBytes += int64(size)
+		rt.redoneTime = now
+		pc := rt.conn
+		rt.mu.Unlock()
+		if pc != nil {
+			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: db.Pos().LSN, Redone: red, Time: now})
+		}
+		rt.wake()
+	}
+}
+
+// checkCatchup brings a seeded secondary ONLINE once it has redone up to
+// the seed's position (on the loop).
+func (rt *linkRuntime) checkCatchup() {
+	rt.mu.Lock()
+	db, phase, seedPos := rt.db, rt.data.Phase, rt.data.SeedPos
+	rt.mu.Unlock()
+	if phase != phaseCatchup || db == nil || db.Redone().LSN < seedPos.LSN {
+		return
+	}
+	ctx := context.WithoutCancel(rt.ctx)
+	if err := rt.s.cat.SetDatabaseState(ctx, rt.database(), sqlink.DatabaseOnline); err != nil {
+		rt.setError(err)
+		return
+	}
+	rt.s.mu.Lock()
+	rt.s.dbs[rt.database()] = db
+	rt.s.mu.Unlock()
+	rt.mu.Lock()
+	rt.ownsDB = false
+	rt.data.Phase = phaseOnline
+	rt.seed.state = "COMPLETED"
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	rt.log.Info("secondary online", "redone", db.Redone().LSN)
+}
+
+// --- Primary: log retention ---
+
+// startFloor keeps the log the secondary may still need.
+func (rt *linkRuntime) startFloor() {
+	rt.mu.Lock()
+	db, floor, reseed := rt.db, rt.data.FloorLSN, rt.data.ReseedRequired
+	rt.mu.Unlock()
+	if db == nil {
+		return
+	}
+	db.SetRetentionFloor(floor, !reseed)
+}
+
+// checkRetention moves the retention floor up to what the secondary has
+// hardened and marks the link RESEED_REQUIRED when the log kept for it
+// passes the cap (on the loop).
+func (rt *linkRuntime) checkRetention() {
+	if rt.r == nil {
+		return
+	}
+	hs := rt.r.HardState()
+	rt.mu.Lock()
+	db, reseed, floor := rt.db, rt.data.ReseedRequired, rt.data.FloorLSN
+	ack := rt.ackHardened
+	seeding := rt.seed.active
+	rt.mu.Unlock()
+	if db == nil || hs.Role != sqlink.RolePrimary || hs.Dropped || reseed {
+		return
+	}
+	st := rt.r.Status()
+	partner := ack
+	if st.PartnerRole == sqlink.RoleSecondary && st.PartnerLSN > partner {
+		partner = st.PartnerLSN
+	}
+	if !seeding && partner > floor {
+		floor = partner
+		db.SetRetentionFloor(floor, true)
+		rt.mu.Lock()
+		rt.data.FloorLSN = floor
+		rt.mu.Unlock()
+		if now := rt.s.cfg.Now(); now.Sub(rt.floorSaved) > 5*time.Second {
+			rt.floorSaved = now
+			if err := rt.save(); err != nil {
+				rt.setError(err)
+			}
+		}
+	}
+	if q := rt.queueBytes(db, floor); q > rt.s.cfg.LinkLogCapBytes {
+		rt.markReseed(fmt.Sprintf("the log kept for the secondary (%d bytes) passed the cap of %d bytes", q, rt.s.cfg.LinkLogCapBytes))
+	}
+}
+
+// queueBytes estimates the bytes of log after lsn.
+func (rt *linkRuntime) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
+	st := db.Stats()
+	if st.Pos.LSN <= lsn {
+		return 0
+	}
+	n := st.Pos.LSN - lsn
+	kept := st.Pos.LSN - st.LogFirstLSN + 1
+	if st.LogFirstLSN == 0 || st.LogFirstLSN > st.Pos.LSN || kept == 0 {
+		rt.mu.Lock()
+		avg := rt.avgRecord
+		rt.mu.Unlock()
+		return int64(float64(n) * avg)
+	}
+	return int64(float64(st.LogBytes) / float64(kept) * float64(n))
+}
+
+// markReseed gives up the log kept for the secondary (on the loop).
+func (rt *linkRuntime) markReseed(why string) {
+	rt.mu.Lock()
+	if rt.data.ReseedRequired {
+		rt.mu.Unlock()
+		return
+	}
+	rt.data.ReseedRequired = true
+	db, pc := rt.db, rt.conn
+	rt.mu.Unlock()
+	rt.stopSender()
+	if db != nil {
+		db.SetRetentionFloor(0, false)
+	}
+	err := sqlink.Errorf(sqlink.ECONFLICT, "the secondary reseeds by itself when it reconnects; check why it is away",
+		"link %s is RESEED_REQUIRED: %s; the log was released", rt.name, why)
+	rt.log.Error("link needs a reseed", "err", err)
+	rt.setError(err)
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	if pc != nil {
+		pc.control(cmdReseed, struct{}{})
+	}
+}
+
+// hello describes this replica to the partner.
+func (rt *linkRuntime) hello() transport.Hello {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	h := transport.Hello{
+		InstanceID: rt.s.info.ID, InstanceName: rt.s.info.Name,
+		LinkID: rt.data.LinkID, LinkName: rt.name, Database: rt.rec.Database,
+		Role: rt.rec.Role, Epoch: rt.rec.Epoch, History: slices.Clone(rt.history),
+		Time: rt.s.cfg.Now(),
+	}
+	if rt.status.Role != "" {
+		h.Role, h.Epoch = rt.status.Role, rt.status.Epoch
+	}
+	if rt.db != nil {
+		h.Pos = rt.db.Pos()
+	}
+	return h
+}
+
+// checkHello refuses a Hello for another link or from another instance than
+// the partner. Epochs are not refused here: a partner at an older epoch
+// must hear from us to learn that it was demoted (the state machine decides).
+func (rt *linkRuntime) checkHello(h *transport.Hello) error {
+	if err := transport.CheckHello(rt.data.LinkID, 0, h); err != nil {
+		return err
+	}
+	if h.InstanceID != rt.data.PartnerID {
+		return sqlink.Errorf(sqlink.ECONFLICT, "check the link's partner on both instances (`sqlink link status`)",
+			"instance %s (%s) spoke for link %q, whose partner is instance %s (%s)", h.InstanceName, h.InstanceID, rt.name, rt.rec.PartnerName, rt.data.PartnerID)
+	}
+	return nil
+}

@@ -1,0 +1,496 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/link"
+	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
+)
+
+// Seeding
+//
+// The secondary asks (seedRequest) on every connection while it has no
+// consistent copy. The primary answers with a seedPlan, then streams
+// SeedChunk frames of a read snapshot and a SeedDone:
+//
+//   - fresh: a new snapshot from page 1;
+//   - resume: the snapshot the secondary was receiving is still open here:
+//     continue at its next page;
+//   - rebase: that snapshot is gone (the primary restarted) but the log
+//     still reaches back to the secondary's seed base: continue at its next
+//     page from a newer snapshot (storage.SeedWriter.Rebase). Pages from
+//     the older snapshots are brought up to date by replaying the log from
+//     the base, which the secondary does anyway while it is RESTORING;
+//   - log: the secondary holds a restored backup; only the log after it is
+//     shipped (the primary refuses if its log no longer reaches back);
+//   - error: the primary cannot seed (a *sqlink.Error for the operator).
+//
+// The primary keeps the log from the seed base (retention floor) until the
+// secondary has hardened past it.
+
+// seedRequest is what a secondary without a consistent copy asks for.
+type seedRequest struct {
+	Have       bool       `json:"have"` // a seed is partly received
+	Base       sqlink.Pos `json:"base"`
+	Pos        sqlink.Pos `json:"pos"`
+	Next       uint32     `json:"next"`
+	FromBackup bool       `json:"from_backup,omitempty"`
+	BackupPos  sqlink.Pos `json:"backup_pos"`
+}
+
+// seedPlan is the primary's answer to a seedRequest.
+type seedPlan struct {
+	Kind      string                `json:"kind"` // fresh, resume, rebase, log, error
+	Pos       sqlink.Pos            `json:"pos"`
+	Epoch     sqlink.Epoch          `json:"epoch"`
+	PageSize  int64                 `json:"page_size"`
+	PageCount int64                 `json:"page_count"`
+	Next      uint32                `json:"next"`
+	History   []sqlink.HistoryEntry `json:"history,omitempty"`
+	Code      string                `json:"code,omitempty"`
+	Message   string                `json:"message,omitempty"`
+	Hint      string                `json:"hint,omitempty"`
+}
+
+func (rt *linkRuntime) setSeedState(state string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.seed.state != state && state == "SEEDING" {
+		rt.seed.started = rt.s.cfg.Now()
+		rt.seed.startBytes = rt.seed.done
+		rt.seed.rate = rate{}
+	}
+	rt.seed.state = state
+}
+
+// requestSeed asks the primary for a seed (secondary, on the loop).
+func (rt *linkRuntime) requestSeed(pc *peerConn) {
+	rt.mu.Lock()
+	req := seedRequest{FromBackup: rt.data.SeedFromBackup}
+	db := rt.db
+	rt.mu.Unlock()
+	if req.FromBackup {
+		if db == nil {
+			rt.setError(sqlink.Errorf(sqlink.EINTERNAL, "drop and recreate the link", "restored database %s is not open", rt.database()))
+			return
+		}
+		req.BackupPos = db.Pos()
+	} else {
+		rt.seedMu.Lock()
+		if rt.writer != nil {
+			if err := rt.flushSeed(); err != nil {
+				rt.setError(err)
+			}
+			st := rt.writer.State()
+			req.Have, req.Base, req.Pos, req.Next = true, st.Base, st.Pos, st.Next
+		}
+		rt.seedMu.Unlock()
+	}
+	pc.control(cmdSeedRequest, req)
+}
+
+// startSeedSender answers a seed request (primary), replacing any seed
+// sender still running.
+func (rt *linkRuntime) startSeedSender(pc *peerConn, req seedRequest) {
+	rt.seedMu.Lock()
+	defer rt.seedMu.Unlock()
+	if rt.seedStop != nil {
+		rt.seedStop()
+		<-rt.seedDone
+	}
+	ctx, cancel := context.WithCancel(pc.ctx)
+	done := make(chan struct{})
+	rt.seedStop, rt.seedDone = cancel, done
+	go func() {
+		defer close(done)
+		err := rt.sendSeed(ctx, pc, req)
+		rt.mu.Lock()
+		rt.seed.active = false
+		rt.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			rt.setError(fmt.Errorf("seed the secondary: %w", err))
+			rt.setSeedState("FAILED")
+		}
+	}()
+}
+
+// setFloor keeps the log after lsn for the secondary and clears a pending
+// reseed: the secondary is about to get a copy it can continue from.
+func (rt *linkRuntime) setFloor(db *storage.DB, lsn sqlink.LSN) {
+	db.SetRetentionFloor(lsn, true)
+	rt.mu.Lock()
+	rt.data.FloorLSN = lsn
+	rt.data.ReseedRequired = false
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+}
+
+func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
+	rt.mu.Lock()
+	db, hist := rt.db, rt.history
+	rt.mu.Unlock()
+	if db == nil || len(hist) == 0 {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "this replica cannot seed its partner now")
+	}
+	epoch := hist[len(hist)-1].Epoch
+	if req.FromBackup {
+		lr, err := db.ReadLog(ctx, req.BackupPos.LSN)
+		if err != nil {
+			e := sqlink.Errorf(sqlink.ECONFLICT,
+				"take a new full backup on the primary and restore it on the secondary with --restoring, or drop the link and create it with automatic seeding",
+				"cannot seed from the backup at LSN %d: the primary's log no longer reaches back to it (%s)", req.BackupPos.LSN, sqlink.ErrorMessage(err))
+			_ = pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: "error", Code: sqlink.ECONFLICT, Message: e.Message, Hint: e.Hint}))
+			return e
+		}
+		lr.Close()
+		rt.setFloor(db, req.BackupPos.LSN)
+		return pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: "log", Pos: db.Pos(), Epoch: epoch, History: hist}))
+	}
+
+	rt.mu.Lock()
+	rt.seed.active = true
+	rt.mu.Unlock()
+	snap := rt.snap
+	var plan seedPlan
+	var base sqlink.LSN
+	if req.Have && snap != nil && snap.Pos == req.Pos && int64(req.Next) <= snap.PageCount+1 {
+		plan = seedPlan{Kind: "resume", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount, Next: req.Next}
+		base = req.Base.LSN
+	} else {
+		if snap != nil {
+			snap.Close()
+			rt.snap = nil
+		}
+		var err error
+		if snap, err = db.OpenSnapshot(ctx); err != nil {
+			return err
+		}
+		rt.snap = snap
+		canRebase := false
+		if req.Have && req.Next > 1 && req.Pos.LSN <= snap.Pos.LSN && req.Base.LSN <= snap.Pos.LSN {
+			if lr, err := db.ReadLog(ctx, req.Base.LSN); err == nil {
+				lr.Close()
+				canRebase = true
+			}
+		}
+		if canRebase {
+			plan = seedPlan{Kind: "rebase", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount,
+				Next: uint32(min(int64(req.Next), snap.PageCount+1))}
+			base = req.Base.LSN
+		} else {
+			plan = seedPlan{Kind: "fresh", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount, Next: 1}
+			base = snap.Pos.LSN
+		}
+	}
+	rt.setFloor(db, base)
+	rt.log.Info("seeding the secondary", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", plan.Next, "pages", plan.PageCount)
+	if err := pc.c.Send(ctx, controlOf(cmdSeedPlan, plan)); err != nil {
+		return err
+	}
+	ps := snap.PageSize
+	total := uint64(snap.PageCount * ps)
+	rt.mu.Lock()
+	rt.seed.total, rt.seed.done, rt.seed.seedLSN = int64(total), int64(plan.Next-1)*ps, snap.Pos.LSN
+	rt.mu.Unlock()
+	rt.setSeedState("SEEDING")
+	per := max(1, seedChunkBytes/int(ps))
+	buf := make([]byte, 0, per*int(ps))
+	limit := rt.s.cfg.LinkSeedBytesPerSecond
+	start, sent := time.Now(), int64(0)
+	for pg := plan.Next; int64(pg) <= snap.PageCount; {
+		pages, err := snap.ReadPages(ctx, pg, per)
+		if err != nil {
+			return err
+		}
+		if len(pages) == 0 {
+			break
+		}
+		buf = buf[:0]
+		for _, p := range pages {
+			buf = append(buf, p.Data...)
+		}
+		if err := pc.c.WriteMessage(ctx, &transport.SeedChunk{Epoch: epoch, LSN: snap.Pos.LSN, Offset: uint64(pg-1) * uint64(ps), TotalSize: total, Data: buf}); err != nil {
+			return err
+		}
+		if err := pc.c.Flush(ctx); err != nil {
+			return err
+		}
+		pg += uint32(len(pages))
+		if sent += int64(len(buf)); limit > 0 {
+			if ahead := time.Duration(float64(sent)/float64(limit)*float64(time.Second)) - time.Since(start); ahead > 0 {
+				t := time.NewTimer(ahead)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				}
+			}
+		}
+		rt.mu.Lock()
+		rt.seed.done = int64(pg-1) * ps
+		rt.sentBytes += int64(len(buf))
+		rt.mu.Unlock()
+	}
+	if err := pc.c.Send(ctx, &transport.SeedDone{Epoch: epoch, Pos: snap.Pos, TotalSize: total, History: hist}); err != nil {
+		return err
+	}
+	// The secondary has every page; a later request starts a new snapshot.
+	rt.snap = nil
+	snap.Close()
+	rt.setSeedState("COMPLETED")
+	rt.log.Info("seed sent", "seed_lsn", snap.Pos.LSN, "bytes", total)
+	return nil
+}
+
+func controlOf(cmd string, body any) *transport.ControlRequest {
+	pc := &peerConn{}
+	pc.control(cmd, body)
+	return pc.queue[0].(*transport.ControlRequest)
+}
+
+// onSeedPlan prepares the seed writer for what the primary will send
+// (secondary, reader goroutine).
+func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
+	path := databasePath(rt.s.cfg.DataDir, rt.database())
+	switch plan.Kind {
+	case "error":
+		return sqlink.Errorf(plan.Code, plan.Hint, "%s", plan.Message)
+	case "log":
+		rt.mu.Lock()
+		db := rt.db
+		rt.mu.Unlock()
+		if db == nil {
+			return sqlink.Errorf(sqlink.EINTERNAL, "drop and recreate the link", "restored database %s is not open", rt.database())
+		}
+		rt.mu.Lock()
+		rt.data.SeedAttempts++
+		rt.mu.Unlock()
+		rt.call(func() { rt.beginCatchup(db, plan.Epoch, plan.History, plan.Pos) })
+		return nil
+	}
+	rt.seedMu.Lock()
+	defer rt.seedMu.Unlock()
+	rt.pending, rt.pendingB = nil, 0
+	switch plan.Kind {
+	case "fresh":
+		if rt.writer != nil {
+			rt.writer.Close()
+			rt.writer = nil
+		}
+		removeSeedFiles(path)
+		w, err := storage.CreateSeed(path, plan.Pos, plan.Epoch, plan.PageSize, plan.PageCount)
+		if err != nil {
+			return err
+		}
+		rt.writer = w
+	case "resume", "rebase":
+		if rt.writer == nil {
+			return sqlink.Errorf(sqlink.EINTERNAL, "", "seed %s planned but no seed in progress", plan.Kind)
+		}
+		if plan.Kind == "rebase" {
+			if err := rt.writer.Rebase(plan.Pos, plan.PageCount); err != nil {
+				return err
+			}
+		}
+		if st := rt.writer.State(); st.Pos != plan.Pos || st.Next != plan.Next {
+			return sqlink.Errorf(sqlink.EINTERNAL, "", "seed %s at %s page %d, but this replica is at %s page %d", plan.Kind, plan.Pos, plan.Next, st.Pos, st.Next)
+		}
+	default:
+		return sqlink.Errorf(sqlink.EINVALID, "", "unknown seed plan %q", plan.Kind)
+	}
+	st := rt.writer.State()
+	rt.mu.Lock()
+	rt.data.SeedAttempts++
+	rt.seed.total, rt.seed.done, rt.seed.seedLSN = st.PageCount*st.PageSize, st.BytesDone(), st.Pos.LSN
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		return err
+	}
+	rt.setSeedState("SEEDING")
+	rt.log.Info("receiving seed", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", st.Next, "pages", st.PageCount)
+	return nil
+}
+
+// seedChunk buffers a chunk of pages and writes them in big batches
+// (secondary, reader goroutine).
+func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
+	rt.seedMu.Lock()
+	defer rt.seedMu.Unlock()
+	w := rt.writer
+	if w == nil {
+		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk without a seed in progress")
+	}
+	st := w.State()
+	ps := st.PageSize
+	next := int64(st.Next) + int64(len(rt.pending))
+	if m.LSN != st.Pos.LSN || m.Offset != uint64((next-1)*ps) || int64(len(m.Data))%ps != 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk at offset %d of LSN %d, expected offset %d of LSN %d", m.Offset, m.LSN, (next-1)*ps, st.Pos.LSN)
+	}
+	for off := int64(0); off < int64(len(m.Data)); off += ps {
+		rt.pending = append(rt.pending, storage.Page{Pgno: uint32(next), Data: m.Data[off : off+ps]})
+		next++
+	}
+	rt.pendingB += len(m.Data)
+	rt.mu.Lock()
+	rt.seed.done = (next - 1) * ps
+	rt.recvBytes += int64(len(m.Data))
+	rt.recvTime = rt.s.cfg.Now()
+	rt.mu.Unlock()
+	if rt.pendingB >= seedFlushBytes || time.Since(rt.flushedAt) >= seedFlushInterval {
+		return rt.flushSeed()
+	}
+	return nil
+}
+
+// flushSeed writes buffered seed pages (seedMu held).
+func (rt *linkRuntime) flushSeed() error {
+	if len(rt.pending) == 0 || rt.writer == nil {
+		return nil
+	}
+	err := rt.writer.WritePages(rt.pending)
+	rt.pending, rt.pendingB = nil, 0
+	rt.flushedAt = time.Now()
+	return err
+}
+
+// seedFinish moves a complete seed into place and starts catching up
+// (secondary, reader goroutine).
+func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
+	rt.seedMu.Lock()
+	w := rt.writer
+	if w == nil {
+		rt.seedMu.Unlock()
+		return sqlink.Errorf(sqlink.EINVALID, "", "seed done without a seed in progress")
+	}
+	if err := rt.flushSeed(); err != nil {
+		rt.seedMu.Unlock()
+		return err
+	}
+	if st := w.State(); st.Pos != m.Pos {
+		rt.seedMu.Unlock()
+		return sqlink.Errorf(sqlink.EINVALID, "", "seed done at %s, but the seed is at %s", m.Pos, st.Pos)
+	}
+	st, err := w.Finish(rt.rec.PartnerName)
+	rt.writer = nil
+	rt.seedMu.Unlock()
+	if err != nil {
+		return err
+	}
+	db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
+	if err != nil {
+		return fmt.Errorf("open seeded database: %w", err)
+	}
+	rt.log.Info("seed received", "base", st.Base.LSN, "seed_lsn", st.Pos.LSN)
+	if !rt.call(func() { rt.beginCatchup(db, m.Epoch, m.History, st.Pos) }) {
+		db.Close(context.Background())
+	}
+	return nil
+}
+
+// beginCatchup starts the secondary's state machine on a seeded (or
+// restored) database; it stays RESTORING until it has redone up to seedPos
+// (on the loop).
+func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlink.HistoryEntry, seedPos sqlink.Pos) {
+	if ro, _ := db.ReadOnly(); !ro {
+		db.SetReadOnly(rt.rec.PartnerName)
+	}
+	rt.mu.Lock()
+	rt.db, rt.ownsDB = db, true
+	rt.data.Phase = phaseCatchup
+	rt.data.SeedPos = seedPos
+	rt.seed.state = "CATCHUP"
+	rt.seed.seedLSN = seedPos.LSN
+	prev := rt.data.PrevVersion
+	rt.mu.Unlock()
+	hs := link.HardState{
+		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
+		InitialPrimary: rt.data.InitialPrimary,
+		Role:           sqlink.RoleSecondary, Epoch: epoch, History: history,
+		Mode: rt.rec.Mode, TwoWay: rt.rec.TwoWay,
+		Hardened: db.Pos().LSN,
+		Version:  prev + 1, PartnerVersion: 0,
+	}
+	if err := rt.startReplica(hs); err != nil {
+		rt.setError(err)
+		return
+	}
+	if err := rt.persistState(&hs); err != nil {
+		rt.setError(err)
+	}
+	rt.r.Tick() // announce ourselves at once
+	rt.checkCatchup()
+}
+
+// restartSeeding throws away this secondary's copy and asks for a new seed
+// (on the loop).
+func (rt *linkRuntime) restartSeeding(pc *peerConn, why string) {
+	rt.mu.Lock()
+	phase := rt.data.Phase
+	rt.mu.Unlock()
+	if phase == phaseSeeding || rt.r == nil || rt.r.HardState().Role != sqlink.RoleSecondary {
+		return
+	}
+	rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "", "reseeding: %s", why))
+	rt.log.Warn("reseeding the secondary", "why", why)
+	prev := rt.r.HardState().Version
+	rt.stopApplier()
+	rt.r, rt.persisted = nil, nil
+	rt.mu.Lock()
+	db := rt.db
+	rt.db, rt.ownsDB, rt.recvOn = nil, false, false
+	rt.data.Phase = phaseSeeding
+	rt.data.State = nil
+	rt.data.PrevVersion = prev
+	rt.data.SeedFromBackup = false
+	rt.mu.Unlock()
+	ctx := context.WithoutCancel(rt.ctx)
+	rt.s.mu.Lock()
+	if rt.s.dbs[rt.database()] == db {
+		delete(rt.s.dbs, rt.database())
+	}
+	rt.s.mu.Unlock()
+	if rt.s.pg != nil {
+		rt.s.pg.EndSessions(rt.database(), "57P03", fmt.Sprintf("database %q is being reseeded", rt.database()))
+	}
+	if db != nil {
+		db.Close(ctx)
+	}
+	if err := rt.s.cat.SetDatabaseState(ctx, rt.database(), sqlink.DatabaseRestoring); err != nil {
+		rt.setError(err)
+	}
+	path := databasePath(rt.s.cfg.DataDir, rt.database())
+	removeDatabaseFiles(path)
+	removeSeedFiles(path)
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	rt.setSeedState("PENDING")
+	rt.cmu.Lock()
+	rt.syncWait = false
+	rt.cmu.Unlock()
+	if pc != nil {
+		rt.requestSeed(pc)
+	}
+}
+
+// removeSeedFiles removes a seed in progress for path.
+func removeSeedFiles(path string) {
+	os.Remove(path + ".seed")
+	os.Remove(path + ".seed.json")
+}
+
+// seedETA estimates when a seed finishes.
+func seedETA(done, total int64, bps float64, now time.Time) time.Time {
+	if bps <= 0 || total <= done {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(float64(total-done) / bps * float64(time.Second)))
+}

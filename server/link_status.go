@@ -1,0 +1,221 @@
+package server
+
+import (
+	"slices"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/storage"
+)
+
+// Link states (adminapi.LinkStatus.State).
+const (
+	linkSeeding        = "SEEDING"
+	linkSynchronizing  = "SYNCHRONIZING"
+	linkSynchronized   = "SYNCHRONIZED"
+	linkDisconnected   = "DISCONNECTED"
+	linkReseedRequired = "RESEED_REQUIRED"
+	linkSplitBrain     = "SPLIT_BRAIN"
+	linkFailover       = "FAILOVER_IN_PROGRESS"
+	linkDropped        = "DROPPED"
+)
+
+// stateLocked summarises the link (mu held).
+func (rt *linkRuntime) stateLocked() string {
+	st := rt.status
+	ps := rt.partnerStatus
+	switch {
+	case rt.dropping || st.Dropped:
+		return linkDropped
+	case rt.data.ReseedRequired:
+		return linkReseedRequired
+	case rt.data.Phase != phaseOnline:
+		return linkSeeding
+	case rt.seed.active || ps != nil && ps.DatabaseState == sqlink.DatabaseRestoring && rt.conn != nil:
+		return linkSeeding
+	case st.SplitBrain.Active:
+		return linkSplitBrain
+	case st.Op.Active():
+		return linkFailover
+	case rt.conn == nil || !st.Connected:
+		return linkDisconnected
+	case st.SyncState == sqlink.Synchronized:
+		return linkSynchronized
+	}
+	return linkSynchronizing
+}
+
+// health is SQL Server's synchronization_health for a sync state and mode.
+func health(s sqlink.SyncState, mode sqlink.Mode) string {
+	switch {
+	case s == sqlink.Synchronized:
+		return "HEALTHY"
+	case s == sqlink.Synchronizing && mode == sqlink.ModeAsync:
+		return "HEALTHY"
+	case s == sqlink.Synchronizing:
+		return "PARTIALLY_HEALTHY"
+	}
+	return "NOT_HEALTHY"
+}
+
+// localStatus describes this instance's replica of the link.
+//
+// Lag is defined as now minus the primary commit time of the oldest
+// transaction the secondary has not redone yet (0 when it has redone
+// everything the primary committed as far as it knows). When the secondary
+// has not received that transaction yet, the primary's last commit time
+// stands in for it, which understates the lag.
+func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	now := rt.s.cfg.Now()
+	st := rt.status
+	role := rt.rec.Role
+	if st.Role != "" {
+		role = st.Role
+	}
+	mode := rt.rec.Mode
+	if st.Mode != "" {
+		mode = st.Mode
+	}
+	rs := adminapi.ReplicaStatus{
+		Instance: rt.s.info.Name, InstanceID: rt.s.info.ID, Endpoint: rt.s.EndpointAddr(),
+		Role: role, Connected: rt.conn != nil, Epoch: rt.rec.Epoch,
+		PartnerCertExpiry: rt.partnerCertExpiry, LastError: rt.lastErr,
+	}
+	if st.Epoch != 0 {
+		rs.Epoch = st.Epoch
+	}
+	rs.SyncState = st.SyncState
+	if rs.SyncState == "" || rt.data.Phase == phaseSeeding {
+		rs.SyncState = sqlink.Initializing
+	}
+	if rt.conn == nil && rs.SyncState != sqlink.Initializing {
+		rs.SyncState = sqlink.NotSynchronizing
+	}
+	rs.Health = health(rs.SyncState, mode)
+	rs.DatabaseState = sqlink.DatabaseOnline
+	if rt.data.Phase != phaseOnline {
+		rs.DatabaseState = sqlink.DatabaseRestoring
+	}
+	db := rt.db
+	if db != nil {
+		ds := db.Stats()
+		rs.ReadOnly = ds.ReadOnly
+		rs.LogBytes = ds.LogBytes
+		if role == sqlink.RolePrimary {
+			rs.LogCapBytes = rt.s.cfg.LinkLogCapBytes
+			rs.LastCommitLSN, rs.LastCommitTime = ds.Pos.LSN, ds.LastCommit
+			rs.LastHardenedLSN, rs.LastHardenedTime = ds.Pos.LSN, ds.LastCommit
+			rs.LastRedoneLSN, rs.LastRedoneTime = ds.Pos.LSN, ds.LastCommit
+			rs.LastSentLSN, rs.LastSentTime = rt.sentLSN, rt.sentTime
+			partner := max(rt.ackHardened, st.PartnerLSN)
+			if st.PartnerRole != sqlink.RoleSecondary {
+				partner = rt.ackHardened
+			}
+			if ds.Pos.LSN > partner {
+				n := ds.Pos.LSN - partner
+				rs.LogSendQueueBytes = int64(float64(n) * rt.avgRecordLocked(ds))
+				rs.EstimatedDataLoss.Transactions = int64(n)
+				if t, ok := rt.timeOfLocked(partner + 1); ok && !ds.LastCommit.IsZero() {
+					rs.EstimatedDataLoss.Seconds = max(0, ds.LastCommit.Sub(t).Seconds())
+				}
+			}
+			rs.LogSendRate = rt.sendRate.value
+			if rt.ackRedone < ds.Pos.LSN && rt.data.EverConnected {
+				if t, ok := rt.timeOfLocked(rt.ackRedone + 1); ok {
+					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
+				} else if !ds.LastCommit.IsZero() {
+					rs.SecondaryLag = max(0, now.Sub(ds.LastCommit).Seconds())
+				}
+			}
+		} else {
+			hard, red := ds.Pos.LSN, ds.Redone.LSN
+			rs.LastReceivedLSN, rs.LastReceivedTime = rt.recvLSN, rt.recvTime
+			rs.LastHardenedLSN, rs.LastHardenedTime = hard, rt.hardenedTime
+			rs.LastRedoneLSN, rs.LastRedoneTime = red, rt.redoneTime
+			rs.LastCommitLSN, rs.LastCommitTime = rt.primaryLSN, rt.primaryTime
+			avg := rt.avgRecordLocked(ds)
+			if hard > red {
+				rs.RedoQueueBytes = int64(float64(hard-red) * avg)
+			}
+			rs.RedoRate = rt.redoRate.value
+			rs.LogSendRate = rt.recvRate.value
+			if rt.primaryLSN > hard {
+				n := rt.primaryLSN - hard
+				rs.LogSendQueueBytes = int64(float64(n) * avg)
+				rs.EstimatedDataLoss.Transactions = int64(n)
+				from, ok := rt.timeOfLocked(hard + 1)
+				if !ok {
+					from, ok = rt.timeOfLocked(hard)
+				}
+				if ok && !rt.primaryTime.IsZero() {
+					rs.EstimatedDataLoss.Seconds = max(0, rt.primaryTime.Sub(from).Seconds())
+				}
+			}
+			if rt.primaryLSN > red {
+				t, ok := rt.timeOfLocked(red + 1)
+				if !ok {
+					t = rt.primaryTime
+				}
+				if !t.IsZero() {
+					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
+				}
+			}
+		}
+	}
+	if rt.seed.state != "" {
+		sd := &adminapi.SeedingStatus{State: rt.seed.state, BytesDone: rt.seed.done, BytesTotal: rt.seed.total,
+			RateBytes: rt.seed.rate.value, SeedLSN: rt.seed.seedLSN, Attempts: rt.data.SeedAttempts, FromBackup: rt.data.SeedFromBackup}
+		if rt.seed.state == "SEEDING" {
+			if el := now.Sub(rt.seed.started).Seconds(); el > 0 && sd.RateBytes == 0 {
+				sd.RateBytes = float64(rt.seed.done-rt.seed.startBytes) / el
+			}
+			sd.EstimatedEnd = seedETA(sd.BytesDone, sd.BytesTotal, sd.RateBytes, now)
+		}
+		rs.Seeding = sd
+	}
+	return rs
+}
+
+// avgRecordLocked estimates the size of one log record (mu held): the log's
+// average when it holds records, else what went over the wire.
+func (rt *linkRuntime) avgRecordLocked(ds storage.Stats) float64 {
+	if ds.LogBytes > 0 && ds.LogFirstLSN > 0 && ds.LogFirstLSN <= ds.Pos.LSN {
+		return float64(ds.LogBytes) / float64(ds.Pos.LSN-ds.LogFirstLSN+1)
+	}
+	return rt.avgRecord
+}
+
+// linkStatus describes the link as seen from this instance.
+func (rt *linkRuntime) linkStatus() adminapi.LinkStatus {
+	local := rt.localStatus()
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	st := rt.status
+	ls := adminapi.LinkStatus{
+		Name: rt.name, LinkID: rt.data.LinkID, Database: rt.rec.Database,
+		Mode: rt.rec.Mode, TwoWay: rt.rec.TwoWay, Epoch: local.Epoch,
+		State: rt.stateLocked(), Local: local, History: slices.Clone(rt.history),
+	}
+	if st.Mode != "" {
+		ls.Mode = st.Mode
+	}
+	if rt.partnerStatus != nil {
+		ls.Partner = *rt.partnerStatus
+	} else {
+		ls.Partner = adminapi.ReplicaStatus{Instance: rt.rec.PartnerName, InstanceID: rt.data.PartnerID}
+		if st.PartnerRole != "" {
+			ls.Partner.Role = st.PartnerRole
+		}
+	}
+	ls.Partner.Endpoint = rt.rec.PartnerURL
+	ls.Partner.Connected = local.Connected
+	if st.Op.Active() {
+		ls.Failover = &adminapi.FailoverStatus{Type: string(st.Op.Kind), Step: string(st.Op.Step), Paused: st.PausedReason}
+	}
+	if sb := st.SplitBrain; sb.Active {
+		ls.SplitBrain = &adminapi.SplitBrainStatus{ForkLSN: sb.ForkLSN, DivergedLocal: int64(sb.LocalDiverged), DivergedPartner: int64(sb.PartnerDiverged)}
+	}
+	return ls
+}
