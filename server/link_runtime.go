@@ -62,6 +62,7 @@ type linkData struct {
 	Phase              string      `json:"phase"`
 	SeedPos            sqlink.Pos  `json:"seed_pos"`
 	SeedAttempts       int         `json:"seed_attempts,omitempty"`
+	SeedBytes          int64       `json:"seed_bytes,omitempty"` // seed bytes received over every attempt
 	ReseedRequired     bool        `json:"reseed_required,omitempty"`
 	EverConnected      bool        `json:"ever_connected,omitempty"`
 	// FloorLSN (primary): log after it is kept for the secondary. Persisted
@@ -187,7 +188,8 @@ type seedProgress struct {
 	started    time.Time
 	startBytes int64
 	rate       rate
-	active     bool // primary: a seed sender is running
+	active     bool  // primary: a seed sender is running
+	sent       int64 // bytes sent (primary) or received (secondary) over every attempt
 }
 
 func newLinkRuntime(s *Server, rec catalog.LinkRecord, data linkData) *linkRuntime {
@@ -251,6 +253,7 @@ func (rt *linkRuntime) start() error {
 	rt.mu.Unlock()
 	rt.mu.Lock()
 	rt.seed.seedLSN = rt.data.SeedPos.LSN
+	rt.seed.sent = rt.data.SeedBytes
 	switch {
 	case phase == phaseCatchup:
 		rt.seed.state = "CATCHUP"

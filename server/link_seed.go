@@ -236,7 +236,7 @@ func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedReque
 		}
 		rt.mu.Lock()
 		rt.seed.done = int64(pg-1) * ps
-		rt.sentBytes += int64(len(buf))
+		rt.seed.sent += int64(len(buf))
 		rt.mu.Unlock()
 	}
 	if err := pc.c.Send(ctx, &transport.SeedDone{Epoch: epoch, Pos: snap.Pos, TotalSize: total, History: hist}); err != nil {
@@ -341,7 +341,7 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 	rt.pendingB += len(m.Data)
 	rt.mu.Lock()
 	rt.seed.done = (next - 1) * ps
-	rt.recvBytes += int64(len(m.Data))
+	rt.seed.sent += int64(len(m.Data))
 	rt.recvTime = rt.s.cfg.Now()
 	rt.mu.Unlock()
 	if rt.pendingB >= seedFlushBytes || time.Since(rt.flushedAt) >= seedFlushInterval {
@@ -358,6 +358,12 @@ func (rt *linkRuntime) flushSeed() error {
 	err := rt.writer.WritePages(rt.pending)
 	rt.pending, rt.pendingB = nil, 0
 	rt.flushedAt = time.Now()
+	if err == nil {
+		rt.mu.Lock()
+		rt.data.SeedBytes = rt.seed.sent
+		rt.mu.Unlock()
+		err = rt.save()
+	}
 	return err
 }
 

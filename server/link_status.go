@@ -166,7 +166,8 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 	}
 	if rt.seed.state != "" {
 		sd := &adminapi.SeedingStatus{State: rt.seed.state, BytesDone: rt.seed.done, BytesTotal: rt.seed.total,
-			RateBytes: rt.seed.rate.value, SeedLSN: rt.seed.seedLSN, Attempts: rt.data.SeedAttempts, FromBackup: rt.data.SeedFromBackup}
+			RateBytes: rt.seed.rate.value, SeedLSN: rt.seed.seedLSN, Attempts: rt.data.SeedAttempts, FromBackup: rt.data.SeedFromBackup,
+			BytesSent: rt.seed.sent}
 		if rt.seed.state == "SEEDING" {
 			if el := now.Sub(rt.seed.started).Seconds(); el > 0 && sd.RateBytes == 0 {
 				sd.RateBytes = float64(rt.seed.done-rt.seed.startBytes) / el

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -318,6 +319,18 @@ func TestLinkReplicatesReadOnlySecondary(t *testing.T) {
 	}
 	if e.Local.PartnerCertExpiry.IsZero() || e.Local.LogCapBytes == 0 || e.Local.LastSentLSN != e.Local.LastCommitLSN {
 		t.Fatalf("primary status = %+v", e.Local)
+	}
+
+	resp, err := http.Get("http://" + east.s.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`sqlink_link_connected{database="shop",link="L",role="PRIMARY"} 1`, `sqlink_link_lsn{database="shop",kind="sent",link="L",role="PRIMARY"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Fatalf("metrics lack %s", want)
+		}
 	}
 
 	// Every link route answers; a digest of a moved copy is refused.

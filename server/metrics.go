@@ -15,10 +15,24 @@ type collector struct {
 	readOnly   *prometheus.Desc
 	sessions   *prometheus.Desc
 	lastCommit *prometheus.Desc
+
+	linkConnected *prometheus.Desc
+	linkLag       *prometheus.Desc
+	linkSendQueue *prometheus.Desc
+	linkRedoQueue *prometheus.Desc
+	linkSendRate  *prometheus.Desc
+	linkRedoRate  *prometheus.Desc
+	linkLSN       *prometheus.Desc
+	linkLossTx    *prometheus.Desc
+	linkLossSec   *prometheus.Desc
+	linkLogBytes  *prometheus.Desc
+	linkState     *prometheus.Desc
+	linkSeedBytes *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
 	l := []string{"database"}
+	ll := []string{"link", "database", "role"}
 	return &collector{
 		s:          s,
 		lsn:        prometheus.NewDesc("sqlink_database_lsn", "Last committed LSN of the database.", l, nil),
@@ -28,11 +42,26 @@ func newCollector(s *Server) *collector {
 		readOnly:   prometheus.NewDesc("sqlink_database_read_only", "1 when the database is a read-only secondary.", l, nil),
 		lastCommit: prometheus.NewDesc("sqlink_database_last_commit_timestamp_seconds", "Time of the last commit.", l, nil),
 		sessions:   prometheus.NewDesc("sqlink_client_sessions", "Open PostgreSQL client sessions.", nil, nil),
+
+		linkConnected: prometheus.NewDesc("sqlink_link_connected", "1 when the link's replicas are connected.", ll, nil),
+		linkLag:       prometheus.NewDesc("sqlink_link_secondary_lag_seconds", "Now minus the commit time of the oldest primary transaction the secondary has not redone.", ll, nil),
+		linkSendQueue: prometheus.NewDesc("sqlink_link_log_send_queue_bytes", "Log committed on the primary and not yet hardened on the secondary (estimate).", ll, nil),
+		linkRedoQueue: prometheus.NewDesc("sqlink_link_redo_queue_bytes", "Log hardened on the secondary and not yet redone (estimate).", ll, nil),
+		linkSendRate:  prometheus.NewDesc("sqlink_link_log_send_rate_bytes", "Log sent (primary) or received (secondary), bytes per second.", ll, nil),
+		linkRedoRate:  prometheus.NewDesc("sqlink_link_redo_rate_bytes", "Log redone on the secondary, bytes per second.", ll, nil),
+		linkLSN:       prometheus.NewDesc("sqlink_link_lsn", "Last LSN of each kind (sent, received, hardened, redone, commit).", append(ll, "kind"), nil),
+		linkLossTx:    prometheus.NewDesc("sqlink_link_estimated_loss_transactions", "Transactions a forced failover would lose now.", ll, nil),
+		linkLossSec:   prometheus.NewDesc("sqlink_link_estimated_loss_seconds", "Seconds of commits a forced failover would lose now.", ll, nil),
+		linkLogBytes:  prometheus.NewDesc("sqlink_link_log_bytes", "Replication log kept on this replica.", ll, nil),
+		linkState:     prometheus.NewDesc("sqlink_link_state", "1 for the link's current state.", append(ll, "state"), nil),
+		linkSeedBytes: prometheus.NewDesc("sqlink_link_seed_bytes_done", "Bytes of the current seed copied.", ll, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.lastCommit, c.sessions} {
+	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.lastCommit, c.sessions,
+		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
+		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes} {
 		ch <- d
 	}
 }
@@ -63,6 +92,41 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.s.pg != nil {
 		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(c.s.pg.NumSessions()))
+	}
+	c.collectLinks(ch)
+}
+
+// collectLinks exports each link's local replica status.
+func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
+	for _, rt := range c.s.runtimes() {
+		ls := rt.linkStatus()
+		r := ls.Local
+		lv := []string{ls.Name, ls.Database, string(r.Role)}
+		g := func(d *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
+		}
+		conn := 0.0
+		if r.Connected {
+			conn = 1
+		}
+		g(c.linkConnected, conn)
+		g(c.linkLag, r.SecondaryLag)
+		g(c.linkSendQueue, float64(r.LogSendQueueBytes))
+		g(c.linkRedoQueue, float64(r.RedoQueueBytes))
+		g(c.linkSendRate, r.LogSendRate)
+		g(c.linkRedoRate, r.RedoRate)
+		g(c.linkLSN, float64(r.LastSentLSN), "sent")
+		g(c.linkLSN, float64(r.LastReceivedLSN), "received")
+		g(c.linkLSN, float64(r.LastHardenedLSN), "hardened")
+		g(c.linkLSN, float64(r.LastRedoneLSN), "redone")
+		g(c.linkLSN, float64(r.LastCommitLSN), "commit")
+		g(c.linkLossTx, float64(r.EstimatedDataLoss.Transactions))
+		g(c.linkLossSec, r.EstimatedDataLoss.Seconds)
+		g(c.linkLogBytes, float64(r.LogBytes))
+		g(c.linkState, 1, ls.State)
+		if r.Seeding != nil {
+			g(c.linkSeedBytes, float64(r.Seeding.BytesDone))
+		}
 	}
 }
 
