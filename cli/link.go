@@ -784,7 +784,7 @@ drop against it alone later.`,
 					case "dropped":
 						fmt.Fprintf(w, "Dropped link %s on %s.\n", name, who)
 					case "not_found":
-						fmt.Fprintf(w, "No link %s on %s.\n", name, who)
+						fmt.Fprintf(w, "No link %s on %s (already dropped, e.g. by its partner).\n", name, who)
 					case "unreachable":
 						fmt.Fprintf(w, "Could not reach %s (%s): it drops its half when it reconnects to its partner, or run `sqlink link drop %s --server %s` later.\n", who, r.Message, name, r.Instance)
 					default:
