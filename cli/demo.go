@@ -198,7 +198,7 @@ func waitDemoSeeded(ctx context.Context, c *adminapi.Client, m *Main) error {
 	var st adminapi.LinkStatus
 	for {
 		err := c.Do(ctx, "GET", "/v1/links/demo", nil, &st)
-		if err == nil && st.Local.DatabaseState == sqlink.DatabaseOnline {
+		if err == nil && st.Local.DatabaseState == sqlink.DatabaseOnline && st.Local.Connected {
 			fmt.Fprintf(m.Stdout, "Seeded: the secondary is ONLINE, read-only, at LSN %d (%s).\n", st.Local.LastRedoneLSN, st.State)
 			return nil
 		}
