@@ -222,10 +222,9 @@ fi
 
 # --- one run --------------------------------------------------------------------------
 CSV=$RES/runs.csv
-echo "round,config,clients,tps,lat_avg_ms,xacts,failed,bytes,bytes_per_tx,lag_p50_ms,lag_p99_ms,lag_max_ms,interp_p50_ms,interp_p99_ms,interp_max_ms,drain_ms,busy_before_pct,gate_wait_s,start,end" >"$CSV"
-field() { # field FILE COLUMN STAT: a figure from lagsample's summary
-  awk -v c="$2" -v s="$3" '$1==c { for (i=2;i<=NF;i++) { split($i,kv,"="); if (kv[1]==s) print kv[2] } }' "$1" | head -1
-}
+echo "round,config,clients,tps,lat_avg_ms,xacts,failed,bytes,bytes_per_tx,drain_ms,busy_before_pct,gate_wait_s,start,end" >"$CSV"
+LAGCSV=$RES/lag.csv   # one row per run and lag measure: nearest-rank percentiles of the 100 ms samples
+echo "round,config,clients,measure,n,p50,p99,max" >"$LAGCSV"
 run() { # run ROUND CONFIG CLIENTS
   local r=$1 cfg=$2 c=$3 tag=${1}_${2}_c${3}
   local logf=$RES/logs/$tag.pgbench.log lagf=$RES/lag/$tag.csv sumf=$RES/lag/$tag.summary
@@ -266,23 +265,18 @@ run() { # run ROUND CONFIG CLIENTS
   local tps lat xa fl
   tps=$(awk '/^tps = /{print $3; exit}' "$logf"); lat=$(awk '/^latency average/{print $4}' "$logf")
   xa=$(awk '/actually processed/{print $NF}' "$logf"); fl=$(awk '/number of failed/{print $5}' "$logf")
-  local bpt="" p50="" p99="" pmax="" i50="" i99="" imax=""
+  local bpt=""
   if [[ $cfg == pg_* ]]; then
     bytes=$(pq $PG_P "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$pos0')")
     [ -n "$xa" ] && [ "$xa" -gt 0 ] && bpt=$(( bytes / xa ))
-    if [ $cfg = pg_async ]; then
-      p50=$(field "$sumf" replay_lag_ms p50); p99=$(field "$sumf" replay_lag_ms p99); pmax=$(field "$sumf" replay_lag_ms max)
-    fi
   else
     bpt=$(sed -n 's/^log_bytes_per_tx=\([0-9]*\).*/\1/p' "$sumf")
-    if [ $cfg = sq_async ]; then
-      p50=$(field "$sumf" secondary_lag_ms p50); p99=$(field "$sumf" secondary_lag_ms p99); pmax=$(field "$sumf" secondary_lag_ms max)
-    fi
   fi
   if [[ $cfg == *_async ]]; then
-    i50=$(field "$sumf" interp_lag_ms p50); i99=$(field "$sumf" interp_lag_ms p99); imax=$(field "$sumf" interp_lag_ms max)
+    awk -v p="$r,$cfg,$c" '$2 ~ /^n=/ { split($2,n,"="); split($3,a,"="); split($4,b,"="); split($5,m,"=");
+      print p","$1","n[2]","a[2]","b[2]","m[2] }' "$sumf" >>"$LAGCSV"
   fi
-  echo "$r,$cfg,$c,${tps:-},${lat:-},${xa:-},${fl:-0},${bytes:-},${bpt:-},$p50,$p99,$pmax,$i50,$i99,$imax,${drain:-},$busy,$gw,$st,$en" | tee -a "$CSV" >&2
+  echo "$r,$cfg,$c,${tps:-},${lat:-},${xa:-},${fl:-0},${bytes:-},${bpt:-},${drain:-},$busy,$gw,$st,$en" | tee -a "$CSV" >&2
 }
 
 # --- the matrix, interleaved ---------------------------------------------------------------
@@ -328,21 +322,32 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
     echo "| $c | $(f0 "$a") | $(f0 "$b") | $(ratio "$b" "$a") | $(f0 "$x") | $(f0 "$y") | $(ratio "$y" "$x") | $(ratio "$y" "$b") |"
   done
   echo
-  echo "### Secondary lag under async load, 100 ms samples (ms; p50 / p99 / max)"
+  echo "### Secondary lag under async load, 100 ms samples (p50 / p99 / max)"
   echo
-  echo "| clients | PG replay_lag (pg_stat_replication) | PG interp LSN lag | sqlink secondary_lag_seconds | sqlink interp LSN lag | PG / sqlink drain after load (ms) |"
+  echo "| clients | system | measure | p50 | p99 | max |"
   echo "|---|---|---|---|---|---|"
   for c in $CLIENTS; do
-    echo "| $c | $(nz "$(mean pg_async $c 10)") / $(nz "$(mean pg_async $c 11)") / $(nz "$(mean pg_async $c 12)")" \
-         "| $(nz "$(mean pg_async $c 13)") / $(nz "$(mean pg_async $c 14)") / $(nz "$(mean pg_async $c 15)")" \
-         "| $(nz "$(mean sq_async $c 10)") / $(nz "$(mean sq_async $c 11)") / $(nz "$(mean sq_async $c 12)")" \
-         "| $(nz "$(mean sq_async $c 13)") / $(nz "$(mean sq_async $c 14)") / $(nz "$(mean sq_async $c 15)")" \
-         "| $(f0 "$(mean pg_async $c 16)") / $(f0 "$(mean sq_async $c 16)") |"
+    for m in "pg_async replay_lag_ms PostgreSQL replay_lag, pg_stat_replication on the primary (ms; what the anchors sample)" \
+             "pg_async interp_lag_ms PostgreSQL LSN lag, interpolated (ms)" \
+             "pg_async xact_replay_age_ms PostgreSQL clock_timestamp() - pg_last_xact_replay_timestamp() on the standby (ms)" \
+             "pg_async bytes_behind PostgreSQL pg_current_wal_lsn() - replay_lsn (bytes)" \
+             "sq_async secondary_lag_ms sqlink secondary_lag_seconds, link status on the primary (ms)" \
+             "sq_async secondary_local_lag_ms sqlink secondary_lag_seconds, link status on the secondary (ms)" \
+             "sq_async interp_lag_ms sqlink LSN lag, interpolated (ms)" \
+             "sq_async tx_behind sqlink last_commit_lsn - secondary's last_redone_lsn (transactions)" \
+             "sq_async log_send_queue_bytes sqlink log_send_queue_bytes on the primary (bytes)"; do
+      set -- $m; k=$1; ms=$2; shift 2; sys=$1; shift
+      row=$(awk -F, -v k="$k" -v c="$c" -v m="$ms" 'NR>1 && $2==k && $3==c && $4==m && $6!="-" {a+=$6; b+=$7; x+=$8; n++}
+        END{ if (n) printf "%.2f | %.2f | %.2f", a/n, b/n, x/n }' "$LAGCSV")
+      [ -n "$row" ] && echo "| $c | $sys | $* | $row |"
+    done
+    echo "| $c | both | drain: time to catch up after pgbench ends (ms) PG / sqlink | $(f0 "$(mean pg_async $c 10)") / $(f0 "$(mean sq_async $c 10)") | | |"
   done
   echo
-  echo "interp LSN lag: the secondary's replayed position (PG pg_last_wal_replay_lsn(), sqlink last_redone_lsn), read"
-  echo "just before the primary's (PG pg_current_wal_lsn(), sqlink last_commit_lsn), located in the primary's position history by"
-  echo "linear interpolation; 0 when caught up. Same method on both systems. Raw samples: lag/*.csv."
+  echo "LSN lag, interpolated: the secondary's replayed position (PG pg_last_wal_replay_lsn() on the standby, sqlink"
+  echo "last_redone_lsn of the secondary's own link status) is read just before the primary's (PG pg_current_wal_lsn(), sqlink"
+  echo "last_commit_lsn) and located in the primary's position history by linear interpolation: the time since the primary"
+  echo "was at that position; 0 when caught up. The same method on both systems. Raw samples: lag/*.csv; per run: lag.csv."
   echo
   echo "### Bytes shipped per transaction"
   echo
@@ -358,7 +363,7 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
   grep -h '^sent_bytes_per_tx' "$RES"/lag/*sq_async*.summary 2>/dev/null | sed 's/^/link bytes counter: /' || true
   echo
   has sqlink && [ $LINK_OK = 0 ] && echo "**sqlink link runs skipped: link create did not succeed** (logs/link_create.log)." && echo
-  echo "Reproduce: \`DUR=$DUR REPS=$REPS CLIENTS=\"$CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/link_vs_postgres.sh\`"
+  echo "Reproduce: \`DUR=$DUR REPS=$REPS CLIENTS=\"$CLIENTS\" SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$SQLINK_REV bench/link_vs_postgres.sh\`"
   echo
   echo "Raw: $(realpath --relative-to="$ROOT" "$RES")/runs.csv, lag/, logs/"
 } | tee "$RES/summary.md"

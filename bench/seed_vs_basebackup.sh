@@ -187,15 +187,15 @@ sq_round() {
   while [ "$(date +%s)" -lt $deadline ]; do
     s=$(sq_api B GET "/v1/links/$name" 2>/dev/null || true)
     if [ -n "$s" ]; then
-      echo "$s" | jq -r --arg t $(( $(now_ms) - t0 )) '[$t, .state, .local.database_state, (.local.seeding.state // ""),
-        (.local.seeding.bytes_done // ""), (.local.seeding.bytes_total // ""), (.local.seeding.rate_bytes_per_second // "")] | @csv' \
-        >>"$prog" 2>/dev/null || true
-      if echo "$s" | jq -e '.local.database_state == "ONLINE" and
-           ((.local.seeding == null) or (.local.seeding.state == "COMPLETED"))' >/dev/null 2>&1; then
-        t1=$(now_ms); break
-      fi
+      local tn line; tn=$(now_ms)
+      line=$(echo "$s" | jq -r --arg t $(( tn - t0 )) '[$t, .state, .local.database_state, (.local.seeding.state // ""),
+        (.local.seeding.bytes_done // ""), (.local.seeding.bytes_total // ""), (.local.seeding.rate_bytes_per_second // ""),
+        (if .local.database_state == "ONLINE" and ((.local.seeding == null) or (.local.seeding.state == "COMPLETED"))
+         then "done" else "" end)] | @csv' 2>/dev/null || true)
+      echo "${line%,*}" >>"$prog"
+      [ "${line##*,}" = '"done"' ] && { t1=$tn; break; }
     fi
-    sleep 0.1
+    sleep 0.05
   done
   if [ -z "$t1" ]; then
     SQ_FAILED="secondary not ONLINE within $SEED_TIMEOUT s (last status: $(echo "$s" | jq -c '{state, local: {database_state: .local.database_state, seeding: .local.seeding, last_error: .local.last_error}}' 2>/dev/null))"
@@ -240,7 +240,7 @@ col() { awk -F, -v s="$1" -v c="$2" 'NR>1 && $2==s {print $c}' "$CSV" | med; }
     echo; echo "sqlink / PostgreSQL: **$(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x** (goal >= 1.0x)"
   fi
   echo
-  echo "Reproduce: \`SIZE_MB=$SIZE_MB REPS=$REPS SYSTEMS=\"$SYSTEMS\" bench/seed_vs_basebackup.sh\`"
+  echo "Reproduce: \`SIZE_MB=$SIZE_MB REPS=$REPS SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$SQLINK_REV bench/seed_vs_basebackup.sh\`"
   echo
   echo "Raw: $(realpath --relative-to="$ROOT" "$RES")/seed.csv, seed_progress_*.csv, logs/"
 } | tee "$RES/summary.md"

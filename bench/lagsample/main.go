@@ -335,7 +335,7 @@ func (s *sqSampler) header() []string {
 }
 
 func (s *sqSampler) lagColumns() []string {
-	return []string{"secondary_lag_ms", "interp_lag_ms", "tx_behind", "log_send_queue_bytes"}
+	return []string{"secondary_lag_ms", "secondary_local_lag_ms", "interp_lag_ms", "tx_behind", "log_send_queue_bytes"}
 }
 
 func (s *sqSampler) extra() []string {
