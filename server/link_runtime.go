@@ -122,7 +122,9 @@ type linkRuntime struct {
 	lastSelfMsg *link.Message
 	partnerMsg  *link.Message
 	stepped     struct{ hardened, applied, ack sqlink.LSN }
-	floorSaved  time.Time
+	// heartbeatDue lets the next heartbeat out (set every tick).
+	heartbeatDue bool
+	floorSaved   time.Time
 
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary).
@@ -534,11 +536,17 @@ func (rt *linkRuntime) process() {
 		rt.mu.Unlock()
 		for i := range rd.Messages {
 			m := rd.Messages[i]
+			// The state machine queues a heartbeat at every commit or
+			// harden; between ticks only those that change the role state
+			// go out (positions travel in Records and Acks).
+			skip := m.Type == link.MsgHeartbeat && !rt.heartbeatDue && rt.lastSelfMsg != nil &&
+				rt.lastSelfMsg.Version == m.Version && rt.lastSelfMsg.Epoch == m.Epoch && rt.lastSelfMsg.Role == m.Role
 			rt.lastSelfMsg = &m
-			if pc != nil {
+			if pc != nil && !skip {
 				pc.control(cmdLink, m)
 			}
 		}
+		rt.heartbeatDue = false
 		rt.applySoft(rd.SoftState)
 		if rd.Rewind != nil {
 			rt.setError(sqlink.Errorf(sqlink.ENOTIMPLEMENTED, "reseed this replica: drop the link and create it again",
@@ -689,6 +697,7 @@ func (rt *linkRuntime) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
 
 func (rt *linkRuntime) onTick() {
 	now := rt.s.cfg.Now()
+	rt.heartbeatDue = true
 	if rt.r != nil {
 		rt.r.Tick()
 	}
@@ -751,6 +760,7 @@ func (rt *linkRuntime) attach(pc *peerConn) {
 		}
 		pc.control(cmdLink, m)
 	} else if rt.r != nil {
+		rt.heartbeatDue = true
 		rt.r.Tick() // queues a heartbeat carrying our status
 	}
 	pc.control(cmdStatus, rt.localStatus())

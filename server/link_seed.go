@@ -431,6 +431,7 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 	if err := rt.persistState(&hs); err != nil {
 		rt.setError(err)
 	}
+	rt.heartbeatDue = true
 	rt.r.Tick() // announce ourselves at once
 	rt.checkCatchup()
 }
