@@ -1012,7 +1012,6 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 	row("Estimated data loss", func(r adminapi.ReplicaStatus) string {
 		return fmt.Sprintf("%d transactions, %s", r.EstimatedDataLoss.Transactions, seconds(r.EstimatedDataLoss.Seconds))
 	})
-	row("Seeding", func(r adminapi.ReplicaStatus) string { return seedingText(r.Seeding) })
 	row("Log kept", func(r adminapi.ReplicaStatus) string {
 		if r.LogCapBytes > 0 {
 			return fmt.Sprintf("%s of %s cap", bytesHuman(r.LogBytes), bytesHuman(r.LogCapBytes))
@@ -1020,17 +1019,24 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 		return bytesHuman(r.LogBytes)
 	})
 	row("Partner cert expiry", func(r adminapi.ReplicaStatus) string { return ts(r.PartnerCertExpiry) })
-	row("Last error", func(r adminapi.ReplicaStatus) string {
-		if r.LastError == nil {
-			return "-"
-		}
-		s := fmt.Sprintf("%s: %s (%s)", r.LastError.Code, r.LastError.Message, ts(r.LastError.Time))
-		if r.LastError.Hint != "" {
-			s += "; try: " + r.LastError.Hint
-		}
-		return s
-	})
 	row("Epoch", func(r adminapi.ReplicaStatus) string { return strconv.FormatUint(uint64(r.Epoch), 10) })
+	// Long values go on lines of their own, so they do not widen the table.
+	fmt.Fprintf(w, "Seeding (local):\t%s\n", seedingText(a.Seeding))
+	fmt.Fprintf(w, "Seeding (partner):\t%s\n", seedingText(b.Seeding))
+	fmt.Fprintf(w, "Last error (local):\t%s\n", linkErrorText(a.LastError))
+	fmt.Fprintf(w, "Last error (partner):\t%s\n", linkErrorText(b.LastError))
+}
+
+// linkErrorText formats a link's last error with its time and hint.
+func linkErrorText(e *adminapi.LinkError) string {
+	if e == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%s at %s: %s", e.Code, ts(e.Time), e.Message)
+	if e.Hint != "" && !strings.Contains(e.Message, e.Hint) {
+		s += " (try: " + e.Hint + ")"
+	}
+	return s
 }
 
 // seedingText describes seeding progress with its estimated finish.
