@@ -203,3 +203,78 @@ func TestLink_Security(t *testing.T) {
 	waitCaughtUp(t, p, s, "l", 0)
 	waitRows(t, s, "app", `SELECT count(*) FROM t;`, 2, 0)
 }
+
+// TestLink_SeveralDatabasesAndDropWithASideDown creates one link per
+// database in one command, and drops one while its secondary is down: the
+// unreachable side is reported, not fatal, and is dropped there later.
+func TestLink_SeveralDatabasesAndDropWithASideDown(t *testing.T) {
+	p := MustStartInstance(t, "alpha")
+	s := MustStartInstance(t, "beta")
+	for _, db := range []string{"a", "b"} {
+		p.MustCLI("db", "create", db)
+		p.MustPsql(db, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('`+db+`');`)
+		mustFullBackup(t, p, db)
+	}
+	out := p.MustCLI(append([]string{"link", "create", "--name", "multi", "--database", "a,b", "--json"}, linkFlags(p, s)...)...)
+	evs := parseCreateOutput(t, out)
+	res := evs[len(evs)-1]
+	if res.Event != "result" || len(res.Links) != 2 || res.Links[0].Name != "multi_a" || res.Links[1].Name != "multi_b" {
+		t.Fatalf("link create of two databases:\n%s", out)
+	}
+	var steps []string
+	for _, ev := range evs {
+		if ev.Event == "step" && ev.Status == "ok" {
+			steps = append(steps, ev.Name)
+		}
+	}
+	if got, want := strings.Join(steps, ","), "sign-in,validate,certificates,create"; got != want {
+		t.Fatalf("steps reported: %s, want %s", got, want)
+	}
+	waitCaughtUp(t, p, s, "multi_a", 0)
+	waitCaughtUp(t, p, s, "multi_b", 0)
+	if got := s.MustPsql("b", `SELECT v FROM t;`); got != "b" {
+		t.Fatalf("secondary copy of b: %q", got)
+	}
+	// The same database cannot be linked twice in the same direction.
+	r := p.CLI(append([]string{"link", "create", "--name", "again", "--database", "a"}, linkFlags(p, s)...)...)
+	if r.Code != 6 || !strings.Contains(r.Stderr, "already the primary of link multi_a") {
+		t.Fatalf("linking a linked database again: exit %d\n%s", r.Code, r.Stderr)
+	}
+
+	// Status of both sides, as JSON.
+	var both map[string]struct {
+		Links []adminapi.LinkStatus `json:"links"`
+	}
+	if err := json.Unmarshal([]byte(p.MustCLI(append([]string{"link", "status", "--json"}, linkFlags(p, s)...)...)), &both); err != nil {
+		t.Fatal(err)
+	}
+	if len(both["primary"].Links) != 2 || len(both["secondary"].Links) != 2 {
+		t.Fatalf("link status of both sides: %+v", both)
+	}
+
+	// Drop multi_b with the secondary down: reported, not fatal.
+	s.Kill()
+	r = p.CLI(append([]string{"link", "drop", "multi_b"}, linkFlags(p, s)...)...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Dropped link multi_b on primary") || !strings.Contains(r.Stdout, "Could not reach secondary") {
+		t.Fatalf("link drop with the secondary down: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	p.MustPsql("b", `INSERT INTO t (v) VALUES ('primary writes on');`)
+	s.Start()
+	// The secondary drops its half when it hears from its partner, or on
+	// request; either way it ends up without the link and writable.
+	if r := s.CLI("link", "drop", "multi_b"); r.Code != 0 && r.Code != 5 {
+		t.Fatalf("link drop on the secondary alone: exit %d\n%s", r.Code, r.Stderr)
+	}
+	testutil.RetryUntil(t, 30*time.Second, func() error {
+		if out, err := s.Psql(context.Background(), "b", `INSERT INTO t (v) VALUES ('mine');`); err != nil {
+			return fmt.Errorf("write on b after drop: %v: %s", err, out)
+		}
+		return nil
+	})
+	// multi_a is untouched and still replicates.
+	p.MustPsql("a", `INSERT INTO t (v) VALUES ('more');`)
+	waitRows(t, s, "a", `SELECT count(*) FROM t;`, 2, 0)
+	if out := s.MustCLI("link", "list"); !strings.Contains(out, "multi_a") || strings.Contains(out, "multi_b") {
+		t.Fatalf("link list on the secondary:\n%s", out)
+	}
+}
