@@ -325,6 +325,9 @@ func (lc *LinkCreator) validate(ctx context.Context, opts LinkCreateOptions, p, 
 	if err := lc.Secondary.Do(ctx, "GET", "/v1/links", nil, &sLinks); err != nil {
 		return "", sideError("secondary", err)
 	}
+	if _, _, err := lc.endpoints(opts, p, s); err != nil {
+		return "", err
+	}
 	names := linkNames(opts.Name, opts.Databases)
 	for i, db := range opts.Databases {
 		name := names[i]
@@ -467,18 +470,54 @@ func dialAddr(listen, adminURL string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions, p, s adminapi.InstanceStatus, pCert, sCert adminapi.CertificateInfo) ([]CreatedLink, error) {
-	pEndpoint, sEndpoint := opts.PrimaryEndpoint, opts.SecondaryEndpoint
-	var err error
-	if pEndpoint == "" {
-		if pEndpoint, err = dialAddr(p.EndpointAddr, lc.PrimaryURL); err != nil {
-			return nil, sqlink.Errorf(sqlink.EINVALID, "pass --primary-endpoint HOST:PORT", "primary %s: %v", p.Name, err)
+// endpoints returns the addresses each side dials to reach the other's
+// endpoint: the flags' overrides or what the instances report. It refuses
+// a loopback endpoint that the partner, on another host, could not reach.
+func (lc *LinkCreator) endpoints(opts LinkCreateOptions, p, s adminapi.InstanceStatus) (pEndpoint, sEndpoint string, err error) {
+	pick := func(override, listen, ownURL, partnerURL, role, flag string, inst adminapi.InstanceStatus) (string, error) {
+		if override != "" {
+			return override, nil
 		}
+		addr, err := dialAddr(listen, ownURL)
+		if err != nil {
+			return "", sqlink.Errorf(sqlink.EINVALID, "pass "+flag+" HOST:PORT", "%s %s: %v", role, inst.Name, err)
+		}
+		if host, _, _ := net.SplitHostPort(addr); isLoopback(host) && !isLoopback(urlHost(partnerURL)) {
+			return "", sqlink.Errorf(sqlink.EINVALID, "serve it with --endpoint-addr on an address its partner can reach, or pass "+flag+" HOST:PORT",
+				"the %s %s's endpoint listens on %s, which its partner on another host cannot reach", role, inst.Name, addr)
+		}
+		return addr, nil
 	}
-	if sEndpoint == "" {
-		if sEndpoint, err = dialAddr(s.EndpointAddr, lc.SecondaryURL); err != nil {
-			return nil, sqlink.Errorf(sqlink.EINVALID, "pass --secondary-endpoint HOST:PORT", "secondary %s: %v", s.Name, err)
-		}
+	if pEndpoint, err = pick(opts.PrimaryEndpoint, p.EndpointAddr, lc.PrimaryURL, lc.SecondaryURL, "primary", "--primary-endpoint", p); err != nil {
+		return "", "", err
+	}
+	if sEndpoint, err = pick(opts.SecondaryEndpoint, s.EndpointAddr, lc.SecondaryURL, lc.PrimaryURL, "secondary", "--secondary-endpoint", s); err != nil {
+		return "", "", err
+	}
+	return pEndpoint, sEndpoint, nil
+}
+
+func urlHost(u string) string {
+	v, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return v.Hostname()
+}
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions, p, s adminapi.InstanceStatus, pCert, sCert adminapi.CertificateInfo) ([]CreatedLink, error) {
+	pEndpoint, sEndpoint, err := lc.endpoints(opts, p, s)
+	if err != nil {
+		return nil, err
 	}
 	newID := lc.NewID
 	if newID == nil {

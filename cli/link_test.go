@@ -236,3 +236,24 @@ func TestLinkNames(t *testing.T) {
 		t.Fatalf("two databases: %v", got)
 	}
 }
+
+func TestLinkCreator_RefusesALoopbackEndpointForARemotePartner(t *testing.T) {
+	p, s, lc := startFakes(t)
+	p.info.EndpointAddr = "127.0.0.1:5022"
+	lc.SecondaryURL = "http://beta.example:7080" // the partner is on another host
+	_, err := lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync})
+	if err == nil || !strings.Contains(sqlink.ErrorHint(err), "--primary-endpoint") || !strings.Contains(sqlink.ErrorMessage(err), "step 2") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(s.trusted)+len(p.trusted) != 0 {
+		t.Fatalf("validation failure changed something")
+	}
+	// The override is taken as given.
+	_, err = lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync, PrimaryEndpoint: "alpha.example:5022"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.links["l"].PartnerEndpoint; got != "alpha.example:5022" {
+		t.Fatalf("secondary dials %q", got)
+	}
+}
