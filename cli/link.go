@@ -701,7 +701,12 @@ database is ONLINE with a full backup on the primary and absent on the
 secondary, names free), makes each instance trust the other's endpoint
 certificate, and creates the link on the secondary, then on the primary,
 which starts seeding. With several databases it creates one link per
-database, named NAME_DB. A failure part-way undoes what was done.`,
+database, named NAME_DB. A failure part-way undoes what was done, and the
+error names the failed step, its cause and what to do.
+
+With --json it prints one JSON object per line: {"event":"step",...} for
+each step as it starts and ends, then {"event":"result","links":[...]} or
+{"event":"error",...}.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cs, err := sides.clients(m, cmd, true)

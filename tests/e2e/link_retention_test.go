@@ -8,6 +8,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/storage"
 )
 
 // TestLink_RetentionCapThenReseed stops the secondary and writes past the
@@ -45,16 +46,18 @@ func TestLink_RetentionCapThenReseed(t *testing.T) {
 	if st.Local.LastError == nil {
 		t.Errorf("RESEED_REQUIRED without an alert in the last error")
 	}
-	// The log no longer grows with writes.
+	// The link no longer holds log for the secondary: what the primary
+	// keeps is bounded by the storage's own retention (for seeding and
+	// backups), not by how long the secondary stays away.
 	kept := st.Local.LogBytes
 	for i := 0; i < 16; i++ {
 		p.MustPsql("app", `INSERT INTO blobs (b) SELECT randomblob(262144);`)
 	}
 	after := mustLinkStatus(t, p, "app").Local.LogBytes
-	if after > max(kept, logCap)+512<<10 {
-		t.Fatalf("log kept grew from %d to %d bytes past the %d-byte cap", kept, after, logCap)
+	if bound := int64(storage.DefaultLogRetentionBytes + logCap + 1<<20); after > bound {
+		t.Fatalf("log kept grew from %d to %d bytes, past the storage retention and the %d-byte cap", kept, after, logCap)
 	}
-	t.Logf("log kept: %d bytes at RESEED_REQUIRED, %d after 4 MiB more (cap %d)", kept, after, logCap)
+	t.Logf("log kept: %d bytes at RESEED_REQUIRED, %d after 4 MiB more (cap %d, storage retention %d)", kept, after, logCap, storage.DefaultLogRetentionBytes)
 
 	// The secondary comes back, reseeds and follows again.
 	s.Start()
