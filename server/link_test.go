@@ -593,3 +593,38 @@ func TestLinkDropWithPartnerAway(t *testing.T) {
 	})
 	east.mustExec("shop", "INSERT INTO items (id, body) VALUES (9999, 'east')")
 }
+
+func TestLinkSeedFromBackupRefusedWhenLogIsGone(t *testing.T) {
+	ctx := context.Background()
+	east := MustStartNode(t, "east", func(c *server.Config) { c.LogRetentionBytes = 1; c.CheckpointBytes = 1 << 20 })
+	west := MustStartNode(t, "west", nil)
+	trust(t, east, west)
+	mustPrepareShop(t, east, 10)
+	var backup bytes.Buffer
+	if _, err := east.admin.Backup(ctx, "shop", false, &backup); err != nil {
+		t.Fatal(err)
+	}
+	// More than a log segment (16 MiB) after the backup, so a checkpoint
+	// prunes the segment that holds it.
+	for i := range 24 {
+		insertRows(t, east, 100+i*256, 256, 4000)
+	}
+	if _, err := west.admin.Restore(ctx, "shop", true, &backup); err != nil {
+		t.Fatal(err)
+	}
+	req := linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)
+	req.SeedFromBackup = true
+	if err := west.createLink(req); err != nil {
+		t.Fatal(err)
+	}
+	if err := east.createLink(linkReq(east, west, sqlink.RolePrimary, sqlink.ModeAsync)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.RetryUntil(t, testWait, func() error {
+		st := west.link("L").Local
+		if st.LastError == nil || !strings.Contains(st.LastError.Message, "no longer reaches back") || st.Seeding == nil || st.Seeding.State != "FAILED" {
+			return fmt.Errorf("secondary: last error %+v, seeding %+v", st.LastError, st.Seeding)
+		}
+		return nil
+	})
+}
