@@ -415,6 +415,20 @@ func (lc *LinkCreator) exchangeCertificates(ctx context.Context, p, s adminapi.I
 	if sCert, err = lc.Secondary.EndpointCertificate(ctx); err != nil {
 		return pCert, sCert, "", sideError("secondary", err)
 	}
+	now := time.Now
+	if lc.Now != nil {
+		now = lc.Now
+	}
+	for _, c := range []struct {
+		role string
+		inst adminapi.InstanceStatus
+		cert adminapi.CertificateInfo
+	}{{"primary", p, pCert}, {"secondary", s, sCert}} {
+		if !c.cert.NotAfter.IsZero() && now().After(c.cert.NotAfter) {
+			return pCert, sCert, "", sqlink.Errorf(sqlink.ECONFLICT, "rotate it there (POST /v1/endpoint-certificate/rotate) and run link create again",
+				"the %s %s's endpoint certificate expired on %s", c.role, c.inst.Name, c.cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
 	var notes []string
 	trust := func(on *adminapi.Client, role string, onInst adminapi.InstanceStatus, partner string, cert adminapi.CertificateInfo) error {
 		trusted, err := on.ListTrustedCertificates(ctx)

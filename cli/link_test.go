@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
@@ -255,5 +256,17 @@ func TestLinkCreator_RefusesALoopbackEndpointForARemotePartner(t *testing.T) {
 	}
 	if got := s.links["l"].PartnerEndpoint; got != "alpha.example:5022" {
 		t.Fatalf("secondary dials %q", got)
+	}
+}
+
+func TestLinkCreator_RefusesAnExpiredCertificate(t *testing.T) {
+	p, s, lc := startFakes(t)
+	s.cert.NotAfter = time.Now().Add(-time.Hour)
+	_, err := lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync})
+	if err == nil || !strings.Contains(sqlink.ErrorMessage(err), "step 3") || !strings.Contains(sqlink.ErrorMessage(err), "expired") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(s.trusted)+len(p.trusted)+len(s.links)+len(p.links) != 0 {
+		t.Fatalf("an expired certificate left changes behind")
 	}
 }
