@@ -181,15 +181,22 @@ func (w *SeedWriter) State() SeedState { return w.state }
 // WritePages writes the next pages of the current snapshot (contiguous,
 // starting at State().Next) and persists the progress.
 func (w *SeedWriter) WritePages(pages []Page) error {
+	// The pages are contiguous: write them with one call, not one per page.
+	buf := make([]byte, 0, int64(len(pages))*w.state.PageSize)
+	next := w.state.Next
 	for _, p := range pages {
-		if p.Pgno != w.state.Next || int64(len(p.Data)) != w.state.PageSize || int64(p.Pgno) > w.state.PageCount {
-			return sqlink.Errorf(sqlink.EINVALID, "resume the seed from State().Next", "seed page %d (of %d bytes) out of order: want page %d", p.Pgno, len(p.Data), w.state.Next)
+		if p.Pgno != next || int64(len(p.Data)) != w.state.PageSize || int64(p.Pgno) > w.state.PageCount {
+			return sqlink.Errorf(sqlink.EINVALID, "resume the seed from State().Next", "seed page %d (of %d bytes) out of order: want page %d", p.Pgno, len(p.Data), next)
 		}
-		if _, err := w.f.WriteAt(p.Data, int64(p.Pgno-1)*w.state.PageSize); err != nil {
-			return fmt.Errorf("write seed page: %w", err)
-		}
-		w.state.Next++
+		buf = append(buf, p.Data...)
+		next++
 	}
+	if len(buf) > 0 {
+		if _, err := w.f.WriteAt(buf, int64(w.state.Next-1)*w.state.PageSize); err != nil {
+			return fmt.Errorf("write seed pages: %w", err)
+		}
+	}
+	w.state.Next = next
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("sync seed: %w", err)
 	}
