@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
@@ -36,6 +37,10 @@ type serverSettings struct {
 	LogLevel     string
 	LogFormat    string
 	DebugAddr    string
+
+	LinkLogCap         string
+	LinkSessionTimeout time.Duration
+	LogRetention       string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -49,6 +54,10 @@ type fileConfig struct {
 	MaxConns     int    `yaml:"max-conns"`
 	LogLevel     string `yaml:"log-level"`
 	LogFormat    string `yaml:"log-format"`
+
+	LinkLogCap         string `yaml:"link-log-cap"`
+	LinkSessionTimeout string `yaml:"link-session-timeout"`
+	LogRetention       string `yaml:"log-retention"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -63,6 +72,9 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error (env SQLINK_LOG_LEVEL)")
 		fs.StringVar(&s.LogFormat, "log-format", "text", "text or json (env SQLINK_LOG_FORMAT)")
 		fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
+		fs.StringVar(&s.LinkLogCap, "link-log-cap", "1GiB", "replication log a primary keeps for an absent secondary before the link needs a reseed (env SQLINK_LINK_LOG_CAP)")
+		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
+		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
 	}
 }
 
@@ -83,7 +95,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, log-retention",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -104,6 +116,21 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("synchronous", &s.Synchronous, fc.Synchronous)
 	str("log-level", &s.LogLevel, fc.LogLevel)
 	str("log-format", &s.LogFormat, fc.LogFormat)
+	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
+	str("log-retention", &s.LogRetention, fc.LogRetention)
+	if fs.Lookup("link-session-timeout") != nil && !fs.Changed("link-session-timeout") {
+		v := m.env("link-session-timeout")
+		if v == "" {
+			v = fc.LinkSessionTimeout
+		}
+		if v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return sqlink.Errorf(sqlink.EINVALID, "use a duration such as 10s", "invalid link session timeout %q", v)
+			}
+			s.LinkSessionTimeout = d
+		}
+	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -137,16 +164,39 @@ func (s *serverSettings) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, sqlink.Errorf(sqlink.EINVALID, "use text or json", "invalid log format %q", s.LogFormat)
 }
 
-func (s *serverSettings) config(log *slog.Logger) server.Config {
-	return server.Config{
-		DataDir:      s.DataDir,
-		ClientAddr:   s.ClientAddr,
-		AdminAddr:    s.AdminAddr,
-		EndpointAddr: s.EndpointAddr,
-		Synchronous:  s.Synchronous,
-		MaxConns:     s.MaxConns,
-		Logger:       log,
+// bytes parses a size such as 1GiB, 64MB or 4096.
+func parseBytes(name, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
 	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n == 0 || n > 1<<62 {
+		return 0, sqlink.Errorf(sqlink.EINVALID, "use a size such as 64MiB or 1GiB", "invalid %s %q", name, v)
+	}
+	return int64(n), nil
+}
+
+func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
+	logCap, err := parseBytes("--link-log-cap", s.LinkLogCap)
+	if err != nil {
+		return server.Config{}, err
+	}
+	retention, err := parseBytes("--log-retention", s.LogRetention)
+	if err != nil {
+		return server.Config{}, err
+	}
+	return server.Config{
+		LinkLogCapBytes:    logCap,
+		LinkSessionTimeout: s.LinkSessionTimeout,
+		LogRetentionBytes:  retention,
+		DataDir:            s.DataDir,
+		ClientAddr:         s.ClientAddr,
+		AdminAddr:          s.AdminAddr,
+		EndpointAddr:       s.EndpointAddr,
+		Synchronous:        s.Synchronous,
+		MaxConns:           s.MaxConns,
+		Logger:             log,
+	}, nil
 }
 
 func (m *Main) initCommand() *cobra.Command {
@@ -231,7 +281,11 @@ func (m *Main) serveCommand() *cobra.Command {
 					return err
 				}
 			}
-			return runServer(cmd.Context(), m, st.config(log))
+			cfg, err := st.config(log)
+			if err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), m, cfg)
 		},
 	}
 	st.addFlags(cmd.Flags(), true)
