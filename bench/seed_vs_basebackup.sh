@@ -201,7 +201,8 @@ sq_round() {
     SQ_FAILED="secondary not ONLINE within $SEED_TIMEOUT s (last status: $(echo "$s" | jq -c '{state, local: {database_state: .local.database_state, seeding: .local.seeding, last_error: .local.last_error}}' 2>/dev/null))"
     log "$SQ_FAILED"
   else
-    rate=$(awk -F, 'NR>1 && $7!="" && $7!="\"\"" {gsub(/"/,"",$7); if ($7+0>0) r=$7} END{if (r) printf "%.1f", r/1e6}' "$prog")
+    rate=$(awk -F, 'NR>1 {gsub(/"/,""); if ($4=="SEEDING" && $7+0>0) print $7/1e6}' "$prog" | sort -g |
+           awk '{v[NR]=$1} END{if (NR) printf "%.1f", v[int((NR+1)/2)]}')   # median reported while SEEDING
     echo "$r,sqlink,$(( t1 - t0 )),$SQ_DB_BYTES,$(awk -v b="$SQ_DB_BYTES" -v t=$(( t1 - t0 )) 'BEGIN{printf "%.1f", b/1000/t}'),$SQ_DB_BYTES,$rate,$busy,$st,$(date +%s)" | tee -a "$CSV" >&2
     log "link create returned after $(( tc - t0 )) ms; ONLINE after $(( t1 - t0 )) ms"
   fi
@@ -230,7 +231,7 @@ col() { awk -F, -v s="$1" -v c="$2" 'NR>1 && $2==s {print $c}' "$CSV" | med; }
   has postgres && echo "| PostgreSQL 15 | pg_basebackup -X stream -c fast | $(col postgres 4) | $(col postgres 3) | $(col postgres 5) |"
   if has sqlink; then
     if [ -n "$(col sqlink 5)" ]; then
-      echo "| sqlink | link create until the secondary is ONLINE (seeding COMPLETED) | $(col sqlink 4) | $(col sqlink 3) | $(col sqlink 5) (last reported seeding rate $(col sqlink 7)) |"
+      echo "| sqlink | link create until the secondary is ONLINE (seeding COMPLETED) | $(col sqlink 4) | $(col sqlink 3) | $(col sqlink 5) (status rate_bytes_per_second, median while SEEDING: $(col sqlink 7)) |"
     else
       echo "| sqlink | link create until the secondary is ONLINE | n/a | n/a | n/a: $SQ_FAILED |"
     fi
