@@ -696,7 +696,7 @@ on a secondary instance. Commands that need both instances take --primary and
 --secondary (admin API URLs) with --primary-token and --secondary-token; the
 others use --server, or both sides when given.`,
 	}
-	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand())
+	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand(), m.linkFailoverCommand(), m.linkSetRoleCommand())
 	return cmd
 }
 
