@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,16 @@ func BenchmarkLinkSeed(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	time.Sleep(2 * time.Second) // let the background checkpoint of the fill finish
 	b.ResetTimer()
+	if f := os.Getenv("SEED_PROF"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	if err := west.createLink(linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)); err != nil {
 		b.Fatal(err)

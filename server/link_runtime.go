@@ -136,23 +136,30 @@ type linkRuntime struct {
 	pending   []storage.Page
 	pendingB  int
 	flushedAt time.Time
+	flushing  chan error // result of the seed flush in flight
+	seedPos   sqlink.Pos // snapshot the seed being received comes from
+	seedPS    int64      // its page size
+	seedNext  int64      // next page expected, buffered pages included
 
 	applierStop context.CancelFunc
 	applierDone chan struct{}
 
-	mu       sync.Mutex // guards everything below
-	rec      catalog.LinkRecord
-	data     linkData
-	db       *storage.DB
-	ownsDB   bool // a catching-up secondary's DB, not in Server.dbs
-	conn     *peerConn
-	status   link.Status
-	history  []sqlink.HistoryEntry
-	lastErr  *adminapi.LinkError
-	recvOn   bool
-	recvEp   sqlink.Epoch
-	stopped  bool
-	dropping bool
+	mu      sync.Mutex // guards everything below
+	rec     catalog.LinkRecord
+	data    linkData
+	db      *storage.DB
+	ownsDB  bool // a catching-up secondary's DB, not in Server.dbs
+	conn    *peerConn
+	status  link.Status
+	history []sqlink.HistoryEntry
+	lastErr *adminapi.LinkError
+	// reseedErr is shown as the last error while the link is
+	// RESEED_REQUIRED: it is what the operator must know.
+	reseedErr *adminapi.LinkError
+	recvOn    bool
+	recvEp    sqlink.Epoch
+	stopped   bool
+	dropping  bool
 
 	partnerStatus     *adminapi.ReplicaStatus
 	partnerCertExpiry time.Time
@@ -1376,6 +1383,9 @@ func (rt *linkRuntime) markReseed(why string) {
 		"link %s is RESEED_REQUIRED: %s; the log was released", rt.name, why)
 	rt.log.Error("link needs a reseed", "err", err)
 	rt.setError(err)
+	rt.mu.Lock()
+	rt.reseedErr = rt.lastErr
+	rt.mu.Unlock()
 	if err := rt.save(); err != nil {
 		rt.setError(err)
 	}

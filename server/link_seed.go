@@ -278,6 +278,9 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	}
 	rt.seedMu.Lock()
 	defer rt.seedMu.Unlock()
+	if err := rt.flushSeed(); err != nil {
+		rt.setError(err)
+	}
 	rt.pending, rt.pendingB = nil, 0
 	switch plan.Kind {
 	case "fresh":
@@ -307,6 +310,7 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 		return sqlink.Errorf(sqlink.EINVALID, "", "unknown seed plan %q", plan.Kind)
 	}
 	st := rt.writer.State()
+	rt.seedPos, rt.seedPS, rt.seedNext = st.Pos, st.PageSize, int64(st.Next)
 	rt.mu.Lock()
 	rt.data.SeedAttempts++
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = st.PageCount*st.PageSize, st.BytesDone(), st.Pos.LSN
@@ -328,16 +332,16 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 	if w == nil {
 		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk without a seed in progress")
 	}
-	st := w.State()
-	ps := st.PageSize
-	next := int64(st.Next) + int64(len(rt.pending))
-	if m.LSN != st.Pos.LSN || m.Offset != uint64((next-1)*ps) || int64(len(m.Data))%ps != 0 {
-		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk at offset %d of LSN %d, expected offset %d of LSN %d", m.Offset, m.LSN, (next-1)*ps, st.Pos.LSN)
+	ps := rt.seedPS
+	next := rt.seedNext
+	if m.LSN != rt.seedPos.LSN || m.Offset != uint64((next-1)*ps) || int64(len(m.Data))%ps != 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk at offset %d of LSN %d, expected offset %d of LSN %d", m.Offset, m.LSN, (next-1)*ps, rt.seedPos.LSN)
 	}
 	for off := int64(0); off < int64(len(m.Data)); off += ps {
 		rt.pending = append(rt.pending, storage.Page{Pgno: uint32(next), Data: m.Data[off : off+ps]})
 		next++
 	}
+	rt.seedNext = next
 	rt.pendingB += len(m.Data)
 	rt.mu.Lock()
 	rt.seed.done = (next - 1) * ps
@@ -345,13 +349,58 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 	rt.recvTime = rt.s.cfg.Now()
 	rt.mu.Unlock()
 	if rt.pendingB >= seedFlushBytes || time.Since(rt.flushedAt) >= seedFlushInterval {
-		return rt.flushSeed()
+		return rt.startFlush()
 	}
 	return nil
 }
 
-// flushSeed writes buffered seed pages (seedMu held).
+// startFlush writes the buffered pages in the background, so the next
+// chunks arrive while they are written and synced (seedMu held). At most
+// one flush is in flight.
+func (rt *linkRuntime) startFlush() error {
+	if err := rt.waitFlush(); err != nil {
+		return err
+	}
+	if len(rt.pending) == 0 || rt.writer == nil {
+		return nil
+	}
+	w, pages := rt.writer, rt.pending
+	rt.pending, rt.pendingB = nil, 0
+	rt.flushedAt = time.Now()
+	rt.mu.Lock()
+	sent := rt.seed.sent
+	rt.mu.Unlock()
+	ch := make(chan error, 1)
+	rt.flushing = ch
+	go func() {
+		err := w.WritePages(pages)
+		if err == nil {
+			rt.mu.Lock()
+			rt.data.SeedBytes = sent
+			rt.mu.Unlock()
+			err = rt.save()
+		}
+		ch <- err
+	}()
+	return nil
+}
+
+// waitFlush waits for the flush in flight, if any (seedMu held).
+func (rt *linkRuntime) waitFlush() error {
+	if rt.flushing == nil {
+		return nil
+	}
+	err := <-rt.flushing
+	rt.flushing = nil
+	return err
+}
+
+// flushSeed writes every buffered seed page before it returns (seedMu
+// held).
 func (rt *linkRuntime) flushSeed() error {
+	if err := rt.waitFlush(); err != nil {
+		return err
+	}
 	if len(rt.pending) == 0 || rt.writer == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/sqlink/sqlink"
@@ -82,6 +83,13 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 		Instance: rt.s.info.Name, InstanceID: rt.s.info.ID, Endpoint: rt.s.EndpointAddr(),
 		Role: role, Connected: rt.conn != nil, Epoch: rt.rec.Epoch,
 		PartnerCertExpiry: rt.partnerCertExpiry, LastError: rt.lastErr,
+	}
+	if rt.data.ReseedRequired {
+		rs.LastError = rt.reseedErr
+		if rs.LastError == nil {
+			rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Message: fmt.Sprintf("link %s is RESEED_REQUIRED: the log kept for the secondary passed its cap and was released", rt.name),
+				Hint: "the secondary reseeds by itself when it reconnects", Time: rt.rec.UpdatedAt}
+		}
 	}
 	if st.Epoch != 0 {
 		rs.Epoch = st.Epoch

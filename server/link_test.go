@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +54,9 @@ func MustStartNode(t testing.TB, name string, tune func(*server.Config)) *node {
 		DataDir: dir, ClientAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", EndpointAddr: n.endpoint,
 		Synchronous: "NORMAL", LinkTick: 50 * time.Millisecond, LinkSessionTimeout: 500 * time.Millisecond,
 		LinkDigestTimeout: 10 * time.Second,
+	}
+	if os.Getenv("SQLINK_TEST_LOG") != "" {
+		n.cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
 	}
 	if tune != nil {
 		tune(&n.cfg)

@@ -25,6 +25,10 @@ type Snapshot struct {
 
 	conn *sql.Conn
 	stmt *sql.Stmt
+	// rows streams pages from page next on, so reading a snapshot in order
+	// runs one query, not one per page.
+	rows *sql.Rows
+	next uint32
 }
 
 // OpenSnapshot fixes a read snapshot at the current position (the last
@@ -71,15 +75,51 @@ func (s *Snapshot) ReadPages(ctx context.Context, from uint32, n int) ([]Page, e
 		return nil, sqlink.Errorf(sqlink.EINVALID, "page numbers start at 1", "invalid page number 0")
 	}
 	var out []Page
+	if int64(from) > s.PageCount {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.rows == nil || s.next != from {
+		if s.rows != nil {
+			s.rows.Close()
+			s.rows = nil
+		}
+		// sqlite_dbpage uses only an equality on pgno; a range makes it
+		// step over the earlier pages without reading them.
+		// The cursor outlives this call (a later call continues it), so
+		// it must not be bound to this call's context.
+		rows, err := s.conn.QueryContext(context.WithoutCancel(ctx), "SELECT pgno, data FROM sqlite_dbpage WHERE pgno >= ? AND pgno <= ?", from, s.PageCount)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: read from page %d: %w", from, err)
+		}
+		s.rows, s.next = rows, from
+	}
 	for pg := int64(from); pg < int64(from)+int64(n) && pg <= s.PageCount; pg++ {
-		var data []byte
-		if err := s.stmt.QueryRowContext(ctx, pg).Scan(&data); err != nil {
+		if !s.rows.Next() {
+			err := s.rows.Err()
+			s.rows.Close()
+			s.rows = nil
+			if err == nil {
+				err = fmt.Errorf("snapshot ends before page %d", pg)
+			}
 			return out, fmt.Errorf("snapshot: read page %d: %w", pg, err)
 		}
-		if int64(len(data)) != s.PageSize {
-			return out, fmt.Errorf("snapshot: page %d has %d bytes", pg, len(data))
+		var got int64
+		var data []byte
+		if err := s.rows.Scan(&got, &data); err != nil {
+			s.rows.Close()
+			s.rows = nil
+			return out, fmt.Errorf("snapshot: read page %d: %w", pg, err)
+		}
+		if got != pg || int64(len(data)) != s.PageSize {
+			s.rows.Close()
+			s.rows = nil
+			return out, fmt.Errorf("snapshot: page %d has %d bytes (page %d)", pg, len(data), got)
 		}
 		out = append(out, Page{Pgno: uint32(pg), Data: data})
+		s.next = uint32(pg) + 1
 	}
 	return out, nil
 }
@@ -88,6 +128,10 @@ func (s *Snapshot) ReadPages(ctx context.Context, from uint32, n int) ([]Page, e
 func (s *Snapshot) Close() error {
 	if s.conn == nil {
 		return nil
+	}
+	if s.rows != nil {
+		s.rows.Close()
+		s.rows = nil
 	}
 	if s.stmt != nil {
 		s.stmt.Close()
@@ -122,6 +166,7 @@ type SeedWriter struct {
 	path  string
 	f     *os.File
 	state SeedState
+	buf   []byte
 }
 
 // CreateSeed starts receiving a seed taken at pos into path, which must
@@ -182,7 +227,7 @@ func (w *SeedWriter) State() SeedState { return w.state }
 // starting at State().Next) and persists the progress.
 func (w *SeedWriter) WritePages(pages []Page) error {
 	// The pages are contiguous: write them with one call, not one per page.
-	buf := make([]byte, 0, int64(len(pages))*w.state.PageSize)
+	buf := w.buf[:0]
 	next := w.state.Next
 	for _, p := range pages {
 		if p.Pgno != next || int64(len(p.Data)) != w.state.PageSize || int64(p.Pgno) > w.state.PageCount {
@@ -197,6 +242,7 @@ func (w *SeedWriter) WritePages(pages []Page) error {
 		}
 	}
 	w.state.Next = next
+	w.buf = buf[:0] // reused: a fresh buffer per call costs page faults
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("sync seed: %w", err)
 	}
