@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"runtime/pprof"
@@ -56,13 +57,13 @@ func BenchmarkLinkSeed(b *testing.B) {
 func BenchmarkLinkCommit(b *testing.B) {
 	for _, mode := range []string{"none", "async", "sync"} {
 		b.Run(mode, func(b *testing.B) {
-			full := func(c *server.Config) { c.Synchronous = "FULL" }
+			full := func(c *server.Config) { c.Synchronous = cmp.Or(os.Getenv("SQLINK_BENCH_SYNCHRONOUS"), "FULL") }
 			var east, west *node
 			if mode == "none" {
 				east = MustStartNode(b, "east", full)
 				mustPrepareShop(b, east, 10)
 			} else {
-				east, west = mustLinkPair(b, sqlink.Mode(mode), full, func(c *server.Config) { c.Synchronous = os.Getenv("WEST_SYNC") })
+				east, west = mustLinkPair(b, sqlink.Mode(mode), full, func(c *server.Config) { c.Synchronous = cmp.Or(os.Getenv("SQLINK_BENCH_SYNCHRONOUS"), "FULL") })
 			}
 			ctx := context.Background()
 			base, err := east.count("shop", "items")

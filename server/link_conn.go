@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -40,6 +41,12 @@ type peerConn struct {
 	// stream is the receiving side's replay protection; only the reader
 	// touches it.
 	stream *transport.RecordStream
+
+	// Records accepted by the reader and waiting for the hardener (mu).
+	hq        []*storage.Record
+	hqEpoch   sqlink.Epoch
+	hardening bool
+	hwake     chan struct{} // set by the reader before the hardener starts
 }
 
 func newPeerConn(ctx context.Context, c *transport.Conn, h *transport.Hello) *peerConn {

@@ -1171,18 +1171,60 @@ func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
 		rt.primaryLSN, rt.primaryTime = b.LastLSN, recs[len(recs)-1].Time
 	}
 	rt.mu.Unlock()
-	if err := db.Harden(pc.ctx, recs...); err != nil {
-		return fmt.Errorf("harden records %d..%d: %w", b.FirstLSN, b.LastLSN, err)
+	// Harden in the connection's hardener goroutine: batches that arrive
+	// during an fsync are hardened together by the next one (group
+	// commit), and the reader keeps reading meanwhile.
+	pc.mu.Lock()
+	pc.hq = append(pc.hq, recs...)
+	pc.hqEpoch = b.Epoch
+	start := !pc.hardening
+	pc.hardening = true
+	pc.mu.Unlock()
+	if start {
+		pc.hwake = make(chan struct{}, 1)
+		go rt.hardenLoop(pc, db)
 	}
-	pos := db.Pos()
-	rt.mu.Lock()
-	rt.hardenedTime = rt.s.cfg.Now()
-	rt.mu.Unlock()
-	if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: b.Epoch, Hardened: pos.LSN, Redone: db.Redone().LSN, Time: rt.hardenedTime}); err != nil {
-		return err
+	select {
+	case pc.hwake <- struct{}{}:
+	default:
 	}
-	rt.wake()
 	return nil
+}
+
+// hardenLoop hardens what the reader queued and acknowledges it, until the
+// connection ends.
+func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
+	for {
+		select {
+		case <-pc.ctx.Done():
+			return
+		case <-pc.hwake:
+		}
+		pc.mu.Lock()
+		recs, ep := pc.hq, pc.hqEpoch
+		pc.hq = nil
+		pc.mu.Unlock()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := db.Harden(pc.ctx, recs...); err != nil {
+			if pc.ctx.Err() == nil {
+				rt.setError(fmt.Errorf("harden records %d..%d: %w", recs[0].LSN, recs[len(recs)-1].LSN, err))
+				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+				pc.close()
+			}
+			return
+		}
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.hardenedTime = now
+		rt.mu.Unlock()
+		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: db.Pos().LSN, Redone: db.Redone().LSN, Time: now}); err != nil {
+			pc.close()
+			return
+		}
+		rt.wake()
+	}
 }
 
 // startApplier applies hardened records to a secondary's database, merging
