@@ -1,0 +1,408 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/internal/testutil"
+)
+
+// failoverPassword is the SQL password of the admin login on every instance
+// of a failover test: a multi-host connection string carries one password
+// for all its hosts (pgx uses the first host's for all of them).
+const failoverPassword = "pw-failover"
+
+// MustStartFailoverInstance starts an instance like MustStartInstance, with
+// the SQL password every failover test instance shares.
+func MustStartFailoverInstance(tb testing.TB, name string, extra ...string) *Instance {
+	tb.Helper()
+	dir := tb.TempDir()
+	in := &Instance{
+		t: tb, Name: name, Dir: filepath.Join(dir, "data"),
+		Token: "sqlk_test_token_" + name, Password: failoverPassword,
+		ClientAddr: testutil.FreeAddr(tb), AdminAddr: testutil.FreeAddr(tb), EndpointAddr: testutil.FreeAddr(tb),
+		ExtraArgs: extra,
+	}
+	tokenFile, pwFile := filepath.Join(dir, "token"), filepath.Join(dir, "pw")
+	os.WriteFile(tokenFile, []byte(in.Token+"\n"), 0o600)
+	os.WriteFile(pwFile, []byte(in.Password+"\n"), 0o600)
+	out, err := exec.Command(sqlinkBin, "init", "--data-dir", in.Dir, "--name", name,
+		"--admin-token-file", tokenFile, "--sql-password-file", pwFile).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("sqlink init: %v\n%s", err, out)
+	}
+	in.Start()
+	tb.Cleanup(in.Stop)
+	return in
+}
+
+// StartEnv runs `sqlink serve` with extra environment variables (such as
+// SQLINK_FAILPOINT) and waits until the admin API answers. The process may
+// then end by itself: see Exited.
+func (in *Instance) StartEnv(env ...string) {
+	in.t.Helper()
+	in.mu.Lock()
+	args := append([]string{"serve", "--data-dir", in.Dir, "--client-addr", in.ClientAddr,
+		"--admin-addr", in.AdminAddr, "--endpoint-addr", in.EndpointAddr, "--log-level", "debug"}, in.ExtraArgs...)
+	cmd := exec.Command(sqlinkBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	in.out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = in.out, in.out
+	if err := cmd.Start(); err != nil {
+		in.mu.Unlock()
+		in.t.Fatalf("start sqlink serve: %v", err)
+	}
+	in.cmd = cmd
+	done := make(chan struct{})
+	in.done = done
+	go func() { cmd.Wait(); close(done) }()
+	in.mu.Unlock()
+
+	testutil.RetryUntil(in.t, 0, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("sqlink serve exited: %s", in.Output())
+		default:
+		}
+		resp, err := http.Get("http://" + in.AdminAddr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("healthz: %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// Exited reports whether the serve process has ended by itself.
+func (in *Instance) Exited() bool {
+	in.mu.Lock()
+	done := in.done
+	in.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Freeze stops the serve process with SIGSTOP (it neither answers nor
+// crashes); Thaw resumes it.
+func (in *Instance) Freeze() { in.sendRaw(syscall.SIGSTOP) }
+func (in *Instance) Thaw()   { in.sendRaw(syscall.SIGCONT) }
+
+func (in *Instance) sendRaw(sig syscall.Signal) {
+	in.t.Helper()
+	in.mu.Lock()
+	cmd := in.cmd
+	in.mu.Unlock()
+	if cmd == nil {
+		in.t.Fatalf("instance %s is not running", in.Name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		in.t.Fatalf("signal %v to %s: %v", sig, in.Name, err)
+	}
+}
+
+// multiHost returns a libpq/pgx key-value connection string naming every
+// instance, that connects to the one taking writes.
+func multiHost(db string, ins ...*Instance) string {
+	var hosts, ports []string
+	for _, in := range ins {
+		hosts = append(hosts, in.Host())
+		ports = append(ports, in.Port())
+	}
+	return fmt.Sprintf("host=%s port=%s user=admin password=%s dbname=%s sslmode=disable connect_timeout=5 target_session_attrs=read-write",
+		strings.Join(hosts, ","), strings.Join(ports, ","), failoverPassword, db)
+}
+
+// failoverOut is what `sqlink link failover --json` prints.
+type failoverOut struct {
+	adminapi.FailoverResult
+	Type         string               `json:"type"`
+	Instance     string               `json:"instance"`
+	Partner      *adminapi.LinkStatus `json:"partner"`
+	PartnerError string               `json:"partner_error"`
+	Nothing      string               `json:"nothing"`
+}
+
+// partnerFlags names in as the partner on a failover command line.
+func partnerFlags(in *Instance) []string {
+	return []string{"--partner", "http://" + in.AdminAddr, "--partner-token", in.Token}
+}
+
+// runFailover runs `sqlink link failover NAME --json` on `on` with the
+// partner and extra flags, and decodes what it printed.
+func runFailover(t testing.TB, on, partner *Instance, name string, extra ...string) (failoverOut, CLIResult) {
+	t.Helper()
+	args := append([]string{"link", "failover", name, "--json"}, extra...)
+	if partner != nil {
+		args = append(args, partnerFlags(partner)...)
+	}
+	r := on.CLI(args...)
+	var out failoverOut
+	if strings.TrimSpace(r.Stdout) != "" {
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+			t.Fatalf("link failover --json printed %q: %v\nstderr: %s", r.Stdout, err, r.Stderr)
+		}
+	}
+	return out, r
+}
+
+// mustFailover runs a failover that must succeed and finish.
+func mustFailover(t testing.TB, on, partner *Instance, name string, extra ...string) failoverOut {
+	t.Helper()
+	out, r := runFailover(t, on, partner, name, extra...)
+	if r.Code != 0 || out.Paused != "" {
+		t.Fatalf("sqlink link failover %s %v on %s: exit %d, paused %q\nstdout: %s\nstderr: %s\n%s log tail:\n%s",
+			name, extra, on.Name, r.Code, out.Paused, r.Stdout, r.Stderr, on.Name, tail(on.Output(), 40))
+	}
+	return out
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// roles returns the link's local role on each instance that answers; an
+// instance that does not answer is left out.
+func roles(name string, ins ...*Instance) map[string]adminapi.LinkStatus {
+	out := map[string]adminapi.LinkStatus{}
+	for _, in := range ins {
+		if st, err := linkStatus(in, name); err == nil {
+			out[in.Name] = st
+		}
+	}
+	return out
+}
+
+// checkAtMostOnePrimary fails if more than one instance reports itself
+// primary of the link, or more than one takes writes.
+func checkAtMostOnePrimary(t testing.TB, name string, ins ...*Instance) {
+	t.Helper()
+	var primaries, writable []string
+	for n, st := range roles(name, ins...) {
+		if st.Local.Role == sqlink.RolePrimary {
+			primaries = append(primaries, n)
+			if !st.Local.ReadOnly {
+				writable = append(writable, n)
+			}
+		}
+	}
+	if len(primaries) > 1 && len(writable) > 1 {
+		t.Fatalf("two writable primaries of link %s: %v", name, writable)
+	}
+	if len(primaries) > 1 {
+		t.Logf("both report PRIMARY of %s (one read-only): %v", name, primaries)
+	}
+}
+
+// waitSettled waits until exactly one instance is the link's writable
+// primary and the other its secondary, with no failover in progress and no
+// split brain on either side, and returns the primary and the secondary.
+func waitSettled(t testing.TB, name string, a, b *Instance, timeout time.Duration) (p, s *Instance) {
+	t.Helper()
+	testutil.RetryUntil(t, timeout, func() error {
+		sa, err := linkStatus(a, name)
+		if err != nil {
+			return err
+		}
+		sb, err := linkStatus(b, name)
+		if err != nil {
+			return err
+		}
+		for _, x := range []struct {
+			in *Instance
+			st adminapi.LinkStatus
+		}{{a, sa}, {b, sb}} {
+			if x.st.Failover != nil || x.st.SplitBrain != nil || x.st.State == "SPLIT_BRAIN" || x.st.State == "FAILOVER_IN_PROGRESS" {
+				return fmt.Errorf("%s: state %s, failover %+v, split brain %+v", x.in.Name, x.st.State, x.st.Failover, x.st.SplitBrain)
+			}
+		}
+		switch {
+		case sa.Local.Role == sqlink.RolePrimary && sb.Local.Role == sqlink.RoleSecondary && !sa.Local.ReadOnly:
+			p, s = a, b
+		case sb.Local.Role == sqlink.RolePrimary && sa.Local.Role == sqlink.RoleSecondary && !sb.Local.ReadOnly:
+			p, s = b, a
+		default:
+			return fmt.Errorf("roles: %s %s (read-only %v, epoch %d), %s %s (read-only %v, epoch %d)", a.Name, sa.Local.Role, sa.Local.ReadOnly, sa.Epoch,
+				b.Name, sb.Local.Role, sb.Local.ReadOnly, sb.Epoch)
+		}
+		return nil
+	})
+	return p, s
+}
+
+// loadLoop runs pgbench (TPC-B, prepared, 4 clients) in short back-to-back
+// invocations against a multi-host connection string, so each invocation
+// finds the current primary: pgbench aborts a client whose connection
+// fails, so a failover ends an invocation and the next one starts on the
+// new primary. Every invocation logs its transactions (-l).
+type loadLoop struct {
+	dir    string
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.Mutex
+	runs   int
+	ok     int
+	last   string
+	cancel context.CancelFunc
+}
+
+// startLoad starts the loop; perRun is each client's -t.
+func startLoad(t testing.TB, db string, perRun int, ins ...*Instance) *loadLoop {
+	t.Helper()
+	requireTool(t, "pgbench")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	l := &loadLoop{dir: t.TempDir(), stop: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	conn := multiHost(db, ins...)
+	go func() {
+		defer close(l.done)
+		for i := 0; ; i++ {
+			select {
+			case <-l.stop:
+				return
+			case <-ctx.Done():
+				return
+			default:
+			}
+			cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "4", "-t", strconv.Itoa(perRun),
+				"-l", "--log-prefix", filepath.Join(l.dir, fmt.Sprintf("run%05d", i)), "-f", "testdata/tpcb.sql", conn)
+			cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=5")
+			out, err := cmd.CombinedOutput()
+			l.mu.Lock()
+			l.runs++
+			if err == nil {
+				l.ok++
+			}
+			l.last = string(out)
+			l.mu.Unlock()
+			if err != nil {
+				// No primary right now (a failover is under way): pace the
+				// retries instead of spinning.
+				select {
+				case <-l.stop:
+					return
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { l.Stop(t) })
+	return l
+}
+
+// Stop lets the current invocation finish, stops the loop and returns the
+// number of transactions pgbench saw committed over every invocation.
+func (l *loadLoop) Stop(t testing.TB) int64 {
+	t.Helper()
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+	l.cancel()
+	return l.Acked(t)
+}
+
+// Acked counts the committed transactions logged so far.
+func (l *loadLoop) Acked(t testing.TB) int64 {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(l.dir, "run*"))
+	var n int64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 3 {
+				continue
+			}
+			if _, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
+				n++
+			}
+		}
+		fh.Close()
+	}
+	return n
+}
+
+// Runs returns how many invocations ran and how many ended cleanly, and the
+// last one's output.
+func (l *loadLoop) Runs() (runs, ok int, last string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.runs, l.ok, l.last
+}
+
+// mustSetupTPCBLink starts alpha and beta, creates tpcb on alpha with the
+// TPC-B tables and a notes table, and links it to beta with extra `link
+// create` flags; it returns once beta has caught up.
+func mustSetupTPCBLink(t *testing.T, name string, extra ...string) (alpha, beta *Instance) {
+	t.Helper()
+	alpha = MustStartFailoverInstance(t, "alpha")
+	beta = MustStartFailoverInstance(t, "beta")
+	alpha.MustCLI("db", "create", "tpcb")
+	MustInitTPCB(t, alpha, "tpcb")
+	alpha.MustPsql("tpcb", `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);`)
+	mustFullBackup(t, alpha, "tpcb")
+	MustCreateLink(t, alpha, beta, name, "tpcb", extra...)
+	waitCaughtUp(t, alpha, beta, name, 0)
+	return alpha, beta
+}
+
+// mustWrite inserts a note through psql and fails on error.
+func mustWrite(t testing.TB, in *Instance, body string) {
+	t.Helper()
+	in.MustPsql("tpcb", fmt.Sprintf(`INSERT INTO notes (body) VALUES ('%s');`, body))
+}
+
+// writeErr tries to insert a note and returns the psql error output.
+func writeErr(in *Instance, body string) (string, error) {
+	return in.Psql(context.Background(), "tpcb", fmt.Sprintf(`INSERT INTO notes (body) VALUES ('%s');`, body))
+}
+
+// pgxPrimaryPort connects with the multi-host string and returns the port
+// of the server pgx picked.
+func pgxPrimaryPort(ctx context.Context, conn string) (string, *pgx.Conn, error) {
+	c, err := pgx.Connect(ctx, conn)
+	if err != nil {
+		return "", nil, err
+	}
+	_, port, _ := net.SplitHostPort(c.PgConn().Conn().RemoteAddr().String())
+	return port, c, nil
+}
