@@ -163,6 +163,8 @@ type linkRuntime struct {
 	// heartbeatDue lets the next heartbeat out (set every tick).
 	heartbeatDue bool
 	floorSaved   time.Time
+	// floorStarted: the retention floor was set for this primary role.
+	floorStarted bool
 
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary).
@@ -660,6 +662,11 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 	db := rt.db
 	rt.mu.Unlock()
 	if db != nil && !soft.Dropped {
+		if hs.Role == sqlink.RolePrimary && rt.applierStop != nil {
+			// Stop redoing before the database takes writes.
+			rt.stopApplier()
+			rt.floorStarted = false
+		}
 		ro, _ := db.ReadOnly()
 		switch {
 		case soft.Writable && ro:
@@ -676,6 +683,15 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 			if err := db.SetEpoch(hs.Epoch); err != nil {
 				rt.setError(err)
 			}
+		}
+		// A role change at run time (failover): a secondary redoes what
+		// it hardens; a primary keeps log for its partner.
+		switch {
+		case hs.Role == sqlink.RoleSecondary && rt.applierStop == nil:
+			db.SetRetentionFloor(0, false)
+			rt.startApplier(db)
+		case hs.Role == sqlink.RolePrimary && !rt.floorStarted:
+			rt.startFloor()
 		}
 	}
 	// Sync commits.
@@ -1380,6 +1396,7 @@ func (rt *linkRuntime) checkCatchup() {
 
 // startFloor keeps the log the secondary may still need.
 func (rt *linkRuntime) startFloor() {
+	rt.floorStarted = true
 	rt.mu.Lock()
 	db, floor, reseed := rt.db, rt.data.FloorLSN, rt.data.ReseedRequired
 	rt.mu.Unlock()
