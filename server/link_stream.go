@@ -1,0 +1,488 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
+)
+
+// --- Primary: streaming records ---
+
+// recordSender streams log records from an LSN to the partner.
+type recordSender struct {
+	pc     *peerConn
+	epoch  sqlink.Epoch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN, epoch sqlink.Epoch) {
+	ctx, cancel := context.WithCancel(pc.ctx)
+	s := &recordSender{pc: pc, epoch: epoch, cancel: cancel, done: make(chan struct{})}
+	rt.sender = s
+	go func() {
+		defer close(s.done)
+		err := rt.sendRecords(ctx, s, db, from)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if sqlink.ErrorCode(err) == sqlink.ECONFLICT {
+			rt.setError(fmt.Errorf("cannot stream from LSN %d: %w", from+1, err))
+			// Not from this goroutine: the loop may be waiting for it.
+			go func() {
+				select {
+				case rt.events <- func() { rt.markReseed("the log the secondary needs was released") }:
+				case <-rt.ctx.Done():
+				}
+			}()
+			return
+		}
+		rt.setError(fmt.Errorf("stream records: %w", err))
+		pc.close()
+	}()
+}
+
+func (rt *linkRuntime) stopSender() {
+	if rt.sender == nil {
+		return
+	}
+	rt.sender.cancel()
+	<-rt.sender.done
+	rt.sender = nil
+}
+
+func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *storage.DB, from sqlink.LSN) error {
+	lr, err := db.ReadLog(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer lr.Close()
+	var buf []byte
+	var times []lsnTime
+	for {
+		rec, err := lr.Next(ctx)
+		if err != nil {
+			return err
+		}
+		buf, times = buf[:0], times[:0]
+		first := rec.LSN
+		last := rec.LSN
+		if buf, err = appendRecord(buf, rec); err != nil {
+			return err
+		}
+		times = append(times, lsnTime{rec.LSN, rec.Time})
+		for len(buf) < maxRecordsBatch {
+			rec, err = lr.TryNext()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if buf, err = appendRecord(buf, rec); err != nil {
+				return err
+			}
+			last = rec.LSN
+			times = append(times, lsnTime{rec.LSN, rec.Time})
+		}
+		if err := s.pc.c.WriteMessage(ctx, &transport.Records{Epoch: s.epoch, FirstLSN: first, LastLSN: last, Data: buf}); err != nil {
+			return err
+		}
+		if err := s.pc.c.Flush(ctx); err != nil {
+			return err
+		}
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.sentLSN, rt.sentTime = last, now
+		rt.sentBytes += int64(len(buf))
+		rt.noteTimes(times, len(buf))
+		rt.mu.Unlock()
+	}
+}
+
+// noteTimes remembers commit times of records for lag figures (mu held).
+func (rt *linkRuntime) noteTimes(ts []lsnTime, bytes int) {
+	if len(ts) == 0 {
+		return
+	}
+	avg := float64(bytes) / float64(len(ts))
+	if rt.avgRecord == 0 {
+		rt.avgRecord = avg
+	} else {
+		rt.avgRecord = 0.9*rt.avgRecord + 0.1*avg
+	}
+	if n := len(rt.times); n > 0 && rt.times[n-1].lsn >= ts[0].lsn {
+		// A resend after a reconnect: keep what we have.
+		i := 0
+		for i < len(ts) && ts[i].lsn <= rt.times[n-1].lsn {
+			i++
+		}
+		ts = ts[i:]
+	}
+	rt.times = append(rt.times, ts...)
+	if len(rt.times) > timesKept {
+		rt.times = append(rt.times[:0], rt.times[len(rt.times)-timesKept/2:]...)
+	}
+}
+
+// timeOf returns the commit time of the record at lsn if remembered.
+func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
+	i, ok := slices.BinarySearchFunc(rt.times, lsn, func(e lsnTime, l sqlink.LSN) int {
+		switch {
+		case e.lsn < l:
+			return -1
+		case e.lsn > l:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return time.Time{}, false
+	}
+	return rt.times[i].t, true
+}
+
+// appendRecord appends rec, length-prefixed, to a Records payload.
+func appendRecord(b []byte, rec *storage.Record) ([]byte, error) {
+	enc, err := rec.MarshalBinary()
+	if err != nil {
+		return b, err
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(enc)))
+	return append(b, enc...), nil
+}
+
+// splitRecords decodes a Records payload.
+func splitRecords(b []byte) ([]*storage.Record, error) {
+	var out []*storage.Record
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, sqlink.Errorf(sqlink.EINVALID, "", "records payload truncated")
+		}
+		n := binary.BigEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return nil, sqlink.Errorf(sqlink.EINVALID, "", "records payload truncated")
+		}
+		rec := new(storage.Record)
+		if err := rec.UnmarshalBinary(b[4 : 4+n]); err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+		b = b[4+n:]
+	}
+	return out, nil
+}
+
+// --- Secondary: harden, acknowledge, apply ---
+
+func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
+	rt.mu.Lock()
+	db, on, ep := rt.db, rt.recvOn, rt.recvEp
+	rt.mu.Unlock()
+	if db == nil || !on || b.Epoch != ep {
+		return sqlink.Errorf(sqlink.ECONFLICT, "wait until the replicas agree on roles; the link reconnects by itself",
+			"refused records %d..%d of epoch %d: this replica is not following a primary at that epoch", b.FirstLSN, b.LastLSN, b.Epoch)
+	}
+	if pc.stream == nil {
+		hard := db.Pos().LSN
+		if b.FirstLSN > hard+1 {
+			return sqlink.Errorf(sqlink.ECONFLICT, "", "records start at %d, after this replica's hardened LSN %d", b.FirstLSN, hard)
+		}
+		pc.stream = transport.NewRecordStream(b.Epoch, b.FirstLSN-1)
+	}
+	if err := pc.stream.Accept(b); err != nil {
+		return err
+	}
+	recs, err := splitRecords(b.Data)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 || recs[0].LSN != b.FirstLSN || recs[len(recs)-1].LSN != b.LastLSN {
+		return sqlink.Errorf(sqlink.EINVALID, "", "records batch %d..%d does not hold what it says", b.FirstLSN, b.LastLSN)
+	}
+	now := rt.s.cfg.Now()
+	rt.mu.Lock()
+	rt.recvLSN, rt.recvTime = b.LastLSN, now
+	rt.recvBytes += int64(len(b.Data))
+	ts := make([]lsnTime, len(recs))
+	for i, r := range recs {
+		ts[i] = lsnTime{r.LSN, r.Time}
+	}
+	rt.noteTimes(ts, len(b.Data))
+	if b.LastLSN > rt.primaryLSN {
+		rt.primaryLSN, rt.primaryTime = b.LastLSN, recs[len(recs)-1].Time
+	}
+	rt.mu.Unlock()
+	// Harden in the connection's hardener goroutine: batches that arrive
+	// during an fsync are hardened together by the next one (group
+	// commit), and the reader keeps reading meanwhile.
+	pc.mu.Lock()
+	pc.hq = append(pc.hq, recs...)
+	pc.hqEpoch = b.Epoch
+	start := !pc.hardening
+	pc.hardening = true
+	pc.mu.Unlock()
+	if start {
+		pc.hwake = make(chan struct{}, 1)
+		go rt.hardenLoop(pc, db)
+	}
+	select {
+	case pc.hwake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// hardenLoop hardens what the reader queued and acknowledges it, until the
+// connection ends.
+func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
+	for {
+		select {
+		case <-pc.ctx.Done():
+			return
+		case <-pc.hwake:
+		}
+		pc.mu.Lock()
+		recs, ep := pc.hq, pc.hqEpoch
+		pc.hq = nil
+		pc.mu.Unlock()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := db.Harden(pc.ctx, recs...); err != nil {
+			if pc.ctx.Err() == nil {
+				rt.setError(fmt.Errorf("harden records %d..%d: %w", recs[0].LSN, recs[len(recs)-1].LSN, err))
+				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+				pc.close()
+			}
+			return
+		}
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.hardenedTime = now
+		rt.mu.Unlock()
+		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: db.Pos().LSN, Redone: db.Redone().LSN, Time: now}); err != nil {
+			pc.close()
+			return
+		}
+		rt.wake()
+	}
+}
+
+// startApplier applies hardened records to a secondary's database, merging
+// records into one transaction when it is behind.
+func (rt *linkRuntime) startApplier(db *storage.DB) {
+	rt.stopApplier()
+	ctx, cancel := context.WithCancel(rt.ctx)
+	done := make(chan struct{})
+	rt.applierStop, rt.applierDone = cancel, done
+	go func() {
+		defer close(done)
+		var wait time.Duration
+		for ctx.Err() == nil {
+			err := rt.applyLoop(ctx, db)
+			if ctx.Err() != nil {
+				return
+			}
+			rt.setError(fmt.Errorf("apply replicated records: %w", err))
+			wait = backoff(wait, maxReconnectDelay)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}()
+}
+
+func (rt *linkRuntime) stopApplier() {
+	if rt.applierStop == nil {
+		return
+	}
+	rt.applierStop()
+	<-rt.applierDone
+	rt.applierStop, rt.applierDone = nil, nil
+}
+
+func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
+	lr, err := db.ReadLog(ctx, db.Redone().LSN)
+	if err != nil {
+		return err
+	}
+	defer lr.Close()
+	for {
+		notify := db.Notify()
+		var batch []*storage.Record
+		size := 0
+		for size < maxApplyBatch {
+			rec, err := lr.TryNext()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			batch = append(batch, rec)
+			size += rec.Size()
+		}
+		if len(batch) == 0 {
+			select {
+			case <-notify:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := db.Apply(ctx, batch...); err != nil {
+			return err
+		}
+		red := db.Redone().LSN
+		now := rt.s.cfg.Now()
+		rt.mu.Lock()
+		rt.redoneBytes += int64(size)
+		rt.redoneTime = now
+		pc := rt.conn
+		rt.mu.Unlock()
+		if pc != nil {
+			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: db.Pos().LSN, Redone: red, Time: now})
+		}
+		rt.wake()
+	}
+}
+
+// checkCatchup brings a seeded secondary ONLINE once it has redone up to
+// the seed's position (on the loop).
+func (rt *linkRuntime) checkCatchup() {
+	rt.mu.Lock()
+	db, phase, seedPos := rt.db, rt.data.Phase, rt.data.SeedPos
+	rt.mu.Unlock()
+	if phase != phaseCatchup || db == nil || db.Redone().LSN < seedPos.LSN {
+		return
+	}
+	ctx := context.WithoutCancel(rt.ctx)
+	if err := rt.s.cat.SetDatabaseState(ctx, rt.database(), sqlink.DatabaseOnline); err != nil {
+		rt.setError(err)
+		return
+	}
+	rt.s.mu.Lock()
+	rt.s.dbs[rt.database()] = db
+	rt.s.mu.Unlock()
+	rt.mu.Lock()
+	rt.ownsDB = false
+	rt.data.Phase = phaseOnline
+	rt.seed.state = "COMPLETED"
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	rt.log.Info("secondary online", "redone", db.Redone().LSN)
+}
+
+// --- Primary: log retention ---
+
+// startFloor keeps the log the secondary may still need.
+func (rt *linkRuntime) startFloor() {
+	rt.floorStarted = true
+	rt.mu.Lock()
+	db, floor, reseed := rt.db, rt.data.FloorLSN, rt.data.ReseedRequired
+	rt.mu.Unlock()
+	if db == nil {
+		return
+	}
+	db.SetRetentionFloor(floor, !reseed)
+}
+
+// checkRetention moves the retention floor up to what the secondary has
+// hardened and marks the link RESEED_REQUIRED when the log kept for it
+// passes the cap (on the loop).
+func (rt *linkRuntime) checkRetention() {
+	if rt.r == nil {
+		return
+	}
+	hs := rt.r.HardState()
+	rt.mu.Lock()
+	db, reseed, floor := rt.db, rt.data.ReseedRequired, rt.data.FloorLSN
+	ack := rt.ackHardened
+	seeding := rt.seed.active
+	rt.mu.Unlock()
+	if db == nil || hs.Role != sqlink.RolePrimary || hs.Dropped || reseed {
+		return
+	}
+	st := rt.r.Status()
+	partner := ack
+	if st.PartnerRole == sqlink.RoleSecondary && st.PartnerLSN > partner {
+		partner = st.PartnerLSN
+	}
+	if !seeding && partner > floor {
+		floor = partner
+		db.SetRetentionFloor(floor, true)
+		rt.mu.Lock()
+		rt.data.FloorLSN = floor
+		rt.mu.Unlock()
+		if now := rt.s.cfg.Now(); now.Sub(rt.floorSaved) > 5*time.Second {
+			rt.floorSaved = now
+			if err := rt.save(); err != nil {
+				rt.setError(err)
+			}
+		}
+	}
+	if q := rt.queueBytes(db, floor); q > rt.s.cfg.LinkLogCapBytes {
+		rt.markReseed(fmt.Sprintf("the log kept for the secondary (%d bytes) passed the cap of %d bytes", q, rt.s.cfg.LinkLogCapBytes))
+	}
+}
+
+// queueBytes estimates the bytes of log after lsn.
+func (rt *linkRuntime) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
+	st := db.Stats()
+	if st.Pos.LSN <= lsn {
+		return 0
+	}
+	n := st.Pos.LSN - lsn
+	kept := st.Pos.LSN - st.LogFirstLSN + 1
+	if st.LogFirstLSN == 0 || st.LogFirstLSN > st.Pos.LSN || kept == 0 {
+		rt.mu.Lock()
+		avg := rt.avgRecord
+		rt.mu.Unlock()
+		return int64(float64(n) * avg)
+	}
+	return int64(float64(st.LogBytes) / float64(kept) * float64(n))
+}
+
+// markReseed gives up the log kept for the secondary (on the loop).
+func (rt *linkRuntime) markReseed(why string) {
+	rt.mu.Lock()
+	if rt.data.ReseedRequired {
+		rt.mu.Unlock()
+		return
+	}
+	rt.data.ReseedRequired = true
+	db, pc := rt.db, rt.conn
+	rt.mu.Unlock()
+	rt.stopSender()
+	if db != nil {
+		db.SetRetentionFloor(0, false)
+	}
+	err := sqlink.Errorf(sqlink.ECONFLICT, "the secondary reseeds by itself when it reconnects; check why it is away",
+		"link %s is RESEED_REQUIRED: %s; the log was released", rt.name, why)
+	rt.log.Error("link needs a reseed", "err", err)
+	rt.setError(err)
+	rt.mu.Lock()
+	rt.reseedErr = rt.lastErr
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	if pc != nil {
+		pc.control(cmdReseed, struct{}{})
+	}
+}
