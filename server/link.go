@@ -522,3 +522,32 @@ var (
 	_ adminapi.LinkManager = instance{}
 	_                      = storage.OpenDB
 )
+
+// stepLink steps an operator command (planned or forced failover, set-role,
+// resume, abort, set-mode) into a link's state machine on its loop, and
+// returns the replica's status after the Ready it produced was processed.
+// For the failover routes.
+func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (link.Status, error) {
+	rt, err := s.runtime(name)
+	if err != nil {
+		return link.Status{}, err
+	}
+	var st link.Status
+	var serr error
+	ok := rt.call(func() {
+		if rt.r == nil {
+			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no replica here yet (seeding)", name)
+			return
+		}
+		if serr = rt.r.Step(m); serr == nil {
+			rt.process()
+			st = rt.r.Status()
+		}
+	})
+	if !ok {
+		return link.Status{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", name)
+	}
+	return st, serr
+}
+
+var _ = (*Server).stepLink
