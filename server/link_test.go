@@ -633,3 +633,33 @@ func TestLinkSeedFromBackupRefusedWhenLogIsGone(t *testing.T) {
 		return nil
 	})
 }
+
+func TestLinkDropUnseededSecondaryRemovesDatabase(t *testing.T) {
+	ctx := context.Background()
+	east := MustStartNode(t, "east", nil)
+	west := MustStartNode(t, "west", nil)
+	trust(t, east, west)
+	mustPrepareShop(t, east, 10)
+	if err := west.createLink(linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)); err != nil {
+		t.Fatal(err)
+	}
+	if err := west.createLink(linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
+		t.Fatalf("second create: %v, want a conflict", err)
+	}
+	if err := west.admin.Do(ctx, "DELETE", "/v1/links/L", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := west.admin.GetDatabase(ctx, "shop"); sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		t.Fatalf("unseeded secondary database after drop: %v, want not found", err)
+	}
+	// The primary refuses a database without a full backup.
+	if _, err := east.admin.CreateDatabase(ctx, "nobackup"); err != nil {
+		t.Fatal(err)
+	}
+	req := linkReq(east, west, sqlink.RolePrimary, sqlink.ModeAsync)
+	req.Name, req.Database, req.LinkID = "L2", "nobackup", "link-0002"
+	err := east.createLink(req)
+	if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(sqlink.ErrorHint(err), "sqlink backup nobackup --to FILE") {
+		t.Fatalf("link without a backup chain: %v (hint %q)", err, sqlink.ErrorHint(err))
+	}
+}
