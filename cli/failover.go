@@ -293,7 +293,7 @@ func (m *Main) settlePartner(ctx context.Context, c *adminapi.Client, name strin
 		ps, err := getLink(ctx, c, name)
 		done := err == nil && ps.Failover == nil && (res.NewPrimary == "" ||
 			(ps.Local.Instance == res.NewPrimary) == (ps.Local.Role == sqlink.RolePrimary))
-		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND && (dropped || res.Link.State == "DROPPED") {
+		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND && (dropped || res.Link.State == "DROPPED") || unreachable(err) {
 			return ps, err
 		}
 		if done || time.Now().After(deadline) {
@@ -467,7 +467,7 @@ func (m *Main) settleSplitBrain(ctx context.Context, c *adminapi.Client, name st
 	deadline := time.Now().Add(partnerSettle)
 	for {
 		ps, err := getLink(ctx, c, name)
-		if err == nil && ps.SplitBrain == nil && ps.State != "SPLIT_BRAIN" || time.Now().After(deadline) {
+		if err == nil && ps.SplitBrain == nil && ps.State != "SPLIT_BRAIN" || unreachable(err) || time.Now().After(deadline) {
 			return ps, err
 		}
 		select {
