@@ -614,6 +614,16 @@ func TestLinkSeedFromBackupRefusedWhenLogIsGone(t *testing.T) {
 	for i := range 24 {
 		insertRows(t, east, 100+i*256, 256, 4000)
 	}
+	extra := 100000
+	testutil.RetryUntil(t, testWait, func() error {
+		// A background checkpoint prunes the first segment.
+		if n := metric(t, east, `sqlink_database_log_bytes{database="shop"}`); n <= 0 || n >= 16<<20 {
+			extra++
+			insertRows(t, east, extra, 1, 10) // let the background checkpoint see a write
+			return fmt.Errorf("log is %v bytes", n)
+		}
+		return nil
+	})
 	if _, err := west.admin.Restore(ctx, "shop", true, &backup); err != nil {
 		t.Fatal(err)
 	}
@@ -662,4 +672,23 @@ func TestLinkDropUnseededSecondaryRemovesDatabase(t *testing.T) {
 	if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(sqlink.ErrorHint(err), "sqlink backup nobackup --to FILE") {
 		t.Fatalf("link without a backup chain: %v (hint %q)", err, sqlink.ErrorHint(err))
 	}
+}
+
+// metric returns the value of the Prometheus sample named series on n.
+func metric(t testing.TB, n *node, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + n.s.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
 }
