@@ -319,16 +319,24 @@ func (s *Server) notifyDrop(ctx context.Context, rt *linkRuntime) error {
 // dropLocal removes this instance's half of a link.
 func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) error {
 	s.lmu.Lock()
-	if s.links[rt.name] != rt {
-		s.lmu.Unlock()
-		return nil
-	}
-	delete(s.links, rt.name)
+	current := s.links[rt.name] == rt
 	s.lmu.Unlock()
 	rt.mu.Lock()
+	started := rt.dropStarted
+	rt.dropStarted, rt.dropping = true, true
 	phase := rt.data.Phase
-	rt.dropping = true
 	rt.mu.Unlock()
+	if !current || started {
+		return nil
+	}
+	// The link stays listed (DROPPED) until its database is independent.
+	defer func() {
+		s.lmu.Lock()
+		if s.links[rt.name] == rt {
+			delete(s.links, rt.name)
+		}
+		s.lmu.Unlock()
+	}()
 	rt.stop(ctx)
 	if err := s.cat.DeleteLink(ctx, rt.name); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 		return err

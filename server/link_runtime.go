@@ -194,11 +194,12 @@ type linkRuntime struct {
 	lastErr *adminapi.LinkError
 	// reseedErr is shown as the last error while the link is
 	// RESEED_REQUIRED: it is what the operator must know.
-	reseedErr *adminapi.LinkError
-	recvOn    bool
-	recvEp    sqlink.Epoch
-	stopped   bool
-	dropping  bool
+	reseedErr   *adminapi.LinkError
+	recvOn      bool
+	recvEp      sqlink.Epoch
+	stopped     bool
+	dropping    bool
+	dropStarted bool // dropLocal runs or ran
 
 	partnerStatus     *adminapi.ReplicaStatus
 	partnerCertExpiry time.Time
