@@ -36,6 +36,7 @@
 # pgbench logs in $RES (default bench/results/link_vs_postgres/<UTC time>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TIMEFORMAT='%3U+%3S'   # `time` of pgbench: user+sys seconds
 ROOT=$PWD
 DUR=${DUR:-60}; REPS=${REPS:-1}; CLIENTS=${CLIENTS:-"1 4"}; SYSTEMS=${SYSTEMS:-"postgres sqlink"}
 INTERVAL=${INTERVAL:-100ms}
@@ -71,6 +72,26 @@ quiet_gate() { # prints the last busy % read and the seconds waited
     [ $(( $(date +%s) - t0 )) -ge "$GATE_MAX" ] && break
   done
   echo "$b $(( $(date +%s) - t0 ))"
+}
+# CPU accounting of a run, so a run disturbed by other work on the machine shows: other_pct =
+# machine busy - our servers (sqlink processes; postmasters with their reaped and live
+# children) - pgbench - the sampler, as % of the machine (all cores) over the run
+cpu_total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }
+proc_ticks() { # utime+stime+cutime+cstime of pid $1, 0 if gone
+  local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  st=${st##*) }; set -- $st; echo $(( ${12} + ${13} + ${14} + ${15} ))
+}
+SQSRV=()
+servers_ticks() {
+  local t=0 p c
+  for p in "${SQSRV[@]}"; do t=$(( t + $(proc_ticks "$p") )); done
+  for d in "$OUT/pgp" "$OUT/pgs"; do
+    [ -f "$d/postmaster.pid" ] || continue
+    p=$(head -1 "$d/postmaster.pid")
+    t=$(( t + $(proc_ticks "$p") ))
+    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do t=$(( t + $(proc_ticks "$c") )); done
+  done
+  echo $t
 }
 echo "data in $OUT, results in $RES" >&2
 
@@ -188,7 +209,7 @@ if has sqlink; then
     if [ $n = A ]; then c=$SQA_C e=$SQA_E a=$SQA_A; else c=$SQB_C e=$SQB_E a=$SQB_A; fi
     "$SQ" init --data-dir "$OUT/sq$n" --name "bench$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
     "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e >"$OUT/sq$n.log" 2>&1 &
-    PIDS+=($!)
+    PIDS+=($!); SQSRV+=($!)
     for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   done
   export PGPASSWORD=$SQPW
@@ -222,7 +243,7 @@ fi
 
 # --- one run --------------------------------------------------------------------------
 CSV=$RES/runs.csv
-echo "round,config,clients,tps,lat_avg_ms,xacts,failed,bytes,bytes_per_tx,drain_ms,busy_before_pct,gate_wait_s,start,end" >"$CSV"
+echo "round,config,clients,tps,lat_avg_ms,xacts,failed,bytes,bytes_per_tx,drain_ms,busy_before_pct,gate_wait_s,other_pct,start,end" >"$CSV"
 LAGCSV=$RES/lag.csv   # one row per run and lag measure: nearest-rank percentiles of the 100 ms samples
 echo "round,config,clients,measure,n,p50,p99,max" >"$LAGCSV"
 run() { # run ROUND CONFIG CLIENTS
@@ -252,8 +273,14 @@ run() { # run ROUND CONFIG CLIENTS
   local db=bench user=$PGUSER_OS
   [ $cfg = sq_none ] && db=nolink
   [[ $cfg == sq_* ]] && user=admin
-  timeout $(( DUR + 120 )) pgbench -h $H -p $port -U $user -n -M prepared -c "$c" -j "$c" -T "$DUR" \
-    -f bench/tpcb.sql "$db" >"$logf" 2>&1 || log "pgbench $tag failed: $(tail -3 "$logf")"
+  local T0 I0 O0 T1 I1 O1; read -r T0 I0 < <(cpu_total); O0=$(servers_ticks)
+  { time timeout $(( DUR + 120 )) pgbench -h $H -p $port -U $user -n -M prepared -c "$c" -j "$c" -T "$DUR" \
+      -f bench/tpcb.sql "$db" >"$logf" 2>&1; } 2>"$logf.cpu" || log "pgbench $tag failed: $(tail -3 "$logf")"
+  read -r T1 I1 < <(cpu_total); O1=$(servers_ticks)
+  local cl sm other
+  cl=$(awk -F+ '{printf "%d", ($1+$2)*100}' "$logf.cpu" 2>/dev/null); sm=$(proc_ticks $spid)
+  other=$(awk -v t=$(( T1 - T0 )) -v i=$(( I1 - I0 )) -v o=$(( O1 - O0 + ${cl:-0} + sm )) \
+    'BEGIN{ if (t>0) { x = 100*(t-i-o)/t; if (x<0) x=0; printf "%.0f", x } }')
   local en; en=$(date +%s)
   if [ $cfg = sq_async ]; then  # how long the secondary takes to drain what is left
     local d0; d0=$(now_ms); sq_caught_up && drain=$(( $(now_ms) - d0 ))
@@ -276,7 +303,7 @@ run() { # run ROUND CONFIG CLIENTS
     awk -v p="$r,$cfg,$c" '$2 ~ /^n=/ { split($2,n,"="); split($3,a,"="); split($4,b,"="); split($5,m,"=");
       print p","$1","n[2]","a[2]","b[2]","m[2] }' "$sumf" >>"$LAGCSV"
   fi
-  echo "$r,$cfg,$c,${tps:-},${lat:-},${xa:-},${fl:-0},${bytes:-},${bpt:-},${drain:-},$busy,$gw,$st,$en" | tee -a "$CSV" >&2
+  echo "$r,$cfg,$c,${tps:-},${lat:-},${xa:-},${fl:-0},${bytes:-},${bpt:-},${drain:-},$busy,$gw,${other:-},$st,$en" | tee -a "$CSV" >&2
 }
 
 # --- the matrix, interleaved ---------------------------------------------------------------
@@ -315,12 +342,16 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
   echo
   echo "### Throughput (TPS)"
   echo
-  echo "| clients | PG no standby | PG async standby | PG standby/none | sqlink no link | sqlink async link | sqlink link/none (goal >= 0.95 at 1, > PG's at 4) | sqlink link / PG async |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| clients | PG no standby | PG async standby | PG standby/none | sqlink no link | sqlink async link | sqlink link/none (goal >= 0.95 at 1, > PG's at 4) | sqlink link / PG async | other CPU % (pg_none, sq_none, pg_async, sq_async) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for c in $CLIENTS; do
     a=$(mean pg_none $c 4); b=$(mean pg_async $c 4); x=$(mean sq_none $c 4); y=$(mean sq_async $c 4)
-    echo "| $c | $(f0 "$a") | $(f0 "$b") | $(ratio "$b" "$a") | $(f0 "$x") | $(f0 "$y") | $(ratio "$y" "$x") | $(ratio "$y" "$b") |"
+    echo "| $c | $(f0 "$a") | $(f0 "$b") | $(ratio "$b" "$a") | $(f0 "$x") | $(f0 "$y") | $(ratio "$y" "$x") | $(ratio "$y" "$b") |" \
+         "$(f0 "$(mean pg_none $c 13)"), $(f0 "$(mean sq_none $c 13)"), $(f0 "$(mean pg_async $c 13)"), $(f0 "$(mean sq_async $c 13)") |"
   done
+  echo
+  echo "other CPU %: the machine's CPU use during the run not from this benchmark's servers, pgbench or sampler (% of all cores);"
+  echo "the machine is shared, so a high figure flags a disturbed run."
   echo
   echo "### Secondary lag under async load, 100 ms samples (p50 / p99 / max)"
   echo
