@@ -21,9 +21,11 @@
 #     clock_timestamp() - pg_last_xact_replay_timestamp() on the standby, and
 #     interp_lag: the standby's pg_last_wal_replay_lsn() looked up in the
 #     primary's pg_current_wal_lsn() history (linear interpolation).
-#   sqlink: secondary_lag_seconds of the link status on the primary
-#     (partner replica), and interp_lag: the secondary's last_redone_lsn
-#     looked up in the primary's last_commit_lsn history, the same method.
+#   sqlink: secondary_lag_seconds (now minus the commit time of the oldest
+#     primary transaction the secondary has not redone) from the link status
+#     on the primary (partner replica, as last heard of) and on the secondary
+#     (its own), and interp_lag: the secondary's last_redone_lsn looked up in
+#     the primary's last_commit_lsn history, the same method as PostgreSQL's.
 # Bytes per transaction: PostgreSQL pg_current_wal_lsn() difference over the
 # run / transactions; sqlink replication log growth / LSN growth (from the
 # primary's /metrics, every second, skipping intervals with a log prune),
