@@ -37,13 +37,17 @@ func (t catalogTrust) TrustedCertificates(ctx context.Context) ([]*x509.Certific
 	return out, nil
 }
 
-// startEndpoint opens the endpoint listener (TLS 1.3, mutual pinning
-// against the catalog's trust store).
-func (s *Server) startEndpoint(ctx context.Context) error {
+// endpointTLS sets up the endpoint's TLS 1.3 configurations, with mutual
+// pinning against the catalog's trust store.
+func (s *Server) endpointTLS() {
 	trust := catalogTrust{s.cat}
 	src := func() (*tls.Certificate, error) { c := s.cert; return &c, nil }
 	s.serverTLS = transport.ServerTLSConfigFrom(src, trust, s.cfg.Now)
 	s.clientTLS = transport.ClientTLSConfigFrom(src, trust, s.cfg.Now)
+}
+
+// startEndpoint opens the endpoint listener.
+func (s *Server) startEndpoint(ctx context.Context) error {
 	lc := transport.ListenConfig{
 		OnHandshakeError: s.onHandshakeError,
 		Logger:           s.log.With("component", "endpoint"),

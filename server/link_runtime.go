@@ -84,6 +84,10 @@ const (
 	dropNotifyTimeout = 5 * time.Second
 	// maxReconnectDelay caps the reconnect backoff.
 	maxReconnectDelay = 2 * time.Second
+	// partnerGoneAfter is how long the partner must keep saying it has no
+	// such link before this side drops its half too: longer than any
+	// start-up window, so a restarting partner is never taken for a drop.
+	partnerGoneAfter = 3 * time.Second
 	// timesKept bounds the LSN->commit time memory used for lag figures.
 	timesKept = 1 << 16
 )
@@ -864,10 +868,11 @@ func (rt *linkRuntime) serveConn(ctx context.Context, c *transport.Conn, h *tran
 func (rt *linkRuntime) dialLoop() {
 	defer rt.wg.Done()
 	var wait time.Duration
+	var notFound time.Time // first of the partner's "no such link" refusals in a row
 	for rt.ctx.Err() == nil {
 		c, h, err := rt.s.dialLink(rt.ctx, rt)
 		if err == nil {
-			wait = 0
+			wait, notFound = 0, time.Time{}
 			rt.serveConn(rt.ctx, c, h)
 			c.Close()
 			continue
@@ -879,9 +884,14 @@ func (rt *linkRuntime) dialLoop() {
 		rt.mu.Lock()
 		ever := rt.data.EverConnected
 		rt.mu.Unlock()
-		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND && ever {
-			// The partner no longer has the link: it was dropped there
-			// while we could not be told.
+		if sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+			notFound = time.Time{}
+		} else if notFound.IsZero() {
+			notFound = time.Now()
+		}
+		if !notFound.IsZero() && ever && time.Since(notFound) >= partnerGoneAfter {
+			// The partner has said for a while that it no longer has the
+			// link: it was dropped there while we could not be told.
 			go func() {
 				if err := rt.s.dropLocal(context.Background(), rt, "the partner no longer has the link"); err != nil {
 					rt.log.Error("drop link", "err", err)

@@ -164,15 +164,18 @@ func (s *Server) Start(ctx context.Context) error {
 		s.clientLn.Close()
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --admin-addr, or stop what uses the port", "listen on admin address %s: %v", s.cfg.AdminAddr, err)
 	}
-	if err := s.startEndpoint(ctx); err != nil {
+	// Links are loaded before the endpoint accepts: a partner must never
+	// be told that a link it has does not exist here.
+	s.endpointTLS()
+	if err := s.startLinks(ctx); err != nil {
 		s.clientLn.Close()
 		s.adminLn.Close()
 		return err
 	}
-	if err := s.startLinks(ctx); err != nil {
+	if err := s.startEndpoint(ctx); err != nil {
+		s.stopLinks(ctx)
 		s.clientLn.Close()
 		s.adminLn.Close()
-		s.closeEndpoint(ctx)
 		return err
 	}
 	s.admin = &http.Server{
