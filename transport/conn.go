@@ -127,6 +127,11 @@ func arm(ctx context.Context, set func(time.Time) error) (disarm func() error, e
 		if stop() {
 			if ok {
 				_ = set(time.Time{})
+				// The deadline we set may end the I/O a moment before
+				// ctx's own timer fires: report it as ctx's error.
+				if !time.Now().Before(deadline) {
+					return context.DeadlineExceeded
+				}
 			}
 			return nil
 		}

@@ -77,7 +77,7 @@ func MustStartInstance(tb testing.TB, name string, extra ...string) *Instance {
 	if err != nil {
 		tb.Fatalf("sqlink init: %v\n%s", err, out)
 	}
-	in.Start()
+	in.startFresh()
 	tb.Cleanup(in.Stop)
 	return in
 }
@@ -85,15 +85,42 @@ func MustStartInstance(tb testing.TB, name string, extra ...string) *Instance {
 // Start runs `sqlink serve` and waits until the admin API answers.
 func (in *Instance) Start() {
 	in.t.Helper()
+	if err := in.tryStart(nil); err != nil {
+		in.t.Fatal(err)
+	}
+}
+
+// startFresh is Start for an instance's first start: if another process
+// took one of the ports FreeAddr picked in the meantime (the machine runs
+// other tests too), it picks new ports and tries again.
+func (in *Instance) startFresh() {
+	in.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := in.tryStart(nil)
+		if err == nil {
+			return
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			in.t.Fatal(err)
+		}
+		in.ClientAddr, in.AdminAddr, in.EndpointAddr = testutil.FreeAddr(in.t), testutil.FreeAddr(in.t), testutil.FreeAddr(in.t)
+	}
+}
+
+// tryStart runs `sqlink serve` with extra environment variables and waits
+// until the admin API answers, or returns why it did not.
+func (in *Instance) tryStart(env []string) error {
 	in.mu.Lock()
 	args := append([]string{"serve", "--data-dir", in.Dir, "--client-addr", in.ClientAddr,
 		"--admin-addr", in.AdminAddr, "--endpoint-addr", in.EndpointAddr, "--log-level", "debug"}, in.ExtraArgs...)
 	cmd := exec.Command(sqlinkBin, args...)
-	in.out = &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = in.out, in.out
+	cmd.Env = append(os.Environ(), env...)
+	out := &bytes.Buffer{}
+	in.out = out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		in.mu.Unlock()
-		in.t.Fatalf("start sqlink serve: %v", err)
+		return fmt.Errorf("start sqlink serve: %v", err)
 	}
 	in.cmd = cmd
 	done := make(chan struct{})
@@ -101,22 +128,29 @@ func (in *Instance) Start() {
 	go func() { cmd.Wait(); close(done) }()
 	in.mu.Unlock()
 
-	testutil.RetryUntil(in.t, 0, func() error {
+	deadline := time.Now().Add(testutil.DefaultTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
 		select {
 		case <-done:
+			in.mu.Lock()
+			in.cmd = nil
+			in.mu.Unlock()
 			return fmt.Errorf("sqlink serve exited: %s", in.Output())
 		default:
 		}
 		resp, err := http.Get("http://" + in.AdminAddr + "/healthz")
-		if err != nil {
-			return err
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = fmt.Errorf("healthz: %s", resp.Status)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("healthz: %s", resp.Status)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sqlink serve did not become healthy: %v\n%s", err, in.Output())
 		}
-		return nil
-	})
+		time.Sleep(wait)
+	}
 }
 
 // Output returns what the server printed so far.
