@@ -2,12 +2,10 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +46,7 @@ func MustStartFailoverInstance(tb testing.TB, name string, extra ...string) *Ins
 	if err != nil {
 		tb.Fatalf("sqlink init: %v\n%s", err, out)
 	}
-	in.Start()
+	in.startFresh()
 	tb.Cleanup(in.Stop)
 	return in
 }
@@ -58,39 +56,9 @@ func MustStartFailoverInstance(tb testing.TB, name string, extra ...string) *Ins
 // then end by itself: see Exited.
 func (in *Instance) StartEnv(env ...string) {
 	in.t.Helper()
-	in.mu.Lock()
-	args := append([]string{"serve", "--data-dir", in.Dir, "--client-addr", in.ClientAddr,
-		"--admin-addr", in.AdminAddr, "--endpoint-addr", in.EndpointAddr, "--log-level", "debug"}, in.ExtraArgs...)
-	cmd := exec.Command(sqlinkBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	in.out = &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = in.out, in.out
-	if err := cmd.Start(); err != nil {
-		in.mu.Unlock()
-		in.t.Fatalf("start sqlink serve: %v", err)
+	if err := in.tryStart(env); err != nil {
+		in.t.Fatal(err)
 	}
-	in.cmd = cmd
-	done := make(chan struct{})
-	in.done = done
-	go func() { cmd.Wait(); close(done) }()
-	in.mu.Unlock()
-
-	testutil.RetryUntil(in.t, 0, func() error {
-		select {
-		case <-done:
-			return fmt.Errorf("sqlink serve exited: %s", in.Output())
-		default:
-		}
-		resp, err := http.Get("http://" + in.AdminAddr + "/healthz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("healthz: %s", resp.Status)
-		}
-		return nil
-	})
 }
 
 // Exited reports whether the serve process has ended by itself.
