@@ -521,7 +521,8 @@ func (r *Replica) onPromote(m Message) {
 		}
 		r.hs.LastFailover = Failover{Kind: "planned", Epoch: m.Target}
 		r.commit = r.hs.Hardened
-		r.partnerHardened = 0
+		// The old primary holds exactly our log: stream from its end.
+		r.partnerHardened = m.LSN
 		r.bump()
 		r.send(MsgPromoted, Message{})
 	}
@@ -556,7 +557,8 @@ func (r *Replica) onAborted(m Message) {
 	r.hs.Op = Op{}
 	r.hs.LastFailover = Failover{Kind: "aborted", Epoch: e}
 	r.paused, r.pausedReason = false, ""
-	r.partnerHardened = 0
+	// The fenced partner followed us: its log is a prefix of ours.
+	r.partnerHardened = min(m.LSN, r.hs.Hardened)
 	r.commit = r.hs.Hardened
 	r.bump()
 }

@@ -288,12 +288,21 @@ func (db *DB) SetReadOnly(primary string) {
 		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
 	}
 	db.mu.Lock()
+	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
-	if primary == "" {
+	if primary == "" || !wasRO {
+		// Writable, or a primary turning secondary: the database holds
+		// every captured commit.
 		db.redone = db.pos
 	}
+	redone := db.redone
 	db.mu.Unlock()
-	if err := db.log.updateMeta(func(m *logMeta) { m.Secondary = primary }); err != nil {
+	if err := db.log.updateMeta(func(m *logMeta) {
+		m.Secondary = primary
+		if !wasRO {
+			m.Redone = redone
+		}
+	}); err != nil {
 		db.cfg.Logger.Error("persist read-only setting", logKeyPath, db.path, logKeyErr, err)
 	}
 }
