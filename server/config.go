@@ -67,6 +67,14 @@ type Config struct {
 	// of every database (0: storage's defaults).
 	LogRetentionBytes int64
 	CheckpointBytes   int64
+	// FailoverTimeout bounds how long a failover call waits for the
+	// secondary to harden the last LSN and for the roles to swap, when the
+	// request gives no timeout (default DefaultFailoverTimeout).
+	FailoverTimeout time.Duration
+	// Failpoint, for crash tests, names a point of a failover at which the
+	// process kills itself with SIGKILL (see failpoints in failover.go).
+	// Open reads SQLINK_FAILPOINT when it is empty.
+	Failpoint string
 }
 
 // Link defaults.
@@ -84,6 +92,13 @@ const (
 	// reach the LSN asked for: long enough for a secondary to catch up from
 	// a burst of writes.
 	DefaultLinkDigestTimeout = 30 * time.Second
+	// DefaultFailoverTimeout bounds a planned failover call: a secondary
+	// that has not hardened the primary's last LSN by then is lagging too
+	// far for a failover without a long write stop.
+	DefaultFailoverTimeout = time.Minute
+	// DrainTimeout is how long stopping writes waits for the transactions
+	// in flight before their sessions are ended (and rolled back).
+	DrainTimeout = 5 * time.Second
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -123,6 +138,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LinkDigestTimeout == 0 {
 		c.LinkDigestTimeout = DefaultLinkDigestTimeout
+	}
+	if c.FailoverTimeout == 0 {
+		c.FailoverTimeout = DefaultFailoverTimeout
 	}
 	return c
 }

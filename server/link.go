@@ -348,7 +348,16 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 		s.mu.Unlock()
 		if db != nil {
 			if ro, _ := db.ReadOnly(); ro {
+				// Everything hardened is redone before the copy takes
+				// writes.
+				if err := catchUpRedo(ctx, db); err != nil {
+					return fmt.Errorf("redo the hardened log: %w", err)
+				}
 				db.SetReadOnly("")
+				if s.pg != nil {
+					s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.name))
+				}
+				rt.noteEvent(evWritable)
 			}
 			db.SetRetentionFloor(0, false)
 		}
@@ -468,7 +477,7 @@ func maskPage1(p []byte) []byte {
 // LinkRoutes implements adminapi.LinkManager.
 func (i instance) LinkRoutes() []adminapi.Route {
 	s := i.s
-	return []adminapi.Route{
+	routes := []adminapi.Route{
 		{Method: "GET", Path: "/v1/links", Permission: rbac.LinksRead, Action: "links.list",
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				adminapi.WriteJSON(w, http.StatusOK, s.ListLinks(r.Context()))
@@ -524,6 +533,7 @@ func (i instance) LinkRoutes() []adminapi.Route {
 				return nil
 			}},
 	}
+	return append(routes, s.failoverRoutes()...)
 }
 
 var (
@@ -557,5 +567,3 @@ func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (lin
 	}
 	return st, serr
 }
-
-var _ = (*Server).stepLink

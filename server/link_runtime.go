@@ -168,6 +168,8 @@ type linkRuntime struct {
 	floorSaved   time.Time
 	// floorStarted: the retention floor was set for this primary role.
 	floorStarted bool
+	// rewindTried: this replica's Ready.Rewind was acted on.
+	rewindTried bool
 
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary).
@@ -207,6 +209,12 @@ type linkRuntime struct {
 
 	partnerStatus     *adminapi.ReplicaStatus
 	partnerCertExpiry time.Time
+
+	// Failover (failover.go): status waiters, role-change events, the
+	// last diverged state saved.
+	statusCh   chan struct{}
+	roleEvents []roleEvent
+	lastRewind *rewindResult
 
 	sentLSN, recvLSN       sqlink.LSN
 	sentTime, recvTime     time.Time
@@ -384,6 +392,7 @@ func (rt *linkRuntime) startReplica(hs link.HardState) error {
 		return fmt.Errorf("link %s: %w", rt.name, err)
 	}
 	rt.r = r
+	rt.rewindTried = false
 	h := hs.Clone()
 	rt.persisted = &h
 	rt.stepped.hardened, rt.stepped.applied, rt.stepped.ack = hs.Hardened, hs.Hardened, 0
@@ -575,12 +584,14 @@ func (rt *linkRuntime) process() {
 	for r.HasReady() {
 		rd := r.Ready()
 		if rd.HardState != nil && rt.mustPersist(rd.HardState) {
+			prev := rt.persisted
 			if err := rt.persistState(rd.HardState); err != nil {
 				// Nothing may be sent or applied before the state is
 				// durable: try again at the next event.
 				rt.setError(fmt.Errorf("persist link state: %w", err))
 				return
 			}
+			rt.afterPersist(prev, rd.HardState)
 		}
 		rt.mu.Lock()
 		pc := rt.conn
@@ -599,20 +610,24 @@ func (rt *linkRuntime) process() {
 		}
 		rt.heartbeatDue = false
 		rt.applySoft(rd.SoftState)
-		if rd.Rewind != nil {
-			rt.setError(sqlink.Errorf(sqlink.ENOTIMPLEMENTED, "reseed this replica: drop the link and create it again",
-				"this replica diverged from the primary after LSN %d and must be rewound", rd.Rewind.To))
-		}
 		if rd.Status != nil {
 			rt.mu.Lock()
 			rt.status = *rd.Status
 			rt.mu.Unlock()
+			rt.changed()
 		}
 		hs := r.HardState()
 		rt.mu.Lock()
 		rt.history = slices.Clone(hs.History)
 		rt.mu.Unlock()
 		r.Advance(rd)
+		if rd.Rewind != nil && !rt.rewindTried {
+			// Save the diverged transactions, then reseed: the replica
+			// is replaced.
+			rt.rewindTried = true
+			rt.rewind(*rd.Rewind)
+			return
+		}
 	}
 }
 
@@ -674,10 +689,9 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 		ro, _ := db.ReadOnly()
 		switch {
 		case soft.Writable && ro:
-			db.SetReadOnly("")
-			rt.log.Info("database writable", "role", hs.Role, "epoch", hs.Epoch)
+			rt.takeWrites(db, hs)
 		case !soft.Writable && !ro:
-			db.SetReadOnly(rt.rec.PartnerName)
+			rt.stopWrites(db, hs)
 			// Commits that made it in before the switch.
 			if pos := db.Pos().LSN; hs.Role == sqlink.RolePrimary && pos > hs.Hardened {
 				_ = r.Step(link.Message{Type: link.MsgCommitted, LSN: pos})
@@ -738,6 +752,73 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 				}
 			}()
 		}
+	}
+}
+
+// takeWrites makes a read-only replica's database writable (on the loop):
+// it redoes every hardened record first, sets the epoch new records are
+// written in, and ends the sessions opened read-only so they reconnect
+// read-write.
+func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
+	rt.stopApplier()
+	if err := catchUpRedo(rt.ctx, db); err != nil {
+		// Never take writes over a copy that misses hardened records: the
+		// next Ready tries again.
+		rt.setError(fmt.Errorf("redo before taking writes: %w", err))
+		return
+	}
+	if hs.Role == sqlink.RolePrimary && db.Epoch() < hs.Epoch {
+		if err := db.SetEpoch(hs.Epoch); err != nil {
+			rt.setError(err)
+			return
+		}
+	}
+	db.SetReadOnly("")
+	rt.log.Info("database writable", "role", hs.Role, "epoch", hs.Epoch)
+	if rt.s.pg != nil {
+		rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.name, hs.Epoch))
+	}
+	rt.noteEvent(evWritable)
+	if hs.LastFailover.Kind == "planned" && hs.LastFailover.Epoch == hs.Epoch {
+		rt.s.failpoint(fpAfterSwap)
+	}
+}
+
+// stopWrites makes the database read-only (on the loop). The transaction
+// in flight may finish; one that does not within DrainTimeout has its
+// session ended, which rolls it back. The remaining sessions are ended too,
+// so pools reconnect and find the primary.
+func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
+	why := fmt.Sprintf("a planned failover of link %s to instance %s is in progress", rt.name, rt.rec.PartnerName)
+	switch {
+	case hs.SplitBrain.Active:
+		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.name, rt.rec.PartnerName)
+	case hs.Role == sqlink.RoleSecondary:
+		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.name, rt.rec.PartnerName)
+	}
+	done := make(chan struct{})
+	go func() {
+		db.SetReadOnly(rt.rec.PartnerName)
+		close(done)
+	}()
+	t := time.NewTimer(DrainTimeout)
+	select {
+	case <-done:
+		t.Stop()
+	case <-t.C:
+		rt.log.Warn("transactions still in flight after the drain timeout: ending their sessions", "timeout", DrainTimeout)
+		if rt.s.pg != nil {
+			rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("terminating connection: its transaction was rolled back because %s", why))
+		}
+		<-done
+	}
+	rt.log.Info("database read-only", "role", hs.Role, "epoch", hs.Epoch, "why", why)
+	if rt.s.pg != nil {
+		rt.s.pg.EndSessions(rt.database(), "25006", fmt.Sprintf("database %q no longer takes writes: %s; reconnect to the primary (target_session_attrs=read-write)", rt.database(), why))
+	}
+	if hs.Op.Step == link.StepDraining {
+		rt.noteEvent(evWritesOff)
+		rt.s.failpoint(fpAfterDrain)
 	}
 }
 

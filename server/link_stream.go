@@ -191,6 +191,11 @@ func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
 		return sqlink.Errorf(sqlink.ECONFLICT, "wait until the replicas agree on roles; the link reconnects by itself",
 			"refused records %d..%d of epoch %d: this replica is not following a primary at that epoch", b.FirstLSN, b.LastLSN, b.Epoch)
 	}
+	if pc.stream != nil && pc.stream.Epoch() != b.Epoch {
+		// A new primary epoch (a role change): the stream starts again
+		// from the local log.
+		pc.stream = nil
+	}
 	if pc.stream == nil {
 		hard := db.Pos().LSN
 		if b.FirstLSN > hard+1 {

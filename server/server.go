@@ -65,6 +65,9 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		return nil, nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Failpoint == "" {
+		cfg.Failpoint = os.Getenv("SQLINK_FAILPOINT")
+	}
 
 	// Commit with fdatasync rather than fsync: just as durable (the data and
 	// the size are written), without flushing timestamps through the file

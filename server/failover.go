@@ -1,0 +1,536 @@
+package server
+
+// Failover
+//
+// The failover routes step an operator command into the link's state
+// machine (link/replica.go decides everything: steps, epochs, split brain)
+// and then wait on the link's published status until the operation has
+// finished, paused or failed. The link's loop makes the server honour each
+// step (link_runtime.go: process and applySoft): it persists the HardState
+// before anything else, stops writes with storage's SetReadOnly (which
+// waits for the transaction in flight, whose session is ended after
+// DrainTimeout), redoes every hardened record and sets the epoch before a
+// new primary takes writes, and ends the sessions of a replica whose
+// role changed so pools reconnect and find the primary again
+// (target_session_attrs=read-write). A split-brain loser saves its
+// diverged state (link_rewind.go) before it follows the designated primary.
+//
+// Failpoints: Config.Failpoint (env SQLINK_FAILPOINT) names one of the
+// points below; when the link's loop reaches it the process kills itself
+// with SIGKILL, so crash tests can stop a failover at each step.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/link"
+	"github.com/sqlink/sqlink/rbac"
+)
+
+// Failpoints of a planned failover, in the order a failover reaches them.
+const (
+	// fpAfterSync: the old primary persisted {DRAINING, sync, writes off}
+	// but has not stopped writes yet.
+	fpAfterSync = "failover/after-sync"
+	// fpAfterDrain: the old primary stopped writes (DRAINING).
+	fpAfterDrain = "failover/after-drain"
+	// fpAfterDemote: the old primary persisted its demotion, before it
+	// sent Promote.
+	fpAfterDemote = "failover/after-demote"
+	// fpAfterPromote: the new primary persisted its promotion, before it
+	// answered or took writes.
+	fpAfterPromote = "failover/after-promote"
+	// fpAfterSwap: the old primary persisted the end of the failover, or
+	// the new primary took writes.
+	fpAfterSwap = "failover/after-swap"
+)
+
+// failpoint kills the process when name is the configured failpoint.
+func (s *Server) failpoint(name string) {
+	if s.cfg.Failpoint == "" || s.cfg.Failpoint != name {
+		return
+	}
+	s.log.Error("failpoint reached: killing the process", "failpoint", name)
+	fmt.Fprintf(os.Stderr, "sqlink: failpoint %s reached: SIGKILL\n", name)
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {} // the signal is on its way
+}
+
+// Events of a role change, recorded by the link's loop for the step list of
+// a failover result.
+const (
+	evDraining  = "DRAINING"   // old primary: writes off and sync persisted
+	evWritesOff = "WRITES_OFF" // old primary: the database stopped taking writes
+	evDemoted   = "DEMOTED"    // old primary: demotion persisted
+	evAborting  = "ABORTING"
+	evPromoted  = "PROMOTED" // this replica became primary (any kind)
+	evWritable  = "WRITABLE" // this replica took writes
+	evDone      = "DONE"     // old primary: the planned failover ended
+	evAborted   = "ABORTED"  // the planned failover was rolled back
+)
+
+// roleEvent is one event of a role change.
+type roleEvent struct {
+	what string
+	at   time.Time
+}
+
+// maxRoleEvents bounds the events a link remembers.
+const maxRoleEvents = 64
+
+// noteEvent records a role-change event and wakes status waiters.
+func (rt *linkRuntime) noteEvent(what string) {
+	rt.mu.Lock()
+	rt.roleEvents = append(rt.roleEvents, roleEvent{what, rt.s.cfg.Now()})
+	if len(rt.roleEvents) > maxRoleEvents {
+		rt.roleEvents = append(rt.roleEvents[:0], rt.roleEvents[len(rt.roleEvents)-maxRoleEvents/2:]...)
+	}
+	rt.mu.Unlock()
+	rt.changed()
+}
+
+// changed wakes everyone waiting for the link's status to change.
+func (rt *linkRuntime) changed() {
+	rt.mu.Lock()
+	if rt.statusCh != nil {
+		close(rt.statusCh)
+	}
+	rt.statusCh = make(chan struct{})
+	rt.mu.Unlock()
+}
+
+// waitFor calls cond after every change of the link's status until it
+// returns true or ctx ends.
+func (rt *linkRuntime) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		rt.mu.Lock()
+		if rt.statusCh == nil {
+			rt.statusCh = make(chan struct{})
+		}
+		ch := rt.statusCh
+		rt.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		// A periodic look as well: a dropped link's runtime stops
+		// publishing.
+		t := time.NewTimer(250 * time.Millisecond)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// replicaStatus returns the replica's last published status.
+func (rt *linkRuntime) replicaStatus() link.Status {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.status
+}
+
+// eventsSince returns the events recorded at or after t.
+func (rt *linkRuntime) eventsSince(t time.Time) map[string]time.Time {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := map[string]time.Time{}
+	for _, e := range rt.roleEvents {
+		if !e.at.Before(t) {
+			if _, ok := out[e.what]; !ok {
+				out[e.what] = e.at
+			}
+		}
+	}
+	return out
+}
+
+// afterPersist records the events and runs the failpoints of a new
+// HardState, just after it became durable (on the loop).
+func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
+	if prev == nil || cur == nil {
+		return
+	}
+	po, co := prev.Op, cur.Op
+	switch {
+	case !po.Active() && co.Step == link.StepDraining:
+		rt.noteEvent(evDraining)
+		rt.s.failpoint(fpAfterSync)
+	case po.Step == link.StepDraining && co.Step == link.StepDemoted:
+		rt.noteEvent(evDemoted)
+		rt.s.failpoint(fpAfterDemote)
+	case po.Step != link.StepAborting && co.Step == link.StepAborting:
+		rt.noteEvent(evAborting)
+	case po.Active() && !co.Active():
+		if cur.LastFailover.Kind == "aborted" {
+			rt.noteEvent(evAborted)
+		} else {
+			rt.noteEvent(evDone)
+			if cur.Role == sqlink.RoleSecondary || cur.Dropped {
+				rt.s.failpoint(fpAfterSwap)
+			}
+		}
+	}
+	if prev.Role != sqlink.RolePrimary && cur.Role == sqlink.RolePrimary {
+		rt.noteEvent(evPromoted)
+		if cur.LastFailover.Kind == "planned" && cur.LastFailover.Epoch == cur.Epoch {
+			rt.s.failpoint(fpAfterPromote)
+		}
+	}
+}
+
+// Failover runs a planned or forced failover of a link, or resumes or
+// aborts a paused planned failover, and reports what it did.
+func (s *Server) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
+	rt, err := s.runtime(name)
+	if err != nil {
+		return adminapi.FailoverResult{}, err
+	}
+	if req.Type == "" {
+		req.Type = "planned"
+	}
+	switch {
+	case req.Type != "planned" && req.Type != "forced":
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EINVALID, "use planned or forced", "unknown failover type %q", req.Type)
+	case req.Resume && req.Abort:
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EINVALID, "pass either resume or abort", "resume and abort exclude each other")
+	case req.Type == "forced" && (req.Resume || req.Abort):
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EINVALID, "a forced failover takes effect at once: nothing to resume or abort", "forced failover with resume or abort")
+	case req.TimeoutSeconds < 0:
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EINVALID, "give a positive timeout", "negative timeout %v", req.TimeoutSeconds)
+	}
+	timeout := s.cfg.FailoverTimeout
+	if req.TimeoutSeconds > 0 {
+		timeout = time.Duration(req.TimeoutSeconds * float64(time.Second))
+	}
+	if req.Type == "forced" {
+		return s.forcedFailover(ctx, rt, req, timeout)
+	}
+	return s.plannedFailover(ctx, rt, req, timeout)
+}
+
+func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+	start := s.cfg.Now()
+	m := link.Message{Type: link.MsgPlannedFailover, KeepLink: !req.DropLink}
+	what := "planned failover"
+	switch {
+	case req.Resume:
+		m, what = link.Message{Type: link.MsgResume}, "resume"
+	case req.Abort:
+		m, what = link.Message{Type: link.MsgAbort}, "abort"
+	}
+	before := rt.replicaStatus()
+	if _, err := s.stepLink(ctx, rt.name, m); err != nil {
+		if sqlink.ErrorCode(err) == sqlink.ECONFLICT && strings.Contains(sqlink.ErrorMessage(err), "one-way") {
+			return adminapi.FailoverResult{}, &sqlink.Error{Code: sqlink.ECONFLICT, Message: sqlink.ErrorMessage(err),
+				Hint: fmt.Sprintf("fail over and drop the link (sqlink link failover %s --drop-link): both databases become independent and writable; or recreate the link as two-way", rt.name)}
+		}
+		return adminapi.FailoverResult{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var st link.Status
+	werr := rt.waitFor(wctx, func() bool {
+		st = rt.replicaStatus()
+		switch {
+		case st.Dropped || st.Paused:
+			return true
+		case st.Op.Active():
+			return false
+		case before.Op.Active():
+			return true // the operation in progress ended
+		}
+		return st.LastFailover != before.LastFailover
+	})
+	st = rt.replicaStatus()
+	end := s.cfg.Now()
+	res := adminapi.FailoverResult{Link: rt.linkStatus(), Duration: end.Sub(start).Seconds(), Epoch: st.Epoch}
+	res.NewPrimary = rt.rec.PartnerName
+	if st.Role == sqlink.RolePrimary {
+		res.NewPrimary = s.info.Name
+	}
+	ev := rt.eventsSince(start)
+	if t, ok := ev[evWritable]; ok {
+		res.FirstWriteAt = t
+	} else if t, ok := ev[evDone]; ok && res.NewPrimary != s.info.Name {
+		res.FirstWriteAt = t // the new primary took writes before it answered
+	}
+	finished := werr == nil && !st.Paused
+	switch {
+	case req.Resume || req.Abort:
+		status := "done"
+		if !finished {
+			status = "paused"
+		}
+		res.Steps = []adminapi.StepResult{{Name: what, Status: status, Started: start, Duration: res.Duration}}
+	default:
+		res.Steps = plannedSteps(start, end, ev, st, !req.DropLink, finished)
+	}
+	if !finished {
+		step := string(st.Op.Step)
+		if step == "" {
+			step = "the request to the partner"
+		}
+		switch {
+		case st.Paused:
+			res.Paused = fmt.Sprintf("%s (step %s)", st.PausedReason, st.Op.Step)
+		case !st.Op.Active() && st.LastFailover == before.LastFailover && !before.Op.Active():
+			msg := fmt.Sprintf("the %s did not start within %s", what, timeout)
+			if ps := rt.partnerLastError(); ps != "" {
+				msg += ": the partner says: " + ps
+			}
+			return res, sqlink.Errorf(sqlink.ETIMEOUT, "check the link's status on both instances (`sqlink link status`)", "%s", msg)
+		default:
+			res.Paused = fmt.Sprintf("not finished after %s at step %s; it goes on in the background", timeout, step)
+		}
+		return res, nil
+	}
+	if req.Abort && st.LastFailover.Kind == "planned" {
+		return res, sqlink.Errorf(sqlink.ECONFLICT, "nothing to roll back: the failover completed",
+			"abort refused: %s became primary at epoch %d before the abort reached it", res.NewPrimary, st.LastFailover.Epoch)
+	}
+	s.log.Info("failover finished", "link", rt.name, "what", what, "new_primary", res.NewPrimary, "epoch", res.Epoch, "seconds", res.Duration)
+	return res, nil
+}
+
+// plannedSteps lays the events of a planned failover out as steps. The
+// replica that coordinates (the old primary) records all of them; on the
+// other side the steps it did not see take no time.
+func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status, keep, finished bool) []adminapi.StepResult {
+	at := func(prev time.Time, names ...string) time.Time {
+		for _, n := range names {
+			if t, ok := ev[n]; ok && !t.Before(prev) {
+				return t
+			}
+		}
+		return prev
+	}
+	b1 := at(start, evDraining)
+	b2 := at(b1, evWritesOff)
+	b3 := at(b2, evDemoted, evPromoted)
+	b4 := at(b3, evDone, evWritable)
+	if finished && b4 == b3 {
+		b4 = end
+	}
+	mode := st.Op.PrevMode
+	if mode == "" {
+		mode = st.Mode
+	}
+	last := "keep the link (replicate the other way)"
+	if !keep {
+		last = "drop the link"
+	}
+	steps := []adminapi.StepResult{
+		{Name: "switch to sync", Started: start, Duration: b1.Sub(start).Seconds()},
+		{Name: "stop writes on the primary", Started: b1, Duration: b2.Sub(b1).Seconds()},
+		{Name: "wait for the secondary to harden the last LSN", Started: b2, Duration: b3.Sub(b2).Seconds()},
+		{Name: "swap roles (epoch+1, old primary first)", Started: b3, Duration: b4.Sub(b3).Seconds()},
+		{Name: "restore mode " + string(mode), Started: b4},
+		{Name: last, Started: b4, Duration: max(0, end.Sub(b4).Seconds())},
+	}
+	cur := -1
+	if !finished {
+		switch st.Op.Step {
+		case link.StepDraining:
+			cur = 2
+			if _, ok := ev[evWritesOff]; !ok {
+				cur = 1
+			}
+		case link.StepDemoted, link.StepAborting:
+			cur = 3
+		default:
+			cur = 0
+		}
+	}
+	for i := range steps {
+		switch {
+		case cur < 0 || i < cur:
+			steps[i].Status = "done"
+		case i == cur:
+			steps[i].Status = "paused"
+		default:
+			steps[i].Status = "skipped"
+		}
+	}
+	return steps
+}
+
+// partnerLastError returns the partner's last error as it reported it.
+func (rt *linkRuntime) partnerLastError() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.partnerStatus != nil && rt.partnerStatus.LastError != nil {
+		return rt.partnerStatus.LastError.Message
+	}
+	return ""
+}
+
+func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+	start := s.cfg.Now()
+	var est adminapi.DataLoss
+	var serr error
+	ok := rt.call(func() {
+		if rt.r == nil {
+			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy here yet (seeding)", rt.name)
+			return
+		}
+		if rt.r.HardState().Role == sqlink.RoleSecondary {
+			est = rt.localStatus().EstimatedDataLoss
+		}
+		if serr = rt.r.Step(link.Message{Type: link.MsgForcedFailover, AllowDataLoss: req.AllowDataLoss}); serr == nil {
+			rt.process()
+		}
+	})
+	if !ok {
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
+	}
+	if serr != nil {
+		return adminapi.FailoverResult{}, serr
+	}
+	rt.log.Warn("forced failover: this replica is primary", "estimated_lost_transactions", est.Transactions, "estimated_lost_seconds", est.Seconds)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	werr := rt.waitFor(wctx, func() bool {
+		_, ok := rt.eventsSince(start)[evWritable]
+		return ok || rt.replicaStatus().Dropped
+	})
+	st := rt.replicaStatus()
+	ev := rt.eventsSince(start)
+	res := adminapi.FailoverResult{NewPrimary: s.info.Name, Epoch: st.Epoch, EstimatedLoss: est, Lost: est, FirstWriteAt: ev[evWritable]}
+	b1 := ev[evPromoted]
+	if b1.IsZero() {
+		b1 = start
+	}
+	b2 := ev[evWritable]
+	if b2.IsZero() {
+		b2 = s.cfg.Now()
+	}
+	res.Steps = []adminapi.StepResult{
+		{Name: fmt.Sprintf("take epoch %d (persisted)", st.Epoch), Status: "done", Started: start, Duration: b1.Sub(start).Seconds()},
+		{Name: "take writes", Status: "done", Started: b1, Duration: b2.Sub(b1).Seconds()},
+	}
+	if werr != nil {
+		res.Steps[1].Status = "running"
+		res.Paused = fmt.Sprintf("the database did not take writes within %s", timeout)
+	}
+	if req.DropLink && werr == nil {
+		t := s.cfg.Now()
+		err := s.DropLink(ctx, rt.name)
+		sr := adminapi.StepResult{Name: "drop the link", Status: "done", Started: t, Duration: s.cfg.Now().Sub(t).Seconds()}
+		if err != nil {
+			sr.Status = "failed"
+			sr.Error = &adminapi.LinkError{Code: sqlink.ErrorCode(err), Message: sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err), Time: s.cfg.Now()}
+		}
+		res.Steps = append(res.Steps, sr)
+	}
+	res.Link = rt.linkStatus()
+	res.Duration = s.cfg.Now().Sub(start).Seconds()
+	return res, nil
+}
+
+// SetRole ends a split brain: primary (an instance name or ID) keeps its
+// writes. On the other side the diverged state is saved before it follows;
+// when that side is this instance the result says where.
+func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
+	rt, err := s.runtime(name)
+	if err != nil {
+		return adminapi.SetRoleResult{}, err
+	}
+	var id string
+	switch req.Primary {
+	case s.info.Name, s.info.ID:
+		id = s.info.ID
+	case rt.rec.PartnerName, rt.data.PartnerID:
+		id = rt.data.PartnerID
+	default:
+		return adminapi.SetRoleResult{}, sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("name %s or %s", s.info.Name, rt.rec.PartnerName),
+			"instance %q is not in link %s", req.Primary, name)
+	}
+	start := s.cfg.Now()
+	sb := rt.replicaStatus().SplitBrain
+	if _, err := s.stepLink(ctx, name, link.Message{Type: link.MsgSetRole, Primary: id}); err != nil {
+		return adminapi.SetRoleResult{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTimeout)
+	defer cancel()
+	res := adminapi.SetRoleResult{ForkLSN: sb.ForkLSN}
+	if id == s.info.ID {
+		res.Diverged = int64(sb.PartnerDiverged)
+		err := rt.waitFor(wctx, func() bool {
+			_, ok := rt.eventsSince(start)[evWritable]
+			st := rt.replicaStatus()
+			return ok || st.Role == sqlink.RolePrimary && st.Writable && !st.SplitBrain.Active
+		})
+		res.Link = rt.linkStatus()
+		if err != nil {
+			return res, sqlink.Errorf(sqlink.ETIMEOUT, "check the link's status", "instance %s did not take writes within %s", s.info.Name, s.cfg.FailoverTimeout)
+		}
+		return res, nil
+	}
+	var rw *rewindResult
+	err = rt.waitFor(wctx, func() bool {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if rt.lastRewind != nil && !rt.lastRewind.at.Before(start) {
+			rw = rt.lastRewind
+			return true
+		}
+		return false
+	})
+	res.Link = rt.linkStatus()
+	if err != nil {
+		return res, sqlink.Errorf(sqlink.ETIMEOUT, fmt.Sprintf("check that %s is reachable and the link connected (`sqlink link status %s`); the operation goes on when it is", rt.rec.PartnerName, name),
+			"%s did not take over within %s", rt.rec.PartnerName, s.cfg.FailoverTimeout)
+	}
+	if rw.err != nil {
+		return res, rw.err
+	}
+	res.ForkLSN, res.DivergedFile, res.DivergedList, res.Diverged, res.Method = rw.fork, rw.file, rw.list, rw.count, rw.method
+	return res, nil
+}
+
+// failoverRoutes are the failover routes of LinkRoutes.
+func (s *Server) failoverRoutes() []adminapi.Route {
+	return []adminapi.Route{
+		{Method: "POST", Path: "/v1/links/{name}/failover", Permission: rbac.LinksSetRole, Action: "links.failover", Audit: true,
+			Handler: func(w http.ResponseWriter, r *http.Request) error {
+				var req adminapi.FailoverRequest
+				if err := adminapi.DecodeJSON(r, &req); err != nil {
+					return err
+				}
+				adminapi.SetAuditTarget(r, r.PathValue("name"))
+				adminapi.SetAuditDetail(r, fmt.Sprintf("type=%s drop_link=%t resume=%t abort=%t", req.Type, req.DropLink, req.Resume, req.Abort))
+				res, err := s.Failover(r.Context(), r.PathValue("name"), req)
+				if err != nil {
+					return err
+				}
+				adminapi.WriteJSON(w, http.StatusOK, res)
+				return nil
+			}},
+		{Method: "POST", Path: "/v1/links/{name}/set-role", Permission: rbac.LinksSetRole, Action: "links.setRole", Audit: true,
+			Handler: func(w http.ResponseWriter, r *http.Request) error {
+				var req adminapi.SetRoleRequest
+				if err := adminapi.DecodeJSON(r, &req); err != nil {
+					return err
+				}
+				adminapi.SetAuditTarget(r, r.PathValue("name"))
+				adminapi.SetAuditDetail(r, "primary="+req.Primary)
+				res, err := s.SetRole(r.Context(), r.PathValue("name"), req)
+				if err != nil {
+					return err
+				}
+				adminapi.WriteJSON(w, http.StatusOK, res)
+				return nil
+			}},
+	}
+}

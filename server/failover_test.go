@@ -1,0 +1,188 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/internal/testutil"
+	"github.com/sqlink/sqlink/server"
+)
+
+// mustTwoWayPair links shop from east (primary) to west as a two-way link
+// (or one-way) and waits until west is online.
+func mustTwoWayPair(t testing.TB, twoWay bool, tune func(*server.Config)) (east, west *node) {
+	t.Helper()
+	east = MustStartNode(t, "east", tune)
+	west = MustStartNode(t, "west", tune)
+	trust(t, east, west)
+	mustPrepareShop(t, east, 100)
+	wr := linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)
+	wr.TwoWay = twoWay
+	if err := west.createLink(wr); err != nil {
+		t.Fatal(err)
+	}
+	er := linkReq(east, west, sqlink.RolePrimary, sqlink.ModeAsync)
+	er.TwoWay = twoWay
+	if err := east.createLink(er); err != nil {
+		t.Fatal(err)
+	}
+	waitOnline(t, west)
+	return east, west
+}
+
+func (n *node) failover(req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
+	var res adminapi.FailoverResult
+	err := n.admin.Do(context.Background(), "POST", "/v1/links/L/failover", req, &res)
+	return res, err
+}
+
+func (n *node) setRole(primary string) (adminapi.SetRoleResult, error) {
+	var res adminapi.SetRoleResult
+	err := n.admin.Do(context.Background(), "POST", "/v1/links/L/set-role", adminapi.SetRoleRequest{Primary: primary}, &res)
+	return res, err
+}
+
+// waitRoles waits until p is the writable primary and s its synchronized
+// secondary, with no failover or split brain on either.
+func waitRoles(t testing.TB, p, s *node) {
+	t.Helper()
+	testutil.RetryUntil(t, testWait, func() error {
+		ps, ss := p.link("L"), s.link("L")
+		for _, st := range []adminapi.LinkStatus{ps, ss} {
+			if st.Failover != nil || st.SplitBrain != nil {
+				return fmt.Errorf("%s: state %s, failover %+v, split brain %+v", st.Local.Instance, st.State, st.Failover, st.SplitBrain)
+			}
+		}
+		if ps.Local.Role != sqlink.RolePrimary || ps.Local.ReadOnly || ss.Local.Role != sqlink.RoleSecondary || ss.State != "SYNCHRONIZED" {
+			return fmt.Errorf("%s %s ro=%v, %s %s %s", p.name, ps.Local.Role, ps.Local.ReadOnly, s.name, ss.Local.Role, ss.State)
+		}
+		return nil
+	})
+}
+
+func TestFailoverPlannedAndFailBack(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, nil)
+	waitRows(t, west, 100)
+	epoch := east.link("L").Epoch
+
+	res, err := east.failover(adminapi.FailoverRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewPrimary != "west" || res.Epoch <= epoch || res.Paused != "" || len(res.Steps) == 0 {
+		t.Fatalf("failover result: %+v", res)
+	}
+	for _, s := range res.Steps {
+		if s.Status != "done" {
+			t.Fatalf("step %s is %s", s.Name, s.Status)
+		}
+	}
+	t.Logf("planned failover in %.3fs", res.Duration)
+	waitRoles(t, west, east)
+	if err := east.exec("shop", "INSERT INTO items(body) VALUES ('x')"); !hasCode(err, "25006") {
+		t.Fatalf("write on the old primary: %v, want 25006", err)
+	}
+	west.mustExec("shop", "INSERT INTO items(body) VALUES ('on west')")
+	waitRows(t, east, 101)
+
+	// Fail back, started on the secondary.
+	res, err = east.failover(adminapi.FailoverRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewPrimary != "east" || res.Paused != "" {
+		t.Fatalf("fail back result: %+v", res)
+	}
+	waitRoles(t, east, west)
+	east.mustExec("shop", "INSERT INTO items(body) VALUES ('on east')")
+	waitRows(t, west, 102)
+	waitSameDigest(t, east, west)
+}
+
+func TestFailoverOneWayRefusesKeepingTheLink(t *testing.T) {
+	east, west := mustTwoWayPair(t, false, nil)
+	for _, n := range []*node{east, west} {
+		_, err := n.failover(adminapi.FailoverRequest{})
+		if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(sqlink.ErrorHint(err), "--drop-link") {
+			t.Fatalf("%s: keeping a one-way link: %v (hint %q)", n.name, err, sqlink.ErrorHint(err))
+		}
+	}
+	res, err := east.failover(adminapi.FailoverRequest{DropLink: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewPrimary != "west" {
+		t.Fatalf("drop-link failover: %+v", res)
+	}
+	for _, n := range []*node{east, west} {
+		testutil.RetryUntil(t, testWait, func() error { return n.exec("shop", "INSERT INTO items(body) VALUES ('independent')") })
+	}
+}
+
+func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, nil)
+	waitRows(t, west, 100)
+	st := west.link("L")
+	east.stop()
+	if _, err := west.failover(adminapi.FailoverRequest{Type: "forced"}); sqlink.ErrorCode(err) != sqlink.EINVALID {
+		t.Fatalf("forced without allow_data_loss: %v", err)
+	}
+	res, err := west.failover(adminapi.FailoverRequest{Type: "forced", AllowDataLoss: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewPrimary != "west" || res.Epoch <= st.Epoch || res.FirstWriteAt.IsZero() {
+		t.Fatalf("forced result: %+v", res)
+	}
+	west.mustExec("shop", "INSERT INTO items(body) VALUES ('west 1')")
+	west.mustExec("shop", "INSERT INTO items(body) VALUES ('west 2')")
+
+	// east comes back at the lower epoch: both sides see a split brain
+	// and east stops taking writes.
+	east.start()
+	for _, n := range []*node{east, west} {
+		testutil.RetryUntil(t, testWait, func() error {
+			st := n.link("L")
+			if st.State != "SPLIT_BRAIN" || st.SplitBrain == nil {
+				return fmt.Errorf("%s: state %s", n.name, st.State)
+			}
+			return nil
+		})
+	}
+	if err := east.exec("shop", "INSERT INTO items(body) VALUES ('split')"); !hasCode(err, "25006") {
+		t.Fatalf("write on the lower epoch in split brain: %v", err)
+	}
+	sb := west.link("L").SplitBrain
+	if sb.DivergedLocal != 2 {
+		t.Fatalf("west split brain: %+v", *sb)
+	}
+
+	// east wins: west saves its two transactions and follows east.
+	sr, err := west.setRole("east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("set-role: %+v", sr)
+	if sr.Diverged != 2 || sr.DivergedFile == "" || sr.Method == "" || sr.ForkLSN != sb.ForkLSN {
+		t.Fatalf("set-role result: %+v", sr)
+	}
+	if _, err := exec.LookPath("sqlite3"); err == nil {
+		out, err := exec.Command("sqlite3", "-readonly", sr.DivergedFile, "SELECT count(*) FROM items WHERE body LIKE 'west %'").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "2" {
+			t.Fatalf("saved file: %v %s", err, out)
+		}
+	}
+	waitRoles(t, east, west)
+	waitOnline(t, west)
+	east.mustExec("shop", "INSERT INTO items(body) VALUES ('east after')")
+	waitRows(t, west, 101)
+	if got, err := west.count("shop", "items WHERE body LIKE 'west %'"); err != nil || got != 0 {
+		t.Fatalf("west still has %d diverged rows (%v)", got, err)
+	}
+	waitSameDigest(t, east, west)
+}
