@@ -386,7 +386,7 @@ reseeds to the fork, and follows the designated primary.
 
 The call goes to the instance that gives up its role when it can (that is
 where the file is written): --server, or --partner when --server is the one
-named primary.`,
+named primary and the partner has diverged transactions to save.`,
 		Args: exactArgs(1, "a link name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -418,9 +418,10 @@ named primary.`,
 			if isPartner {
 				loser = st.Local.Instance
 			}
-			if isLocal && pc != nil {
-				// --server keeps its writes: ask the losing partner, which
-				// saves the diverged transactions.
+			// --server keeps its writes: ask the losing partner, which saves
+			// its diverged transactions, unless it has none to save.
+			nothingToSave := st.SplitBrain != nil && st.SplitBrain.DivergedPartner == 0
+			if isLocal && pc != nil && !nothingToSave {
 				if _, err := getLink(ctx, pc, name); err == nil {
 					target, targetURL, other = pc, pURL, server
 				}

@@ -180,6 +180,12 @@ func TestSetRole_AsksTheLosingSide(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// With nothing diverged on beta, the call goes to alpha itself.
+	a.status.SplitBrain = &adminapi.SplitBrainStatus{ForkLSN: 100, DivergedLocal: 2}
+	a.setRole = adminapi.SetRoleResult{ForkLSN: 100}
+	if _, errOut, code := runCLI("link", "set-role", "L", "--primary", "alpha", "--server", aURL, "--token", "t", "--partner", bURL); code != 0 || len(a.gotSetRole) != 1 || len(b.gotSetRole) != 1 {
+		t.Fatalf("exit %d; alpha got %+v, beta got %+v\n%s", code, a.gotSetRole, b.gotSetRole, errOut)
+	}
 	if _, errOut, code := runCLI("link", "set-role", "L", "--primary", "gamma", "--server", aURL, "--token", "t"); code != 2 || !strings.Contains(errOut, "alpha or beta") {
 		t.Fatalf("unknown instance: exit %d\n%s", code, errOut)
 	}
