@@ -385,6 +385,15 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 			return
 		}
 		if rt.r.HardState().Role == sqlink.RoleSecondary {
+			// Nothing more from the old primary may be hardened once
+			// this replica decides where its own epoch begins.
+			rt.mu.Lock()
+			pc := rt.conn
+			rt.mu.Unlock()
+			if pc != nil {
+				pc.stopHardening()
+			}
+			rt.syncLocal()
 			est = rt.localStatus().EstimatedDataLoss
 		}
 		if serr = rt.r.Step(link.Message{Type: link.MsgForcedFailover, AllowDataLoss: req.AllowDataLoss}); serr == nil {
@@ -458,7 +467,12 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	}
 	start := s.cfg.Now()
 	sb := rt.replicaStatus().SplitBrain
-	if _, err := s.stepLink(ctx, name, link.Message{Type: link.MsgSetRole, Primary: id}); err != nil {
+	m := link.Message{Type: link.MsgSetRole, Primary: id}
+	if id == s.info.ID {
+		if _, err := s.stepLink(ctx, name, m); err != nil {
+			return adminapi.SetRoleResult{}, err
+		}
+	} else if err := rt.giveUpRole(m); err != nil {
 		return adminapi.SetRoleResult{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTimeout)
@@ -477,12 +491,22 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 		}
 		return res, nil
 	}
-	var rw *rewindResult
+	var rw rewindResult
 	err = rt.waitFor(wctx, func() bool {
+		st := rt.replicaStatus()
 		rt.mu.Lock()
 		defer rt.mu.Unlock()
-		if rt.lastRewind != nil && !rt.lastRewind.at.Before(start) {
-			rw = rt.lastRewind
+		// Once saved, wait (briefly) for the primary to say whether it
+		// rewinds the copy or reseeds it.
+		if r := rt.lastRewind; r != nil && !r.at.Before(start) && (r.decided || r.err != nil || s.cfg.Now().Sub(r.at) > rewindDecisionWait) {
+			rw = *r
+			return true
+		}
+		// Nothing diverged here: it follows the new primary at once.
+		if r := rt.saved; r != nil && !r.at.Before(start) && st.Role == sqlink.RoleSecondary && !st.SplitBrain.Active && !st.Reverting &&
+			st.PartnerRole == sqlink.RolePrimary && st.Epoch == st.PartnerEpoch && st.Epoch > sb.PartnerEpoch {
+			rw = *r
+			rw.method = "rewind" // nothing to undo
 			return true
 		}
 		return false

@@ -168,7 +168,7 @@ func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("set-role: %+v", sr)
-	if sr.Diverged != 2 || sr.DivergedFile == "" || sr.Method == "" || sr.ForkLSN != sb.ForkLSN {
+	if sr.Diverged != 2 || sr.DivergedFile == "" || sr.Method != "rewind" || sr.ForkLSN != sb.ForkLSN {
 		t.Fatalf("set-role result: %+v", sr)
 	}
 	if _, err := exec.LookPath("sqlite3"); err == nil {

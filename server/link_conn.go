@@ -47,12 +47,25 @@ type peerConn struct {
 	hqEpoch   sqlink.Epoch
 	hardening bool
 	hwake     chan struct{} // set by the reader before the hardener starts
+	hdone     chan struct{} // closed when the hardener returns (mu)
 }
 
 func newPeerConn(ctx context.Context, c *transport.Conn, h *transport.Hello) *peerConn {
 	pc := &peerConn{c: c, hello: h, wake: make(chan struct{}, 1), waiters: map[uint64]chan *transport.ControlResponse{}}
 	pc.ctx, pc.cancel = context.WithCancel(ctx)
 	return pc
+}
+
+// stopHardening ends the connection and waits until its hardener (if any)
+// has returned, so no more received records reach the log.
+func (pc *peerConn) stopHardening() {
+	pc.close()
+	pc.mu.Lock()
+	done := pc.hdone
+	pc.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // close ends the connection; the reader and writer return.

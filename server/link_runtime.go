@@ -173,18 +173,21 @@ type linkRuntime struct {
 
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary).
-	seedMu    sync.Mutex
-	snap      *storage.Snapshot
-	seedStop  context.CancelFunc
-	seedDone  chan struct{}
-	writer    *storage.SeedWriter
-	pending   []storage.Page
-	pendingB  int
-	flushedAt time.Time
-	flushing  chan error // result of the seed flush in flight
-	seedPos   sqlink.Pos // snapshot the seed being received comes from
-	seedPS    int64      // its page size
-	seedNext  int64      // next page expected, buffered pages included
+	seedMu   sync.Mutex
+	snap     *storage.Snapshot
+	seedStop context.CancelFunc
+	seedDone chan struct{}
+	writer   *storage.SeedWriter
+	pending  []storage.Page
+	// seedSparse: the seed being received is a rewind, whose pages
+	// arrive out of order (WritePagesAt).
+	seedSparse bool
+	pendingB   int
+	flushedAt  time.Time
+	flushing   chan error // result of the seed flush in flight
+	seedPos    sqlink.Pos // snapshot the seed being received comes from
+	seedPS     int64      // its page size
+	seedNext   int64      // next page expected, buffered pages included
 
 	applierStop context.CancelFunc
 	applierDone chan struct{}
@@ -215,6 +218,8 @@ type linkRuntime struct {
 	statusCh   chan struct{}
 	roleEvents []roleEvent
 	lastRewind *rewindResult
+	saved      *rewindResult  // the diverged state saved when this replica gave up its role
+	rewindReq  *rewindRequest // secondary: a rewind to ask for with the next seed request
 
 	sentLSN, recvLSN       sqlink.LSN
 	sentTime, recvTime     time.Time

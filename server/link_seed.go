@@ -41,11 +41,14 @@ type seedRequest struct {
 	Next       uint32     `json:"next"`
 	FromBackup bool       `json:"from_backup,omitempty"`
 	BackupPos  sqlink.Pos `json:"backup_pos"`
+	// Rewind: the seed in progress is a copy of this replica's diverged
+	// database; send only the pages that may differ (link_rewind.go).
+	Rewind *rewindRequest `json:"rewind,omitempty"`
 }
 
 // seedPlan is the primary's answer to a seedRequest.
 type seedPlan struct {
-	Kind      string                `json:"kind"` // fresh, resume, rebase, log, error
+	Kind      string                `json:"kind"` // fresh, resume, rebase, log, rewind, error
 	Pos       sqlink.Pos            `json:"pos"`
 	Epoch     sqlink.Epoch          `json:"epoch"`
 	PageSize  int64                 `json:"page_size"`
@@ -88,6 +91,9 @@ func (rt *linkRuntime) requestSeed(pc *peerConn) {
 			}
 			st := rt.writer.State()
 			req.Have, req.Base, req.Pos, req.Next = true, st.Base, st.Pos, st.Next
+			rt.mu.Lock()
+			req.Rewind = rt.rewindReq
+			rt.mu.Unlock()
 		}
 		rt.seedMu.Unlock()
 	}
@@ -157,6 +163,12 @@ func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedReque
 	rt.mu.Lock()
 	rt.seed.active = true
 	rt.mu.Unlock()
+	if req.Rewind != nil {
+		if ok, err := rt.sendRewind(ctx, pc, db, req.Rewind, epoch, hist); ok || err != nil {
+			return err
+		}
+		req.Have = false // the log no longer reaches the fork: seed in full
+	}
 	snap := rt.snap
 	var plan seedPlan
 	var base sqlink.LSN
@@ -282,7 +294,16 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 		rt.setError(err)
 	}
 	rt.pending, rt.pendingB = nil, 0
+	rt.seedSparse = false
 	switch plan.Kind {
+	case "rewind":
+		if rt.writer == nil {
+			return sqlink.Errorf(sqlink.EINTERNAL, "", "rewind planned but no copy of the database in progress")
+		}
+		if err := rt.writer.Retarget(plan.Pos, plan.Epoch, plan.PageSize, plan.PageCount); err != nil {
+			return err
+		}
+		rt.seedSparse = true
 	case "fresh":
 		if rt.writer != nil {
 			rt.writer.Close()
@@ -315,6 +336,7 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	rt.data.SeedAttempts++
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = st.PageCount*st.PageSize, st.BytesDone(), st.Pos.LSN
 	rt.mu.Unlock()
+	rt.decideRewind(plan.Kind == "rewind")
 	if err := rt.save(); err != nil {
 		return err
 	}
@@ -334,6 +356,26 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 	}
 	ps := rt.seedPS
 	next := rt.seedNext
+	if rt.seedSparse {
+		if m.LSN != rt.seedPos.LSN || m.Offset%uint64(ps) != 0 || int64(len(m.Data))%ps != 0 {
+			return sqlink.Errorf(sqlink.EINVALID, "", "rewind chunk at offset %d of LSN %d, expected a page boundary of LSN %d", m.Offset, m.LSN, rt.seedPos.LSN)
+		}
+		pg := uint32(m.Offset/uint64(ps)) + 1
+		for off := int64(0); off < int64(len(m.Data)); off += ps {
+			rt.pending = append(rt.pending, storage.Page{Pgno: pg, Data: m.Data[off : off+ps]})
+			pg++
+		}
+		rt.pendingB += len(m.Data)
+		rt.mu.Lock()
+		rt.seed.done += int64(len(m.Data))
+		rt.seed.sent += int64(len(m.Data))
+		rt.recvTime = rt.s.cfg.Now()
+		rt.mu.Unlock()
+		if rt.pendingB >= seedFlushBytes {
+			return rt.startFlush()
+		}
+		return nil
+	}
 	if m.LSN != rt.seedPos.LSN || m.Offset != uint64((next-1)*ps) || int64(len(m.Data))%ps != 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk at offset %d of LSN %d, expected offset %d of LSN %d", m.Offset, m.LSN, (next-1)*ps, rt.seedPos.LSN)
 	}
@@ -372,8 +414,12 @@ func (rt *linkRuntime) startFlush() error {
 	rt.mu.Unlock()
 	ch := make(chan error, 1)
 	rt.flushing = ch
+	write := w.WritePages
+	if rt.seedSparse {
+		write = w.WritePagesAt
+	}
 	go func() {
-		err := w.WritePages(pages)
+		err := write(pages)
 		if err == nil {
 			rt.mu.Lock()
 			rt.data.SeedBytes = sent
@@ -404,7 +450,11 @@ func (rt *linkRuntime) flushSeed() error {
 	if len(rt.pending) == 0 || rt.writer == nil {
 		return nil
 	}
-	err := rt.writer.WritePages(rt.pending)
+	write := rt.writer.WritePages
+	if rt.seedSparse {
+		write = rt.writer.WritePagesAt
+	}
+	err := write(rt.pending)
 	rt.pending, rt.pendingB = nil, 0
 	rt.flushedAt = time.Now()
 	if err == nil {
@@ -428,6 +478,17 @@ func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 	if err := rt.flushSeed(); err != nil {
 		rt.seedMu.Unlock()
 		return err
+	}
+	if rt.seedSparse {
+		// A rewind: every page that may differ has arrived.
+		if err := w.Complete(); err != nil {
+			rt.seedMu.Unlock()
+			return err
+		}
+		rt.seedSparse = false
+		rt.mu.Lock()
+		rt.rewindReq = nil
+		rt.mu.Unlock()
 	}
 	if st := w.State(); st.Pos != m.Pos {
 		rt.seedMu.Unlock()
@@ -488,6 +549,12 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 // restartSeeding throws away this secondary's copy and asks for a new seed
 // (on the loop).
 func (rt *linkRuntime) restartSeeding(pc *peerConn, why string) {
+	rt.restartSeedingWith(pc, why, false)
+}
+
+// restartSeedingWith is restartSeeding; keepSeed keeps the seed in
+// progress (a rewind's copy of the database).
+func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed bool) {
 	rt.mu.Lock()
 	phase := rt.data.Phase
 	rt.mu.Unlock()
@@ -524,7 +591,9 @@ func (rt *linkRuntime) restartSeeding(pc *peerConn, why string) {
 	}
 	path := databasePath(rt.s.cfg.DataDir, rt.database())
 	removeDatabaseFiles(path)
-	removeSeedFiles(path)
+	if !keepSeed {
+		removeSeedFiles(path)
+	}
 	if err := rt.save(); err != nil {
 		rt.setError(err)
 	}

@@ -234,6 +234,9 @@ func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
 	pc.hqEpoch = b.Epoch
 	start := !pc.hardening
 	pc.hardening = true
+	if start {
+		pc.hdone = make(chan struct{})
+	}
 	pc.mu.Unlock()
 	if start {
 		pc.hwake = make(chan struct{}, 1)
@@ -249,6 +252,10 @@ func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
 // hardenLoop hardens what the reader queued and acknowledges it, until the
 // connection ends.
 func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
+	pc.mu.Lock()
+	done := pc.hdone
+	pc.mu.Unlock()
+	defer close(done)
 	for {
 		select {
 		case <-pc.ctx.Done():

@@ -318,3 +318,87 @@ func (w *SeedWriter) Close() error {
 	}
 	return err
 }
+
+// CreateSeedCopy starts a seed for path from a copy of a local snapshot
+// (rewinding a diverged replica: only the pages that differ from the
+// primary are then written with WritePagesAt). The copy goes to
+// path+".seed" while the database at path is still open; the caller
+// removes the database before Finish. The progress says no page has
+// arrived (Next 1), so a seed resumed after a crash starts over.
+func CreateSeedCopy(ctx context.Context, path string, snap *Snapshot) (*SeedWriter, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path+".seed", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create seed: %w", err)
+	}
+	w := &SeedWriter{path: path, f: f, state: SeedState{Pos: snap.Pos, Base: snap.Pos, Epoch: snap.Epoch,
+		PageSize: snap.PageSize, PageCount: snap.PageCount, Next: 1}}
+	fail := func(err error) (*SeedWriter, error) {
+		f.Close()
+		os.Remove(path + ".seed")
+		return nil, fmt.Errorf("copy the database into the seed: %w", err)
+	}
+	for pg := uint32(1); int64(pg) <= snap.PageCount; {
+		pages, err := snap.ReadPages(ctx, pg, 256)
+		if err != nil {
+			return fail(err)
+		}
+		if len(pages) == 0 {
+			break
+		}
+		buf := w.buf[:0]
+		for _, p := range pages {
+			buf = append(buf, p.Data...)
+		}
+		if _, err := f.WriteAt(buf, int64(pg-1)*snap.PageSize); err != nil {
+			return fail(err)
+		}
+		w.buf = buf[:0]
+		pg += uint32(len(pages))
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := w.saveState(); err != nil {
+		return fail(err)
+	}
+	return w, nil
+}
+
+// Retarget makes a copied seed (CreateSeedCopy) the primary's snapshot at
+// pos, of pageCount pages, once the pages that differ are written with
+// WritePagesAt and Complete is called.
+func (w *SeedWriter) Retarget(pos sqlink.Pos, epoch sqlink.Epoch, pageSize, pageCount int64) error {
+	if pageSize != w.state.PageSize {
+		return sqlink.Errorf(sqlink.EINVALID, "reseed", "page size %d differs from the local copy's %d", pageSize, w.state.PageSize)
+	}
+	w.state.Pos, w.state.Base, w.state.Epoch, w.state.PageCount, w.state.Next = pos, pos, epoch, pageCount, 1
+	return w.saveState()
+}
+
+// WritePagesAt writes pages anywhere in the seed (they need not be
+// contiguous) and syncs them; the progress does not move.
+func (w *SeedWriter) WritePagesAt(pages []Page) error {
+	for _, p := range pages {
+		if int64(len(p.Data)) != w.state.PageSize || p.Pgno == 0 || int64(p.Pgno) > w.state.PageCount {
+			return sqlink.Errorf(sqlink.EINVALID, "", "seed page %d (of %d bytes) outside the seed's %d pages", p.Pgno, len(p.Data), w.state.PageCount)
+		}
+		if _, err := w.f.WriteAt(p.Data, int64(p.Pgno-1)*w.state.PageSize); err != nil {
+			return fmt.Errorf("write seed pages: %w", err)
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync seed: %w", err)
+	}
+	return nil
+}
+
+// Complete marks every page as arrived (after WritePagesAt wrote the last
+// differing page), so Finish can move the seed into place.
+func (w *SeedWriter) Complete() error {
+	w.state.Next = uint32(w.state.PageCount + 1)
+	return w.saveState()
+}
