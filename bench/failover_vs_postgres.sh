@@ -308,7 +308,7 @@ sq_forced() { # sq_forced REP P S
     --partner "$(sqadmin "$P")" --partner-token $TOKEN --json </dev/null >"$RES/logs/setrole_$rep.json" 2>&1 || log "set-role failed: $(tail -2 "$RES/logs/setrole_$rep.json")"
   sq_caught_up "$S" "$P" || true
   t2=$(now_ms)
-  d=$(jq -r '"set-role: \(.method) \(.diverged_transactions) diverged"' "$RES/logs/setrole_$rep.json" 2>/dev/null | tr ',' ';')
+  d=$(jq -r '"set-role via \(.instance): \(.method // "no rewind") \(.diverged_transactions) diverged"' "$RES/logs/setrole_$rep.json" 2>/dev/null | tr ',' ';')
   row sqlink reattach_after_forced "$rep" "$(sqname "$P")" "$(sqname "$S")" $((t2 - t1)) "restart + SPLIT_BRAIN + set-role + catch-up; $d"
 }
 

@@ -56,7 +56,7 @@ func testFailpoint(t *testing.T, c failpointCase) {
 
 	load := startLoad(t, "tpcb", 25, alpha, beta)
 	waitRows(t, alpha, "tpcb", historyQ, 300, 0)
-	out, r := runFailover(t, alpha, beta, "fo", "--timeout", "20s")
+	out, r := runFailover(t, alpha, beta, "fo", "--timeout", "10s")
 	t.Logf("failover with %s armed on %s: exit %d, paused %q, new primary %q\nstderr: %s", c.failpoint, victim.Name, r.Code, out.Paused, out.NewPrimary, r.Stderr)
 	testutil.RetryUntil(t, time.Minute, func() error {
 		if !victim.Exited() {
