@@ -243,7 +243,7 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 	werr := rt.waitFor(wctx, func() bool {
 		st = rt.replicaStatus()
 		switch {
-		case st.Dropped || st.Paused:
+		case st.Dropped || st.Paused || rt.dropped():
 			return true
 		case st.Op.Active():
 			return false
@@ -363,6 +363,13 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 		}
 	}
 	return steps
+}
+
+// dropped reports whether this half of the link was dropped.
+func (rt *linkRuntime) dropped() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.dropStarted
 }
 
 // partnerLastError returns the partner's last error as it reported it.

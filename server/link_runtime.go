@@ -750,9 +750,12 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 		rt.mu.Unlock()
 		if !already {
 			// The state machine dropped the link (the partner dropped it,
-			// or a failover ended with drop): finish outside the loop.
+			// or a failover ended with drop): finish outside the loop,
+			// once the partner knows (it may wait for our answer to
+			// finish its side of a failover).
 			go func() {
-				if err := rt.s.dropLocal(context.Background(), rt, "the link was dropped by its partner"); err != nil {
+				rt.awaitPartnerDropped()
+				if err := rt.s.dropLocal(context.Background(), rt, "the link was dropped"); err != nil {
 					rt.log.Error("drop link", "err", err)
 				}
 			}()
@@ -825,6 +828,18 @@ func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
 		rt.noteEvent(evWritesOff)
 		rt.s.failpoint(fpAfterDrain)
 	}
+}
+
+// awaitPartnerDropped waits, up to partnerGoneAfter, until the partner
+// reports the link dropped too or the connection ends.
+func (rt *linkRuntime) awaitPartnerDropped() {
+	ctx, cancel := context.WithTimeout(rt.ctx, partnerGoneAfter)
+	defer cancel()
+	rt.waitFor(ctx, func() bool {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.conn == nil || rt.partnerMsg != nil && rt.partnerMsg.Dropped
+	})
 }
 
 // waitCommit blocks a session's commit at lsn until the link allows it:
