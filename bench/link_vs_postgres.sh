@@ -28,7 +28,7 @@
 #     the primary's last_commit_lsn history, the same method as PostgreSQL's.
 # Bytes per transaction: PostgreSQL pg_current_wal_lsn() difference over the
 # run / transactions; sqlink replication log growth / LSN growth (from the
-# primary's /metrics, every second, skipping intervals with a log prune),
+# primary's /metrics, every 100 ms sample, skipping intervals with a log prune),
 # and a link bytes-sent counter if /metrics exports one.
 #
 # Usage: bench/link_vs_postgres.sh   (DUR=60 REPS=1 CLIENTS="1 4" SQLINK_REV=HEAD)
@@ -391,12 +391,12 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
   done
   echo
   echo "PG: pg_current_wal_lsn() difference over the run / transactions (CHECKPOINT before each run, so full-page writes count)."
-  echo "sqlink: replication log growth / LSN growth from the primary's /metrics every second (intervals with a prune skipped);"
+  echo "sqlink: replication log growth / LSN growth from the primary's /metrics at every 100 ms sample (intervals with a prune skipped);"
   echo "the log holds what the link ships: one record of page images per transaction."
   grep -h '^sent_bytes_per_tx' "$RES"/lag/*sq_async*.summary 2>/dev/null | sed 's/^/link bytes counter: /' || true
   echo
   has sqlink && [ $LINK_OK = 0 ] && echo "**sqlink link runs skipped: link create did not succeed** (logs/link_create.log)." && echo
-  echo "Reproduce: \`DUR=$DUR REPS=$REPS CLIENTS=\"$CLIENTS\" SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$SQLINK_REV bench/link_vs_postgres.sh\`"
+  echo "Reproduce: \`DUR=$DUR REPS=$REPS CLIENTS=\"$CLIENTS\" SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$( [ "$SQLINK_REV" = worktree ] && echo worktree || git rev-parse --short "$SQLINK_REV") bench/link_vs_postgres.sh\`"
   echo
   echo "Raw: $(realpath --relative-to="$ROOT" "$RES")/runs.csv, lag/, logs/"
 } | tee "$RES/summary.md"

@@ -241,7 +241,7 @@ col() { awk -F, -v s="$1" -v c="$2" 'NR>1 && $2==s {print $c}' "$CSV" | med; }
     echo; echo "sqlink / PostgreSQL: **$(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x** (goal >= 1.0x)"
   fi
   echo
-  echo "Reproduce: \`SIZE_MB=$SIZE_MB REPS=$REPS SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$SQLINK_REV bench/seed_vs_basebackup.sh\`"
+  echo "Reproduce: \`SIZE_MB=$SIZE_MB REPS=$REPS SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$( [ "$SQLINK_REV" = worktree ] && echo worktree || git rev-parse --short "$SQLINK_REV") bench/seed_vs_basebackup.sh\`"
   echo
   echo "Raw: $(realpath --relative-to="$ROOT" "$RES")/seed.csv, seed_progress_*.csv, logs/"
 } | tee "$RES/summary.md"

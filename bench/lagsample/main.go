@@ -16,9 +16,13 @@
 // alone to read only the log size of a database without a link): each sample reads the
 // secondary's link status first (local.last_redone_lsn and friends), then
 // the primary's (local.last_commit_lsn, partner.secondary_lag_seconds,
-// local.log_send_queue_bytes, ...). Every -metrics-every samples it also
-// reads the primary's /metrics for the replication log size of -db, so the
-// log bytes per transaction can be computed over intervals without a prune.
+// local.log_send_queue_bytes, ...). Every -metrics-every samples (default
+// every sample) it also reads the primary's /metrics for the replication log
+// size and LSN of -db, so the log bytes per transaction can be summed over
+// the intervals without a prune. The interval must be short: at ~25 MB/s of
+// log, a 16 MiB segment pruned within a 1 s interval still leaves a positive
+// delta and hides the growth (the first version read /metrics every second
+// and under-counted by up to 45%).
 //
 // For both systems it computes the same LSN-based lag, "interp_lag_ms": the
 // secondary's replayed (redone) position R, read at time t, is looked up in
@@ -103,7 +107,7 @@ func main() {
 		token        = flag.String("token", os.Getenv("SQLINK_TOKEN"), "sqlink admin token (both instances)")
 		link         = flag.String("link", "", "sqlink link name")
 		db           = flag.String("db", "", "sqlink database whose log size to read from /metrics (default: the link's)")
-		metricsEvery = flag.Int("metrics-every", 10, "read /metrics every N samples (0: never)")
+		metricsEvery = flag.Int("metrics-every", 1, "read /metrics every N samples (0: never); keep the interval short enough that a 16 MiB log prune makes the log shrink within it")
 		summary      = flag.String("summary", "", "prefix of the summary lines printed on exit")
 	)
 	flag.Parse()
