@@ -101,6 +101,14 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 	if rt.conn == nil && rs.SyncState != sqlink.Initializing {
 		rs.SyncState = sqlink.NotSynchronizing
 	}
+	switch {
+	case rt.rewindReq != nil || st.Reverting:
+		// Undoing the transactions after a split brain's fork.
+		rs.SyncState = sqlink.Reverting
+	case st.Role == sqlink.RoleResolving:
+		// Between roles in a planned failover.
+		rs.SyncState = sqlink.Initializing
+	}
 	rs.Health = health(rs.SyncState, mode)
 	rs.DatabaseState = sqlink.DatabaseOnline
 	if rt.data.Phase != phaseOnline {
