@@ -77,8 +77,10 @@ type FailoverReport struct {
 	Type     string               `json:"type"`
 	Instance string               `json:"instance"` // admin URL of the instance that ran the operation
 	Partner  *adminapi.LinkStatus `json:"partner,omitempty"`
-	// PartnerError says why the partner's view is missing.
-	PartnerError string `json:"partner_error,omitempty"`
+	// PartnerError says why the partner's view is missing; PartnerDropped
+	// that the partner dropped its half too (--drop-link).
+	PartnerError   string `json:"partner_error,omitempty"`
+	PartnerDropped bool   `json:"partner_dropped,omitempty"`
 	// Nothing is set when --resume found no failover in progress.
 	Nothing string `json:"nothing,omitempty"`
 }
@@ -236,9 +238,12 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 	rep := FailoverReport{FailoverResult: res, Type: req.Type, Instance: targetURL}
 	if other != nil {
 		ps, err := m.settlePartner(ctx, other, name, res, o.dropLink)
-		if err != nil {
+		switch {
+		case err != nil && o.dropLink && sqlink.ErrorCode(err) == sqlink.ENOTFOUND:
+			rep.PartnerDropped = true
+		case err != nil:
 			rep.PartnerError = sqlink.ErrorMessage(err)
-		} else {
+		default:
 			rep.Partner = &ps
 		}
 	}
@@ -360,6 +365,8 @@ func printFailover(w *tabwriter.Writer, name string, o failoverOptions, r Failov
 	case r.Partner != nil:
 		p := r.Partner
 		fmt.Fprintf(w, "Partner:\t%s sees %s as %s at epoch %d (%s)\n", orDash(p.Local.Instance), name, orDash(string(p.Local.Role)), p.Epoch, p.State)
+	case r.PartnerDropped:
+		fmt.Fprintf(w, "Partner:\tdropped its half of %s too\n", name)
 	case r.PartnerError != "":
 		fmt.Fprintf(w, "Partner:\tunavailable: %s\n", r.PartnerError)
 	}

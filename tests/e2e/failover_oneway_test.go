@@ -36,9 +36,13 @@ func TestFailover_OneWayLinkDropsOrRefuses(t *testing.T) {
 	mustWrite(t, alpha, "still primary")
 	waitRows(t, beta, "tpcb", `SELECT count(*) FROM notes;`, 2, 0)
 
-	out := mustFailover(t, alpha, beta, "fo", "--drop-link")
-	if out.NewPrimary != "beta" {
-		t.Fatalf("failover --drop-link: new primary %q, want beta", out.NewPrimary)
+	// The table output names each step, the new primary and the drop.
+	out := alpha.MustCLI(append([]string{"link", "failover", "fo", "--drop-link"}, partnerFlags(beta)...)...)
+	t.Logf("link failover --drop-link:\n%s", out)
+	for _, want := range []string{"Planned failover of link fo", "STEP", "drop the link", "New primary:", "beta", "Epoch:", "Link:", "dropped", "Partner:"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("link failover --drop-link output lacks %q:\n%s", want, out)
+		}
 	}
 	// Both are independent and writable, with everything alpha committed.
 	for _, in := range []*Instance{beta, alpha} {
