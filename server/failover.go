@@ -411,7 +411,7 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
 	}
 	if serr != nil {
-		return adminapi.FailoverResult{}, serr
+		return adminapi.FailoverResult{}, rt.named(serr)
 	}
 	rt.log.Warn("forced failover: this replica is primary", "estimated_lost_transactions", est.Transactions, "estimated_lost_seconds", est.Seconds)
 	wctx, cancel := context.WithTimeout(ctx, timeout)

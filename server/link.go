@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc64"
 	"net/http"
@@ -565,5 +566,17 @@ func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (lin
 	if !ok {
 		return link.Status{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", name)
 	}
-	return st, serr
+	return st, rt.named(serr)
+}
+
+// named rewrites the state machine's refusals, which name the link by its
+// ID, with the link's name the operator knows.
+func (rt *linkRuntime) named(err error) error {
+	var se *sqlink.Error
+	if !errors.As(err, &se) || rt.data.LinkID == "" {
+		return err
+	}
+	e := *se
+	e.Message = strings.ReplaceAll(e.Message, "link "+rt.data.LinkID, "link "+rt.name)
+	return &e
 }

@@ -163,7 +163,7 @@ func (rt *linkRuntime) giveUpRole(m link.Message) error {
 	if !ok {
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
 	}
-	return err
+	return rt.named(err)
 }
 
 // prepareRewind lists the pages the local records after the fork wrote and
