@@ -258,7 +258,7 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 }
 
 // failoverError explains a refused failover: a one-way link offers
-// --drop-link, and --resume with nothing left to resume reports the roles
+// --drop-link (the server's hint when it does), and --resume with nothing left to resume reports the roles
 // instead of failing.
 func (m *Main) failoverError(ctx context.Context, err error, name string, o failoverOptions, target, other *adminapi.Client, targetURL string) error {
 	if sqlink.ErrorCode(err) != sqlink.ECONFLICT {
@@ -268,7 +268,10 @@ func (m *Main) failoverError(ctx context.Context, err error, name string, o fail
 	if serr != nil {
 		return err
 	}
-	if !o.dropLink && !o.force && !o.resume && !o.abort && (!st.TwoWay || strings.Contains(sqlink.ErrorMessage(err), "one-way")) {
+	if !o.dropLink && !o.force && !o.resume && !o.abort && (!st.TwoWay || strings.Contains(sqlink.ErrorMessage(err), "one-way")) &&
+		!strings.Contains(sqlink.ErrorHint(err), "--drop-link") {
+		// The server's hint is shown as it is when it already offers
+		// --drop-link; an older server's is replaced.
 		return &sqlink.Error{Code: sqlink.ECONFLICT, Message: sqlink.ErrorMessage(err),
 			Hint: fmt.Sprintf("link %s is one-way: fail over with --drop-link (sqlink link failover %s --drop-link), after which both databases are independent and writable; or recreate the link with --two-way", name, name)}
 	}
