@@ -71,6 +71,10 @@ type Config struct {
 	// secondary to harden the last LSN and for the roles to swap, when the
 	// request gives no timeout (default DefaultFailoverTimeout).
 	FailoverTimeout time.Duration
+	// FailoverDrainTimeout is how long stopping writes waits for the
+	// transaction in flight before its session is ended, which rolls it
+	// back (default DefaultFailoverDrainTimeout).
+	FailoverDrainTimeout time.Duration
 	// Failpoint, for crash tests, names a point of a failover at which the
 	// process kills itself with SIGKILL (see failpoints in failover.go).
 	// Open reads SQLINK_FAILPOINT when it is empty.
@@ -96,9 +100,10 @@ const (
 	// that has not hardened the primary's last LSN by then is lagging too
 	// far for a failover without a long write stop.
 	DefaultFailoverTimeout = time.Minute
-	// DrainTimeout is how long stopping writes waits for the transactions
-	// in flight before their sessions are ended (and rolled back).
-	DrainTimeout = 5 * time.Second
+	// DefaultFailoverDrainTimeout gives a transaction in flight time to
+	// commit (an OLTP transaction takes milliseconds) without letting one
+	// left open stall a failover.
+	DefaultFailoverDrainTimeout = 5 * time.Second
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -142,6 +147,9 @@ func (c Config) withDefaults() Config {
 	if c.FailoverTimeout == 0 {
 		c.FailoverTimeout = DefaultFailoverTimeout
 	}
+	if c.FailoverDrainTimeout == 0 {
+		c.FailoverDrainTimeout = DefaultFailoverDrainTimeout
+	}
 	return c
 }
 
@@ -156,7 +164,7 @@ func (c Config) Validate() error {
 		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous level %q", c.Synchronous)
 	}
 	if c.LinkTick < 0 || c.LinkSessionTimeout < 0 || c.LinkLogCapBytes < 0 || c.LinkDigestTimeout < 0 || c.LinkSeedBytesPerSecond < 0 ||
-		c.LogRetentionBytes < 0 || c.CheckpointBytes < 0 {
+		c.LogRetentionBytes < 0 || c.CheckpointBytes < 0 || c.FailoverTimeout < 0 || c.FailoverDrainTimeout < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "link and storage settings must not be negative")
 	}
 	if c.MaxConns < 0 {

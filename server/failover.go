@@ -9,7 +9,7 @@ package server
 // step (link_runtime.go: process and applySoft): it persists the HardState
 // before anything else, stops writes with storage's SetReadOnly (which
 // waits for the transaction in flight, whose session is ended after
-// DrainTimeout), redoes every hardened record and sets the epoch before a
+// Config.FailoverDrainTimeout), redoes every hardened record and sets the epoch before a
 // new primary takes writes, and ends the sessions of a replica whose
 // role changed so pools reconnect and find the primary again
 // (target_session_attrs=read-write). A split-brain loser saves its

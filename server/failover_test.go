@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
@@ -185,4 +186,41 @@ func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
 		t.Fatalf("west still has %d diverged rows (%v)", got, err)
 	}
 	waitSameDigest(t, east, west)
+}
+
+// A transaction left open on the primary does not block a planned
+// failover: after the drain timeout its session is ended and it rolls
+// back.
+func TestFailoverRollsBackAnIdleTransaction(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, func(c *server.Config) { c.FailoverDrainTimeout = 200 * time.Millisecond })
+	waitRows(t, west, 100)
+	ctx := context.Background()
+	c, err := east.connect(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO items(body) VALUES ('left open')"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := east.failover(adminapi.FailoverRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewPrimary != "west" || res.Paused != "" {
+		t.Fatalf("failover result: %+v", res)
+	}
+	if err := tx.Commit(ctx); err == nil {
+		t.Fatalf("the transaction left open committed after the failover")
+	}
+	waitRoles(t, west, east)
+	for _, n := range []*node{east, west} {
+		if got, err := n.count("shop", "items WHERE body = 'left open'"); err != nil || got != 0 {
+			t.Fatalf("%s has %d rows of the rolled-back transaction (%v)", n.name, got, err)
+		}
+	}
 }

@@ -793,7 +793,7 @@ func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
 }
 
 // stopWrites makes the database read-only (on the loop). The transaction
-// in flight may finish; one that does not within DrainTimeout has its
+// in flight may finish; one that does not within FailoverDrainTimeout has its
 // session ended, which rolls it back. The remaining sessions are ended too,
 // so pools reconnect and find the primary.
 func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
@@ -809,12 +809,12 @@ func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
 		db.SetReadOnly(rt.rec.PartnerName)
 		close(done)
 	}()
-	t := time.NewTimer(DrainTimeout)
+	t := time.NewTimer(rt.s.cfg.FailoverDrainTimeout)
 	select {
 	case <-done:
 		t.Stop()
 	case <-t.C:
-		rt.log.Warn("transactions still in flight after the drain timeout: ending their sessions", "timeout", DrainTimeout)
+		rt.log.Warn("transactions still in flight after the drain timeout: ending their sessions", "timeout", rt.s.cfg.FailoverDrainTimeout)
 		if rt.s.pg != nil {
 			rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("terminating connection: its transaction was rolled back because %s", why))
 		}
