@@ -33,6 +33,14 @@ package server
 // restored backup, to a copy at a known position; the database stays
 // RESTORING until it has redone up to that position.
 //
+// Role changes (failover.go, link_rewind.go): applySoft makes a database
+// read-only (stopWrites: waits for the transaction in flight, then ends the
+// sessions so pools reconnect) or writable (takeWrites: redoes every
+// hardened record and sets the epoch first, then ends the read-only
+// sessions); process records each step of a failover for the result and
+// runs the crash-test failpoints; a Ready.Rewind saves the diverged state
+// and rewinds the copy from the primary.
+//
 // Retention: a primary keeps the log after the secondary's hardened LSN
 // (or the seed base) with storage's retention floor; past
 // Config.LinkLogCapBytes the link is RESEED_REQUIRED, the floor is released
