@@ -456,9 +456,12 @@ named primary and the partner has diverged transactions to save.`,
 				fmt.Fprintf(w, "Link %s: %s is the primary (epoch %d); %s follows it.\n", name, primary, res.Link.Epoch, orDash(loser))
 				fmt.Fprintf(w, "Fork LSN:\t%d\n", res.ForkLSN)
 				fmt.Fprintf(w, "Diverged transactions:\t%d (on %s)\n", res.Diverged, orDash(loser))
-				if res.DivergedFile != "" {
+				switch {
+				case res.DivergedFile != "":
 					fmt.Fprintf(w, "Saved to:\t%s (a SQLite database: sqlite3 %s)\n", res.DivergedFile, res.DivergedFile)
-				} else {
+				case res.Diverged == 0:
+					fmt.Fprintf(w, "Saved to:\t- (nothing diverged on %s)\n", orDash(loser))
+				default:
 					fmt.Fprintf(w, "Saved to:\t- (the file is on %s; run set-role there to see its path)\n", orDash(loser))
 				}
 				fmt.Fprintf(w, "Listing:\t%s\n", orDash(res.DivergedList))
