@@ -25,29 +25,36 @@ func (db *DB) Harden(ctx context.Context, recs ...*Record) error {
 	if !ro {
 		return sqlink.Errorf(sqlink.ECONFLICT, "make the database a secondary first", "cannot harden replicated records on a writable database")
 	}
+	// Records appended before an error (or a cancellation) are still
+	// synced and published, so the position never lags the log.
 	var last *Record
+	var ferr error
 	for _, rec := range recs {
 		if err := ctx.Err(); err != nil {
-			return err
+			ferr = err
+			break
 		}
 		cur := db.log.lastPos()
 		if rec.LSN <= cur.LSN {
 			continue
 		}
 		if rec.LSN != cur.LSN+1 {
-			return sqlink.Errorf(sqlink.ECONFLICT, "resume replication from the hardened LSN",
+			ferr = sqlink.Errorf(sqlink.ECONFLICT, "resume replication from the hardened LSN",
 				"record %d does not follow the hardened LSN %d", rec.LSN, cur.LSN)
+			break
 		}
 		if err := rec.validate(); err != nil {
-			return fmt.Errorf("harden: %w", err)
+			ferr = fmt.Errorf("harden: %w", err)
+			break
 		}
 		if err := db.log.append(rec, walPos{}, false); err != nil {
-			return err
+			ferr = err
+			break
 		}
 		last = rec
 	}
 	if last == nil {
-		return nil
+		return ferr
 	}
 	if err := db.log.sync(); err != nil {
 		return err
@@ -58,7 +65,7 @@ func (db *DB) Harden(ctx context.Context, recs ...*Record) error {
 	}
 	db.mu.Unlock()
 	db.advanceHardened(last)
-	return nil
+	return ferr
 }
 
 func (db *DB) advanceHardened(rec *Record) {

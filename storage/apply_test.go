@@ -211,3 +211,48 @@ func TestApply_SecondaryRecoversByRedoingHardenedLog(t *testing.T) {
 	})
 	mustComparePages(t, p.Path(), s.Path())
 }
+
+// A Harden that fails part-way (here: a gap) still publishes the records it
+// appended, so a secondary promoted right after captures its next commit
+// at the next LSN.
+func TestApply_HardenPublishesWhatItAppendedBeforeAnError(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	s := MustOpenDB(t, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	for i := 0; i < 4; i++ {
+		mustExecWrite(t, p, "INSERT INTO t(v) VALUES ('x')")
+	}
+	r, err := p.ReadLog(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*storage.Record
+	for {
+		rec, err := r.TryNext()
+		if err != nil {
+			break
+		}
+		recs = append(recs, rec)
+	}
+	r.Close()
+	if len(recs) != 5 {
+		t.Fatalf("%d records", len(recs))
+	}
+	// Records 1, 2 then 4: the gap fails after two were appended.
+	if err := s.Harden(ctx, recs[0], recs[1], recs[3]); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
+		t.Fatalf("harden across a gap: %v", err)
+	}
+	if got, want := s.Pos(), recs[1].Pos(); got != want {
+		t.Fatalf("secondary at %s after the failed harden, want %s", got, want)
+	}
+	if err := s.Apply(ctx, recs[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadOnly("")
+	mustExecWrite(t, s, "INSERT INTO t(v) VALUES ('promoted')")
+	if got, want := s.Pos().LSN, recs[1].LSN+1; got != want {
+		t.Fatalf("promoted secondary's next commit at LSN %d, want %d", got, want)
+	}
+}
