@@ -162,6 +162,9 @@ func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
 	if sb.DivergedLocal != 2 {
 		t.Fatalf("west split brain: %+v", *sb)
 	}
+	if got := metric(t, west, `sqlink_link_split_brain_diverged_transactions{database="shop",link="L",role="PRIMARY",side="local"}`); got != 2 {
+		t.Fatalf("diverged metric on west = %v, want 2", got)
+	}
 
 	// east wins: west saves its two transactions and follows east.
 	sr, err := west.setRole("east")

@@ -28,6 +28,8 @@ type collector struct {
 	linkLogBytes  *prometheus.Desc
 	linkState     *prometheus.Desc
 	linkSeedBytes *prometheus.Desc
+	linkEpoch     *prometheus.Desc
+	linkDiverged  *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -55,13 +57,15 @@ func newCollector(s *Server) *collector {
 		linkLogBytes:  prometheus.NewDesc("sqlink_link_log_bytes", "Replication log kept on this replica.", ll, nil),
 		linkState:     prometheus.NewDesc("sqlink_link_state", "1 for the link's current state.", append(ll, "state"), nil),
 		linkSeedBytes: prometheus.NewDesc("sqlink_link_seed_bytes_done", "Bytes of the current seed copied.", ll, nil),
+		linkEpoch:     prometheus.NewDesc("sqlink_link_epoch", "The link's epoch on this replica (it increases at every role change).", ll, nil),
+		linkDiverged:  prometheus.NewDesc("sqlink_link_split_brain_diverged_transactions", "In a split brain, the transactions after the fork LSN on each side.", append(ll, "side"), nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.lastCommit, c.sessions,
 		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
-		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes} {
+		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
 		ch <- d
 	}
 }
@@ -126,6 +130,11 @@ func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
 		g(c.linkState, 1, ls.State)
 		if r.Seeding != nil {
 			g(c.linkSeedBytes, float64(r.Seeding.BytesDone))
+		}
+		g(c.linkEpoch, float64(ls.Epoch))
+		if sb := ls.SplitBrain; sb != nil {
+			g(c.linkDiverged, float64(sb.DivergedLocal), "local")
+			g(c.linkDiverged, float64(sb.DivergedPartner), "partner")
 		}
 	}
 }
