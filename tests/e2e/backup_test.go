@@ -45,7 +45,7 @@ func TestBackup_UnderLoadRestoresAtItsLSN(t *testing.T) {
 	defer cancel()
 	done := make(chan string, 1)
 	go func() {
-		out, _ := in.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "1500", "-f", "testdata/tpcb.sql")
+		out, _ := in.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "1500", "-f", tpcbScript)
 		done <- out
 	}()
 	dir := t.TempDir()

@@ -15,14 +15,22 @@ import (
 )
 
 // countLoggedTransactions counts the successful transactions in pgbench's
-// per-transaction logs (-l): each line is written after the transaction's
-// END returned, so it is a transaction pgbench saw committed.
+// per-transaction logs (-l) written with --log-prefix prefix; it fails the
+// test if there are none.
 func countLoggedTransactions(t testing.TB, prefix string) int64 {
 	t.Helper()
-	files, _ := filepath.Glob(prefix + ".*")
-	if len(files) == 0 {
+	if files, _ := filepath.Glob(prefix + ".*"); len(files) == 0 {
 		t.Fatalf("no pgbench logs at %s.*", prefix)
 	}
+	return countLogged(t, prefix+".*")
+}
+
+// countLogged counts the successful transactions in the pgbench logs that
+// match pattern: each line is written after the transaction's END returned,
+// so it is a transaction pgbench saw committed.
+func countLogged(t testing.TB, pattern string) int64 {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
 	var n int64
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -66,7 +74,7 @@ func TestCrash_Kill9DuringPgbench(t *testing.T) {
 	benchDone := make(chan string, 1)
 	go func() {
 		out, _ := in.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "2", "-T", "120",
-			"-l", "--log-prefix", prefix, "-f", "testdata/tpcb.sql")
+			"-l", "--log-prefix", prefix, "-f", tpcbScript)
 		benchDone <- out
 	}()
 

@@ -91,7 +91,7 @@ func testForced(t *testing.T, winner string) {
 	benchDone := make(chan string, 1)
 	go func() {
 		out, _ := alpha.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "4", "-T", "120",
-			"-l", "--log-prefix", prefix, "-f", "testdata/tpcb.sql")
+			"-l", "--log-prefix", prefix, "-f", tpcbScript)
 		benchDone <- out
 	}()
 	n := waitRows(t, beta, "tpcb", historyQ, 300, 0)

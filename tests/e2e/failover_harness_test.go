@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,24 +30,7 @@ const failoverPassword = "pw-failover"
 // the SQL password every failover test instance shares.
 func MustStartFailoverInstance(tb testing.TB, name string, extra ...string) *Instance {
 	tb.Helper()
-	dir := tb.TempDir()
-	in := &Instance{
-		t: tb, Name: name, Dir: filepath.Join(dir, "data"),
-		Token: "sqlk_test_token_" + name, Password: failoverPassword,
-		ClientAddr: testutil.FreeAddr(tb), AdminAddr: testutil.FreeAddr(tb), EndpointAddr: testutil.FreeAddr(tb),
-		ExtraArgs: extra,
-	}
-	tokenFile, pwFile := filepath.Join(dir, "token"), filepath.Join(dir, "pw")
-	os.WriteFile(tokenFile, []byte(in.Token+"\n"), 0o600)
-	os.WriteFile(pwFile, []byte(in.Password+"\n"), 0o600)
-	out, err := exec.Command(sqlinkBin, "init", "--data-dir", in.Dir, "--name", name,
-		"--admin-token-file", tokenFile, "--sql-password-file", pwFile).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("sqlink init: %v\n%s", err, out)
-	}
-	in.startFresh()
-	tb.Cleanup(in.Stop)
-	return in
+	return mustStartInstanceWithPassword(tb, name, failoverPassword, extra...)
 }
 
 // StartEnv runs `sqlink serve` with extra environment variables (such as
@@ -258,7 +240,7 @@ func startLoad(t testing.TB, db string, perRun int, ins ...*Instance) *loadLoop 
 			default:
 			}
 			cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "4", "-t", strconv.Itoa(perRun),
-				"-l", "--log-prefix", filepath.Join(l.dir, fmt.Sprintf("run%05d", i)), "-f", "testdata/tpcb.sql", conn)
+				"-l", "--log-prefix", filepath.Join(l.dir, fmt.Sprintf("run%05d", i)), "-f", tpcbScript, conn)
 			cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=5")
 			out, err := cmd.CombinedOutput()
 			l.mu.Lock()
@@ -302,26 +284,7 @@ func (l *loadLoop) Stop(t testing.TB) int64 {
 // Acked counts the committed transactions logged so far.
 func (l *loadLoop) Acked(t testing.TB) int64 {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(l.dir, "run*"))
-	var n int64
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 3 {
-				continue
-			}
-			if _, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
-				n++
-			}
-		}
-		fh.Close()
-	}
-	return n
+	return countLogged(t, filepath.Join(l.dir, "run*"))
 }
 
 // Runs returns how many invocations ran and how many ended cleanly, and the

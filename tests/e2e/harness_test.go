@@ -19,6 +19,13 @@ import (
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
+// tpcbScript and tpcbInit are the benchmark's TPC-B script and tables, so
+// the tests run exactly what BENCHMARKS.md measures.
+const (
+	tpcbScript = "../../bench/tpcb.sql"
+	tpcbInit   = "../../bench/tpcb_init.sql"
+)
+
 // binary is the sqlink binary built once by TestMain.
 var sqlinkBin string
 
@@ -62,10 +69,17 @@ type Instance struct {
 // it; it is stopped when the test ends.
 func MustStartInstance(tb testing.TB, name string, extra ...string) *Instance {
 	tb.Helper()
+	return mustStartInstanceWithPassword(tb, name, "pw-"+name, extra...)
+}
+
+// mustStartInstanceWithPassword is MustStartInstance with a chosen password
+// for the admin SQL login.
+func mustStartInstanceWithPassword(tb testing.TB, name, password string, extra ...string) *Instance {
+	tb.Helper()
 	dir := tb.TempDir()
 	in := &Instance{
 		t: tb, Name: name, Dir: filepath.Join(dir, "data"),
-		Token: "sqlk_test_token_" + name, Password: "pw-" + name,
+		Token: "sqlk_test_token_" + name, Password: password,
 		ClientAddr: testutil.FreeAddr(tb), AdminAddr: testutil.FreeAddr(tb), EndpointAddr: testutil.FreeAddr(tb),
 		ExtraArgs: extra,
 	}

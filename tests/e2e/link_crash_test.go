@@ -47,7 +47,7 @@ func testKill9DuringPgbench(t *testing.T, mode sqlink.Mode) {
 	benchDone := make(chan string, 1)
 	go func() {
 		out, _ := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", "240",
-			"-l", "--log-prefix", prefix, "-f", "testdata/tpcb.sql")
+			"-l", "--log-prefix", prefix, "-f", tpcbScript)
 		benchDone <- out
 	}()
 
@@ -92,7 +92,7 @@ func testKill9DuringPgbench(t *testing.T, mode sqlink.Mode) {
 		return nil
 	})
 	// More load after the restart, then the copies are identical.
-	bench, err := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "100", "-f", "testdata/tpcb.sql")
+	bench, err := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "100", "-f", tpcbScript)
 	if err != nil {
 		t.Fatalf("pgbench after restart: %v\n%s", err, bench)
 	}

@@ -89,7 +89,7 @@ func TestLink_CreateReplicateVerifyDrop(t *testing.T) {
 	}
 
 	// After a pgbench run stops, both copies are page-for-page equal.
-	bench, err := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "200", "-f", "testdata/tpcb.sql")
+	bench, err := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "200", "-f", tpcbScript)
 	if err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, bench)
 	}

@@ -13,7 +13,7 @@ import (
 // MustInitTPCB creates the pgbench tables at scale 1 in db.
 func MustInitTPCB(t testing.TB, in *Instance, db string) {
 	t.Helper()
-	script, err := os.ReadFile("testdata/tpcb_init.sql")
+	script, err := os.ReadFile(tpcbInit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestPgbench_ModesAndClients(t *testing.T) {
 		for _, clients := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/%d", mode, clients), func(t *testing.T) {
 				out, err := in.Pgbench(context.Background(), "tpcb", "-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(clients),
-					"-t", "150", "-f", "testdata/tpcb.sql")
+					"-t", "150", "-f", tpcbScript)
 				if err != nil {
 					t.Fatalf("pgbench: %v\n%s", err, out)
 				}
