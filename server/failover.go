@@ -249,6 +249,8 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 			return false
 		case before.Op.Active():
 			return true // the operation in progress ended
+		case st.LastFailover == before.LastFailover && rt.partnerRefused(start) != "":
+			return true // the primary refused the forwarded request
 		}
 		return st.LastFailover != before.LastFailover
 	})
@@ -266,6 +268,11 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 		res.FirstWriteAt = t // the new primary took writes before it answered
 	}
 	finished := werr == nil && !st.Paused
+	if finished && !st.Dropped && !rt.dropped() && !before.Op.Active() && !st.Op.Active() && st.LastFailover == before.LastFailover {
+		// Nothing happened: the primary refused the request forwarded to it.
+		return res, sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances (`sqlink link status`)",
+			"%s: %s", rt.rec.PartnerName, rt.partnerRefused(start))
+	}
 	switch {
 	case req.Resume || req.Abort:
 		status := "done"
@@ -363,6 +370,18 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 		}
 	}
 	return steps
+}
+
+// partnerRefused returns the partner's refusal of a request this replica
+// forwarded at or after t, if it reported one.
+func (rt *linkRuntime) partnerRefused(t time.Time) string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if ps := rt.partnerStatus; ps != nil && ps.LastError != nil && !ps.LastError.Time.Before(t) &&
+		strings.Contains(ps.LastError.Message, "requested by partner refused") {
+		return ps.LastError.Message
+	}
+	return ""
 }
 
 // dropped reports whether this half of the link was dropped.

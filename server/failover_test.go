@@ -68,7 +68,7 @@ func waitRoles(t testing.TB, p, s *node) {
 
 func TestFailoverPlannedAndFailBack(t *testing.T) {
 	east, west := mustTwoWayPair(t, true, nil)
-	waitRows(t, west, 100)
+	waitRoles(t, east, west)
 	epoch := east.link("L").Epoch
 
 	res, err := east.failover(adminapi.FailoverRequest{})
@@ -113,6 +113,7 @@ func TestFailoverOneWayRefusesKeepingTheLink(t *testing.T) {
 			t.Fatalf("%s: keeping a one-way link: %v (hint %q)", n.name, err, sqlink.ErrorHint(err))
 		}
 	}
+	waitRoles(t, east, west)
 	res, err := east.failover(adminapi.FailoverRequest{DropLink: true})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +197,7 @@ func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
 // back.
 func TestFailoverRollsBackAnIdleTransaction(t *testing.T) {
 	east, west := mustTwoWayPair(t, true, func(c *server.Config) { c.FailoverDrainTimeout = 200 * time.Millisecond })
-	waitRows(t, west, 100)
+	waitRoles(t, east, west)
 	ctx := context.Background()
 	c, err := east.connect(ctx, "shop")
 	if err != nil {

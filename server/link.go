@@ -578,5 +578,9 @@ func (rt *linkRuntime) named(err error) error {
 	}
 	e := *se
 	e.Message = strings.ReplaceAll(e.Message, "link "+rt.data.LinkID, "link "+rt.name)
+	if rt.data.PartnerID != "" {
+		e.Message = strings.ReplaceAll(e.Message, rt.data.PartnerID, rt.rec.PartnerName)
+	}
+	e.Message = strings.ReplaceAll(e.Message, rt.s.info.ID, rt.s.info.Name)
 	return &e
 }

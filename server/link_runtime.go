@@ -625,8 +625,14 @@ func (rt *linkRuntime) process() {
 		rt.applySoft(rd.SoftState)
 		if rd.Status != nil {
 			rt.mu.Lock()
+			prevErr := rt.status.LastError
 			rt.status = *rd.Status
 			rt.mu.Unlock()
+			if e := rd.Status.LastError; e != "" && e != prevErr {
+				// A refused or cancelled operation: show it as the link's
+				// last error here and, through the status, on the partner.
+				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
+			}
 			rt.changed()
 		}
 		hs := r.HardState()
