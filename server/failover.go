@@ -70,10 +70,11 @@ const (
 	evWritesOff = "WRITES_OFF" // old primary: the database stopped taking writes
 	evDemoted   = "DEMOTED"    // old primary: demotion persisted
 	evAborting  = "ABORTING"
-	evPromoted  = "PROMOTED" // this replica became primary (any kind)
-	evWritable  = "WRITABLE" // this replica took writes
-	evDone      = "DONE"     // old primary: the planned failover ended
-	evAborted   = "ABORTED"  // the planned failover was rolled back
+	evPromoted  = "PROMOTED"  // this replica became primary (any kind)
+	evWritable  = "WRITABLE"  // this replica took writes
+	evDone      = "DONE"      // old primary: the planned failover ended
+	evAborted   = "ABORTED"   // the planned failover was rolled back
+	evCancelled = "CANCELLED" // the planned failover was cancelled (split brain)
 )
 
 // roleEvent is one event of a role change.
@@ -171,6 +172,8 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 		rt.s.failpoint(fpAfterDemote)
 	case po.Step != link.StepAborting && co.Step == link.StepAborting:
 		rt.noteEvent(evAborting)
+	case po.Active() && !co.Active() && cur.LastFailover == prev.LastFailover:
+		rt.noteEvent(evCancelled) // e.g. by a split brain
 	case po.Active() && !co.Active():
 		if cur.LastFailover.Kind == "aborted" {
 			rt.noteEvent(evAborted)
