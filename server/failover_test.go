@@ -228,3 +228,54 @@ func TestFailoverRollsBackAnIdleTransaction(t *testing.T) {
 		}
 	}
 }
+
+// A rewind brings the loser to the winner's pages exactly, when one side
+// shrank the database (VACUUM) and the other grew it after the fork.
+func TestFailoverRewindAfterShrinkAndGrowth(t *testing.T) {
+	for _, winner := range []string{"east", "west"} {
+		t.Run("winner="+winner, func(t *testing.T) {
+			east, west := mustTwoWayPair(t, true, nil)
+			waitRoles(t, east, west)
+			// east grows the database while west is away...
+			west.stop()
+			insertRows(t, east, 100, 300, 2000)
+			east.stop()
+			// ...and west, forced primary, shrinks its copy.
+			west.start()
+			if _, err := west.failover(adminapi.FailoverRequest{Type: "forced", AllowDataLoss: true}); err != nil {
+				t.Fatal(err)
+			}
+			west.mustExec("shop", "DELETE FROM items WHERE id > 10")
+			west.mustExec("shop", "VACUUM")
+			east.start()
+			for _, n := range []*node{east, west} {
+				testutil.RetryUntil(t, testWait, func() error {
+					if st := n.link("L"); st.State != "SPLIT_BRAIN" {
+						return fmt.Errorf("%s: state %s", n.name, st.State)
+					}
+					return nil
+				})
+			}
+			win, lose := east, west
+			if winner == "west" {
+				win, lose = west, east
+			}
+			sr, err := lose.setRole(win.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sr.Method != "rewind" || sr.Diverged == 0 {
+				t.Fatalf("set-role result: method %q, %d diverged", sr.Method, sr.Diverged)
+			}
+			waitRoles(t, win, lose)
+			waitOnline(t, lose)
+			win.mustExec("shop", "INSERT INTO items(body) VALUES ('after the rewind')")
+			want, err := win.count("shop", "items")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRows(t, lose, want)
+			waitSameDigest(t, win, lose)
+		})
+	}
+}
