@@ -42,6 +42,14 @@ type peerConn struct {
 	// touches it.
 	stream *transport.RecordStream
 
+	// early holds Records batches that arrived before this replica's loop
+	// switched receiving on (right after seeding, the primary starts
+	// streaming while the secondary is still taking its new role); the
+	// reader hands them on, in order, once it is on. Only the reader
+	// touches them.
+	early      []*transport.Records
+	earlyBytes int
+
 	// Records accepted by the reader and waiting for the hardener (mu).
 	hq        []*storage.Record
 	hqEpoch   sqlink.Epoch

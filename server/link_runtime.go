@@ -1032,6 +1032,10 @@ func (rt *linkRuntime) readLoop(pc *peerConn) error {
 		if err != nil {
 			return err
 		}
+		if err := rt.drainEarly(pc); err != nil {
+			_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+			return err
+		}
 		switch m := m.(type) {
 		case *transport.ControlRequest:
 			if err := rt.onControl(pc, m); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -183,7 +184,56 @@ func splitRecords(b []byte) ([]*storage.Record, error) {
 
 // --- Secondary: harden, acknowledge, apply ---
 
+// maxEarlyBytes bounds the Records kept while receiving is not on yet.
+const maxEarlyBytes = 16 << 20
+
+// receive takes a Records batch from the primary. A batch that arrives
+// before this replica's loop has switched receiving on is kept (up to
+// maxEarlyBytes) and handed on by drainEarly once it is on; anything else
+// that does not follow the primary this replica follows is refused.
 func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
+	rt.mu.Lock()
+	on := rt.db != nil && rt.recvOn
+	rt.mu.Unlock()
+	if !on && pc.earlyBytes+len(b.Data) <= maxEarlyBytes {
+		kept := *b
+		kept.Data = bytes.Clone(b.Data) // b.Data points into the frame buffer
+		pc.early = append(pc.early, &kept)
+		pc.earlyBytes += len(kept.Data)
+		return nil
+	}
+	if err := rt.drainEarly(pc); err != nil {
+		return err
+	}
+	return rt.receiveOn(pc, b)
+}
+
+// drainEarly hands the kept early batches on once receiving is on; it is
+// called by the reader for every message, so kept batches wait at most a
+// heartbeat on an idle link.
+func (rt *linkRuntime) drainEarly(pc *peerConn) error {
+	if len(pc.early) == 0 {
+		return nil
+	}
+	rt.mu.Lock()
+	on := rt.db != nil && rt.recvOn
+	rt.mu.Unlock()
+	if !on {
+		return nil
+	}
+	early := pc.early
+	pc.early, pc.earlyBytes = nil, 0
+	for _, b := range early {
+		if err := rt.receiveOn(pc, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receiveOn checks, hardens (in the hardener) and queues a batch for a
+// replica that receives.
+func (rt *linkRuntime) receiveOn(pc *peerConn, b *transport.Records) error {
 	rt.mu.Lock()
 	db, on, ep := rt.db, rt.recvOn, rt.recvEp
 	rt.mu.Unlock()
