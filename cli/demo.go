@@ -133,13 +133,18 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	defer p.close()
 	password := pres.Password
 	sec, _, err := startDemoInstance(ctx, filepath.Join(dir, "secondary"), "demo-secondary", password, log)
 	if err != nil {
+		p.close()
 		return err
 	}
-	defer sec.close()
+	// The primary stops first: it is the side that dials, so it does not
+	// try to reconnect to a secondary that is already gone.
+	defer func() {
+		p.close()
+		sec.close()
+	}()
 
 	if err := p.s.CreateDatabase(ctx, "demo"); err != nil {
 		return err
