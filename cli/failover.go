@@ -268,6 +268,30 @@ func (m *Main) failoverError(ctx context.Context, err error, name string, o fail
 	if serr != nil {
 		return err
 	}
+	if o.resume {
+		// The server refused the resume because its state machine has no
+		// operation left; the published statuses (its own and the
+		// partner's) can trail that by a tick. Give them a moment to catch
+		// up before deciding.
+		partnerBusy := func() bool {
+			if other == nil {
+				return false
+			}
+			ps, perr := getLink(ctx, other, name)
+			return perr == nil && ps.Failover != nil
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for (st.Failover != nil || partnerBusy()) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(20 * time.Millisecond):
+			}
+			if st, serr = getLink(ctx, target, name); serr != nil {
+				return err
+			}
+		}
+	}
 	if !o.dropLink && !o.force && !o.resume && !o.abort && (!st.TwoWay || strings.Contains(sqlink.ErrorMessage(err), "one-way")) &&
 		!strings.Contains(sqlink.ErrorHint(err), "--drop-link") {
 		// The server's hint is shown as it is when it already offers
