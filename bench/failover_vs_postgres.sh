@@ -74,17 +74,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- sqlink from a commit (default HEAD), so others' uncommitted work does not skew it ---
-SQLINK_REV=${SQLINK_REV:-HEAD}
-if has sqlink; then
-  if [ "$SQLINK_REV" = worktree ]; then
-    SQREV="worktree($(git rev-parse --short HEAD)+changes)"
-    go build -o "$OUT/sqlink" ./cmd/sqlink
-  else
-    SQREV=$(git rev-parse --short "$SQLINK_REV")
-    mkdir -p "$OUT/src"; git archive "$SQLINK_REV" | tar -x -C "$OUT/src"
-    (cd "$OUT/src" && go build -o "$OUT/sqlink" ./cmd/sqlink); rm -rf "$OUT/src"
-  fi
-fi
+. bench/lib.sh
+has sqlink && build_sqlink
 SQ=$OUT/sqlink
 
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2) }'; }

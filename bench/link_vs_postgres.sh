@@ -121,21 +121,8 @@ trap 'exit 130' INT TERM
 # sqlink is built from a commit (default HEAD; SQLINK_REV=worktree builds the working tree),
 # so uncommitted work of others in the shared tree neither breaks nor skews the run;
 # bench/lagsample always comes from the working tree
-SQLINK_REV=${SQLINK_REV:-HEAD}
-build_tools() {
-  if [ "$SQLINK_REV" = worktree ]; then
-    SQREV="worktree($(git rev-parse --short HEAD)+changes)"
-    go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample
-    return
-  fi
-  SQREV=$(git rev-parse --short "$SQLINK_REV")
-  rm -rf "$OUT/src"; mkdir -p "$OUT/src"
-  git archive "$SQLINK_REV" | tar -x -C "$OUT/src"
-  rm -rf "$OUT/src/bench/lagsample"; cp -r bench/lagsample "$OUT/src/bench/"
-  (cd "$OUT/src" && go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample)
-  rm -rf "$OUT/src"
-}
-build_tools
+. bench/lib.sh
+build_sqlink
 SQ=$OUT/sqlink; LAGS=$OUT/lagsample
 
 # --- PostgreSQL 15: primary + async standby (pg_basebackup -R) ------------------------

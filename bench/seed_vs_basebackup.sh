@@ -79,20 +79,7 @@ trap 'exit 130' INT TERM
 # sqlink is built from a commit (default HEAD; SQLINK_REV=worktree builds the working tree),
 # so uncommitted work of others in the shared tree neither breaks nor skews the run;
 # bench/lagsample always comes from the working tree
-SQLINK_REV=${SQLINK_REV:-HEAD}
-build_tools() {
-  if [ "$SQLINK_REV" = worktree ]; then
-    SQREV="worktree($(git rev-parse --short HEAD)+changes)"
-    go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample
-    return
-  fi
-  SQREV=$(git rev-parse --short "$SQLINK_REV")
-  rm -rf "$OUT/src"; mkdir -p "$OUT/src"
-  git archive "$SQLINK_REV" | tar -x -C "$OUT/src"
-  rm -rf "$OUT/src/bench/lagsample"; cp -r bench/lagsample "$OUT/src/bench/"
-  (cd "$OUT/src" && go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample)
-  rm -rf "$OUT/src"
-}
+. bench/lib.sh
 
 CSV=$RES/seed.csv
 echo "round,system,ms,bytes,MB_per_s,db_bytes,reported_rate_MB_per_s,busy_before_pct,start,end" >"$CSV"
@@ -146,7 +133,7 @@ sq_api() { # sq_api A|B METHOD PATH
 }
 if has sqlink; then
   log "sqlink: init + serve A and B, fill $SIZE_MB MiB of random blobs"
-  build_tools
+  build_sqlink
   SQ=$OUT/sqlink
   echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
   for n in A B; do
