@@ -47,6 +47,7 @@ type DB struct {
 	lastCommit  time.Time
 	checkpoints int64
 	lastCkpt    time.Time
+	ckptAt      walPos // capture position when the last checkpoint started (guarded by capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	applier     *sql.Conn  // on a secondary: the only connection that writes
 	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)
@@ -416,22 +417,72 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return db.checkpointLocked(ctx)
 }
 
-// checkpointLocked runs with the write lock held.
+// checkpointLocked runs with the write lock held and keeps it.
 func (db *DB) checkpointLocked(ctx context.Context) error {
-	db.capMu.Lock()
-	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil {
+	cp, err := db.prepareCheckpoint()
+	if err != nil {
 		return err
 	}
-	if err := db.log.sync(); err != nil {
-		return err
-	}
+	return db.runCheckpoint(ctx, cp)
+}
+
+// checkpointOnline is checkpointLocked for the background loop: called
+// with the write lock held, it releases the lock while SQLite copies the
+// bulk of the WAL into the database file, so writers (and a secondary's
+// applier) go on meanwhile, then takes it again to copy what they added,
+// which completes the checkpoint and lets the next writer restart the WAL.
+// The first pass needs no capture: a PASSIVE checkpoint only backfills and
+// never restarts the WAL itself.
+func (db *DB) checkpointOnline(ctx context.Context) error {
+	db.unlockWrite()
 	var busy, logFrames, done int64
 	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	// Everything in the WAL is captured and the log is durable: the next
-	// WAL restart (if the checkpoint was complete) is announced.
+	if err := db.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer db.unlockWrite()
+	return db.checkpointLocked(ctx)
+}
+
+type checkpointPrep struct {
+	ro     bool
+	redone sqlink.Pos
+}
+
+// prepareCheckpoint captures every commit and syncs the log (write lock held).
+func (db *DB) prepareCheckpoint() (checkpointPrep, error) {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if err := db.captureLocked(); err != nil {
+		return checkpointPrep{}, err
+	}
+	if err := db.log.sync(); err != nil {
+		return checkpointPrep{}, err
+	}
+	db.ckptAt = db.wal.pos
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return checkpointPrep{ro: db.readOnly, redone: db.redone}, nil
+}
+
+// runCheckpoint checkpoints the WAL (PASSIVE: it never waits for readers)
+// after prepareCheckpoint, then announces the WAL restart it allows and
+// prunes the log.
+func (db *DB) runCheckpoint(ctx context.Context, cp checkpointPrep) error {
+	var busy, logFrames, done int64
+	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	// Commits made while the checkpoint ran are captured before the
+	// restart is announced: the announcement says everything in the WAL
+	// is in the log.
+	if err := db.captureLocked(); err != nil {
+		return err
+	}
 	db.wal.announceRestart()
 	db.mu.Lock()
 	db.checkpoints++
@@ -440,20 +491,39 @@ func (db *DB) checkpointLocked(ctx context.Context) error {
 	if db.hasFloor && db.retainFloor < floor {
 		floor = db.retainFloor
 	}
-	ro, redone := db.readOnly, db.redone
 	db.mu.Unlock()
-	if ro {
-		// The WAL is durable; remember how far it is applied so that
-		// recovery re-applies from here at most.
-		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = redone }); err != nil {
+	if cp.ro {
+		// The checkpoint synced the WAL, which holds everything applied
+		// up to cp.redone: recovery re-applies from there at most.
+		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = cp.redone }); err != nil {
 			return err
 		}
-		floor = min(floor, redone.LSN)
+		floor = min(floor, cp.redone.LSN)
 	}
 	if err := db.log.prune(db.cfg.LogRetentionBytes, floor); err != nil {
 		return err
 	}
 	return nil
+}
+
+// needCheckpoint reports whether the WAL holds CheckpointBytes of frames
+// in its current generation (the file keeps its size after a restart, so
+// its size says nothing) and has grown by a quarter of that since the last
+// checkpoint, which readers may have kept from completing.
+func (db *DB) needCheckpoint() bool {
+	db.mu.Lock()
+	frame := int64(walFrameHeaderSize) + int64(db.pageSize)
+	db.mu.Unlock()
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	pos, last := db.wal.pos, db.ckptAt
+	if int64(pos.Frame)*frame < db.cfg.CheckpointBytes {
+		return false
+	}
+	if last.Salt1 == pos.Salt1 && last.Salt2 == pos.Salt2 && int64(pos.Frame-min(pos.Frame, last.Frame))*frame < db.cfg.CheckpointBytes/4 {
+		return false
+	}
+	return true
 }
 
 func (db *DB) walSize() int64 {
@@ -480,12 +550,12 @@ func (db *DB) background(ctx context.Context) {
 			continue // a writer holds the lock and captures in EndWrite
 		}
 		var err error
-		if db.walSize() >= db.cfg.CheckpointBytes {
-			err = db.checkpointLocked(ctx)
+		if db.needCheckpoint() {
+			err = db.checkpointOnline(ctx) // releases the write lock
 		} else {
 			err = db.capture()
+			db.unlockWrite()
 		}
-		db.unlockWrite()
 		if err != nil && ctx.Err() == nil {
 			db.cfg.Logger.Warn("background capture", logKeyPath, db.path, logKeyErr, err)
 		}
