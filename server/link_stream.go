@@ -153,12 +153,14 @@ func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
 
 // appendRecord appends rec, length-prefixed, to a Records payload.
 func appendRecord(b []byte, rec *storage.Record) ([]byte, error) {
-	enc, err := rec.MarshalBinary()
+	n := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b, err := rec.AppendBinary(b)
 	if err != nil {
-		return b, err
+		return b[:n], err
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(enc)))
-	return append(b, enc...), nil
+	binary.BigEndian.PutUint32(b[n:], uint32(len(b)-n-4))
+	return b, nil
 }
 
 // splitRecords decodes a Records payload.

@@ -47,7 +47,7 @@ type DB struct {
 	lastCommit  time.Time
 	checkpoints int64
 	lastCkpt    time.Time
-	ckptAt      walPos // capture position when the last checkpoint started (guarded by capMu)
+	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	applier     *sql.Conn  // on a secondary: the only connection that writes
 	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)

@@ -21,7 +21,7 @@
 // first invalid frame, never taking frames after the last commit frame
 // (rolled-back transactions leave such frames). Each commit becomes one
 // Record with the next LSN, the current epoch, its commit time, the new
-// database size and a CRC-64; Pos.Checksum chains the records' checksums,
+// database size and an XXH64 checksum; Pos.Checksum chains the records' checksums,
 // so equal positions mean equal histories. EndWrite captures; a background
 // loop also captures every PollInterval, so a write that bypassed
 // BeginWrite is still logged.

@@ -3,10 +3,10 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc64"
 	"sort"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/sqlink/sqlink"
 )
 
@@ -33,8 +33,11 @@ type Record struct {
 	// including this record: ChainChecksum(previous PosChecksum, Checksum).
 	PosChecksum uint64
 
-	// Checksum is the CRC-64 (ECMA) of the record's content (everything in
-	// the encoding before it); MarshalBinary sets it and UnmarshalBinary
+	// enc is the encoding UnmarshalBinary decoded the record from (aliased).
+	enc []byte
+
+	// Checksum is the XXH64 of the record's content (everything in the
+	// encoding before it); MarshalBinary sets it and UnmarshalBinary
 	// verifies it.
 	Checksum uint64
 }
@@ -47,8 +50,6 @@ func (r *Record) Size() int {
 	return recordHeaderSize + len(r.Pages)*(4+int(r.PageSize)) + recordTrailerSize
 }
 
-var crc64Table = crc64.MakeTable(crc64.ECMA)
-
 // ChainChecksum returns the position checksum after a record whose own
 // checksum is rec, following a position whose checksum is prev. Equal chains
 // mean equal histories.
@@ -56,7 +57,7 @@ func ChainChecksum(prev, rec uint64) uint64 {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[0:], prev)
 	binary.BigEndian.PutUint64(b[8:], rec)
-	return crc64.Checksum(b[:], crc64Table)
+	return xxhash.Sum64(b[:])
 }
 
 // Record encoding, all integers big endian:
@@ -65,14 +66,16 @@ func ChainChecksum(prev, rec uint64) uint64 {
 //	LSN u64 | Epoch u64 | time (unix ns) i64 | PageSize u32 | DBSize u32
 //	page count u32
 //	page count x (pgno u32 | PageSize bytes)
-//	Checksum u64: CRC-64 ECMA of everything before
+//	Checksum u64: XXH64 of everything before
 //	PosChecksum u64
-//	CRC-64 ECMA of Checksum and PosChecksum, u64
+//	XXH64 of Checksum and PosChecksum, u64
 //
 // PosChecksum comes after Checksum because it is computed from it.
+// Version 1 used CRC-64 (ECMA), which cost 7% of a primary's CPU at 16 KiB
+// per record; XXH64 is an order of magnitude faster.
 const (
 	recordMagic       = "SQLR"
-	recordVersion     = 1
+	recordVersion     = 2
 	recordHeaderSize  = 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4
 	recordTrailerSize = 24
 	maxPageSize       = 65536
@@ -126,13 +129,13 @@ func (r *Record) encodeChain(b []byte, chain bool, prev uint64) {
 		copy(b[off+4:], p.Data)
 		off += 4 + int(r.PageSize)
 	}
-	r.Checksum = crc64.Checksum(b[:off], crc64Table)
+	r.Checksum = xxhash.Sum64(b[:off])
 	if chain {
 		r.PosChecksum = ChainChecksum(prev, r.Checksum)
 	}
 	binary.BigEndian.PutUint64(b[off:], r.Checksum)
 	binary.BigEndian.PutUint64(b[off+8:], r.PosChecksum)
-	binary.BigEndian.PutUint64(b[off+16:], crc64.Checksum(b[off:off+16], crc64Table))
+	binary.BigEndian.PutUint64(b[off+16:], xxhash.Sum64(b[off:off+16]))
 }
 
 // ErrCorruptRecord is returned (wrapped) for a record that fails to decode.
@@ -164,10 +167,10 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 		return corruptf("record length %d, want %d", len(b), want)
 	}
 	end := len(b) - recordTrailerSize
-	if crc64.Checksum(b[end:end+16], crc64Table) != binary.BigEndian.Uint64(b[end+16:]) {
+	if xxhash.Sum64(b[end:end+16]) != binary.BigEndian.Uint64(b[end+16:]) {
 		return corruptf("record trailer checksum mismatch")
 	}
-	sum := crc64.Checksum(b[:end], crc64Table)
+	sum := xxhash.Sum64(b[:end])
 	if got := binary.BigEndian.Uint64(b[end:]); got != sum {
 		return corruptf("record checksum mismatch")
 	}
@@ -190,8 +193,25 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if err := rec.validate(); err != nil {
 		return corruptf("%v", err)
 	}
+	rec.enc = b
 	*r = rec
 	return nil
+}
+
+// AppendBinary appends the record's encoding to b: the bytes it was
+// decoded from when it came from UnmarshalBinary (a record read from the
+// log is sent on as it is), else a fresh encoding.
+func (r *Record) AppendBinary(b []byte) ([]byte, error) {
+	if r.enc != nil {
+		return append(b, r.enc...), nil
+	}
+	if err := r.validate(); err != nil {
+		return b, err
+	}
+	n := len(b)
+	b = append(b, make([]byte, r.Size())...)
+	r.encode(b[n:])
+	return b, nil
 }
 
 // sortPages sorts pages by page number.
