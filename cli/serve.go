@@ -40,6 +40,7 @@ type serverSettings struct {
 
 	LinkLogCap         string
 	LinkSessionTimeout time.Duration
+	LinkHardenDelay    time.Duration
 	LogRetention       string
 }
 
@@ -57,6 +58,7 @@ type fileConfig struct {
 
 	LinkLogCap         string `yaml:"link-log-cap"`
 	LinkSessionTimeout string `yaml:"link-session-timeout"`
+	LinkHardenDelay    string `yaml:"link-harden-delay"`
 	LogRetention       string `yaml:"log-retention"`
 }
 
@@ -74,6 +76,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 		fs.StringVar(&s.LinkLogCap, "link-log-cap", "1GiB", "replication log a primary keeps for an absent secondary before the link needs a reseed (env SQLINK_LINK_LOG_CAP)")
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
+		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
 	}
 }
@@ -95,7 +98,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, log-retention",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -129,6 +132,19 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 				return sqlink.Errorf(sqlink.EINVALID, "use a duration such as 10s", "invalid link session timeout %q", v)
 			}
 			s.LinkSessionTimeout = d
+		}
+	}
+	if fs.Lookup("link-harden-delay") != nil && !fs.Changed("link-harden-delay") {
+		v := m.env("link-harden-delay")
+		if v == "" {
+			v = fc.LinkHardenDelay
+		}
+		if v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return sqlink.Errorf(sqlink.EINVALID, "use a duration such as 2ms, or 0 to fsync every batch at once", "invalid link harden delay %q", v)
+			}
+			s.LinkHardenDelay = d
 		}
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
@@ -188,6 +204,7 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	return server.Config{
 		LinkLogCapBytes:    logCap,
 		LinkSessionTimeout: s.LinkSessionTimeout,
+		LinkHardenDelay:    hardenDelay(s.LinkHardenDelay),
 		LogRetentionBytes:  retention,
 		DataDir:            s.DataDir,
 		ClientAddr:         s.ClientAddr,
@@ -344,4 +361,13 @@ func serveDebug(ctx context.Context, addr string) error {
 		srv.Close()
 	}()
 	return nil
+}
+
+// hardenDelay maps the flag's 0 ("none") to the server's negative "none"
+// (its zero means the default).
+func hardenDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

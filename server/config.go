@@ -52,6 +52,10 @@ type Config struct {
 	// waiting (default DefaultLinkSessionTimeout, SQL Server's
 	// SESSION_TIMEOUT).
 	LinkSessionTimeout time.Duration
+	// LinkHardenDelay is how long an async secondary waits to gather more
+	// records into one log fsync (default DefaultLinkHardenDelay; negative:
+	// no wait). A sync secondary never waits: a commit waits for its ack.
+	LinkHardenDelay time.Duration
 	// LinkLogCapBytes caps the replication log a primary keeps for a
 	// secondary that has not hardened it; past it the link becomes
 	// RESEED_REQUIRED and the log is released (default
@@ -88,6 +92,11 @@ const (
 	DefaultLinkTick = time.Second
 	// DefaultLinkSessionTimeout is SQL Server's default SESSION_TIMEOUT.
 	DefaultLinkSessionTimeout = 10 * time.Second
+	// DefaultLinkHardenDelay: on a 2-core machine with one disk, an async
+	// secondary that fsynced every record it received took a quarter of
+	// the primary's single-client throughput; gathering 2 ms of records per
+	// fsync brought it back to parity (BENCHMARKS.md, section 2).
+	DefaultLinkHardenDelay = 2 * time.Millisecond
 	// DefaultLinkLogCapBytes keeps up to 1 GiB of log for an absent
 	// secondary: hours of a busy OLTP workload, yet it never fills a disk
 	// silently.
@@ -137,6 +146,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LinkSessionTimeout == 0 {
 		c.LinkSessionTimeout = DefaultLinkSessionTimeout
+	}
+	if c.LinkHardenDelay == 0 {
+		c.LinkHardenDelay = DefaultLinkHardenDelay
 	}
 	if c.LinkLogCapBytes == 0 {
 		c.LinkLogCapBytes = DefaultLinkLogCapBytes

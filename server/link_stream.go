@@ -314,6 +314,18 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 			return
 		case <-pc.hwake:
 		}
+		if d := rt.hardenDelay(); d > 0 {
+			// Async: nothing waits for this fsync, so gather what arrives
+			// in the next moment into it. One fsync per record competed
+			// with the primary's own commits for the disk.
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-pc.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
 		pc.mu.Lock()
 		recs, ep := pc.hq, pc.hqEpoch
 		pc.hq = nil
@@ -339,6 +351,18 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 		}
 		rt.wake()
 	}
+}
+
+// hardenDelay returns how long the hardener gathers records before an
+// fsync: the configured delay for an async link, none for a sync one.
+func (rt *linkRuntime) hardenDelay() time.Duration {
+	rt.mu.Lock()
+	mode := rt.rec.Mode
+	rt.mu.Unlock()
+	if mode != sqlink.ModeAsync {
+		return 0
+	}
+	return rt.s.cfg.LinkHardenDelay
 }
 
 // startApplier applies hardened records to a secondary's database, merging
@@ -383,7 +407,7 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 	if err != nil {
 		return err
 	}
-	defer lr.Close()
+	defer func() { lr.Close() }()
 	for {
 		notify := db.Notify()
 		var batch []*storage.Record
@@ -407,7 +431,20 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 				return ctx.Err()
 			}
 		}
-		if err := db.Apply(ctx, batch...); err != nil {
+		if err := db.Apply(ctx, batch...); errors.Is(err, storage.ErrWaitForLog) {
+			// A seed from several snapshots: wait for the log to reach the
+			// last one, then read again from the redone position.
+			select {
+			case <-notify:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			lr.Close()
+			if lr, err = db.ReadLog(ctx, db.Redone().LSN); err != nil {
+				return err
+			}
+			continue
+		} else if err != nil {
 			return err
 		}
 		red := db.Redone().LSN

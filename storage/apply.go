@@ -2,7 +2,12 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
+	"math"
 	"sort"
 
 	"github.com/sqlink/sqlink"
@@ -104,6 +109,68 @@ func (db *DB) Apply(ctx context.Context, recs ...*Record) error {
 }
 
 func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {
+	if len(recs) == 0 || db.fuzzy == 0 || recs[0].LSN > db.fuzzy {
+		return db.applyAhead(ctx, recs, nil)
+	}
+	// A seed copied from snapshots at several positions: until the
+	// records up to the last one are applied, a page may be past the
+	// record at hand. Whether it is can only be told from all of them.
+	if db.Pos().LSN < db.fuzzy {
+		return ErrWaitForLog
+	}
+	if db.fuzzyAhead == nil {
+		ahead, err := db.aheadIndex(ctx, db.Redone().LSN, db.fuzzy)
+		if err != nil {
+			return err
+		}
+		db.fuzzyAhead = ahead
+	}
+	if err := db.applyAhead(ctx, recs, db.fuzzyAhead); err != nil {
+		return err
+	}
+	if db.Redone().LSN >= db.fuzzy {
+		db.fuzzy, db.fuzzyAhead = 0, nil
+	}
+	return nil
+}
+
+// ErrWaitForLog is returned by Apply when the records cannot be applied
+// until more have been hardened (a seeded secondary whose pages come from
+// several snapshots); apply again from Redone once the log has grown.
+var ErrWaitForLog = errors.New("storage: apply waits for the log to reach the seed's last snapshot")
+
+// aheadIndex indexes the checksum each change of a page in (from, to]
+// leaves, and returns the test applyAhead needs: whether a page image is
+// what a change at or after an LSN left.
+func (db *DB) aheadIndex(ctx context.Context, from, to sqlink.LSN) (func(uint32, sqlink.LSN, uint64) bool, error) {
+	after := map[uint32][]lsnSum{}
+	if err := db.scanLog(ctx, from, to, func(rec *Record) {
+		for _, p := range rec.Pages {
+			var sum uint64
+			if p.Delta != nil {
+				sum = binary.BigEndian.Uint64(p.Delta)
+			} else {
+				sum = xxhash.Sum64(p.Data)
+			}
+			after[p.Pgno] = append(after[p.Pgno], lsnSum{rec.LSN, sum})
+		}
+	}); err != nil {
+		return nil, err
+	}
+	return func(pgno uint32, lsn sqlink.LSN, sum uint64) bool {
+		for _, c := range after[pgno] {
+			if c.lsn >= lsn && c.sum == sum {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// applyAhead is applyLocked; during recovery, ahead (if not nil) says
+// whether a page image with checksum sum is what a change of pgno at or
+// after lsn left: the database already holds that change (see redoLog).
+func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead func(pgno uint32, lsn sqlink.LSN, sum uint64) bool) error {
 	db.mu.Lock()
 	ro, redone, hardened, curSize := db.readOnly, db.redone, db.pos, db.pageCount
 	db.mu.Unlock()
@@ -129,19 +196,6 @@ func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {
 		return nil
 	}
 	last := todo[len(todo)-1]
-	pages := map[uint32][]byte{}
-	for _, r := range todo {
-		for _, p := range r.Pages {
-			pages[p.Pgno] = p.Data
-		}
-	}
-	order := make([]uint32, 0, len(pages))
-	for n := range pages {
-		if n <= last.DBSize {
-			order = append(order, n)
-		}
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 
 	if db.applier == nil {
 		c, err := db.sqldb.Conn(ctx)
@@ -156,7 +210,18 @@ func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {
 			c.Close()
 			return fmt.Errorf("apply: %w", err)
 		}
-		db.applier = c
+		rd, err := c.PrepareContext(ctx, "SELECT data FROM sqlite_dbpage WHERE pgno = ?")
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("apply: %w", err)
+		}
+		wr, err := c.PrepareContext(ctx, "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)")
+		if err != nil {
+			rd.Close()
+			c.Close()
+			return fmt.Errorf("apply: %w", err)
+		}
+		db.applier, db.applyRead, db.applyWrite = c, rd, wr
 	}
 	a := db.applier
 	// dbpage writes bypass the applier's page cache: drop it so a later
@@ -171,11 +236,18 @@ func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {
 		a.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("apply records %d..%d: %w", todo[0].LSN, last.LSN, err)
 	}
-	stmt, err := a.PrepareContext(ctx, "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)")
+	pages, err := resolvePages(ctx, db.applyRead, todo, ahead)
 	if err != nil {
 		return fail(err)
 	}
-	defer stmt.Close()
+	order := make([]uint32, 0, len(pages))
+	for n := range pages {
+		if n <= last.DBSize {
+			order = append(order, n)
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	stmt := db.applyWrite
 	// Pages 2..N ascending, page 1 (the schema cookie) last, then the
 	// shrink, which a later page write would cancel.
 	for _, n := range order {
@@ -218,6 +290,18 @@ func (db *DB) redoLog(ctx context.Context) error {
 	if db.redone.LSN >= db.pos.LSN {
 		return nil
 	}
+	if db.fuzzy > db.redone.LSN && db.pos.LSN < db.fuzzy {
+		return nil // a fuzzy seed: the applier waits for the rest of the log
+	}
+	// The database may hold applied records after the redone position
+	// persisted at the last checkpoint (the applier does not sync). Whole
+	// images apply again harmlessly, but a delta needs the page as it was
+	// before its record: index the checksum each change leaves, so that a
+	// page found already past a record is recognized and kept.
+	ahead, err := db.aheadIndex(ctx, db.redone.LSN, db.pos.LSN)
+	if err != nil {
+		return err
+	}
 	r, err := db.ReadLog(ctx, db.redone.LSN)
 	if err != nil {
 		return err
@@ -235,11 +319,87 @@ func (db *DB) redoLog(ctx context.Context) error {
 		if size > 64<<20 {
 			// Intermediate states are not shown to readers yet (OpenDB has
 			// not returned), so splitting is safe.
-			if err := db.applyLocked(ctx, batch); err != nil {
+			if err := db.applyAhead(ctx, batch, ahead); err != nil {
 				return err
 			}
 			batch, size = nil, 0
 		}
 	}
-	return db.applyLocked(ctx, batch)
+	if err := db.applyAhead(ctx, batch, ahead); err != nil {
+		return err
+	}
+	db.fuzzy = 0
+	return nil
+}
+
+type lsnSum struct {
+	lsn sqlink.LSN
+	sum uint64
+}
+
+// scanLog calls fn for each record in (from, to].
+func (db *DB) scanLog(ctx context.Context, from, to sqlink.LSN, fn func(*Record)) error {
+	r, err := db.ReadLog(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for n := from; n < to; n++ {
+		rec, err := r.TryNext()
+		if err != nil {
+			return err
+		}
+		fn(rec)
+	}
+	return nil
+}
+
+// resolvePages merges the pages of consecutive records into their final
+// images, last image of a page wins. A delta applies to the page's image
+// before its record: an earlier record of the batch, or else the database
+// as the applier sees it inside its transaction (redone up to the batch).
+// A delta that does not apply is an error that stops the applier: the
+// secondary's pages are not what the primary's history says.
+func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead func(pgno uint32, lsn sqlink.LSN, sum uint64) bool) (map[uint32][]byte, error) {
+	pages := map[uint32][]byte{}
+	gone := uint32(math.MaxUint32) // pages above this were cut off by a shrink in the batch
+	for _, r := range recs {
+		for _, p := range r.Pages {
+			if p.Delta == nil {
+				pages[p.Pgno] = p.Data
+				continue
+			}
+			base, ok := pages[p.Pgno]
+			if !ok {
+				if p.Pgno > gone {
+					return nil, fmt.Errorf("record %d: %w (page %d was cut off earlier in the batch)", r.LSN, errBadDelta, p.Pgno)
+				}
+				if err := read.QueryRowContext(ctx, p.Pgno).Scan(&base); err != nil {
+					return nil, fmt.Errorf("record %d: read page %d: %w", r.LSN, p.Pgno, err)
+				}
+				if len(base) != int(r.PageSize) {
+					return nil, fmt.Errorf("record %d: %w (page %d has %d bytes)", r.LSN, errBadDelta, p.Pgno, len(base))
+				}
+			}
+			img := make([]byte, r.PageSize)
+			if err := applyDelta(img, base, p.Delta); err != nil {
+				if ahead != nil && ahead(p.Pgno, r.LSN, xxhash.Sum64(base)) {
+					pages[p.Pgno] = base // already applied before the crash
+					continue
+				}
+				return nil, sqlink.Errorf(sqlink.EINTERNAL, "the secondary's pages differ from the primary's history: reseed it",
+					"record %d, page %d: %v", r.LSN, p.Pgno, err)
+			}
+			pages[p.Pgno] = img
+		}
+		if r.DBSize < gone {
+			for n := range pages {
+				if n > r.DBSize {
+					delete(pages, n)
+				}
+			}
+			gone = r.DBSize
+		}
+	}
+	return pages, nil
 }

@@ -37,7 +37,18 @@ func replayToFile(tb testing.TB, db *storage.DB, upto sqlink.LSN) string {
 			tb.Fatalf("record LSN %d, want %d", rec.LSN, want)
 		}
 		for _, p := range rec.Pages {
-			if _, err := f.WriteAt(p.Data, int64(p.Pgno-1)*int64(rec.PageSize)); err != nil {
+			off := int64(p.Pgno-1) * int64(rec.PageSize)
+			data := p.Data
+			if p.Delta != nil {
+				data = make([]byte, rec.PageSize)
+				if _, err := f.ReadAt(data, off); err != nil {
+					tb.Fatalf("record %d: read base of page %d: %v", rec.LSN, p.Pgno, err)
+				}
+				if err := storage.ApplyDelta(data, data, p.Delta); err != nil {
+					tb.Fatalf("record %d: page %d: %v", rec.LSN, p.Pgno, err)
+				}
+			}
+			if _, err := f.WriteAt(data, off); err != nil {
 				tb.Fatal(err)
 			}
 		}

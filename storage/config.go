@@ -31,6 +31,9 @@ const (
 	// that bypassed BeginWrite/EndWrite and checks the WAL size: short, so
 	// such a commit reaches the log (and the secondary) quickly.
 	DefaultPollInterval = 25 * time.Millisecond
+	// DefaultDeltaCacheBytes bounds the page images the capture path keeps
+	// to encode the next change of a page as a delta.
+	DefaultDeltaCacheBytes = 32 << 20
 )
 
 // DBConfig configures a database opened with OpenDB. The zero value means
@@ -42,6 +45,7 @@ type DBConfig struct {
 	LogRetentionBytes int64         // log kept after a checkpoint
 	SegmentBytes      int64         // log segment size
 	PollInterval      time.Duration // background capture interval
+	DeltaCacheBytes   int64         // page images kept for delta encoding; -1: none (whole images only)
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
@@ -52,6 +56,9 @@ func (c DBConfig) Validate() error {
 	case "", "FULL", "NORMAL":
 	default:
 		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous setting %q", c.Synchronous)
+	}
+	if c.DeltaCacheBytes < -1 {
+		return sqlink.Errorf(sqlink.EINVALID, "use -1 for whole page images only, zero for the default or a positive size", "invalid delta cache size %d", c.DeltaCacheBytes)
 	}
 	if c.BusyTimeout < 0 || c.CheckpointBytes < 0 || c.LogRetentionBytes < 0 || c.SegmentBytes < 0 || c.PollInterval < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "storage settings must not be negative")
@@ -78,6 +85,9 @@ func (c DBConfig) withDefaults() DBConfig {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
+	}
+	if c.DeltaCacheBytes == 0 {
+		c.DeltaCacheBytes = DefaultDeltaCacheBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

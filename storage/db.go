@@ -29,9 +29,10 @@ type DB struct {
 	// releases it. Blocked senders wake in FIFO order.
 	wlock chan struct{}
 
-	capMu sync.Mutex // serializes capture, apply and checkpoint
-	wal   *walScanner
-	log   *segLog
+	capMu  sync.Mutex // serializes capture, apply and checkpoint
+	wal    *walScanner
+	log    *segLog
+	dcache *pageCache // last captured page images, for deltas (capMu)
 
 	mu          sync.Mutex
 	pos         sqlink.Pos
@@ -49,7 +50,11 @@ type DB struct {
 	lastCkpt    time.Time
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
-	applier     *sql.Conn  // on a secondary: the only connection that writes
+	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
+	fuzzyAhead  func(uint32, sqlink.LSN, uint64) bool
+	applier     *sql.Conn // on a secondary: the only connection that writes
+	applyRead   *sql.Stmt // the applier's page read and write statements
+	applyWrite  *sql.Stmt
 	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)
 	hasFloor    bool
 
@@ -95,6 +100,9 @@ func OpenDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 		db.redone = db.pos
 	case db.redone.LSN < lg.meta.Base.LSN:
 		db.redone = lg.meta.Base
+	}
+	if db.readOnly && lg.meta.Fuzzy > db.redone.LSN {
+		db.fuzzy = lg.meta.Fuzzy
 	}
 	if err := db.openSQL(ctx); err != nil {
 		lg.close()
@@ -180,6 +188,8 @@ func (db *DB) openSQL(ctx context.Context) error {
 func (db *DB) closeSQL() error {
 	var err error
 	if db.applier != nil {
+		db.applyRead.Close()
+		db.applyWrite.Close()
 		db.applier.Close()
 	}
 	if db.holder != nil {
@@ -288,6 +298,9 @@ func (db *DB) SetReadOnly(primary string) {
 	if err := db.captureLocked(); err != nil {
 		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
 	}
+	if db.dcache != nil {
+		db.dcache.reset() // a secondary's pages change under the applier
+	}
 	db.mu.Lock()
 	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
@@ -368,11 +381,18 @@ func (db *DB) captureLocked() error {
 	db.mu.Unlock()
 	err = db.wal.scan(func(c walCommit) error {
 		if skip {
+			if db.dcache != nil {
+				db.dcache.reset()
+			}
 			return nil // the applier's commit: its record is already in the log
 		}
 		db.mu.Lock()
 		rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: c.PageSize, DBSize: c.DBSize, Pages: c.Pages}
 		db.mu.Unlock()
+		if db.dcache == nil || db.dcache.pageSize != c.PageSize {
+			db.dcache = newPageCache(db.cfg.DeltaCacheBytes, c.PageSize)
+		}
+		db.dcache.encode(rec)
 		if err := db.log.append(rec, c.End, true); err != nil {
 			return err
 		}
@@ -487,10 +507,6 @@ func (db *DB) runCheckpoint(ctx context.Context, cp checkpointPrep) error {
 	db.mu.Lock()
 	db.checkpoints++
 	db.lastCkpt = db.cfg.Now()
-	floor := db.pos.LSN
-	if db.hasFloor && db.retainFloor < floor {
-		floor = db.retainFloor
-	}
 	db.mu.Unlock()
 	if cp.ro {
 		// The checkpoint synced the WAL, which holds everything applied
@@ -498,12 +514,27 @@ func (db *DB) runCheckpoint(ctx context.Context, cp checkpointPrep) error {
 		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = cp.redone }); err != nil {
 			return err
 		}
-		floor = min(floor, cp.redone.LSN)
 	}
-	if err := db.log.prune(db.cfg.LogRetentionBytes, floor); err != nil {
-		return err
+	return db.pruneLocked()
+}
+
+// pruneLocked removes log segments beyond the retention that neither a
+// secondary (the retention floor) nor this database's own recovery (on a
+// secondary, the persisted redone position) needs (capMu held). Pruning
+// needs no checkpoint: the segments it removes are synced (only the
+// active one may not be) and recovery starts from the log's end.
+func (db *DB) pruneLocked() error {
+	db.mu.Lock()
+	floor := db.pos.LSN
+	if db.hasFloor && db.retainFloor < floor {
+		floor = db.retainFloor
 	}
-	return nil
+	ro := db.readOnly
+	db.mu.Unlock()
+	if ro {
+		floor = min(floor, db.log.persistedRedone().LSN)
+	}
+	return db.log.prune(db.cfg.LogRetentionBytes, floor)
 }
 
 // needCheckpoint reports whether the WAL holds CheckpointBytes of frames
@@ -553,7 +584,16 @@ func (db *DB) background(ctx context.Context) {
 		if db.needCheckpoint() {
 			err = db.checkpointOnline(ctx) // releases the write lock
 		} else {
-			err = db.capture()
+			db.capMu.Lock()
+			err = db.captureLocked()
+			if err == nil {
+				// A log that outgrows its retention between checkpoints
+				// (large transactions, a secondary released) is pruned now.
+				if b, _ := db.log.stats(); b > db.cfg.LogRetentionBytes+db.cfg.SegmentBytes {
+					err = db.pruneLocked()
+				}
+			}
+			db.capMu.Unlock()
 			db.unlockWrite()
 		}
 		if err != nil && ctx.Err() == nil {

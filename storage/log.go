@@ -45,6 +45,9 @@ type logMeta struct {
 	LastFullBackupID string       `json:"last_full_backup_id,omitempty"`
 	Secondary        string       `json:"secondary_of,omitempty"` // read-only secondary of this instance
 	Redone           sqlink.Pos   `json:"redone"`                 // secondary: applied at least through here
+	// Fuzzy: records up to here may already be in some pages (a seed
+	// copied from snapshots at different positions).
+	Fuzzy sqlink.LSN `json:"fuzzy,omitempty"`
 }
 
 type segment struct {
@@ -324,6 +327,13 @@ func (l *segLog) roll(first sqlink.LSN) error {
 	l.segs = append(l.segs, &segment{first: first, path: path, size: int64(len(segMagic))})
 	l.dirty = true
 	return nil
+}
+
+// persistedRedone returns the redone position in the log's metadata.
+func (l *segLog) persistedRedone() sqlink.Pos {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.meta.Redone
 }
 
 func (l *segLog) lastPos() sqlink.Pos {

@@ -10,15 +10,27 @@ import (
 	"github.com/sqlink/sqlink"
 )
 
-// Page is one database page image: its 1-based page number and its bytes.
+// Page is one page a record changed: its 1-based page number and either
+// its whole image (Data) or a delta against its image before the record
+// (Delta, see delta.go). A captured page has both (Data is kept for the
+// delta cache); a decoded one has exactly one.
 type Page struct {
-	Pgno uint32
-	Data []byte
+	Pgno  uint32
+	Data  []byte
+	Delta []byte
 }
 
-// Record is one committed transaction: the images of the pages it changed.
-// Applying a record's pages to a database at LSN-1 gives the database at
-// LSN, byte for byte.
+// encLen returns the length of the page's payload in a record.
+func (p *Page) encLen() int {
+	if p.Delta != nil {
+		return len(p.Delta)
+	}
+	return len(p.Data)
+}
+
+// Record is one committed transaction: the pages it changed, as images or
+// deltas. Applying a record's pages to a database at LSN-1 gives the
+// database at LSN, byte for byte.
 //
 // A Record is a plain value; it is not safe to mutate concurrently.
 type Record struct {
@@ -47,7 +59,11 @@ func (r *Record) Pos() sqlink.Pos { return sqlink.Pos{LSN: r.LSN, Checksum: r.Po
 
 // Size returns the length of the record's encoding in bytes.
 func (r *Record) Size() int {
-	return recordHeaderSize + len(r.Pages)*(4+int(r.PageSize)) + recordTrailerSize
+	n := recordHeaderSize + recordTrailerSize
+	for i := range r.Pages {
+		n += 8 + r.Pages[i].encLen()
+	}
+	return n
 }
 
 // ChainChecksum returns the position checksum after a record whose own
@@ -65,7 +81,8 @@ func ChainChecksum(prev, rec uint64) uint64 {
 //	magic "SQLR" | version u8 | 3 reserved bytes
 //	LSN u64 | Epoch u64 | time (unix ns) i64 | PageSize u32 | DBSize u32
 //	page count u32
-//	page count x (pgno u32 | PageSize bytes)
+//	page count x (pgno u32 | length u32 | length bytes)
+//	   length = PageSize: the page's image; less: a delta (delta.go)
 //	Checksum u64: XXH64 of everything before
 //	PosChecksum u64
 //	XXH64 of Checksum and PosChecksum, u64
@@ -100,7 +117,11 @@ func (r *Record) validate() error {
 		if p.Pgno <= last || p.Pgno > r.DBSize {
 			return fmt.Errorf("record %d: page %d out of order or beyond db size %d", r.LSN, p.Pgno, r.DBSize)
 		}
-		if len(p.Data) != int(r.PageSize) {
+		if p.Delta != nil {
+			if err := checkDelta(p.Delta, int(r.PageSize)); err != nil {
+				return fmt.Errorf("record %d: page %d: malformed delta", r.LSN, p.Pgno)
+			}
+		} else if len(p.Data) != int(r.PageSize) {
 			return fmt.Errorf("record %d: page %d has %d bytes, want %d", r.LSN, p.Pgno, len(p.Data), r.PageSize)
 		}
 		last = p.Pgno
@@ -124,10 +145,16 @@ func (r *Record) encodeChain(b []byte, chain bool, prev uint64) {
 	binary.BigEndian.PutUint32(b[36:], r.DBSize)
 	binary.BigEndian.PutUint32(b[40:], uint32(len(r.Pages)))
 	off := recordHeaderSize
-	for _, p := range r.Pages {
+	for i := range r.Pages {
+		p := &r.Pages[i]
+		d := p.Data
+		if p.Delta != nil {
+			d = p.Delta
+		}
 		binary.BigEndian.PutUint32(b[off:], p.Pgno)
-		copy(b[off+4:], p.Data)
-		off += 4 + int(r.PageSize)
+		binary.BigEndian.PutUint32(b[off+4:], uint32(len(d)))
+		copy(b[off+8:], d)
+		off += 8 + len(d)
 	}
 	r.Checksum = xxhash.Sum64(b[:off])
 	if chain {
@@ -162,9 +189,8 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 		return corruptf("invalid page size %d", pageSize)
 	}
 	n := binary.BigEndian.Uint32(b[40:])
-	want := uint64(recordHeaderSize) + uint64(n)*(4+uint64(pageSize)) + recordTrailerSize
-	if uint64(len(b)) != want {
-		return corruptf("record length %d, want %d", len(b), want)
+	if uint64(n)*8 > uint64(len(b)) {
+		return corruptf("record claims %d pages in %d bytes", n, len(b))
 	}
 	end := len(b) - recordTrailerSize
 	if xxhash.Sum64(b[end:end+16]) != binary.BigEndian.Uint64(b[end+16:]) {
@@ -186,9 +212,24 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	}
 	off := recordHeaderSize
 	for i := range rec.Pages {
+		if end-off < 8 {
+			return corruptf("record truncated at page %d", i)
+		}
 		pgno := binary.BigEndian.Uint32(b[off:])
-		rec.Pages[i] = Page{Pgno: pgno, Data: b[off+4 : off+4+int(pageSize) : off+4+int(pageSize)]}
-		off += 4 + int(pageSize)
+		l := int(binary.BigEndian.Uint32(b[off+4:]))
+		if l > int(pageSize) || l > end-off-8 {
+			return corruptf("page %d: payload of %d bytes", pgno, l)
+		}
+		d := b[off+8 : off+8+l : off+8+l]
+		if l == int(pageSize) {
+			rec.Pages[i] = Page{Pgno: pgno, Data: d}
+		} else {
+			rec.Pages[i] = Page{Pgno: pgno, Delta: d}
+		}
+		off += 8 + l
+	}
+	if off != end {
+		return corruptf("record length %d, pages end at %d", len(b), off+recordTrailerSize)
 	}
 	if err := rec.validate(); err != nil {
 		return corruptf("%v", err)

@@ -37,6 +37,12 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte("SQLR"))
 	f.Add([]byte{})
+	d := &storage.Record{LSN: 2, Epoch: 1, PageSize: 512, DBSize: 2, Pages: []storage.Page{{Pgno: 2, Delta: deltaSeed(512)}}}
+	if b, err := d.MarshalBinary(); err == nil {
+		f.Add(b)
+	} else {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r storage.Record
 		if err := r.UnmarshalBinary(b); err != nil {
@@ -50,4 +56,12 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatal("re-encoding differs")
 		}
 	})
+}
+
+// deltaSeed returns a valid delta for a page of size bytes: one changed byte.
+func deltaSeed(size int) []byte {
+	old := make([]byte, size)
+	cur := bytes.Clone(old)
+	cur[5] = 1
+	return storage.AppendDelta(old, cur)
 }

@@ -296,7 +296,13 @@ func (w *SeedWriter) Finish(primary string) (SeedState, error) {
 	if epoch == 0 {
 		epoch = 1
 	}
-	if err := writeMeta(w.path+"-log", logMeta{Base: st.Base, Epoch: epoch, Secondary: primary, Redone: st.Base}); err != nil {
+	m := logMeta{Base: st.Base, Epoch: epoch, Secondary: primary, Redone: st.Base}
+	if st.Pos.LSN > st.Base.LSN {
+		// Pages copied after the first snapshot already hold some of the
+		// records from Base on: applying them needs to know that.
+		m.Fuzzy = st.Pos.LSN
+	}
+	if err := writeMeta(w.path+"-log", m); err != nil {
 		return st, err
 	}
 	if err := os.Rename(w.path+".seed", w.path); err != nil {

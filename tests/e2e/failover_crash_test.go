@@ -191,6 +191,14 @@ func TestFailover_KillCLIMidOperation(t *testing.T) {
 	if out.Nothing != "" {
 		t.Logf("nothing left to resume: the server finished the failover by itself (%s)", out.Nothing)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, in := range []*Instance{alpha, beta} {
+				out := in.Output()
+				t.Logf("%s's log (last 8 KiB):\n%s", in.Name, out[max(0, len(out)-8192):])
+			}
+		}
+	})
 	p, s := waitSettled(t, "fo", alpha, beta, 0)
 	if p != beta {
 		t.Fatalf("after --resume the primary is %s, want beta", p.Name)
