@@ -207,25 +207,34 @@ done
 
 # --- summary -----------------------------------------------------------------------------
 med() { sort -g | awk '{v[NR]=$1} END{if(NR) print v[int((NR+1)/2)]}'; }   # lower median, as the anchors
-col() { awk -F, -v s="$1" -v c="$2" 'NR>1 && $2==s {print $c}' "$CSV" | med; }
+# col SYSTEM N: column N of the system's median round, the round whose MB/s is the (lower)
+# median, so that bytes, ms and MB/s in a row come from the same round
+col() {
+  awk -F, -v s="$1" 'NR>1 && $2==s' "$CSV" | sort -t, -k5,5g |
+    awk -F, -v c="$2" '{v[NR]=$c} END{if(NR) print v[int((NR+1)/2)]}'
+}
+# dbrate SYSTEM: database bytes (without PostgreSQL's streamed WAL) per second in that round
+dbrate() { awk -v b="$(col "$1" 6)" -v ms="$(col "$1" 3)" 'BEGIN{if (ms>0) printf "%.1f", b/ms/1000}'; }
 {
   echo "## Seeding throughput: sqlink link create vs pg_basebackup ($STAMP)"
   echo
   echo "$SIZE_MB rows of 1 MiB random bytes; sqlink ${SQREV:-n/a}; $(nproc) cores; median of $REPS round(s); MB = 10^6 bytes."
   echo
-  echo "| system | what is timed | bytes | ms | MB/s |"
-  echo "|---|---|---|---|---|"
-  has postgres && echo "| PostgreSQL 15 | pg_basebackup -X stream -c fast | $(col postgres 4) | $(col postgres 3) | $(col postgres 5) |"
+  echo "| system | what is timed | bytes | ms | MB/s | database MB/s |"
+  echo "|---|---|---|---|---|---|"
+  has postgres && echo "| PostgreSQL 15 | pg_basebackup -X stream -c fast | $(col postgres 4) | $(col postgres 3) | $(col postgres 5) | $(dbrate postgres) |"
   if has sqlink; then
     if [ -n "$(col sqlink 5)" ]; then
-      echo "| sqlink | link create until the secondary is ONLINE (seeding COMPLETED) | $(col sqlink 4) | $(col sqlink 3) | $(col sqlink 5) (status rate_bytes_per_second, median while SEEDING: $(col sqlink 7)) |"
+      echo "| sqlink | link create until the secondary is ONLINE (seeding COMPLETED) | $(col sqlink 4) | $(col sqlink 3) | $(col sqlink 5) (status rate_bytes_per_second, median while SEEDING: $(col sqlink 7)) | $(dbrate sqlink) |"
     else
       echo "| sqlink | link create until the secondary is ONLINE | n/a | n/a | n/a: $SQ_FAILED |"
     fi
   fi
   p=$(col postgres 5); s=$(col sqlink 5)
   if [ -n "$p" ] && [ -n "$s" ]; then
-    echo; echo "sqlink / PostgreSQL: **$(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x** (goal >= 1.0x)"
+    echo; echo "sqlink / PostgreSQL: **$(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x** in bytes shipped per second (goal >= 1.0x);"
+    echo "$(awk -v a="$(dbrate sqlink)" -v b="$(dbrate postgres)" 'BEGIN{printf "%.2f", a/b}')x in database bytes per second (pg_basebackup also ships the WAL written meanwhile)."
+    echo; echo "Every round (ms, MB/s): $(awk -F, 'NR>1 {printf "%s%s %s %s ms %s MB/s", (NR>2?"; ":""), $1, $2, $3, $5}' "$CSV")."
   fi
   echo
   echo "Reproduce: \`SIZE_MB=$SIZE_MB REPS=$REPS SYSTEMS=\"$SYSTEMS\" SQLINK_REV=$( [ "$SQLINK_REV" = worktree ] && echo worktree || git rev-parse --short "$SQLINK_REV") bench/seed_vs_basebackup.sh\`"
