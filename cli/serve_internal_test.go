@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
@@ -79,5 +80,28 @@ func TestExitCodes(t *testing.T) {
 	}
 	if ExitCode(nil) != 0 {
 		t.Fatal("nil error must exit 0")
+	}
+}
+
+func TestServeSettings_LinkHardenDelay(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sqlink.yml")
+	os.WriteFile(cfg, []byte("data-dir: /d\nlink-harden-delay: 5ms\n"), 0o600)
+	st, err := resolveServe(t, nil, "--data-dir", "/d")
+	if err != nil || st.LinkHardenDelay != server.DefaultLinkHardenDelay {
+		t.Fatalf("default: %v, %v", st.LinkHardenDelay, err)
+	}
+	if st, err = resolveServe(t, nil, "--config", cfg); err != nil || st.LinkHardenDelay != 5*time.Millisecond {
+		t.Fatalf("file: %v, %v", st.LinkHardenDelay, err)
+	}
+	if st, err = resolveServe(t, map[string]string{"SQLINK_LINK_HARDEN_DELAY": "0"}, "--config", cfg); err != nil || st.LinkHardenDelay != 0 {
+		t.Fatalf("env 0 over file: %v, %v", st.LinkHardenDelay, err)
+	}
+	c, err := st.config(nil)
+	if err != nil || c.LinkHardenDelay >= 0 {
+		t.Fatalf("0 (none) must reach the server as negative (its zero is the default): %v, %v", c.LinkHardenDelay, err)
+	}
+	if _, err = resolveServe(t, map[string]string{"SQLINK_LINK_HARDEN_DELAY": "soon"}, "--data-dir", "/d"); sqlink.ErrorCode(err) != sqlink.EINVALID {
+		t.Fatalf("bad duration: %v", err)
 	}
 }

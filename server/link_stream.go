@@ -308,16 +308,18 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 	done := pc.hdone
 	pc.mu.Unlock()
 	defer close(done)
+	var lastSync time.Time // when the last fsync started
 	for {
 		select {
 		case <-pc.ctx.Done():
 			return
 		case <-pc.hwake:
 		}
-		if d := rt.hardenDelay(); d > 0 {
-			// Async: nothing waits for this fsync, so gather what arrives
-			// in the next moment into it. One fsync per record competed
-			// with the primary's own commits for the disk.
+		if d := time.Until(lastSync.Add(rt.hardenDelay())); d > 0 {
+			// Async: nothing waits for this fsync, so there is at most one
+			// per delay, and what arrives meanwhile joins it. One fsync
+			// per record competed with the primary's own commits for the
+			// disk. After a quiet moment the fsync comes at once.
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -333,6 +335,7 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 		if len(recs) == 0 {
 			continue
 		}
+		lastSync = time.Now()
 		if err := db.Harden(pc.ctx, recs...); err != nil {
 			if pc.ctx.Err() == nil {
 				rt.setError(fmt.Errorf("harden records %d..%d: %w", recs[0].LSN, recs[len(recs)-1].LSN, err))
