@@ -121,31 +121,31 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("log-format", &s.LogFormat, fc.LogFormat)
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
-	if fs.Lookup("link-session-timeout") != nil && !fs.Changed("link-session-timeout") {
-		v := m.env("link-session-timeout")
+	// dur sets a duration from the environment or the file; zero is
+	// allowed only where zeroOK.
+	dur := func(name string, dst *time.Duration, file string, zeroOK bool, hint string) error {
+		if fs.Lookup(name) == nil || fs.Changed(name) {
+			return nil
+		}
+		v := m.env(name)
 		if v == "" {
-			v = fc.LinkSessionTimeout
+			v = file
 		}
-		if v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return sqlink.Errorf(sqlink.EINVALID, "use a duration such as 10s", "invalid link session timeout %q", v)
-			}
-			s.LinkSessionTimeout = d
+		if v == "" {
+			return nil
 		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !zeroOK) {
+			return sqlink.Errorf(sqlink.EINVALID, hint, "invalid %s %q", strings.ReplaceAll(name, "-", " "), v)
+		}
+		*dst = d
+		return nil
 	}
-	if fs.Lookup("link-harden-delay") != nil && !fs.Changed("link-harden-delay") {
-		v := m.env("link-harden-delay")
-		if v == "" {
-			v = fc.LinkHardenDelay
-		}
-		if v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return sqlink.Errorf(sqlink.EINVALID, "use a duration such as 2ms, or 0 to fsync every batch at once", "invalid link harden delay %q", v)
-			}
-			s.LinkHardenDelay = d
-		}
+	if err := dur("link-session-timeout", &s.LinkSessionTimeout, fc.LinkSessionTimeout, false, "use a duration such as 10s"); err != nil {
+		return err
+	}
+	if err := dur("link-harden-delay", &s.LinkHardenDelay, fc.LinkHardenDelay, true, "use a duration such as 2ms, or 0 to fsync every batch at once"); err != nil {
+		return err
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
