@@ -379,7 +379,7 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
   echo
   echo "PG: pg_current_wal_lsn() difference over the run / transactions (CHECKPOINT before each run, so full-page writes count)."
   echo "sqlink: replication log growth / LSN growth from the primary's /metrics at every 100 ms sample (intervals with a prune skipped);"
-  echo "the log holds what the link ships: one record of page images per transaction."
+  echo "the log holds what the link ships: one record per transaction (page deltas, whole images of pages the capture had no earlier image of)."
   grep -h '^sent_bytes_per_tx' "$RES"/lag/*sq_async*.summary 2>/dev/null | sed 's/^/link bytes counter: /' || true
   echo
   has sqlink && [ $LINK_OK = 0 ] && echo "**sqlink link runs skipped: link create did not succeed** (logs/link_create.log)." && echo
