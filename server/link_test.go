@@ -61,7 +61,20 @@ func MustStartNode(t testing.TB, name string, tune func(*server.Config)) *node {
 	if tune != nil {
 		tune(&n.cfg)
 	}
-	n.start()
+	// The endpoint address is fixed for the node's life (its partner dials
+	// it after a restart), so it is picked free up front; another test may
+	// take it before we listen: pick another then.
+	for attempt := 0; ; attempt++ {
+		err := n.tryStart()
+		if err == nil {
+			break
+		}
+		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		n.endpoint = testutil.FreeAddr(t)
+		n.cfg.EndpointAddr = n.endpoint
+	}
 	t.Cleanup(n.stop)
 	cert, err := n.admin.EndpointCertificate(context.Background())
 	if err != nil {
@@ -73,16 +86,26 @@ func MustStartNode(t testing.TB, name string, tune func(*server.Config)) *node {
 
 func (n *node) start() {
 	n.t.Helper()
+	if err := n.tryStart(); err != nil {
+		n.t.Fatalf("start %s: %v", n.name, err)
+	}
+}
+
+func (n *node) tryStart() error {
 	ctx := context.Background()
 	s, _, err := server.Open(ctx, n.cfg)
 	if err != nil {
-		n.t.Fatalf("open %s: %v", n.name, err)
+		return fmt.Errorf("open: %w", err)
 	}
 	if err := s.Start(ctx); err != nil {
-		n.t.Fatalf("start %s: %v", n.name, err)
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s.Close(cctx)
+		return err
 	}
 	n.s = s
 	n.admin = adminapi.NewClient("http://"+s.AdminAddr(), testToken, nil)
+	return nil
 }
 
 func (n *node) stop() {

@@ -3,6 +3,8 @@
 package testutil
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -42,6 +44,20 @@ func RetryUntil(tb testing.TB, timeout time.Duration, fn func() error) {
 // processes that must be told their address up front.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
+	// A port the kernel hands out for ":0" comes from the ephemeral range,
+	// which every outgoing connection of every test also draws from: one
+	// of them can take it between now and the server's listen. Ports
+	// below that range are only taken by servers asking for them.
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
