@@ -194,8 +194,13 @@ func TestFailover_KillCLIMidOperation(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range []*Instance{alpha, beta} {
-				out := in.Output()
-				t.Logf("%s's log (last 8 KiB):\n%s", in.Name, out[max(0, len(out)-8192):])
+				var keep []string
+				for _, l := range strings.Split(in.Output(), "\n") {
+					if !strings.Contains(l, "pgwire: session") {
+						keep = append(keep, l)
+					}
+				}
+				t.Logf("%s's log (last 80 lines but session starts):\n%s", in.Name, strings.Join(keep[max(0, len(keep)-80):], "\n"))
 			}
 		}
 	})
