@@ -224,6 +224,16 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead func(pgno ui
 		db.applier, db.applyRead, db.applyWrite = c, rd, wr
 	}
 	a := db.applier
+	// Once begun, the transaction runs to its end whatever ctx says: a
+	// cancellation that interrupted BEGIN could leave the transaction open
+	// (every later BEGIN then fails), and one that interrupted COMMIT could
+	// leave the pages committed while the redone position stays behind
+	// them (deltas, unlike whole images, do not apply twice). The batch is
+	// bounded, so this does not hold a stop up for long.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	// dbpage writes bypass the applier's page cache: drop it so a later
 	// schema load does not see stale pages.
 	if _, err := a.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
@@ -232,6 +242,7 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead func(pgno ui
 	if _, err := a.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("apply: begin: %w", err)
 	}
+
 	fail := func(err error) error {
 		a.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("apply records %d..%d: %w", todo[0].LSN, last.LSN, err)

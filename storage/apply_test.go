@@ -2,9 +2,11 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -341,4 +343,56 @@ func copyTree(tb testing.TB, from, to string) {
 	for _, e := range ents {
 		copyTree(tb, filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
 	}
+}
+
+// An Apply cancelled at any moment either applies its records (and moves
+// the redone position) or applies nothing: applying again from the redone
+// position always works. Deltas do not apply twice, so a COMMIT that went
+// through behind a cancellation error would break the next apply.
+func TestApply_CancelledApplyIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	s := MustOpenDB(t, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)")
+	for i := 0; i < 100; i++ {
+		mustExecWrite(t, p, fmt.Sprintf("INSERT INTO t(n, pad) VALUES (0, '%0200d')", i))
+	}
+	ship(t, p, s, 100)
+	for i := 0; i < 300; i++ {
+		mustExecWrite(t, p, fmt.Sprintf("UPDATE t SET n = n + 1 WHERE id = %d", 1+(i*13)%100))
+	}
+	r, err := p.ReadLog(ctx, s.Pos().LSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*storage.Record
+	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
+		recs = append(recs, rec)
+	}
+	r.Close()
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := 0
+	for s.Redone().LSN < s.Pos().LSN {
+		from := int(s.Redone().LSN - recs[0].LSN + 1)
+		batch := recs[from:min(len(recs), from+3)]
+		actx, cancel := context.WithCancel(ctx)
+		go func() {
+			for range cancelled % 50 {
+				runtime.Gosched()
+			}
+			cancel()
+		}()
+		if err := s.Apply(actx, batch...); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("apply from %s: %v", s.Redone(), err)
+			}
+			cancelled++
+		}
+		cancel()
+	}
+	t.Logf("%d of the applies were cancelled", cancelled)
+	mustComparePages(t, p.Path(), s.Path())
 }
