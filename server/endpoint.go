@@ -175,6 +175,18 @@ func (s *Server) closeEndpoint(ctx context.Context) error {
 	return err
 }
 
+// sleep waits d, or until ctx is done; it reports whether it slept all of d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // backoff returns the next reconnect delay: quick at first, since most
 // drops are brief, and at most max.
 func backoff(prev, max time.Duration) time.Duration {

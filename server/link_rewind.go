@@ -457,21 +457,11 @@ func catchUpRedo(ctx context.Context, db *storage.DB) error {
 		if err != nil {
 			return err
 		}
-		var batch []*storage.Record
-		size := 0
-		for size < maxApplyBatch {
-			rec, err := lr.TryNext()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				lr.Close()
-				return err
-			}
-			batch = append(batch, rec)
-			size += rec.Size()
-		}
+		batch, _, err := readApplyBatch(lr)
 		lr.Close()
+		if err != nil {
+			return err
+		}
 		if len(batch) == 0 {
 			return fmt.Errorf("redo: the log ends before the hardened LSN %d", db.Pos().LSN)
 		}

@@ -1015,11 +1015,7 @@ func (rt *linkRuntime) dialLoop() {
 			return
 		}
 		wait = backoff(wait, maxReconnectDelay)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-rt.ctx.Done():
-			t.Stop()
+		if !sleep(rt.ctx, wait) {
 			return
 		}
 	}

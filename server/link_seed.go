@@ -237,11 +237,7 @@ func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedReque
 		pg += uint32(len(pages))
 		if sent += int64(len(buf)); limit > 0 {
 			if ahead := time.Duration(float64(sent)/float64(limit)*float64(time.Second)) - time.Since(start); ahead > 0 {
-				t := time.NewTimer(ahead)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
+				if !sleep(ctx, ahead) {
 					return ctx.Err()
 				}
 			}

@@ -320,11 +320,7 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 			// per delay, and what arrives meanwhile joins it. One fsync
 			// per record competed with the primary's own commits for the
 			// disk. After a quiet moment the fsync comes at once.
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-pc.ctx.Done():
-				t.Stop()
+			if !sleep(pc.ctx, d) {
 				return
 			}
 		}
@@ -385,11 +381,7 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 			}
 			rt.setError(fmt.Errorf("apply replicated records: %w", err))
 			wait = backoff(wait, maxReconnectDelay)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, wait) {
 				return
 			}
 		}
@@ -413,18 +405,9 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 	defer func() { lr.Close() }()
 	for {
 		notify := db.Notify()
-		var batch []*storage.Record
-		size := 0
-		for size < maxApplyBatch {
-			rec, err := lr.TryNext()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			batch = append(batch, rec)
-			size += rec.Size()
+		batch, size, err := readApplyBatch(lr)
+		if err != nil {
+			return err
 		}
 		if len(batch) == 0 {
 			select {
@@ -462,6 +445,25 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 		}
 		rt.wake()
 	}
+}
+
+// readApplyBatch reads the records lr has at hand, up to maxApplyBatch
+// bytes, and their size.
+func readApplyBatch(lr *storage.LogReader) ([]*storage.Record, int, error) {
+	var batch []*storage.Record
+	size := 0
+	for size < maxApplyBatch {
+		rec, err := lr.TryNext()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		batch = append(batch, rec)
+		size += rec.Size()
+	}
+	return batch, size, nil
 }
 
 // checkCatchup brings a seeded secondary ONLINE once it has redone up to

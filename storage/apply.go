@@ -3,12 +3,12 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/cespare/xxhash/v2"
 	"math"
 	"sort"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/sqlink/sqlink"
 )
@@ -139,20 +139,17 @@ func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {
 // several snapshots); apply again from Redone once the log has grown.
 var ErrWaitForLog = errors.New("storage: apply waits for the log to reach the seed's last snapshot")
 
+// aheadFunc says whether a page image with checksum sum is what a change of
+// page pgno at or after lsn left: the database already holds that change.
+type aheadFunc func(pgno uint32, lsn sqlink.LSN, sum uint64) bool
+
 // aheadIndex indexes the checksum each change of a page in (from, to]
-// leaves, and returns the test applyAhead needs: whether a page image is
-// what a change at or after an LSN left.
-func (db *DB) aheadIndex(ctx context.Context, from, to sqlink.LSN) (func(uint32, sqlink.LSN, uint64) bool, error) {
+// leaves, and returns the aheadFunc applyAhead needs.
+func (db *DB) aheadIndex(ctx context.Context, from, to sqlink.LSN) (aheadFunc, error) {
 	after := map[uint32][]lsnSum{}
 	if err := db.scanLog(ctx, from, to, func(rec *Record) {
 		for _, p := range rec.Pages {
-			var sum uint64
-			if p.Delta != nil {
-				sum = binary.BigEndian.Uint64(p.Delta)
-			} else {
-				sum = xxhash.Sum64(p.Data)
-			}
-			after[p.Pgno] = append(after[p.Pgno], lsnSum{rec.LSN, sum})
+			after[p.Pgno] = append(after[p.Pgno], lsnSum{rec.LSN, p.afterSum()})
 		}
 	}); err != nil {
 		return nil, err
@@ -167,10 +164,9 @@ func (db *DB) aheadIndex(ctx context.Context, from, to sqlink.LSN) (func(uint32,
 	}, nil
 }
 
-// applyAhead is applyLocked; during recovery, ahead (if not nil) says
-// whether a page image with checksum sum is what a change of pgno at or
-// after lsn left: the database already holds that change (see redoLog).
-func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead func(pgno uint32, lsn sqlink.LSN, sum uint64) bool) error {
+// applyAhead is applyLocked; during recovery, ahead (if not nil) tells
+// pages that already hold a change (see redoLog).
+func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) error {
 	db.mu.Lock()
 	ro, redone, hardened, curSize := db.readOnly, db.redone, db.pos, db.pageCount
 	db.mu.Unlock()
@@ -371,7 +367,7 @@ func (db *DB) scanLog(ctx context.Context, from, to sqlink.LSN, fn func(*Record)
 // as the applier sees it inside its transaction (redone up to the batch).
 // A delta that does not apply is an error that stops the applier: the
 // secondary's pages are not what the primary's history says.
-func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead func(pgno uint32, lsn sqlink.LSN, sum uint64) bool) (map[uint32][]byte, error) {
+func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead aheadFunc) (map[uint32][]byte, error) {
 	pages := map[uint32][]byte{}
 	gone := uint32(math.MaxUint32) // pages above this were cut off by a shrink in the batch
 	for _, r := range recs {

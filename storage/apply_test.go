@@ -177,15 +177,7 @@ func TestApply_SecondaryRecoversByRedoingHardenedLog(t *testing.T) {
 		mustExecWrite(t, p, "INSERT INTO t(v) VALUES (randomblob(3000))")
 	}
 	// Harden everything but apply only part of it, then "crash".
-	r, err := p.ReadLog(ctx, s.Pos().LSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []*storage.Record
-	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
-		recs = append(recs, rec)
-	}
-	r.Close()
+	recs := readRecords(t, p, s.Pos().LSN)
 	if err := s.Harden(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
@@ -284,18 +276,13 @@ func TestApply_RecoveryAfterKillWithDeltasAppliedPastTheCheckpoint(t *testing.T)
 		mustExecWrite(t, p, fmt.Sprintf("UPDATE t SET n = n + %d WHERE id = %d", i+1, 1+(i*7)%200))
 	}
 	deltas := 0
-	r, err := p.ReadLog(ctx, s.Pos().LSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
+	for _, rec := range readRecords(t, p, s.Pos().LSN) {
 		for _, pg := range rec.Pages {
 			if pg.Delta != nil {
 				deltas++
 			}
 		}
 	}
-	r.Close()
 	if deltas < 100 {
 		t.Fatalf("only %d delta pages in 120 small updates", deltas)
 	}
@@ -314,6 +301,21 @@ func TestApply_RecoveryAfterKillWithDeltasAppliedPastTheCheckpoint(t *testing.T)
 		t.Fatalf("recovered secondary redone %s, want %s", got, want)
 	}
 	mustComparePages(t, p.Path(), k.Path())
+}
+
+// readRecords returns every record of db's log after from.
+func readRecords(tb testing.TB, db *storage.DB, from sqlink.LSN) []*storage.Record {
+	tb.Helper()
+	r, err := db.ReadLog(context.Background(), from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var recs []*storage.Record
+	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
+		recs = append(recs, rec)
+	}
+	return recs
 }
 
 // copyTree copies a file or a directory of files.
@@ -362,15 +364,7 @@ func TestApply_CancelledApplyIsAllOrNothing(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		mustExecWrite(t, p, fmt.Sprintf("UPDATE t SET n = n + 1 WHERE id = %d", 1+(i*13)%100))
 	}
-	r, err := p.ReadLog(ctx, s.Pos().LSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []*storage.Record
-	for rec, err := r.TryNext(); err == nil; rec, err = r.TryNext() {
-		recs = append(recs, rec)
-	}
-	r.Close()
+	recs := readRecords(t, p, s.Pos().LSN)
 	if err := s.Harden(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ type DB struct {
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
-	fuzzyAhead  func(uint32, sqlink.LSN, uint64) bool
+	fuzzyAhead  aheadFunc
 	applier     *sql.Conn // on a secondary: the only connection that writes
 	applyRead   *sql.Stmt // the applier's page read and write statements
 	applyWrite  *sql.Stmt
@@ -434,16 +434,54 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		return err
 	}
 	defer db.unlockWrite()
-	return db.checkpointLocked(ctx)
+	_, err := db.checkpointLocked(ctx)
+	return err
 }
 
-// checkpointLocked runs with the write lock held and keeps it.
-func (db *DB) checkpointLocked(ctx context.Context) error {
-	cp, err := db.prepareCheckpoint()
-	if err != nil {
-		return err
+// checkpointLocked runs with the write lock held and keeps it: it captures
+// every commit, syncs the log, checkpoints the WAL into the database file,
+// announces the WAL restart that allows, and prunes the log. It reports
+// whether the checkpoint copied the whole WAL.
+func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if err := db.captureLocked(); err != nil {
+		return false, err
 	}
-	return db.runCheckpoint(ctx, cp)
+	if err := db.log.sync(); err != nil {
+		return false, err
+	}
+	db.ckptAt = db.wal.pos
+	if complete, err = db.walCheckpoint(ctx); err != nil {
+		return false, err
+	}
+	// Everything in the WAL is captured and the log is durable: the next
+	// WAL restart (if the checkpoint was complete) is announced.
+	db.wal.announceRestart()
+	db.mu.Lock()
+	db.checkpoints++
+	db.lastCkpt = db.cfg.Now()
+	ro, redone := db.readOnly, db.redone
+	db.mu.Unlock()
+	if ro {
+		// The checkpoint synced the WAL, which holds everything applied
+		// up to redone: recovery re-applies from there at most.
+		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = redone }); err != nil {
+			return complete, err
+		}
+	}
+	return complete, db.pruneLocked()
+}
+
+// walCheckpoint copies the WAL into the database file (PASSIVE: it never
+// waits for readers, and never restarts the WAL itself) and reports whether
+// it copied every frame.
+func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
+	var busy, logFrames, done int64
+	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	return busy == 0 && logFrames == done, nil
 }
 
 // checkpointOnline is checkpointLocked for the background loop: called
@@ -451,71 +489,18 @@ func (db *DB) checkpointLocked(ctx context.Context) error {
 // bulk of the WAL into the database file, so writers (and a secondary's
 // applier) go on meanwhile, then takes it again to copy what they added,
 // which completes the checkpoint and lets the next writer restart the WAL.
-// The first pass needs no capture: a PASSIVE checkpoint only backfills and
-// never restarts the WAL itself.
+// The first pass needs no capture: it only backfills.
 func (db *DB) checkpointOnline(ctx context.Context) error {
 	db.unlockWrite()
-	var busy, logFrames, done int64
-	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	if _, err := db.walCheckpoint(ctx); err != nil {
+		return err
 	}
 	if err := db.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer db.unlockWrite()
-	return db.checkpointLocked(ctx)
-}
-
-type checkpointPrep struct {
-	ro     bool
-	redone sqlink.Pos
-}
-
-// prepareCheckpoint captures every commit and syncs the log (write lock held).
-func (db *DB) prepareCheckpoint() (checkpointPrep, error) {
-	db.capMu.Lock()
-	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil {
-		return checkpointPrep{}, err
-	}
-	if err := db.log.sync(); err != nil {
-		return checkpointPrep{}, err
-	}
-	db.ckptAt = db.wal.pos
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return checkpointPrep{ro: db.readOnly, redone: db.redone}, nil
-}
-
-// runCheckpoint checkpoints the WAL (PASSIVE: it never waits for readers)
-// after prepareCheckpoint, then announces the WAL restart it allows and
-// prunes the log.
-func (db *DB) runCheckpoint(ctx context.Context, cp checkpointPrep) error {
-	var busy, logFrames, done int64
-	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	db.capMu.Lock()
-	defer db.capMu.Unlock()
-	// Commits made while the checkpoint ran are captured before the
-	// restart is announced: the announcement says everything in the WAL
-	// is in the log.
-	if err := db.captureLocked(); err != nil {
-		return err
-	}
-	db.wal.announceRestart()
-	db.mu.Lock()
-	db.checkpoints++
-	db.lastCkpt = db.cfg.Now()
-	db.mu.Unlock()
-	if cp.ro {
-		// The checkpoint synced the WAL, which holds everything applied
-		// up to cp.redone: recovery re-applies from there at most.
-		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = cp.redone }); err != nil {
-			return err
-		}
-	}
-	return db.pruneLocked()
+	_, err := db.checkpointLocked(ctx)
+	return err
 }
 
 // pruneLocked removes log segments beyond the retention that neither a
@@ -682,7 +667,7 @@ func (db *DB) Close(ctx context.Context) error {
 	}
 	close(db.closing)
 	if locked {
-		if err := db.checkpointLocked(ctx); err != nil {
+		if _, err := db.checkpointLocked(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	} else if err := db.capture(); err != nil {

@@ -34,6 +34,15 @@ const deltaHeaderSize = 8
 // shorter gaps are shipped inside the run (a run costs two uvarints).
 const deltaGap = 8
 
+// afterSum returns the XXH64 of the page's image after its record: recorded
+// in a delta, computed for a whole image.
+func (p *Page) afterSum() uint64 {
+	if p.Delta != nil {
+		return binary.BigEndian.Uint64(p.Delta)
+	}
+	return xxhash.Sum64(p.Data)
+}
+
 // errBadDelta reports a delta that does not apply to its base.
 var errBadDelta = errors.New("page delta does not apply to the page's previous image")
 

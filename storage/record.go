@@ -20,12 +20,13 @@ type Page struct {
 	Delta []byte
 }
 
-// encLen returns the length of the page's payload in a record.
-func (p *Page) encLen() int {
+// payload returns what a record holds for the page: the delta if there is
+// one, else the image.
+func (p *Page) payload() []byte {
 	if p.Delta != nil {
-		return len(p.Delta)
+		return p.Delta
 	}
-	return len(p.Data)
+	return p.Data
 }
 
 // Record is one committed transaction: the pages it changed, as images or
@@ -61,7 +62,7 @@ func (r *Record) Pos() sqlink.Pos { return sqlink.Pos{LSN: r.LSN, Checksum: r.Po
 func (r *Record) Size() int {
 	n := recordHeaderSize + recordTrailerSize
 	for i := range r.Pages {
-		n += 8 + r.Pages[i].encLen()
+		n += 8 + len(r.Pages[i].payload())
 	}
 	return n
 }
@@ -147,10 +148,7 @@ func (r *Record) encodeChain(b []byte, chain bool, prev uint64) {
 	off := recordHeaderSize
 	for i := range r.Pages {
 		p := &r.Pages[i]
-		d := p.Data
-		if p.Delta != nil {
-			d = p.Delta
-		}
+		d := p.payload()
 		binary.BigEndian.PutUint32(b[off:], p.Pgno)
 		binary.BigEndian.PutUint32(b[off+4:], uint32(len(d)))
 		copy(b[off+8:], d)
@@ -246,13 +244,11 @@ func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	if r.enc != nil {
 		return append(b, r.enc...), nil
 	}
-	if err := r.validate(); err != nil {
+	enc, err := r.MarshalBinary()
+	if err != nil {
 		return b, err
 	}
-	n := len(b)
-	b = append(b, make([]byte, r.Size())...)
-	r.encode(b[n:])
-	return b, nil
+	return append(b, enc...), nil
 }
 
 // sortPages sorts pages by page number.

@@ -46,24 +46,13 @@ func (db *DB) OpenSnapshot(ctx context.Context) (*Snapshot, error) {
 		c.Close()
 		return nil, err
 	}
-	err = db.capture()
-	// Copy the WAL into the database file first: when nothing is left in
-	// the WAL, the snapshot is the file itself, read in big chunks instead
-	// of a page at a time through SQLite. While the snapshot's read
-	// transaction is open, no checkpoint can write to the file (a reader
-	// of the file alone holds read mark 0, which stops backfilling), and
-	// commits (none can come in between: we hold the write lock) go to
-	// the WAL.
-	direct := false
-	if err == nil {
-		var busy, logFrames, done int64
-		if e := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); e == nil {
-			direct = busy == 0 && logFrames == done
-			db.capMu.Lock()
-			db.wal.announceRestart() // everything was captured just before
-			db.capMu.Unlock()
-		}
-	}
+	// Checkpoint first: when nothing is left in the WAL, the snapshot is
+	// the database file itself, read in big chunks instead of a page at a
+	// time through SQLite. While the snapshot's read transaction is open,
+	// no checkpoint can write to the file (a reader of the file alone
+	// holds read mark 0, which stops backfilling), and commits (none can
+	// come in between: we hold the write lock) go to the WAL.
+	direct, err := db.checkpointLocked(ctx)
 	if err == nil {
 		_, err = c.ExecContext(ctx, "BEGIN")
 	}
