@@ -85,6 +85,11 @@ type ReplicaStatus struct {
 	RedoQueueBytes    int64   `json:"redo_queue_bytes"`
 	RedoRate          float64 `json:"redo_rate_bytes_per_second"`
 	SecondaryLag      float64 `json:"secondary_lag_seconds"`
+	// On a primary: how long after its commit the newest record the
+	// secondary acknowledged was hardened there, and redone there, as
+	// last measured (PostgreSQL's flush_lag and replay_lag).
+	HardenLag float64 `json:"harden_lag_seconds"`
+	ReplayLag float64 `json:"replay_lag_seconds"`
 
 	EstimatedDataLoss DataLoss       `json:"estimated_data_loss"`
 	Seeding           *SeedingStatus `json:"seeding,omitempty"`

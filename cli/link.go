@@ -1067,6 +1067,12 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 		return fmt.Sprintf("%s (%s/s)", bytesHuman(r.RedoQueueBytes), bytesHuman(int64(r.RedoRate)))
 	})
 	row("Secondary lag", func(r adminapi.ReplicaStatus) string { return seconds(r.SecondaryLag) })
+	row("Harden / replay lag", func(r adminapi.ReplicaStatus) string {
+		if r.Role != sqlink.RolePrimary {
+			return "-"
+		}
+		return seconds(r.HardenLag) + " / " + seconds(r.ReplayLag)
+	})
 	row("Estimated data loss", func(r adminapi.ReplicaStatus) string {
 		return fmt.Sprintf("%d transactions, %s", r.EstimatedDataLoss.Transactions, seconds(r.EstimatedDataLoss.Seconds))
 	})

@@ -98,6 +98,9 @@ const (
 	partnerGoneAfter = 3 * time.Second
 	// timesKept bounds the LSN->commit time memory used for lag figures.
 	timesKept = 1 << 16
+	// lagShownIdle is how long the last measured harden and replay lags
+	// show once the secondary has caught up with an idle primary.
+	lagShownIdle = 5 * time.Second
 )
 
 // linkData is what a link persists in catalog.LinkRecord.Data.
@@ -235,14 +238,19 @@ type linkRuntime struct {
 	redoneTime             time.Time
 	ackHardened, ackRedone sqlink.LSN
 	ackTime                time.Time
-	primaryLSN             sqlink.LSN // secondary: the primary's last commit as last heard
-	primaryTime            time.Time
-	sentBytes, recvBytes   int64
-	redoneBytes            int64
-	sendRate, redoRate     rate
-	recvRate               rate
-	times                  []lsnTime // commit times of recent records (sent or received)
-	avgRecord              float64
+	// primary: the last measured commit-to-acknowledgment times of the
+	// newest hardened and redone records (PostgreSQL's flush_lag and
+	// replay_lag), and when they were measured
+	hardenLag, replayLag time.Duration
+	lagAt                time.Time
+	primaryLSN           sqlink.LSN // secondary: the primary's last commit as last heard
+	primaryTime          time.Time
+	sentBytes, recvBytes int64
+	redoneBytes          int64
+	sendRate, redoRate   rate
+	recvRate             rate
+	times                []lsnTime // commit times of recent records (sent or received)
+	avgRecord            float64
 
 	seed seedProgress
 
@@ -1045,16 +1053,7 @@ func (rt *linkRuntime) readLoop(pc *peerConn) error {
 				return err
 			}
 		case *transport.Ack:
-			rt.mu.Lock()
-			if m.Hardened > rt.ackHardened {
-				rt.ackHardened = m.Hardened
-			}
-			if m.Redone > rt.ackRedone {
-				rt.ackRedone = m.Redone
-			}
-			rt.ackTime = rt.s.cfg.Now()
-			rt.mu.Unlock()
-			rt.wake()
+			rt.onAck(m)
 		case *transport.Heartbeat:
 			rt.mu.Lock()
 			if m.LastCommitLSN >= rt.primaryLSN {

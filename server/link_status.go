@@ -3,10 +3,12 @@ package server
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
 )
 
 // Link states (adminapi.LinkStatus.State).
@@ -138,6 +140,11 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 				}
 			}
 			rs.LogSendRate = rt.sendRate.value
+			// Like PostgreSQL's, the measured lags show for a while after
+			// the secondary caught up with an idle primary, then zero.
+			if rt.ackRedone < ds.Pos.LSN || now.Sub(rt.lagAt) < lagShownIdle {
+				rs.HardenLag, rs.ReplayLag = rt.hardenLag.Seconds(), rt.replayLag.Seconds()
+			}
 			if rt.ackRedone < ds.Pos.LSN && rt.data.EverConnected {
 				if t, ok := rt.timeOfLocked(rt.ackRedone + 1); ok {
 					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
@@ -202,6 +209,40 @@ func (rt *linkRuntime) avgRecordLocked(ds storage.Stats) float64 {
 		return float64(ds.LogBytes) / float64(ds.Pos.LSN-ds.LogFirstLSN+1)
 	}
 	return rt.avgRecord
+}
+
+// onAck notes a secondary's hardened and redone positions, and how long
+// after their commit the newest records got there.
+func (rt *linkRuntime) onAck(m *transport.Ack) {
+	now := rt.s.cfg.Now()
+	rt.mu.Lock()
+	var hl, rl time.Duration = -1, -1
+	if m.Hardened > rt.ackHardened {
+		rt.ackHardened = m.Hardened
+		if t, ok := rt.timeOfLocked(m.Hardened); ok {
+			hl = max(0, now.Sub(t))
+			rt.hardenLag, rt.lagAt = hl, now
+		}
+	}
+	if m.Redone > rt.ackRedone {
+		rt.ackRedone = m.Redone
+		if t, ok := rt.timeOfLocked(m.Redone); ok {
+			rl = max(0, now.Sub(t))
+			rt.replayLag, rt.lagAt = rl, now
+		}
+	}
+	rt.ackTime = now
+	name, db := rt.rec.Name, rt.rec.Database
+	rt.mu.Unlock()
+	if h := rt.s.lagHist; h != nil {
+		if hl >= 0 {
+			h.WithLabelValues(name, db, "hardened").Observe(hl.Seconds())
+		}
+		if rl >= 0 {
+			h.WithLabelValues(name, db, "redone").Observe(rl.Seconds())
+		}
+	}
+	rt.wake()
 }
 
 // linkStatus describes the link as seen from this instance.

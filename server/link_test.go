@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -358,6 +359,14 @@ func TestLinkReplicatesReadOnlySecondary(t *testing.T) {
 	for _, want := range []string{`sqlink_link_connected{database="shop",link="L",role="PRIMARY"} 1`, `sqlink_link_lsn{database="shop",kind="sent",link="L",role="PRIMARY"}`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Fatalf("metrics lack %s", want)
+		}
+	}
+	// Every acknowledgment that moved the secondary on was timed.
+	for _, kind := range []string{"hardened", "redone"} {
+		re := regexp.MustCompile(`sqlink_link_ack_lag_seconds_count\{database="shop",kind="` + kind + `",link="L"\} (\d+)`)
+		m := re.FindStringSubmatch(string(metrics))
+		if m == nil || m[1] == "0" {
+			t.Fatalf("no %s acknowledgment timed in the metrics: %v", kind, m)
 		}
 	}
 

@@ -241,9 +241,16 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 
 	fail := func(err error) error {
 		a.ExecContext(context.Background(), "ROLLBACK")
+		if db.acache != nil {
+			db.acache.reset()
+		}
 		return fmt.Errorf("apply records %d..%d: %w", todo[0].LSN, last.LSN, err)
 	}
-	pages, err := resolvePages(ctx, db.applyRead, todo, ahead)
+	if db.acache == nil || db.acache.pageSize != last.PageSize {
+		db.acache = newPageCache(db.cfg.DeltaCacheBytes, last.PageSize)
+	}
+	pages, reads, err := resolvePages(ctx, db.applyRead, todo, ahead, db.acache)
+	db.applyBaseReads += int64(reads)
 	if err != nil {
 		return fail(err)
 	}
@@ -278,6 +285,10 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 	if _, err := a.ExecContext(ctx, "COMMIT"); err != nil {
 		return fail(err)
 	}
+	for _, n := range order {
+		db.acache.put(n, pages[n])
+	}
+	db.acache.cut(last.DBSize)
 	// Step the capture position over the applier's commit.
 	if err := db.captureLocked(); err != nil {
 		return err
@@ -364,11 +375,14 @@ func (db *DB) scanLog(ctx context.Context, from, to sqlink.LSN, fn func(*Record)
 // resolvePages merges the pages of consecutive records into their final
 // images, last image of a page wins. A delta applies to the page's image
 // before its record: an earlier record of the batch, or else the database
-// as the applier sees it inside its transaction (redone up to the batch).
-// A delta that does not apply is an error that stops the applier: the
-// secondary's pages are not what the primary's history says.
-func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead aheadFunc) (map[uint32][]byte, error) {
-	pages := map[uint32][]byte{}
+// as the applier sees it inside its transaction (redone up to the batch),
+// which cache (the images of earlier batches) usually holds. A cached
+// image is only a guess: the delta's checksum of its result tells a wrong
+// one, and then the page is read. A delta that does not apply to the page
+// read is an error that stops the applier: the secondary's pages are not
+// what the primary's history says.
+func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead aheadFunc, cache *pageCache) (pages map[uint32][]byte, reads int, err error) {
+	pages = map[uint32][]byte{}
 	gone := uint32(math.MaxUint32) // pages above this were cut off by a shrink in the batch
 	for _, r := range recs {
 		for _, p := range r.Pages {
@@ -376,25 +390,32 @@ func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead ahe
 				pages[p.Pgno] = p.Data
 				continue
 			}
+			img := make([]byte, r.PageSize)
 			base, ok := pages[p.Pgno]
-			if !ok {
-				if p.Pgno > gone {
-					return nil, fmt.Errorf("record %d: %w (page %d was cut off earlier in the batch)", r.LSN, errBadDelta, p.Pgno)
-				}
-				if err := read.QueryRowContext(ctx, p.Pgno).Scan(&base); err != nil {
-					return nil, fmt.Errorf("record %d: read page %d: %w", r.LSN, p.Pgno, err)
-				}
-				if len(base) != int(r.PageSize) {
-					return nil, fmt.Errorf("record %d: %w (page %d has %d bytes)", r.LSN, errBadDelta, p.Pgno, len(base))
+			if !ok && p.Pgno <= gone && cache != nil {
+				if c, hit := cache.get(p.Pgno); hit && applyDelta(img, c, p.Delta) == nil {
+					pages[p.Pgno] = img
+					continue
 				}
 			}
-			img := make([]byte, r.PageSize)
+			if !ok {
+				if p.Pgno > gone {
+					return nil, reads, fmt.Errorf("record %d: %w (page %d was cut off earlier in the batch)", r.LSN, errBadDelta, p.Pgno)
+				}
+				reads++
+				if err := read.QueryRowContext(ctx, p.Pgno).Scan(&base); err != nil {
+					return nil, reads, fmt.Errorf("record %d: read page %d: %w", r.LSN, p.Pgno, err)
+				}
+				if len(base) != int(r.PageSize) {
+					return nil, reads, fmt.Errorf("record %d: %w (page %d has %d bytes)", r.LSN, errBadDelta, p.Pgno, len(base))
+				}
+			}
 			if err := applyDelta(img, base, p.Delta); err != nil {
 				if ahead != nil && ahead(p.Pgno, r.LSN, xxhash.Sum64(base)) {
 					pages[p.Pgno] = base // already applied before the crash
 					continue
 				}
-				return nil, sqlink.Errorf(sqlink.EINTERNAL, "the secondary's pages differ from the primary's history: reseed it",
+				return nil, reads, sqlink.Errorf(sqlink.EINTERNAL, "the secondary's pages differ from the primary's history: reseed it",
 					"record %d, page %d: %v", r.LSN, p.Pgno, err)
 			}
 			pages[p.Pgno] = img
@@ -408,5 +429,5 @@ func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead ahe
 			gone = r.DBSize
 		}
 	}
-	return pages, nil
+	return pages, reads, nil
 }

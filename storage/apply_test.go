@@ -390,3 +390,43 @@ func TestApply_CancelledApplyIsAllOrNothing(t *testing.T) {
 	t.Logf("%d of the applies were cancelled", cancelled)
 	mustComparePages(t, p.Path(), s.Path())
 }
+
+// The applier keeps the images it applied as the bases of later deltas, so
+// a steady stream of small changes reads no pages; a wrong cached image is
+// noticed by the delta's checksum and the page is read instead.
+func TestApply_DeltaBasesComeFromTheApplierCacheAndAWrongOneIsReadAgain(t *testing.T) {
+	p := MustOpenDB(t, storage.DBConfig{})
+	s := MustOpenDB(t, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)")
+	for i := 0; i < 200; i++ {
+		mustExecWrite(t, p, "INSERT INTO t(n, pad) VALUES (0, printf('%.100c', 'x'))")
+	}
+	ship(t, p, s, 1)
+
+	update := func(rounds int) {
+		for i := 0; i < rounds; i++ {
+			mustExecWrite(t, p, fmt.Sprintf("UPDATE t SET n = n + 1 WHERE id = %d", 1+i%200))
+		}
+	}
+	// Warm: every page the updates touch has been applied once.
+	update(200)
+	ship(t, p, s, 1)
+	before := storage.ApplyBaseReads(s)
+	update(300)
+	ship(t, p, s, 1)
+	if got := storage.ApplyBaseReads(s) - before; got != 0 {
+		t.Errorf("applying 300 small updates read %d delta bases from the database, want 0 (cached)", got)
+	}
+	mustComparePages(t, p.Path(), s.Path())
+
+	storage.PoisonApplyCache(s)
+	before = storage.ApplyBaseReads(s)
+	update(50)
+	ship(t, p, s, 3)
+	if got := storage.ApplyBaseReads(s) - before; got == 0 {
+		t.Errorf("after the cache was poisoned no delta base was read: the wrong images were not noticed")
+	}
+	mustComparePages(t, p.Path(), s.Path())
+	mustIntegrityOK(t, s)
+}

@@ -29,10 +29,12 @@ type DB struct {
 	// releases it. Blocked senders wake in FIFO order.
 	wlock chan struct{}
 
-	capMu  sync.Mutex // serializes capture, apply and checkpoint
-	wal    *walScanner
-	log    *segLog
-	dcache *pageCache // last captured page images, for deltas (capMu)
+	capMu          sync.Mutex // serializes capture, apply and checkpoint
+	wal            *walScanner
+	log            *segLog
+	dcache         *pageCache // last captured page images, for deltas (capMu)
+	acache         *pageCache // last applied page images, delta bases (capMu)
+	applyBaseReads int64      // delta bases read from the database (capMu)
 
 	mu          sync.Mutex
 	pos         sqlink.Pos
@@ -301,6 +303,7 @@ func (db *DB) SetReadOnly(primary string) {
 	if db.dcache != nil {
 		db.dcache.reset() // a secondary's pages change under the applier
 	}
+	db.acache = nil // the applier's images are only of use to the applier
 	db.mu.Lock()
 	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
@@ -379,6 +382,7 @@ func (db *DB) captureLocked() error {
 	db.mu.Lock()
 	skip := db.readOnly
 	db.mu.Unlock()
+	db.wal.skipPages = skip
 	err = db.wal.scan(func(c walCommit) error {
 		if skip {
 			if db.dcache != nil {

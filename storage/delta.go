@@ -142,9 +142,10 @@ func applyDelta(out, base, d []byte) error {
 	return nil
 }
 
-// pageCache holds the last captured image of recently written pages, for
-// delta encoding. It is used under the DB's capture mutex only. Eviction
-// is arbitrary (map order): a miss only costs a whole image.
+// pageCache holds the last image of recently written pages: on the capture
+// path, to encode deltas; in the applier, as the bases of the deltas it
+// applies. It is used under the DB's capture mutex only. Eviction is
+// arbitrary (map order): a miss only costs a whole image, or a page read.
 type pageCache struct {
 	max      int // pages; 0: no deltas
 	pageSize uint32
@@ -180,21 +181,44 @@ func (c *pageCache) encode(rec *Record) {
 				p.Delta = d
 			}
 		}
-		if _, ok := c.pages[p.Pgno]; !ok && len(c.pages) >= c.max {
-			for k := range c.pages {
-				delete(c.pages, k)
-				break
-			}
-		}
-		c.pages[p.Pgno] = p.Data
+		c.put(p.Pgno, p.Data)
 	}
-	// Pages beyond the new size are gone; a page that comes back is new.
-	if rec.DBSize < c.size {
+	c.cut(rec.DBSize)
+}
+
+// get returns the cached image of page pgno, if any.
+func (c *pageCache) get(pgno uint32) ([]byte, bool) {
+	img, ok := c.pages[pgno]
+	if !ok || len(img) != int(c.pageSize) {
+		return nil, false
+	}
+	return img, true
+}
+
+// put caches img (kept, not copied) as the image of page pgno, evicting an
+// arbitrary page when the cache is full.
+func (c *pageCache) put(pgno uint32, img []byte) {
+	if c.max == 0 {
+		return
+	}
+	if _, ok := c.pages[pgno]; !ok && len(c.pages) >= c.max {
 		for k := range c.pages {
-			if k > rec.DBSize {
+			delete(c.pages, k)
+			break
+		}
+	}
+	c.pages[pgno] = img
+}
+
+// cut records the database's new size: pages beyond it are gone, and a
+// page that comes back is new.
+func (c *pageCache) cut(size uint32) {
+	if size < c.size {
+		for k := range c.pages {
+			if k > size {
 				delete(c.pages, k)
 			}
 		}
 	}
-	c.size = rec.DBSize
+	c.size = size
 }

@@ -8,3 +8,28 @@ func AppendDelta(old, cur []byte) []byte {
 	d, _ := appendDelta(nil, old, cur)
 	return d
 }
+
+// PoisonApplyCache overwrites every page image the applier keeps as a
+// delta base with garbage of the right size.
+func PoisonApplyCache(db *DB) {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if db.acache == nil {
+		return
+	}
+	for n := range db.acache.pages {
+		junk := make([]byte, db.acache.pageSize)
+		for i := range junk {
+			junk[i] = byte(n) + byte(i)
+		}
+		db.acache.pages[n] = junk
+	}
+}
+
+// ApplyBaseReads returns how many delta bases the applier has read from
+// the database (cache misses).
+func ApplyBaseReads(db *DB) int64 {
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	return db.applyBaseReads
+}

@@ -141,6 +141,10 @@ type walScanner struct {
 	restartOK bool
 	buf       []byte
 	rbuf      []byte // frameReader's buffer, reused across scans
+	// skipPages makes scan emit commits without their pages: a
+	// secondary's WAL holds the applier's commits, whose records are in
+	// the log already, and only their end positions matter.
+	skipPages bool
 }
 
 func newWALScanner(path string, pos walPos) *walScanner {
@@ -250,6 +254,16 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		}
 		cur.Frame++
 		cur.Ck1, cur.Ck2 = c1, c2
+		if s.skipPages {
+			if commit != 0 {
+				if err := emit(walCommit{PageSize: h.pageSize, DBSize: commit, End: cur}); err != nil {
+					return err
+				}
+				s.pos = cur
+				s.restartOK = false
+			}
+			continue
+		}
 		data, ok := pending[pgno]
 		if !ok {
 			data = make([]byte, h.pageSize)

@@ -335,11 +335,11 @@ func newSQ(primary, secondary, token, link, db string, every int) *sqSampler {
 func (s *sqSampler) header() []string {
 	return []string{"primary_commit_lsn", "secondary_hardened_lsn", "secondary_redone_lsn", "tx_behind",
 		"secondary_lag_ms", "secondary_local_lag_ms", "interp_lag_ms", "log_send_queue_bytes", "redo_queue_bytes",
-		"log_send_rate", "primary_log_bytes", "primary_last_sent_lsn", "sample_ms"}
+		"log_send_rate", "primary_log_bytes", "primary_last_sent_lsn", "replay_lag_ms", "harden_lag_ms", "sample_ms"}
 }
 
 func (s *sqSampler) lagColumns() []string {
-	return []string{"secondary_lag_ms", "secondary_local_lag_ms", "interp_lag_ms", "tx_behind", "log_send_queue_bytes"}
+	return []string{"replay_lag_ms", "harden_lag_ms", "secondary_lag_ms", "secondary_local_lag_ms", "interp_lag_ms", "tx_behind", "log_send_queue_bytes"}
 }
 
 func (s *sqSampler) extra() []string {
@@ -363,7 +363,7 @@ func (s *sqSampler) sample(ctx context.Context) ([]float64, error) {
 		}
 		s.n++
 		nan := math.NaN()
-		return []float64{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, s.lastLog, nan, ms(time.Since(t0))}, nil
+		return []float64{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, s.lastLog, nan, nan, nan, ms(time.Since(t0))}, nil
 	}
 	path := "/v1/links/" + s.link
 	if err := s.secondary.Do(ctx, "GET", path, nil, &sec); err != nil {
@@ -385,7 +385,8 @@ func (s *sqSampler) sample(ctx context.Context) ([]float64, error) {
 	return []float64{commit, float64(sec.Local.LastHardenedLSN), redone, commit - redone,
 		pri.Partner.SecondaryLag * 1000, sec.Local.SecondaryLag * 1000, interp,
 		float64(pri.Local.LogSendQueueBytes), float64(sec.Local.RedoQueueBytes), pri.Local.LogSendRate,
-		float64(pri.Local.LogBytes), float64(pri.Local.LastSentLSN), ms(now.Sub(t0))}, nil
+		float64(pri.Local.LogBytes), float64(pri.Local.LastSentLSN),
+		pri.Local.ReplayLag * 1000, pri.Local.HardenLag * 1000, ms(now.Sub(t0))}, nil
 }
 
 // metrics reads the primary's replication log size and LSN for the
