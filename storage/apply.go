@@ -194,30 +194,11 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 	last := todo[len(todo)-1]
 
 	if db.applier == nil {
-		c, err := db.sqldb.Conn(ctx)
+		a, err := db.openApplier(ctx)
 		if err != nil {
-			return fmt.Errorf("apply: get connection: %w", err)
+			return err
 		}
-		// synchronous=NORMAL: the records are already hardened in the log,
-		// and recovery redoes them from the redone position persisted at
-		// checkpoints (which sync the WAL), so an fsync per applied
-		// transaction would only add lag.
-		if _, err := c.ExecContext(ctx, "PRAGMA query_only=OFF; PRAGMA synchronous=NORMAL"); err != nil {
-			c.Close()
-			return fmt.Errorf("apply: %w", err)
-		}
-		rd, err := c.PrepareContext(ctx, "SELECT data FROM sqlite_dbpage WHERE pgno = ?")
-		if err != nil {
-			c.Close()
-			return fmt.Errorf("apply: %w", err)
-		}
-		wr, err := c.PrepareContext(ctx, "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)")
-		if err != nil {
-			rd.Close()
-			c.Close()
-			return fmt.Errorf("apply: %w", err)
-		}
-		db.applier, db.applyRead, db.applyWrite = c, rd, wr
+		db.applier = a
 	}
 	a := db.applier
 	// Once begun, the transaction runs to its end whatever ctx says: a
@@ -230,17 +211,20 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	// dbpage writes bypass the applier's page cache: drop it so a later
-	// schema load does not see stale pages.
-	if _, err := a.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
+	// dbpage writes bypass the b-tree layer of the applier's connection:
+	// drop its page cache so a later schema load does not see stale pages.
+	// (Dropping it only before batches that write page 1, where the schema
+	// cookie lives, was tried: TestApply_SchemaChangesAmongDataChanges
+	// then fails with a malformed schema.)
+	if _, err := a.shrink.ExecContext(ctx); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	if _, err := a.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := a.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("apply: begin: %w", err)
 	}
 
 	fail := func(err error) error {
-		a.ExecContext(context.Background(), "ROLLBACK")
+		a.c.ExecContext(context.Background(), "ROLLBACK")
 		if db.acache != nil {
 			db.acache.reset()
 		}
@@ -249,7 +233,7 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 	if db.acache == nil || db.acache.pageSize != last.PageSize {
 		db.acache = newPageCache(db.cfg.DeltaCacheBytes, last.PageSize)
 	}
-	pages, reads, err := resolvePages(ctx, db.applyRead, todo, ahead, db.acache)
+	pages, reads, err := resolvePages(ctx, a.read, todo, ahead, db.acache)
 	db.applyBaseReads += int64(reads)
 	if err != nil {
 		return fail(err)
@@ -261,7 +245,7 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 		}
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
-	stmt := db.applyWrite
+	stmt := a.write
 	// Pages 2..N ascending, page 1 (the schema cookie) last, then the
 	// shrink, which a later page write would cancel.
 	for _, n := range order {
@@ -282,7 +266,7 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 			return fail(err)
 		}
 	}
-	if _, err := a.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := a.commit.ExecContext(ctx); err != nil {
 		return fail(err)
 	}
 	for _, n := range order {
@@ -300,6 +284,53 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 	db.notify = make(chan struct{})
 	db.mu.Unlock()
 	return nil
+}
+
+// applyConn is the applier's connection and its statements, prepared once.
+type applyConn struct {
+	c                                  *sql.Conn
+	read, write, begin, commit, shrink *sql.Stmt
+}
+
+func (db *DB) openApplier(ctx context.Context) (*applyConn, error) {
+	c, err := db.sqldb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply: get connection: %w", err)
+	}
+	a := &applyConn{c: c}
+	// synchronous=NORMAL: the records are already hardened in the log,
+	// and recovery redoes them from the redone position persisted at
+	// checkpoints (which sync the WAL), so an fsync per applied
+	// transaction would only add lag.
+	if _, err := c.ExecContext(ctx, "PRAGMA query_only=OFF; PRAGMA synchronous=NORMAL"); err != nil {
+		a.close()
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&a.read, "SELECT data FROM sqlite_dbpage WHERE pgno = ?"},
+		{&a.write, "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)"},
+		{&a.begin, "BEGIN IMMEDIATE"},
+		{&a.commit, "COMMIT"},
+		{&a.shrink, "PRAGMA shrink_memory"},
+	} {
+		if *p.st, err = c.PrepareContext(ctx, p.sql); err != nil {
+			a.close()
+			return nil, fmt.Errorf("apply: prepare %q: %w", p.sql, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *applyConn) close() error {
+	for _, st := range []*sql.Stmt{a.read, a.write, a.begin, a.commit, a.shrink} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return a.c.Close()
 }
 
 // redoLog applies the hardened log after the redone position (recovery on

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -429,4 +430,34 @@ func TestApply_DeltaBasesComeFromTheApplierCacheAndAWrongOneIsReadAgain(t *testi
 	}
 	mustComparePages(t, p.Path(), s.Path())
 	mustIntegrityOK(t, s)
+}
+
+// Schema changes between and inside batches: the applier's connection loads
+// the schema after each change of the cookie, from pages it wrote through
+// sqlite_dbpage, and must never parse a stale image of them.
+func TestApply_SchemaChangesAmongDataChanges(t *testing.T) {
+	for _, batch := range []int{1, 3} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			p := MustOpenDB(t, storage.DBConfig{})
+			s := MustOpenDB(t, storage.DBConfig{})
+			s.SetReadOnly("primary-1")
+			mustExecWrite(t, p, "CREATE TABLE base (id INTEGER PRIMARY KEY, v TEXT)")
+			for i := 0; i < 40; i++ {
+				mustExecWrite(t, p, fmt.Sprintf("CREATE TABLE t%d (id INTEGER PRIMARY KEY, v TEXT, w TEXT DEFAULT '%s')", i, strings.Repeat("w", i*20)))
+				mustExecWrite(t, p, fmt.Sprintf("INSERT INTO t%d(v) SELECT printf('%%.300c', 'v') FROM base LIMIT 5", i),
+					fmt.Sprintf("INSERT INTO base(v) VALUES ('row %d')", i))
+				ship(t, p, s, batch)
+				mustExecWrite(t, p, fmt.Sprintf("UPDATE base SET v = v || 'x' WHERE id %% 3 = %d", i%3))
+				mustExecWrite(t, p, fmt.Sprintf("CREATE INDEX t%d_v ON t%d(v)", i, i))
+				ship(t, p, s, batch)
+				if i >= 3 {
+					mustExecWrite(t, p, fmt.Sprintf("DROP TABLE t%d", i-3))
+				}
+				mustExecWrite(t, p, "UPDATE base SET v = v || 'y' WHERE id = 1")
+				ship(t, p, s, batch)
+			}
+			mustComparePages(t, p.Path(), s.Path())
+			mustIntegrityOK(t, s)
+		})
+	}
 }

@@ -54,9 +54,7 @@ type DB struct {
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
 	fuzzyAhead  aheadFunc
-	applier     *sql.Conn // on a secondary: the only connection that writes
-	applyRead   *sql.Stmt // the applier's page read and write statements
-	applyWrite  *sql.Stmt
+	applier     *applyConn // on a secondary: the only connection that writes
 	retainFloor sqlink.LSN // log after this LSN is kept regardless of size (0: no floor)
 	hasFloor    bool
 
@@ -190,9 +188,7 @@ func (db *DB) openSQL(ctx context.Context) error {
 func (db *DB) closeSQL() error {
 	var err error
 	if db.applier != nil {
-		db.applyRead.Close()
-		db.applyWrite.Close()
-		db.applier.Close()
+		db.applier.close()
 	}
 	if db.holder != nil {
 		err = db.holder.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
 
 // WAL file format (https://sqlite.org/fileformat2.html#walformat).
@@ -160,27 +161,39 @@ func (s *walScanner) close() error {
 	return err
 }
 
-// open opens the -wal file if it exists; it returns false when it does not.
-func (s *walScanner) open() (bool, error) {
+// open opens the -wal file if it exists and returns its size; it returns
+// false when it does not exist.
+func (s *walScanner) open() (int64, bool, error) {
 	if s.f != nil {
 		// The file is deleted when the last connection closes; we keep a
-		// connection open, but re-check that our descriptor is the file.
-		fi, err1 := s.f.Stat()
-		pi, err2 := os.Stat(s.path)
-		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
-			return true, nil
+		// connection open, but check that our descriptor is still the
+		// file: one fstat tells both (a deleted file has no links left).
+		fi, err := s.f.Stat()
+		if err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 0 {
+				return fi.Size(), true, nil
+			} else if !ok {
+				if pi, err := os.Stat(s.path); err == nil && os.SameFile(fi, pi) {
+					return fi.Size(), true, nil
+				}
+			}
 		}
 		s.close()
 	}
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("open wal: %w", err)
+		return 0, false, fmt.Errorf("open wal: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return 0, false, fmt.Errorf("stat wal: %w", err)
 	}
 	s.f = f
-	return true, nil
+	return fi.Size(), true, nil
 }
 
 // scan reads every transaction committed after s.pos, calling emit for each
@@ -189,7 +202,7 @@ func (s *walScanner) open() (bool, error) {
 // If emit fails, scanning stops and s.pos stays after the last commit emit
 // accepted.
 func (s *walScanner) scan(emit func(walCommit) error) error {
-	exists, err := s.open()
+	size, exists, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -217,19 +230,15 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		s.restartOK = false
 	}
 
-	fi, err := s.f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat wal: %w", err)
-	}
 	frameSize := int64(walFrameHeaderSize) + int64(h.pageSize)
 	off := int64(walHeaderSize) + int64(s.pos.Frame)*frameSize
-	if fi.Size() < off+frameSize {
+	if size < off+frameSize {
 		return nil
 	}
 	// Read the new frames in large chunks into a buffer kept across scans:
 	// a commit usually adds a few frames, and allocating a reader per scan
 	// cost more than the read itself.
-	fr := frameReader{f: s.f, off: off, end: fi.Size(), frameSize: int(frameSize), buf: s.rbuf}
+	fr := frameReader{f: s.f, off: off, end: size, frameSize: int(frameSize), buf: s.rbuf}
 	defer func() { s.rbuf = fr.buf }()
 
 	cur := s.pos
