@@ -351,6 +351,8 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
              "pg_async interp_lag_ms PostgreSQL LSN lag, interpolated (ms)" \
              "pg_async xact_replay_age_ms PostgreSQL clock_timestamp() - pg_last_xact_replay_timestamp() on the standby (ms)" \
              "pg_async bytes_behind PostgreSQL pg_current_wal_lsn() - replay_lsn (bytes)" \
+             "sq_async replay_lag_ms sqlink replay_lag_seconds, link status on the primary (ms; PostgreSQL's replay_lag method)" \
+             "sq_async harden_lag_ms sqlink harden_lag_seconds, link status on the primary (ms; PostgreSQL's flush_lag method)" \
              "sq_async secondary_lag_ms sqlink secondary_lag_seconds, link status on the primary (ms)" \
              "sq_async secondary_local_lag_ms sqlink secondary_lag_seconds, link status on the secondary (ms)" \
              "sq_async interp_lag_ms sqlink LSN lag, interpolated (ms)" \
@@ -368,6 +370,10 @@ nz() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
   echo "last_redone_lsn of the secondary's own link status) is read just before the primary's (PG pg_current_wal_lsn(), sqlink"
   echo "last_commit_lsn) and located in the primary's position history by linear interpolation: the time since the primary"
   echo "was at that position; 0 when caught up. The same method on both systems. Raw samples: lag/*.csv; per run: lag.csv."
+  echo "replay_lag (both systems): the primary's last measured time from a position's commit (PG: the WAL sender picking it up)"
+  echo "to the standby's report that it replayed it, as pg_stat_replication shows it; sqlink's harden_lag/replay_lag are measured"
+  echo "on the primary from the record's commit to the acknowledgment, each acknowledgment also a sample of the histogram"
+  echo "sqlink_link_ack_lag_seconds."
   echo
   echo "### Bytes shipped per transaction"
   echo
