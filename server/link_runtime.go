@@ -56,6 +56,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -202,6 +203,10 @@ type linkRuntime struct {
 
 	applierStop context.CancelFunc
 	applierDone chan struct{}
+	// applierWaiting is true while the applier has applied everything
+	// hardened and waits for more: it acknowledges the next records
+	// itself, right after applying them.
+	applierWaiting atomic.Bool
 
 	mu      sync.Mutex // guards everything below
 	rec     catalog.LinkRecord

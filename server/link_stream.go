@@ -344,6 +344,14 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 		rt.mu.Lock()
 		rt.hardenedTime = now
 		rt.mu.Unlock()
+		if !rt.syncMode() && rt.applierWaiting.Load() {
+			// Async, and the applier, woken by this harden, applies these
+			// records at once and acknowledges both positions: one
+			// acknowledgment instead of two (each costs the primary a
+			// wake of its link loop).
+			rt.wake()
+			continue
+		}
 		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: db.Pos().LSN, Redone: db.Redone().LSN, Time: now}); err != nil {
 			pc.close()
 			return
@@ -352,13 +360,18 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 	}
 }
 
+// syncMode says whether the primary waits for this replica's hardened
+// acknowledgments before its commits return.
+func (rt *linkRuntime) syncMode() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.rec.Mode != sqlink.ModeAsync
+}
+
 // hardenDelay returns how long the hardener gathers records before an
 // fsync: the configured delay for an async link, none for a sync one.
 func (rt *linkRuntime) hardenDelay() time.Duration {
-	rt.mu.Lock()
-	mode := rt.rec.Mode
-	rt.mu.Unlock()
-	if mode != sqlink.ModeAsync {
+	if rt.syncMode() {
 		return 0
 	}
 	return rt.s.cfg.LinkHardenDelay
@@ -410,10 +423,13 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 			return err
 		}
 		if len(batch) == 0 {
+			rt.applierWaiting.Store(true)
 			select {
 			case <-notify:
+				rt.applierWaiting.Store(false)
 				continue
 			case <-ctx.Done():
+				rt.applierWaiting.Store(false)
 				return ctx.Err()
 			}
 		}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -20,6 +21,11 @@ type LogReader struct {
 	f        *os.File
 	off      int64
 	segFirst sqlink.LSN
+
+	// buf holds the segment's bytes from bufOff, read ahead: a reader
+	// following the log's end takes several records per read.
+	buf    []byte
+	bufOff int64
 }
 
 // ReadLog returns a reader of the records with LSN > from. It fails with
@@ -43,6 +49,7 @@ func (r *LogReader) Close() error {
 	}
 	err := r.f.Close()
 	r.f = nil
+	r.buf = r.buf[:0]
 	return err
 }
 
@@ -72,7 +79,7 @@ func (r *LogReader) read() (*Record, error) {
 			}
 		}
 		for {
-			_, rec, n, err := readEntryAt(r.f, r.off)
+			rec, n, err := r.entryAt(r.off)
 			if errors.Is(err, io.EOF) {
 				// End of this segment: the record is in a later one.
 				r.Close()
@@ -113,6 +120,63 @@ func (r *LogReader) openSegment() error {
 	}
 	r.f, r.off, r.segFirst = f, int64(len(segMagic)), s.first
 	return nil
+}
+
+// readAhead is how much of a segment a LogReader reads at a time.
+const readAhead = 64 << 10
+
+// entryAt returns the log entry at off and its size, from the read-ahead
+// buffer when it holds the entry whole and sound. Bytes read ahead may be
+// of an entry still being appended (the log only grows, so they can be
+// incomplete, never wrong): an entry that does not check out in the buffer
+// is read again from the file.
+func (r *LogReader) entryAt(off int64) (*Record, int64, error) {
+	if i := off - r.bufOff; i >= 0 && i+4 <= int64(len(r.buf)) {
+		b := r.buf[i:]
+		n := int64(binary.BigEndian.Uint32(b))
+		if n >= walPosSize+recordHeaderSize+recordTrailerSize && n <= maxEntrySize && 4+n+4 <= int64(len(b)) &&
+			crc32.Checksum(b[4:4+n], crc32c) == binary.BigEndian.Uint32(b[4+n:]) {
+			rec := new(Record)
+			if err := rec.UnmarshalBinary(bytes.Clone(b[4+walPosSize : 4+n])); err == nil {
+				return rec, 4 + n + 4, nil
+			}
+		}
+	}
+	if cap(r.buf) < readAhead {
+		r.buf = make([]byte, readAhead)
+	}
+	r.buf = r.buf[:cap(r.buf)]
+	m, err := r.f.ReadAt(r.buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.buf = r.buf[:0]
+		return nil, 0, err
+	}
+	r.buf, r.bufOff = r.buf[:m], off
+	if m >= 4 {
+		if n := int64(binary.BigEndian.Uint32(r.buf)); 4+n+4 <= int64(len(r.buf)) {
+			// The entry is in the buffer now: parse it from there.
+			return r.parseBuffered(n)
+		}
+	}
+	_, rec, n, err := readEntryAt(r.f, off)
+	return rec, n, err
+}
+
+// parseBuffered parses the entry of body length n at the start of the
+// buffer.
+func (r *LogReader) parseBuffered(n int64) (*Record, int64, error) {
+	b := r.buf
+	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
+		return nil, 0, corruptf("bad entry length %d", n)
+	}
+	if crc32.Checksum(b[4:4+n], crc32c) != binary.BigEndian.Uint32(b[4+n:]) {
+		return nil, 0, corruptf("entry checksum mismatch")
+	}
+	rec := new(Record)
+	if err := rec.UnmarshalBinary(bytes.Clone(b[4+walPosSize : 4+n])); err != nil {
+		return nil, 0, err
+	}
+	return rec, 4 + n + 4, nil
 }
 
 // readEntryAt reads the log entry at off and returns its size. It returns
