@@ -79,7 +79,17 @@ func (r *LogReader) read() (*Record, error) {
 			}
 		}
 		for {
-			rec, n, err := r.entryAt(r.off)
+			var rec *Record
+			var n int64
+			var err error
+			if r.next < r.db.Pos().LSN {
+				// Behind the log's end: read ahead, several records a read.
+				rec, n, err = r.entryAt(r.off)
+			} else {
+				// The last record: read just it (a read ahead would find
+				// nothing more, and costs more than two exact reads).
+				_, rec, n, err = readEntryAt(r.f, r.off)
+			}
 			if errors.Is(err, io.EOF) {
 				// End of this segment: the record is in a later one.
 				r.Close()
