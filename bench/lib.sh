@@ -21,3 +21,43 @@ build_sqlink() {
   (cd "$OUT/src" && go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample)
   rm -rf "$OUT/src"
 }
+
+# proc_ticks PID: the CPU time (utime+stime+cutime+cstime) of a process so
+# far, in clock ticks (getconf CLK_TCK a second); 0 if it is gone.
+proc_ticks() {
+  local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  st=${st##*) }; set -- $st; echo $(( ${12} + ${13} + ${14} + ${15} ))
+}
+
+# sq_pair_up NAME: init and serve two sqlink instances from $SQ, named NAME
+# followed by A and B, data in $OUT/sqA and $OUT/sqB, logs $OUT/sqA.log and
+# $OUT/sqB.log, on $H ports SQA_C/SQA_A/SQA_E and SQB_C/SQB_A/SQB_E (client,
+# admin, endpoint), with admin token $TOKEN and SQL password $SQPW; returns
+# once both answer. Their pids are appended to PIDS and SQSRV.
+sq_pair_up() {
+  echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
+  local n c a e i
+  for n in A B; do
+    if [ $n = A ]; then c=$SQA_C a=$SQA_A e=$SQA_E; else c=$SQB_C a=$SQB_A e=$SQB_E; fi
+    "$SQ" init --data-dir "$OUT/sq$n" --name "$1$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
+    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr "$H:$c" --admin-addr "$H:$a" --endpoint-addr "$H:$e" >"$OUT/sq$n.log" 2>&1 &
+    PIDS+=($!); SQSRV+=($!)
+    for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+}
+
+# sq_tpcb_dbs DB...: creates each database on instance A with the TPC-B
+# tables (bench/tpcb_init.sql).
+sq_tpcb_dbs() {
+  local d
+  for d in "$@"; do
+    "$SQ" --server "http://$H:$SQA_A" --token "$TOKEN" db create "$d" >/dev/null
+    PGPASSWORD=$SQPW psql -X -q -h $H -p "$SQA_C" -U admin -d "$d" -v ON_ERROR_STOP=1 -f bench/tpcb_init.sql >/dev/null
+  done
+}
+
+# sq_chain_backup DB: takes a full backup of DB on instance A, which starts
+# the backup chain that link create requires; the file is not kept.
+sq_chain_backup() {
+  "$SQ" --server "http://$H:$SQA_A" --token "$TOKEN" backup "$1" --to "$OUT/$1.bak" >/dev/null && rm -f "$OUT/$1.bak"
+}

@@ -79,10 +79,6 @@ quiet_gate() { # prints the last busy % read and the seconds waited
 # machine busy - our servers (sqlink processes; postmasters with their reaped and live
 # children) - pgbench - the sampler, as % of the machine (all cores) over the run
 cpu_total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }
-proc_ticks() { # utime+stime+cutime+cstime of pid $1, 0 if gone
-  local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  st=${st##*) }; set -- $st; echo $(( ${12} + ${13} + ${14} + ${15} ))
-}
 SQSRV=()
 servers_ticks() {
   local t=0 p c
@@ -193,21 +189,10 @@ sq_caught_up() { # secondary has redone the primary's last commit (<= 60 s)
 }
 if has sqlink; then
   log "sqlink: init + serve A and B, create databases bench and nolink"
-  echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
-  for n in A B; do
-    if [ $n = A ]; then c=$SQA_C e=$SQA_E a=$SQA_A; else c=$SQB_C e=$SQB_E a=$SQB_A; fi
-    "$SQ" init --data-dir "$OUT/sq$n" --name "bench$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
-    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e >"$OUT/sq$n.log" 2>&1 &
-    PIDS+=($!); SQSRV+=($!)
-    for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  done
+  sq_pair_up bench
   export PGPASSWORD=$SQPW
-  for d in bench nolink; do
-    "$SQ" --server http://$H:$SQA_A --token $TOKEN db create $d >/dev/null
-    psql -X -q -h $H -p $SQA_C -U admin -d $d -v ON_ERROR_STOP=1 -f bench/tpcb_init.sql >/dev/null
-  done
-  # a full backup starts the chain (link validation wants one); the file is not needed
-  "$SQ" --server http://$H:$SQA_A --token $TOKEN backup bench --to "$OUT/bench.bak" >/dev/null && rm -f "$OUT/bench.bak"
+  sq_tpcb_dbs bench nolink
+  sq_chain_backup bench
   log "sqlink: link create $LINK (async)"
   t0=$(now_ms)
   if timeout 300 "$SQ" link create --name $LINK --database bench \

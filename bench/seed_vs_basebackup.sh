@@ -135,14 +135,7 @@ if has sqlink; then
   log "sqlink: init + serve A and B, fill $SIZE_MB MiB of random blobs"
   build_sqlink
   SQ=$OUT/sqlink
-  echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
-  for n in A B; do
-    if [ $n = A ]; then c=$SQA_C e=$SQA_E a=$SQA_A; else c=$SQB_C e=$SQB_E a=$SQB_A; fi
-    "$SQ" init --data-dir "$OUT/sq$n" --name "seed$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
-    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e >"$OUT/sq$n.log" 2>&1 &
-    PIDS+=($!)
-    for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  done
+  sq_pair_up seed
   export PGPASSWORD=$SQPW
   "$SQ" --server http://$H:$SQA_A --token $TOKEN db create seed >/dev/null
   sqq() { psql -X -q -At -v ON_ERROR_STOP=1 -h $H -p $SQA_C -U admin -d seed -c "$1"; }
