@@ -348,8 +348,8 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 			// Async, and the applier, woken by this harden, applies these
 			// records at once and acknowledges both positions: one
 			// acknowledgment instead of two (each costs the primary a
-			// wake of its link loop).
-			rt.wake()
+			// wake of its link loop), and it also wakes this replica's
+			// loop once it has applied them.
 			continue
 		}
 		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: db.Pos().LSN, Redone: db.Redone().LSN, Time: now}); err != nil {
