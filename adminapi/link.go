@@ -87,7 +87,9 @@ type ReplicaStatus struct {
 	SecondaryLag      float64 `json:"secondary_lag_seconds"`
 	// On a primary: how long after its commit the newest record the
 	// secondary acknowledged was hardened there, and redone there, as
-	// last measured (PostgreSQL's flush_lag and replay_lag).
+	// last measured (PostgreSQL's flush_lag and replay_lag). An async
+	// secondary whose applier keeps up acknowledges both in one message
+	// once it has applied the records, and the two are then the same.
 	HardenLag float64 `json:"harden_lag_seconds"`
 	ReplayLag float64 `json:"replay_lag_seconds"`
 
