@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/sqlink/sqlink/storage"
 )
 
 // BenchmarkApply applies TPC-B-like records (a few small row updates each)
 // one record per Apply, as an async secondary does under a steady load.
 func BenchmarkApply(b *testing.B) {
 	ctx := context.Background()
-	p := MustOpenDB(b, storage.DBConfig{})
-	s := MustOpenDB(b, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(b)
 	mustExecWrite(b, p, "CREATE TABLE a (id INTEGER PRIMARY KEY, bal INTEGER, pad TEXT)",
 		"CREATE TABLE h (id INTEGER PRIMARY KEY, aid INTEGER, delta INTEGER, pad TEXT)")
 	for i := 0; i < 1000; i++ {

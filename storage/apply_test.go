@@ -17,6 +17,16 @@ import (
 	"github.com/sqlink/sqlink/storage"
 )
 
+// mustOpenPair opens a primary and a secondary (read-only, following
+// "primary-1") database.
+func mustOpenPair(tb testing.TB) (p, s *storage.DB) {
+	tb.Helper()
+	p = MustOpenDB(tb, storage.DBConfig{})
+	s = MustOpenDB(tb, storage.DBConfig{})
+	s.SetReadOnly("primary-1")
+	return p, s
+}
+
 // ship copies every record the secondary lacks from the primary's log,
 // hardening then applying them in batches of up to batch records.
 func ship(tb testing.TB, primary, secondary *storage.DB, batch int) {
@@ -52,9 +62,7 @@ func ship(tb testing.TB, primary, secondary *storage.DB, batch int) {
 
 func TestApply_SecondaryMatchesPrimaryPageForPage(t *testing.T) {
 	ctx := context.Background()
-	p := MustOpenDB(t, storage.DBConfig{})
-	s := MustOpenDB(t, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(t)
 
 	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)", "CREATE INDEX t_v ON t(v)")
 	for i := 0; i < 50; i++ {
@@ -103,9 +111,7 @@ func TestApply_SecondaryMatchesPrimaryPageForPage(t *testing.T) {
 
 func TestApply_ReadersNeverSeePartialTransactions(t *testing.T) {
 	ctx := context.Background()
-	p := MustOpenDB(t, storage.DBConfig{})
-	s := MustOpenDB(t, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(t)
 	mustExecWrite(t, p, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INT, pad BLOB)",
 		"INSERT INTO acct(bal, pad) SELECT 100, randomblob(300) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 200) SELECT x FROM c)")
 	ship(t, p, s, 1)
@@ -213,9 +219,7 @@ func TestApply_SecondaryRecoversByRedoingHardenedLog(t *testing.T) {
 // at the next LSN.
 func TestApply_HardenPublishesWhatItAppendedBeforeAnError(t *testing.T) {
 	ctx := context.Background()
-	p := MustOpenDB(t, storage.DBConfig{})
-	s := MustOpenDB(t, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(t)
 	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	for i := 0; i < 4; i++ {
 		mustExecWrite(t, p, "INSERT INTO t(v) VALUES ('x')")
@@ -354,9 +358,7 @@ func copyTree(tb testing.TB, from, to string) {
 // through behind a cancellation error would break the next apply.
 func TestApply_CancelledApplyIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	p := MustOpenDB(t, storage.DBConfig{})
-	s := MustOpenDB(t, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(t)
 	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)")
 	for i := 0; i < 100; i++ {
 		mustExecWrite(t, p, fmt.Sprintf("INSERT INTO t(n, pad) VALUES (0, '%0200d')", i))
@@ -396,9 +398,7 @@ func TestApply_CancelledApplyIsAllOrNothing(t *testing.T) {
 // a steady stream of small changes reads no pages; a wrong cached image is
 // noticed by the delta's checksum and the page is read instead.
 func TestApply_DeltaBasesComeFromTheApplierCacheAndAWrongOneIsReadAgain(t *testing.T) {
-	p := MustOpenDB(t, storage.DBConfig{})
-	s := MustOpenDB(t, storage.DBConfig{})
-	s.SetReadOnly("primary-1")
+	p, s := mustOpenPair(t)
 	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, pad TEXT)")
 	for i := 0; i < 200; i++ {
 		mustExecWrite(t, p, "INSERT INTO t(n, pad) VALUES (0, printf('%.100c', 'x'))")
@@ -438,9 +438,7 @@ func TestApply_DeltaBasesComeFromTheApplierCacheAndAWrongOneIsReadAgain(t *testi
 func TestApply_SchemaChangesAmongDataChanges(t *testing.T) {
 	for _, batch := range []int{1, 3} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
-			p := MustOpenDB(t, storage.DBConfig{})
-			s := MustOpenDB(t, storage.DBConfig{})
-			s.SetReadOnly("primary-1")
+			p, s := mustOpenPair(t)
 			mustExecWrite(t, p, "CREATE TABLE base (id INTEGER PRIMARY KEY, v TEXT)")
 			for i := 0; i < 40; i++ {
 				mustExecWrite(t, p, fmt.Sprintf("CREATE TABLE t%d (id INTEGER PRIMARY KEY, v TEXT, w TEXT DEFAULT '%s')", i, strings.Repeat("w", i*20)))
