@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -244,8 +245,8 @@ func scanEntries(r io.Reader, fn func(off int64, wp walPos, rec *Record) error) 
 		if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
 			return off, nil
 		}
-		body := make([]byte, int(n)+4)
-		if _, err := io.ReadFull(r, body); err != nil {
+		body, err := readBody(r, int64(n)+4)
+		if err != nil {
 			return off, nil
 		}
 		if crc32.Checksum(body[:n], crc32c) != binary.BigEndian.Uint32(body[n:]) {
@@ -260,6 +261,25 @@ func scanEntries(r io.Reader, fn func(off int64, wp walPos, rec *Record) error) 
 		}
 		off += 4 + int64(n) + 4
 	}
+}
+
+// readBody reads an entry body of size bytes from r. The size comes from
+// the entry's length field, which a torn or corrupt log can make anything
+// up to maxEntrySize: a body over 1 MiB is read into a buffer that grows
+// with the bytes actually there, not allocated whole up front.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size <= 1<<20 {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	var buf bytes.Buffer
+	if _, err := io.CopyN(&buf, r, size); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // append writes one record (already numbered) to the log without syncing.

@@ -203,9 +203,9 @@ func readEntryAt(f *os.File, off int64) (walPos, *Record, int64, error) {
 	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
 		return walPos{}, nil, 0, corruptf("bad entry length %d", n)
 	}
-	body := make([]byte, int(n)+4)
-	if _, err := f.ReadAt(body, off+4); err != nil {
-		if errors.Is(err, io.EOF) {
+	body, err := readBody(io.NewSectionReader(f, off+4, int64(n)+4), int64(n)+4)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return walPos{}, nil, 0, io.EOF
 		}
 		return walPos{}, nil, 0, err
