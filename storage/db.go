@@ -381,10 +381,10 @@ func (db *DB) captureLocked() error {
 	db.wal.skipPages = skip
 	err = db.wal.scan(func(c walCommit) error {
 		if skip {
-			if db.dcache != nil {
-				db.dcache.reset()
-			}
-			return nil // the applier's commit: its record is already in the log
+			// The applier's commit: its record is already in the log. (The
+			// capture's page images were dropped when the database became
+			// a secondary, and nothing is encoded while it is one.)
+			return nil
 		}
 		db.mu.Lock()
 		rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: c.PageSize, DBSize: c.DBSize, Pages: c.Pages}

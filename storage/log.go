@@ -242,25 +242,48 @@ func scanEntries(r io.Reader, fn func(off int64, wp walPos, rec *Record) error) 
 			return off, nil
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
-		if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
+		if checkEntryLen(n) != nil {
 			return off, nil
 		}
 		body, err := readBody(r, int64(n)+4)
 		if err != nil {
 			return off, nil
 		}
-		if crc32.Checksum(body[:n], crc32c) != binary.BigEndian.Uint32(body[n:]) {
+		wp, rec, err := decodeEntry(body)
+		if err != nil {
 			return off, nil
 		}
-		rec := new(Record)
-		if err := rec.UnmarshalBinary(body[walPosSize:n]); err != nil {
-			return off, nil
-		}
-		if err := fn(off, getWALPos(body), rec); err != nil {
+		if err := fn(off, wp, rec); err != nil {
 			return off, err
 		}
 		off += 4 + int64(n) + 4
 	}
+}
+
+// A log entry is its length n (4 bytes), then n bytes of body (the WAL
+// position after the record, then the record), then the CRC-32C of the
+// body (4 bytes).
+
+// checkEntryLen checks an entry's length field.
+func checkEntryLen(n uint32) error {
+	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
+		return corruptf("bad entry length %d", n)
+	}
+	return nil
+}
+
+// decodeEntry decodes an entry's body followed by its CRC (b, which the
+// record keeps: pass a copy of a reused buffer).
+func decodeEntry(b []byte) (walPos, *Record, error) {
+	n := len(b) - 4
+	if crc32.Checksum(b[:n], crc32c) != binary.BigEndian.Uint32(b[n:]) {
+		return walPos{}, nil, corruptf("entry checksum mismatch")
+	}
+	rec := new(Record)
+	if err := rec.UnmarshalBinary(b[walPosSize:n]); err != nil {
+		return walPos{}, nil, err
+	}
+	return getWALPos(b), rec, nil
 }
 
 // readBody reads an entry body of size bytes from r. The size comes from

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 
@@ -141,16 +140,8 @@ const readAhead = 64 << 10
 // incomplete, never wrong): an entry that does not check out in the buffer
 // is read again from the file.
 func (r *LogReader) entryAt(off int64) (*Record, int64, error) {
-	if i := off - r.bufOff; i >= 0 && i+4 <= int64(len(r.buf)) {
-		b := r.buf[i:]
-		n := int64(binary.BigEndian.Uint32(b))
-		if n >= walPosSize+recordHeaderSize+recordTrailerSize && n <= maxEntrySize && 4+n+4 <= int64(len(b)) &&
-			crc32.Checksum(b[4:4+n], crc32c) == binary.BigEndian.Uint32(b[4+n:]) {
-			rec := new(Record)
-			if err := rec.UnmarshalBinary(bytes.Clone(b[4+walPosSize : 4+n])); err == nil {
-				return rec, 4 + n + 4, nil
-			}
-		}
+	if rec, n, whole, err := r.buffered(off); whole && err == nil {
+		return rec, n, nil
 	}
 	if cap(r.buf) < readAhead {
 		r.buf = make([]byte, readAhead)
@@ -162,31 +153,33 @@ func (r *LogReader) entryAt(off int64) (*Record, int64, error) {
 		return nil, 0, err
 	}
 	r.buf, r.bufOff = r.buf[:m], off
-	if m >= 4 {
-		if n := int64(binary.BigEndian.Uint32(r.buf)); 4+n+4 <= int64(len(r.buf)) {
-			// The entry is in the buffer now: parse it from there.
-			return r.parseBuffered(n)
-		}
+	if rec, n, whole, err := r.buffered(off); whole {
+		return rec, n, err
 	}
 	_, rec, n, err := readEntryAt(r.f, off)
 	return rec, n, err
 }
 
-// parseBuffered parses the entry of body length n at the start of the
-// buffer.
-func (r *LogReader) parseBuffered(n int64) (*Record, int64, error) {
-	b := r.buf
-	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
-		return nil, 0, corruptf("bad entry length %d", n)
+// buffered decodes the entry at off from the read-ahead buffer; whole says
+// whether the buffer holds all of it.
+func (r *LogReader) buffered(off int64) (rec *Record, size int64, whole bool, err error) {
+	i := off - r.bufOff
+	if i < 0 || i+4 > int64(len(r.buf)) {
+		return nil, 0, false, nil
 	}
-	if crc32.Checksum(b[4:4+n], crc32c) != binary.BigEndian.Uint32(b[4+n:]) {
-		return nil, 0, corruptf("entry checksum mismatch")
+	b := r.buf[i:]
+	n := binary.BigEndian.Uint32(b)
+	if err := checkEntryLen(n); err != nil {
+		return nil, 0, true, err
 	}
-	rec := new(Record)
-	if err := rec.UnmarshalBinary(bytes.Clone(b[4+walPosSize : 4+n])); err != nil {
-		return nil, 0, err
+	size = 4 + int64(n) + 4
+	if size > int64(len(b)) {
+		return nil, 0, false, nil
 	}
-	return rec, 4 + n + 4, nil
+	if _, rec, err = decodeEntry(bytes.Clone(b[4:size])); err != nil {
+		return nil, 0, true, err
+	}
+	return rec, size, true, nil
 }
 
 // readEntryAt reads the log entry at off and returns its size. It returns
@@ -200,8 +193,8 @@ func readEntryAt(f *os.File, off int64) (walPos, *Record, int64, error) {
 		return walPos{}, nil, 0, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n < walPosSize+recordHeaderSize+recordTrailerSize || n > maxEntrySize {
-		return walPos{}, nil, 0, corruptf("bad entry length %d", n)
+	if err := checkEntryLen(n); err != nil {
+		return walPos{}, nil, 0, err
 	}
 	body, err := readBody(io.NewSectionReader(f, off+4, int64(n)+4), int64(n)+4)
 	if err != nil {
@@ -210,12 +203,9 @@ func readEntryAt(f *os.File, off int64) (walPos, *Record, int64, error) {
 		}
 		return walPos{}, nil, 0, err
 	}
-	if crc32.Checksum(body[:n], crc32c) != binary.BigEndian.Uint32(body[n:]) {
-		return walPos{}, nil, 0, corruptf("entry checksum mismatch")
-	}
-	rec := new(Record)
-	if err := rec.UnmarshalBinary(body[walPosSize:n]); err != nil {
+	wp, rec, err := decodeEntry(body)
+	if err != nil {
 		return walPos{}, nil, 0, err
 	}
-	return getWALPos(body), rec, 4 + int64(n) + 4, nil
+	return wp, rec, 4 + int64(n) + 4, nil
 }

@@ -263,22 +263,14 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		}
 		cur.Frame++
 		cur.Ck1, cur.Ck2 = c1, c2
-		if s.skipPages {
-			if commit != 0 {
-				if err := emit(walCommit{PageSize: h.pageSize, DBSize: commit, End: cur}); err != nil {
-					return err
-				}
-				s.pos = cur
-				s.restartOK = false
+		if !s.skipPages {
+			data, ok := pending[pgno]
+			if !ok {
+				data = make([]byte, h.pageSize)
+				pending[pgno] = data
 			}
-			continue
+			copy(data, frame[walFrameHeaderSize:])
 		}
-		data, ok := pending[pgno]
-		if !ok {
-			data = make([]byte, h.pageSize)
-			pending[pgno] = data
-		}
-		copy(data, frame[walFrameHeaderSize:])
 		if commit == 0 {
 			continue
 		}
@@ -294,7 +286,9 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		}
 		s.pos = cur
 		s.restartOK = false
-		pending = map[uint32][]byte{}
+		if len(pending) > 0 {
+			pending = map[uint32][]byte{}
+		}
 	}
 }
 
