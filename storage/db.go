@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -29,7 +30,8 @@ type DB struct {
 	// releases it. Blocked senders wake in FIFO order.
 	wlock chan struct{}
 
-	capMu          sync.Mutex // serializes capture, apply and checkpoint
+	capMu          sync.Mutex  // serializes capture, apply and checkpoint
+	restartGate    atomic.Bool // a checkpoint may have completed without the write lock (passRestartGateLocked)
 	wal            *walScanner
 	log            *segLog
 	dcache         *pageCache // last captured page images, for deltas (capMu)
@@ -458,6 +460,7 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 	// Everything in the WAL is captured and the log is durable: the next
 	// WAL restart (if the checkpoint was complete) is announced.
 	db.wal.announceRestart()
+	db.restartGate.Store(false)
 	db.mu.Lock()
 	db.checkpoints++
 	db.lastCkpt = db.cfg.Now()
@@ -476,6 +479,32 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 // walCheckpoint copies the WAL into the database file (PASSIVE: it never
 // waits for readers, and never restarts the WAL itself) and reports whether
 // it copied every frame.
+// passRestartGateLocked runs before a write transaction begins (write
+// lock and capMu held). While a checkpoint that may complete runs without
+// the write lock (the gate is open), the next write transaction may
+// restart the WAL: everything in it is captured and the log synced first,
+// so the restart is announced and loses nothing if the machine crashes
+// after it. On a secondary the log is synced already and the capture only
+// steps over the applier's commits.
+func (db *DB) passRestartGateLocked() error {
+	if !db.restartGate.Load() {
+		return nil
+	}
+	if err := db.captureLocked(); err != nil {
+		return err
+	}
+	if err := db.log.sync(); err != nil {
+		return err
+	}
+	db.wal.announceRestart()
+	db.restartGate.Store(false)
+	return nil
+}
+
+// testHookAfterUnlockedPass, when set by a test, runs between the unlocked
+// and the locked pass of checkpointOnline.
+var testHookAfterUnlockedPass func()
+
 func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 	var busy, logFrames, done int64
 	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
@@ -490,16 +519,30 @@ func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 // applier) go on meanwhile, then takes it again to copy what they added,
 // which completes the checkpoint and lets the next writer restart the WAL.
 // The first pass needs no capture: it only backfills.
+//
+// The unlocked pass copies the whole WAL when no commit comes during it,
+// and the next write transaction then restarts the WAL: the restart gate
+// makes that writer capture, sync the log and announce the restart first
+// (see passRestartGateLocked). A pass that left frames behind closes the
+// gate again: no restart is possible until the next checkpoint.
 func (db *DB) checkpointOnline(ctx context.Context) error {
+	db.restartGate.Store(true)
 	db.unlockWrite()
-	if _, err := db.walCheckpoint(ctx); err != nil {
+	complete, err := db.walCheckpoint(ctx)
+	if err != nil {
 		return err
+	}
+	if !complete {
+		db.restartGate.Store(false)
+	}
+	if testHookAfterUnlockedPass != nil {
+		testHookAfterUnlockedPass()
 	}
 	if err := db.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer db.unlockWrite()
-	_, err := db.checkpointLocked(ctx)
+	_, err = db.checkpointLocked(ctx)
 	return err
 }
 
