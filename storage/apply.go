@@ -19,8 +19,11 @@ import (
 // rest must continue the log's LSNs and checksum chain. Harden needs the
 // database to be read-only (a secondary).
 func (db *DB) Harden(ctx context.Context, recs ...*Record) error {
-	db.capMu.Lock()
-	defer db.capMu.Unlock()
+	// Not under capMu: a secondary's capture never appends to its log, so
+	// hardening (the fsync above all) goes on while the applier applies
+	// and while a checkpoint runs.
+	db.hardenMu.Lock()
+	defer db.hardenMu.Unlock()
 	db.mu.Lock()
 	ro, closed := db.readOnly, db.closed
 	db.mu.Unlock()

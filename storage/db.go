@@ -30,6 +30,7 @@ type DB struct {
 	// releases it. Blocked senders wake in FIFO order.
 	wlock chan struct{}
 
+	hardenMu       sync.Mutex  // serializes Harden and role changes (taken before capMu)
 	capMu          sync.Mutex  // serializes capture, apply and checkpoint
 	restartGate    atomic.Bool // a checkpoint may have completed without the write lock (passRestartGateLocked)
 	wal            *walScanner
@@ -293,6 +294,8 @@ func (db *DB) SetReadOnly(primary string) {
 		return
 	}
 	defer db.unlockWrite()
+	db.hardenMu.Lock() // no batch is half hardened while the role changes
+	defer db.hardenMu.Unlock()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
 	if err := db.captureLocked(); err != nil {
