@@ -198,7 +198,8 @@ func (r *Replica) stepPeer(m Message) error {
 	r.connected = true
 	p := &r.partner
 	old := p.lsn
-	if !p.known || m.Version > p.version {
+	news := !p.known || m.Version > p.version
+	if news {
 		p.lsn = m.LSN
 	} else {
 		p.lsn = max(p.lsn, m.LSN)
@@ -222,6 +223,14 @@ func (r *Replica) stepPeer(m Message) error {
 		return nil
 	}
 	r.observe()
+	if news && m.Type == MsgHeartbeat {
+		// The partner's role state changed (or it just announced itself):
+		// answer with ours at once, so it can act on it now rather than at
+		// our next tick (a seeded secondary starts receiving only once it
+		// knows its primary). An answer does not change our version, so
+		// it gets none in return.
+		r.heartbeat()
+	}
 
 	switch m.Type {
 	case MsgHeartbeat, MsgPromoted, MsgAborted:

@@ -1050,6 +1050,10 @@ func (rt *linkRuntime) readLoop(pc *peerConn) error {
 			if err := rt.onControl(pc, m); err != nil {
 				return err
 			}
+			if err := rt.drainEarly(pc); err != nil {
+				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+				return err
+			}
 		case *transport.ControlResponse:
 			pc.respond(m)
 		case *transport.Records:
@@ -1092,6 +1096,12 @@ func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) erro
 			if rt.r == nil {
 				return
 			}
+			if msg.Type == link.MsgHeartbeat && (rt.partnerMsg == nil || msg.Version > rt.partnerMsg.Version) {
+				// The partner's role state changed: the state machine
+				// answers with ours, which must go out now, not at the
+				// next tick.
+				rt.heartbeatDue = true
+			}
 			if msg.Role == sqlink.RolePrimary || rt.partnerMsg == nil || msg.Version >= rt.partnerMsg.Version {
 				mm := msg
 				rt.mu.Lock()
@@ -1101,6 +1111,10 @@ func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) erro
 			if err := rt.r.Step(msg); err != nil {
 				rt.setError(err)
 			}
+			// Act on it before the reader goes on: a secondary that now
+			// knows its primary receives the records that came early
+			// (readLoop drains them after this).
+			rt.process()
 		})
 	case cmdStatus:
 		var st adminapi.ReplicaStatus

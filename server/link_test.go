@@ -381,6 +381,16 @@ func TestLinkReplicatesReadOnlySecondary(t *testing.T) {
 	}
 }
 
+// Records flow as soon as the secondary comes online: neither side waits
+// for the other's next heartbeat to learn that replication can start (with
+// the tick an hour long, a wait would never end within the test).
+func TestLinkStreamsWithoutWaitingForATick(t *testing.T) {
+	slow := func(c *server.Config) { c.LinkTick = time.Hour }
+	east, west := mustLinkPair(t, sqlink.ModeAsync, slow, slow)
+	insertRows(t, east, 100, 5, 10)
+	waitRows(t, west, 105)
+}
+
 func TestLinkSyncWaitsThenStopsWaiting(t *testing.T) {
 	east, west := mustLinkPair(t, sqlink.ModeSync, nil, nil)
 	testutil.RetryUntil(t, testWait, func() error {
