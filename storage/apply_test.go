@@ -459,3 +459,58 @@ func TestApply_SchemaChangesAmongDataChanges(t *testing.T) {
 		})
 	}
 }
+
+// Harden runs beside the applier and checkpoints (it does not take the
+// capture mutex), so it must still end cleanly when the database closes
+// under it: every batch is either hardened whole before the close or
+// refused, and the log reopens at the last hardened record.
+func TestHarden_ConcurrentWithClose(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	mustExecWrite(t, p, "CREATE TABLE t (v)")
+	for i := 0; i < 200; i++ {
+		mustExecWrite(t, p, "INSERT INTO t VALUES (randomblob(300))")
+	}
+	recs := readRecords(t, p, 0)
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadOnly("primary-1")
+	hardened := make(chan sqlink.LSN, 1)
+	go func() {
+		last := sqlink.LSN(0)
+		defer func() { hardened <- last }()
+		for i := 0; i < len(recs); i += 5 {
+			batch := recs[i:min(i+5, len(recs))]
+			if err := s.Harden(ctx, batch...); err != nil {
+				if sqlink.ErrorCode(err) == "" || !strings.Contains(err.Error(), "closed") {
+					t.Errorf("harden %d..: %v, want success or a closed database", batch[0].LSN, err)
+				}
+				return
+			}
+			last = batch[len(batch)-1].LSN
+		}
+	}()
+	var last sqlink.LSN
+	done := false
+	for !done && s.Pos().LSN < 20 { // close in the middle of the stream
+		select {
+		case last = <-hardened:
+			done = true
+		default:
+			runtime.Gosched()
+		}
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		last = <-hardened
+	}
+	s = MustOpenDBAt(t, path, storage.DBConfig{})
+	if got := s.Pos().LSN; got != last {
+		t.Fatalf("reopened log ends at %d, the last batch hardened before the close at %d", got, last)
+	}
+}

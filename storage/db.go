@@ -732,7 +732,12 @@ func (db *DB) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("close: sessions still running: %w", ctx.Err()))
 	}
-	if err := db.log.close(); err != nil {
+	// A Harden that began before closed was set finishes first; a later
+	// one sees closed.
+	db.hardenMu.Lock()
+	err := db.log.close()
+	db.hardenMu.Unlock()
+	if err != nil {
 		errs = append(errs, err)
 	}
 	db.capMu.Lock()
