@@ -214,9 +214,6 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := db.passRestartGateLocked(); err != nil {
-		return err
-	}
 	// dbpage writes bypass the b-tree layer of the applier's connection:
 	// drop its page cache so a later schema load does not see stale pages.
 	// (Dropping it only before batches that write page 1, where the schema

@@ -11,9 +11,10 @@ import (
 
 // The background checkpoint copies most of the WAL without the write lock.
 // When no commit comes during that pass it copies all of it, and a writer
-// that gets the lock before the locked pass restarts the WAL: the restart
-// gate makes that writer sync the log and announce the restart first, so
-// capture goes on (it used to stop with errWALRestart).
+// that then began before the locked pass used to restart the WAL before the
+// log was synced and the restart announced, which stopped capture with
+// errWALRestart. The guard's read transaction keeps the WAL from restarting
+// until the locked pass has announced it.
 func TestCheckpointOnline_WriterAfterACompleteUnlockedPass(t *testing.T) {
 	for _, secondary := range []bool{false, true} {
 		name := map[bool]string{false: "primary", true: "secondary"}[secondary]
@@ -65,14 +66,20 @@ func TestCheckpointOnline_WriterAfterACompleteUnlockedPass(t *testing.T) {
 			write("CREATE TABLE t(v)")
 			write("INSERT INTO t VALUES (1)")
 
-			restarted := false
+			frame := func() uint32 {
+				db.capMu.Lock()
+				defer db.capMu.Unlock()
+				return db.wal.pos.Frame
+			}
 			testHookAfterUnlockedPass = func() {
 				// The pass copied everything (nothing was written during
-				// it): this write restarts the WAL.
+				// it). Writers go on, without restarting the WAL.
+				before := frame()
 				write("INSERT INTO t VALUES (2)")
-				db.capMu.Lock()
-				restarted = db.wal.pos.Frame <= 3
-				db.capMu.Unlock()
+				write("INSERT INTO t VALUES (22)")
+				if after := frame(); after <= before {
+					t.Errorf("WAL restarted before the locked pass (frame %d -> %d)", before, after)
+				}
 			}
 			defer func() { testHookAfterUnlockedPass = nil }()
 			if err := db.lockWrite(ctx); err != nil {
@@ -81,16 +88,18 @@ func TestCheckpointOnline_WriterAfterACompleteUnlockedPass(t *testing.T) {
 			if err := db.checkpointOnline(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if !restarted {
-				t.Fatal("the write after the unlocked pass did not restart the WAL: the test does not test the gate")
-			}
+			// The locked pass completed the checkpoint and announced the
+			// restart: the next write restarts the WAL.
 			write("INSERT INTO t VALUES (3)")
+			if f := frame(); f > 3 {
+				t.Fatalf("the write after the checkpoint left the WAL at frame %d: not restarted", f)
+			}
 			if err := db.capture(); err != nil {
 				t.Fatalf("capture after the restart: %v", err)
 			}
 			var n int
-			if err := db.sqldb.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 3 {
-				t.Fatalf("rows = %d, %v; want 3", n, err)
+			if err := db.sqldb.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 4 {
+				t.Fatalf("rows = %d, %v; want 4", n, err)
 			}
 		})
 	}

@@ -75,15 +75,6 @@ func (c *Conn) BeginWrite(ctx context.Context) error {
 		db.unlockWrite()
 		return err
 	}
-	if db.restartGate.Load() {
-		db.capMu.Lock()
-		err := db.passRestartGateLocked()
-		db.capMu.Unlock()
-		if err != nil {
-			db.unlockWrite()
-			return err
-		}
-	}
 	c.holds = true
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -25,14 +24,17 @@ type DB struct {
 
 	sqldb  *sql.DB
 	holder *sql.Conn // always open, so SQLite never checkpoints and deletes the WAL behind us
+	// guard holds a read transaction while a checkpoint runs without the
+	// write lock, so no writer restarts the WAL meanwhile (see
+	// checkpointOnline); opened at the first such checkpoint.
+	guard *sql.Conn
 
 	// wlock is the Go-level write lock: a send acquires it, a receive
 	// releases it. Blocked senders wake in FIFO order.
 	wlock chan struct{}
 
-	hardenMu       sync.Mutex  // serializes Harden and role changes (taken before capMu)
-	capMu          sync.Mutex  // serializes capture, apply and checkpoint
-	restartGate    atomic.Bool // a checkpoint may have completed without the write lock (passRestartGateLocked)
+	hardenMu       sync.Mutex // serializes Harden and role changes (taken before capMu)
+	capMu          sync.Mutex // serializes capture, apply and checkpoint
 	wal            *walScanner
 	log            *segLog
 	dcache         *pageCache // last captured page images, for deltas (capMu)
@@ -192,6 +194,9 @@ func (db *DB) closeSQL() error {
 	var err error
 	if db.applier != nil {
 		db.applier.close()
+	}
+	if db.guard != nil {
+		db.guard.Close()
 	}
 	if db.holder != nil {
 		err = db.holder.Close()
@@ -463,7 +468,6 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 	// Everything in the WAL is captured and the log is durable: the next
 	// WAL restart (if the checkpoint was complete) is announced.
 	db.wal.announceRestart()
-	db.restartGate.Store(false)
 	db.mu.Lock()
 	db.checkpoints++
 	db.lastCkpt = db.cfg.Now()
@@ -479,35 +483,13 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 	return complete, db.pruneLocked()
 }
 
-// walCheckpoint copies the WAL into the database file (PASSIVE: it never
-// waits for readers, and never restarts the WAL itself) and reports whether
-// it copied every frame.
-// passRestartGateLocked runs before a write transaction begins (write
-// lock and capMu held). While a checkpoint that may complete runs without
-// the write lock (the gate is open), the next write transaction may
-// restart the WAL: everything in it is captured and the log synced first,
-// so the restart is announced and loses nothing if the machine crashes
-// after it. On a secondary the log is synced already and the capture only
-// steps over the applier's commits.
-func (db *DB) passRestartGateLocked() error {
-	if !db.restartGate.Load() {
-		return nil
-	}
-	if err := db.captureLocked(); err != nil {
-		return err
-	}
-	if err := db.log.sync(); err != nil {
-		return err
-	}
-	db.wal.announceRestart()
-	db.restartGate.Store(false)
-	return nil
-}
-
 // testHookAfterUnlockedPass, when set by a test, runs between the unlocked
 // and the locked pass of checkpointOnline.
 var testHookAfterUnlockedPass func()
 
+// walCheckpoint copies the WAL into the database file (PASSIVE: it never
+// waits for readers, and never restarts the WAL itself) and reports whether
+// it copied every frame.
 func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 	var busy, logFrames, done int64
 	if err := db.holder.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
@@ -523,30 +505,70 @@ func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 // which completes the checkpoint and lets the next writer restart the WAL.
 // The first pass needs no capture: it only backfills.
 //
-// The unlocked pass copies the whole WAL when no commit comes during it,
-// and the next write transaction then restarts the WAL: the restart gate
-// makes that writer capture, sync the log and announce the restart first
-// (see passRestartGateLocked). A pass that left frames behind closes the
-// gate again: no restart is possible until the next checkpoint.
+// The unlocked pass may copy the whole WAL (when no commit comes during
+// it), and a writer that begins after that restarts the WAL, which must
+// not happen before the log is synced and the restart announced (the
+// locked pass does both). A write transaction restarts the WAL only when
+// no reader holds a snapshot in it, so a read transaction begun before the
+// write lock is released, and ended only once it is held again, keeps the
+// WAL from restarting in between; the unlocked pass still copies every
+// frame committed before it.
 func (db *DB) checkpointOnline(ctx context.Context) error {
-	db.restartGate.Store(true)
-	db.unlockWrite()
-	complete, err := db.walCheckpoint(ctx)
-	if err != nil {
+	if err := db.beginGuard(ctx); err != nil {
+		db.unlockWrite()
 		return err
 	}
-	if !complete {
-		db.restartGate.Store(false)
-	}
+	db.unlockWrite()
+	_, err := db.walCheckpoint(ctx)
 	if testHookAfterUnlockedPass != nil {
 		testHookAfterUnlockedPass()
 	}
-	if err := db.lockWrite(ctx); err != nil {
-		return err
+	if lerr := db.lockWrite(ctx); lerr != nil {
+		// Closing: Close ends the guard with the connections.
+		return errors.Join(err, lerr)
 	}
 	defer db.unlockWrite()
+	if gerr := db.endGuard(); err == nil {
+		err = gerr
+	}
+	if err != nil {
+		return err
+	}
 	_, err = db.checkpointLocked(ctx)
 	return err
+}
+
+// beginGuard begins the guard's read transaction (write lock held).
+func (db *DB) beginGuard(ctx context.Context) error {
+	if db.guard == nil {
+		c, err := db.sqldb.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("checkpoint: guard connection: %w", err)
+		}
+		db.guard = c
+	}
+	if _, err := db.guard.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("checkpoint: guard: %w", err)
+	}
+	// The first read takes the snapshot (and its lock on the WAL).
+	var n int64
+	if err := db.guard.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		db.guard.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("checkpoint: guard: %w", err)
+	}
+	return nil
+}
+
+// endGuard ends the guard's read transaction (write lock held).
+func (db *DB) endGuard() error {
+	if _, err := db.guard.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		// A guard that cannot end would keep every later checkpoint from
+		// completing: drop the connection, the next checkpoint opens one.
+		db.guard.Close()
+		db.guard = nil
+		return fmt.Errorf("checkpoint: end guard: %w", err)
+	}
+	return nil
 }
 
 // pruneLocked removes log segments beyond the retention that neither a

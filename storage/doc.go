@@ -33,10 +33,10 @@
 // only through the capture path, under the write lock: capture everything,
 // fsync the log, then PRAGMA wal_checkpoint(PASSIVE), then prune segments
 // beyond LogRetentionBytes (never after a retention floor). The background
-// checkpoint first copies the bulk of the WAL without the write lock; if
-// that pass copies all of it, the next writer may restart the WAL, so that
-// writer captures, fsyncs the log and announces the restart before it
-// begins (the restart gate). One connection
+// checkpoint first copies the bulk of the WAL without the write lock; a
+// read transaction held from before that pass until the lock is taken
+// again keeps writers from restarting the WAL in between, should the pass
+// copy all of it (a restart needs no reader in the WAL). One connection
 // stays open for the DB's lifetime so SQLite never checkpoints and deletes
 // the WAL on last close. A WAL restart that we did not announce (new salts
 // while frames we had not captured could have been there) stops capture
