@@ -89,7 +89,10 @@ type ReplicaStatus struct {
 	// secondary acknowledged was hardened there, and redone there, as
 	// last measured (PostgreSQL's flush_lag and replay_lag). An async
 	// secondary whose applier keeps up acknowledges both in one message
-	// once it has applied the records, and the two are then the same.
+	// once it has applied the records; the message says how long before
+	// it the records were hardened, so the harden lag leaves the apply
+	// out (a partner of protocol 1.0 does not say, and the two are then
+	// the same).
 	HardenLag float64 `json:"harden_lag_seconds"`
 	ReplayLag float64 `json:"replay_lag_seconds"`
 

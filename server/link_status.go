@@ -220,7 +220,7 @@ func (rt *linkRuntime) onAck(m *transport.Ack) {
 	if m.Hardened > rt.ackHardened {
 		rt.ackHardened = m.Hardened
 		if t, ok := rt.timeOfLocked(m.Hardened); ok {
-			hl = max(0, now.Sub(t))
+			hl = max(0, now.Sub(t)-m.HardenedAgo)
 			rt.hardenLag, rt.lagAt = hl, now
 		}
 	}

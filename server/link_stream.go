@@ -341,8 +341,9 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 			return
 		}
 		now := rt.s.cfg.Now()
+		hard := db.Pos().LSN
 		rt.mu.Lock()
-		rt.hardenedTime = now
+		rt.hardenedTime, rt.hardenedLSN = now, hard
 		rt.mu.Unlock()
 		if !rt.syncMode() && rt.applierWaiting.Load() {
 			// Async, and the applier, woken by this harden, applies these
@@ -352,7 +353,7 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 			// loop once it has applied them.
 			continue
 		}
-		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: db.Pos().LSN, Redone: db.Redone().LSN, Time: now}); err != nil {
+		if err := pc.c.Send(pc.ctx, &transport.Ack{Epoch: ep, Hardened: hard, Redone: db.Redone().LSN, Time: now}); err != nil {
 			pc.close()
 			return
 		}
@@ -455,9 +456,19 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 		rt.redoneBytes += int64(size)
 		rt.redoneTime = now
 		pc := rt.conn
+		hard := db.Pos().LSN
+		var ago time.Duration
+		if rt.hardenedLSN >= hard {
+			// Else the hardener has not noted its fsync yet: it ended
+			// just now.
+			ago = max(0, now.Sub(rt.hardenedTime))
+		}
 		rt.mu.Unlock()
 		if pc != nil {
-			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: db.Pos().LSN, Redone: red, Time: now})
+			// This acknowledgment may be the only one for these records
+			// (see hardenLoop): it says how long ago they were hardened,
+			// so the primary's harden lag is the fsync's, not the apply's.
+			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard, Redone: red, Time: now, HardenedAgo: ago})
 		}
 		rt.wake()
 	}

@@ -56,7 +56,8 @@
 //	2     HelloAck         as Hello: the acceptor describes itself
 //	3     Refuse           str code, str message, str hint
 //	4     Records          u64 epoch, u64 first LSN, u64 last LSN, bytes records
-//	5     Ack              u64 epoch, u64 hardened LSN, u64 redone LSN, time
+//	5     Ack              u64 epoch, u64 hardened LSN, u64 redone LSN, time,
+//	                       (1.1) u64 nanoseconds since the hardened LSN was hardened
 //	6     SeedChunk        u64 epoch, u64 seed LSN, u64 offset, u64 total size, bytes data
 //	7     SeedDone         u64 epoch, pos, u64 total size, history
 //	8     Heartbeat        u64 seq, time, time echo, u64 last commit LSN,

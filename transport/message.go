@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -13,7 +14,8 @@ import (
 // fields, which older decoders ignore.
 const (
 	ProtocolMajor uint16 = 1
-	ProtocolMinor uint16 = 0
+	// ProtocolMinor 1 appended Ack.HardenedAgo.
+	ProtocolMinor uint16 = 1
 )
 
 // ErrUnsupportedVersion is wrapped by the error of a Hello or HelloAck whose
@@ -332,6 +334,11 @@ type Ack struct {
 	Hardened sqlink.LSN
 	Redone   sqlink.LSN
 	Time     time.Time // the secondary's clock when it sent the Ack
+	// HardenedAgo is how long before sending the Ack the secondary
+	// hardened Hardened (its own clock, so no clock needs to agree): an
+	// Ack sent after the apply still tells when the records were durable.
+	// Zero from a partner of protocol 1.0.
+	HardenedAgo time.Duration
 }
 
 // FrameType implements Message.
@@ -347,6 +354,7 @@ func (a *Ack) AppendBinary(b []byte) ([]byte, error) {
 	e.u64(uint64(a.Hardened))
 	e.u64(uint64(a.Redone))
 	e.time(a.Time)
+	e.u64(uint64(max(a.HardenedAgo, 0))) // 1.1
 	return e.b, nil
 }
 
@@ -354,6 +362,9 @@ func (a *Ack) AppendBinary(b []byte) ([]byte, error) {
 func (a *Ack) UnmarshalBinary(b []byte) error {
 	d := decoder{b: b}
 	*a = Ack{Epoch: sqlink.Epoch(d.u64()), Hardened: sqlink.LSN(d.u64()), Redone: sqlink.LSN(d.u64()), Time: d.time()}
+	if len(d.b) > 0 { // 1.1; a 1.0 Ack ends before it
+		a.HardenedAgo = time.Duration(min(d.u64(), math.MaxInt64))
+	}
 	return d.finish("ack")
 }
 

@@ -68,7 +68,7 @@ func randomMessages(r *rand.Rand) []transport.Message {
 		&ack,
 		&transport.Refuse{Code: str(), Message: str(), Hint: str()},
 		&transport.Records{Epoch: sqlink.Epoch(r.Uint64()), FirstLSN: first, LastLSN: first + sqlink.LSN(r.Uint64N(1000)), Data: data(r.IntN(5000))},
-		&transport.Ack{Epoch: sqlink.Epoch(r.Uint64()), Hardened: sqlink.LSN(r.Uint64()), Redone: sqlink.LSN(r.Uint64()), Time: tm()},
+		&transport.Ack{Epoch: sqlink.Epoch(r.Uint64()), Hardened: sqlink.LSN(r.Uint64()), Redone: sqlink.LSN(r.Uint64()), Time: tm(), HardenedAgo: time.Duration(r.Int64N(1 << 40))},
 		&transport.SeedChunk{Epoch: sqlink.Epoch(r.Uint64()), LSN: sqlink.LSN(r.Uint64()), Offset: offset, TotalSize: offset + uint64(len(chunk)) + r.Uint64N(1<<20), Data: chunk},
 		&transport.SeedDone{Epoch: sqlink.Epoch(r.Uint64()), Pos: pos(), TotalSize: r.Uint64(), History: history()},
 		&transport.Heartbeat{Seq: r.Uint64(), Time: tm(), Echo: tm(), LastCommitLSN: sqlink.LSN(r.Uint64()), LastCommitTime: tm(), Probe: r.IntN(2) == 0, Reply: r.IntN(2) == 0},
@@ -121,6 +121,20 @@ func TestMessages_RoundTrip(t *testing.T) {
 		if !seen[ft] {
 			t.Errorf("frame type %s not covered", ft)
 		}
+	}
+}
+
+// An Ack from a partner of protocol 1.0 ends before HardenedAgo: it decodes,
+// with HardenedAgo zero.
+func TestAck_FromProtocol10(t *testing.T) {
+	want := transport.Ack{Epoch: 3, Hardened: 10, Redone: 9, Time: time.Unix(1700000000, 0).UTC()}
+	b, err := (&transport.Ack{Epoch: 3, Hardened: 10, Redone: 9, Time: want.Time, HardenedAgo: time.Second}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got transport.Ack
+	if err := got.UnmarshalBinary(b[:len(b)-8]); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("1.0 Ack = %+v, %v; want %+v", got, err, want)
 	}
 }
 
