@@ -239,8 +239,6 @@ type linkRuntime struct {
 
 	sentLSN, recvLSN       sqlink.LSN
 	sentTime, recvTime     time.Time
-	hardenedTime           time.Time
-	hardenedLSN            sqlink.LSN // secondary: what the last fsync made durable, at hardenedTime
 	redoneTime             time.Time
 	ackHardened, ackRedone sqlink.LSN
 	ackTime                time.Time

@@ -155,7 +155,7 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 		} else {
 			hard, red := ds.Pos.LSN, ds.Redone.LSN
 			rs.LastReceivedLSN, rs.LastReceivedTime = rt.recvLSN, rt.recvTime
-			rs.LastHardenedLSN, rs.LastHardenedTime = hard, rt.hardenedTime
+			rs.LastHardenedLSN, rs.LastHardenedTime = hard, ds.HardenedAt
 			rs.LastRedoneLSN, rs.LastRedoneTime = red, rt.redoneTime
 			rs.LastCommitLSN, rs.LastCommitTime = rt.primaryLSN, rt.primaryTime
 			avg := rt.avgRecordLocked(ds)

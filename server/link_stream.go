@@ -342,9 +342,6 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 		}
 		now := rt.s.cfg.Now()
 		hard := db.Pos().LSN
-		rt.mu.Lock()
-		rt.hardenedTime, rt.hardenedLSN = now, hard
-		rt.mu.Unlock()
 		if !rt.syncMode() && rt.applierWaiting.Load() {
 			// Async, and the applier, woken by this harden, applies these
 			// records at once and acknowledges both positions: one
@@ -456,19 +453,17 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 		rt.redoneBytes += int64(size)
 		rt.redoneTime = now
 		pc := rt.conn
-		hard := db.Pos().LSN
-		var ago time.Duration
-		if rt.hardenedLSN >= hard {
-			// Else the hardener has not noted its fsync yet: it ended
-			// just now.
-			ago = max(0, now.Sub(rt.hardenedTime))
-		}
 		rt.mu.Unlock()
+		hard, hardAt := db.Hardened()
+		var ago time.Duration // unknown (hardened before a restart): as a 1.0 Ack
+		if !hardAt.IsZero() {
+			ago = max(0, now.Sub(hardAt))
+		}
 		if pc != nil {
 			// This acknowledgment may be the only one for these records
 			// (see hardenLoop): it says how long ago they were hardened,
 			// so the primary's harden lag is the fsync's, not the apply's.
-			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard, Redone: red, Time: now, HardenedAgo: ago})
+			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
 		}
 		rt.wake()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -81,8 +82,18 @@ func (db *DB) advanceHardened(rec *Record) {
 	defer db.mu.Unlock()
 	db.pos = rec.Pos()
 	db.lastCommit = rec.Time
+	db.hardenedAt = db.cfg.Now()
 	close(db.notify)
 	db.notify = make(chan struct{})
+}
+
+// Hardened returns a secondary's hardened position and when Harden made
+// it durable (zero before the first Harden since the DB was opened), read
+// together.
+func (db *DB) Hardened() (sqlink.Pos, time.Time) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.pos, db.hardenedAt
 }
 
 // Redone returns the position of the last record applied to a secondary's

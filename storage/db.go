@@ -53,6 +53,7 @@ type DB struct {
 	pageSize    uint32
 	pageCount   uint32
 	lastCommit  time.Time
+	hardenedAt  time.Time // on a secondary: when the last Harden made pos durable
 	checkpoints int64
 	lastCkpt    time.Time
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
@@ -671,7 +672,8 @@ type Stats struct {
 	ReadOnly       bool         `json:"read_only"`
 	Primary        string       `json:"primary,omitempty"`
 	OpenConns      int          `json:"open_conns"`
-	Redone         sqlink.Pos   `json:"redone"` // on a secondary: applied to the database; Pos is hardened
+	Redone         sqlink.Pos   `json:"redone"`               // on a secondary: applied to the database; Pos is hardened
+	HardenedAt     time.Time    `json:"hardened_at,omitzero"` // on a secondary: when Pos was made durable (zero before the first Harden since open)
 	CaptureError   string       `json:"capture_error,omitempty"`
 }
 
@@ -691,6 +693,7 @@ func (db *DB) Stats() Stats {
 		LogBytes:       logBytes,
 		LogFirstLSN:    first,
 		LastCommit:     db.lastCommit,
+		HardenedAt:     db.hardenedAt,
 		Checkpoints:    db.checkpoints,
 		LastCheckpoint: db.lastCkpt,
 		ReadOnly:       db.readOnly,
