@@ -55,7 +55,12 @@ type DatabaseInfo struct {
 	PageSize       int          `json:"page_size"`
 	PageCount      int64        `json:"page_count"`
 	SizeBytes      int64        `json:"size_bytes"`
-	CreatedAt      time.Time    `json:"created_at"`
+	// LogBytes is the replication log kept on disk; LogFirstLSN the oldest
+	// record it can still serve (a link or rewind needing an older one
+	// reseeds).
+	LogBytes    int64      `json:"log_bytes"`
+	LogFirstLSN sqlink.LSN `json:"log_first_lsn"`
+	CreatedAt   time.Time  `json:"created_at"`
 	// ChainStarted is whether a full, not copy-only, backup has been taken:
 	// a link needs it before it can seed from the database.
 	ChainStarted bool `json:"chain_started"`

@@ -104,6 +104,11 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	fmt.Fprintf(w, "Position:\t%s\n", d.Pos)
 	fmt.Fprintf(w, "Epoch:\t%d\n", d.Epoch)
 	fmt.Fprintf(w, "Size:\t%s (%d pages of %d bytes)\n", bytesHuman(d.SizeBytes), d.PageCount, d.PageSize)
+	if d.LogFirstLSN > d.Pos.LSN {
+		fmt.Fprintf(w, "Log:\t%s (empty)\n", bytesHuman(d.LogBytes))
+	} else if d.LogFirstLSN > 0 {
+		fmt.Fprintf(w, "Log:\t%s (LSN %d to %d)\n", bytesHuman(d.LogBytes), d.LogFirstLSN, d.Pos.LSN)
+	}
 	fmt.Fprintf(w, "Created:\t%s\n", ts(d.CreatedAt))
 	chain := "no (take a full backup: sqlink backup " + d.Name + " --to FILE)"
 	if d.ChainStarted {

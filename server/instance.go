@@ -74,6 +74,7 @@ func (i instance) databaseInfo(d catalog.Database) adminapi.DatabaseInfo {
 		st := db.Stats()
 		info.Pos, info.Epoch = st.Pos, st.Epoch
 		info.PageSize, info.PageCount, info.SizeBytes = int(st.PageSize), st.PageCount, st.SizeBytes
+		info.LogBytes, info.LogFirstLSN = st.LogBytes, st.LogFirstLSN
 		if st.ReadOnly {
 			info.ReadOnly = true
 			info.ReadOnlyReason = "secondary replica of instance " + st.Primary

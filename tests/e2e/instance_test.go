@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -85,6 +86,13 @@ SELECT count(*) FROM items;
 	lsn1 := lsnOf(t, in, "shop")
 	if got, want := lsn1-lsn0, uint64(6); got != want {
 		t.Fatalf("LSN advanced by %d, want %d", got, want)
+	}
+	// The log that holds them is shown, in JSON and as text.
+	if v := dbShow(t, in, "shop"); v["log_first_lsn"] != float64(1) || v["log_bytes"].(float64) <= 0 {
+		t.Fatalf("db show: log_first_lsn %v, log_bytes %v; want 1 and > 0", v["log_first_lsn"], v["log_bytes"])
+	}
+	if out := in.MustCLI("db", "show", "shop"); !strings.Contains(out, fmt.Sprintf("(LSN 1 to %d)", lsn1)) {
+		t.Fatalf("db show does not give the log's range:\n%s", out)
 	}
 
 	// A restart keeps data and continues LSNs.
