@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -278,4 +279,128 @@ func TestFailoverRewindAfterShrinkAndGrowth(t *testing.T) {
 			waitSameDigest(t, win, lose)
 		})
 	}
+}
+
+// When the log no longer reaches back to the fork (released past the cap
+// while the partner was away, then pruned), the loser of a split brain
+// cannot be rewound: it still saves its diverged state, then reseeds in
+// full and follows the winner. The log may be gone on either side.
+func TestFailoverSplitBrainReseedsWhenTheLogIsGone(t *testing.T) {
+	tune := func(c *server.Config) {
+		c.LinkLogCapBytes = 256 << 10
+		c.LogRetentionBytes = 1 << 20
+	}
+	// Each writes enough that a cap and retention this small release and
+	// prune the log kept since the fork (segments are 16 MiB).
+	big := func(n *node, from int) {
+		for i := range 10 {
+			insertRows(t, n, from+i*1000, 1000, 4000)
+		}
+	}
+	for _, gone := range []string{"loser", "winner"} {
+		t.Run("log gone on the "+gone, func(t *testing.T) {
+			east, west := mustTwoWayPair(t, true, tune)
+			waitRoles(t, east, west)
+			// east, the loser, commits what west never receives...
+			west.stop()
+			east.mustExec("shop", "INSERT INTO items(body) VALUES ('east only')")
+			if gone == "loser" {
+				fork := dbPos(t, east) - 1
+				big(east, 100000)
+				waitLinkState(t, east, "RESEED_REQUIRED")
+				waitLogFrom(t, east, fork)
+			}
+			east.stop()
+			// ...and west, forced primary, goes on without it.
+			west.start()
+			if _, err := west.failover(adminapi.FailoverRequest{Type: "forced", AllowDataLoss: true}); err != nil {
+				t.Fatal(err)
+			}
+			fork := dbPos(t, west)
+			west.mustExec("shop", "INSERT INTO items(body) VALUES ('west 1')")
+			if gone == "winner" {
+				big(west, 200000)
+				waitLinkState(t, west, "RESEED_REQUIRED")
+				waitLogFrom(t, west, fork)
+			}
+			east.start()
+			for _, n := range []*node{east, west} {
+				waitLinkState(t, n, "SPLIT_BRAIN")
+			}
+			if err := east.exec("shop", "INSERT INTO items(body) VALUES ('split')"); !hasCode(err, "25006") {
+				t.Fatalf("write on the lower epoch in split brain: %v", err)
+			}
+			sr, err := east.setRole("west")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("set-role: method %s, fork %d, %d diverged, file %s", sr.Method, sr.ForkLSN, sr.Diverged, sr.DivergedFile)
+			if sr.Method != "reseed" || sr.Diverged == 0 || sr.DivergedFile == "" {
+				t.Fatalf("set-role result: %+v", sr)
+			}
+			// The listing comes from the log: when the loser's log is gone,
+			// it says so (the saved copy still holds the transactions).
+			list, err := os.ReadFile(sr.DivergedList)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lost := strings.Contains(string(list), "no longer reaches back to the fork"); lost != (gone == "loser") {
+				t.Fatalf("listing of the diverged transactions:\n%s", list)
+			}
+			if _, err := exec.LookPath("sqlite3"); err == nil {
+				out, err := exec.Command("sqlite3", "-readonly", sr.DivergedFile, "SELECT count(*) FROM items WHERE body = 'east only'").CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "1" {
+					t.Fatalf("saved file: %v %s", err, out)
+				}
+			}
+			waitRoles(t, west, east)
+			waitOnline(t, east)
+			west.mustExec("shop", "INSERT INTO items(body) VALUES ('west after')")
+			want, err := west.count("shop", "items")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRows(t, east, want)
+			if got, err := east.count("shop", "items WHERE body = 'east only'"); err != nil || got != 0 {
+				t.Fatalf("east still has %d diverged rows (%v)", got, err)
+			}
+			waitSameDigest(t, west, east)
+		})
+	}
+}
+
+// waitLinkState waits until n shows link L in state.
+func waitLinkState(t testing.TB, n *node, state string) {
+	t.Helper()
+	testutil.RetryUntil(t, testWait, func() error {
+		if st := n.link("L"); st.State != state {
+			return fmt.Errorf("%s: link state %s, want %s", n.name, st.State, state)
+		}
+		return nil
+	})
+}
+
+// dbPos returns n's position of shop.
+func dbPos(t testing.TB, n *node) sqlink.LSN {
+	t.Helper()
+	d, err := n.admin.GetDatabase(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Pos.LSN
+}
+
+// waitLogFrom waits until n's log of shop starts after lsn (pruned).
+func waitLogFrom(t testing.TB, n *node, lsn sqlink.LSN) {
+	t.Helper()
+	testutil.RetryUntil(t, testWait, func() error {
+		d, err := n.admin.GetDatabase(context.Background(), "shop")
+		if err != nil {
+			return err
+		}
+		if d.LogFirstLSN <= lsn+1 {
+			return fmt.Errorf("%s: log starts at %d, want after %d (log %d bytes, pos %d, ro %v)", n.name, d.LogFirstLSN, lsn+1, d.LogBytes, d.Pos.LSN, d.ReadOnly)
+		}
+		return nil
+	})
 }

@@ -681,6 +681,12 @@ func (rt *linkRuntime) persistState(hs *link.HardState) error {
 	rt.mu.Lock()
 	rt.data.State = &h
 	rt.rec.Role, rt.rec.Epoch, rt.rec.Mode, rt.rec.TwoWay = h.Role, h.Epoch, h.Mode, h.TwoWay
+	if h.Role != sqlink.RolePrimary && rt.data.ReseedRequired {
+		// RESEED_REQUIRED says this replica, as primary, released the log
+		// its secondary needed; as a secondary it has nothing to keep.
+		rt.data.ReseedRequired = false
+		rt.reseedErr = nil
+	}
 	rt.mu.Unlock()
 	if err := rt.save(); err != nil {
 		return err

@@ -30,14 +30,17 @@ func (rt *linkRuntime) stateLocked() string {
 	switch {
 	case rt.dropping || st.Dropped:
 		return linkDropped
+	case st.SplitBrain.Active:
+		// Before RESEED_REQUIRED: two primaries is what the operator
+		// must act on first (a primary whose log passed the cap while
+		// its partner was away may come back to find one).
+		return linkSplitBrain
 	case rt.data.ReseedRequired:
 		return linkReseedRequired
 	case rt.data.Phase != phaseOnline:
 		return linkSeeding
 	case rt.seed.active || ps != nil && ps.DatabaseState == sqlink.DatabaseRestoring && rt.conn != nil:
 		return linkSeeding
-	case st.SplitBrain.Active:
-		return linkSplitBrain
 	case st.Op.Active():
 		return linkFailover
 	case rt.conn == nil || !st.Connected:
