@@ -79,8 +79,8 @@ type Config struct {
 	// transaction in flight before its session is ended, which rolls it
 	// back (default DefaultFailoverDrainTimeout).
 	FailoverDrainTimeout time.Duration
-	// Failpoint, for crash tests, names a point of a failover at which the
-	// process kills itself with SIGKILL (see failpoints in failover.go).
+	// Failpoint, for crash tests, names a point of a failover or a rewind
+	// at which the process kills itself with SIGKILL (see failpoints in failover.go).
 	// Open reads SQLINK_FAILPOINT when it is empty.
 	Failpoint string
 }

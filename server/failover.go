@@ -16,8 +16,9 @@ package server
 // diverged state (link_rewind.go) before it follows the designated primary.
 //
 // Failpoints: Config.Failpoint (env SQLINK_FAILPOINT) names one of the
-// points below; when the link's loop reaches it the process kills itself
-// with SIGKILL, so crash tests can stop a failover at each step.
+// points below; when the link reaches it the process kills itself with
+// SIGKILL, so crash tests can stop a failover, or the rewind of a split
+// brain's loser, at each step.
 
 import (
 	"context"
@@ -50,6 +51,21 @@ const (
 	// fpAfterSwap: the old primary persisted the end of the failover, or
 	// the new primary took writes.
 	fpAfterSwap = "failover/after-swap"
+)
+
+// Failpoints of a rewind (or reseed) of a split brain's loser, in order.
+const (
+	// fpRewindSaved: the diverged state is saved; the database is as it was.
+	fpRewindSaved = "rewind/after-save"
+	// fpRewindCopied: the database is copied into the seed and removed;
+	// the replica is seeding and has asked for the pages.
+	fpRewindCopied = "rewind/after-copy"
+	// fpRewindPages: the pages that differ are written into the copy, not
+	// yet marked complete.
+	fpRewindPages = "rewind/after-pages"
+	// fpRewindFinished: the rewound copy (any received seed) is in place
+	// as the database, not yet caught up.
+	fpRewindFinished = "rewind/after-finish"
 )
 
 // failpoint kills the process when name is the configured failpoint.

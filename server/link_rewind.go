@@ -94,6 +94,7 @@ func (rt *linkRuntime) rewind(rw link.Rewind) {
 		}
 	}
 	why := fmt.Sprintf("diverged from the primary after LSN %d; the %d diverged transactions were saved to %s", rw.To, res.count, res.file)
+	rt.s.failpoint(fpRewindSaved)
 	var req *rewindRequest
 	var w *storage.SeedWriter
 	if db != nil {
@@ -113,6 +114,7 @@ func (rt *linkRuntime) rewind(rw link.Rewind) {
 		rt.rewindReq = req
 		rt.mu.Unlock()
 		rt.restartSeedingWith(pc, "rewinding: "+why, true)
+		rt.s.failpoint(fpRewindCopied)
 	} else {
 		rt.log.Warn("diverged from the primary: saved the diverged transactions, reseeding",
 			"fork_lsn", rw.To, "through", rw.Through, "file", res.file, "list", res.list)

@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"slices"
 	"sync"
@@ -381,12 +382,20 @@ func (rt *linkRuntime) start() error {
 			rt.mu.Unlock()
 			break
 		}
-		if w, err := storage.OpenSeed(databasePath(rt.s.cfg.DataDir, rt.database())); err == nil {
+		path := databasePath(rt.s.cfg.DataDir, rt.database())
+		if w, err := storage.OpenSeed(path); err == nil {
 			rt.writer = w
 			st := w.State()
 			rt.mu.Lock()
 			rt.seed.done, rt.seed.total, rt.seed.seedLSN = st.BytesDone(), st.PageCount*st.PageSize, st.Pos.LSN
 			rt.mu.Unlock()
+		} else if _, serr := os.Stat(path); serr == nil {
+			// A seed moved into place just before a crash, ahead of the
+			// catch-up that follows it being saved: this replica cannot
+			// tell where its copy stands, so it starts a new seed.
+			rt.log.Warn("a finished seed was not caught up before a restart: seeding again", "path", path, "err", err)
+			removeDatabaseFiles(path)
+			removeSeedFiles(path)
 		}
 	}
 	if rt.data.State != nil {

@@ -477,6 +477,7 @@ func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 	}
 	if rt.seedSparse {
 		// A rewind: every page that may differ has arrived.
+		rt.s.failpoint(fpRewindPages)
 		if err := w.Complete(); err != nil {
 			rt.seedMu.Unlock()
 			return err
@@ -501,6 +502,7 @@ func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 		return fmt.Errorf("open seeded database: %w", err)
 	}
 	rt.log.Info("seed received", "base", st.Base.LSN, "seed_lsn", st.Pos.LSN)
+	rt.s.failpoint(fpRewindFinished)
 	if !rt.call(func() { rt.beginCatchup(db, m.Epoch, m.History, st.Pos) }) {
 		db.Close(context.Background())
 	}
