@@ -63,10 +63,11 @@ const (
 	// fpRewindPages: the pages that differ are written into the copy, not
 	// yet marked complete.
 	fpRewindPages = "rewind/after-pages"
-	// fpRewindFinished: the rewound copy (any received seed) is in place
-	// as the database, not yet caught up.
-	fpRewindFinished = "rewind/after-finish"
 )
+
+// fpSeedFinished: a received seed (a rewound copy too) is in place as the
+// database; the catch-up that follows is not saved yet.
+const fpSeedFinished = "seed/after-finish"
 
 // failpoint kills the process when name is the configured failpoint.
 func (s *Server) failpoint(name string) {

@@ -502,7 +502,7 @@ func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 		return fmt.Errorf("open seeded database: %w", err)
 	}
 	rt.log.Info("seed received", "base", st.Base.LSN, "seed_lsn", st.Pos.LSN)
-	rt.s.failpoint(fpRewindFinished)
+	rt.s.failpoint(fpSeedFinished)
 	if !rt.call(func() { rt.beginCatchup(db, m.Epoch, m.History, st.Pos) }) {
 		db.Close(context.Background())
 	}

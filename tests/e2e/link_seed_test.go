@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/internal/testutil"
 )
 
 // fillBlobs adds n MiB of random blobs to db in transactions of 32 MiB.
@@ -170,4 +171,43 @@ INSERT INTO after (v) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FR
 	}
 	mustVerify(t, p, s, "shop")
 	t.Logf("seeded from backup: %d seed bytes for a %d-byte database (state %s, seed LSN %d)", shipped, size, sd.State, sd.SeedLSN)
+}
+
+// TestLink_KilledAsTheSeedLands kills the secondary (SIGKILL, from its own
+// failpoint) right after the seed is moved into place as its database and
+// before the catch-up that follows is saved: after the restart it seeds
+// again and follows, instead of refusing every new seed because the
+// database file exists.
+func TestLink_KilledAsTheSeedLands(t *testing.T) {
+	p := MustStartInstance(t, "alpha")
+	s := MustStartInstance(t, "beta")
+	p.MustCLI("db", "create", "small")
+	fillBlobs(t, p, "small", 8)
+	mustFullBackup(t, p, "small")
+	s.Stop()
+	s.StartEnv("SQLINK_FAILPOINT=seed/after-finish")
+	r := p.CLI(append([]string{"link", "create", "--name", "small", "--database", "small"}, linkFlags(p, s)...)...)
+	t.Logf("link create with seed/after-finish armed on beta: exit %d\nstderr: %s", r.Code, r.Stderr)
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if !s.Exited() {
+			return fmt.Errorf("beta is still running: failpoint not reached")
+		}
+		return nil
+	})
+	if !strings.Contains(s.Output(), "seed/after-finish") {
+		t.Fatalf("beta exited without reaching the failpoint:\n%s", s.Output())
+	}
+	s.Kill() // reap
+	s.Start()
+	waitCaughtUp(t, p, s, "small", 0)
+	p.MustPsql("small", `INSERT INTO blobs (b) VALUES (x'00');`)
+	want, err := queryInt(p, "small", `SELECT count(*) FROM blobs;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, s, "small", `SELECT count(*) FROM blobs;`, want, 0)
+	t.Log(mustVerify(t, p, s, "small"))
+	if sd := seedingOf(mustLinkStatus(t, s, "small")); sd == nil || sd.Attempts < 2 {
+		t.Fatalf("seeding %+v, want a second attempt after the kill", sd)
+	}
 }

@@ -20,8 +20,8 @@ import (
 // and that replication runs.
 func TestFailover_CrashDuringRewind(t *testing.T) {
 	requireTool(t, "sqlite3")
-	for _, fp := range []string{"rewind/after-save", "rewind/after-copy", "rewind/after-pages", "rewind/after-finish"} {
-		t.Run(strings.TrimPrefix(fp, "rewind/"), func(t *testing.T) { testRewindCrash(t, fp) })
+	for _, fp := range []string{"rewind/after-save", "rewind/after-copy", "rewind/after-pages", "seed/after-finish"} {
+		t.Run(strings.ReplaceAll(fp, "/", "-"), func(t *testing.T) { testRewindCrash(t, fp) })
 	}
 }
 
