@@ -177,12 +177,7 @@ func TestFailoverForcedSplitBrainSetRole(t *testing.T) {
 	if sr.Diverged != 2 || sr.DivergedFile == "" || sr.Method != "rewind" || sr.ForkLSN != sb.ForkLSN {
 		t.Fatalf("set-role result: %+v", sr)
 	}
-	if _, err := exec.LookPath("sqlite3"); err == nil {
-		out, err := exec.Command("sqlite3", "-readonly", sr.DivergedFile, "SELECT count(*) FROM items WHERE body LIKE 'west %'").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "2" {
-			t.Fatalf("saved file: %v %s", err, out)
-		}
-	}
+	checkSaved(t, sr.DivergedFile, "items WHERE body LIKE 'west %'", 2)
 	waitRoles(t, east, west)
 	waitOnline(t, west)
 	east.mustExec("shop", "INSERT INTO items(body) VALUES ('east after')")
@@ -268,14 +263,7 @@ func TestFailoverRewindAfterShrinkAndGrowth(t *testing.T) {
 			if sr.Method != "rewind" || sr.Diverged == 0 {
 				t.Fatalf("set-role result: method %q, %d diverged", sr.Method, sr.Diverged)
 			}
-			waitRoles(t, win, lose)
-			waitOnline(t, lose)
-			win.mustExec("shop", "INSERT INTO items(body) VALUES ('after the rewind')")
-			want, err := win.count("shop", "items")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRows(t, lose, want)
+			waitFollows(t, win, lose, "after the rewind")
 			waitSameDigest(t, win, lose)
 		})
 	}
@@ -347,25 +335,40 @@ func TestFailoverSplitBrainReseedsWhenTheLogIsGone(t *testing.T) {
 			if lost := strings.Contains(string(list), "no longer reaches back to the fork"); lost != (gone == "loser") {
 				t.Fatalf("listing of the diverged transactions:\n%s", list)
 			}
-			if _, err := exec.LookPath("sqlite3"); err == nil {
-				out, err := exec.Command("sqlite3", "-readonly", sr.DivergedFile, "SELECT count(*) FROM items WHERE body = 'east only'").CombinedOutput()
-				if err != nil || strings.TrimSpace(string(out)) != "1" {
-					t.Fatalf("saved file: %v %s", err, out)
-				}
-			}
-			waitRoles(t, west, east)
-			waitOnline(t, east)
-			west.mustExec("shop", "INSERT INTO items(body) VALUES ('west after')")
-			want, err := west.count("shop", "items")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRows(t, east, want)
+			checkSaved(t, sr.DivergedFile, "items WHERE body = 'east only'", 1)
+			waitFollows(t, west, east, "west after")
 			if got, err := east.count("shop", "items WHERE body = 'east only'"); err != nil || got != 0 {
 				t.Fatalf("east still has %d diverged rows (%v)", got, err)
 			}
 			waitSameDigest(t, west, east)
 		})
+	}
+}
+
+// waitFollows waits until lose is win's online secondary and a row
+// written on win reaches it.
+func waitFollows(t testing.TB, win, lose *node, body string) {
+	t.Helper()
+	waitRoles(t, win, lose)
+	waitOnline(t, lose)
+	win.mustExec("shop", fmt.Sprintf("INSERT INTO items(body) VALUES ('%s')", body))
+	want, err := win.count("shop", "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, lose, want)
+}
+
+// checkSaved checks, with the sqlite3 CLI when there is one, that the
+// saved diverged file has want rows in from (a FROM clause).
+func checkSaved(t testing.TB, file, from string, want int) {
+	t.Helper()
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		return
+	}
+	out, err := exec.Command("sqlite3", "-readonly", file, "SELECT count(*) FROM "+from).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(want) {
+		t.Fatalf("saved file %s: %v %s, want %d rows in %s", file, err, out, want, from)
 	}
 }
 
