@@ -85,6 +85,44 @@ func OpenDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, sqlink.Errorf(sqlink.EINVALID, "give the path of a database file", "%s is a directory", path)
 	}
+	if err := claimPath(path); err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, path, cfg)
+	if err != nil {
+		releasePath(path)
+		return nil, err
+	}
+	return db, nil
+}
+
+// openPaths are the databases open in this process. A second DB on the
+// same files would capture, checkpoint and prune the log behind the first
+// one's back, so OpenDB refuses it.
+var openPaths = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+func claimPath(path string) error {
+	openPaths.Lock()
+	defer openPaths.Unlock()
+	if openPaths.m[path] {
+		return sqlink.Errorf(sqlink.ECONFLICT, "close the database first: it may be opened once per process",
+			"database %s is already open", path)
+	}
+	openPaths.m[path] = true
+	return nil
+}
+
+func releasePath(path string) {
+	openPaths.Lock()
+	defer openPaths.Unlock()
+	delete(openPaths.m, path)
+}
+
+// openDB is OpenDB once the path is claimed.
+func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	lg, err := openLog(path+"-log", cfg.SegmentBytes)
 	if err != nil {
 		return nil, err
@@ -775,5 +813,6 @@ func (db *DB) Close(ctx context.Context) error {
 	close(db.notify)
 	db.notify = make(chan struct{})
 	db.mu.Unlock()
+	releasePath(db.path)
 	return errors.Join(errs...)
 }

@@ -166,3 +166,27 @@ func TestDB_ConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+// A second DB on the same files would capture, checkpoint and prune behind
+// the first one's back: OpenDB refuses it until the first is closed (the
+// same file through another spelling of its path too).
+func TestOpenDB_OncePerProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecWrite(t, db, "CREATE TABLE t (x)")
+	other := filepath.Join(filepath.Dir(path), ".", "db.sqlite")
+	if _, err := storage.OpenDB(ctx, other, storage.DBConfig{}); sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "already open") {
+		t.Fatalf("second open: %v, want ECONFLICT (already open)", err)
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if got := db.Pos().LSN; got != 1 {
+		t.Fatalf("reopened at LSN %d, want 1", got)
+	}
+}
