@@ -65,9 +65,19 @@ const (
 	fpRewindPages = "rewind/after-pages"
 )
 
-// fpSeedFinished: a received seed (a rewound copy too) is in place as the
-// database; the catch-up that follows is not saved yet.
-const fpSeedFinished = "seed/after-finish"
+// Failpoints of a secondary receiving a seed (a rewound copy too), in order.
+const (
+	// fpSeedPlanned: the seed's plan is saved, no page written yet.
+	fpSeedPlanned = "seed/after-plan"
+	// fpSeedFlushed: received pages are written and their progress saved.
+	fpSeedFlushed = "seed/after-flush"
+	// fpSeedFinished: the seed is in place as the database; the catch-up
+	// that follows is not saved yet.
+	fpSeedFinished = "seed/after-finish"
+	// fpSeedOnline: caught up and marked ONLINE in the catalog; the link's
+	// own record still says catching up.
+	fpSeedOnline = "seed/after-online"
+)
 
 // failpoint kills the process when name is the configured failpoint.
 func (s *Server) failpoint(name string) {

@@ -358,6 +358,22 @@ func (rt *linkRuntime) start() error {
 		rt.db = db
 		rt.mu.Unlock()
 	case phaseCatchup:
+		rt.s.mu.Lock()
+		open := rt.s.dbs[rt.database()]
+		rt.s.mu.Unlock()
+		if open != nil {
+			// The catalog has it ONLINE (so the server opened it): the
+			// catch-up ended just before a crash, ahead of this record.
+			rt.mu.Lock()
+			rt.db = open
+			rt.data.Phase = phaseOnline
+			rt.seed.state = "COMPLETED"
+			rt.mu.Unlock()
+			if err := rt.save(); err != nil {
+				return fmt.Errorf("link %s: %w", rt.name, err)
+			}
+			break
+		}
 		db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
 		if err != nil {
 			return fmt.Errorf("link %s: open database: %w", rt.name, err)

@@ -336,6 +336,7 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	if err := rt.save(); err != nil {
 		return err
 	}
+	rt.s.failpoint(fpSeedPlanned)
 	rt.setSeedState("SEEDING")
 	rt.log.Info("receiving seed", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", st.Next, "pages", st.PageCount)
 	return nil
@@ -422,6 +423,9 @@ func (rt *linkRuntime) startFlush() error {
 			rt.mu.Unlock()
 			err = rt.save()
 		}
+		if err == nil {
+			rt.s.failpoint(fpSeedFlushed)
+		}
 		ch <- err
 	}()
 	return nil
@@ -458,6 +462,9 @@ func (rt *linkRuntime) flushSeed() error {
 		rt.data.SeedBytes = rt.seed.sent
 		rt.mu.Unlock()
 		err = rt.save()
+	}
+	if err == nil {
+		rt.s.failpoint(fpSeedFlushed)
 	}
 	return err
 }

@@ -502,6 +502,7 @@ func (rt *linkRuntime) checkCatchup() {
 		rt.setError(err)
 		return
 	}
+	rt.s.failpoint(fpSeedOnline)
 	rt.s.mu.Lock()
 	rt.s.dbs[rt.database()] = db
 	rt.s.mu.Unlock()
