@@ -65,6 +65,16 @@ const (
 	fpRewindPages = "rewind/after-pages"
 )
 
+// Failpoints of a secondary giving up its copy for a new seed (a rewind,
+// a reseed after RESEED_REQUIRED or a divergence), in order.
+const (
+	// fpReseedSaved: the link's seeding phase is saved; the database is
+	// still there (and ONLINE in the catalog).
+	fpReseedSaved = "reseed/after-save"
+	// fpReseedRemoved: the database is closed, RESTORING and removed.
+	fpReseedRemoved = "reseed/after-remove"
+)
+
 // Failpoints of a secondary receiving a seed (a rewound copy too), in order.
 const (
 	// fpSeedPlanned: the seed's plan is saved, no page written yet.

@@ -399,19 +399,15 @@ func (rt *linkRuntime) start() error {
 			break
 		}
 		path := databasePath(rt.s.cfg.DataDir, rt.database())
+		if err := rt.clearForSeed(path); err != nil {
+			return fmt.Errorf("link %s: %w", rt.name, err)
+		}
 		if w, err := storage.OpenSeed(path); err == nil {
 			rt.writer = w
 			st := w.State()
 			rt.mu.Lock()
 			rt.seed.done, rt.seed.total, rt.seed.seedLSN = st.BytesDone(), st.PageCount*st.PageSize, st.Pos.LSN
 			rt.mu.Unlock()
-		} else if _, serr := os.Stat(path); serr == nil {
-			// A seed moved into place just before a crash, ahead of the
-			// catch-up that follows it being saved: this replica cannot
-			// tell where its copy stands, so it starts a new seed.
-			rt.log.Warn("a finished seed was not caught up before a restart: seeding again", "path", path, "err", err)
-			removeDatabaseFiles(path)
-			removeSeedFiles(path)
 		}
 	}
 	if rt.data.State != nil {
@@ -430,6 +426,41 @@ func (rt *linkRuntime) start() error {
 
 // startReplica (re)starts the state machine from hs. Called before the loop
 // runs or from the loop.
+// clearForSeed makes way for a seed at a restart in the seeding phase.
+// While seeding, the database at path is never the copy: the seed is
+// received beside it (path.seed, kept: it resumes) and moved into place at
+// the end. A database there is what a crash left: the copy being replaced
+// (the link said seeding before its files were gone; the catalog may still
+// have it ONLINE, and the server then opened it), or a seed moved into
+// place before the catch-up that follows was saved, which cannot tell
+// where it stands. Either way it goes, and the seed starts or resumes.
+func (rt *linkRuntime) clearForSeed(path string) error {
+	ctx := context.WithoutCancel(rt.ctx)
+	rt.s.mu.Lock()
+	open := rt.s.dbs[rt.database()]
+	delete(rt.s.dbs, rt.database())
+	rt.s.mu.Unlock()
+	if open != nil {
+		open.Close(ctx)
+	}
+	if d, err := rt.s.cat.GetDatabase(ctx, rt.database()); err == nil && d.State != sqlink.DatabaseRestoring {
+		if err := rt.s.cat.SetDatabaseState(ctx, rt.database(), sqlink.DatabaseRestoring); err != nil {
+			return err
+		}
+	}
+	left := false
+	for _, p := range []string{path, path + "-wal", path + "-log"} {
+		if _, err := os.Stat(p); err == nil {
+			left = true
+		}
+	}
+	if left {
+		rt.log.Warn("removing the database a crash left while seeding; the seed starts or resumes", "path", path)
+		removeDatabaseFiles(path)
+	}
+	return nil
+}
+
 func (rt *linkRuntime) startReplica(hs link.HardState) error {
 	cfg := link.Config{
 		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,

@@ -579,6 +579,13 @@ func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed boo
 	rt.data.PrevVersion = prev
 	rt.data.SeedFromBackup = false
 	rt.mu.Unlock()
+	// The seeding phase is saved before the database goes: a crash from
+	// here on restarts seeding (clearForSeed), never an online link
+	// without its database.
+	if err := rt.save(); err != nil {
+		rt.setError(err)
+	}
+	rt.s.failpoint(fpReseedSaved)
 	ctx := context.WithoutCancel(rt.ctx)
 	rt.s.mu.Lock()
 	if rt.s.dbs[rt.database()] == db {
@@ -599,9 +606,7 @@ func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed boo
 	if !keepSeed {
 		removeSeedFiles(path)
 	}
-	if err := rt.save(); err != nil {
-		rt.setError(err)
-	}
+	rt.s.failpoint(fpReseedRemoved)
 	rt.setSeedState("PENDING")
 	rt.cmu.Lock()
 	rt.syncWait = false

@@ -20,7 +20,7 @@ import (
 // and that replication runs.
 func TestFailover_CrashDuringRewind(t *testing.T) {
 	requireTool(t, "sqlite3")
-	for _, fp := range []string{"rewind/after-save", "rewind/after-copy", "rewind/after-pages", "seed/after-finish"} {
+	for _, fp := range []string{"rewind/after-save", "reseed/after-save", "reseed/after-remove", "rewind/after-copy", "rewind/after-pages", "seed/after-finish"} {
 		t.Run(strings.ReplaceAll(fp, "/", "-"), func(t *testing.T) { testRewindCrash(t, fp) })
 	}
 }
