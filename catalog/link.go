@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -113,6 +114,30 @@ func (c *Catalog) DeleteLink(ctx context.Context, name string) error {
 			return notFound("link", name, "list links to see their names")
 		}
 		return nil
+	})
+}
+
+// DeleteLinkAndDatabase removes a link and, in the same transaction, the
+// database it was seeding (with its backup history): dropping a link whose
+// copy never arrived leaves neither behind.
+func (c *Catalog) DeleteLinkAndDatabase(ctx context.Context, name, database string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM links WHERE name = ?", name); err != nil {
+			return err
+		}
+		links, err := linkNames(ctx, tx, database)
+		if err != nil {
+			return err
+		}
+		if len(links) > 0 {
+			return sqlink.Errorf(sqlink.ECONFLICT, "drop the other link first",
+				"database %q is also replicated by link %s", database, strings.Join(links, ", "))
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM databases WHERE name = ?", database); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM backups WHERE database = ?", database)
+		return err
 	})
 }
 

@@ -65,6 +65,15 @@ const (
 	fpRewindPages = "rewind/after-pages"
 )
 
+// Failpoints of dropping a link's half, in order.
+const (
+	// fpDropSaved: the drop is saved in the link's record; nothing done.
+	fpDropSaved = "drop/after-save"
+	// fpDropIndependent: the database is independent (writable, or gone
+	// if it was still seeding); the link's record is still there.
+	fpDropIndependent = "drop/after-database"
+)
+
 // Failpoints of a secondary giving up its copy for a new seed (a rewind,
 // a reseed after RESEED_REQUIRED or a divergence), in order.
 const (

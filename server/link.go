@@ -36,6 +36,14 @@ func (s *Server) startLinks(ctx context.Context) error {
 		s.lmu.Lock()
 		s.links[rec.Name] = rt
 		s.lmu.Unlock()
+		if data.Dropping {
+			// A drop interrupted by a crash: finish it.
+			if err := s.dropLocal(ctx, rt, "finishing a drop that a restart interrupted"); err != nil {
+				rt.setError(err)
+				s.log.Error("finish dropping link", "link", rec.Name, "err", err)
+			}
+			continue
+		}
 		if err := rt.start(); err != nil {
 			rt.setError(err)
 			s.log.Error("start link", "link", rec.Name, "err", err)
@@ -338,10 +346,36 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 		}
 		s.lmu.Unlock()
 	}()
-	rt.stop(ctx)
-	if err := s.cat.DeleteLink(ctx, rt.name); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+	// Saved first, and the record removed last: a crash part-way finishes
+	// the drop at the next start (startLinks), never leaving a read-only
+	// copy without a link.
+	rt.mu.Lock()
+	rt.data.Dropping = true
+	rt.mu.Unlock()
+	if err := rt.save(); err != nil {
 		return err
 	}
+	s.failpoint(fpDropSaved)
+	rt.stop(ctx)
+	if err := s.dropDatabase(ctx, rt, phase); err != nil {
+		return err
+	}
+	s.failpoint(fpDropIndependent)
+	del := func() error { return s.cat.DeleteLink(ctx, rt.name) }
+	if phase != phaseOnline {
+		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.name, rt.database()) }
+	}
+	if err := del(); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		return err
+	}
+	s.log.Info("link dropped", "link", rt.name, "database", rt.database(), "why", why)
+	return nil
+}
+
+// dropDatabase makes a dropped link's database independent: a seeded
+// copy takes writes once it has redone its log; one still seeding is
+// removed.
+func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string) error {
 	name := rt.database()
 	if phase == phaseOnline {
 		s.mu.Lock()
@@ -364,17 +398,14 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 		}
 	} else {
 		// Not a consistent copy yet: nothing worth keeping.
+		// Its catalog entry goes with the link's record (dropLocal).
 		if s.pg != nil {
 			s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is being dropped with its link", name))
-		}
-		if err := s.cat.RemoveDatabase(ctx, name); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
-			return err
 		}
 		path := databasePath(s.cfg.DataDir, name)
 		removeDatabaseFiles(path)
 		removeSeedFiles(path)
 	}
-	s.log.Info("link dropped", "link", rt.name, "database", name, "why", why)
 	return nil
 }
 

@@ -125,8 +125,11 @@ type linkData struct {
 	State    *link.HardState `json:"state,omitempty"`
 	// PrevVersion is the role-state version of a replica that was reseeded,
 	// so the new replica's messages are not taken for stale ones.
-	PrevVersion uint64    `json:"prev_version,omitempty"`
-	Created     time.Time `json:"created"`
+	PrevVersion uint64 `json:"prev_version,omitempty"`
+	// Dropping: a drop began here; a restart finishes it before anything
+	// else (the database is made independent, then the record goes).
+	Dropping bool      `json:"dropping,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // lsnTime remembers when the transaction at an LSN committed on the primary.
