@@ -60,6 +60,9 @@ const (
 	// fpRewindCopied: the database is copied into the seed and removed;
 	// the replica is seeding and has asked for the pages.
 	fpRewindCopied = "rewind/after-copy"
+	// fpRewindSending (on the primary): the plan and the first pages of a
+	// rewind are sent, not the rest.
+	fpRewindSending = "rewind/primary-sending"
 	// fpRewindPages: the pages that differ are written into the copy, not
 	// yet marked complete.
 	fpRewindPages = "rewind/after-pages"

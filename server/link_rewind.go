@@ -322,6 +322,10 @@ func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage
 		rt.seed.done += int64(len(buf))
 		rt.seed.sent += int64(len(buf))
 		rt.mu.Unlock()
+		if err := pc.c.Flush(ctx); err != nil {
+			return true, err
+		}
+		rt.s.failpoint(fpRewindSending)
 		i = j
 	}
 	if err := pc.c.Flush(ctx); err != nil {

@@ -14,13 +14,15 @@ import (
 
 // TestFailover_CrashDuringRewind kills the loser of a split brain (SIGKILL,
 // from its own failpoint) at each step of its rewind after set-role names
-// the other side primary, restarts it, and checks that it ends as the
+// the other side primary (and the winner while it sends the pages),
+// restarts it, and checks that the loser ends as the
 // winner's secondary with the winner's pages (link verify), that its
 // diverged transactions are saved in a file and gone from the database,
 // and that replication runs.
 func TestFailover_CrashDuringRewind(t *testing.T) {
 	requireTool(t, "sqlite3")
-	for _, fp := range []string{"rewind/after-save", "reseed/after-save", "reseed/after-remove", "rewind/after-copy", "rewind/after-pages", "seed/after-finish"} {
+	for _, fp := range []string{"rewind/after-save", "reseed/after-save", "reseed/after-remove", "rewind/after-copy",
+		"rewind/primary-sending", "rewind/after-pages", "seed/after-finish"} {
 		t.Run(strings.ReplaceAll(fp, "/", "-"), func(t *testing.T) { testRewindCrash(t, fp) })
 	}
 }
@@ -38,7 +40,17 @@ func testRewindCrash(t *testing.T, fp string) {
 	mustFailover(t, beta, alpha, "rw", "--force", "--allow-data-loss")
 	mustWrite(t, beta, "beta after forced")
 
-	alpha.StartEnv("SQLINK_FAILPOINT=" + fp)
+	// The loser (alpha) dies at its failpoints; the winner (beta) at the
+	// primary's.
+	victim := alpha
+	if strings.HasPrefix(fp, "rewind/primary-") {
+		victim = beta
+		beta.Stop()
+		beta.StartEnv("SQLINK_FAILPOINT=" + fp)
+		alpha.Start()
+	} else {
+		alpha.StartEnv("SQLINK_FAILPOINT=" + fp)
+	}
 	for _, in := range []*Instance{alpha, beta} {
 		waitLink(t, in, "rw", 0, func(st adminapi.LinkStatus) error {
 			if st.State != "SPLIT_BRAIN" {
@@ -47,21 +59,21 @@ func testRewindCrash(t *testing.T, fp string) {
 			return nil
 		})
 	}
-	// set-role may fail when alpha dies under it; what it started goes on
-	// after the restart.
+	// set-role may fail when an instance dies under it; what it started
+	// goes on after the restart.
 	r := beta.CLI(append([]string{"link", "set-role", "rw", "--primary", "beta"}, partnerFlags(alpha)...)...)
-	t.Logf("set-role with %s armed on alpha: exit %d\nstdout: %s\nstderr: %s", fp, r.Code, r.Stdout, r.Stderr)
+	t.Logf("set-role with %s armed on %s: exit %d\nstdout: %s\nstderr: %s", fp, victim.Name, r.Code, r.Stdout, r.Stderr)
 	testutil.RetryUntil(t, time.Minute, func() error {
-		if !alpha.Exited() {
-			return fmt.Errorf("alpha is still running: failpoint %s not reached", fp)
+		if !victim.Exited() {
+			return fmt.Errorf("%s is still running: failpoint %s not reached", victim.Name, fp)
 		}
 		return nil
 	})
-	if !strings.Contains(alpha.Output(), fp) {
-		t.Fatalf("alpha exited without reaching %s:\n%s", fp, alpha.Output())
+	if !strings.Contains(victim.Output(), fp) {
+		t.Fatalf("%s exited without reaching %s:\n%s", victim.Name, fp, victim.Output())
 	}
-	alpha.Kill() // reap
-	alpha.Start()
+	victim.Kill() // reap
+	victim.Start()
 
 	p, s := waitSettled(t, "rw", alpha, beta, 0)
 	if p != beta {
