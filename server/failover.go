@@ -87,8 +87,10 @@ const (
 	fpReseedRemoved = "reseed/after-remove"
 )
 
-// Failpoints of a secondary receiving a seed (a rewound copy too), in order.
+// Failpoints of a seed, in order.
 const (
+	// fpSeedSending (on the primary): half of the seed is sent.
+	fpSeedSending = "seed/primary-sending"
 	// fpSeedPlanned: the seed's plan is saved, no page written yet.
 	fpSeedPlanned = "seed/after-plan"
 	// fpSeedFlushed: received pages are written and their progress saved.

@@ -235,7 +235,10 @@ func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedReque
 			return err
 		}
 		pg += uint32(len(pages))
-		if sent += int64(len(buf)); limit > 0 {
+		if sent += int64(len(buf)); uint64(2*sent) >= total {
+			rt.s.failpoint(fpSeedSending)
+		}
+		if limit > 0 {
 			if ahead := time.Duration(float64(sent)/float64(limit)*float64(time.Second)) - time.Since(start); ahead > 0 {
 				if !sleep(ctx, ahead) {
 					return ctx.Err()

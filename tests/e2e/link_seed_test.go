@@ -175,11 +175,12 @@ INSERT INTO after (v) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FR
 
 // TestLink_KilledAtEachSeedingStep kills the secondary (SIGKILL, from its
 // own failpoint) at each step of receiving its seed: plan saved, pages
-// written, seed moved into place, caught up and ONLINE in the catalog.
+// written, seed moved into place, caught up and ONLINE in the catalog; and
+// the primary half-way through sending it.
 // After the restart it ends as a secondary equal to the primary (link
 // verify) that follows new writes.
 func TestLink_KilledAtEachSeedingStep(t *testing.T) {
-	for _, fp := range []string{"seed/after-plan", "seed/after-flush", "seed/after-finish", "seed/after-online"} {
+	for _, fp := range []string{"seed/after-plan", "seed/after-flush", "seed/primary-sending", "seed/after-finish", "seed/after-online"} {
 		t.Run(strings.TrimPrefix(fp, "seed/"), func(t *testing.T) { testSeedCrash(t, fp) })
 	}
 }
@@ -190,21 +191,25 @@ func testSeedCrash(t *testing.T, fp string) {
 	p.MustCLI("db", "create", "small")
 	fillBlobs(t, p, "small", 8)
 	mustFullBackup(t, p, "small")
-	s.Stop()
-	s.StartEnv("SQLINK_FAILPOINT=" + fp)
+	victim := s // the secondary, or the primary at the primary's failpoints
+	if strings.HasPrefix(fp, "seed/primary-") {
+		victim = p
+	}
+	victim.Stop()
+	victim.StartEnv("SQLINK_FAILPOINT=" + fp)
 	r := p.CLI(append([]string{"link", "create", "--name", "small", "--database", "small"}, linkFlags(p, s)...)...)
-	t.Logf("link create with %s armed on beta: exit %d\nstderr: %s", fp, r.Code, r.Stderr)
+	t.Logf("link create with %s armed on %s: exit %d\nstderr: %s", fp, victim.Name, r.Code, r.Stderr)
 	testutil.RetryUntil(t, time.Minute, func() error {
-		if !s.Exited() {
-			return fmt.Errorf("beta is still running: failpoint %s not reached", fp)
+		if !victim.Exited() {
+			return fmt.Errorf("%s is still running: failpoint %s not reached", victim.Name, fp)
 		}
 		return nil
 	})
-	if !strings.Contains(s.Output(), fp) {
-		t.Fatalf("beta exited without reaching %s:\n%s", fp, s.Output())
+	if !strings.Contains(victim.Output(), fp) {
+		t.Fatalf("%s exited without reaching %s:\n%s", victim.Name, fp, victim.Output())
 	}
-	s.Kill() // reap
-	s.Start()
+	victim.Kill() // reap
+	victim.Start()
 	waitCaughtUp(t, p, s, "small", 0)
 	p.MustPsql("small", `INSERT INTO blobs (b) VALUES (x'00');`)
 	want, err := queryInt(p, "small", `SELECT count(*) FROM blobs;`)
