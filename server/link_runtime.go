@@ -427,8 +427,6 @@ func (rt *linkRuntime) start() error {
 	return nil
 }
 
-// startReplica (re)starts the state machine from hs. Called before the loop
-// runs or from the loop.
 // clearForSeed makes way for a seed at a restart in the seeding phase.
 // While seeding, the database at path is never the copy: the seed is
 // received beside it (path.seed, kept: it resumes) and moved into place at
@@ -464,6 +462,8 @@ func (rt *linkRuntime) clearForSeed(path string) error {
 	return nil
 }
 
+// startReplica (re)starts the state machine from hs. Called before the loop
+// runs or from the loop.
 func (rt *linkRuntime) startReplica(hs link.HardState) error {
 	cfg := link.Config{
 		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
