@@ -567,31 +567,48 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 				},
 			})
 		}
+		// Each half's undo is recorded before the call: a call that fails
+		// (say the instance died answering it) may still have created the
+		// half, and then undo drops it, or says to.
+		lc.undo = append(lc.undo, undoAction{
+			what: fmt.Sprintf("dropped link %s on %s", name, s.Name),
+			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Secondary, name, id) },
+		})
 		if err := lc.Secondary.Do(ctx, "POST", "/v1/links", sreq, &sst); err != nil {
 			return out, sideError("secondary "+s.Name, err)
 		}
-		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("dropped link %s on %s", name, s.Name),
-			do: func(ctx context.Context) error {
-				return lc.Secondary.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(name), nil, nil)
-			},
-		})
 		preq := req
 		preq.Role = sqlink.RolePrimary
 		preq.PartnerName, preq.PartnerID, preq.PartnerEndpoint, preq.PartnerCertFingerprint = s.Name, s.ID, sEndpoint, sCert.Fingerprint
 		var pst adminapi.LinkStatus
+		lc.undo = append(lc.undo, undoAction{
+			what: fmt.Sprintf("dropped link %s on %s", name, p.Name),
+			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Primary, name, id) },
+		})
 		if err := lc.Primary.Do(ctx, "POST", "/v1/links", preq, &pst); err != nil {
 			return out, sideError("primary "+p.Name, err)
 		}
-		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("dropped link %s on %s", name, p.Name),
-			do: func(ctx context.Context) error {
-				return lc.Primary.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(name), nil, nil)
-			},
-		})
 		out = append(out, CreatedLink{Name: name, Database: db, LinkID: id, Primary: pst, Secondary: sst})
 	}
 	return out, nil
+}
+
+// dropHalf drops one instance's half of the link being created (link id
+// id), if it is there: never a link of that name this run did not create.
+func dropHalf(ctx context.Context, c *adminapi.Client, name, id string) error {
+	var st adminapi.LinkStatus
+	err := c.Do(ctx, "GET", "/v1/links/"+url.PathEscape(name), nil, &st)
+	if sqlink.ErrorCode(err) == sqlink.ENOTFOUND || err == nil && st.LinkID != id {
+		return errNothingToUndo
+	}
+	if err != nil {
+		return err
+	}
+	err = c.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(name), nil, nil)
+	if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
+		return errNothingToUndo
+	}
+	return err
 }
 
 func randomLinkID() string {

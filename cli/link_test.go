@@ -15,15 +15,21 @@ import (
 )
 
 // fakeInstance is an in-memory admin API with just the routes link
-// creation uses. failPost, if set, is returned by POST /v1/links.
+// creation uses. failPost, if set, is returned by POST /v1/links;
+// failAfterPost is returned after the link is created (an instance that
+// dies answering).
 type fakeInstance struct {
-	mu       sync.Mutex
-	info     adminapi.InstanceStatus
-	dbs      map[string]adminapi.DatabaseInfo
-	links    map[string]adminapi.CreateLinkRequest
-	trusted  map[string]adminapi.CertificateInfo
-	cert     adminapi.CertificateInfo
-	failPost *sqlink.Error
+	mu            sync.Mutex
+	info          adminapi.InstanceStatus
+	dbs           map[string]adminapi.DatabaseInfo
+	links         map[string]adminapi.CreateLinkRequest
+	trusted       map[string]adminapi.CertificateInfo
+	cert          adminapi.CertificateInfo
+	failPost      *sqlink.Error
+	failAfterPost *sqlink.Error
+	// appearsAtPost is a link of the same name that someone else creates
+	// between validation and POST /v1/links (which then conflicts).
+	appearsAtPost *adminapi.CreateLinkRequest
 }
 
 func newFakeInstance(name string) *fakeInstance {
@@ -55,6 +61,11 @@ func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(out)
 	case r.Method == "POST" && path == "/v1/links":
+		if l := f.appearsAtPost; l != nil {
+			f.links[l.Name] = *l
+			fail(sqlink.Errorf(sqlink.ECONFLICT, "", "link %q already exists", l.Name))
+			return
+		}
 		if f.failPost != nil {
 			fail(f.failPost)
 			return
@@ -67,7 +78,18 @@ func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st = sqlink.DatabaseRestoring
 			f.dbs[req.Database] = adminapi.DatabaseInfo{Name: req.Database, State: st}
 		}
+		if f.failAfterPost != nil {
+			fail(f.failAfterPost)
+			return
+		}
 		reply(adminapi.LinkStatus{Name: req.Name, LinkID: req.LinkID, Local: adminapi.ReplicaStatus{Role: req.Role, DatabaseState: st}})
+	case strings.HasPrefix(path, "/v1/links/") && r.Method == "GET":
+		l, ok := f.links[strings.TrimPrefix(path, "/v1/links/")]
+		if !ok {
+			fail(sqlink.Errorf(sqlink.ENOTFOUND, "", "no link %s", strings.TrimPrefix(path, "/v1/links/")))
+			return
+		}
+		reply(adminapi.LinkStatus{Name: l.Name, LinkID: l.LinkID, Database: l.Database, Local: adminapi.ReplicaStatus{Role: l.Role}})
 	case strings.HasPrefix(path, "/v1/links/") && r.Method == "DELETE":
 		n := strings.TrimPrefix(path, "/v1/links/")
 		if _, ok := f.links[n]; !ok {
@@ -180,6 +202,32 @@ func TestLinkCreator_UndoesWhatItDidWhenAStepFails(t *testing.T) {
 	}
 	if len(s.links) != 0 || len(s.trusted) != 0 || len(p.trusted) != 0 || len(s.dbs) != 0 {
 		t.Fatalf("left behind: secondary links %v trusted %v dbs %v, primary trusted %v", s.links, s.trusted, s.dbs, p.trusted)
+	}
+}
+
+// A half whose creation call failed may exist all the same (the instance
+// created it, then died answering): undo drops it. A link of the same name
+// that this run did not create is never dropped.
+func TestLinkCreator_UndoesAHalfWhoseCallFailed(t *testing.T) {
+	p, s, lc := startFakes(t)
+	p.failAfterPost = sqlink.Errorf(sqlink.EUNAVAILABLE, "", "connection reset")
+	_, err := lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync})
+	if err == nil || !strings.Contains(sqlink.ErrorMessage(err), "dropped link l on alpha") || !strings.Contains(sqlink.ErrorMessage(err), "dropped link l on beta") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(p.links) != 0 || len(s.links) != 0 || len(s.dbs) != 0 {
+		t.Fatalf("left behind: primary links %v, secondary links %v dbs %v", p.links, s.links, s.dbs)
+	}
+
+	// Someone else creates a link named l on the primary just before this
+	// run's POST, which is refused: undo leaves that link alone.
+	p.failAfterPost = nil
+	p.appearsAtPost = &adminapi.CreateLinkRequest{Name: "l", LinkID: "theirs", Database: "other", Role: sqlink.RolePrimary}
+	if _, err := lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync}); err == nil {
+		t.Fatal("create over an existing link succeeded")
+	}
+	if l, ok := p.links["l"]; !ok || l.LinkID != "theirs" {
+		t.Fatalf("undo touched a link it did not create: %+v", p.links)
 	}
 }
 
