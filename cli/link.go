@@ -112,7 +112,8 @@ type LinkCreator struct {
 var errNothingToUndo = errors.New("nothing to undo")
 
 type undoAction struct {
-	what string
+	what string // what it did, e.g. "dropped link l on beta"
+	todo string // what is left to do by hand when it fails, e.g. "drop link l on beta"
 	do   func(ctx context.Context) error
 }
 
@@ -253,7 +254,7 @@ func (lc *LinkCreator) rollback(ctx context.Context) []string {
 			continue
 		}
 		if err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
-			done = append(done, fmt.Sprintf("could not %s (%s): do it by hand", a.what, sqlink.ErrorMessage(err)))
+			done = append(done, fmt.Sprintf("could not %s (%s): do it by hand", a.todo, sqlink.ErrorMessage(err)))
 			failed = true
 			continue
 		}
@@ -452,6 +453,7 @@ func (lc *LinkCreator) exchangeCertificates(ctx context.Context, p, s adminapi.I
 		}
 		lc.undo = append(lc.undo, undoAction{
 			what: fmt.Sprintf("untrusted %s on %s", name, onInst.Name),
+			todo: fmt.Sprintf("untrust %s on %s", name, onInst.Name),
 			do:   func(ctx context.Context) error { return on.UntrustCertificate(ctx, name) },
 		})
 		notes = append(notes, fmt.Sprintf("%s trusts %s as %s", onInst.Name, partner, name))
@@ -555,6 +557,7 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 			// attempt finds the secondary as validation did.
 			lc.undo = append(lc.undo, undoAction{
 				what: fmt.Sprintf("removed the unseeded database %s on %s", db, s.Name),
+				todo: fmt.Sprintf("drop the unseeded database %s on %s", db, s.Name),
 				do: func(ctx context.Context) error {
 					d, err := lc.Secondary.GetDatabase(ctx, db)
 					if sqlink.ErrorCode(err) == sqlink.ENOTFOUND || (err == nil && d.State != sqlink.DatabaseRestoring) {
@@ -572,6 +575,7 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 		// half, and then undo drops it, or says to.
 		lc.undo = append(lc.undo, undoAction{
 			what: fmt.Sprintf("dropped link %s on %s", name, s.Name),
+			todo: fmt.Sprintf("drop link %s on %s", name, s.Name),
 			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Secondary, name, id) },
 		})
 		if err := lc.Secondary.Do(ctx, "POST", "/v1/links", sreq, &sst); err != nil {
@@ -583,6 +587,7 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 		var pst adminapi.LinkStatus
 		lc.undo = append(lc.undo, undoAction{
 			what: fmt.Sprintf("dropped link %s on %s", name, p.Name),
+			todo: fmt.Sprintf("drop link %s on %s", name, p.Name),
 			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Primary, name, id) },
 		})
 		if err := lc.Primary.Do(ctx, "POST", "/v1/links", preq, &pst); err != nil {

@@ -30,6 +30,7 @@ type fakeInstance struct {
 	// appearsAtPost is a link of the same name that someone else creates
 	// between validation and POST /v1/links (which then conflicts).
 	appearsAtPost *adminapi.CreateLinkRequest
+	failDelete    *sqlink.Error // returned by DELETE /v1/links/{name}
 }
 
 func newFakeInstance(name string) *fakeInstance {
@@ -91,6 +92,10 @@ func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(adminapi.LinkStatus{Name: l.Name, LinkID: l.LinkID, Database: l.Database, Local: adminapi.ReplicaStatus{Role: l.Role}})
 	case strings.HasPrefix(path, "/v1/links/") && r.Method == "DELETE":
+		if f.failDelete != nil {
+			fail(f.failDelete)
+			return
+		}
 		n := strings.TrimPrefix(path, "/v1/links/")
 		if _, ok := f.links[n]; !ok {
 			fail(sqlink.Errorf(sqlink.ENOTFOUND, "", "no link %s", n))
@@ -228,6 +233,16 @@ func TestLinkCreator_UndoesAHalfWhoseCallFailed(t *testing.T) {
 	}
 	if l, ok := p.links["l"]; !ok || l.LinkID != "theirs" {
 		t.Fatalf("undo touched a link it did not create: %+v", p.links)
+	}
+
+	// What undo cannot do is named, with what to do by hand.
+	p.appearsAtPost = nil
+	delete(p.links, "l")
+	p.failPost = sqlink.Errorf(sqlink.EFORBIDDEN, "", "no links/write")
+	s.failDelete = sqlink.Errorf(sqlink.EUNAVAILABLE, "", "beta is gone")
+	_, err = lc.Create(context.Background(), LinkCreateOptions{Name: "l", Databases: []string{"shop"}, Mode: sqlink.ModeAsync})
+	if want := "could not drop link l on beta (beta is gone): do it by hand"; err == nil || !strings.Contains(sqlink.ErrorMessage(err), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
 	}
 }
 
