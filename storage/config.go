@@ -19,7 +19,10 @@ const (
 	// writers; SQLite's sleeping busy handler is only a backstop.
 	DefaultBusyTimeout = 30 * time.Second
 	// DefaultCheckpointBytes keeps the WAL small enough that readers stay
-	// fast, yet checkpoints (and their log fsync) stay rare.
+	// fast, yet checkpoints (and their log fsync) stay rare. Checkpoints
+	// copy the WAL into the database file without stalling writers; the
+	// one that completes it under the write lock, so the WAL can restart,
+	// waits until the WAL holds restartFactor times this (64 MiB).
 	DefaultCheckpointBytes = 16 << 20
 	// DefaultLogRetentionBytes keeps enough log to seed a secondary from a
 	// recent restored backup without reseeding.
