@@ -57,6 +57,7 @@ type DB struct {
 	checkpoints int64
 	lastCkpt    time.Time
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
+	ckptCopied  bool       // the last checkpoint only copied (no restart due) (capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
 	fuzzyAhead  aheadFunc
@@ -500,7 +501,7 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 	if err := db.log.sync(); err != nil {
 		return false, err
 	}
-	db.ckptAt = db.wal.pos
+	db.ckptAt, db.ckptCopied = db.wal.pos, false
 	if complete, err = db.walCheckpoint(ctx); err != nil {
 		return false, err
 	}
@@ -573,7 +574,7 @@ func (db *DB) checkpointOnline(ctx context.Context) error {
 		// has grown to CheckpointBytes*restartFactor.
 		err = db.endGuard()
 		db.capMu.Lock()
-		db.ckptAt = db.wal.pos
+		db.ckptAt, db.ckptCopied = db.wal.pos, true
 		db.capMu.Unlock()
 		return err
 	}
@@ -658,7 +659,14 @@ func (db *DB) needCheckpoint() bool {
 	if int64(pos.Frame)*frame < db.cfg.CheckpointBytes {
 		return false
 	}
-	if last.Salt1 == pos.Salt1 && last.Salt2 == pos.Salt2 && int64(pos.Frame-min(pos.Frame, last.Frame))*frame < db.cfg.CheckpointBytes/4 {
+	// After a pass that only copied (the WAL not due for a restart), the
+	// next waits for another CheckpointBytes: more frequent passes cost
+	// fsyncs that slow the commits beside them.
+	grow := db.cfg.CheckpointBytes / 4
+	if db.ckptCopied {
+		grow = db.cfg.CheckpointBytes
+	}
+	if last.Salt1 == pos.Salt1 && last.Salt2 == pos.Salt2 && int64(pos.Frame-min(pos.Frame, last.Frame))*frame < grow {
 		return false
 	}
 	return true
