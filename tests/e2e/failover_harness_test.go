@@ -332,3 +332,20 @@ func pgxPrimaryPort(ctx context.Context, conn string) (string, *pgx.Conn, error)
 	_, port, _ := net.SplitHostPort(c.PgConn().Conn().RemoteAddr().String())
 	return port, c, nil
 }
+
+// restartAfterFailpoint waits until in has killed itself at failpoint fp
+// (SIGKILL, SQLINK_FAILPOINT), reaps it and starts it again unarmed.
+func restartAfterFailpoint(t testing.TB, in *Instance, fp string) {
+	t.Helper()
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if !in.Exited() {
+			return fmt.Errorf("%s is still running: failpoint %s not reached", in.Name, fp)
+		}
+		return nil
+	})
+	if !strings.Contains(in.Output(), fp) {
+		t.Fatalf("%s exited without reaching %s:\n%s", in.Name, fp, in.Output())
+	}
+	in.Kill() // reap
+	in.Start()
+}

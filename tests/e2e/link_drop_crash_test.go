@@ -30,17 +30,7 @@ func testDropCrash(t *testing.T, fp string) {
 
 	r := beta.CLI("link", "drop", "dl")
 	t.Logf("link drop with %s armed on beta: exit %d\nstdout: %s\nstderr: %s", fp, r.Code, r.Stdout, r.Stderr)
-	testutil.RetryUntil(t, time.Minute, func() error {
-		if !beta.Exited() {
-			return fmt.Errorf("beta is still running: failpoint %s not reached", fp)
-		}
-		return nil
-	})
-	if !strings.Contains(beta.Output(), fp) {
-		t.Fatalf("beta exited without reaching %s:\n%s", fp, beta.Output())
-	}
-	beta.Kill() // reap
-	beta.Start()
+	restartAfterFailpoint(t, beta, fp)
 
 	for _, in := range []*Instance{alpha, beta} {
 		testutil.RetryUntil(t, 30*time.Second, func() error {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sqlink/sqlink/adminapi"
-	"github.com/sqlink/sqlink/internal/testutil"
 )
 
 // fillBlobs adds n MiB of random blobs to db in transactions of 32 MiB.
@@ -199,17 +198,7 @@ func testSeedCrash(t *testing.T, fp string) {
 	victim.StartEnv("SQLINK_FAILPOINT=" + fp)
 	r := p.CLI(append([]string{"link", "create", "--name", "small", "--database", "small"}, linkFlags(p, s)...)...)
 	t.Logf("link create with %s armed on %s: exit %d\nstderr: %s", fp, victim.Name, r.Code, r.Stderr)
-	testutil.RetryUntil(t, time.Minute, func() error {
-		if !victim.Exited() {
-			return fmt.Errorf("%s is still running: failpoint %s not reached", victim.Name, fp)
-		}
-		return nil
-	})
-	if !strings.Contains(victim.Output(), fp) {
-		t.Fatalf("%s exited without reaching %s:\n%s", victim.Name, fp, victim.Output())
-	}
-	victim.Kill() // reap
-	victim.Start()
+	restartAfterFailpoint(t, victim, fp)
 	waitCaughtUp(t, p, s, "small", 0)
 	p.MustPsql("small", `INSERT INTO blobs (b) VALUES (x'00');`)
 	want, err := queryInt(p, "small", `SELECT count(*) FROM blobs;`)

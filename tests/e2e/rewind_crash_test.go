@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/internal/testutil"
@@ -63,17 +62,7 @@ func testRewindCrash(t *testing.T, fp string) {
 	// goes on after the restart.
 	r := beta.CLI(append([]string{"link", "set-role", "rw", "--primary", "beta"}, partnerFlags(alpha)...)...)
 	t.Logf("set-role with %s armed on %s: exit %d\nstdout: %s\nstderr: %s", fp, victim.Name, r.Code, r.Stdout, r.Stderr)
-	testutil.RetryUntil(t, time.Minute, func() error {
-		if !victim.Exited() {
-			return fmt.Errorf("%s is still running: failpoint %s not reached", victim.Name, fp)
-		}
-		return nil
-	})
-	if !strings.Contains(victim.Output(), fp) {
-		t.Fatalf("%s exited without reaching %s:\n%s", victim.Name, fp, victim.Output())
-	}
-	victim.Kill() // reap
-	victim.Start()
+	restartAfterFailpoint(t, victim, fp)
 
 	p, s := waitSettled(t, "rw", alpha, beta, 0)
 	if p != beta {
