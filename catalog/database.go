@@ -90,25 +90,29 @@ func (c *Catalog) SetDatabaseState(ctx context.Context, name string, state sqlin
 // RemoveDatabase removes a database and its backup history from the
 // registry. It refuses while a link replicates the database.
 func (c *Catalog) RemoveDatabase(ctx context.Context, name string) error {
-	return c.write(ctx, func(tx *sql.Tx) error {
-		links, err := linkNames(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if len(links) > 0 {
-			return sqlink.Errorf(sqlink.ECONFLICT, "drop the link first",
-				"database %q is replicated by link %s", name, strings.Join(links, ", "))
-		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM databases WHERE name = ?", name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("database", name, "list databases to see their names")
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM backups WHERE database = ?", name)
+	return c.write(ctx, func(tx *sql.Tx) error { return removeDatabase(ctx, tx, name) })
+}
+
+// removeDatabase deletes a database no link replicates, with its backup
+// history.
+func removeDatabase(ctx context.Context, tx *sql.Tx, name string) error {
+	links, err := linkNames(ctx, tx, name)
+	if err != nil {
 		return err
-	})
+	}
+	if len(links) > 0 {
+		return sqlink.Errorf(sqlink.ECONFLICT, "drop the link first",
+			"database %q is replicated by link %s", name, strings.Join(links, ", "))
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM databases WHERE name = ?", name)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("database", name, "list databases to see their names")
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM backups WHERE database = ?", name)
+	return err
 }
 
 // GetDatabase returns one database.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -125,19 +124,10 @@ func (c *Catalog) DeleteLinkAndDatabase(ctx context.Context, name, database stri
 		if _, err := tx.ExecContext(ctx, "DELETE FROM links WHERE name = ?", name); err != nil {
 			return err
 		}
-		links, err := linkNames(ctx, tx, database)
-		if err != nil {
+		if err := removeDatabase(ctx, tx, database); sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 			return err
 		}
-		if len(links) > 0 {
-			return sqlink.Errorf(sqlink.ECONFLICT, "drop the other link first",
-				"database %q is also replicated by link %s", database, strings.Join(links, ", "))
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM databases WHERE name = ?", database); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM backups WHERE database = ?", database)
-		return err
+		return nil
 	})
 }
 

@@ -369,10 +369,8 @@ func (rt *linkRuntime) start() error {
 			// catch-up ended just before a crash, ahead of this record.
 			rt.mu.Lock()
 			rt.db = open
-			rt.data.Phase = phaseOnline
-			rt.seed.state = "COMPLETED"
 			rt.mu.Unlock()
-			if err := rt.save(); err != nil {
+			if err := rt.markOnline(); err != nil {
 				return fmt.Errorf("link %s: %w", rt.name, err)
 			}
 			break

@@ -506,15 +506,22 @@ func (rt *linkRuntime) checkCatchup() {
 	rt.s.mu.Lock()
 	rt.s.dbs[rt.database()] = db
 	rt.s.mu.Unlock()
+	if err := rt.markOnline(); err != nil {
+		rt.setError(err)
+	}
+	rt.log.Info("secondary online", "redone", db.Redone().LSN)
+}
+
+// markOnline ends a seeded secondary's catch-up: its database, now the
+// server's (ONLINE in the catalog), is no longer the link's own; the
+// phase is saved.
+func (rt *linkRuntime) markOnline() error {
 	rt.mu.Lock()
 	rt.ownsDB = false
 	rt.data.Phase = phaseOnline
 	rt.seed.state = "COMPLETED"
 	rt.mu.Unlock()
-	if err := rt.save(); err != nil {
-		rt.setError(err)
-	}
-	rt.log.Info("secondary online", "redone", db.Redone().LSN)
+	return rt.save()
 }
 
 // --- Primary: log retention ---

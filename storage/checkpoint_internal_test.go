@@ -44,15 +44,7 @@ func TestCheckpointOnline_WriterAfterACompleteUnlockedPass(t *testing.T) {
 			defer c.Close()
 			write := func(q string) {
 				t.Helper()
-				if err := c.BeginWrite(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := c.SQL().ExecContext(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := c.EndWrite(ctx); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
+				commit(t, c, q)
 				if s != nil {
 					recs := readAll(t, p, s.Pos().LSN)
 					if err := s.Harden(ctx, recs...); err != nil {
@@ -105,6 +97,21 @@ func TestCheckpointOnline_WriterAfterACompleteUnlockedPass(t *testing.T) {
 	}
 }
 
+// commit runs q as one write on c.
+func commit(t *testing.T, c *Conn, q string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.BeginWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SQL().ExecContext(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EndWrite(ctx); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
 // readAll returns the records of db's log after from.
 func readAll(t *testing.T, db *DB, from sqlink.LSN) []*Record {
 	t.Helper()
@@ -133,18 +140,7 @@ func TestCheckpointOnline_CompletesUnderTheLockOnlyToRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	write := func(q string) {
-		t.Helper()
-		if err := c.BeginWrite(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.SQL().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.EndWrite(ctx); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	write := func(q string) { t.Helper(); commit(t, c, q) }
 	frame := func() uint32 {
 		db.capMu.Lock()
 		defer db.capMu.Unlock()

@@ -650,9 +650,7 @@ func (db *DB) pruneLocked() error {
 // its size says nothing) and has grown by a quarter of that since the last
 // checkpoint, which readers may have kept from completing.
 func (db *DB) needCheckpoint() bool {
-	db.mu.Lock()
-	frame := int64(walFrameHeaderSize) + int64(db.pageSize)
-	db.mu.Unlock()
+	frame := db.walFrameBytes()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
 	pos, last := db.wal.pos, db.ckptAt
@@ -683,12 +681,17 @@ const restartFactor = 4
 // walNeedsRestart reports whether the WAL's current generation holds
 // CheckpointBytes*restartFactor of frames.
 func (db *DB) walNeedsRestart() bool {
-	db.mu.Lock()
-	frame := int64(walFrameHeaderSize) + int64(db.pageSize)
-	db.mu.Unlock()
+	frame := db.walFrameBytes()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
 	return int64(db.wal.pos.Frame)*frame >= db.cfg.CheckpointBytes*restartFactor
+}
+
+// walFrameBytes returns the size of one WAL frame.
+func (db *DB) walFrameBytes() int64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return int64(walFrameHeaderSize) + int64(db.pageSize)
 }
 
 func (db *DB) walSize() int64 {
