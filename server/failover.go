@@ -53,6 +53,18 @@ const (
 	fpAfterSwap = "failover/after-swap"
 )
 
+// Failpoints of a forced failover, on the secondary that takes over, in
+// order.
+const (
+	// fpForcedPromoted: the promotion (primary at a new epoch) is
+	// persisted; the database is still read-only and its log still at the
+	// old epoch.
+	fpForcedPromoted = "forced/after-promote"
+	// fpForcedWritable: the database took the new epoch and is writable;
+	// the failover has not answered yet.
+	fpForcedWritable = "forced/after-writable"
+)
+
 // Failpoints of a rewind (or reseed) of a split brain's loser, in order.
 const (
 	// fpRewindSaved: the diverged state is saved; the database is as it was.
@@ -237,8 +249,13 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 	}
 	if prev.Role != sqlink.RolePrimary && cur.Role == sqlink.RolePrimary {
 		rt.noteEvent(evPromoted)
-		if cur.LastFailover.Kind == "planned" && cur.LastFailover.Epoch == cur.Epoch {
-			rt.s.failpoint(fpAfterPromote)
+		if cur.LastFailover.Epoch == cur.Epoch {
+			switch cur.LastFailover.Kind {
+			case "planned":
+				rt.s.failpoint(fpAfterPromote)
+			case "forced":
+				rt.s.failpoint(fpForcedPromoted)
+			}
 		}
 	}
 }
