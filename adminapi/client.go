@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/rbac"
@@ -63,10 +65,55 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return ctxError(ctx, method, path)
+		}
+		if lostAfterSending(err) {
+			return c.connectionLost(method, path, err)
+		}
 		return sqlink.Errorf(sqlink.EINTERNAL, "check that the URL points at a sqlink admin listener",
 			"decode response of %s %s: %v", method, path, err)
 	}
 	return nil
+}
+
+// connectionLost is the error for a request whose connection ended after
+// it was sent: the instance died or restarted while answering. Unlike a
+// refused connection, a change it asked for may have taken effect.
+func (c *Client) connectionLost(method, path string, err error) error {
+	hint := "check that the instance is running"
+	if method != http.MethodGet && method != http.MethodHead {
+		hint = "the instance may have acted on the request before the connection ended: check the state (e.g. `sqlink link status`) before repeating it"
+	}
+	return lostError{sqlink.Errorf(sqlink.EUNAVAILABLE, hint, "lost the connection to %s during %s %s: %v", c.baseURL, method, path, err)}
+}
+
+// ErrConnectionLost is in the chain of the error the client returns when
+// the connection ended after the request was sent (errors.Is), so that a
+// command can say what may have happened.
+var ErrConnectionLost = errors.New("adminapi: connection lost after the request was sent")
+
+type lostError struct{ err *sqlink.Error }
+
+func (e lostError) Error() string   { return e.err.Error() }
+func (e lostError) Unwrap() []error { return []error{e.err, ErrConnectionLost} }
+
+// lostAfterSending reports whether err says the connection ended (or
+// failed) after the request went out, rather than that it never connected.
+func lostAfterSending(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Op != "dial"
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// ctxError is the error for a request ended by its context.
+func ctxError(ctx context.Context, method, path string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sqlink.Errorf(sqlink.ETIMEOUT, "retry with a longer timeout", "%s %s: %v", method, path, ctx.Err())
+	}
+	return ctx.Err()
 }
 
 // send sends a request and returns the response if its status is below
@@ -86,10 +133,10 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, sqlink.Errorf(sqlink.ETIMEOUT, "retry with a longer timeout", "%s %s: %v", method, path, ctx.Err())
-			}
-			return nil, ctx.Err()
+			return nil, ctxError(ctx, method, path)
+		}
+		if lostAfterSending(err) {
+			return nil, c.connectionLost(method, path, err)
 		}
 		return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check that the instance is running and that the URL points at its admin listener",
 			"cannot reach %s: %v", c.baseURL, err)

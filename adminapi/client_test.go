@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +211,62 @@ func TestClientUnreachable(t *testing.T) {
 	cancel()
 	if _, err := c.Info(ctx); err == nil {
 		t.Fatal("canceled request succeeded")
+	}
+}
+
+// TestClientConnectionLost: an instance that dies while answering (the
+// connection closes after the request went out, before or during the
+// response) is not "cannot reach": a change may have taken effect, and
+// the error says so (errors.Is ErrConnectionLost, a hint to check the
+// state first); a refused connection stays "cannot reach".
+func TestClientConnectionLost(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(w http.ResponseWriter)
+	}{
+		{"no answer", func(w http.ResponseWriter) {}},
+		{"half a body", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"new_primary":"be`))
+			w.(http.Flusher).Flush()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tc.answer(w)
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				conn.Close()
+			}))
+			defer srv.Close()
+			c := adminapi.NewClient(srv.URL, "x", nil)
+			var out adminapi.FailoverResult
+			err := c.Do(context.Background(), "POST", "/v1/links/L/failover", adminapi.FailoverRequest{}, &out)
+			wantCode(t, err, sqlink.EUNAVAILABLE)
+			if !errors.Is(err, adminapi.ErrConnectionLost) || !strings.Contains(err.Error(), "lost the connection") ||
+				!strings.Contains(sqlink.ErrorHint(err), "may have acted on the request") {
+				t.Fatalf("POST: %v (hint %q)", err, sqlink.ErrorHint(err))
+			}
+			err = c.Do(context.Background(), "GET", "/v1/links/L", nil, &out)
+			if !errors.Is(err, adminapi.ErrConnectionLost) || strings.Contains(sqlink.ErrorHint(err), "may have acted") {
+				t.Fatalf("GET: %v (hint %q)", err, sqlink.ErrorHint(err))
+			}
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	err = adminapi.NewClient("http://"+addr, "x", nil).Do(context.Background(), "POST", "/v1/links/L/failover", adminapi.FailoverRequest{}, nil)
+	wantCode(t, err, sqlink.EUNAVAILABLE)
+	if errors.Is(err, adminapi.ErrConnectionLost) || !strings.Contains(err.Error(), "cannot reach") {
+		t.Fatalf("refused connection: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -261,6 +262,15 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 // --drop-link (the server's hint when it does), and --resume with nothing left to resume reports the roles
 // instead of failing.
 func (m *Main) failoverError(ctx context.Context, err error, name string, o failoverOptions, target, other *adminapi.Client, targetURL string) error {
+	if errors.Is(err, adminapi.ErrConnectionLost) {
+		// The instance died (or restarted) while failing over: the
+		// failover may have begun, and its steps are persisted.
+		hint := fmt.Sprintf("once %s answers again, `sqlink link status %s` shows where the failover got to; finish it with `sqlink link failover %s --resume` (or roll it back with --abort)", targetURL, name, name)
+		if o.force {
+			hint = fmt.Sprintf("once %s answers again, `sqlink link status %s` shows whether it took over; a forced failover that was persisted completes by itself after the restart", targetURL, name)
+		}
+		return &sqlink.Error{Code: sqlink.EUNAVAILABLE, Message: sqlink.ErrorMessage(err), Hint: hint}
+	}
 	if sqlink.ErrorCode(err) != sqlink.ECONFLICT {
 		return err
 	}

@@ -51,6 +51,11 @@ func testForcedKilled(t *testing.T, fp string) {
 	}
 	r := beta.CLI("link", "failover", "fo", "--force", "--allow-data-loss")
 	t.Logf("forced failover with %s armed: exit %d\nstdout: %s\nstderr: %s", fp, r.Code, r.Stdout, r.Stderr)
+	// The CLI lost its instance mid-call: it says the failover may have
+	// happened and how to find out, not that the instance is unreachable.
+	if r.Code != 7 || !strings.Contains(r.Stderr, "lost the connection") || !strings.Contains(r.Stderr, "link status fo") {
+		t.Errorf("link failover --force killed mid-call: exit %d, want 7 and a hint to check the status\nstderr: %s", r.Code, r.Stderr)
+	}
 	restartAfterFailpoint(t, beta, fp)
 
 	st := waitLink(t, beta, "fo", 0, func(st adminapi.LinkStatus) error {

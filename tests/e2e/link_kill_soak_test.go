@@ -25,22 +25,7 @@ import (
 // make a longer or a repeated run; the seed is logged.
 func TestLink_KilledAtRandomMoments(t *testing.T) {
 	requireTool(t, "pgbench")
-	rounds := 6
-	if v := os.Getenv("SQLINK_SOAK_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SQLINK_SOAK_ROUNDS=%q: want a positive number", v)
-		}
-		rounds = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SQLINK_SOAK_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SQLINK_SOAK_SEED=%q: want a number", v)
-		}
-		seed = n
-	}
+	rounds, seed := soakParams(t, 6)
 	for i, mode := range []sqlink.Mode{sqlink.ModeAsync, sqlink.ModeSync} {
 		t.Run(string(mode), func(t *testing.T) { testKilledAtRandom(t, mode, rounds, seed+uint64(i)) })
 	}
@@ -128,4 +113,27 @@ func names(ins []*Instance) string {
 		s += in.Name
 	}
 	return s
+}
+
+// soakParams returns the rounds of a random-kill test (SQLINK_SOAK_ROUNDS,
+// default def) and its seed (SQLINK_SOAK_SEED, default the time).
+func soakParams(t *testing.T, def int) (rounds int, seed uint64) {
+	t.Helper()
+	rounds = def
+	if v := os.Getenv("SQLINK_SOAK_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SQLINK_SOAK_ROUNDS=%q: want a positive number", v)
+		}
+		rounds = n
+	}
+	seed = uint64(time.Now().UnixNano())
+	if v := os.Getenv("SQLINK_SOAK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SQLINK_SOAK_SEED=%q: want a number", v)
+		}
+		seed = n
+	}
+	return rounds, seed
 }
