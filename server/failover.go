@@ -249,14 +249,21 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 	}
 	if prev.Role != sqlink.RolePrimary && cur.Role == sqlink.RolePrimary {
 		rt.noteEvent(evPromoted)
-		if cur.LastFailover.Epoch == cur.Epoch {
-			switch cur.LastFailover.Kind {
-			case "planned":
-				rt.s.failpoint(fpAfterPromote)
-			case "forced":
-				rt.s.failpoint(fpForcedPromoted)
-			}
-		}
+		rt.failoverFailpoint(cur, fpAfterPromote, fpForcedPromoted)
+	}
+}
+
+// failoverFailpoint runs planned or forced, by the kind of the failover
+// that brought hs to its epoch (none for other role changes).
+func (rt *linkRuntime) failoverFailpoint(hs *link.HardState, planned, forced string) {
+	if hs.LastFailover.Epoch != hs.Epoch {
+		return
+	}
+	switch hs.LastFailover.Kind {
+	case "planned":
+		rt.s.failpoint(planned)
+	case "forced":
+		rt.s.failpoint(forced)
 	}
 }
 

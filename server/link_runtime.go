@@ -876,14 +876,7 @@ func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
 		rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.name, hs.Epoch))
 	}
 	rt.noteEvent(evWritable)
-	if hs.LastFailover.Epoch == hs.Epoch {
-		switch hs.LastFailover.Kind {
-		case "planned":
-			rt.s.failpoint(fpAfterSwap)
-		case "forced":
-			rt.s.failpoint(fpForcedWritable)
-		}
-	}
+	rt.failoverFailpoint(&hs, fpAfterSwap, fpForcedWritable)
 }
 
 // stopWrites makes the database read-only (on the loop). The transaction

@@ -97,19 +97,7 @@ func testFailpoint(t *testing.T, c failpointCase) {
 	if p != want {
 		t.Fatalf("after --%s the primary is %s, want %s", c.finish, p.Name, want.Name)
 	}
-	n, err := historyRows(t, p, "tpcb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRows(t, p, "tpcb", historyQ, n+100, 2*time.Minute)
-	acked := load.Stop(t)
-
-	waitCaughtUp(t, p, s, "fo", 0)
-	t.Log(mustVerify(t, p, s, "fo"))
-	rowsP, rowsS := checkTPCBConsistent(t, p, "tpcb"), checkTPCBConsistent(t, s, "tpcb")
-	if rowsP < acked || rowsP != rowsS {
-		t.Fatalf("history rows: primary %s %d, secondary %s %d; pgbench acknowledged %d", p.Name, rowsP, s.Name, rowsS, acked)
-	}
+	checkLoadLanded(t, load, p, s, "fo", 100)
 	mustWrite(t, p, "after "+c.failpoint)
 	waitRows(t, s, "tpcb", `SELECT count(*) FROM notes;`, 1, 0)
 }
@@ -220,4 +208,26 @@ func TestFailover_KillCLIMidOperation(t *testing.T) {
 	if rowsP < acked || rowsP != rowsS {
 		t.Fatalf("history rows: beta %d, alpha %d; pgbench acknowledged %d", rowsP, rowsS, acked)
 	}
+}
+
+// checkLoadLanded waits for more rows on the settled primary p (the load
+// runs there), stops the load, and checks that the copies are equal, their
+// TPC-B tables consistent, and every transaction pgbench saw committed on
+// both; it returns the number of history rows.
+func checkLoadLanded(t testing.TB, load *loadLoop, p, s *Instance, name string, more int64) int64 {
+	t.Helper()
+	n, err := historyRows(t, p, "tpcb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, p, "tpcb", historyQ, n+more, 2*time.Minute)
+	acked := load.Stop(t)
+	waitCaughtUp(t, p, s, name, 0)
+	t.Log(mustVerify(t, p, s, name))
+	rowsP, rowsS := checkTPCBConsistent(t, p, "tpcb"), checkTPCBConsistent(t, s, "tpcb")
+	if rowsP < acked || rowsP != rowsS {
+		t.Fatalf("history rows: primary %s %d, secondary %s %d; pgbench acknowledged %d", p.Name, rowsP, s.Name, rowsS, acked)
+	}
+	t.Logf("%d transactions acknowledged, %d history rows on both", acked, rowsP)
+	return rowsP
 }

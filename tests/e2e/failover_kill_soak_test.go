@@ -73,20 +73,8 @@ func TestFailover_KilledAtRandomMoments(t *testing.T) {
 		checkAtMostOnePrimary(t, "fo", alpha, beta)
 	}
 	p, s := waitSettled(t, "fo", alpha, beta, 2*time.Minute)
-	n, err := historyRows(t, p, "tpcb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRows(t, p, "tpcb", historyQ, n+50, 2*time.Minute)
-	acked := load.Stop(t)
-	waitCaughtUp(t, p, s, "fo", 0)
-	t.Log(mustVerify(t, p, s, "fo"))
-	rowsP, rowsS := checkTPCBConsistent(t, p, "tpcb"), checkTPCBConsistent(t, s, "tpcb")
-	if rowsP < acked || rowsP != rowsS {
-		t.Fatalf("history rows: primary %s %d, secondary %s %d; pgbench acknowledged %d", p.Name, rowsP, s.Name, rowsS, acked)
-	}
-	st := mustLinkStatus(t, p, "fo")
-	t.Logf("%d rounds: primary %s at epoch %d, %d transactions acknowledged, %d history rows on both", rounds, p.Name, st.Epoch, acked, rowsP)
+	checkLoadLanded(t, load, p, s, "fo", 50)
+	t.Logf("%d rounds: primary %s at epoch %d", rounds, p.Name, mustLinkStatus(t, p, "fo").Epoch)
 }
 
 // firstLine returns s's first line.
