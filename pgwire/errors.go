@@ -181,7 +181,14 @@ func sqliteError(se *sqlite.Error) *pgError {
 			code = classifySQLiteMessage(msg)
 		}
 	}
-	return newPgError(code, msg)
+	e := newPgError(code, msg)
+	switch code {
+	case codeDiskFull:
+		e.Hint = "Free space on the volume that holds the instance's data directory, then retry: the statement did not commit."
+	case codeIOError:
+		e.Hint = "Check the disk that holds the instance's data directory and the instance's log."
+	}
+	return e
 }
 
 func classifySQLiteMessage(msg string) string {

@@ -708,11 +708,15 @@ func (db *DB) background(ctx context.Context) {
 	defer close(db.bgDone)
 	t := time.NewTicker(db.cfg.PollInterval)
 	defer t.Stop()
+	pace := newFailPacer(db.cfg.PollInterval, backgroundMaxBackoff, backgroundLogEvery)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !pace.due(time.Now()) {
+			continue
 		}
 		if !db.tryLockWrite() {
 			continue // a writer holds the lock and captures in EndWrite
@@ -733,11 +737,26 @@ func (db *DB) background(ctx context.Context) {
 			db.capMu.Unlock()
 			db.unlockWrite()
 		}
-		if err != nil && ctx.Err() == nil {
-			db.cfg.Logger.Warn("background capture", logKeyPath, db.path, logKeyErr, err)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			// Writers capture on their own; what fails here again and
+			// again (a checkpoint on a full disk) is retried with a
+			// back-off and logged once per backgroundLogEvery.
+			if log, repeated := pace.failed(time.Now(), err); log {
+				db.cfg.Logger.Warn("background capture or checkpoint failed; retrying", logKeyPath, db.path, logKeyErr, err, "repeated", repeated)
+			}
+		case pace.succeeded():
+			db.cfg.Logger.Info("background capture and checkpoint work again", logKeyPath, db.path)
 		}
 	}
 }
+
+// The background loop's pacing after a failure.
+const (
+	backgroundMaxBackoff = 2 * time.Second
+	backgroundLogEvery   = 30 * time.Second
+)
 
 // Stats describes a database's storage.
 type Stats struct {

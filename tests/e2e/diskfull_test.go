@@ -1,0 +1,109 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sqlink/sqlink/internal/testutil"
+)
+
+// TestInstance_DiskFull fills the volume under an instance's data
+// directory (a small tmpfs, so it needs root to mount; skipped otherwise):
+// the write that does not fit fails with SQLSTATE 53100 and a hint, the
+// instance stays up and readable, the background checkpoint that keeps
+// failing is logged once (with a back-off), not every 25 ms; once space
+// is freed, writes work again without a restart and the database is
+// intact.
+func TestInstance_DiskFull(t *testing.T) {
+	vol := filepath.Join(t.TempDir(), "vol")
+	if err := os.Mkdir(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", vol).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", vol).Run() })
+
+	in := MustStartInstance(t, "full")
+	in.Stop()
+	if out, err := exec.Command("cp", "-a", in.Dir, filepath.Join(vol, "data")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the data directory onto the small volume: %v: %s", err, out)
+	}
+	in.Dir = filepath.Join(vol, "data")
+	in.Start()
+	in.MustCLI("db", "create", "f")
+	in.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
+
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, in.ConnString("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
+	var pe *pgconn.PgError
+	for i := 0; ; i++ {
+		_, err := c.Exec(ctx, fill)
+		if err == nil {
+			if i > 200 {
+				t.Fatalf("%d inserts of 500 kB fit on a 48 MiB volume", i)
+			}
+			continue
+		}
+		if !errors.As(err, &pe) {
+			t.Fatalf("insert %d on a full volume: %v, want a PostgreSQL error", i, err)
+		}
+		t.Logf("insert %d: %s %s (hint: %s)", i, pe.Code, pe.Message, pe.Hint)
+		break
+	}
+	if pe.Code != "53100" || !strings.Contains(pe.Hint, "Free space") {
+		t.Fatalf("disk full: SQLSTATE %s, hint %q; want 53100 and a hint to free space", pe.Code, pe.Hint)
+	}
+
+	// Still up: reads work, and the admin API answers.
+	var rows int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&rows); err != nil {
+		t.Fatalf("read on a full volume: %v", err)
+	}
+	in.MustCLI("db", "show", "f")
+	const failedMsg = "background capture or checkpoint failed"
+	testutil.RetryUntil(t, 0, func() error {
+		if !strings.Contains(in.Output(), failedMsg) {
+			return fmt.Errorf("the failing checkpoint is not logged")
+		}
+		return nil
+	})
+
+	// Free space: writes work again, without a restart.
+	if out, err := exec.Command("mount", "-o", "remount,size=128m", vol).CombinedOutput(); err != nil {
+		t.Fatalf("grow the volume: %v: %s", err, out)
+	}
+	testutil.RetryUntil(t, 0, func() error {
+		_, err := c.Exec(ctx, fill)
+		return err
+	})
+	testutil.RetryUntil(t, 0, func() error {
+		if !strings.Contains(in.Output(), "background capture and checkpoint work again") {
+			return fmt.Errorf("the checkpoint's recovery is not logged")
+		}
+		return nil
+	})
+	if n := strings.Count(in.Output(), failedMsg); n > 3 {
+		t.Errorf("the failing checkpoint was logged %d times while the volume was full, want it paced (once, plus changes)", n)
+	}
+	var after int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&after); err != nil || after != rows+5 {
+		t.Fatalf("after freeing space: %d rows (%v), want %d", after, err, rows+5)
+	}
+	if got := in.MustPsql("f", `PRAGMA integrity_check;`); got != "ok" {
+		t.Fatalf("integrity_check after the full volume: %s", got)
+	}
+}
