@@ -9,7 +9,7 @@ import "time"
 // attempt. Not safe for concurrent use.
 type failPacer struct {
 	minWait, maxWait time.Duration
-	logEvery time.Duration
+	logEvery         time.Duration
 
 	failing  bool
 	lastErr  string
