@@ -73,6 +73,10 @@ type segLog struct {
 	lastWAL walPos     // WAL position after the last record, if any
 	lastEp  sqlink.Epoch
 	wbuf    []byte // append's encoding buffer, reused (guarded by mu)
+	// broken is set when a failed append left part of a record in the
+	// active segment and it could not be cut off: nothing more is
+	// appended until the log is reopened (which cuts the torn tail).
+	broken error
 }
 
 func segName(first sqlink.LSN) string { return fmt.Sprintf("%016x%s", uint64(first), segSuffix) }
@@ -311,6 +315,9 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.broken != nil {
+		return l.broken
+	}
 	if rec.LSN != l.last.LSN+1 {
 		panic(fmt.Sprintf("storage: log append of LSN %d after %d", rec.LSN, l.last.LSN))
 	}
@@ -333,7 +340,16 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 	}
 	binary.BigEndian.PutUint32(b[4+n:], crc32.Checksum(b[4:4+n], crc32c))
 	s := l.segs[len(l.segs)-1]
-	if _, err := l.active.Write(b); err != nil {
+	if n, err := l.active.Write(b); err != nil {
+		// A full disk may take part of the record. Cut it off, or the
+		// next append (O_APPEND) would land after it, where no reader
+		// looks: a torn entry ends the segment for them.
+		if n > 0 {
+			if terr := l.active.Truncate(s.size); terr != nil {
+				l.broken = sqlink.Errorf(sqlink.EINTERNAL, "free space, then restart the instance: reopening the log cuts the torn record off",
+					"log %s: a record was written in part (%v) and could not be cut off: %v", l.dir, err, terr)
+			}
+		}
 		return fmt.Errorf("append to log: %w", err)
 	}
 	s.size += int64(len(b))
