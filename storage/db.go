@@ -450,20 +450,29 @@ func (db *DB) captureLocked() error {
 		n++
 		return nil
 	})
-	if err != nil {
-		if errors.Is(err, errWALRestart) {
-			err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
-				"database %s: capture stopped: %v", filepath.Base(db.path), err)
-		} else {
-			err = fmt.Errorf("capture %s: %w", filepath.Base(db.path), err)
-		}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errWALRestart):
+		// Commits were lost to the log: a gap nothing can fill. Stop.
+		err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
+			"database %s: capture stopped: %v", filepath.Base(db.path), err)
 		db.mu.Lock()
 		db.capErr = err
 		db.mu.Unlock()
 		db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
 		return err
+	default:
+		// Reading the WAL or appending to the log failed (a full disk,
+		// say). The scan resumes at the same commit next time; the delta
+		// cache may already hold that commit's pages, so it starts over
+		// (whole images) rather than encode deltas against them.
+		if db.dcache != nil {
+			db.dcache.reset()
+		}
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "free space on the volume of the instance's data directory: the commit is durable in the database, and its record is written by the next write or the background capture",
+			"database %s: a commit could not be added to the replication log: %v", filepath.Base(db.path), err)
 	}
-	return nil
 }
 
 // advance publishes a record appended to the log.
