@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,22 +24,8 @@ import (
 // is freed, writes work again without a restart and the database is
 // intact.
 func TestInstance_DiskFull(t *testing.T) {
-	vol := filepath.Join(t.TempDir(), "vol")
-	if err := os.Mkdir(vol, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", vol).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", vol).Run() })
-
 	in := MustStartInstance(t, "full")
-	in.Stop()
-	if out, err := exec.Command("cp", "-a", in.Dir, filepath.Join(vol, "data")).CombinedOutput(); err != nil {
-		t.Fatalf("copy the data directory onto the small volume: %v: %s", err, out)
-	}
-	in.Dir = filepath.Join(vol, "data")
-	in.Start()
+	vol := moveOntoSmallVolume(t, in, "48m")
 	in.MustCLI("db", "create", "f")
 	in.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
 
@@ -105,5 +92,87 @@ func TestInstance_DiskFull(t *testing.T) {
 	}
 	if got := in.MustPsql("f", `PRAGMA integrity_check;`); got != "ok" {
 		t.Fatalf("integrity_check after the full volume: %s", got)
+	}
+}
+
+// moveOntoSmallVolume moves in's data directory onto a tmpfs of the given
+// size (restarting it there) and returns the mount point; the test is
+// skipped where mounting needs privileges it lacks.
+func moveOntoSmallVolume(t *testing.T, in *Instance, size string) string {
+	t.Helper()
+	vol := filepath.Join(t.TempDir(), "vol")
+	if err := os.Mkdir(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", vol).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v: %s", err, out)
+	}
+	in.Stop()
+	t.Cleanup(func() {
+		in.Stop() // before its files go
+		exec.Command("umount", "-l", vol).Run()
+	})
+	if out, err := exec.Command("cp", "-a", in.Dir, filepath.Join(vol, "data")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the data directory onto the small volume: %v: %s", err, out)
+	}
+	in.Dir = filepath.Join(vol, "data")
+	in.Start()
+	return vol
+}
+
+// growVolume remounts the tmpfs at vol with a new size.
+func growVolume(t *testing.T, vol, size string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", "remount,size="+size, vol).CombinedOutput(); err != nil {
+		t.Fatalf("grow the volume: %v: %s", err, out)
+	}
+}
+
+// TestLink_SecondaryDiskFull fills the secondary's volume while the
+// primary writes: the link's last error says why the secondary stopped,
+// the primary keeps taking writes (async), and once space is freed the
+// secondary catches up by itself, without a reseed, to an equal copy.
+func TestLink_SecondaryDiskFull(t *testing.T) {
+	alpha := MustStartInstance(t, "alpha")
+	beta := MustStartInstance(t, "beta")
+	vol := moveOntoSmallVolume(t, beta, "40m")
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, "full", "f")
+	waitCaughtUp(t, alpha, beta, "full", 0)
+	attempts := seedAttempts(mustLinkStatus(t, beta, "full"))
+
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, alpha.ConnString("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
+	var lastErr string
+	for i := 0; lastErr == ""; i++ {
+		if i > 400 {
+			t.Fatalf("%d inserts of 500 kB on the primary and the secondary's 40 MiB volume is not full", i)
+		}
+		if _, err := c.Exec(ctx, fill); err != nil {
+			t.Fatalf("insert %d on the primary (async link, the secondary filling up): %v", i, err)
+		}
+		st, err := linkStatus(beta, "full")
+		if e := st.Local.LastError; err == nil && e != nil && (strings.Contains(e.Message, "no space") || strings.Contains(e.Message, "full")) {
+			lastErr = e.Message
+		}
+	}
+	t.Logf("the secondary's last error: %s", lastErr)
+	// The primary goes on.
+	if _, err := c.Exec(ctx, `INSERT INTO t (v) VALUES ('while the secondary is full')`); err != nil {
+		t.Fatalf("write on the primary while the secondary's disk is full: %v", err)
+	}
+
+	growVolume(t, vol, "256m")
+	waitCaughtUp(t, alpha, beta, "full", 2*time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "full"))
+	if got := seedAttempts(mustLinkStatus(t, beta, "full")); got != attempts {
+		t.Fatalf("the full disk made the secondary reseed: %d seeding attempts, was %d", got, attempts)
 	}
 }
