@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
@@ -174,5 +175,50 @@ func TestLink_SecondaryDiskFull(t *testing.T) {
 	t.Log(mustVerify(t, alpha, beta, "full"))
 	if got := seedAttempts(mustLinkStatus(t, beta, "full")); got != attempts {
 		t.Fatalf("the full disk made the secondary reseed: %d seeding attempts, was %d", got, attempts)
+	}
+}
+
+// TestLink_SeedOntoAFullDisk seeds a database larger than the secondary's
+// volume: the seeding fails for want of space and says so in the link's
+// last error, the primary is unaffected, and once space is freed the
+// seeding resumes where it stopped (the bytes received over every attempt
+// stay near one copy) and the secondary comes online with an equal copy.
+func TestLink_SeedOntoAFullDisk(t *testing.T) {
+	alpha := MustStartInstance(t, "alpha")
+	beta := MustStartInstance(t, "beta")
+	vol := moveOntoSmallVolume(t, beta, "24m")
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+INSERT INTO t (v) SELECT randomblob(100000) FROM n;`)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, "big", "f")
+
+	var lastErr string
+	waitLink(t, beta, "big", 0, func(st adminapi.LinkStatus) error {
+		if e := st.Local.LastError; e != nil && (strings.Contains(e.Message, "no space") || strings.Contains(e.Message, "full")) {
+			lastErr = e.Message
+			return nil
+		}
+		return fmt.Errorf("no disk-full error yet (seeding %+v)", seedingOf(st))
+	})
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('while the secondary is full');`)
+	// Where the seeding stands just before space is freed (each retry
+	// while the disk was full received some pages it could not keep).
+	sd := seedingOf(mustLinkStatus(t, beta, "big"))
+	t.Logf("the secondary's last error: %s; seeding %+v", lastErr, sd)
+	if sd == nil || sd.BytesDone == 0 {
+		t.Fatalf("no seeding progress kept before the disk filled: %+v", sd)
+	}
+
+	growVolume(t, vol, "256m")
+	waitCaughtUp(t, alpha, beta, "big", 2*time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "big"))
+	done := seedingOf(mustLinkStatus(t, beta, "big"))
+	t.Logf("seeding done: %+v", done)
+	// Resumed, not started over: what came after the disk had room again
+	// is about what was missing then, not a whole copy.
+	if after, missing := done.BytesSent-sd.BytesSent, sd.BytesTotal-sd.BytesDone; after > missing+sd.BytesTotal/4 {
+		t.Fatalf("after space was freed the seeding received %d bytes, %d were missing of %d: it started over", after, missing, sd.BytesTotal)
 	}
 }
