@@ -41,6 +41,8 @@ type peerConn struct {
 	// stream is the receiving side's replay protection; only the reader
 	// touches it.
 	stream *transport.RecordStream
+	// asm puts a record sent in parts back together (the reader's).
+	asm transport.RecordAssembler
 
 	// early holds Records batches that arrived before this replica's loop
 	// switched receiving on (right after seeding, the primary starts

@@ -1117,7 +1117,24 @@ func (rt *linkRuntime) readLoop(pc *peerConn) error {
 		case *transport.ControlResponse:
 			pc.respond(m)
 		case *transport.Records:
-			if err := rt.receive(pc, m); err != nil {
+			var err error
+			if pc.asm.Pending() {
+				err = sqlink.Errorf(sqlink.EINVALID, "", "records %d..%d arrived in the middle of a record sent in parts", m.FirstLSN, m.LastLSN)
+			} else {
+				err = rt.receive(pc, m)
+			}
+			if err != nil {
+				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
+				return err
+			}
+		case *transport.RecordPart:
+			// A record too large for one frame: received whole, it is a
+			// Records batch of its own.
+			b, err := pc.asm.Add(m)
+			if err == nil && b != nil {
+				err = rt.receive(pc, b)
+			}
+			if err != nil {
 				_ = pc.c.Send(pc.ctx, transport.ErrorMessageFrom(err))
 				return err
 			}

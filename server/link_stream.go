@@ -68,10 +68,13 @@ func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *sto
 	defer lr.Close()
 	var buf []byte
 	var times []lsnTime
+	var held *storage.Record // read, not yet sent: it did not fit the last batch
 	for {
-		rec, err := lr.Next(ctx)
-		if err != nil {
-			return err
+		rec := held
+		if held = nil; rec == nil {
+			if rec, err = lr.Next(ctx); err != nil {
+				return err
+			}
 		}
 		buf, times = buf[:0], times[:0]
 		first := rec.LSN
@@ -88,17 +91,33 @@ func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *sto
 			if err != nil {
 				return err
 			}
+			n := len(buf)
 			if buf, err = appendRecord(buf, rec); err != nil {
 				return err
+			}
+			if len(buf) > maxRecordsBatch {
+				// A frame stays under maxRecordsBatch unless its one
+				// record is larger: this one starts the next.
+				buf, held = buf[:n], rec
+				break
 			}
 			last = rec.LSN
 			times = append(times, lsnTime{rec.LSN, rec.Time})
 		}
-		if err := s.pc.c.WriteMessage(ctx, &transport.Records{Epoch: s.epoch, FirstLSN: first, LastLSN: last, Data: buf}); err != nil {
+		if len(buf) > maxRecordsBatch {
+			// One record larger than a frame (a bulk load, an index
+			// build): it goes in parts.
+			if err := s.sendParts(ctx, first, buf); err != nil {
+				return err
+			}
+		} else if err := s.pc.c.WriteMessage(ctx, &transport.Records{Epoch: s.epoch, FirstLSN: first, LastLSN: last, Data: buf}); err != nil {
 			return err
 		}
 		if err := s.pc.c.Flush(ctx); err != nil {
 			return err
+		}
+		if cap(buf) > 4*maxRecordsBatch {
+			buf = nil // a huge record's buffer is not kept for the small ones
 		}
 		now := rt.s.cfg.Now()
 		rt.mu.Lock()
@@ -149,6 +168,23 @@ func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return rt.times[i].t, true
+}
+
+// sendParts sends the encoding of one record (as a Records frame would
+// carry it) in RecordPart frames of at most maxRecordsBatch bytes.
+func (s *recordSender) sendParts(ctx context.Context, lsn sqlink.LSN, enc []byte) error {
+	if h := s.pc.hello; h != nil && h.Minor < transport.MinorRecordPart {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "upgrade the partner instance: it cannot receive records larger than one frame",
+			"record %d is %d bytes, more than one frame holds, and the partner speaks link protocol %d.%d (record parts need %d.%d)",
+			lsn, len(enc), h.Major, h.Minor, transport.ProtocolMajor, transport.MinorRecordPart)
+	}
+	for off := 0; off < len(enc); off += maxRecordsBatch {
+		part := &transport.RecordPart{Epoch: s.epoch, LSN: lsn, Offset: uint64(off), Total: uint64(len(enc)), Data: enc[off:min(off+maxRecordsBatch, len(enc))]}
+		if err := s.pc.c.WriteMessage(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendRecord appends rec, length-prefixed, to a Records payload.

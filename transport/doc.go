@@ -65,6 +65,8 @@
 //	9     ControlRequest   u64 id, str command, bytes JSON body
 //	10    ControlResponse  u64 id, str code, str message, str hint, bytes JSON body
 //	11    Error            str code, str message, str hint
+//	12    RecordPart       (1.2) u64 epoch, u64 LSN, u64 offset, u64 total size, bytes data:
+//	                       part of one record too large for a Records frame
 //
 // The record encoding inside Records belongs to the storage package;
 // transport carries it as bytes. Decoded Records and SeedChunk data alias

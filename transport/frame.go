@@ -26,6 +26,7 @@ const (
 	FrameControlRequest  FrameType = 9
 	FrameControlResponse FrameType = 10
 	FrameError           FrameType = 11
+	FrameRecordPart      FrameType = 12 // protocol 1.2
 )
 
 var frameTypeNames = [...]string{
@@ -40,10 +41,11 @@ var frameTypeNames = [...]string{
 	FrameControlRequest:  "ControlRequest",
 	FrameControlResponse: "ControlResponse",
 	FrameError:           "Error",
+	FrameRecordPart:      "RecordPart",
 }
 
 // Known reports whether t is a frame type this build understands.
-func (t FrameType) Known() bool { return t >= FrameHello && t <= FrameError }
+func (t FrameType) Known() bool { return t >= FrameHello && t <= FrameRecordPart }
 
 // String returns the type's name, or "FrameType(n)" for an unknown one.
 func (t FrameType) String() string {

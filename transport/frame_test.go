@@ -193,7 +193,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(uint8(transport.FrameHello), []byte{0, 2, 0, 0})
 	f.Add(uint8(transport.FrameSeedDone), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, typ uint8, payload []byte) {
-		checkDecode(t, transport.FrameType(typ%12), payload)
+		checkDecode(t, transport.FrameType(typ%13), payload)
 	})
 }
 

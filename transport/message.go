@@ -10,13 +10,17 @@ import (
 )
 
 // Protocol version spoken by this build. A partner with another major
-// version is refused during the Hello exchange; minor versions only append
-// fields, which older decoders ignore.
+// version is refused during the Hello exchange; minor versions append
+// fields, which older decoders ignore, or add frame types, which a sender
+// uses only with a partner whose Hello says it knows them.
 const (
 	ProtocolMajor uint16 = 1
-	// ProtocolMinor 1 appended Ack.HardenedAgo.
-	ProtocolMinor uint16 = 1
+	// ProtocolMinor 1 appended Ack.HardenedAgo; 2 added RecordPart.
+	ProtocolMinor uint16 = 2
 )
+
+// MinorRecordPart is the first minor version that understands RecordPart.
+const MinorRecordPart uint16 = 2
 
 // ErrUnsupportedVersion is wrapped by the error of a Hello or HelloAck whose
 // major protocol version this build does not speak.
@@ -68,6 +72,8 @@ func NewMessage(t FrameType) Message {
 		return &ControlResponse{}
 	case FrameError:
 		return &ErrorMessage{}
+	case FrameRecordPart:
+		return &RecordPart{}
 	}
 	return nil
 }
@@ -366,6 +372,73 @@ func (a *Ack) UnmarshalBinary(b []byte) error {
 		a.HardenedAgo = time.Duration(min(d.u64(), math.MaxInt64))
 	}
 	return d.finish("ack")
+}
+
+// MaxRecordSize bounds the record a sequence of RecordPart frames may
+// carry: the largest a replication log entry can be.
+const MaxRecordSize = 1<<31 - 1
+
+// RecordPart carries bytes Offset through Offset+len(Data) of the encoding
+// of one record (LSN) that is Total bytes long: a transaction too large
+// for one Records frame (a bulk load, an index build) goes as several
+// parts, in order, and counts as a Records batch of that one record once
+// its last part has arrived (see RecordAssembler). Protocol 1.2.
+type RecordPart struct {
+	Epoch  sqlink.Epoch
+	LSN    sqlink.LSN
+	Offset uint64
+	Total  uint64
+	Data   []byte
+}
+
+// FrameType implements Message.
+func (*RecordPart) FrameType() FrameType { return FrameRecordPart }
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (p *RecordPart) MarshalBinary() ([]byte, error) { return marshal(p) }
+
+// AppendBinary implements encoding.BinaryAppender.
+func (p *RecordPart) AppendBinary(b []byte) ([]byte, error) {
+	b, err := p.appendHead(b)
+	return append(b, p.Data...), err
+}
+
+func (p *RecordPart) validate() error {
+	end := p.Offset + uint64(len(p.Data))
+	switch {
+	case p.LSN == 0:
+		return sqlink.Errorf(sqlink.EINVALID, "", "record part: LSN 0")
+	case p.Total == 0 || p.Total > MaxRecordSize:
+		return sqlink.Errorf(sqlink.EINVALID, "", "record part: a record of %d bytes (at most %d)", p.Total, MaxRecordSize)
+	case len(p.Data) == 0 || end < p.Offset || end > p.Total:
+		return sqlink.Errorf(sqlink.EINVALID, "", "record part: bytes %d..%d outside a record of %d bytes", p.Offset, end, p.Total)
+	}
+	return nil
+}
+
+func (p *RecordPart) appendHead(b []byte) ([]byte, error) {
+	if err := p.validate(); err != nil {
+		return b, err
+	}
+	e := encoder{b}
+	e.u64(uint64(p.Epoch))
+	e.u64(uint64(p.LSN))
+	e.u64(p.Offset)
+	e.u64(p.Total)
+	e.u32(uint32(len(p.Data)))
+	return e.b, nil
+}
+
+func (p *RecordPart) bulk() []byte { return p.Data }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler. Data aliases b.
+func (p *RecordPart) UnmarshalBinary(b []byte) error {
+	d := decoder{b: b}
+	*p = RecordPart{Epoch: sqlink.Epoch(d.u64()), LSN: sqlink.LSN(d.u64()), Offset: d.u64(), Total: d.u64(), Data: d.bytes()}
+	if err := d.finish("record part"); err != nil {
+		return err
+	}
+	return p.validate()
 }
 
 // SeedChunk carries bytes Offset through Offset+len(Data) of a seed: a

@@ -75,6 +75,7 @@ func randomMessages(r *rand.Rand) []transport.Message {
 		&transport.ControlRequest{ID: r.Uint64(), Command: str(), Body: data(r.IntN(100))},
 		&transport.ControlResponse{ID: r.Uint64(), Code: str(), Message: str(), Hint: str(), Body: data(r.IntN(100))},
 		&transport.ErrorMessage{Code: str(), Message: str(), Hint: str()},
+		&transport.RecordPart{Epoch: sqlink.Epoch(r.Uint64()), LSN: first, Offset: offset % (1 << 30), Total: offset%(1<<30) + uint64(len(chunk)) + 1 + r.Uint64N(1<<20), Data: append(chunk, 1)},
 	}
 }
 
@@ -261,4 +262,58 @@ func TestMessages_Invalid(t *testing.T) {
 
 func randomMessagesSeed(seed uint64) []transport.Message {
 	return randomMessages(rand.New(rand.NewPCG(seed, seed)))
+}
+
+// A record sent as RecordParts comes out of the assembler whole, only once
+// its last part arrived; parts out of order, of another record, or of
+// another size are refused and the partial record dropped.
+func TestRecordAssembler(t *testing.T) {
+	rec := bytes.Repeat([]byte("0123456789"), 1000)
+	parts := func(lsn sqlink.LSN, size int) []*transport.RecordPart {
+		var ps []*transport.RecordPart
+		for off := 0; off < len(rec); off += size {
+			ps = append(ps, &transport.RecordPart{Epoch: 3, LSN: lsn, Offset: uint64(off), Total: uint64(len(rec)), Data: rec[off:min(off+size, len(rec))]})
+		}
+		return ps
+	}
+	var a transport.RecordAssembler
+	ps := parts(7, 3000)
+	for i, p := range ps {
+		r, err := a.Add(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < len(ps)-1 {
+			if r != nil || !a.Pending() {
+				t.Fatalf("part %d of %d gave a record (%v) or nothing pending", i, len(ps), r != nil)
+			}
+			continue
+		}
+		if r == nil || r.FirstLSN != 7 || r.LastLSN != 7 || r.Epoch != 3 || !bytes.Equal(r.Data, rec) || a.Pending() {
+			t.Fatalf("last part: %+v, pending %v", r, a.Pending())
+		}
+	}
+	for name, bad := range map[string][]*transport.RecordPart{
+		"a later part first":  {ps[1]},
+		"a gap":               {ps[0], ps[2]},
+		"a replayed part":     {ps[0], ps[1], ps[1]},
+		"another record":      {ps[0], parts(8, 3000)[1]},
+		"another size":        {ps[0], {Epoch: 3, LSN: 7, Offset: 3000, Total: 20000, Data: rec[:10]}},
+		"another epoch":       {ps[0], {Epoch: 4, LSN: 7, Offset: 3000, Total: uint64(len(rec)), Data: rec[3000:3010]}},
+		"past the record end": {{Epoch: 3, LSN: 7, Offset: 0, Total: 5, Data: rec[:10]}},
+	} {
+		var a transport.RecordAssembler
+		var err error
+		for _, p := range bad {
+			if _, err = a.Add(p); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, transport.ErrRecordsGap) && !errors.Is(err, transport.ErrInvalidRecord) {
+			t.Errorf("%s: err = %v, want a refusal", name, err)
+		}
+		if a.Pending() && name != "a later part first" {
+			t.Errorf("%s: the partial record was kept", name)
+		}
+	}
 }

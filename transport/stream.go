@@ -85,3 +85,54 @@ func (s *RecordStream) Accept(b *Records) error {
 	s.epoch, s.last = b.Epoch, b.LastLSN
 	return nil
 }
+
+// RecordAssembler puts the RecordParts of one record back together. The
+// parts of a record come in order and one record at a time: a part of
+// another record while one is incomplete, a gap, a replay, or a change of
+// size or epoch is refused (and what was assembled is dropped), before any
+// of it reaches storage. It is not safe for concurrent use; one
+// connection's reader owns it.
+type RecordAssembler struct {
+	cur RecordPart // the record being assembled (Epoch, LSN, Total)
+	buf []byte
+}
+
+// assembleAhead bounds what Add allocates ahead of the bytes received.
+const assembleAhead = 64 << 20
+
+// Add adds part p. When p completes its record, Add returns the record as
+// a Records batch of it alone, whose Data (the assembler's own memory, not
+// the frame's) is what a Records frame of that record would carry.
+func (a *RecordAssembler) Add(p *RecordPart) (*Records, error) {
+	if err := p.validate(); err != nil {
+		a.reset()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	if a.buf == nil {
+		if p.Offset != 0 {
+			return nil, fmt.Errorf("%w: %w", ErrRecordsGap, sqlink.Errorf(sqlink.EINVALID, "",
+				"record %d: a part at byte %d, but no earlier part of it arrived", p.LSN, p.Offset))
+		}
+		a.cur = RecordPart{Epoch: p.Epoch, LSN: p.LSN, Total: p.Total}
+		a.buf = make([]byte, 0, min(p.Total, assembleAhead))
+	} else if p.LSN != a.cur.LSN || p.Epoch != a.cur.Epoch || p.Total != a.cur.Total || p.Offset != uint64(len(a.buf)) {
+		err := fmt.Errorf("%w: %w", ErrRecordsGap, sqlink.Errorf(sqlink.EINVALID, "",
+			"record part of %d (epoch %d, %d bytes) at byte %d, expected record %d (epoch %d, %d bytes) at byte %d",
+			p.LSN, p.Epoch, p.Total, p.Offset, a.cur.LSN, a.cur.Epoch, a.cur.Total, len(a.buf)))
+		a.reset()
+		return nil, err
+	}
+	a.buf = append(a.buf, p.Data...)
+	if uint64(len(a.buf)) < a.cur.Total {
+		return nil, nil
+	}
+	r := &Records{Epoch: a.cur.Epoch, FirstLSN: a.cur.LSN, LastLSN: a.cur.LSN, Data: a.buf}
+	a.reset()
+	return r, nil
+}
+
+// Pending reports whether a record is partly assembled: a Records batch
+// may not come in between.
+func (a *RecordAssembler) Pending() bool { return a.buf != nil }
+
+func (a *RecordAssembler) reset() { a.cur, a.buf = RecordPart{}, nil }

@@ -1,0 +1,33 @@
+package e2e_test
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLink_TransactionsLargerThanAFrame: a transaction whose record is
+// larger than a frame can carry (a 100 MB bulk load, then an index built
+// over it) replicates, in parts, between ordinary small ones, and the
+// copies are equal. It used to stop the link for good ("frame larger than
+// the maximum", resent forever).
+func TestLink_TransactionsLargerThanAFrame(t *testing.T) {
+	alpha := MustStartInstance(t, "alpha")
+	beta := MustStartInstance(t, "beta")
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB, k TEXT);`)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, "big", "f")
+	waitCaughtUp(t, alpha, beta, "big", 0)
+
+	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'01', 'small before');`)
+	alpha.MustPsql("f", `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+INSERT INTO t (v, k) SELECT randomblob(100000), hex(randomblob(40)) FROM n;`)
+	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'02', 'small after');`)
+	alpha.MustPsql("f", `CREATE INDEX t_k ON t(k);`)
+	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'03', 'small last');`)
+	waitCaughtUp(t, alpha, beta, "big", time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "big"))
+	if got := beta.MustPsql("f", `SELECT count(*), sum(length(v)) FROM t;`); got != "1003|100000003" {
+		t.Fatalf("the secondary has %q rows and bytes, want 1003|100000003", got)
+	}
+}
