@@ -104,8 +104,8 @@ func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *sto
 			last = rec.LSN
 			times = append(times, lsnTime{rec.LSN, rec.Time})
 		}
-		if len(buf) > maxRecordsBatch {
-			// One record larger than a frame (a bulk load, an index
+		if len(buf) > maxRecordsBatch && s.partnerTakesParts() || len(buf) > maxRecordsFrame {
+			// One record larger than a batch (a bulk load, an index
 			// build): it goes in parts.
 			if err := s.sendParts(ctx, first, buf); err != nil {
 				return err
@@ -170,11 +170,22 @@ func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
 	return rt.times[i].t, true
 }
 
+// maxRecordsFrame is the largest Records payload one frame holds (its
+// header is below 64 bytes): what a partner without RecordPart can take.
+const maxRecordsFrame = transport.MaxPayloadSize - 64
+
+// partnerTakesParts says whether the partner's protocol has RecordPart.
+func (s *recordSender) partnerTakesParts() bool {
+	h := s.pc.hello
+	return h == nil || h.Minor >= transport.MinorRecordPart
+}
+
 // sendParts sends the encoding of one record (as a Records frame would
 // carry it) in RecordPart frames of at most maxRecordsBatch bytes.
 func (s *recordSender) sendParts(ctx context.Context, lsn sqlink.LSN, enc []byte) error {
-	if h := s.pc.hello; h != nil && h.Minor < transport.MinorRecordPart {
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, "upgrade the partner instance: it cannot receive records larger than one frame",
+	if !s.partnerTakesParts() {
+		h := s.pc.hello
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "upgrade the partner instance: it cannot receive a record larger than one frame",
 			"record %d is %d bytes, more than one frame holds, and the partner speaks link protocol %d.%d (record parts need %d.%d)",
 			lsn, len(enc), h.Major, h.Minor, transport.ProtocolMajor, transport.MinorRecordPart)
 	}
