@@ -12,9 +12,9 @@ type failPacer struct {
 	logEvery         time.Duration
 
 	failing  bool
-	lastErr  string
-	wait     time.Duration // current back-off
-	next     time.Time     // no attempt before this
+	seen     map[string]bool // errors logged in this run of failures
+	wait     time.Duration   // current back-off
+	next     time.Time       // no attempt before this
 	lastLog  time.Time
 	repeated int // failures since the last logged one
 }
@@ -32,12 +32,16 @@ func (p *failPacer) failed(now time.Time, err error) (log bool, repeated int) {
 	msg := err.Error()
 	if !p.failing {
 		p.wait = p.minWait
+		p.seen = map[string]bool{}
 	} else {
 		p.wait = min(2*p.wait, p.maxWait)
 	}
+	p.failing = true
 	p.next = now.Add(p.wait)
-	if !p.failing || msg != p.lastErr || now.Sub(p.lastLog) >= p.logEvery {
-		p.failing, p.lastErr, p.lastLog = true, msg, now
+	if !p.seen[msg] || now.Sub(p.lastLog) >= p.logEvery {
+		// A new error (even one alternating with another) is logged at
+		// once; a repeated one once per logEvery.
+		p.seen[msg], p.lastLog = true, now
 		repeated, p.repeated = p.repeated, 0
 		return true, repeated
 	}
@@ -49,6 +53,6 @@ func (p *failPacer) failed(now time.Time, err error) (log bool, repeated int) {
 // a run of failures (which the caller logs).
 func (p *failPacer) succeeded() (recovered bool) {
 	recovered = p.failing
-	p.failing, p.lastErr, p.repeated = false, "", 0
+	p.failing, p.seen, p.repeated = false, nil, 0
 	return recovered
 }

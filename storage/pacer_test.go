@@ -46,8 +46,19 @@ func TestFailPacer_BacksOffAndLogsOncePerInterval(t *testing.T) {
 	if !log || repeated != 8 {
 		t.Fatalf("after 30 s: log %v, repeated %d, want true and 8", log, repeated)
 	}
-	if log, _ := p.failed(t0.Add(32*time.Second), errors.New("disk I/O error")); !log {
+	ioErr := errors.New("disk I/O error")
+	if log, _ := p.failed(t0.Add(32*time.Second), ioErr); !log {
 		t.Fatal("a new error is not logged")
+	}
+	// Two errors taking turns are each logged once, not at every turn.
+	for i := 0; i < 6; i++ {
+		e := full
+		if i%2 == 1 {
+			e = ioErr
+		}
+		if log, _ := p.failed(t0.Add(33*time.Second+time.Duration(i)*time.Second), e); log {
+			t.Fatalf("turn %d of two alternating errors logged again", i)
+		}
 	}
 	if !p.succeeded() {
 		t.Fatal("success after failures does not report the recovery")
