@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sqlink/sqlink"
@@ -129,7 +130,10 @@ func toPgError(err error) *pgError {
 	var e *sqlink.Error
 	if errors.As(err, &e) {
 		code, ok := sqlinkCodes[e.Code]
-		if !ok {
+		switch {
+		case errors.Is(err, syscall.ENOSPC):
+			code = codeDiskFull
+		case !ok:
 			code = codeInternal
 		}
 		return &pgError{Severity: "ERROR", Code: code, Message: e.Message, Hint: e.Hint}
@@ -240,4 +244,29 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// Warning is what a Session returns when the statement succeeded but the
+// client is to be warned: it is sent as a WARNING notice and the statement
+// completes. (PostgreSQL's precedent: a commit whose synchronous
+// replication wait was cancelled has committed locally, with a warning.)
+type Warning struct {
+	Code, Message, Hint string
+}
+
+func (w *Warning) Error() string { return w.Message }
+
+// endWriteError returns what EndWrite's error e means for a statement that
+// otherwise ended with err: a Warning is sent as a notice and changes
+// nothing; another error replaces a nil err.
+func (c *clientConn) endWriteError(err, e error) error {
+	var w *Warning
+	switch {
+	case e == nil:
+	case errors.As(e, &w):
+		c.send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: w.Code, Message: w.Message, Hint: w.Hint})
+	case err == nil:
+		return e
+	}
+	return err
 }

@@ -534,9 +534,7 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 			return c.readOnlyError(p.verb, err)
 		}
 		defer func() {
-			if e := c.sess.EndWrite(context.WithoutCancel(ctx)); e != nil && err == nil {
-				err = e
-			}
+			err = c.endWriteError(err, c.sess.EndWrite(context.WithoutCancel(ctx)))
 		}()
 	}
 	err = c.raw(func(dc any) error {
@@ -765,9 +763,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 		}
 	}
 	if c.txWrite {
-		if e := c.sess.EndWrite(bg); e != nil && err == nil {
-			err = e
-		}
+		err = c.endWriteError(err, c.sess.EndWrite(bg))
 	}
 	c.tx, c.txWrite, c.txQueryOnly, c.txROErr = txIdle, false, false, nil
 	c.closePortals()

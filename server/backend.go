@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
 
+	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/xdg-go/scram"
@@ -54,10 +56,19 @@ func (s *session) BeginWrite(ctx context.Context) error { return s.c.BeginWrite(
 // hardened it, or was marked disconnected after the session timeout.
 func (s *session) EndWrite(ctx context.Context) error {
 	lsn, err := s.c.EndWrite(ctx)
+	rt := s.s.linkForDatabase(s.name)
+	if errors.Is(err, storage.ErrCommitNotLogged) && (rt == nil || !rt.syncMode()) {
+		// Committed and durable, just not in the replication log yet
+		// (the next capture adds it): the commit stands, with a warning,
+		// as PostgreSQL's does when its replication wait is cancelled. A
+		// sync link's commit cannot be confirmed: that stays an error.
+		return &pgwire.Warning{Code: "01000", Message: "the transaction has committed locally, but it is not in the replication log yet: " + sqlink.ErrorMessage(err),
+			Hint: sqlink.ErrorHint(err)}
+	}
 	if err != nil {
 		return err
 	}
-	if rt := s.s.linkForDatabase(s.name); rt != nil {
+	if rt != nil {
 		return rt.waitCommit(ctx, lsn)
 	}
 	return nil

@@ -470,10 +470,23 @@ func (db *DB) captureLocked() error {
 		if db.dcache != nil {
 			db.dcache.reset()
 		}
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, "free space on the volume of the instance's data directory: the commit is durable in the database, and its record is written by the next write or the background capture",
-			"database %s: a commit could not be added to the replication log: %v", filepath.Base(db.path), err)
+		return notLoggedError{sqlink.Errorf(sqlink.EUNAVAILABLE, "free space on the volume of the instance's data directory: the commit is durable in the database, and its record is written by the next write or the background capture",
+			"database %s: a commit could not be added to the replication log: %v", filepath.Base(db.path), err), err}
 	}
 }
+
+// ErrCommitNotLogged is in the chain of the error a capture returns when a
+// commit, durable in the database, could not be added to the replication
+// log yet (a full disk): the next capture retries it.
+var ErrCommitNotLogged = errors.New("storage: a commit is not in the replication log yet")
+
+type notLoggedError struct {
+	err   *sqlink.Error
+	cause error
+}
+
+func (e notLoggedError) Error() string   { return e.err.Error() }
+func (e notLoggedError) Unwrap() []error { return []error{e.err, ErrCommitNotLogged, e.cause} }
 
 // advance publishes a record appended to the log.
 func (db *DB) advance(rec *Record) {
