@@ -32,7 +32,8 @@ type testBackend struct {
 	primary string
 
 	readOnly atomic.Bool
-	writes   atomic.Int64 // EndWrite calls
+	endErr   atomic.Pointer[error] // what EndWrite returns, if set
+	writes   atomic.Int64          // EndWrite calls
 	held     atomic.Int64 // write locks held now
 
 	mu  sync.Mutex
@@ -150,6 +151,9 @@ func (s *testSession) EndWrite(ctx context.Context) error {
 	s.b.held.Add(-1)
 	s.b.writes.Add(1)
 	<-s.b.lock
+	if e := s.b.endErr.Load(); e != nil {
+		return *e
+	}
 	return nil
 }
 

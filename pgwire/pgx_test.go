@@ -272,3 +272,53 @@ func TestPgxTransactions(t *testing.T) {
 		t.Fatalf("%d write locks held while idle", n)
 	}
 }
+
+// A Session's EndWrite may report that the write committed with a
+// warning (pgwire.Warning): the client gets a WARNING notice and the
+// statement, or the COMMIT, succeeds; any other EndWrite error fails it.
+func TestEndWriteWarning(t *testing.T) {
+	s := mustStartServer(t, pgwire.Config{})
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(s.dsn("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []*pgconn.Notice
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	var warn error = &pgwire.Warning{Code: "01000", Message: "committed locally, not replicated yet", Hint: "free space"}
+	s.b.endErr.Store(&warn)
+	if _, err := conn.Exec(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatalf("autocommit insert with a warning: %v", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO t VALUES (2)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("COMMIT with a warning: %v", err)
+	}
+	if len(notices) != 2 || notices[0].Code != "01000" || notices[0].Severity != "WARNING" || notices[1].Hint != "free space" {
+		t.Fatalf("notices %+v, want two WARNING 01000", notices)
+	}
+	var fail error = errors.New("capture failed")
+	s.b.endErr.Store(&fail)
+	if _, err := conn.Exec(ctx, `INSERT INTO t VALUES (3)`); err == nil || !strings.Contains(err.Error(), "capture failed") {
+		t.Fatalf("insert whose EndWrite failed: %v", err)
+	}
+	s.b.endErr.Store(nil)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d rows (%v): the warned and the failed EndWrite's commits are all in the table, want 3", n, err)
+	}
+}
