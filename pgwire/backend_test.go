@@ -34,7 +34,7 @@ type testBackend struct {
 	readOnly atomic.Bool
 	endErr   atomic.Pointer[error] // what EndWrite returns, if set
 	writes   atomic.Int64          // EndWrite calls
-	held     atomic.Int64 // write locks held now
+	held     atomic.Int64          // write locks held now
 
 	mu  sync.Mutex
 	dbs map[string]*sql.DB
