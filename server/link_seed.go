@@ -386,7 +386,8 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 	rt.seedNext = next
 	rt.pendingB += len(m.Data)
 	rt.mu.Lock()
-	rt.seed.done = (next - 1) * ps
+	// Bytes done are the written ones: a flush advances them (a full disk
+	// must not show pages as done that the seed resumes before).
 	rt.seed.sent += int64(len(m.Data))
 	rt.recvTime = rt.s.cfg.Now()
 	rt.mu.Unlock()
@@ -412,6 +413,7 @@ func (rt *linkRuntime) startFlush() error {
 	rt.mu.Lock()
 	sent := rt.seed.sent
 	rt.mu.Unlock()
+	sparse := rt.seedSparse
 	ch := make(chan error, 1)
 	rt.flushing = ch
 	write := w.WritePages
@@ -423,6 +425,9 @@ func (rt *linkRuntime) startFlush() error {
 		if err == nil {
 			rt.mu.Lock()
 			rt.data.SeedBytes = sent
+			if !sparse {
+				rt.seed.done = w.State().BytesDone()
+			}
 			rt.mu.Unlock()
 			err = rt.save()
 		}
@@ -463,6 +468,9 @@ func (rt *linkRuntime) flushSeed() error {
 	if err == nil {
 		rt.mu.Lock()
 		rt.data.SeedBytes = rt.seed.sent
+		if !rt.seedSparse {
+			rt.seed.done = rt.writer.State().BytesDone()
+		}
 		rt.mu.Unlock()
 		err = rt.save()
 	}

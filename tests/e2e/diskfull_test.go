@@ -239,6 +239,6 @@ INSERT INTO t (v) SELECT randomblob(100000) FROM n;`)
 	// Resumed, not started over: what came after the disk had room again
 	// is about what was missing then, not a whole copy.
 	if after, missing := done.BytesSent-sd.BytesSent, sd.BytesTotal-sd.BytesDone; after > missing+sd.BytesTotal/4 {
-		t.Fatalf("after space was freed the seeding received %d bytes, %d were missing of %d: it started over", after, missing, sd.BytesTotal)
+		t.Fatalf("after space was freed the seeding received %d bytes, %d were missing of %d: it started over\n%s", after, missing, sd.BytesTotal, beta.Output())
 	}
 }
