@@ -201,8 +201,9 @@ func TestLink_SecondaryDiskFull(t *testing.T) {
 // TestLink_SeedOntoAFullDisk seeds a database larger than the secondary's
 // volume: the seeding fails for want of space and says so in the link's
 // last error, the primary is unaffected, and once space is freed the
-// seeding resumes where it stopped (the bytes received over every attempt
-// stay near one copy) and the secondary comes online with an equal copy.
+// seeding resumes where it stopped (what arrives then is about what was
+// not yet written, not a whole copy) and the secondary comes online with
+// an equal copy.
 func TestLink_SeedOntoAFullDisk(t *testing.T) {
 	alpha := MustStartInstance(t, "alpha")
 	beta := MustStartInstance(t, "beta")
