@@ -243,3 +243,64 @@ INSERT INTO t (v) SELECT randomblob(100000) FROM n;`)
 		t.Fatalf("after space was freed the seeding received %d bytes, %d were missing of %d: it started over\n%s", after, missing, sd.BytesTotal, beta.Output())
 	}
 }
+
+// TestLink_PrimaryDiskFullSync fills the primary's volume under a sync
+// link: every insert either commits, and is then on the secondary, or is
+// refused with 53100 (a commit that reached the database but not the
+// replication log cannot be confirmed on a sync link, and says it
+// committed locally). Once space is freed the missed commits are logged
+// and replicated: the copies are equal and hold every committed insert.
+func TestLink_PrimaryDiskFullSync(t *testing.T) {
+	alpha := MustStartInstance(t, "alpha")
+	beta := MustStartInstance(t, "beta")
+	vol := moveOntoSmallVolume(t, alpha, "48m")
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, "full", "f", "--mode", "sync")
+	waitCaughtUp(t, alpha, beta, "full", 0)
+
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, alpha.ConnString("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
+	committed, locallyOnly := 0, 0
+	for i := 0; ; i++ {
+		_, err := c.Exec(ctx, fill)
+		if err == nil {
+			if committed++; committed > 200 {
+				t.Fatalf("%d inserts of 500 kB fit on a 48 MiB volume", committed)
+			}
+			// Sync: an acknowledged commit is on the secondary already.
+			if got, err := queryInt(beta, "f", `SELECT count(*) FROM t;`); err != nil || got < int64(5*committed) {
+				t.Fatalf("after %d acknowledged sync commits the secondary has %d rows (%v)", committed, got, err)
+			}
+			continue
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "53100" {
+			t.Fatalf("insert %d on a full volume: %v, want SQLSTATE 53100", i, err)
+		}
+		t.Logf("insert %d: %s %s (hint: %s)", i, pe.Code, pe.Message, pe.Hint)
+		if strings.Contains(pe.Message, "replication log") {
+			// Committed in the database, not confirmed: it counts once
+			// space is freed.
+			locallyOnly++
+			if locallyOnly < 3 {
+				continue
+			}
+		}
+		break
+	}
+	growVolume(t, vol, "256m")
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'00');`)
+	waitCaughtUp(t, alpha, beta, "full", time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "full"))
+	rows, err := queryInt(beta, "f", `SELECT count(*) FROM t;`)
+	if err != nil || rows != int64(5*(committed+locallyOnly)+1) {
+		t.Fatalf("the secondary has %d rows (%v): %d acknowledged inserts, %d committed locally only, and one more, of 5 rows each (the last 1)", rows, err, committed, locallyOnly)
+	}
+}
