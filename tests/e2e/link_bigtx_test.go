@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"testing"
 	"time"
+
+	"github.com/sqlink/sqlink"
 )
 
 // TestLink_TransactionsLargerThanAFrame: a transaction whose record is
@@ -10,18 +12,31 @@ import (
 // over it) replicates, in parts, between ordinary small ones, and the
 // copies are equal; so does a VACUUM that rewrites and shrinks the file. It used to stop the link for good ("frame larger than
 // the maximum", resent forever).
+// In sync mode the big commit returns only once the secondary hardened it.
 func TestLink_TransactionsLargerThanAFrame(t *testing.T) {
+	for _, mode := range []sqlink.Mode{sqlink.ModeAsync, sqlink.ModeSync} {
+		t.Run(string(mode), func(t *testing.T) { testBigTransactions(t, mode) })
+	}
+}
+
+func testBigTransactions(t *testing.T, mode sqlink.Mode) {
 	alpha := MustStartInstance(t, "alpha")
 	beta := MustStartInstance(t, "beta")
 	alpha.MustCLI("db", "create", "f")
 	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB, k TEXT);`)
 	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "big", "f")
+	MustCreateLink(t, alpha, beta, "big", "f", "--mode", string(mode))
 	waitCaughtUp(t, alpha, beta, "big", 0)
 
 	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'01', 'small before');`)
 	alpha.MustPsql("f", `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
 INSERT INTO t (v, k) SELECT randomblob(100000), hex(randomblob(40)) FROM n;`)
+	if mode == sqlink.ModeSync {
+		p, s := lsnOf(t, alpha, "f"), mustLinkStatus(t, beta, "big").Local.LastHardenedLSN
+		if uint64(s) < p {
+			t.Fatalf("the sync commit of the big transaction (LSN %d) returned with the secondary hardened to %d", p, s)
+		}
+	}
 	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'02', 'small after');`)
 	alpha.MustPsql("f", `CREATE INDEX t_k ON t(k);`)
 	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'03', 'small last');`)
