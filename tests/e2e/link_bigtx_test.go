@@ -10,9 +10,10 @@ import (
 // TestLink_TransactionsLargerThanAFrame: a transaction whose record is
 // larger than a frame can carry (a 100 MB bulk load, then an index built
 // over it) replicates, in parts, between ordinary small ones, and the
-// copies are equal; so does a VACUUM that rewrites and shrinks the file. It used to stop the link for good ("frame larger than
-// the maximum", resent forever).
-// In sync mode the big commit returns only once the secondary hardened it.
+// copies are equal; so does a VACUUM that rewrites and shrinks the file.
+// In sync mode the big commit returns only once the secondary hardened
+// it. Such a transaction used to stop the link for good ("frame larger
+// than the maximum", resent forever).
 func TestLink_TransactionsLargerThanAFrame(t *testing.T) {
 	for _, mode := range []sqlink.Mode{sqlink.ModeAsync, sqlink.ModeSync} {
 		t.Run(string(mode), func(t *testing.T) { testBigTransactions(t, mode) })
