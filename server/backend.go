@@ -62,7 +62,9 @@ func (s *session) EndWrite(ctx context.Context) error {
 		// (the next capture adds it): the commit stands, with a warning,
 		// as PostgreSQL's does when its replication wait is cancelled. A
 		// sync link's commit cannot be confirmed: that stays an error.
-		return &pgwire.Warning{Code: "01000", Message: "the transaction has committed locally, but it is not in the replication log yet: " + sqlink.ErrorMessage(err),
+		// (The commit in question may be an earlier one, when this write
+		// rolled back: the message does not say it is this one.)
+		return &pgwire.Warning{Code: "01000", Message: "a commit is durable here but not yet in the replication log (the next capture adds it): " + sqlink.ErrorMessage(err),
 			Hint: sqlink.ErrorHint(err)}
 	}
 	if err != nil {

@@ -67,7 +67,7 @@ func TestInstance_DiskFull(t *testing.T) {
 	}
 	for _, n := range notices {
 		t.Logf("notice: %s %s %s (hint: %s)", n.Severity, n.Code, n.Message, n.Hint)
-		if n.Code != "01000" || !strings.Contains(n.Message, "committed locally") {
+		if n.Code != "01000" || !strings.Contains(n.Message, "not yet in the replication log") {
 			t.Errorf("unexpected notice %s %s", n.Code, n.Message)
 		}
 	}
