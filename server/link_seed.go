@@ -439,13 +439,20 @@ func (rt *linkRuntime) startFlush() error {
 	return nil
 }
 
-// waitFlush waits for the flush in flight, if any (seedMu held).
+// waitFlush waits for the flush in flight, if any (seedMu held). When it
+// failed (a full disk), the pages buffered since cannot follow it: they are
+// dropped and the seed goes on from the last page written, so the next
+// flush fails for the same reason, not with pages out of order.
 func (rt *linkRuntime) waitFlush() error {
 	if rt.flushing == nil {
 		return nil
 	}
 	err := <-rt.flushing
 	rt.flushing = nil
+	if err != nil && rt.writer != nil && !rt.seedSparse {
+		rt.pending, rt.pendingB = nil, 0
+		rt.seedNext = int64(rt.writer.State().Next)
+	}
 	return err
 }
 
