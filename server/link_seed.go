@@ -459,32 +459,10 @@ func (rt *linkRuntime) waitFlush() error {
 // flushSeed writes every buffered seed page before it returns (seedMu
 // held).
 func (rt *linkRuntime) flushSeed() error {
-	if err := rt.waitFlush(); err != nil {
+	if err := rt.startFlush(); err != nil {
 		return err
 	}
-	if len(rt.pending) == 0 || rt.writer == nil {
-		return nil
-	}
-	write := rt.writer.WritePages
-	if rt.seedSparse {
-		write = rt.writer.WritePagesAt
-	}
-	err := write(rt.pending)
-	rt.pending, rt.pendingB = nil, 0
-	rt.flushedAt = time.Now()
-	if err == nil {
-		rt.mu.Lock()
-		rt.data.SeedBytes = rt.seed.sent
-		if !rt.seedSparse {
-			rt.seed.done = rt.writer.State().BytesDone()
-		}
-		rt.mu.Unlock()
-		err = rt.save()
-	}
-	if err == nil {
-		rt.s.failpoint(fpSeedFlushed)
-	}
-	return err
+	return rt.waitFlush()
 }
 
 // seedFinish moves a complete seed into place and starts catching up
