@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/testutil"
 )
 
 // A commit whose record does not fit in the log (a full disk; here a file
@@ -20,12 +20,6 @@ import (
 // records a secondary applies to an equal copy (no delta against the
 // failed attempt's pages).
 func TestCapture_LogAppendFailsThenResumes(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Skipf("getrlimit: %v", err)
-	}
-	signal.Ignore(syscall.SIGXFSZ)
-	defer signal.Reset(syscall.SIGXFSZ)
 	ctx := context.Background()
 	p, s := mustOpenPair(t)
 	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
@@ -46,11 +40,7 @@ func TestCapture_LogAppendFailsThenResumes(t *testing.T) {
 	}
 	before := p.Pos().LSN
 
-	short := lim
-	short.Cur = uint64(fi.Size() + 64)
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &short); err != nil {
-		t.Skipf("setrlimit: %v", err)
-	}
+	restore := testutil.LimitFileSize(t, fi.Size()+64)
 	c, err := p.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +51,7 @@ func TestCapture_LogAppendFailsThenResumes(t *testing.T) {
 	_, xerr := c.SQL().ExecContext(ctx, "UPDATE t SET v = randomblob(3000) WHERE id % 7 = 0")
 	_, werr := c.EndWrite(ctx)
 	c.Close()
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	if xerr != nil {
 		t.Fatalf("the commit itself failed (the limit was meant for the log only): %v", xerr)
 	}

@@ -3,13 +3,13 @@ package storage
 import (
 	"bytes"
 	"errors"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/testutil"
 )
 
 // A record that does not fit (a full disk, here a file size limit) may be
@@ -17,13 +17,6 @@ import (
 // there is room, follows the last whole record, and every record appended
 // is read back, in the running log and after a reopen.
 func TestLog_AppendAfterAShortWrite(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Skipf("getrlimit: %v", err)
-	}
-	signal.Ignore(syscall.SIGXFSZ)
-	defer signal.Reset(syscall.SIGXFSZ)
-
 	dir := filepath.Join(t.TempDir(), "log")
 	l, err := openLog(dir, 1<<20)
 	if err != nil {
@@ -40,15 +33,9 @@ func TestLog_AppendAfterAShortWrite(t *testing.T) {
 	}
 	size := l.segs[0].size
 	// Room for half of record 4.
-	short := lim
-	short.Cur = uint64(size + 2000)
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &short); err != nil {
-		t.Skipf("setrlimit: %v", err)
-	}
+	restore := testutil.LimitFileSize(t, size+2000)
 	err = l.append(rec(4), walPos{}, true)
-	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); rerr != nil {
-		t.Fatal(rerr)
-	}
+	restore()
 	if !errors.Is(err, syscall.EFBIG) {
 		t.Fatalf("append past the limit: %v, want EFBIG", err)
 	}
