@@ -28,7 +28,7 @@ func TestInstance_DiskFull(t *testing.T) {
 	in := MustStartInstance(t, "full")
 	vol := moveOntoSmallVolume(t, in, "48m")
 	in.MustCLI("db", "create", "f")
-	in.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
+	in.MustPsql("f", blobTable)
 
 	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(in.ConnString("f"))
@@ -42,14 +42,13 @@ func TestInstance_DiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
 	// Until the disk is full, an insert either commits (perhaps with a
 	// warning that its commit is not in the replication log yet, when the
 	// log ran out of room first) or fails with 53100.
 	var pe *pgconn.PgError
 	committed := 0
 	for i := 0; ; i++ {
-		_, err := c.Exec(ctx, fill)
+		_, err := c.Exec(ctx, insert500kB)
 		if err == nil {
 			if committed++; committed > 200 {
 				t.Fatalf("%d inserts of 500 kB fit on a 48 MiB volume", committed)
@@ -91,7 +90,7 @@ func TestInstance_DiskFull(t *testing.T) {
 		t.Fatalf("grow the volume: %v: %s", err, out)
 	}
 	testutil.RetryUntil(t, 0, func() error {
-		_, err := c.Exec(ctx, fill)
+		_, err := c.Exec(ctx, insert500kB)
 		return err
 	})
 	testutil.RetryUntil(t, 0, func() error {
@@ -154,13 +153,8 @@ func growVolume(t *testing.T, vol, size string) {
 // the primary keeps taking writes (async), and once space is freed the
 // secondary catches up by itself, without a reseed, to an equal copy.
 func TestLink_SecondaryDiskFull(t *testing.T) {
-	alpha := MustStartInstance(t, "alpha")
-	beta := MustStartInstance(t, "beta")
-	vol := moveOntoSmallVolume(t, beta, "40m")
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "full", "f")
+	var vol string
+	alpha, beta := startLinkedF(t, "full", blobTable, func(_, beta *Instance) { vol = moveOntoSmallVolume(t, beta, "40m") })
 	waitCaughtUp(t, alpha, beta, "full", 0)
 	attempts := seedAttempts(mustLinkStatus(t, beta, "full"))
 
@@ -170,13 +164,12 @@ func TestLink_SecondaryDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
 	var lastErr string
 	for i := 0; lastErr == ""; i++ {
 		if i > 400 {
 			t.Fatalf("%d inserts of 500 kB on the primary and the secondary's 40 MiB volume is not full", i)
 		}
-		if _, err := c.Exec(ctx, fill); err != nil {
+		if _, err := c.Exec(ctx, insert500kB); err != nil {
 			t.Fatalf("insert %d on the primary (async link, the secondary filling up): %v", i, err)
 		}
 		st, err := linkStatus(beta, "full")
@@ -205,15 +198,10 @@ func TestLink_SecondaryDiskFull(t *testing.T) {
 // not yet written, not a whole copy) and the secondary comes online with
 // an equal copy.
 func TestLink_SeedOntoAFullDisk(t *testing.T) {
-	alpha := MustStartInstance(t, "alpha")
-	beta := MustStartInstance(t, "beta")
-	vol := moveOntoSmallVolume(t, beta, "24m")
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
+	var vol string
+	alpha, beta := startLinkedF(t, "big", blobTable+`
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
-INSERT INTO t (v) SELECT randomblob(100000) FROM n;`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "big", "f")
+INSERT INTO t (v) SELECT randomblob(100000) FROM n;`, func(_, beta *Instance) { vol = moveOntoSmallVolume(t, beta, "24m") })
 
 	var lastErr string
 	waitLink(t, beta, "big", 0, func(st adminapi.LinkStatus) error {
@@ -251,13 +239,8 @@ INSERT INTO t (v) SELECT randomblob(100000) FROM n;`)
 // committed locally). Once space is freed the missed commits are logged
 // and replicated: the copies are equal and hold every committed insert.
 func TestLink_PrimaryDiskFullSync(t *testing.T) {
-	alpha := MustStartInstance(t, "alpha")
-	beta := MustStartInstance(t, "beta")
-	vol := moveOntoSmallVolume(t, alpha, "48m")
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "full", "f", "--mode", "sync")
+	var vol string
+	alpha, beta := startLinkedF(t, "full", blobTable, func(alpha, _ *Instance) { vol = moveOntoSmallVolume(t, alpha, "48m") }, "--mode", "sync")
 	waitCaughtUp(t, alpha, beta, "full", 0)
 
 	ctx := context.Background()
@@ -266,10 +249,9 @@ func TestLink_PrimaryDiskFullSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	const fill = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
 	committed, locallyOnly := 0, 0
 	for i := 0; ; i++ {
-		_, err := c.Exec(ctx, fill)
+		_, err := c.Exec(ctx, insert500kB)
 		if err == nil {
 			if committed++; committed > 200 {
 				t.Fatalf("%d inserts of 500 kB fit on a 48 MiB volume", committed)

@@ -21,12 +21,7 @@ func TestLink_TransactionsLargerThanAFrame(t *testing.T) {
 }
 
 func testBigTransactions(t *testing.T, mode sqlink.Mode) {
-	alpha := MustStartInstance(t, "alpha")
-	beta := MustStartInstance(t, "beta")
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB, k TEXT);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "big", "f", "--mode", string(mode))
+	alpha, beta := startLinkedF(t, "big", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB, k TEXT);`, nil, "--mode", string(mode))
 	waitCaughtUp(t, alpha, beta, "big", 0)
 
 	alpha.MustPsql("f", `INSERT INTO t (v, k) VALUES (x'01', 'small before');`)

@@ -204,3 +204,28 @@ func waitRows(t testing.TB, in *Instance, db, q string, want int64, timeout time
 	})
 	return got
 }
+
+// blobTable is the table the tests that move large rows over a link use.
+const blobTable = `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`
+
+// insert500kB inserts 500 kB (five 100 kB rows) into blobTable.
+const insert500kB = `INSERT INTO t (v) SELECT randomblob(100000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION SELECT 5)`
+
+// startLinkedF starts instances alpha and beta, runs prepare on them (if
+// not nil: to move one onto a small volume, say), creates database f on
+// alpha with schema, takes its chain-starting backup and links f as name
+// from alpha to beta with extra create flags. It does not wait for the
+// seeding.
+func startLinkedF(t *testing.T, name, schema string, prepare func(alpha, beta *Instance), extra ...string) (alpha, beta *Instance) {
+	t.Helper()
+	alpha = MustStartInstance(t, "alpha")
+	beta = MustStartInstance(t, "beta")
+	if prepare != nil {
+		prepare(alpha, beta)
+	}
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", schema)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, name, "f", extra...)
+	return alpha, beta
+}

@@ -13,12 +13,7 @@ import (
 // (it catches up with the reader open), the reader's snapshot does not
 // move, and once it ends the copies are equal.
 func TestLink_LongReaderOnTheSecondary(t *testing.T) {
-	alpha := MustStartInstance(t, "alpha")
-	beta := MustStartInstance(t, "beta")
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "lr", "f")
+	alpha, beta := startLinkedF(t, "lr", blobTable, nil)
 	waitCaughtUp(t, alpha, beta, "lr", 0)
 
 	ctx := context.Background()
