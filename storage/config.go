@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -37,6 +38,10 @@ const (
 	// DefaultDeltaCacheBytes bounds the page images the capture path keeps
 	// to encode the next change of a page as a delta.
 	DefaultDeltaCacheBytes = 32 << 20
+	// MinTransactionBytes is the lowest MaxTransactionBytes: the size
+	// guard counts the whole page cache (2 MiB by default) as changed, so
+	// a lower bound would refuse small transactions.
+	MinTransactionBytes = 16 << 20
 )
 
 // DBConfig configures a database opened with OpenDB. The zero value means
@@ -49,8 +54,13 @@ type DBConfig struct {
 	SegmentBytes      int64         // log segment size
 	PollInterval      time.Duration // background capture interval
 	DeltaCacheBytes   int64         // page images kept for delta encoding; -1: none (whole images only)
-	Logger            *slog.Logger
-	Now               func() time.Time
+	// MaxTransactionBytes bounds the pages one transaction may change
+	// (its record in the log; default and at most MaxRecordBytes): a
+	// larger one is refused at COMMIT. Records are held whole in memory
+	// on both replicas, so a lower bound also bounds that.
+	MaxTransactionBytes int64
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Validate reports whether the configuration is usable.
@@ -62,6 +72,10 @@ func (c DBConfig) Validate() error {
 	}
 	if c.DeltaCacheBytes < -1 {
 		return sqlink.Errorf(sqlink.EINVALID, "use -1 for whole page images only, zero for the default or a positive size", "invalid delta cache size %d", c.DeltaCacheBytes)
+	}
+	if c.MaxTransactionBytes != 0 && (c.MaxTransactionBytes < MinTransactionBytes || c.MaxTransactionBytes > MaxRecordBytes) {
+		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("use a size from %d MiB to %d MiB, or zero for the largest", MinTransactionBytes>>20, MaxRecordBytes>>20),
+			"invalid maximum transaction size %d bytes", c.MaxTransactionBytes)
 	}
 	if c.BusyTimeout < 0 || c.CheckpointBytes < 0 || c.LogRetentionBytes < 0 || c.SegmentBytes < 0 || c.PollInterval < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "storage settings must not be negative")
@@ -91,6 +105,9 @@ func (c DBConfig) withDefaults() DBConfig {
 	}
 	if c.DeltaCacheBytes == 0 {
 		c.DeltaCacheBytes = DefaultDeltaCacheBytes
+	}
+	if c.MaxTransactionBytes == 0 {
+		c.MaxTransactionBytes = MaxRecordBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

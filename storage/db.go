@@ -8,11 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlink/sqlink"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // DB is one SQLite database in WAL mode whose commits are captured, in WAL
@@ -68,6 +69,11 @@ type DB struct {
 	closing chan struct{}
 	cancel  context.CancelFunc
 	bgDone  chan struct{}
+
+	// For the transaction size guard (txguard.go), which runs inside
+	// SQLite's commit and cannot take mu: readOnly and pageSize.
+	txUnguarded atomic.Bool
+	txPageSize  atomic.Uint32
 }
 
 // OpenDB opens the database at path, creating it when missing (page_size
@@ -140,6 +146,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	}
 	db.pos, db.epoch = lg.last, lg.lastEp
 	db.readOnly, db.primary = lg.meta.Secondary != "", lg.meta.Secondary
+	db.txUnguarded.Store(db.readOnly)
 	switch db.redone = lg.meta.Redone; {
 	case !db.readOnly:
 		db.redone = db.pos
@@ -193,10 +200,11 @@ func (db *DB) dsn() string {
 }
 
 func (db *DB) openSQL(ctx context.Context) error {
-	sqldb, err := sql.Open("sqlite", db.dsn())
+	conn, err := sqlite.NewConnector(db.dsn())
 	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
+	sqldb := sql.OpenDB(guardedConnector{conn, db})
 	sqldb.SetMaxIdleConns(16)
 	db.sqldb = sqldb
 	holder, err := sqldb.Conn(ctx)
@@ -227,6 +235,7 @@ func (db *DB) openSQL(ctx context.Context) error {
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "make sure the file is a SQLite database", "read %s: %v", db.path, err)
 	}
 	db.pageSize, db.pageCount = uint32(ps), uint32(pc)
+	db.txPageSize.Store(uint32(ps))
 	return nil
 }
 
@@ -335,6 +344,7 @@ func (db *DB) SetReadOnly(primary string) {
 		// Closed: just record the setting.
 		db.mu.Lock()
 		db.readOnly, db.primary = primary != "", primary
+		db.txUnguarded.Store(db.readOnly)
 		db.mu.Unlock()
 		return
 	}
@@ -353,6 +363,7 @@ func (db *DB) SetReadOnly(primary string) {
 	db.mu.Lock()
 	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
+	db.txUnguarded.Store(db.readOnly)
 	if primary == "" || !wasRO {
 		// Writable, or a primary turning secondary: the database holds
 		// every captured commit.
@@ -453,6 +464,17 @@ func (db *DB) captureLocked() error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errRecordTooLarge):
+		// The size guard refuses such a commit; one got past it (written
+		// by another program): it cannot be logged, and skipping it would
+		// leave a gap. Stop, as for a lost WAL.
+		err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write this file (through sqlink such a transaction is refused at COMMIT), then restore the database from a backup and reseed any secondary",
+			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err)
+		db.mu.Lock()
+		db.capErr = err
+		db.mu.Unlock()
+		db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
+		return err
 	case errors.Is(err, errWALRestart):
 		// Commits were lost to the log: a gap nothing can fill. Stop.
 		err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
@@ -494,6 +516,7 @@ func (db *DB) advance(rec *Record) {
 	defer db.mu.Unlock()
 	db.pos = rec.Pos()
 	db.pageSize, db.pageCount = rec.PageSize, rec.DBSize
+	db.txPageSize.Store(rec.PageSize)
 	db.lastCommit = rec.Time
 	close(db.notify)
 	db.notify = make(chan struct{})

@@ -39,6 +39,10 @@ const (
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
+// errRecordTooLarge: a record larger than a log entry holds (a transaction
+// the size guard of txguard.go did not see, e.g. by another program).
+var errRecordTooLarge = errors.New("larger than a log entry holds")
+
 // logMeta is the small persistent state of a log.
 type logMeta struct {
 	Base             sqlink.Pos   `json:"base"` // history before the first record ever logged here
@@ -327,6 +331,10 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 		}
 	}
 	n := walPosSize + rec.Size()
+	if n > maxEntrySize {
+		// Never written: a reader would take the entry for a torn end.
+		return fmt.Errorf("append record %d of %d bytes: %w", rec.LSN, rec.Size(), errRecordTooLarge)
+	}
 	if cap(l.wbuf) < 4+n+4 {
 		l.wbuf = make([]byte, 4+n+4)
 	}
