@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/server"
+	"github.com/sqlink/sqlink/storage"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -42,6 +43,7 @@ type serverSettings struct {
 	LinkSessionTimeout time.Duration
 	LinkHardenDelay    time.Duration
 	LogRetention       string
+	MaxTransactionSize string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -60,6 +62,7 @@ type fileConfig struct {
 	LinkSessionTimeout string `yaml:"link-session-timeout"`
 	LinkHardenDelay    string `yaml:"link-harden-delay"`
 	LogRetention       string `yaml:"log-retention"`
+	MaxTransactionSize string `yaml:"max-transaction-size"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -78,6 +81,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
+		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
 
@@ -98,7 +102,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -121,6 +125,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("log-format", &s.LogFormat, fc.LogFormat)
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
+	str("max-transaction-size", &s.MaxTransactionSize, fc.MaxTransactionSize)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
 	dur := func(name string, dst *time.Duration, file string, zeroOK bool, hint string) error {
@@ -201,18 +206,26 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	maxTx, err := parseBytes("--max-transaction-size", s.MaxTransactionSize)
+	if err != nil {
+		return server.Config{}, err
+	}
+	if maxTx > storage.MaxRecordBytes {
+		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
+	}
 	return server.Config{
-		LinkLogCapBytes:    logCap,
-		LinkSessionTimeout: s.LinkSessionTimeout,
-		LinkHardenDelay:    hardenDelay(s.LinkHardenDelay),
-		LogRetentionBytes:  retention,
-		DataDir:            s.DataDir,
-		ClientAddr:         s.ClientAddr,
-		AdminAddr:          s.AdminAddr,
-		EndpointAddr:       s.EndpointAddr,
-		Synchronous:        s.Synchronous,
-		MaxConns:           s.MaxConns,
-		Logger:             log,
+		MaxTransactionBytes: maxTx,
+		LinkLogCapBytes:     logCap,
+		LinkSessionTimeout:  s.LinkSessionTimeout,
+		LinkHardenDelay:     hardenDelay(s.LinkHardenDelay),
+		LogRetentionBytes:   retention,
+		DataDir:             s.DataDir,
+		ClientAddr:          s.ClientAddr,
+		AdminAddr:           s.AdminAddr,
+		EndpointAddr:        s.EndpointAddr,
+		Synchronous:         s.Synchronous,
+		MaxConns:            s.MaxConns,
+		Logger:              log,
 	}, nil
 }
 

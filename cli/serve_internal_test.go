@@ -3,12 +3,14 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/server"
+	"github.com/sqlink/sqlink/storage"
 )
 
 // resolveServe parses args as `serve` flags with env and returns the
@@ -103,5 +105,45 @@ func TestServeSettings_LinkHardenDelay(t *testing.T) {
 	}
 	if _, err = resolveServe(t, map[string]string{"SQLINK_LINK_HARDEN_DELAY": "soon"}, "--data-dir", "/d"); sqlink.ErrorCode(err) != sqlink.EINVALID {
 		t.Fatalf("bad duration: %v", err)
+	}
+}
+
+func TestServeSettings_MaxTransactionSize(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sqlink.yml")
+	os.WriteFile(cfg, []byte("data-dir: /d\nmax-transaction-size: 64MiB\n"), 0o600)
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want int64
+	}{
+		{nil, []string{"--data-dir", "/d"}, 0}, // the server's default: storage.MaxRecordBytes
+		{nil, []string{"--data-dir", "/d", "--max-transaction-size", "2GiB"}, storage.MaxRecordBytes},
+		{nil, []string{"--config", cfg}, 64 << 20},
+		{map[string]string{"SQLINK_MAX_TRANSACTION_SIZE": "100MiB"}, []string{"--config", cfg}, 100 << 20},
+	} {
+		st, err := resolveServe(t, tc.env, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.config(nil)
+		if err != nil || c.MaxTransactionBytes != tc.want {
+			t.Fatalf("%v %v: %d, %v; want %d", tc.env, tc.args, c.MaxTransactionBytes, err, tc.want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%v %v: %v", tc.env, tc.args, err)
+		}
+	}
+	// Under the minimum: refused at start, with the range in the hint.
+	st, err := resolveServe(t, nil, "--data-dir", "/d", "--max-transaction-size", "1MiB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.config(nil)
+	if err == nil {
+		err = c.Validate()
+	}
+	if sqlink.ErrorCode(err) != sqlink.EINVALID || !strings.Contains(sqlink.ErrorHint(err), "16 MiB") {
+		t.Fatalf("1MiB: %v (hint %q)", err, sqlink.ErrorHint(err))
 	}
 }

@@ -49,6 +49,7 @@ const (
 	codeInvalidParameter  = "22023"
 	codeInvalidText       = "22P02"
 	codeDiskFull          = "53100"
+	codeProgramLimit      = "54000"
 	codeIOError           = "58030"
 	codeInternal          = "XX000"
 	codeDataCorrupted     = "XX001"
@@ -155,6 +156,10 @@ func sqliteError(se *sqlite.Error) *pgError {
 		code = codeFKViolation
 	case sqlite3.SQLITE_CONSTRAINT_CHECK:
 		code = codeCheckViolation
+	case sqlite3.SQLITE_CONSTRAINT_COMMITHOOK:
+		// The only commit hook is the storage's transaction size guard.
+		code = codeProgramLimit
+		msg = "transaction too large: it changed more pages than one replication record holds"
 	default:
 		switch rc & 0xff {
 		case sqlite3.SQLITE_CONSTRAINT:
@@ -191,6 +196,8 @@ func sqliteError(se *sqlite.Error) *pgError {
 		e.Hint = "Free space on the volume that holds the instance's data directory, then retry: the statement did not commit."
 	case codeIOError:
 		e.Hint = "Check the disk that holds the instance's data directory and the instance's log."
+	case codeProgramLimit:
+		e.Hint = "Nothing of it was committed. Split it into smaller transactions, or raise the instance's --max-transaction-size (at most 2GiB)."
 	}
 	return e
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/storage"
 )
 
 // Default listener addresses. They bind to loopback so that a fresh instance
@@ -71,6 +72,10 @@ type Config struct {
 	// of every database (0: storage's defaults).
 	LogRetentionBytes int64
 	CheckpointBytes   int64
+	// MaxTransactionBytes bounds the pages one transaction may change on
+	// this instance's primaries (0: storage.MaxRecordBytes, the most a
+	// replication record holds); a larger one is refused at COMMIT.
+	MaxTransactionBytes int64
 	// FailoverTimeout bounds how long a failover call waits for the
 	// secondary to harden the last LSN and for the roles to swap, when the
 	// request gives no timeout (default DefaultFailoverTimeout).
@@ -176,8 +181,11 @@ func (c Config) Validate() error {
 		return sqlink.Errorf(sqlink.EINVALID, "use FULL or NORMAL", "invalid synchronous level %q", c.Synchronous)
 	}
 	if c.LinkTick < 0 || c.LinkSessionTimeout < 0 || c.LinkLogCapBytes < 0 || c.LinkDigestTimeout < 0 || c.LinkSeedBytesPerSecond < 0 ||
-		c.LogRetentionBytes < 0 || c.CheckpointBytes < 0 || c.FailoverTimeout < 0 || c.FailoverDrainTimeout < 0 {
+		c.LogRetentionBytes < 0 || c.CheckpointBytes < 0 || c.MaxTransactionBytes < 0 || c.FailoverTimeout < 0 || c.FailoverDrainTimeout < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive value", "link and storage settings must not be negative")
+	}
+	if err := (storage.DBConfig{MaxTransactionBytes: c.MaxTransactionBytes}).Validate(); err != nil {
+		return err
 	}
 	if c.MaxConns < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)

@@ -137,11 +137,12 @@ func (s *Server) load(ctx context.Context) error {
 
 func (s *Server) dbConfig() storage.DBConfig {
 	return storage.DBConfig{
-		Synchronous:       s.cfg.Synchronous,
-		LogRetentionBytes: s.cfg.LogRetentionBytes,
-		CheckpointBytes:   s.cfg.CheckpointBytes,
-		Logger:            s.log,
-		Now:               s.cfg.Now,
+		Synchronous:         s.cfg.Synchronous,
+		LogRetentionBytes:   s.cfg.LogRetentionBytes,
+		CheckpointBytes:     s.cfg.CheckpointBytes,
+		MaxTransactionBytes: s.cfg.MaxTransactionBytes,
+		Logger:              s.log,
+		Now:                 s.cfg.Now,
 	}
 }
 
