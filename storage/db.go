@@ -468,22 +468,12 @@ func (db *DB) captureLocked() error {
 		// The size guard refuses such a commit; one got past it (written
 		// by another program): it cannot be logged, and skipping it would
 		// leave a gap. Stop, as for a lost WAL.
-		err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write this file (through sqlink such a transaction is refused at COMMIT), then restore the database from a backup and reseed any secondary",
-			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err)
-		db.mu.Lock()
-		db.capErr = err
-		db.mu.Unlock()
-		db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
-		return err
+		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write this file (through sqlink such a transaction is refused at COMMIT), then restore the database from a backup and reseed any secondary",
+			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err))
 	case errors.Is(err, errWALRestart):
 		// Commits were lost to the log: a gap nothing can fill. Stop.
-		err = sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
-			"database %s: capture stopped: %v", filepath.Base(db.path), err)
-		db.mu.Lock()
-		db.capErr = err
-		db.mu.Unlock()
-		db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
-		return err
+		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
+			"database %s: capture stopped: %v", filepath.Base(db.path), err))
 	default:
 		// Reading the WAL or appending to the log failed (a full disk,
 		// say). The scan resumes at the same commit next time; the delta
@@ -495,6 +485,16 @@ func (db *DB) captureLocked() error {
 		return notLoggedError{sqlink.Errorf(sqlink.EUNAVAILABLE, "free space on the volume of the instance's data directory: the commit is durable in the database, and its record is written by the next write or the background capture",
 			"database %s: a commit could not be added to the replication log: %v", filepath.Base(db.path), err), err}
 	}
+}
+
+// stopCapture makes err the capture's sticky error: writes fail with it
+// from now on.
+func (db *DB) stopCapture(err error) error {
+	db.mu.Lock()
+	db.capErr = err
+	db.mu.Unlock()
+	db.cfg.Logger.Error("capture stopped", logKeyPath, db.path, logKeyErr, err)
+	return err
 }
 
 // ErrCommitNotLogged is in the chain of the error a capture returns when a

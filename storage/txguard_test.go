@@ -23,8 +23,8 @@ func TestTxGuard_RefusesATransactionLargerThanTheLimit(t *testing.T) {
 	mustExecWrite(t, p, "BEGIN IMMEDIATE", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2560) INSERT INTO t(v) SELECT randomblob(4000) FROM n", "COMMIT")
 	before := p.Pos()
 
-	write := func(stmts ...string) error {
-		c, err := p.Conn(ctx)
+	write := func(db *storage.DB, stmts ...string) error {
+		c, err := db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestTxGuard_RefusesATransactionLargerThanTheLimit(t *testing.T) {
 		{"autocommit", []string{big}},
 		{"explicit", []string{"BEGIN IMMEDIATE", "UPDATE t SET v = randomblob(4000)", big, "COMMIT"}},
 	} {
-		err := write(tc.stmts...)
+		err := write(p, tc.stmts...)
 		if !storage.IsTransactionTooLarge(err) {
 			t.Fatalf("%s: a 20 MB transaction against a %d MiB limit: got %v, want the size guard's refusal", tc.name, limit>>20, err)
 		}
@@ -78,18 +78,7 @@ func TestTxGuard_RefusesATransactionLargerThanTheLimit(t *testing.T) {
 
 	// Promoted, the secondary's clients are limited too.
 	s.SetReadOnly("")
-	c, err := s.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.BeginWrite(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.SQL().ExecContext(ctx, big)
-	if _, cerr := c.EndWrite(ctx); cerr != nil {
-		t.Fatal(cerr)
-	}
+	err := write(s, big)
 	if !storage.IsTransactionTooLarge(err) {
 		t.Fatalf("a 20 MB transaction on the promoted secondary: got %v, want the size guard's refusal", err)
 	}
