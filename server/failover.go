@@ -606,11 +606,16 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 			rw = *r
 			return true
 		}
-		// Nothing diverged here: it follows the new primary at once.
+		// It follows the new primary without a rewind: nothing diverged
+		// here, or the primary's log no longer reached back to the fork
+		// and it told this replica to reseed before the rewind began.
 		if r := rt.saved; r != nil && !r.at.Before(start) && st.Role == sqlink.RoleSecondary && !st.SplitBrain.Active && !st.Reverting &&
 			st.PartnerRole == sqlink.RolePrimary && st.Epoch == st.PartnerEpoch && st.Epoch > sb.PartnerEpoch {
 			rw = *r
 			rw.method = "rewind" // nothing to undo
+			if !rt.reseedAt.Before(start) {
+				rw.method = "reseed"
+			}
 			return true
 		}
 		return false

@@ -240,6 +240,7 @@ type linkRuntime struct {
 	lastRewind *rewindResult
 	saved      *rewindResult  // the diverged state saved when this replica gave up its role
 	rewindReq  *rewindRequest // secondary: a rewind to ask for with the next seed request
+	reseedAt   time.Time      // secondary: when the last full reseed started
 
 	sentLSN, recvLSN       sqlink.LSN
 	sentTime, recvTime     time.Time

@@ -574,6 +574,9 @@ func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed boo
 	rt.data.State = nil
 	rt.data.PrevVersion = prev
 	rt.data.SeedFromBackup = false
+	if !keepSeed {
+		rt.reseedAt = rt.s.cfg.Now()
+	}
 	rt.mu.Unlock()
 	// The seeding phase is saved before the database goes: a crash from
 	// here on restarts seeding (clearForSeed), never an online link
