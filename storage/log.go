@@ -35,6 +35,9 @@ const (
 	metaFile      = "meta.json"
 	maxEntrySize  = 1 << 31
 	entryOverhead = 4 + walPosSize + 4
+	// maxKeptWriteBuf bounds the encoding buffer a log keeps between
+	// appends (a TPC-B record is ~16 KiB).
+	maxKeptWriteBuf = 1 << 20
 )
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
@@ -348,7 +351,11 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 	}
 	binary.BigEndian.PutUint32(b[4+n:], crc32.Checksum(b[4:4+n], crc32c))
 	s := l.segs[len(l.segs)-1]
-	if n, err := l.active.Write(b); err != nil {
+	wn, err := l.active.Write(b)
+	if cap(l.wbuf) > maxKeptWriteBuf {
+		l.wbuf = nil // a bulk load's buffer is not kept for the small records
+	}
+	if n := wn; err != nil {
 		// A full disk may take part of the record. Cut it off, or the
 		// next append (O_APPEND) would land after it, where no reader
 		// looks: a torn entry ends the segment for them.

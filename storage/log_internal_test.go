@@ -166,3 +166,25 @@ func TestLog_CorruptLengthDoesNotAllocateIt(t *testing.T) {
 		t.Fatalf("reading a 1.5 GiB length field allocated %d MiB", grew>>20)
 	}
 }
+
+// The encoding buffer of a bulk load's record is not kept after it: a log
+// holds on to at most maxKeptWriteBuf between appends.
+func TestLog_DoesNotKeepABulkLoadsBuffer(t *testing.T) {
+	l, err := openLog(filepath.Join(t.TempDir(), "log"), 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	for lsn, pages := range []int{1, 1024, 1} { // 4 KiB, 4 MiB, 4 KiB
+		rec := &Record{LSN: sqlink.LSN(lsn + 1), Epoch: 1, Time: time.Unix(0, 0).UTC(), PageSize: 4096, DBSize: uint32(pages)}
+		for p := 1; p <= pages; p++ {
+			rec.Pages = append(rec.Pages, Page{Pgno: uint32(p), Data: bytes.Repeat([]byte{byte(p)}, 4096)})
+		}
+		if err := l.append(rec, walPos{}, true); err != nil {
+			t.Fatal(err)
+		}
+		if c := cap(l.wbuf); c > maxKeptWriteBuf {
+			t.Fatalf("after a record of %d pages the log keeps a %d-byte buffer", pages, c)
+		}
+	}
+}
