@@ -220,9 +220,13 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		// A new generation. It is harmless when the previous one was fully
 		// captured and checkpointed through us (restartOK), when we never
 		// saw a WAL, or when the previous generation held no frames we had
-		// consumed and SQLite merely re-salted a fresh WAL (same checkpoint
-		// sequence: a rolled-back first transaction).
-		freshResalt := s.pos.Frame == 0 && h.ckptSeq == s.pos.CkptSeq
+		// consumed and SQLite merely re-salted an empty WAL: a connection
+		// writes a new header whenever the WAL holds no frame, with its
+		// own checkpoint sequence, and random salts when that is 0 (a
+		// rolled-back first transaction; or a rolled-back transaction
+		// that had restarted the WAL, then a write on a connection that
+		// never restarted it).
+		freshResalt := s.pos.Frame == 0 && (h.ckptSeq == s.pos.CkptSeq || h.ckptSeq == 0)
 		if s.pos.known() && !s.restartOK && !freshResalt {
 			return errWALRestart
 		}
