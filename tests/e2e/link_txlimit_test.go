@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestLink_TransactionLargerThanTheLimit: a transaction that changes more
@@ -46,6 +48,31 @@ func TestLink_TransactionLargerThanTheLimit(t *testing.T) {
 	if got := alpha.MustPsql("f", `SELECT count(*) FROM t;`); got != "0" {
 		t.Fatalf("the refused transactions left %s rows", got)
 	}
+	// A client that keeps its session after the refused COMMIT (a pool)
+	// finds it idle, not in a failed transaction, and the write lock free.
+	conn, err := pgx.Connect(ctx, alpha.ConnString("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, insert(24)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); pgErrCode(err) != "54000" {
+		t.Fatalf("pgx commit of a 24 MB transaction: %v, want 54000", err)
+	}
+	if st := conn.PgConn().TxStatus(); st != 'I' {
+		t.Fatalf("after the refused COMMIT the session is in state %q, want idle", st)
+	}
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'00'); DELETE FROM t;`) // another session writes
+	if _, err := conn.Exec(ctx, `INSERT INTO t (v) VALUES (x'00'); `); err != nil {
+		t.Fatalf("the same session after the refusal: %v", err)
+	}
+	alpha.MustPsql("f", `DELETE FROM t;`)
 
 	// Three 10 MB transactions while the secondary is down: it catches up.
 	beta.Stop()
@@ -60,4 +87,42 @@ func TestLink_TransactionLargerThanTheLimit(t *testing.T) {
 	}
 	alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'01');`)
 	waitCaughtUp(t, alpha, beta, "tx", time.Minute)
+}
+
+// TestLink_BigTransactionRolledBack: a transaction larger than SQLite's
+// page cache, rolled back right after the link was seeded (the WAL fully
+// checkpointed, so its spilled pages restarted the WAL), then a write from
+// another session. The capture took the fresh WAL header that write put
+// down for a lost WAL and stopped every write of the database until the
+// instance restarted.
+func TestLink_BigTransactionRolledBack(t *testing.T) {
+	alpha, beta := startLinkedF(t, "rb", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`, nil)
+	waitCaughtUp(t, alpha, beta, "rb", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, alpha.ConnString("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for round := 0; round < 3; round++ {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+INSERT INTO t (v) SELECT randomblob(4000) FROM n;`); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'01');`)
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'02');`)
+	}
+	waitCaughtUp(t, alpha, beta, "rb", time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "rb"))
+	if got := beta.MustPsql("f", `SELECT count(*) FROM t;`); got != "6" {
+		t.Fatalf("the secondary has %s rows, want 6", got)
+	}
 }
