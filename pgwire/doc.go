@@ -45,7 +45,10 @@
 // \l, \d, \dt, \di, \dv and \d NAME and of pgbench, which an emulated
 // catalog answers from sqlite_schema and the table_info/index_list pragmas.
 // Other pg_catalog queries return no rows. ATTACH, DETACH and VACUUM INTO
-// are refused: a session sees only its own database.
+// are refused: a session sees only its own database. So are the PRAGMAs
+// that would act behind the replication log's back or weaken durability
+// (wal_checkpoint; setting journal_mode, wal_autocheckpoint, synchronous,
+// locking_mode, query_only and a few more: pragma.go); reading them is not.
 //
 // # Transactions
 //
@@ -87,7 +90,8 @@
 //	26000 / 34000                     unknown prepared statement / portal
 //	28P01 invalid_password            bad password or unknown user (SCRAM)
 //	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name
-//	42501 insufficient_privilege      sqlink EFORBIDDEN; ATTACH, VACUUM INTO
+//	42501 insufficient_privilege      sqlink EFORBIDDEN; ATTACH, VACUUM INTO, PRAGMA wal_checkpoint...
+//	54000 program_limit_exceeded      a transaction larger than --max-transaction-size (at COMMIT)
 //	3D000 invalid_catalog_name        OpenSession ENOTFOUND
 //	53300 too_many_connections        more than Config.MaxConns sessions
 //	57P01 admin_shutdown              Server.Close, default for EndSessions

@@ -80,6 +80,9 @@ func buildPlan(s string) *plan {
 	case "EXPLAIN":
 		p.verb, p.rows = "EXPLAIN", true
 	case "PRAGMA":
+		if r := pragmaPlan(s); r != nil {
+			return r
+		}
 		p.verb, p.rows = "PRAGMA", true
 		p.write = strings.Contains(s, "=")
 	case "INSERT", "REPLACE":

@@ -126,3 +126,33 @@ INSERT INTO t (v) SELECT randomblob(4000) FROM n;`); err != nil {
 		t.Fatalf("the secondary has %s rows, want 6", got)
 	}
 }
+
+// TestLink_PragmasThatWouldBreakReplication: a checkpoint or a journal mode
+// change run by a client would act behind the replication log's back (a
+// TRUNCATE checkpoint used to stop every later write of the database with
+// "capture stopped"); they are refused with 42501 and a reason, reading
+// their values still works, and the link goes on.
+func TestLink_PragmasThatWouldBreakReplication(t *testing.T) {
+	alpha, beta := startLinkedF(t, "pr", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`, nil)
+	waitCaughtUp(t, alpha, beta, "pr", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, q := range []string{
+		"PRAGMA wal_checkpoint(TRUNCATE);",
+		"PRAGMA main.journal_mode = DELETE;",
+		"PRAGMA synchronous = OFF;",
+		"PRAGMA wal_autocheckpoint = 1;",
+	} {
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES (randomblob(5000));`)
+		out, err := alpha.Psql(ctx, "f", "\\set VERBOSITY verbose\n"+q)
+		if err == nil || !strings.Contains(out, "ERROR:  42501: PRAGMA") || !strings.Contains(out, "HINT:") {
+			t.Fatalf("%s: err %v, psql said:\n%s", q, err, out)
+		}
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES (randomblob(5000));`)
+	}
+	if got := alpha.MustPsql("f", `PRAGMA journal_mode;`); got != "wal" {
+		t.Fatalf("PRAGMA journal_mode read %q", got)
+	}
+	waitCaughtUp(t, alpha, beta, "pr", time.Minute)
+	t.Log(mustVerify(t, alpha, beta, "pr"))
+}
