@@ -71,6 +71,9 @@ type DatabaseInfo struct {
 	RestoredFrom *BackupInfo `json:"restored_from,omitempty"`
 	// Links names the links that replicate this database.
 	Links []string `json:"links,omitempty"`
+	// CaptureError says why the capture of commits into the replication
+	// log stopped (writes fail until the instance restarts), if it did.
+	CaptureError string `json:"capture_error,omitempty"`
 }
 
 // CreateDatabaseRequest is the body of POST /v1/databases.

@@ -100,6 +100,9 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 		ro = "yes (" + d.ReadOnlyReason + ")"
 	}
 	fmt.Fprintf(w, "Read-only:\t%s\n", ro)
+	if d.CaptureError != "" {
+		fmt.Fprintf(w, "Capture:\tSTOPPED, writes fail: %s\n", d.CaptureError)
+	}
 	fmt.Fprintf(w, "LSN:\t%d\n", d.Pos.LSN)
 	fmt.Fprintf(w, "Position:\t%s\n", d.Pos)
 	fmt.Fprintf(w, "Epoch:\t%d\n", d.Epoch)

@@ -79,6 +79,7 @@ func (i instance) databaseInfo(d catalog.Database) adminapi.DatabaseInfo {
 			info.ReadOnly = true
 			info.ReadOnlyReason = "secondary replica of instance " + st.Primary
 		}
+		info.CaptureError = st.CaptureError
 	}
 	return info
 }

@@ -124,6 +124,11 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 		ds := db.Stats()
 		rs.ReadOnly = ds.ReadOnly
 		rs.LogBytes = ds.LogBytes
+		if err := db.CaptureStopped(); err != nil && role == sqlink.RolePrimary {
+			// No new commit reaches the log, so none reaches the secondary.
+			rs.Health = "NOT_HEALTHY"
+			rs.LastError = &adminapi.LinkError{Code: sqlink.ErrorCode(err), Message: sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err), Time: ds.LastCommit}
+		}
 		if role == sqlink.RolePrimary {
 			rs.LogCapBytes = rt.s.cfg.LinkLogCapBytes
 			rs.LastCommitLSN, rs.LastCommitTime = ds.Pos.LSN, ds.LastCommit

@@ -17,6 +17,7 @@ type collector struct {
 	lastCommit *prometheus.Desc
 
 	linkConnected *prometheus.Desc
+	capStopped    *prometheus.Desc
 	linkLag       *prometheus.Desc
 	linkSendQueue *prometheus.Desc
 	linkRedoQueue *prometheus.Desc
@@ -42,6 +43,7 @@ func newCollector(s *Server) *collector {
 		walBytes:   prometheus.NewDesc("sqlink_database_wal_bytes", "Size of the database's SQLite WAL file.", l, nil),
 		logBytes:   prometheus.NewDesc("sqlink_database_log_bytes", "Size of the database's replication log.", l, nil),
 		readOnly:   prometheus.NewDesc("sqlink_database_read_only", "1 when the database is a read-only secondary.", l, nil),
+		capStopped: prometheus.NewDesc("sqlink_database_capture_stopped", "1 when the capture of commits into the replication log stopped (writes fail until the instance restarts).", l, nil),
 		lastCommit: prometheus.NewDesc("sqlink_database_last_commit_timestamp_seconds", "Time of the last commit.", l, nil),
 		sessions:   prometheus.NewDesc("sqlink_client_sessions", "Open PostgreSQL client sessions.", nil, nil),
 
@@ -63,7 +65,7 @@ func newCollector(s *Server) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.lastCommit, c.sessions,
+	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions,
 		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
 		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
 		ch <- d
@@ -76,7 +78,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for name, db := range c.s.dbs {
 		st := db.Stats()
 		snap[name] = &dbStats{lsn: float64(st.Pos.LSN), pages: float64(st.PageCount), wal: float64(st.WALBytes),
-			log: float64(st.LogBytes), ro: st.ReadOnly, last: st.LastCommit.Unix()}
+			log: float64(st.LogBytes), ro: st.ReadOnly, stopped: st.CaptureError != "", last: st.LastCommit.Unix()}
 		if st.LastCommit.IsZero() {
 			snap[name].last = 0
 		}
@@ -92,6 +94,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ro = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.readOnly, prometheus.GaugeValue, ro, name)
+		stopped := 0.0
+		if st.stopped {
+			stopped = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.capStopped, prometheus.GaugeValue, stopped, name)
 		ch <- prometheus.MustNewConstMetric(c.lastCommit, prometheus.GaugeValue, float64(st.last), name)
 	}
 	if c.s.pg != nil {
@@ -141,6 +148,6 @@ func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
 
 type dbStats struct {
 	lsn, pages, wal, log float64
-	ro                   bool
+	ro, stopped          bool
 	last                 int64
 }

@@ -497,6 +497,14 @@ func (db *DB) stopCapture(err error) error {
 	return err
 }
 
+// CaptureStopped returns why the capture stopped for good (every write
+// fails with it until the instance restarts), or nil.
+func (db *DB) CaptureStopped() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.capErr
+}
+
 // ErrCommitNotLogged is in the chain of the error a capture returns when a
 // commit, durable in the database, could not be added to the replication
 // log yet (a full disk): the next capture retries it.
