@@ -468,11 +468,11 @@ func (db *DB) captureLocked() error {
 		// The size guard refuses such a commit; one got past it (written
 		// by another program): it cannot be logged, and skipping it would
 		// leave a gap. Stop, as for a lost WAL.
-		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write this file (through sqlink such a transaction is refused at COMMIT), then restore the database from a backup and reseed any secondary",
+		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes this file (through sqlink such a transaction is refused at COMMIT); that commit cannot be replicated, so neither this database's links nor its backups can go past it",
 			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err))
 	case errors.Is(err, errWALRestart):
 		// Commits were lost to the log: a gap nothing can fill. Stop.
-		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop other programs that write or checkpoint this file, then reseed any secondary",
+		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes or checkpoints this file and restart the instance; the replication log misses that program's changes, so then take a new full backup and drop and re-create this database's links",
 			"database %s: capture stopped: %v", filepath.Base(db.path), err))
 	default:
 		// Reading the WAL or appending to the log failed (a full disk,
