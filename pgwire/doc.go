@@ -86,7 +86,7 @@
 //	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT
 //	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, sqlink ETIMEOUT
 //	08P01 protocol_violation          bad or oversized messages (FATAL for framing errors)
-//	0A000 feature_not_supported       function calls, replication, sqlink ENOTIMPLEMENTED
+//	0A000 feature_not_supported       function calls, replication, COPY, sqlink ENOTIMPLEMENTED
 //	26000 / 34000                     unknown prepared statement / portal
 //	28P01 invalid_password            bad password or unknown user (SCRAM)
 //	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name

@@ -130,6 +130,9 @@ func buildPlan(s string) *plan {
 		return &plan{kind: planDeallocate, verb: "DEALLOCATE", name: deallocName(s)}
 	case "LISTEN", "UNLISTEN", "NOTIFY", "CHECKPOINT", "LOCK":
 		return &plan{kind: planNoop, verb: w[0]}
+	case "COPY":
+		return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeNotSupported,
+			Message: "COPY is not supported", Hint: "Load rows with INSERT, many rows per statement and many statements per transaction (psql's \\copy and pgbench -i use COPY)."}}
 	case "ATTACH", "DETACH":
 		return &plan{kind: planRefuse, err: newPgError(codeInsufficientPriv, "ATTACH and DETACH are not allowed: a session sees only its own database")}
 	case "VACUUM":
