@@ -257,6 +257,35 @@ func (m *Main) certCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&pemOnly, "pem", false, "print only the PEM")
+	var rotatePEM bool
+	rotate := &cobra.Command{
+		Use: "rotate", Short: "Replace the endpoint certificate with a new one (peers must then trust it)", Args: exactArgs(0, "no arguments"),
+		Long: `Replace this instance's endpoint certificate and key with new ones, valid
+for a year. New link connections present the new certificate at once; links
+already connected go on with the old one until they reconnect. Trust the new
+one on every partner instance right away (sqlink cert trust NAME FILE there,
+with a new name; untrust the old name afterwards), or its links stop at their
+next reconnection with "untrusted certificate" as their last error.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := m.client(cmd)
+			if err != nil {
+				return err
+			}
+			ci, err := c.RotateEndpointCertificate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if rotatePEM {
+				_, err := fmt.Fprint(m.Stdout, ci.PEM)
+				return err
+			}
+			return m.emit(ci, func(w *tabwriter.Writer) {
+				fmt.Fprintf(w, "Rotated. New certificate:\nSubject:\t%s\nFingerprint:\t%s\nValid:\t%s to %s\n\n%s\n", ci.Subject, ci.Fingerprint, ts(ci.NotBefore), ts(ci.NotAfter), ci.PEM)
+				fmt.Fprintf(w, "Trust it on every partner now: save the PEM above to a file, then there run\n  sqlink cert trust NAME FILE   (a new NAME; untrust the old one afterwards)\n")
+			})
+		},
+	}
+	rotate.Flags().BoolVar(&rotatePEM, "pem", false, "print only the new certificate's PEM")
 	trust := &cobra.Command{
 		Use: "trust NAME FILE", Short: "Trust a peer instance's endpoint certificate (PEM file)", Args: exactArgs(2, "a name and a PEM file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -309,7 +338,7 @@ func (m *Main) certCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(show, trust, untrust, list)
+	cmd.AddCommand(show, rotate, trust, untrust, list)
 	return cmd
 }
 

@@ -41,7 +41,7 @@ func (t catalogTrust) TrustedCertificates(ctx context.Context) ([]*x509.Certific
 // pinning against the catalog's trust store.
 func (s *Server) endpointTLS() {
 	trust := catalogTrust{s.cat}
-	src := func() (*tls.Certificate, error) { c := s.cert; return &c, nil }
+	src := func() (*tls.Certificate, error) { c, _ := s.endpointCert(); return &c, nil }
 	s.serverTLS = transport.ServerTLSConfigFrom(src, trust, s.cfg.Now)
 	s.clientTLS = transport.ClientTLSConfigFrom(src, trust, s.cfg.Now)
 }

@@ -128,9 +128,14 @@ func (i instance) CompleteRestore(ctx context.Context, name string) (adminapi.Da
 }
 
 func (i instance) EndpointCertificate(ctx context.Context) (adminapi.CertificateInfo, error) {
-	ci, err := transport.Info(i.s.certPEM)
+	_, certPEM := i.s.endpointCert()
+	ci, err := transport.Info(certPEM)
 	if err != nil {
 		return adminapi.CertificateInfo{}, sqlink.Errorf(sqlink.EINTERNAL, "check endpoint.crt in the data directory", "read endpoint certificate: %v", err)
 	}
-	return adminapi.CertificateInfo{Subject: ci.Subject, Fingerprint: ci.Fingerprint, NotBefore: ci.NotBefore, NotAfter: ci.NotAfter, PEM: string(i.s.certPEM)}, nil
+	return adminapi.CertificateInfo{Subject: ci.Subject, Fingerprint: ci.Fingerprint, NotBefore: ci.NotBefore, NotAfter: ci.NotAfter, PEM: string(certPEM)}, nil
+}
+
+func (i instance) RotateEndpointCertificate(ctx context.Context) (adminapi.CertificateInfo, error) {
+	return i.s.RotateEndpointCertificate(ctx)
 }

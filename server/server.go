@@ -27,15 +27,17 @@ import (
 // Server is one sqlink instance: its catalog, its databases and its
 // listeners. It is safe for concurrent use.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	cat     *catalog.Catalog
-	info    catalog.InstanceInfo
-	certPEM []byte
-	cert    tls.Certificate
-	started time.Time
-	reg     *prometheus.Registry
-	lagHist *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
+	cfg      Config
+	log      *slog.Logger
+	cat      *catalog.Catalog
+	info     catalog.InstanceInfo
+	certMu   sync.Mutex // guards certPEM and cert (rotation replaces them)
+	certPEM  []byte
+	cert     tls.Certificate
+	rotateMu sync.Mutex // one rotation at a time
+	started  time.Time
+	reg      *prometheus.Registry
+	lagHist  *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
 
 	mu  sync.Mutex
 	dbs map[string]*storage.DB // open databases by name (ONLINE ones)
@@ -112,11 +114,8 @@ func (s *Server) load(ctx context.Context) error {
 	if s.info, err = s.cat.Instance(ctx); err != nil {
 		return err
 	}
-	if s.certPEM, err = os.ReadFile(certPath(s.cfg.DataDir)); err != nil {
-		return fmt.Errorf("read endpoint certificate: %w", err)
-	}
-	if s.cert, err = tls.LoadX509KeyPair(certPath(s.cfg.DataDir), keyPath(s.cfg.DataDir)); err != nil {
-		return fmt.Errorf("load endpoint certificate: %w", err)
+	if err := s.loadEndpointCert(); err != nil {
+		return err
 	}
 	dbs, err := s.cat.ListDatabases(ctx)
 	if err != nil {
