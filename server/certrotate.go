@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
@@ -72,14 +74,25 @@ func (s *Server) loadEndpointCert() error {
 		return fmt.Errorf("read endpoint certificate: %w", err)
 	}
 	cert, err := tls.LoadX509KeyPair(crt, key)
+	if err == nil && cert.Leaf == nil {
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
 	if err != nil {
 		return fmt.Errorf("load endpoint certificate: %w", err)
 	}
 	s.certMu.Lock()
 	s.cert, s.certPEM = cert, certPEM
 	s.certMu.Unlock()
+	if left := cert.Leaf.NotAfter.Sub(s.cfg.Now()); left < certExpiryWarning {
+		s.log.Warn("the endpoint certificate expires soon: rotate it (sqlink cert rotate) and trust the new one on every partner",
+			"not_after", cert.Leaf.NotAfter, "days_left", int(left.Hours()/24))
+	}
 	return nil
 }
+
+// certExpiryWarning: a start this close to the endpoint certificate's
+// expiry logs a warning.
+const certExpiryWarning = 30 * 24 * time.Hour
 
 // RotateEndpointCertificate replaces the endpoint certificate and key with
 // new ones (same names, DefaultCertValidity) and returns the new
@@ -94,6 +107,9 @@ func (s *Server) RotateEndpointCertificate(ctx context.Context) (adminapi.Certif
 		return adminapi.CertificateInfo{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && cert.Leaf == nil {
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
 	if err != nil {
 		return adminapi.CertificateInfo{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}

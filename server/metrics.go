@@ -14,6 +14,7 @@ type collector struct {
 	logBytes   *prometheus.Desc
 	readOnly   *prometheus.Desc
 	sessions   *prometheus.Desc
+	certExpiry *prometheus.Desc
 	lastCommit *prometheus.Desc
 
 	linkConnected *prometheus.Desc
@@ -46,6 +47,7 @@ func newCollector(s *Server) *collector {
 		capStopped: prometheus.NewDesc("sqlink_database_capture_stopped", "1 when the capture of commits into the replication log stopped (writes fail until the instance restarts).", l, nil),
 		lastCommit: prometheus.NewDesc("sqlink_database_last_commit_timestamp_seconds", "Time of the last commit.", l, nil),
 		sessions:   prometheus.NewDesc("sqlink_client_sessions", "Open PostgreSQL client sessions.", nil, nil),
+		certExpiry: prometheus.NewDesc("sqlink_endpoint_certificate_expiry_timestamp_seconds", "When this instance's endpoint certificate expires (rotate it before: sqlink cert rotate).", nil, nil),
 
 		linkConnected: prometheus.NewDesc("sqlink_link_connected", "1 when the link's replicas are connected.", ll, nil),
 		linkLag:       prometheus.NewDesc("sqlink_link_secondary_lag_seconds", "Now minus the commit time of the oldest primary transaction the secondary has not redone.", ll, nil),
@@ -65,7 +67,7 @@ func newCollector(s *Server) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions,
+	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions, c.certExpiry,
 		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
 		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
 		ch <- d
@@ -103,6 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.s.pg != nil {
 		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(c.s.pg.NumSessions()))
+	}
+	if cert, _ := c.s.endpointCert(); cert.Leaf != nil {
+		ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(cert.Leaf.NotAfter.Unix()))
 	}
 	c.collectLinks(ch)
 }

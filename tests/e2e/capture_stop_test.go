@@ -56,20 +56,29 @@ func TestCapture_StoppedByAnotherProgramIsVisible(t *testing.T) {
 	if st.Local.Health != "NOT_HEALTHY" || st.Local.LastError == nil || !strings.Contains(st.Local.LastError.Message, "capture stopped") || st.Local.LastError.Hint == "" {
 		t.Fatalf("the primary's link status: health %s, last error %+v", st.Local.Health, st.Local.LastError)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+alpha.AdminAddr+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+alpha.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `sqlink_database_capture_stopped{database="f"} 1`) {
-		t.Fatalf("/metrics has no capture_stopped 1 for f:\n%s", grepLines(string(body), "capture_stopped"))
+	if body := metricsText(t, alpha); !strings.Contains(body, `sqlink_database_capture_stopped{database="f"} 1`) {
+		t.Fatalf("/metrics has no capture_stopped 1 for f:\n%s", grepLines(body, "capture_stopped"))
 	}
 	// Its shutdown fails the same way (exit 1, the reason printed), which
 	// the harness's Stop counts as an error.
 	alpha.Kill()
+}
+
+// metricsText returns in's /metrics page.
+func metricsText(t testing.TB, in *Instance) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+in.AdminAddr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+in.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 func grepLines(s, sub string) string {

@@ -60,6 +60,18 @@ func TestCertRotate(t *testing.T) {
 	if got := beta.MustPsql("f", `SELECT count(*) FROM t;`); got != "2" {
 		t.Fatalf("beta has %s rows, want 2", got)
 	}
+	// /metrics says when the new certificate expires (in about a year).
+	var line string
+	for _, l := range strings.Split(metricsText(t, alpha), "\n") {
+		if strings.HasPrefix(l, "sqlink_endpoint_certificate_expiry_timestamp_seconds ") {
+			line = l
+		}
+	}
+	var exp float64
+	if _, err := fmt.Sscanf(line, "sqlink_endpoint_certificate_expiry_timestamp_seconds %g", &exp); err != nil ||
+		time.Until(time.Unix(int64(exp), 0)) < 300*24*time.Hour {
+		t.Fatalf("certificate expiry metric %q (%v)", line, err)
+	}
 	// And it survives alpha's restart (the rotated files are the ones read).
 	alpha.Stop()
 	alpha.Start()
