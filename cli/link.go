@@ -1206,9 +1206,10 @@ func (m *Main) linkVerifyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify NAME --primary URL --secondary URL",
 		Short: "Prove that both copies are page-for-page identical at the primary's current LSN",
-		Long: `verify reads the primary's current LSN, asks both instances for their page
-checksums at that LSN (the secondary answers once it has redone it) and
-compares them page by page. It exits non-zero (6) when they differ.`,
+		Long: `verify asks the primary for its page checksums where it stands, then the
+secondary for its own at the same LSN (the primary has it hold its apply
+there, so this works while writes go on), and compares them page by page.
+It exits non-zero (6) when they differ.`,
 		Args: exactArgs(1, "a link name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cs, err := sides.clients(m, cmd, true)
@@ -1231,8 +1232,7 @@ compares them page by page. It exits non-zero (6) when they differ.`,
 			)
 			for {
 				last = func() error {
-					lsn := fixed
-					if lsn == 0 {
+					if fixed == 0 {
 						var st adminapi.LinkStatus
 						if err := p.Do(ctx, "GET", "/v1/links/"+url.PathEscape(name), nil, &st); err != nil {
 							return sideError("primary", err)
@@ -1240,13 +1240,15 @@ compares them page by page. It exits non-zero (6) when they differ.`,
 						if st.Local.Role != sqlink.RolePrimary {
 							return sqlink.Errorf(sqlink.EINVALID, "swap --primary and --secondary", "%s is not the primary of link %s (its role is %s)", cs[0].URL, name, st.Local.Role)
 						}
-						lsn = max(st.Local.LastCommitLSN, st.Local.LastHardenedLSN)
 					}
-					path := "/v1/links/" + url.PathEscape(name) + "/digest?lsn=" + strconv.FormatUint(uint64(lsn), 10)
-					if err := p.Do(ctx, "GET", path, nil, &pd); err != nil {
+					// Without --lsn the primary takes its digest where it
+					// stands (lsn 0) and has the secondary hold its apply at
+					// that LSN, so the two meet while writes go on.
+					path := "/v1/links/" + url.PathEscape(name) + "/digest?lsn="
+					if err := p.Do(ctx, "GET", path+strconv.FormatUint(uint64(fixed), 10), nil, &pd); err != nil {
 						return sideError("primary", err)
 					}
-					if err := s.Do(ctx, "GET", path, nil, &sd); err != nil {
+					if err := s.Do(ctx, "GET", path+strconv.FormatUint(uint64(pd.LSN), 10), nil, &sd); err != nil {
 						return sideError("secondary", err)
 					}
 					return nil

@@ -427,19 +427,43 @@ func (s *Server) Link(ctx context.Context, name string) (adminapi.LinkStatus, er
 	return rt.linkStatus(), nil
 }
 
+// holdApply asks a secondary to apply nothing past LSN for a while: the
+// primary took a digest's snapshot there.
+type holdApply struct {
+	LSN sqlink.LSN `json:"lsn"`
+}
+
 // LinkDigest returns the page checksums of the local copy of a link's
 // database at exactly lsn, waiting (up to LinkDigestTimeout) for the copy
-// to reach it. Page 1's change counter and version bytes are masked.
+// to reach it. Page 1's change counter and version bytes are masked. An
+// lsn of 0 means the copy's current position: on the primary, its
+// snapshot's LSN is then sent to the secondary, which holds its apply
+// there so that its own digest can be taken at the same LSN while writes
+// go on (it also holds when asked for a digest at an LSN ahead of it).
 func (s *Server) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.PageDigest{}, err
 	}
 	rt.mu.Lock()
-	db := rt.db
+	db, pc := rt.db, rt.conn
 	rt.mu.Unlock()
 	if db == nil {
 		return adminapi.PageDigest{}, sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy of %q here yet", name, rt.database())
+	}
+	if lsn == 0 {
+		snap, err := db.OpenSnapshot(ctx)
+		if err != nil {
+			return adminapi.PageDigest{}, err
+		}
+		defer snap.Close()
+		if ro, _ := db.ReadOnly(); !ro && pc != nil {
+			pc.control(cmdHoldApply, holdApply{LSN: snap.Pos.LSN})
+		}
+		return digestOf(ctx, rt.database(), snap)
+	}
+	if ro, _ := db.ReadOnly(); ro && db.HoldApply(lsn, s.cfg.Now().Add(s.cfg.LinkDigestTimeout)) {
+		defer db.ReleaseApply(lsn)
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.LinkDigestTimeout)
 	defer cancel()
@@ -467,10 +491,16 @@ func (s *Server) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (a
 		return adminapi.PageDigest{}, err
 	}
 	defer snap.Close()
+	db.ReleaseApply(lsn) // the snapshot stands still; the apply goes on
 	if snap.Pos.LSN != lsn {
 		return adminapi.PageDigest{}, moved(snap.Pos.LSN)
 	}
-	d := adminapi.PageDigest{Database: rt.database(), LSN: lsn, PageSize: snap.PageSize, PageCount: snap.PageCount,
+	return digestOf(ctx, rt.database(), snap)
+}
+
+// digestOf returns the page checksums of a snapshot.
+func digestOf(ctx context.Context, database string, snap *storage.Snapshot) (adminapi.PageDigest, error) {
+	d := adminapi.PageDigest{Database: database, LSN: snap.Pos.LSN, PageSize: snap.PageSize, PageCount: snap.PageCount,
 		Pages: make([]uint64, 0, snap.PageCount)}
 	table := crc64.MakeTable(crc64.ECMA)
 	for pg := uint32(1); int64(pg) <= snap.PageCount; {

@@ -20,6 +20,7 @@ const (
 	cmdSeedPlan    = "seed-plan"    // primary answers with what it will send (seedPlan)
 	cmdReseed      = "reseed"       // primary: the log you need is gone, seed again
 	cmdDrop        = "drop"         // the link was dropped on the sender's side
+	cmdHoldApply   = "hold-apply"   // primary: apply nothing past this LSN for a while (holdApply: a digest)
 )
 
 // peerConn is one endpoint connection of a link. Control messages are

@@ -1223,6 +1223,19 @@ func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) erro
 		}
 	case cmdReseed:
 		rt.call(func() { rt.restartSeeding(pc, "the primary no longer holds the log this replica needs") })
+	case cmdHoldApply:
+		var h holdApply
+		if err := json.Unmarshal(m.Body, &h); err != nil {
+			return fmt.Errorf("decode hold-apply: %w", err)
+		}
+		rt.mu.Lock()
+		db := rt.db
+		rt.mu.Unlock()
+		if db != nil {
+			if ro, _ := db.ReadOnly(); ro {
+				db.HoldApply(h.LSN, rt.s.cfg.Now().Add(rt.s.cfg.LinkDigestTimeout))
+			}
+		}
 	case cmdDrop:
 		_ = pc.c.Send(pc.ctx, &transport.ControlResponse{ID: m.ID})
 		go func() {

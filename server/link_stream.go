@@ -478,7 +478,28 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 				return ctx.Err()
 			}
 		}
-		if err := db.Apply(ctx, batch...); errors.Is(err, storage.ErrWaitForLog) {
+		if err := db.Apply(ctx, batch...); errors.Is(err, storage.ErrApplyHeld) {
+			// Stopped at the LSN of a digest being taken (link verify):
+			// acknowledge what was applied, wait for the digest's
+			// snapshot, then read on from the redone position.
+			rt.afterApply(db, 0)
+			if _, done, until := db.ApplyHold(); done != nil {
+				t := time.NewTimer(time.Until(until))
+				select {
+				case <-done:
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				}
+				t.Stop()
+			}
+			lr.Close()
+			if lr, err = db.ReadLog(ctx, db.Redone().LSN); err != nil {
+				return err
+			}
+			continue
+		} else if errors.Is(err, storage.ErrWaitForLog) {
 			// A seed from several snapshots: wait for the log to reach the
 			// last one, then read again from the redone position.
 			select {
@@ -494,26 +515,32 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 		} else if err != nil {
 			return err
 		}
-		red := db.Redone().LSN
-		now := rt.s.cfg.Now()
-		rt.mu.Lock()
-		rt.redoneBytes += int64(size)
-		rt.redoneTime = now
-		pc := rt.conn
-		rt.mu.Unlock()
-		hard, hardAt := db.Hardened()
-		var ago time.Duration // unknown (hardened before a restart): as a 1.0 Ack
-		if !hardAt.IsZero() {
-			ago = max(0, now.Sub(hardAt))
-		}
-		if pc != nil {
-			// This acknowledgment may be the only one for these records
-			// (see hardenLoop): it says how long ago they were hardened,
-			// so the primary's harden lag is the fsync's, not the apply's.
-			pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
-		}
-		rt.wake()
+		rt.afterApply(db, size)
 	}
+}
+
+// afterApply records an apply of size bytes and acknowledges the redone
+// position.
+func (rt *linkRuntime) afterApply(db *storage.DB, size int) {
+	red := db.Redone().LSN
+	now := rt.s.cfg.Now()
+	rt.mu.Lock()
+	rt.redoneBytes += int64(size)
+	rt.redoneTime = now
+	pc := rt.conn
+	rt.mu.Unlock()
+	hard, hardAt := db.Hardened()
+	var ago time.Duration // unknown (hardened before a restart): as a 1.0 Ack
+	if !hardAt.IsZero() {
+		ago = max(0, now.Sub(hardAt))
+	}
+	if pc != nil {
+		// This acknowledgment may be the only one for these records
+		// (see hardenLoop): it says how long ago they were hardened,
+		// so the primary's harden lag is the fsync's, not the apply's.
+		pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
+	}
+	rt.wake()
 }
 
 // readApplyBatch reads the records lr has at hand, up to maxApplyBatch

@@ -119,7 +119,16 @@ func (db *DB) Apply(ctx context.Context, recs ...*Record) error {
 	defer db.unlockWrite()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	return db.applyLocked(ctx, recs)
+	n, held := db.heldPrefix(recs)
+	if !held {
+		return db.applyLocked(ctx, recs)
+	}
+	if n > 0 {
+		if err := db.applyLocked(ctx, recs[:n]); err != nil {
+			return err
+		}
+	}
+	return ErrApplyHeld
 }
 
 func (db *DB) applyLocked(ctx context.Context, recs []*Record) error {

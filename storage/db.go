@@ -74,6 +74,8 @@ type DB struct {
 	// SQLite's commit and cannot take mu: readOnly and pageSize.
 	txUnguarded atomic.Bool
 	txPageSize  atomic.Uint32
+
+	hold applyHold // on a secondary: Apply goes no further than this (mu)
 }
 
 // OpenDB opens the database at path, creating it when missing (page_size
