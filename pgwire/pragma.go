@@ -103,22 +103,3 @@ func pragmaToken(s string, i int) (string, int, bool) {
 	}
 	return "", i, false
 }
-
-// skipSpace skips white space and comments from i.
-func skipSpace(s string, i int) int {
-	for i < len(s) {
-		switch c := s[i]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case c == '-' || c == '/':
-			j := skipQuoted(s, i)
-			if j == i {
-				return i
-			}
-			i = j
-		default:
-			return i
-		}
-	}
-	return i
-}

@@ -132,29 +132,34 @@ func isBlank(s string) bool {
 // comments; it stops at the first character that is not part of a word.
 func words(s string, n int) []string {
 	var out []string
-	for i := 0; i < len(s) && len(out) < n; {
-		c := s[i]
-		switch {
+	for i := skipSpace(s, 0); i < len(s) && len(out) < n && isIdentChar(s[i]); i = skipSpace(s, i) {
+		j := i
+		for j < len(s) && isIdentChar(s[j]) {
+			j++
+		}
+		out = append(out, strings.ToUpper(s[i:j]))
+		i = j
+	}
+	return out
+}
+
+// skipSpace skips white space and comments from i.
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		switch c := s[i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
 		case c == '-' || c == '/':
 			j := skipQuoted(s, i)
 			if j == i {
-				return out
+				return i
 			}
-			i = j
-		case isIdentChar(c):
-			j := i
-			for j < len(s) && isIdentChar(s[j]) {
-				j++
-			}
-			out = append(out, strings.ToUpper(s[i:j]))
 			i = j
 		default:
-			return out
+			return i
 		}
 	}
-	return out
+	return i
 }
 
 // maxParam returns the highest $N placeholder number in s outside quotes

@@ -224,19 +224,7 @@ func TestApply_HardenPublishesWhatItAppendedBeforeAnError(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		mustExecWrite(t, p, "INSERT INTO t(v) VALUES ('x')")
 	}
-	r, err := p.ReadLog(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []*storage.Record
-	for {
-		rec, err := r.TryNext()
-		if err != nil {
-			break
-		}
-		recs = append(recs, rec)
-	}
-	r.Close()
+	recs := readRecords(t, p, 0)
 	if len(recs) != 5 {
 		t.Fatalf("%d records", len(recs))
 	}

@@ -20,19 +20,7 @@ func TestApplyHold_StopsAtTheLSN(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		mustExecWrite(t, p, "INSERT INTO t(v) VALUES ('x')")
 	}
-	r, err := p.ReadLog(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []*storage.Record
-	for {
-		rec, err := r.TryNext()
-		if err != nil {
-			break
-		}
-		recs = append(recs, rec)
-	}
+	recs := readRecords(t, p, 0)
 	if err := s.Harden(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +56,7 @@ func TestApplyHold_StopsAtTheLSN(t *testing.T) {
 	// A hold nobody releases ends at its deadline.
 	mustExecWrite(t, p, "INSERT INTO t(v) VALUES ('y')")
 	last := p.Pos().LSN
-	r2, _ := p.ReadLog(ctx, last-1)
-	defer r2.Close()
-	rec, err := r2.TryNext()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := readRecords(t, p, last-1)[0]
 	if err := s.Harden(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
