@@ -37,14 +37,17 @@ func (rt *linkRuntime) stateLocked() string {
 		return linkSplitBrain
 	case rt.data.ReseedRequired:
 		return linkReseedRequired
-	case rt.data.Phase != phaseOnline:
-		return linkSeeding
-	case rt.seed.active || ps != nil && ps.DatabaseState == sqlink.DatabaseRestoring && rt.conn != nil:
+	case rt.data.Phase != phaseOnline, rt.seed.active:
 		return linkSeeding
 	case st.Op.Active():
 		return linkFailover
 	case rt.conn == nil || !st.Connected:
+		// Also with the connection open but the partner silent past the
+		// session timeout (a frozen or cut-off host): commits no longer
+		// wait for it.
 		return linkDisconnected
+	case ps != nil && ps.DatabaseState == sqlink.DatabaseRestoring:
+		return linkSeeding
 	case st.SyncState == sqlink.Synchronized:
 		return linkSynchronized
 	}
@@ -86,7 +89,7 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 	}
 	rs := adminapi.ReplicaStatus{
 		Instance: rt.s.info.Name, InstanceID: rt.s.info.ID, Endpoint: rt.s.EndpointAddr(),
-		Role: role, Connected: rt.conn != nil, Epoch: rt.rec.Epoch,
+		Role: role, Connected: rt.conn != nil && (rt.r == nil || st.Connected), Epoch: rt.rec.Epoch,
 		PartnerCertExpiry: rt.partnerCertExpiry, LastError: rt.lastErr,
 	}
 	if rt.data.ReseedRequired {

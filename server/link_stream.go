@@ -584,6 +584,14 @@ func (rt *linkRuntime) checkCatchup() {
 		rt.setError(err)
 	}
 	rt.log.Info("secondary online", "redone", db.Redone().LSN)
+	rt.mu.Lock()
+	pc := rt.conn
+	rt.mu.Unlock()
+	if pc != nil {
+		// The primary's view of this replica said RESTORING until the
+		// next tick's status: tell it now.
+		pc.control(cmdStatus, rt.localStatus())
+	}
 }
 
 // markOnline ends a seeded secondary's catch-up: its database, now the

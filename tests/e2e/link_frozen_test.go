@@ -1,0 +1,63 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink/internal/testutil"
+)
+
+// TestLink_FrozenSecondarySync: the secondary's host freezes (SIGSTOP: the
+// connection stays open, nothing answers). A sync commit waits for the
+// session timeout, then returns, and the link shows DISCONNECTED and not
+// connected: it used to show SEEDING and connected (a stale status of the
+// partner from its seeding, and the open TCP connection), though commits no
+// longer waited for it. Thawed, the secondary catches up without a reseed.
+func TestLink_FrozenSecondarySync(t *testing.T) {
+	timeout := []string{"--link-session-timeout", "2s"}
+	alpha := MustStartInstance(t, "alpha", timeout...)
+	beta := MustStartInstance(t, "beta", timeout...)
+	alpha.MustCLI("db", "create", "f")
+	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
+	mustFullBackup(t, alpha, "f")
+	MustCreateLink(t, alpha, beta, "fz", "f", "--mode", "sync")
+	waitState := func(want string, connected bool) {
+		t.Helper()
+		testutil.RetryUntil(t, time.Minute, func() error {
+			st := mustLinkStatus(t, alpha, "fz")
+			if st.State != want || st.Local.Connected != connected {
+				return fmt.Errorf("alpha: state %s, connected %v; want %s, %v", st.State, st.Local.Connected, want, connected)
+			}
+			return nil
+		})
+	}
+	waitState("SYNCHRONIZED", true)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES (x'01');`)
+
+	beta.Freeze()
+	defer beta.Thaw()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		if out, err := alpha.Psql(ctx, "f", `INSERT INTO t (v) VALUES (randomblob(300000));`); err != nil {
+			t.Fatalf("sync commit with the secondary frozen: %v\n%s", err, out)
+		}
+	}
+	waitState("DISCONNECTED", false)
+	if st := mustLinkStatus(t, alpha, "fz"); st.Local.SyncState != "NOT_SYNCHRONIZING" || st.Local.Health != "NOT_HEALTHY" {
+		t.Fatalf("alpha while the secondary is frozen: sync %s, health %s", st.Local.SyncState, st.Local.Health)
+	}
+
+	beta.Thaw()
+	waitCaughtUp(t, alpha, beta, "fz", time.Minute)
+	waitState("SYNCHRONIZED", true)
+	t.Log(mustVerify(t, alpha, beta, "fz"))
+	if got := beta.MustPsql("f", `SELECT count(*) FROM t;`); got != "4" {
+		t.Fatalf("beta has %s rows, want 4", got)
+	}
+	if st := mustLinkStatus(t, beta, "fz"); st.Local.Seeding == nil || st.Local.Seeding.Attempts > 1 {
+		t.Fatalf("beta reseeded: %+v", st.Local.Seeding)
+	}
+}
