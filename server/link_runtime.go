@@ -692,7 +692,8 @@ func (rt *linkRuntime) process() {
 			}
 		}
 		rt.heartbeatDue = false
-		rt.applySoft(rd.SoftState)
+		// The status first: a commit the soft state releases (a sync wait
+		// that ended) then finds the link's status already saying why.
 		if rd.Status != nil {
 			rt.mu.Lock()
 			prevErr := rt.status.LastError
@@ -703,6 +704,9 @@ func (rt *linkRuntime) process() {
 				// last error here and, through the status, on the partner.
 				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
 			}
+		}
+		rt.applySoft(rd.SoftState)
+		if rd.Status != nil {
 			rt.changed()
 		}
 		hs := r.HardState()
