@@ -1104,13 +1104,28 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 		}
 		return bytesHuman(r.LogBytes)
 	})
-	row("Partner cert expiry", func(r adminapi.ReplicaStatus) string { return ts(r.PartnerCertExpiry) })
+	row("Partner cert expiry", func(r adminapi.ReplicaStatus) string { return certExpiryText(r.PartnerCertExpiry, time.Now()) })
 	row("Epoch", func(r adminapi.ReplicaStatus) string { return strconv.FormatUint(uint64(r.Epoch), 10) })
 	// Long values go on lines of their own, so they do not widen the table.
 	fmt.Fprintf(w, "Seeding (local):\t%s\n", seedingText(a.Seeding))
 	fmt.Fprintf(w, "Seeding (partner):\t%s\n", seedingText(b.Seeding))
 	fmt.Fprintf(w, "Last error (local):\t%s\n", linkErrorText(a.LastError))
 	fmt.Fprintf(w, "Last error (partner):\t%s\n", linkErrorText(b.LastError))
+}
+
+// certExpiryText formats a certificate's expiry, flagged when it is near
+// (the link stops at the partner's next reconnection once it has passed).
+func certExpiryText(t, now time.Time) string {
+	if t.IsZero() {
+		return ts(t)
+	}
+	switch left := t.Sub(now); {
+	case left <= 0:
+		return ts(t) + " (EXPIRED: rotate it there, sqlink cert rotate, and trust the new one here)"
+	case left < 30*24*time.Hour:
+		return fmt.Sprintf("%s (in %d days: rotate it there, sqlink cert rotate)", ts(t), int(left.Hours()/24))
+	}
+	return ts(t)
 }
 
 // linkErrorText formats a link's last error with its time and hint.

@@ -333,3 +333,20 @@ func TestLinkCreator_RefusesAnExpiredCertificate(t *testing.T) {
 		t.Fatalf("an expired certificate left changes behind")
 	}
 }
+
+func TestCertExpiryText(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{now.Add(200 * 24 * time.Hour), ""},
+		{now.Add(10*24*time.Hour + time.Hour), "in 10 days"},
+		{now.Add(-time.Hour), "EXPIRED"},
+	} {
+		got := certExpiryText(tc.at, now)
+		if tc.want == "" && strings.Contains(got, "(") || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("certExpiryText(%s) = %q, want %q", tc.at, got, tc.want)
+		}
+	}
+}
