@@ -16,13 +16,7 @@ import (
 // partner from its seeding, and the open TCP connection), though commits no
 // longer waited for it. Thawed, the secondary catches up without a reseed.
 func TestLink_FrozenSecondarySync(t *testing.T) {
-	timeout := []string{"--link-session-timeout", "2s"}
-	alpha := MustStartInstance(t, "alpha", timeout...)
-	beta := MustStartInstance(t, "beta", timeout...)
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "fz", "f", "--mode", "sync")
+	alpha, beta := startLinkedFWith(t, []string{"--link-session-timeout", "2s"}, "fz", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`, "--mode", "sync")
 	waitState := func(want string, connected bool) {
 		t.Helper()
 		testutil.RetryUntil(t, time.Minute, func() error {

@@ -223,9 +223,26 @@ func startLinkedF(t *testing.T, name, schema string, prepare func(alpha, beta *I
 	if prepare != nil {
 		prepare(alpha, beta)
 	}
+	linkF(t, alpha, beta, name, schema, extra...)
+	return alpha, beta
+}
+
+// startLinkedFWith is startLinkedF with serve flags for both instances
+// and nothing to prepare.
+func startLinkedFWith(t *testing.T, serveFlags []string, name, schema string, extra ...string) (alpha, beta *Instance) {
+	t.Helper()
+	alpha = MustStartInstance(t, "alpha", serveFlags...)
+	beta = MustStartInstance(t, "beta", serveFlags...)
+	linkF(t, alpha, beta, name, schema, extra...)
+	return alpha, beta
+}
+
+// linkF creates database f on alpha with schema, takes its chain-starting
+// backup and links it as name to beta with extra create flags.
+func linkF(t *testing.T, alpha, beta *Instance, name, schema string, extra ...string) {
+	t.Helper()
 	alpha.MustCLI("db", "create", "f")
 	alpha.MustPsql("f", schema)
 	mustFullBackup(t, alpha, "f")
 	MustCreateLink(t, alpha, beta, name, "f", extra...)
-	return alpha, beta
 }

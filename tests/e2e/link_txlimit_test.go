@@ -21,13 +21,7 @@ import (
 // test TestTxGuard_RefusesATransactionLargerThanTheLimit makes sure it
 // does): the limit is on what a client commits, not on what replicates.
 func TestLink_TransactionLargerThanTheLimit(t *testing.T) {
-	limit := []string{"--max-transaction-size", "16MiB"}
-	alpha := MustStartInstance(t, "alpha", limit...)
-	beta := MustStartInstance(t, "beta", limit...)
-	alpha.MustCLI("db", "create", "f")
-	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
-	mustFullBackup(t, alpha, "f")
-	MustCreateLink(t, alpha, beta, "tx", "f")
+	alpha, beta := startLinkedFWith(t, []string{"--max-transaction-size", "16MiB"}, "tx", `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);`)
 	waitCaughtUp(t, alpha, beta, "tx", 0)
 
 	insert := func(mb int) string {
