@@ -84,7 +84,7 @@ func buildPlan(s string) *plan {
 			return r
 		}
 		p.verb, p.rows = "PRAGMA", true
-		p.write = strings.Contains(s, "=")
+		p.write = strings.Contains(s, "=") || pragmaWrites(s)
 	case "INSERT", "REPLACE":
 		p.verb, p.write = "INSERT", true
 		p.rows = hasWord(s, "RETURNING")

@@ -27,6 +27,19 @@ var (
 	}
 )
 
+// pragmasWriting write the database when run (optimize runs ANALYZE), or
+// when given a value in the name(value) form: they are writes, bracketed
+// like any other (and refused on a secondary).
+var pragmasWriting = map[string]bool{"optimize": true, "incremental_vacuum": true}
+var pragmasWritingWithValue = map[string]bool{"user_version": true, "application_id": true, "auto_vacuum": true}
+
+// pragmaWrites reports whether the PRAGMA statement s writes the database
+// without an "=" in it.
+func pragmaWrites(s string) bool {
+	name, arg, ok := pragmaName(s)
+	return ok && (pragmasWriting[name] || arg && pragmasWritingWithValue[name])
+}
+
 // pragmaPlan refuses a PRAGMA that would break sqlink's guarantees, and
 // returns nil for any other.
 func pragmaPlan(s string) *plan {

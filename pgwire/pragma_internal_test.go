@@ -48,6 +48,25 @@ func TestPragmaPlan(t *testing.T) {
 	}
 }
 
+func TestPragmaPlan_Writes(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		write bool
+	}{
+		{"PRAGMA optimize", true},
+		{"PRAGMA main.incremental_vacuum(10)", true},
+		{"PRAGMA user_version(7)", true},
+		{"PRAGMA user_version = 7", true},
+		{"PRAGMA user_version", false},
+		{"PRAGMA table_info(t)", false},
+		{"PRAGMA integrity_check", false},
+	} {
+		if p := buildPlan(tc.in); p.kind != planSQL || p.write != tc.write {
+			t.Errorf("buildPlan(%q): kind %d write %v, want a write: %v", tc.in, p.kind, p.write, tc.write)
+		}
+	}
+}
+
 // FuzzPragmaName: any text after PRAGMA parses or is refused, without a
 // panic, and a name found is lower case.
 func FuzzPragmaName(f *testing.F) {

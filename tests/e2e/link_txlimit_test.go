@@ -147,6 +147,15 @@ func TestLink_PragmasThatWouldBreakReplication(t *testing.T) {
 	if got := alpha.MustPsql("f", `PRAGMA journal_mode;`); got != "wal" {
 		t.Fatalf("PRAGMA journal_mode read %q", got)
 	}
+	// PRAGMAs that write are writes: replicated, and refused on the secondary.
+	alpha.MustPsql("f", `PRAGMA user_version(7);`)
+	waitCaughtUp(t, alpha, beta, "pr", time.Minute)
+	if got := beta.MustPsql("f", `PRAGMA user_version;`); got != "7" {
+		t.Fatalf("user_version on the secondary: %q", got)
+	}
+	if out, err := beta.Psql(ctx, "f", "\\set VERBOSITY verbose\nPRAGMA user_version(8);"); err == nil || !strings.Contains(out, "25006") {
+		t.Fatalf("PRAGMA user_version(8) on the secondary: %v\n%s", err, out)
+	}
 	waitCaughtUp(t, alpha, beta, "pr", time.Minute)
 	t.Log(mustVerify(t, alpha, beta, "pr"))
 }
