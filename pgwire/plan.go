@@ -80,11 +80,7 @@ func buildPlan(s string) *plan {
 	case "EXPLAIN":
 		p.verb, p.rows = "EXPLAIN", true
 	case "PRAGMA":
-		if r := pragmaPlan(s); r != nil {
-			return r
-		}
-		p.verb, p.rows = "PRAGMA", true
-		p.write = strings.Contains(s, "=") || pragmaWrites(s)
+		return pragmaPlan(p, s)
 	case "INSERT", "REPLACE":
 		p.verb, p.write = "INSERT", true
 		p.rows = hasWord(s, "RETURNING")

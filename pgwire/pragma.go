@@ -33,16 +33,10 @@ var (
 var pragmasWriting = map[string]bool{"optimize": true, "incremental_vacuum": true}
 var pragmasWritingWithValue = map[string]bool{"user_version": true, "application_id": true, "auto_vacuum": true}
 
-// pragmaWrites reports whether the PRAGMA statement s writes the database
-// without an "=" in it.
-func pragmaWrites(s string) bool {
-	name, arg, ok := pragmaName(s)
-	return ok && (pragmasWriting[name] || arg && pragmasWritingWithValue[name])
-}
-
-// pragmaPlan refuses a PRAGMA that would break sqlink's guarantees, and
-// returns nil for any other.
-func pragmaPlan(s string) *plan {
+// pragmaPlan completes p, the plan of the PRAGMA statement s: passed to
+// SQLite (as a write when it writes the database), or refused when it
+// would break sqlink's guarantees.
+func pragmaPlan(p *plan, s string) *plan {
 	name, arg, ok := pragmaName(s)
 	if !ok {
 		return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeSyntaxError,
@@ -53,7 +47,9 @@ func pragmaPlan(s string) *plan {
 		why, refused = pragmasReadOnly[name]
 	}
 	if !refused {
-		return nil
+		p.verb, p.rows = "PRAGMA", true
+		p.write = strings.Contains(s, "=") || pragmasWriting[name] || arg && pragmasWritingWithValue[name]
+		return p
 	}
 	return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeInsufficientPriv,
 		Message: "PRAGMA " + name + " is not allowed here: " + why, Hint: "Reading a PRAGMA's value (PRAGMA " + name + ") is allowed where it has one."}}

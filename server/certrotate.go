@@ -73,10 +73,11 @@ func (s *Server) loadEndpointCert() error {
 	if err != nil {
 		return fmt.Errorf("read endpoint certificate: %w", err)
 	}
-	cert, err := tls.LoadX509KeyPair(crt, key)
-	if err == nil && cert.Leaf == nil {
-		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	keyPEM, err := os.ReadFile(key)
+	if err != nil {
+		return fmt.Errorf("read endpoint key: %w", err)
 	}
+	cert, err := keyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("load endpoint certificate: %w", err)
 	}
@@ -102,14 +103,11 @@ func (s *Server) RotateEndpointCertificate(ctx context.Context) (adminapi.Certif
 	defer s.rotateMu.Unlock()
 	dir := s.cfg.DataDir
 	crt, key := certPath(dir), keyPath(dir)
-	certPEM, keyPEM, err := transport.NewCertificate(s.info.Name, []string{s.info.Name, "localhost"}, DefaultCertValidity, s.cfg.Now())
+	certPEM, keyPEM, err := newEndpointCertificate(s.info.Name, DefaultCertValidity, s.cfg.Now())
 	if err != nil {
 		return adminapi.CertificateInfo{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err == nil && cert.Leaf == nil {
-		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
-	}
+	cert, err := keyPair(certPEM, keyPEM)
 	if err != nil {
 		return adminapi.CertificateInfo{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}
@@ -145,6 +143,21 @@ func (s *Server) RotateEndpointCertificate(ctx context.Context) (adminapi.Certif
 	s.certMu.Unlock()
 	s.log.Warn("endpoint certificate rotated: peers must trust the new one", "fingerprint", ci.Fingerprint, "not_after", ci.NotAfter)
 	return adminapi.CertificateInfo{Subject: ci.Subject, Fingerprint: ci.Fingerprint, NotBefore: ci.NotBefore, NotAfter: ci.NotAfter, PEM: string(certPEM)}, nil
+}
+
+// newEndpointCertificate creates an instance's endpoint certificate and
+// key (init and rotation).
+func newEndpointCertificate(name string, validity time.Duration, now time.Time) (certPEM, keyPEM []byte, err error) {
+	return transport.NewCertificate(name, []string{name, "localhost"}, validity, now)
+}
+
+// keyPair parses a certificate and key, with the certificate's Leaf set.
+func keyPair(certPEM, keyPEM []byte) (tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && cert.Leaf == nil {
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
+	return cert, err
 }
 
 // syncDirOf fsyncs the directory holding path.

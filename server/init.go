@@ -98,7 +98,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 
 	// The certificate and key are written before the catalog records the
 	// instance, so a crash part-way leaves a directory Init can redo.
-	certPEM, keyPEM, err := transport.NewCertificate(opts.Name, []string{opts.Name, "localhost"}, opts.CertValidity, opts.Now())
+	certPEM, keyPEM, err := newEndpointCertificate(opts.Name, opts.CertValidity, opts.Now())
 	if err != nil {
 		return InitResult{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}

@@ -33,20 +33,25 @@ func (db *DB) HoldApply(lsn sqlink.LSN, until time.Time) bool {
 	if db.redone.LSN > lsn {
 		return false
 	}
-	if db.hold.done != nil {
-		close(db.hold.done)
-	}
+	db.endHoldLocked()
 	db.hold = applyHold{lsn: lsn, until: until, done: make(chan struct{})}
 	return true
+}
+
+// endHoldLocked ends the current hold, if any (mu held).
+func (db *DB) endHoldLocked() {
+	if db.hold.done != nil {
+		close(db.hold.done)
+		db.hold = applyHold{}
+	}
 }
 
 // ReleaseApply ends the hold at lsn, if it is the current one.
 func (db *DB) ReleaseApply(lsn sqlink.LSN) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.hold.done != nil && db.hold.lsn == lsn {
-		close(db.hold.done)
-		db.hold = applyHold{}
+	if db.hold.lsn == lsn {
+		db.endHoldLocked()
 	}
 }
 
@@ -56,8 +61,7 @@ func (db *DB) ApplyHold() (lsn sqlink.LSN, done <-chan struct{}, until time.Time
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.hold.done != nil && !db.cfg.Now().Before(db.hold.until) {
-		close(db.hold.done)
-		db.hold = applyHold{}
+		db.endHoldLocked()
 	}
 	return db.hold.lsn, db.hold.done, db.hold.until
 }

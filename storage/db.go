@@ -366,11 +366,7 @@ func (db *DB) SetReadOnly(primary string) {
 	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
 	db.txUnguarded.Store(db.readOnly)
-	if db.hold.done != nil {
-		// A role change ends any hold of the apply (a digest's).
-		close(db.hold.done)
-		db.hold = applyHold{}
-	}
+	db.endHoldLocked() // a role change ends any hold of the apply (a digest's)
 	if primary == "" || !wasRO {
 		// Writable, or a primary turning secondary: the database holds
 		// every captured commit.
