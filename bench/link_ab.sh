@@ -11,6 +11,9 @@
 # used per transaction (utime+stime from /proc): much steadier than tps on a
 # noisy machine, so the figure to compare when a change is about cost.
 #
+# SQBIN=path runs that sqlink binary instead of building the working tree
+# (to alternate two builds of a change: go build -o /tmp/a ./cmd/sqlink).
+#
 # Usage: C=1 T=30 ROUNDS=2 bench/link_ab.sh [label]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +23,7 @@ H=127.0.0.1; TOKEN=tok-linkab-1234567890abcdef; SQPW=pw-linkab-123
 PIDS=(); SQSRV=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$OUT"; }
 trap cleanup EXIT
-go build -o "$OUT/sqlink" ./cmd/sqlink
+if [ -n "${SQBIN:-}" ]; then cp "$SQBIN" "$OUT/sqlink"; else go build -o "$OUT/sqlink" ./cmd/sqlink; fi
 go build -o "$OUT/lagsample" ./bench/lagsample
 SQ=$OUT/sqlink
 . bench/lib.sh
