@@ -17,6 +17,11 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink/internal/testutil"
+
+	// The binary's code, not used here: the tests run the binary TestMain
+	// builds, which go test cannot see, so without this import a change
+	// to the server left a cached, stale pass of these tests.
+	_ "github.com/sqlink/sqlink/cli"
 )
 
 // tpcbScript and tpcbInit are the benchmark's TPC-B script and tables, so
