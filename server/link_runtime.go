@@ -616,16 +616,26 @@ func (rt *linkRuntime) loop() {
 // tick does when no acknowledgment comes. A wake per commit cost the
 // primary a goroutine hand-off and a pass of the state machine per
 // transaction (about a twentieth of its CPU at one client). A sync link
-// (commits wait on the loop) and a primary without a partner connected
-// wake per commit, as do secondaries (the applier's commits).
+// (commits wait on the loop), a primary without a partner connected and a
+// link in a failover wake per commit.
 func (rt *linkRuntime) commitNotify() <-chan struct{} {
 	rt.mu.Lock()
 	db, op := rt.db, rt.status.Op.Active()
+	receiving := rt.recvOn && rt.conn != nil && rt.data.Phase == phaseOnline
 	rt.mu.Unlock()
 	if db == nil || rt.r == nil {
 		return nil
 	}
-	if rt.sender != nil && !op && !rt.syncMode() {
+	if op {
+		return db.Notify()
+	}
+	if rt.sender != nil && !rt.syncMode() {
+		return nil
+	}
+	if receiving {
+		// A secondary streaming: the hardener (after its acknowledgment)
+		// or the applier (after applying) wakes the loop for every
+		// group, so a wake at the log's append as well is one too many.
 		return nil
 	}
 	return db.Notify()
