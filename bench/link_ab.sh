@@ -14,6 +14,10 @@
 # SQBIN=path runs that sqlink binary instead of building the working tree
 # (to alternate two builds of a change: go build -o /tmp/a ./cmd/sqlink).
 #
+# KEEP=1 keeps the working directory (the servers' logs sqA.log and sqB.log,
+# the last lag samples lag.csv) and prints its path at the end; with
+# GODEBUG=gctrace=1, say, the logs show each server's garbage collections.
+#
 # Usage: C=1 T=30 ROUNDS=2 bench/link_ab.sh [label]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +25,10 @@ C=${C:-1}; T=${T:-30}; ROUNDS=${ROUNDS:-2}; LABEL=${1:-run}
 OUT=$(mktemp -d /tmp/sqlink-linkab.XXXXXX)
 H=127.0.0.1; TOKEN=tok-linkab-1234567890abcdef; SQPW=pw-linkab-123
 PIDS=(); SQSRV=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$OUT"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept: $OUT"; else rm -rf "$OUT"; fi
+}
 trap cleanup EXIT
 if [ -n "${SQBIN:-}" ]; then cp "$SQBIN" "$OUT/sqlink"; else go build -o "$OUT/sqlink" ./cmd/sqlink; fi
 go build -o "$OUT/lagsample" ./bench/lagsample
