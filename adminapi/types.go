@@ -74,6 +74,19 @@ type DatabaseInfo struct {
 	// CaptureError says why the capture of commits into the replication
 	// log stopped (writes fail until the instance restarts), if it did.
 	CaptureError string `json:"capture_error,omitempty"`
+	// Gap is the latest break in the database's history: changes another
+	// program made to its file that the replication log does not hold.
+	// Replicas from before it reseed, and the backup chain starts again
+	// with the next full backup.
+	Gap *HistoryGap `json:"gap,omitempty"`
+}
+
+// HistoryGap is a break in a database's history, marked by a record (LSN)
+// that changes no page.
+type HistoryGap struct {
+	LSN  sqlink.LSN `json:"lsn"`
+	Time time.Time  `json:"time"` // when the instance found it
+	Why  string     `json:"why"`
 }
 
 // CreateDatabaseRequest is the body of POST /v1/databases.

@@ -103,6 +103,9 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	if d.CaptureError != "" {
 		fmt.Fprintf(w, "Capture:\tSTOPPED, writes fail: %s\n", d.CaptureError)
 	}
+	if g := d.Gap; g != nil {
+		fmt.Fprintf(w, "History gap:\tat LSN %d, found %s: %s (changes made outside sqlink; replicas from before it reseed, backups chain from the next full backup)\n", g.LSN, ts(g.Time), g.Why)
+	}
 	fmt.Fprintf(w, "LSN:\t%d\n", d.Pos.LSN)
 	fmt.Fprintf(w, "Position:\t%s\n", d.Pos)
 	fmt.Fprintf(w, "Epoch:\t%d\n", d.Epoch)

@@ -121,6 +121,26 @@ func (s *Server) Backup(ctx context.Context, database string, copyOnly bool, w i
 	return rec, nil
 }
 
+// chainStarted says whether database (open as db) has a full backup that
+// starts its backup chain: one taken since the latest gap in its history
+// (changes made outside sqlink, see storage.LogGap), if it has one.
+func (s *Server) chainStarted(ctx context.Context, database string, db *storage.DB) (bool, error) {
+	g := db.Gap()
+	if g == nil {
+		return s.cat.ChainStarted(ctx, database)
+	}
+	backups, err := s.cat.ListBackups(ctx, database)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range backups {
+		if b.StartsChain && b.LSN >= g.LSN {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // countingWriter counts the bytes written through it.
 type countingWriter struct {
 	w io.Writer

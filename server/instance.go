@@ -56,7 +56,7 @@ func (i instance) GetDatabase(ctx context.Context, name string) (adminapi.Databa
 	}
 	for _, b := range backups {
 		info.Backups = append(info.Backups, adminapi.BackupInfoFromRecord(b))
-		if b.StartsChain {
+		if b.StartsChain && (info.Gap == nil || b.LSN >= info.Gap.LSN) {
 			info.ChainStarted = true
 		}
 	}
@@ -80,6 +80,9 @@ func (i instance) databaseInfo(d catalog.Database) adminapi.DatabaseInfo {
 			info.ReadOnlyReason = "secondary replica of instance " + st.Primary
 		}
 		info.CaptureError = st.CaptureError
+		if g := st.Gap; g != nil {
+			info.Gap = &adminapi.HistoryGap{LSN: g.LSN, Time: g.Time, Why: g.Why}
+		}
 	}
 	return info
 }

@@ -166,17 +166,21 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		if d.State != sqlink.DatabaseOnline {
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "complete the restore first", "database %q is %s, not ONLINE", req.Database, d.State)
 		}
-		chain, err := s.cat.ChainStarted(ctx, req.Database)
+		db, err := s.db(ctx, req.Database)
+		if err != nil {
+			return adminapi.LinkStatus{}, err
+		}
+		chain, err := s.chainStarted(ctx, req.Database, db)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}
 		if !chain {
+			why := "has no full backup that starts its backup chain"
+			if g := db.Gap(); g != nil {
+				why = fmt.Sprintf("has no full backup since the gap in its history at LSN %d (%s)", g.LSN, g.Why)
+			}
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("take a full backup: sqlink backup %s --to FILE", req.Database),
-				"database %q has no full backup that starts its backup chain", req.Database)
-		}
-		db, err := s.db(ctx, req.Database)
-		if err != nil {
-			return adminapi.LinkStatus{}, err
+				"database %q %s", req.Database, why)
 		}
 		if ro, primary := db.ReadOnly(); ro {
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "create the link from the primary", "database %q is a read-only secondary of %s", req.Database, primary)

@@ -38,9 +38,12 @@ func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN
 		if sqlink.ErrorCode(err) == sqlink.ECONFLICT {
 			rt.setError(fmt.Errorf("cannot stream from LSN %d: %w", from+1, err))
 			// Not from this goroutine: the loop may be waiting for it.
+			// (The log was pruned, or has a gap: changes made outside
+			// sqlink, which only a new copy carries.)
+			why := "the log the secondary needs cannot be sent: " + sqlink.ErrorMessage(err)
 			go func() {
 				select {
-				case rt.events <- func() { rt.markReseed("the log the secondary needs was released") }:
+				case rt.events <- func() { rt.markReseed(why) }:
 				case <-rt.ctx.Done():
 				}
 			}()

@@ -127,6 +127,9 @@ func TestCrash_KillDuringWritesRecovers(t *testing.T) {
 		if got, want := db.Pos().LSN, sqlink.LSN(lsnBefore+rows-rowsBefore); got != want {
 			t.Fatalf("run %d: LSN after recovery %d, want %d (one per commit)", run, got, want)
 		}
+		if g := db.Gap(); g != nil {
+			t.Fatalf("run %d: recovery marked a gap: %+v", run, g)
+		}
 		mustIntegrityOK(t, db)
 		mustComparePages(t, db.Path(), replayToFile(t, db, db.Pos().LSN))
 		rowsBefore, lsnBefore = rows, int(db.Pos().LSN)

@@ -158,14 +158,39 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	if db.readOnly && lg.meta.Fuzzy > db.redone.LSN {
 		db.fuzzy = lg.meta.Fuzzy
 	}
+	var gapWhy string
+	if !db.readOnly {
+		// Before SQLite opens the file: did it change behind the log?
+		if gapWhy, err = checkWALAtOpen(path, lg.meta, lg.lastWAL); err != nil {
+			lg.close()
+			return nil, err
+		}
+	}
 	if err := db.openSQL(ctx); err != nil {
 		lg.close()
 		return nil, err
 	}
 	// Recovery: resume capture where the log ends. A WAL generation change
-	// since then implies a checkpoint through the capture path, which
-	// synced the log first, so it is not a gap.
-	db.wal = newWALScanner(path+"-wal", lg.lastWAL)
+	// since then was checked above (checkWALAtOpen): either it followed a
+	// checkpoint through the capture path, which synced the log first, or
+	// it is a gap, marked now, and the capture reads the WAL from its start.
+	startWAL := lg.lastWAL
+	if gapWhy != "" {
+		if startWAL, err = db.markGap(gapWhy); err != nil {
+			db.closeSQL()
+			lg.close()
+			return nil, err
+		}
+	} else if lg.meta.Closed != nil {
+		// The stamp describes the file as the last close left it; from
+		// now on the instance changes it.
+		if err := lg.updateMeta(func(m *logMeta) { m.Closed = nil }); err != nil {
+			db.closeSQL()
+			lg.close()
+			return nil, err
+		}
+	}
+	db.wal = newWALScanner(path+"-wal", startWAL)
 	db.wal.announceRestart()
 	n0 := db.pos.LSN
 	if err := db.capture(); err != nil {
@@ -474,7 +499,12 @@ func (db *DB) captureLocked() error {
 		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes this file (through sqlink such a transaction is refused at COMMIT); that commit cannot be replicated, so neither this database's links nor its backups can go past it",
 			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err))
 	case errors.Is(err, errWALRestart):
-		// Commits were lost to the log: a gap nothing can fill. Stop.
+		// Commits were lost to the log: a gap nothing can fill. Stop, and
+		// make sure the next open finds it (checkWALAtOpen) whatever the
+		// WAL then looks like.
+		if merr := db.log.updateMeta(func(m *logMeta) { m.Captured, m.Closed = nil, nil }); merr != nil {
+			db.cfg.Logger.Error("cannot record the gap in the log's metadata", logKeyPath, db.path, logKeyErr, merr)
+		}
 		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes or checkpoints this file and restart the instance; the replication log misses that program's changes, so then take a new full backup and drop and re-create this database's links",
 			"database %s: capture stopped: %v", filepath.Base(db.path), err))
 	default:
@@ -573,6 +603,12 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 		// The checkpoint synced the WAL, which holds everything applied
 		// up to redone: recovery re-applies from there at most.
 		if err := db.log.updateMeta(func(m *logMeta) { m.Redone = redone }); err != nil {
+			return complete, err
+		}
+	} else if complete {
+		// The WAL may restart from now on: say that everything in it was
+		// captured, so that a restart found at open is known to be ours.
+		if err := db.log.markCaptured(nil); err != nil {
 			return complete, err
 		}
 	}
@@ -833,11 +869,13 @@ type Stats struct {
 	Redone         sqlink.Pos   `json:"redone"`               // on a secondary: applied to the database; Pos is hardened
 	HardenedAt     time.Time    `json:"hardened_at,omitzero"` // on a secondary: when Pos was made durable (zero before the first Harden since open)
 	CaptureError   string       `json:"capture_error,omitempty"`
+	Gap            *LogGap      `json:"gap,omitempty"` // the latest gap in the history (changes made outside sqlink)
 }
 
 // Stats returns the database's current statistics.
 func (db *DB) Stats() Stats {
 	logBytes, first := db.log.stats()
+	gap := db.Gap()
 	wal := db.walSize()
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -858,6 +896,7 @@ func (db *DB) Stats() Stats {
 		Primary:        db.primary,
 		OpenConns:      len(db.conns),
 		Redone:         db.redone,
+		Gap:            gap,
 	}
 	if db.capErr != nil {
 		s.CaptureError = db.capErr.Error()
@@ -895,9 +934,12 @@ func (db *DB) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("close: wait for writer: %w", ctx.Err()))
 	}
 	close(db.closing)
+	captured := false
 	if locked {
 		if _, err := db.checkpointLocked(ctx); err != nil {
 			errs = append(errs, err)
+		} else {
+			captured = db.CaptureStopped() == nil
 		}
 	} else if err := db.capture(); err != nil {
 		errs = append(errs, err)
@@ -928,6 +970,12 @@ func (db *DB) Close(ctx context.Context) error {
 	db.capMu.Unlock()
 	if err := db.closeSQL(); err != nil {
 		errs = append(errs, fmt.Errorf("close sqlite: %w", err))
+	} else if captured && !db.readOnly {
+		// Everything was captured and SQLite is done with the file:
+		// stamp it, so the next open can tell whether it changed since.
+		if err := db.stampClosed(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	db.mu.Lock()
 	close(db.notify)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sqlink/sqlink"
 )
@@ -56,6 +57,40 @@ type logMeta struct {
 	// Fuzzy: records up to here may already be in some pages (a seed
 	// copied from snapshots at different positions).
 	Fuzzy sqlink.LSN `json:"fuzzy,omitempty"`
+	// Gap: the database changed outside the capture before this record
+	// (another program wrote and checkpointed the file): the records from
+	// it on do not continue the history before it, so no reader may cross
+	// it (see segmentsFrom). The record itself changes no page.
+	Gap *LogGap `json:"gap,omitempty"`
+	// Captured: the WAL position through which every frame was captured
+	// and the log synced when it was written (at each checkpoint through
+	// the capture path and at close); see checkWALAtOpen.
+	Captured *walPos `json:"captured_wal,omitempty"`
+	// Closed: the database file as the last clean close left it; cleared
+	// when the database is opened again.
+	Closed *fileStamp `json:"closed,omitempty"`
+}
+
+// LogGap is a break in a database's history: before record LSN (which
+// marks it and changes no page) changes came that the log does not hold.
+type LogGap struct {
+	LSN  sqlink.LSN `json:"lsn"`
+	Time time.Time  `json:"time"`
+	Why  string     `json:"why"`
+}
+
+// fileStamp identifies a file's content by its size and modification time.
+type fileStamp struct {
+	Size    int64 `json:"size"`
+	ModNano int64 `json:"mod_unix_nano"`
+}
+
+func stampOf(path string) (*fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	return &fileStamp{Size: fi.Size(), ModNano: fi.ModTime().UnixNano()}, nil
 }
 
 type segment struct {
@@ -506,6 +541,9 @@ func (l *segLog) segmentsFrom(from sqlink.LSN) ([]*segment, error) {
 	if from+1 < first {
 		return nil, sqlink.Errorf(sqlink.ECONFLICT, "reseed the replica from a new backup or snapshot",
 			"log no longer reaches back to LSN %d: the oldest record kept is %d", from+1, first)
+	}
+	if g := l.meta.Gap; g != nil && from < g.LSN {
+		return nil, gapError(g, from, strings.TrimSuffix(l.dir, "-log"))
 	}
 	var out []*segment
 	for i, s := range l.segs {

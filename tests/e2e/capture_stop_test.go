@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/internal/testutil"
 
 	_ "modernc.org/sqlite"
@@ -62,7 +64,67 @@ func TestCapture_StoppedByAnotherProgramIsVisible(t *testing.T) {
 	// Its shutdown fails the same way (exit 1, the reason printed), which
 	// the harness's Stop counts as an error.
 	alpha.Kill()
+
+	// Restarted, the database takes writes again, and the gap is marked,
+	// not bridged: the secondary, whose copy lacks the other program's
+	// rows, reseeds by itself instead of following on, and the backup
+	// chain needs a new full backup.
+	attempts := seedAttempts(mustLinkStatus(t, beta, "cs"))
+	alpha.Start()
+	show := alpha.MustCLI("db", "show", "f")
+	if !strings.Contains(show, "History gap:") || !regexpChainNo.MatchString(show) {
+		t.Fatalf("db show after the restart does not show the gap and the ended chain:\n%s", show)
+	}
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after the restart');`)
+	waitCaughtUp(t, alpha, beta, "cs", 2*time.Minute)
+	if got := seedAttempts(mustLinkStatus(t, beta, "cs")); got <= attempts {
+		t.Fatalf("the secondary went on across the gap without a reseed: %d seeding attempts, was %d", got, attempts)
+	}
+	waitRows(t, beta, "f", `SELECT count(*) FROM t WHERE v IN ('behind its back', 'again', 'after the restart');`, 3, 0)
+	mustVerify(t, alpha, beta, "cs")
 }
+
+// TestCapture_WritesWhileStoppedAreAGap: another program writes to a
+// database file while its instance is stopped (SQLite checkpoints the
+// write into the file and deletes the WAL when that program closes it).
+// Nothing watched, so the next start must find it: the secondary reseeds
+// and gets the rows, where it used to follow on without them.
+func TestCapture_WritesWhileStoppedAreAGap(t *testing.T) {
+	alpha, beta := startLinkedF(t, "ws", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
+	waitCaughtUp(t, alpha, beta, "ws", 0)
+	attempts := seedAttempts(mustLinkStatus(t, beta, "ws"))
+	alpha.Stop()
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(alpha.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`INSERT INTO t (v) VALUES ('while stopped')`); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+
+	alpha.Start()
+	if show := alpha.MustCLI("db", "show", "f"); !strings.Contains(show, "History gap:") || !strings.Contains(show, "changed while the instance was stopped") {
+		t.Fatalf("db show after the restart does not show the gap:\n%s", show)
+	}
+	st := waitLink(t, alpha, "ws", time.Minute, func(st adminapi.LinkStatus) error {
+		if st.Local.LastError == nil || !strings.Contains(st.Local.LastError.Message, "gap") {
+			return fmt.Errorf("the primary's last error does not name the gap: %+v", st.Local.LastError)
+		}
+		return nil
+	})
+	t.Logf("the primary's last error: %s", st.Local.LastError.Message)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after');`)
+	waitCaughtUp(t, alpha, beta, "ws", 2*time.Minute)
+	if got := seedAttempts(mustLinkStatus(t, beta, "ws")); got <= attempts {
+		t.Fatalf("the secondary went on across the gap without a reseed: %d seeding attempts, was %d", got, attempts)
+	}
+	waitRows(t, beta, "f", `SELECT count(*) FROM t;`, 3, 0)
+	mustVerify(t, alpha, beta, "ws")
+}
+
+var regexpChainNo = regexp.MustCompile(`Backup chain started:\s+no`)
 
 // metricsText returns in's /metrics page.
 func metricsText(t testing.TB, in *Instance) string {

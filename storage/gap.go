@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sqlink/sqlink"
+)
+
+// A database's history has a gap when its file changed in ways the
+// replication log does not hold: another program committed to it and
+// checkpointed those commits out of the WAL before the capture read them.
+// While the instance runs, the capture sees that as a WAL restart it did
+// not announce and stops (see DB.capture). While it is down, nothing
+// watches, so OpenDB checks that the file and its WAL are as the log's end
+// left them (checkWALAtOpen). When they are not, the database opens all
+// the same (it is the operator's data), and the gap is recorded instead of
+// silently bridged: a record that changes no page marks it in the log
+// (logMeta.Gap), no reader may read across it (segmentsFrom), so a replica
+// from before it reseeds, and the backup chain ends there (a link needs a
+// new full backup).
+
+// checkWALAtOpen reports why the database file at path may hold changes
+// the log does not (an empty reason: it cannot). last is the WAL position
+// after the log's last record. meta.Captured and meta.Closed, written at
+// checkpoints and at a clean close, say what the file and the WAL looked
+// like then.
+//
+// It cannot tell a program that only read the file after a crash of the
+// instance (SQLite deletes the WAL when the last connection closes) from
+// one that wrote: both leave the WAL gone, and that is reported as a gap.
+func checkWALAtOpen(path string, meta logMeta, last walPos) (string, error) {
+	if !last.known() {
+		// Nothing was captured from a WAL here yet: a new or restored
+		// database, or a secondary (its records come from the primary).
+		return "", nil
+	}
+	h, present, err := peekWALHeader(path + "-wal")
+	if err != nil {
+		return "", err
+	}
+	if present && h.salt1 == last.Salt1 && h.salt2 == last.Salt2 {
+		// The WAL the log ends in: the capture reads on in it, and a
+		// commit there by another program is captured like any other.
+		return "", nil
+	}
+	if meta.Captured == nil || *meta.Captured != last {
+		return "the WAL the replication log ends in was checkpointed away while it held commits the log does not have", nil
+	}
+	if meta.Closed != nil {
+		st, err := stampOf(path)
+		if err != nil {
+			return "", fmt.Errorf("check database file: %w", err)
+		}
+		if *st != *meta.Closed {
+			return "the database file changed while the instance was stopped", nil
+		}
+		// Closed cleanly and untouched since: a WAL holds only commits
+		// made after the close, and the capture reads them all.
+		return "", nil
+	}
+	// After a crash, with everything up to last captured and synced: the
+	// WAL may be the next generation, which a writer begins only once a
+	// checkpoint copied all of the previous one (SQLite adds one to
+	// salt-1 at each restart). Anything else means a generation went by
+	// unread.
+	if present && h.salt1 == last.Salt1+1 {
+		return "", nil
+	}
+	return "the WAL the replication log ends in is gone or was replaced more than once while the instance was stopped", nil
+}
+
+// peekWALHeader reads the header of the WAL at path; present is false when
+// there is no WAL or no valid header (SQLite ignores such a file).
+func peekWALHeader(path string) (h walHeader, present bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, fmt.Errorf("open wal: %w", err)
+	}
+	defer f.Close()
+	return readWALHeader(f)
+}
+
+// markGap records a gap found at open (db.mu not needed: the DB is not
+// shared yet): it appends the record that marks it, whose WAL position is
+// the start of the WAL now on disk so that the capture reads every commit
+// in it, and persists it in the log's metadata with the backup chain
+// ended. It returns that WAL position.
+func (db *DB) markGap(why string) (walPos, error) {
+	var wp walPos
+	h, present, err := peekWALHeader(db.path + "-wal")
+	if err != nil {
+		return wp, err
+	}
+	if present {
+		wp = walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}
+	}
+	rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: db.pageSize, DBSize: db.pageCount}
+	if err := db.log.append(rec, wp, true); err != nil {
+		return wp, fmt.Errorf("mark the gap in the log: %w", err)
+	}
+	if err := db.log.sync(); err != nil {
+		return wp, err
+	}
+	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: why}
+	if err := db.log.updateMeta(func(m *logMeta) {
+		m.Gap = gap
+		m.LastFullBackupID = ""
+		m.Captured, m.Closed = nil, nil
+	}); err != nil {
+		return wp, err
+	}
+	db.advance(rec)
+	db.cfg.Logger.Error("the database changed outside sqlink: its history has a gap; replicas from before it reseed, and the backup chain starts again with the next full backup",
+		logKeyPath, db.path, logKeyLSN, rec.LSN, "why", why)
+	return wp, nil
+}
+
+// Gap returns the latest gap in the database's history (nil if none).
+func (db *DB) Gap() *LogGap {
+	db.log.mu.Lock()
+	defer db.log.mu.Unlock()
+	if db.log.meta.Gap == nil {
+		return nil
+	}
+	g := *db.log.meta.Gap
+	return &g
+}
+
+// gapError is the error a reader gets for records across a gap.
+func gapError(g *LogGap, from sqlink.LSN, path string) error {
+	return sqlink.Errorf(sqlink.ECONFLICT, "reseed the replica, or take a new full backup: records from before the gap cannot be continued",
+		"database %s: the history has a gap at LSN %d (%s; found %s): it cannot be read on from LSN %d",
+		filepath.Base(path), g.LSN, g.Why, g.Time.UTC().Format("2006-01-02 15:04:05 MST"), from)
+}
+
+// markCaptured persists that every WAL frame up to the log's last record
+// was captured and the log synced (see checkWALAtOpen); with stamp set, it
+// also records the database file as a clean close left it.
+func (l *segLog) markCaptured(stamp *fileStamp) error {
+	return l.updateMeta(func(m *logMeta) {
+		// updateMeta holds l.mu.
+		w := l.lastWAL
+		m.Captured, m.Closed = &w, stamp
+	})
+}
+
+// stampClosed records, after a clean close, the database file as it was
+// left (the log and SQLite closed).
+func (db *DB) stampClosed() error {
+	st, err := stampOf(db.path)
+	if err != nil {
+		return fmt.Errorf("stamp database file: %w", err)
+	}
+	return db.log.markCaptured(st)
+}

@@ -1,0 +1,261 @@
+package storage_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/storage"
+)
+
+// otherProgram runs statements on the database file through a plain SQLite
+// connection, as another program would, and closes it (SQLite then
+// checkpoints and deletes the WAL).
+func otherProgram(tb testing.TB, path string, stmts ...string) {
+	tb.Helper()
+	o, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer o.Close()
+	o.SetMaxOpenConns(1)
+	for _, q := range stmts {
+		if _, err := o.Exec(q); err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := o.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func countRows(tb testing.TB, db *storage.DB, where string) int {
+	tb.Helper()
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	var n int
+	if err := c.SQL().QueryRowContext(ctx, "SELECT count(*) FROM t WHERE "+where).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// mustGapAt checks that db's history has a gap marked at LSN want: no
+// reader can start before it, one can start at it, and the next commit
+// follows it.
+func mustGapAt(tb testing.TB, db *storage.DB, want sqlink.LSN) {
+	tb.Helper()
+	ctx := context.Background()
+	g := db.Gap()
+	if g == nil || g.LSN != want || g.Why == "" {
+		tb.Fatalf("gap %+v, want one at LSN %d", g, want)
+	}
+	if db.Pos().LSN != want {
+		tb.Fatalf("position %d after the gap, want %d (the record that marks it)", db.Pos().LSN, want)
+	}
+	if db.LastFullBackupID() != "" {
+		tb.Fatalf("the backup chain goes on across the gap (last full backup %q)", db.LastFullBackupID())
+	}
+	for _, from := range []sqlink.LSN{0, want - 1} {
+		_, err := db.ReadLog(ctx, from)
+		if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "gap") || sqlink.ErrorHint(err) == "" {
+			tb.Fatalf("reading the log from LSN %d, across the gap: %v", from, err)
+		}
+	}
+	lr, err := db.ReadLog(ctx, want)
+	if err != nil {
+		tb.Fatalf("reading the log from the gap on: %v", err)
+	}
+	defer lr.Close()
+	next := mustExecWrite(tb, db, "INSERT INTO t (v) VALUES ('after the gap')")
+	if next != want+1 {
+		tb.Fatalf("the commit after the gap got LSN %d, want %d", next, want+1)
+	}
+	rec, err := lr.Next(ctx)
+	if err != nil || rec.LSN != next {
+		tb.Fatalf("read after the gap: %v %v", rec, err)
+	}
+}
+
+func TestGap_OtherProgramWritesWhileStopped(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecWrite(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	before := mustExecWrite(t, db, "INSERT INTO t (v) VALUES ('before')")
+	if _, err := db.Backup(ctx, io.Discard, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reopened untouched: no gap.
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if g := db.Gap(); g != nil || db.Pos().LSN != before || db.LastFullBackupID() == "" {
+		t.Fatalf("clean reopen: gap %+v, position %d (want %d), backup %q", g, db.Pos().LSN, before, db.LastFullBackupID())
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another program only reads: no gap either.
+	otherProgram(t, path, "SELECT count(*) FROM t")
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if g := db.Gap(); g != nil || db.Pos().LSN != before {
+		t.Fatalf("reopen after a reader: gap %+v, position %d (want %d)", g, db.Pos().LSN, before)
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another program writes (and, closing, checkpoints it into the file).
+	otherProgram(t, path, "INSERT INTO t (v) VALUES ('behind its back')")
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if n := countRows(t, db, "v = 'behind its back'"); n != 1 {
+		t.Fatalf("the other program's row: %d", n)
+	}
+	mustGapAt(t, db, before+1)
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The gap stays recorded, and a clean reopen adds none.
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if g := db.Gap(); g == nil || g.LSN != before+1 || db.Pos().LSN != before+2 {
+		t.Fatalf("reopen after the gap: gap %+v, position %d (want %d)", g, db.Pos().LSN, before+2)
+	}
+	if st := db.Stats(); st.Gap == nil || st.Gap.LSN != before+1 {
+		t.Fatalf("stats: gap %+v", st.Gap)
+	}
+}
+
+// TestGap_CaptureStoppedIsAGapAfterRestart: the capture stops when another
+// program restarts the WAL while the instance runs (writes are refused);
+// after a restart the database is writable again, and the gap is marked
+// rather than bridged.
+func TestGap_CaptureStoppedIsAGapAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecWrite(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	before := mustExecWrite(t, db, "INSERT INTO t (v) VALUES ('before')")
+	otherProgram(t, path, "PRAGMA wal_checkpoint(TRUNCATE)", "INSERT INTO t (v) VALUES ('behind its back')",
+		"PRAGMA wal_checkpoint(TRUNCATE)", "INSERT INTO t (v) VALUES ('again')")
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = c.BeginWrite(ctx); err == nil {
+		_, err = c.SQL().ExecContext(ctx, "INSERT INTO t (v) VALUES ('refused')")
+		if _, err2 := c.EndWrite(ctx); err == nil {
+			err = err2
+		}
+	}
+	c.Close()
+	if err == nil || db.CaptureStopped() == nil {
+		t.Fatalf("a write after the other program's checkpoints: %v (capture stopped: %v)", err, db.CaptureStopped())
+	}
+	db.Close(ctx) // fails: the capture stopped
+
+	db = MustOpenDBAt(t, path, storage.DBConfig{})
+	if db.CaptureStopped() != nil {
+		t.Fatal(db.CaptureStopped())
+	}
+	if n := countRows(t, db, "v IN ('behind its back', 'again')"); n != 2 {
+		t.Fatalf("the other program's rows: %d", n)
+	}
+	mustGapAt(t, db, before+1)
+}
+
+// TestGap_OtherProgramAfterACrash: the instance is killed (its WAL stays),
+// another program writes and checkpoints; the next open finds the WAL the
+// log ends in gone. Without the other program a crash is no gap
+// (TestCrash_KillDuringWritesRecovers checks that too).
+func TestGap_OtherProgramAfterACrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-execs the test binary")
+	}
+	ctx := context.Background()
+	for _, other := range []bool{false, true} {
+		t.Run(fmt.Sprintf("other=%v", other), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "db.sqlite")
+			db, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExecWrite(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+			if err := db.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), crashEnv+"="+path)
+			cmd.Stderr = os.Stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			last := 0
+			for sc.Scan() {
+				var i int
+				if _, err := fmt.Sscanf(sc.Text(), "%d %d", &i, &last); err != nil {
+					t.Fatalf("child said %q", sc.Text())
+				}
+				if i == 150 { // past a checkpoint (every 97 commits) and a WAL restart
+					cmd.Process.Signal(syscall.SIGKILL)
+					break
+				}
+			}
+			cmd.Wait()
+			if other {
+				otherProgram(t, path, "INSERT INTO t (v) VALUES ('behind its back')", "PRAGMA wal_checkpoint(TRUNCATE)")
+			}
+			db = MustOpenDBAt(t, path, storage.DBConfig{})
+			if !other {
+				if g := db.Gap(); g != nil {
+					t.Fatalf("a crash alone made a gap: %+v", g)
+				}
+				// LSN 1 created the table; each row is one commit.
+				rows := countRows(t, db, "1")
+				if rows < 150 || db.Pos().LSN != sqlink.LSN(1+rows) {
+					t.Fatalf("position %d after recovery with %d rows, want one LSN per commit", db.Pos().LSN, rows)
+				}
+				return
+			}
+			if n := countRows(t, db, "v = 'behind its back'"); n != 1 {
+				t.Fatalf("the other program's row: %d", n)
+			}
+			// The child's acknowledged commits are in the log: the gap
+			// comes after them. A commit it made but did not acknowledge
+			// before it was killed may be in the log, or in the WAL the
+			// other program checkpointed away (then it is in the gap).
+			childRows := countRows(t, db, "1") - 1
+			g := db.Gap()
+			if g == nil || g.LSN < sqlink.LSN(last)+1 || g.LSN > sqlink.LSN(1+childRows)+1 {
+				t.Fatalf("gap %+v, want one after the last acknowledged LSN %d and at most after the child's last commit (LSN %d)", g, last, 1+childRows)
+			}
+			mustGapAt(t, db, g.LSN)
+		})
+	}
+}
