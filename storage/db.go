@@ -505,7 +505,7 @@ func (db *DB) captureLocked() error {
 		if merr := db.log.updateMeta(func(m *logMeta) { m.Captured, m.Closed = nil, nil }); merr != nil {
 			db.cfg.Logger.Error("cannot record the gap in the log's metadata", logKeyPath, db.path, logKeyErr, merr)
 		}
-		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes or checkpoints this file and restart the instance; the replication log misses that program's changes, so then take a new full backup and drop and re-create this database's links",
+		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes or checkpoints this file, then restart the instance: the replication log misses that program's changes, so the restart marks a gap in the history, this database's links reseed by themselves, and its backup chain starts again with the next full backup",
 			"database %s: capture stopped: %v", filepath.Base(db.path), err))
 	default:
 		// Reading the WAL or appending to the log failed (a full disk,
