@@ -815,7 +815,9 @@ func (db *DB) background(ctx context.Context) {
 		}
 		var err error
 		if db.needCheckpoint() {
+			t0 := time.Now()
 			err = db.checkpointOnline(ctx) // releases the write lock
+			db.cfg.Logger.Debug("checkpoint", logKeyPath, db.path, "took", time.Since(t0), logKeyErr, err)
 		} else {
 			db.capMu.Lock()
 			err = db.captureLocked()
