@@ -12,6 +12,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/internal/fsutil"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -161,14 +162,4 @@ func keyPair(certPEM, keyPEM []byte) (tls.Certificate, error) {
 }
 
 // syncDirOf fsyncs the directory holding path.
-func syncDirOf(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
-	}
-	return nil
-}
+func syncDirOf(path string) error { return fsutil.SyncDir(filepath.Dir(path)) }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/fsutil"
 )
 
 // The replication log is a directory of segment files named after the LSN
@@ -246,17 +247,8 @@ func writeFileAtomic(path string, b []byte) error {
 	return syncDir(filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	return nil
-}
+// syncDir makes changes to dir's entries durable.
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // scanSegment calls fn for each valid entry of a segment in order and
 // returns the offset just after the last valid entry. A damaged or torn
