@@ -31,6 +31,10 @@ import (
 // It cannot tell a program that only read the file after a crash of the
 // instance (SQLite deletes the WAL when the last connection closes) from
 // one that wrote: both leave the WAL gone, and that is reported as a gap.
+// Nor, after a clean close, a copy of the data directory that did not keep
+// modification times (cp without -p; rsync -a and cp -a keep them) from a
+// write. Either way the cost is a reseed of the links and a new full
+// backup, never a replica silently missing changes.
 func checkWALAtOpen(path string, meta logMeta, last walPos) (string, error) {
 	if !last.known() {
 		// Nothing was captured from a WAL here yet: a new or restored
