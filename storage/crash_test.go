@@ -80,17 +80,7 @@ func TestCrash_KillDuringWritesRecovers(t *testing.T) {
 
 	rowsBefore, lsnBefore := 0, 1
 	for run := 0; run < 3; run++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+path)
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
+		cmd, sc := startCrashChild(t, path)
 		n := 0
 		for sc.Scan() {
 			var i, lsn int
@@ -137,6 +127,23 @@ func TestCrash_KillDuringWritesRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// startCrashChild starts crashChild writing to path; sc reads its
+// acknowledgments ("i lsn" lines).
+func startCrashChild(tb testing.TB, path string) (*exec.Cmd, *bufio.Scanner) {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stdout)
 }
 
 func chopLastSegment(tb testing.TB, dir string, n int64) {
