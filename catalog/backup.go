@@ -95,7 +95,8 @@ func (c *Catalog) ListBackups(ctx context.Context, database string) ([]BackupRec
 }
 
 // ChainStarted reports whether the database has a backup that starts its
-// backup chain (a full backup that is not copy-only).
-func (c *Catalog) ChainStarted(ctx context.Context, database string) (bool, error) {
-	return exists(ctx, c.db, "SELECT 1 FROM backups WHERE database = ? AND starts_chain", database)
+// backup chain (a full backup that is not copy-only) taken at LSN since or
+// later (0: any; a gap in the history ends the chain before it).
+func (c *Catalog) ChainStarted(ctx context.Context, database string, since sqlink.LSN) (bool, error) {
+	return exists(ctx, c.db, "SELECT 1 FROM backups WHERE database = ? AND starts_chain AND lsn >= ?", database, int64(since))
 }

@@ -431,7 +431,7 @@ func TestBackups(t *testing.T) {
 	if _, err := c.AddDatabase(ctx, catalog.Database{Name: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := c.ChainStarted(ctx, "shop"); err != nil || ok {
+	if ok, err := c.ChainStarted(ctx, "shop", 0); err != nil || ok {
 		t.Fatalf("ChainStarted = %v, %v with no backups", ok, err)
 	}
 	b, err := c.RecordBackup(ctx, catalog.BackupRecord{Database: "shop", LSN: 7, Epoch: 2, CopyOnly: true, StartsChain: true, Size: 4096})
@@ -441,7 +441,7 @@ func TestBackups(t *testing.T) {
 	if b.StartsChain || b.ID == "" {
 		t.Fatalf("copy-only backup = %+v", b)
 	}
-	if ok, _ := c.ChainStarted(ctx, "shop"); ok {
+	if ok, _ := c.ChainStarted(ctx, "shop", 0); ok {
 		t.Fatal("copy-only backup started the chain")
 	}
 	if _, err := c.RecordBackup(ctx, catalog.BackupRecord{ID: "full1", Database: "shop", LSN: 9, Epoch: 2, PageCount: 3, SHA256: "ab"}); err != nil {
@@ -449,7 +449,7 @@ func TestBackups(t *testing.T) {
 	}
 	_, err = c.RecordBackup(ctx, catalog.BackupRecord{ID: "full1", Database: "shop"})
 	wantCode(t, err, sqlink.ECONFLICT)
-	if ok, _ := c.ChainStarted(ctx, "shop"); !ok {
+	if ok, _ := c.ChainStarted(ctx, "shop", 0); !ok {
 		t.Fatal("full backup did not start the chain")
 	}
 	bs, err := c.ListBackups(ctx, "shop")
@@ -469,7 +469,7 @@ func TestBackups(t *testing.T) {
 	if _, err := c.AddDatabase(ctx, catalog.Database{Name: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := c.ChainStarted(ctx, "shop"); ok {
+	if ok, _ := c.ChainStarted(ctx, "shop", 0); ok {
 		t.Fatal("recreated database inherited the old chain")
 	}
 }

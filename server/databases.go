@@ -125,20 +125,11 @@ func (s *Server) Backup(ctx context.Context, database string, copyOnly bool, w i
 // starts its backup chain: one taken since the latest gap in its history
 // (changes made outside sqlink, see storage.LogGap), if it has one.
 func (s *Server) chainStarted(ctx context.Context, database string, db *storage.DB) (bool, error) {
-	g := db.Gap()
-	if g == nil {
-		return s.cat.ChainStarted(ctx, database)
+	var since sqlink.LSN
+	if g := db.Gap(); g != nil {
+		since = g.LSN
 	}
-	backups, err := s.cat.ListBackups(ctx, database)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range backups {
-		if b.StartsChain && b.LSN >= g.LSN {
-			return true, nil
-		}
-	}
-	return false, nil
+	return s.cat.ChainStarted(ctx, database, since)
 }
 
 // countingWriter counts the bytes written through it.

@@ -56,11 +56,13 @@ func (i instance) GetDatabase(ctx context.Context, name string) (adminapi.Databa
 	}
 	for _, b := range backups {
 		info.Backups = append(info.Backups, adminapi.BackupInfoFromRecord(b))
-		if b.StartsChain && (info.Gap == nil || b.LSN >= info.Gap.LSN) {
-			info.ChainStarted = true
-		}
 	}
-	return info, nil
+	var since sqlink.LSN
+	if info.Gap != nil {
+		since = info.Gap.LSN
+	}
+	info.ChainStarted, err = i.s.cat.ChainStarted(ctx, name, since)
+	return info, err
 }
 
 // databaseInfo describes a registered database, with live figures when it

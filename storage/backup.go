@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/fsutil"
 )
 
 // Manifest describes a backup: which history position the pages are at and
@@ -309,7 +310,7 @@ func Restore(ctx context.Context, r io.Reader, dstPath string) (Manifest, error)
 		return Manifest{}, fmt.Errorf("restore: rename: %w", err)
 	}
 	ok = true
-	return m, syncDir(filepath.Dir(dstPath))
+	return m, fsutil.SyncDir(filepath.Dir(dstPath))
 }
 
 // ctxReader stops reading when ctx ends.

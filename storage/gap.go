@@ -126,13 +126,16 @@ func (db *DB) markGap(why string) (walPos, error) {
 }
 
 // Gap returns the latest gap in the database's history (nil if none).
-func (db *DB) Gap() *LogGap {
-	db.log.mu.Lock()
-	defer db.log.mu.Unlock()
-	if db.log.meta.Gap == nil {
+func (db *DB) Gap() *LogGap { return db.log.gap() }
+
+// gap returns a copy of the latest gap recorded in the log's metadata.
+func (l *segLog) gap() *LogGap {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.meta.Gap == nil {
 		return nil
 	}
-	g := *db.log.meta.Gap
+	g := *l.meta.Gap
 	return &g
 }
 

@@ -244,11 +244,8 @@ func writeFileAtomic(path string, b []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
 	}
-	return syncDir(filepath.Dir(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
-
-// syncDir makes changes to dir's entries durable.
-func syncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // scanSegment calls fn for each valid entry of a segment in order and
 // returns the offset just after the last valid entry. A damaged or torn
@@ -420,7 +417,7 @@ func (l *segLog) roll(first sqlink.LSN) error {
 		f.Close()
 		return fmt.Errorf("create segment: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		f.Close()
 		return err
 	}

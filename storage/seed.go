@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/fsutil"
 )
 
 // Snapshot is a read transaction's view of a database at a known position,
@@ -339,7 +340,7 @@ func (w *SeedWriter) Finish(primary string) (SeedState, error) {
 		return st, fmt.Errorf("finish seed: %w", err)
 	}
 	os.Remove(w.path + ".seed.json")
-	return st, syncDir(filepath.Dir(w.path))
+	return st, fsutil.SyncDir(filepath.Dir(w.path))
 }
 
 // Close releases the seed file, keeping the progress for OpenSeed.
