@@ -34,13 +34,17 @@ proc_ticks() {
 # $OUT/sqB.log, on $H ports SQA_C/SQA_A/SQA_E and SQB_C/SQB_A/SQB_E (client,
 # admin, endpoint), with admin token $TOKEN and SQL password $SQPW; returns
 # once both answer. Their pids are appended to PIDS and SQSRV.
+# SQB_DIR=path puts B's data there instead (e.g. on tmpfs, to see what the
+# secondary's disk costs); the directory must not exist yet. SQA_ARGS and
+# SQB_ARGS add serve flags (e.g. SQA_ARGS="--debug-addr 127.0.0.1:6060").
 sq_pair_up() {
   echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
-  local n c a e i
+  local n c a e i extra
   for n in A B; do
-    if [ $n = A ]; then c=$SQA_C a=$SQA_A e=$SQA_E; else c=$SQB_C a=$SQB_A e=$SQB_E; fi
+    if [ $n = A ]; then c=$SQA_C a=$SQA_A e=$SQA_E extra=${SQA_ARGS:-}; else c=$SQB_C a=$SQB_A e=$SQB_E extra=${SQB_ARGS:-}; fi
+    if [ $n = B ] && [ -n "${SQB_DIR:-}" ]; then mkdir "$SQB_DIR" && ln -s "$SQB_DIR" "$OUT/sqB"; fi
     "$SQ" init --data-dir "$OUT/sq$n" --name "$1$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
-    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr "$H:$c" --admin-addr "$H:$a" --endpoint-addr "$H:$e" >"$OUT/sq$n.log" 2>&1 &
+    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr "$H:$c" --admin-addr "$H:$a" --endpoint-addr "$H:$e" $extra >"$OUT/sq$n.log" 2>&1 &
     PIDS+=($!); SQSRV+=($!)
     for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   done

@@ -18,6 +18,9 @@
 # the last lag samples lag.csv) and prints its path at the end; with
 # GODEBUG=gctrace=1, say, the logs show each server's garbage collections.
 #
+# SQB_DIR=/dev/shm/x puts the secondary's data there (tmpfs: what its disk
+# costs the primary and the lag); removed at the end unless KEEP is set.
+#
 # Usage: C=1 T=30 ROUNDS=2 bench/link_ab.sh [label]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ H=127.0.0.1; TOKEN=tok-linkab-1234567890abcdef; SQPW=pw-linkab-123
 PIDS=(); SQSRV=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept: $OUT"; else rm -rf "$OUT"; fi
+  if [ -n "${KEEP:-}" ]; then echo "kept: $OUT"; else rm -rf "$OUT" ${SQB_DIR:+"$SQB_DIR"}; fi
 }
 trap cleanup EXIT
 if [ -n "${SQBIN:-}" ]; then cp "$SQBIN" "$OUT/sqlink"; else go build -o "$OUT/sqlink" ./cmd/sqlink; fi
