@@ -106,6 +106,9 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	if g := d.Gap; g != nil {
 		fmt.Fprintf(w, "History gap:\tat LSN %d, found %s: %s (changes made outside sqlink; replicas from before it reseed, backups chain from the next full backup)\n", g.LSN, ts(g.Time), g.Why)
 	}
+	if d := d.Diverged; d != nil {
+		fmt.Fprintf(w, "Diverged:\tat redone LSN %d, found %s: %s (nothing more is applied; the link reseeds this copy)\n", d.LSN, ts(d.Time), d.Why)
+	}
 	fmt.Fprintf(w, "LSN:\t%d\n", d.Pos.LSN)
 	fmt.Fprintf(w, "Position:\t%s\n", d.Pos)
 	fmt.Fprintf(w, "Epoch:\t%d\n", d.Epoch)

@@ -85,6 +85,9 @@ func (i instance) databaseInfo(d catalog.Database) adminapi.DatabaseInfo {
 		if g := st.Gap; g != nil {
 			info.Gap = &adminapi.HistoryGap{LSN: g.LSN, Time: g.Time, Why: g.Why}
 		}
+		if d := st.Diverged; d != nil {
+			info.Diverged = &adminapi.HistoryGap{LSN: d.LSN, Time: d.Time, Why: d.Why}
+		}
 	}
 	return info
 }

@@ -417,6 +417,14 @@ func (rt *linkRuntime) start() error {
 			return err
 		}
 	}
+	rt.mu.Lock()
+	db := rt.db
+	rt.mu.Unlock()
+	if d := divergedSecondary(db); d != nil {
+		// Another program wrote to this secondary's copy while the
+		// instance was stopped: it cannot follow on from its log.
+		rt.restartSeeding(nil, fmt.Sprintf("the database changed outside sqlink (%s)", d.Why))
+	}
 	rt.wg.Add(1)
 	go rt.loop()
 	if rt.dials() {
@@ -424,6 +432,18 @@ func (rt *linkRuntime) start() error {
 		go rt.dialLoop()
 	}
 	return nil
+}
+
+// divergedSecondary returns why db, a secondary, no longer matches its log
+// (nil if it does or db is not a secondary).
+func divergedSecondary(db *storage.DB) *storage.LogGap {
+	if db == nil {
+		return nil
+	}
+	if ro, _ := db.ReadOnly(); !ro {
+		return nil
+	}
+	return db.Diverged()
 }
 
 // clearForSeed makes way for a seed at a restart in the seeding phase.

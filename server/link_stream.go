@@ -441,6 +441,22 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 				return
 			}
 			rt.setError(fmt.Errorf("apply replicated records: %w", err))
+			if errors.Is(err, storage.ErrDiverged) {
+				// Nothing more applies to this copy: the loop reseeds
+				// it, which first stops this applier (so it is posted,
+				// not waited for).
+				why := fmt.Sprintf("the database is not the primary's history (%s)", sqlink.ErrorMessage(err))
+				select {
+				case rt.events <- func() {
+					rt.mu.Lock()
+					pc := rt.conn
+					rt.mu.Unlock()
+					rt.restartSeeding(pc, why)
+				}:
+				case <-ctx.Done():
+				}
+				return
+			}
 			wait = backoff(wait, maxReconnectDelay)
 			if !sleep(ctx, wait) {
 				return

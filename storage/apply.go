@@ -113,6 +113,9 @@ func (db *DB) Redone() sqlink.Pos {
 // or before the redone position are skipped; the rest must continue it and
 // be hardened already.
 func (db *DB) Apply(ctx context.Context, recs ...*Record) error {
+	if d := db.Diverged(); d != nil {
+		return divergedError(d, db.path)
+	}
 	if err := db.lockWrite(ctx); err != nil {
 		return err
 	}
@@ -297,6 +300,7 @@ func (db *DB) applyAhead(ctx context.Context, recs []*Record, ahead aheadFunc) e
 	}
 	db.acache.cut(last.DBSize)
 	// Step the capture position over the applier's commit.
+	db.applierCommits = 1
 	if err := db.captureLocked(); err != nil {
 		return err
 	}
@@ -469,8 +473,8 @@ func resolvePages(ctx context.Context, read *sql.Stmt, recs []*Record, ahead ahe
 					pages[p.Pgno] = base // already applied before the crash
 					continue
 				}
-				return nil, reads, sqlink.Errorf(sqlink.EINTERNAL, "the secondary's pages differ from the primary's history: reseed it",
-					"record %d, page %d: %v", r.LSN, p.Pgno, err)
+				return nil, reads, fmt.Errorf("%w: %w", ErrDiverged, sqlink.Errorf(sqlink.EINTERNAL, "the secondary's pages differ from the primary's history: its link reseeds it",
+					"record %d, page %d: %v", r.LSN, p.Pgno, err))
 			}
 			pages[p.Pgno] = img
 		}

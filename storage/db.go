@@ -41,6 +41,11 @@ type DB struct {
 	dcache         *pageCache // last captured page images, for deltas (capMu)
 	acache         *pageCache // last applied page images, delta bases (capMu)
 	applyBaseReads int64      // delta bases read from the database (capMu)
+	// On a secondary every commit in the WAL is the applier's: after the
+	// recovery at open (strictSteps), a scan may step over as many as
+	// applierCommits says; any other is another program's (capMu).
+	strictSteps    bool
+	applierCommits int
 
 	mu          sync.Mutex
 	pos         sqlink.Pos
@@ -158,10 +163,16 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	if db.readOnly && lg.meta.Fuzzy > db.redone.LSN {
 		db.fuzzy = lg.meta.Fuzzy
 	}
-	var gapWhy string
-	if !db.readOnly {
+	var gapWhy, divergedWhy string
+	switch {
+	case !db.readOnly:
 		// Before SQLite opens the file: did it change behind the log?
 		if gapWhy, err = checkWALAtOpen(path, lg.meta, lg.lastWAL); err != nil {
+			lg.close()
+			return nil, err
+		}
+	case lg.meta.Diverged == nil:
+		if divergedWhy, err = checkSecondaryAtOpen(path, lg.meta); err != nil {
 			lg.close()
 			return nil, err
 		}
@@ -181,10 +192,16 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 			lg.close()
 			return nil, err
 		}
+	} else if divergedWhy != "" {
+		if err := db.markDiverged(divergedWhy); err != nil {
+			db.closeSQL()
+			lg.close()
+			return nil, err
+		}
 	} else if lg.meta.Closed != nil {
 		// The stamp describes the file as the last close left it; from
 		// now on the instance changes it.
-		if err := lg.updateMeta(func(m *logMeta) { m.Closed = nil }); err != nil {
+		if err := lg.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
 			db.closeSQL()
 			lg.close()
 			return nil, err
@@ -198,6 +215,8 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 		lg.close()
 		return nil, fmt.Errorf("recover from wal: %w", err)
 	}
+	// From here on a secondary's WAL gets only the applier's commits.
+	db.strictSteps = true
 	if err := lg.sync(); err != nil {
 		db.closeSQL()
 		lg.close()
@@ -206,10 +225,18 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	if n := db.pos.LSN - n0; n > 0 {
 		cfg.Logger.Info("recovered commits from the wal", logKeyPath, path, "count", n, logKeyLSN, db.pos.LSN)
 	}
-	if db.readOnly {
+	if db.readOnly && db.Diverged() == nil {
 		// Redo what the log hardened beyond the last persisted redo
-		// position; page images make re-applying idempotent.
-		if err := db.redoLog(ctx); err != nil {
+		// position; page images make re-applying idempotent. (A diverged
+		// copy is reseeded instead: its pages are not the deltas' bases.)
+		err := db.redoLog(ctx)
+		if errors.Is(err, ErrDiverged) {
+			// Changed outside sqlink after a crash (no stamp to tell):
+			// the database opens all the same, marked, and its link
+			// reseeds it. One such copy must not stop the instance.
+			err = db.markDiverged("a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err))
+		}
+		if err != nil {
 			db.closeSQL()
 			lg.close()
 			return nil, fmt.Errorf("redo hardened log: %w", err)
@@ -457,6 +484,8 @@ func (db *DB) capture() error {
 }
 
 func (db *DB) captureLocked() error {
+	allowed := db.applierCommits // on a secondary: commits to step over
+	db.applierCommits = 0
 	db.mu.Lock()
 	err := db.capErr
 	db.mu.Unlock()
@@ -468,11 +497,16 @@ func (db *DB) captureLocked() error {
 	skip := db.readOnly
 	db.mu.Unlock()
 	db.wal.skipPages = skip
+	foreign := false
 	err = db.wal.scan(func(c walCommit) error {
 		if skip {
 			// The applier's commit: its record is already in the log. (The
 			// capture's page images were dropped when the database became
 			// a secondary, and nothing is encoded while it is one.)
+			if db.strictSteps && allowed == 0 {
+				foreign = true
+			}
+			allowed = max(0, allowed-1)
 			return nil
 		}
 		db.mu.Lock()
@@ -490,6 +524,10 @@ func (db *DB) captureLocked() error {
 		return nil
 	})
 	switch {
+	case err == nil && foreign:
+		// Another program committed to a secondary while it ran: its
+		// copy is no longer what its log says.
+		return db.divergeLocked("another program committed to the secondary's database while the instance ran")
 	case err == nil:
 		return nil
 	case errors.Is(err, errRecordTooLarge):
@@ -881,13 +919,14 @@ type Stats struct {
 	Redone         sqlink.Pos   `json:"redone"`               // on a secondary: applied to the database; Pos is hardened
 	HardenedAt     time.Time    `json:"hardened_at,omitzero"` // on a secondary: when Pos was made durable (zero before the first Harden since open)
 	CaptureError   string       `json:"capture_error,omitempty"`
-	Gap            *LogGap      `json:"gap,omitempty"` // the latest gap in the history (changes made outside sqlink)
+	Gap            *LogGap      `json:"gap,omitempty"`      // the latest gap in the history (changes made outside sqlink)
+	Diverged       *LogGap      `json:"diverged,omitempty"` // a secondary whose copy changed outside sqlink (see DB.Diverged)
 }
 
 // Stats returns the database's current statistics.
 func (db *DB) Stats() Stats {
 	logBytes, first := db.log.stats()
-	gap := db.Gap()
+	gap, diverged := db.Gap(), db.Diverged()
 	wal := db.walSize()
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -909,6 +948,7 @@ func (db *DB) Stats() Stats {
 		OpenConns:      len(db.conns),
 		Redone:         db.redone,
 		Gap:            gap,
+		Diverged:       diverged,
 	}
 	if db.capErr != nil {
 		s.CaptureError = db.capErr.Error()
@@ -982,10 +1022,15 @@ func (db *DB) Close(ctx context.Context) error {
 	db.capMu.Unlock()
 	if err := db.closeSQL(); err != nil {
 		errs = append(errs, fmt.Errorf("close sqlite: %w", err))
-	} else if captured && !db.readOnly {
-		// Everything was captured and SQLite is done with the file:
-		// stamp it, so the next open can tell whether it changed since.
-		if err := db.stampClosed(); err != nil {
+	} else if captured {
+		// Everything was captured (a secondary: applied) and SQLite is
+		// done with the file: stamp it, so the next open can tell
+		// whether it changed since.
+		stamp := db.stampClosed
+		if db.readOnly {
+			stamp = db.stampSecondaryClosed
+		}
+		if err := stamp(); err != nil {
 			errs = append(errs, err)
 		}
 	}

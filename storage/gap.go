@@ -166,3 +166,134 @@ func (db *DB) stampClosed() error {
 	}
 	return db.log.markCaptured(st)
 }
+
+// A secondary's copy can change outside sqlink too, and that is worse than
+// a primary's gap: its capture reads no commits of its own (it only steps
+// over the applier's), so another program's write would stay in the copy,
+// unknown to the primary, and later deltas would apply to pages that are
+// not what the primary had. While the instance runs, SQLite's locks keep
+// such a writer waiting behind the applier at worst; while it is down,
+// checkSecondaryAtOpen compares the file and its WAL with the stamps of
+// the last clean close. A copy that changed is marked diverged
+// (logMeta.Diverged): it applies nothing more, and its link reseeds it.
+// After a crash there is no stamp, and a change cannot be told.
+
+// checkSecondaryAtOpen reports why a secondary's copy at path may no
+// longer be what its log redid (empty: no sign of a change).
+func checkSecondaryAtOpen(path string, meta logMeta) (string, error) {
+	if meta.Closed == nil {
+		return "", nil
+	}
+	st, err := stampOf(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "the secondary's database file is gone", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("check database file: %w", err)
+	}
+	wst, err := walStampOf(path + "-wal")
+	if err != nil {
+		return "", fmt.Errorf("check wal: %w", err)
+	}
+	if *st != *meta.Closed || !sameStamp(wst, meta.ClosedWAL) {
+		return "the secondary's database file changed while the instance was stopped", nil
+	}
+	return "", nil
+}
+
+// walStampOf stamps the WAL at path; nil when there is none or it holds no
+// frame (a reader's, which changes nothing).
+func walStampOf(path string) (*fileStamp, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() <= walHeaderSize {
+		return nil, nil
+	}
+	return &fileStamp{Size: fi.Size(), ModNano: fi.ModTime().UnixNano()}, nil
+}
+
+func sameStamp(a, b *fileStamp) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// markDiverged records at open that a secondary's copy changed outside
+// sqlink (the DB is not shared yet).
+func (db *DB) markDiverged(why string) error {
+	d := &LogGap{LSN: db.redone.LSN, Time: db.cfg.Now().UTC(), Why: why}
+	if err := db.log.updateMeta(func(m *logMeta) {
+		m.Diverged = d
+		m.Closed, m.ClosedWAL = nil, nil
+	}); err != nil {
+		return err
+	}
+	db.cfg.Logger.Error("a secondary's database changed outside sqlink: it applies nothing more, and its link reseeds it",
+		logKeyPath, db.path, "redone_lsn", d.LSN, "why", why)
+	return nil
+}
+
+// divergeLocked marks a running secondary diverged (capMu held) and
+// returns the error Apply gives from now on.
+func (db *DB) divergeLocked(why string) error {
+	d := db.Diverged()
+	if d == nil {
+		db.mu.Lock()
+		d = &LogGap{LSN: db.redone.LSN, Time: db.cfg.Now().UTC(), Why: why}
+		db.mu.Unlock()
+		if err := db.log.updateMeta(func(m *logMeta) { m.Diverged = d }); err != nil {
+			return err
+		}
+		db.cfg.Logger.Error("a secondary's database changed outside sqlink: it applies nothing more, and its link reseeds it",
+			logKeyPath, db.path, "redone_lsn", d.LSN, "why", why)
+	}
+	return divergedError(d, db.path)
+}
+
+// Diverged returns why a secondary's copy no longer matches its log (nil:
+// it does, as far as can be told); see checkSecondaryAtOpen.
+func (db *DB) Diverged() *LogGap { return db.log.diverged() }
+
+// diverged returns a copy of logMeta.Diverged.
+func (l *segLog) diverged() *LogGap {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.meta.Diverged == nil {
+		return nil
+	}
+	d := *l.meta.Diverged
+	return &d
+}
+
+// ErrDiverged is in the chain of Apply's error when the secondary's copy
+// is not what the primary's history says: it changed outside sqlink
+// (DB.Diverged), or a page delta does not apply to the page it holds. No
+// record can be applied to it any more: it needs a new seed.
+var ErrDiverged = errors.New("the secondary's copy is not the primary's history")
+
+// divergedError is what Apply returns on a diverged secondary.
+func divergedError(d *LogGap, path string) error {
+	return fmt.Errorf("%w: %w", ErrDiverged, sqlink.Errorf(sqlink.ECONFLICT, "the link reseeds the secondary by itself; drop and create the link again if it does not",
+		"database %s: the copy changed outside sqlink (%s; found %s at redone LSN %d): nothing more is applied to it",
+		filepath.Base(path), d.Why, d.Time.UTC().Format("2006-01-02 15:04:05 MST"), d.LSN))
+}
+
+// stampSecondaryClosed records, after a clean close of a secondary, its
+// database file and WAL as they were left.
+func (db *DB) stampSecondaryClosed() error {
+	st, err := stampOf(db.path)
+	if err != nil {
+		return fmt.Errorf("stamp database file: %w", err)
+	}
+	wst, err := walStampOf(db.path + "-wal")
+	if err != nil {
+		return fmt.Errorf("stamp wal: %w", err)
+	}
+	return db.log.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = st, wst })
+}

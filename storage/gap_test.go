@@ -3,8 +3,10 @@ package storage_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -244,5 +246,127 @@ func TestGap_OtherProgramAfterACrash(t *testing.T) {
 			}
 			mustGapAt(t, db, g.LSN)
 		})
+	}
+}
+
+// TestGap_SecondaryChangedWhileStopped: another program writes to a
+// secondary's file while it is closed. The copy no longer matches its log
+// (and its later deltas' bases), so the next open marks it diverged and it
+// applies nothing more; a clean reopen, or another program that only
+// reads, does not.
+func TestGap_SecondaryChangedWhileStopped(t *testing.T) {
+	ctx := context.Background()
+	p := MustOpenDB(t, storage.DBConfig{})
+	path := filepath.Join(t.TempDir(), "secondary.sqlite")
+	s, err := storage.OpenDB(ctx, path, storage.DBConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
+	ship(t, p, s, 1)
+	reopen := func() *storage.DB {
+		t.Helper()
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return MustOpenDBAt(t, path, storage.DBConfig{})
+	}
+
+	s = reopen()
+	if d := s.Diverged(); d != nil {
+		t.Fatalf("clean reopen: diverged %+v", d)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	otherProgram(t, path, "SELECT count(*) FROM t")
+	s = MustOpenDBAt(t, path, storage.DBConfig{})
+	if d := s.Diverged(); d != nil {
+		t.Fatalf("reopen after a reader: diverged %+v", d)
+	}
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
+	ship(t, p, s, 1)
+	redone := s.Redone().LSN
+
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	otherProgram(t, path, "UPDATE t SET v = 'behind its back' WHERE v = 'one'")
+	s = MustOpenDBAt(t, path, storage.DBConfig{})
+	d := s.Diverged()
+	if d == nil || d.LSN != redone || !strings.Contains(d.Why, "changed while the instance was stopped") {
+		t.Fatalf("reopen after another program wrote: diverged %+v, want one at redone LSN %d", d, redone)
+	}
+	if st := s.Stats(); st.Diverged == nil || !st.ReadOnly {
+		t.Fatalf("stats: diverged %+v, read-only %v", st.Diverged, st.ReadOnly)
+	}
+	// Nothing more is applied to it, with an error that says why.
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
+	recs := readRecords(t, p, s.Pos().LSN)
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Apply(ctx, recs...)
+	if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "changed outside sqlink") || sqlink.ErrorHint(err) == "" {
+		t.Fatalf("apply to a diverged copy: %v", err)
+	}
+	if s.Redone().LSN != redone {
+		t.Fatalf("redone moved to %d on a diverged copy", s.Redone().LSN)
+	}
+	// It stays marked across reopens, clean or not.
+	s = reopen()
+	if d := s.Diverged(); d == nil || d.LSN != redone {
+		t.Fatalf("second reopen: diverged %+v", d)
+	}
+
+	// A secondary whose file is gone is diverged too (not a silently empty copy).
+	q := MustOpenDB(t, storage.DBConfig{})
+	q.SetReadOnly("primary-1")
+	ship(t, p, q, 1)
+	qpath := q.Path()
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(qpath); err != nil {
+		t.Fatal(err)
+	}
+	q = MustOpenDBAt(t, qpath, storage.DBConfig{})
+	if d := q.Diverged(); d == nil || !strings.Contains(d.Why, "gone") {
+		t.Fatalf("reopen with the file gone: diverged %+v", d)
+	}
+}
+
+// TestGap_SecondaryWrittenWhileOpen: every commit in a secondary's WAL is
+// its applier's, so another program's commit is seen by the next scan (the
+// applier's, or the background loop's), and the copy is marked diverged.
+func TestGap_SecondaryWrittenWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	p, s := mustOpenPair(t)
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
+	ship(t, p, s, 1)
+	ship(t, p, s, 1) // nothing new: no commit, nothing flagged
+	if d := s.Diverged(); d != nil {
+		t.Fatalf("diverged after the applier's own commits: %+v", d)
+	}
+	redone := s.Redone().LSN
+	otherProgram(t, s.Path(), "UPDATE t SET v = 'behind its back'")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
+	recs := readRecords(t, p, s.Pos().LSN)
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Apply(ctx, recs...)
+	if !errors.Is(err, storage.ErrDiverged) || sqlink.ErrorHint(err) == "" {
+		t.Fatalf("apply after another program's commit: %v", err)
+	}
+	d := s.Diverged()
+	if d == nil || d.LSN != redone || !strings.Contains(d.Why, "while the instance ran") {
+		t.Fatalf("diverged %+v, want one at %d", d, redone)
+	}
+	if err := s.Apply(ctx, recs...); !errors.Is(err, storage.ErrDiverged) {
+		t.Fatalf("apply again: %v", err)
 	}
 }

@@ -68,8 +68,15 @@ type logMeta struct {
 	// the capture path and at close); see checkWALAtOpen.
 	Captured *walPos `json:"captured_wal,omitempty"`
 	// Closed: the database file as the last clean close left it; cleared
-	// when the database is opened again.
-	Closed *fileStamp `json:"closed,omitempty"`
+	// when the database is opened again. On a secondary, ClosedWAL is its
+	// WAL then (nil: none, or no frames in it).
+	Closed    *fileStamp `json:"closed,omitempty"`
+	ClosedWAL *fileStamp `json:"closed_wal,omitempty"`
+	// Diverged: a secondary's copy changed outside sqlink (another
+	// program wrote to it while the instance was stopped); it no longer
+	// matches its log, so it applies nothing more and its link reseeds
+	// it. LSN is the redone position it had.
+	Diverged *LogGap `json:"diverged,omitempty"`
 }
 
 // LogGap is a break in a database's history: before record LSN (which

@@ -124,6 +124,65 @@ func TestCapture_WritesWhileStoppedAreAGap(t *testing.T) {
 	mustVerify(t, alpha, beta, "ws")
 }
 
+// TestCapture_SecondaryWrittenWhileStoppedReseeds: another program writes
+// to a secondary's file while its instance is stopped. That copy no longer
+// matches the primary, and its log cannot say how: at the next start the
+// secondary must reseed, where it used to follow on with the other
+// program's row (and link verify then found pages that differ).
+//
+// After a clean stop the next start finds the file changed (its stamp);
+// after a kill it cannot, and the first record whose page delta does not
+// apply to the changed page says so.
+func TestCapture_SecondaryWrittenWhileStoppedReseeds(t *testing.T) {
+	for _, stop := range []string{"stopped", "killed", "running"} {
+		t.Run(stop, func(t *testing.T) { testSecondaryWrittenWhileStopped(t, stop) })
+	}
+}
+
+func testSecondaryWrittenWhileStopped(t *testing.T, stop string) {
+	alpha, beta := startLinkedF(t, "sw", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
+	waitCaughtUp(t, alpha, beta, "sw", 0)
+	attempts := seedAttempts(mustLinkStatus(t, beta, "sw"))
+	switch stop {
+	case "killed":
+		beta.Kill()
+	case "stopped":
+		beta.Stop()
+	}
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(beta.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`UPDATE t SET v = 'behind its back'`); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('while stopped');`)
+
+	if stop != "running" {
+		beta.Start()
+	}
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after');`)
+	waitCaughtUp(t, alpha, beta, "sw", 2*time.Minute)
+	if got := seedAttempts(mustLinkStatus(t, beta, "sw")); got <= attempts {
+		t.Fatalf("the secondary followed on from a copy another program changed: %d seeding attempts, was %d", got, attempts)
+	}
+	why := map[string]string{ // how each case is found
+		"stopped": "changed while the instance was stopped",
+		"killed":  "a page delta does not apply",
+		"running": "committed to the secondary's database while the instance ran",
+	}[stop]
+	if !strings.Contains(beta.Output(), why) {
+		t.Fatalf("the secondary's log does not say why it reseeded (%q):\n%s", why, beta.Output())
+	}
+	waitRows(t, beta, "f", `SELECT count(*) FROM t WHERE v IN ('before', 'while stopped', 'after');`, 3, 0)
+	if n, err := queryInt(beta, "f", `SELECT count(*) FROM t WHERE v = 'behind its back'`); err != nil || n != 0 {
+		t.Fatalf("the other program's change is still on the secondary: %d rows (%v)", n, err)
+	}
+	mustVerify(t, alpha, beta, "sw")
+}
+
 var regexpChainNo = regexp.MustCompile(`Backup chain started:\s+no`)
 
 // metricsText returns in's /metrics page.
