@@ -536,6 +536,11 @@ func (db *DB) captureLocked() error {
 		// leave a gap. Stop, as for a lost WAL.
 		return db.stopCapture(sqlink.Errorf(sqlink.EINTERNAL, "stop the other program that writes this file (through sqlink such a transaction is refused at COMMIT); that commit cannot be replicated, so neither this database's links nor its backups can go past it",
 			"database %s: capture stopped: a commit changed more pages than one replication record holds: %v", filepath.Base(db.path), err))
+	case errors.Is(err, errWALRestart) && skip:
+		// On a secondary: whether the other program committed in the
+		// generation it ended cannot be told, so the copy cannot be
+		// trusted to be the primary's any more.
+		return db.divergeLocked("another program checkpointed and restarted the secondary's WAL while the instance ran")
 	case errors.Is(err, errWALRestart):
 		// Commits were lost to the log: a gap nothing can fill. Stop, and
 		// make sure the next open finds it (checkWALAtOpen) whatever the

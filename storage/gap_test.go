@@ -370,3 +370,34 @@ func TestGap_SecondaryWrittenWhileOpen(t *testing.T) {
 		t.Fatalf("apply again: %v", err)
 	}
 }
+
+// TestGap_SecondaryWALRestartedWhileOpen: another program that checkpoints
+// a secondary's WAL and restarts it hides whether it committed in the
+// generation it ended: the copy is marked diverged (it used to stop the
+// capture for good, and with it every apply, until a restart).
+func TestGap_SecondaryWALRestartedWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	p, s := mustOpenPair(t)
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
+	ship(t, p, s, 1)
+	otherProgram(t, s.Path(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
+	recs := readRecords(t, p, s.Pos().LSN)
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := range recs { // the first apply writes the new generation, the next one's scan finds it
+		if err = s.Apply(ctx, recs[i]); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, storage.ErrDiverged) {
+		t.Fatalf("apply after another program restarted the WAL: %v", err)
+	}
+	if d := s.Diverged(); d == nil || !strings.Contains(d.Why, "restarted") {
+		t.Fatalf("diverged %+v", d)
+	}
+}
