@@ -193,7 +193,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 			return nil, err
 		}
 	} else if divergedWhy != "" {
-		if err := db.markDiverged(divergedWhy); err != nil {
+		if _, err := db.markDiverged(divergedWhy); err != nil {
 			db.closeSQL()
 			lg.close()
 			return nil, err
@@ -234,7 +234,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 			// Changed outside sqlink after a crash (no stamp to tell):
 			// the database opens all the same, marked, and its link
 			// reseeds it. One such copy must not stop the instance.
-			err = db.markDiverged("a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err))
+			_, err = db.markDiverged("a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err))
 		}
 		if err != nil {
 			db.closeSQL()

@@ -129,14 +129,14 @@ func (db *DB) markGap(why string) (walPos, error) {
 func (db *DB) Gap() *LogGap { return db.log.gap() }
 
 // gap returns a copy of the latest gap recorded in the log's metadata.
-func (l *segLog) gap() *LogGap {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.meta.Gap == nil {
+func (l *segLog) gap() *LogGap { return copyGap(l.gapNow.Load()) }
+
+func copyGap(g *LogGap) *LogGap {
+	if g == nil {
 		return nil
 	}
-	g := *l.meta.Gap
-	return &g
+	c := *g
+	return &c
 }
 
 // gapError is the error a reader gets for records across a gap.
@@ -171,12 +171,14 @@ func (db *DB) stampClosed() error {
 // a primary's gap: its capture reads no commits of its own (it only steps
 // over the applier's), so another program's write would stay in the copy,
 // unknown to the primary, and later deltas would apply to pages that are
-// not what the primary had. While the instance runs, SQLite's locks keep
-// such a writer waiting behind the applier at worst; while it is down,
-// checkSecondaryAtOpen compares the file and its WAL with the stamps of
-// the last clean close. A copy that changed is marked diverged
+// not what the primary had. So a copy that changed is marked diverged
 // (logMeta.Diverged): it applies nothing more, and its link reseeds it.
-// After a crash there is no stamp, and a change cannot be told.
+// It is found while the instance runs by a commit in the WAL that is not
+// the applier's (captureLocked counts them), or a WAL restarted behind the
+// capture's back; at open after a clean close by the file and its WAL no
+// longer matching the stamps that close left (checkSecondaryAtOpen); after
+// a crash, when nothing was stamped, by the first page delta that does not
+// apply to the page the copy holds.
 
 // checkSecondaryAtOpen reports why a secondary's copy at path may no
 // longer be what its log redid (empty: no sign of a change).
@@ -224,34 +226,32 @@ func sameStamp(a, b *fileStamp) bool {
 	return *a == *b
 }
 
-// markDiverged records at open that a secondary's copy changed outside
-// sqlink (the DB is not shared yet).
-func (db *DB) markDiverged(why string) error {
+// markDiverged marks a secondary's copy diverged, why, at its redone
+// position (once: a second call returns the first mark).
+func (db *DB) markDiverged(why string) (*LogGap, error) {
+	if d := db.Diverged(); d != nil {
+		return d, nil
+	}
+	db.mu.Lock()
 	d := &LogGap{LSN: db.redone.LSN, Time: db.cfg.Now().UTC(), Why: why}
+	db.mu.Unlock()
 	if err := db.log.updateMeta(func(m *logMeta) {
 		m.Diverged = d
 		m.Closed, m.ClosedWAL = nil, nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	db.cfg.Logger.Error("a secondary's database changed outside sqlink: it applies nothing more, and its link reseeds it",
 		logKeyPath, db.path, "redone_lsn", d.LSN, "why", why)
-	return nil
+	return d, nil
 }
 
 // divergeLocked marks a running secondary diverged (capMu held) and
 // returns the error Apply gives from now on.
 func (db *DB) divergeLocked(why string) error {
-	d := db.Diverged()
-	if d == nil {
-		db.mu.Lock()
-		d = &LogGap{LSN: db.redone.LSN, Time: db.cfg.Now().UTC(), Why: why}
-		db.mu.Unlock()
-		if err := db.log.updateMeta(func(m *logMeta) { m.Diverged = d }); err != nil {
-			return err
-		}
-		db.cfg.Logger.Error("a secondary's database changed outside sqlink: it applies nothing more, and its link reseeds it",
-			logKeyPath, db.path, "redone_lsn", d.LSN, "why", why)
+	d, err := db.markDiverged(why)
+	if err != nil {
+		return err
 	}
 	return divergedError(d, db.path)
 }
@@ -261,15 +261,7 @@ func (db *DB) divergeLocked(why string) error {
 func (db *DB) Diverged() *LogGap { return db.log.diverged() }
 
 // diverged returns a copy of logMeta.Diverged.
-func (l *segLog) diverged() *LogGap {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.meta.Diverged == nil {
-		return nil
-	}
-	d := *l.meta.Diverged
-	return &d
-}
+func (l *segLog) diverged() *LogGap { return copyGap(l.divergedNow.Load()) }
 
 // ErrDiverged is in the chain of Apply's error when the secondary's copy
 // is not what the primary's history says: it changed outside sqlink

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -118,6 +119,11 @@ type segLog struct {
 	active *os.File   // the last segment, open for appending
 	dirty  bool
 	meta   logMeta
+	// gapNow and divergedNow publish meta.Gap and meta.Diverged (never
+	// changed in place) to readers that must not wait for mu, which is
+	// held across the log's writes and fsyncs: an applier that read them
+	// under mu waited for the hardener's fsync before every group.
+	gapNow, divergedNow atomic.Pointer[LogGap]
 
 	last    sqlink.Pos // position after the last record (meta.Base if none)
 	lastWAL walPos     // WAL position after the last record, if any
@@ -210,16 +216,25 @@ func openLog(dir string, segBytes int64) (*segLog, error) {
 func (l *segLog) readMeta() error {
 	b, err := os.ReadFile(filepath.Join(l.dir, metaFile))
 	if errors.Is(err, os.ErrNotExist) {
-		l.meta = logMeta{Epoch: 1}
+		l.setMeta(logMeta{Epoch: 1})
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read log meta: %w", err)
 	}
-	if err := json.Unmarshal(b, &l.meta); err != nil {
+	var m logMeta
+	if err := json.Unmarshal(b, &m); err != nil {
 		return sqlink.Errorf(sqlink.EINTERNAL, "restore the database from a backup", "log metadata %s is damaged: %v", filepath.Join(l.dir, metaFile), err)
 	}
+	l.setMeta(m)
 	return nil
+}
+
+// setMeta makes m the log's metadata (mu held, or l not shared yet).
+func (l *segLog) setMeta(m logMeta) {
+	l.meta = m
+	l.gapNow.Store(m.Gap)
+	l.divergedNow.Store(m.Diverged)
 }
 
 // writeMeta persists m atomically. Callers hold l.mu or own l exclusively.
@@ -470,7 +485,7 @@ func (l *segLog) setEpoch(e sqlink.Epoch) error {
 	if err := writeMeta(l.dir, m); err != nil {
 		return err
 	}
-	l.meta = m
+	l.setMeta(m)
 	l.lastEp = e
 	return nil
 }
@@ -483,7 +498,7 @@ func (l *segLog) updateMeta(fn func(*logMeta)) error {
 	if err := writeMeta(l.dir, m); err != nil {
 		return err
 	}
-	l.meta = m
+	l.setMeta(m)
 	return nil
 }
 
