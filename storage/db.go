@@ -874,15 +874,18 @@ func (db *DB) background(ctx context.Context) {
 		} else {
 			db.capMu.Lock()
 			err = db.captureLocked()
-			if err == nil {
-				// A log that outgrows its retention between checkpoints
-				// (large transactions, a secondary released) is pruned now.
-				if b, _ := db.log.stats(); b > db.cfg.LogRetentionBytes+db.cfg.SegmentBytes {
-					err = db.pruneLocked()
-				}
-			}
 			db.capMu.Unlock()
 			db.unlockWrite()
+			// A log that outgrows its retention between checkpoints
+			// (large transactions, a secondary released) is pruned now.
+			// Its size is read holding neither lock: the log's mutex waits
+			// for a secondary's fsync in progress, and the applier for
+			// the write lock.
+			if b, _ := db.log.stats(); err == nil && b > db.cfg.LogRetentionBytes+db.cfg.SegmentBytes {
+				db.capMu.Lock()
+				err = db.pruneLocked()
+				db.capMu.Unlock()
+			}
 		}
 		switch {
 		case ctx.Err() != nil:
