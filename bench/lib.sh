@@ -65,3 +65,26 @@ sq_tpcb_dbs() {
 sq_chain_backup() {
   "$SQ" --server "http://$H:$SQA_A" --token "$TOKEN" backup "$1" --to "$OUT/$1.bak" >/dev/null && rm -f "$OUT/$1.bak"
 }
+
+# pg_primary_conf HOST PORT SOCKDIR: the settings of a benchmark's
+# PostgreSQL primary with a standby, for its postgresql.conf: the anchors'
+# COMMON_CONF (../shared/anchors/postgres/01_setup_primary.sh), with a host,
+# port and socket directory of our own.
+pg_primary_conf() {
+  cat <<CONF
+listen_addresses = '$1'
+port = $2
+unix_socket_directories = '$3'
+shared_buffers = 1GB
+wal_level = replica
+fsync = on
+synchronous_commit = on
+synchronous_standby_names = ''
+full_page_writes = on
+max_wal_size = 8GB
+min_wal_size = 1GB
+wal_keep_size = 4GB
+max_wal_senders = 10
+hot_standby = on
+CONF
+}

@@ -138,24 +138,7 @@ if has postgres; then
   mkdir -p "$OUT/pgrun"; chown "$PGUSER_OS:" "$OUT/pgrun"   # server logs and sockets
   mkdir -p "$OUT/pgp"; chown "$PGUSER_OS:" "$OUT/pgp"; chmod 700 "$OUT/pgp"
   as_pg "$PGBIN/initdb" -D "$OUT/pgp" -U "$PGUSER_OS" --auth=trust -E UTF8 --locale=C.UTF-8 >"$RES/logs/initdb.log"
-  # the anchors' COMMON_CONF (01_setup_primary.sh), ports of our own
-  cat >>"$OUT/pgp/postgresql.conf" <<CONF
-listen_addresses = '$H'
-port = $PG_P
-unix_socket_directories = '$OUT/pgrun'
-shared_buffers = 1GB
-wal_level = replica
-fsync = on
-synchronous_commit = on
-synchronous_standby_names = ''
-full_page_writes = on
-max_wal_size = 8GB
-min_wal_size = 1GB
-wal_keep_size = 4GB
-max_wal_senders = 10
-hot_standby = on
-cluster_name = 'primary'
-CONF
+  { pg_primary_conf $H "$PG_P" "$OUT/pgrun"; echo "cluster_name = 'primary'"; } >>"$OUT/pgp/postgresql.conf"
   pgctl "$OUT/pgp" start >/dev/null
   pq $PG_P "create database bench" postgres
   "$PGBIN/pgbench" -h $H -p $PG_P -U "$PGUSER_OS" -i -s 1 -q bench >"$RES/logs/pg_init.log" 2>&1

@@ -21,21 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 as_pg "$PGBIN/initdb" -D "$OUT/p" -U "$U" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-cat >>"$OUT/p/postgresql.conf" <<CONF
-listen_addresses = '$H'
-port = $P
-unix_socket_directories = '$OUT/run'
-shared_buffers = 1GB
-wal_level = replica
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_wal_size = 8GB
-min_wal_size = 1GB
-wal_keep_size = 4GB
-max_wal_senders = 10
-hot_standby = on
-CONF
+. "$(dirname "$0")/lib.sh"
+pg_primary_conf $H "$P" "$OUT/run" >>"$OUT/p/postgresql.conf"
 as_pg "$PGBIN/pg_ctl" -D "$OUT/p" -l "$OUT/run/p.log" -w start >/dev/null
 "$PGBIN/psql" -X -q -h $H -p "$P" -U "$U" -d postgres -c "create database bench"
 "$PGBIN/pgbench" -h $H -p "$P" -U "$U" -i -s 1 -q bench >/dev/null 2>&1
