@@ -206,17 +206,11 @@ func checkSecondaryAtOpen(path string, meta logMeta) (string, error) {
 // walStampOf stamps the WAL at path; nil when there is none or it holds no
 // frame (a reader's, which changes nothing).
 func walStampOf(path string) (*fileStamp, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	st, err := stampOf(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && st.Size <= walHeaderSize {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() <= walHeaderSize {
-		return nil, nil
-	}
-	return &fileStamp{Size: fi.Size(), ModNano: fi.ModTime().UnixNano()}, nil
+	return st, err
 }
 
 func sameStamp(a, b *fileStamp) bool {

@@ -338,15 +338,23 @@ func TestGap_SecondaryChangedWhileStopped(t *testing.T) {
 	}
 }
 
+// mustPairWithARow opens a primary and a secondary holding table t with
+// one row.
+func mustPairWithARow(tb testing.TB) (p, s *storage.DB) {
+	tb.Helper()
+	p, s = mustOpenPair(tb)
+	mustExecWrite(tb, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	mustExecWrite(tb, p, "INSERT INTO t (v) VALUES ('one')")
+	ship(tb, p, s, 1)
+	return p, s
+}
+
 // TestGap_SecondaryWrittenWhileOpen: every commit in a secondary's WAL is
 // its applier's, so another program's commit is seen by the next scan (the
 // applier's, or the background loop's), and the copy is marked diverged.
 func TestGap_SecondaryWrittenWhileOpen(t *testing.T) {
 	ctx := context.Background()
-	p, s := mustOpenPair(t)
-	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
-	ship(t, p, s, 1)
+	p, s := mustPairWithARow(t)
 	ship(t, p, s, 1) // nothing new: no commit, nothing flagged
 	if d := s.Diverged(); d != nil {
 		t.Fatalf("diverged after the applier's own commits: %+v", d)
@@ -377,10 +385,7 @@ func TestGap_SecondaryWrittenWhileOpen(t *testing.T) {
 // capture for good, and with it every apply, until a restart).
 func TestGap_SecondaryWALRestartedWhileOpen(t *testing.T) {
 	ctx := context.Background()
-	p, s := mustOpenPair(t)
-	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
-	ship(t, p, s, 1)
+	p, s := mustPairWithARow(t)
 	otherProgram(t, s.Path(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
 	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
