@@ -407,7 +407,7 @@ func (db *DB) SetReadOnly(primary string) {
 	defer db.hardenMu.Unlock()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil {
+	if err := db.captureLocked(); err != nil && !errors.Is(err, ErrDiverged) {
 		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
 	}
 	if db.dcache != nil {
@@ -419,6 +419,7 @@ func (db *DB) SetReadOnly(primary string) {
 	db.readOnly, db.primary = primary != "", primary
 	db.txUnguarded.Store(db.readOnly)
 	db.endHoldLocked() // a role change ends any hold of the apply (a digest's)
+	notRedone := db.pos.LSN - min(db.pos.LSN, db.redone.LSN)
 	if primary == "" || !wasRO {
 		// Writable, or a primary turning secondary: the database holds
 		// every captured commit.
@@ -426,6 +427,15 @@ func (db *DB) SetReadOnly(primary string) {
 	}
 	redone := db.redone
 	db.mu.Unlock()
+	if d := db.Diverged(); d != nil && primary == "" && wasRO {
+		if err := db.divergedToGapLocked(d, notRedone); err != nil {
+			db.cfg.Logger.Error("mark the gap of a diverged copy that became writable", logKeyPath, db.path, logKeyErr, err)
+		}
+		db.mu.Lock()
+		db.redone = db.pos
+		redone = db.redone
+		db.mu.Unlock()
+	}
 	if err := db.log.updateMeta(func(m *logMeta) {
 		m.Secondary = primary
 		if !wasRO {

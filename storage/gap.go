@@ -240,6 +240,51 @@ func (db *DB) markDiverged(why string) (*LogGap, error) {
 	return d, nil
 }
 
+// divergedToGapLocked turns a diverged secondary that is becoming
+// writable (a forced failover, or its link dropped) into a primary whose
+// history has a gap: the copy stays as it stands, other program's change
+// included, and what its log says it holds (records hardened but not
+// redone among them) no longer explains it. So, as for a primary changed
+// outside sqlink (markGap), a record marks the gap, no reader crosses it
+// (replicas reseed) and the backup chain starts again. The write lock and
+// capMu are held and the capture has stepped over the WAL; notRedone
+// hardened records were never applied to the copy (lost to it).
+func (db *DB) divergedToGapLocked(d *LogGap, notRedone sqlink.LSN) error {
+	db.mu.Lock()
+	rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: db.pageSize, DBSize: db.pageCount}
+	db.mu.Unlock()
+	wp := db.wal.pos
+	h, present, err := peekWALHeader(db.path + "-wal")
+	if err != nil {
+		return err
+	}
+	if present && (h.salt1 != wp.Salt1 || h.salt2 != wp.Salt2) {
+		// The WAL was restarted behind the capture's back (one way the
+		// copy diverged): the capture reads on from the start of the one
+		// on disk, as after markGap.
+		wp = walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}
+		db.wal.pos = wp
+	}
+	if err := db.log.append(rec, wp, true); err != nil {
+		return fmt.Errorf("mark the gap in the log: %w", err)
+	}
+	if err := db.log.sync(); err != nil {
+		return err
+	}
+	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: "the copy had changed outside sqlink when it became writable (" + d.Why + ")"}
+	if err := db.log.updateMeta(func(m *logMeta) {
+		m.Gap, m.Diverged = gap, nil
+		m.LastFullBackupID = ""
+		m.Captured, m.Closed, m.ClosedWAL = nil, nil, nil
+	}); err != nil {
+		return err
+	}
+	db.advance(rec)
+	db.cfg.Logger.Error("a secondary whose database changed outside sqlink became writable as it stands: its history has a gap; replicas reseed, and the backup chain starts again with the next full backup",
+		logKeyPath, db.path, logKeyLSN, rec.LSN, "hardened_not_redone", notRedone, "why", d.Why)
+	return nil
+}
+
 // divergeLocked marks a running secondary diverged (capMu held) and
 // returns the error Apply gives from now on.
 func (db *DB) divergeLocked(why string) error {

@@ -406,3 +406,80 @@ func TestGap_SecondaryWALRestartedWhileOpen(t *testing.T) {
 		t.Fatalf("diverged %+v", d)
 	}
 }
+
+// TestGap_DivergedCopyMadeWritable: a diverged secondary made writable (a
+// forced failover, or its link dropped) keeps its copy as it stands, the
+// hardened records it could not redo left out; its divergence becomes a gap in its history, so no replica
+// follows on across it and the backup chain starts again. Also when the
+// other program restarted the WAL: the capture reads on from the new one.
+func TestGap_DivergedCopyMadeWritable(t *testing.T) {
+	for _, how := range []string{"commit", "wal restart"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			p, s := mustPairWithARow(t)
+			if how == "commit" {
+				otherProgram(t, s.Path(), "UPDATE t SET v = 'behind its back'")
+			} else {
+				otherProgram(t, s.Path(), "UPDATE t SET v = 'behind its back'", "PRAGMA wal_checkpoint(TRUNCATE)")
+			}
+			mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
+			mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
+			recs := readRecords(t, p, s.Pos().LSN)
+			if err := s.Harden(ctx, recs...); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			for i := range recs {
+				if err = s.Apply(ctx, recs[i]); err != nil {
+					break
+				}
+			}
+			if !errors.Is(err, storage.ErrDiverged) || s.Diverged() == nil {
+				t.Fatalf("apply after another program's change: %v (diverged %+v)", err, s.Diverged())
+			}
+			hardened := s.Pos().LSN
+			before := [3]int{countRows(t, s, "v = 'behind its back'"), countRows(t, s, "v = 'two'"), countRows(t, s, "v = 'three'")}
+
+			s.SetReadOnly("")
+			if d := s.Diverged(); d != nil {
+				t.Fatalf("still diverged once writable: %+v", d)
+			}
+			if g := s.Gap(); g == nil || !strings.Contains(g.Why, "changed outside sqlink") {
+				t.Fatalf("gap %+v", g)
+			}
+			if after := [3]int{countRows(t, s, "v = 'behind its back'"), countRows(t, s, "v = 'two'"), countRows(t, s, "v = 'three'")}; after != before || after[2] != 0 {
+				t.Fatalf("rows changed, other program's, two, three: %v, were %v (three was never redone)", after, before)
+			}
+			if how == "commit" {
+				mustGapAt(t, s, hardened+1)
+			} else {
+				// The capture reads the new WAL from its start: the
+				// applier's commits in it come after the gap again.
+				if g := s.Gap(); g.LSN != hardened+1 || s.LastFullBackupID() != "" {
+					t.Fatalf("gap %+v, want one at LSN %d, and no backup chain", g, hardened+1)
+				}
+				if _, err := s.ReadLog(ctx, hardened); err == nil || !strings.Contains(err.Error(), "gap") {
+					t.Fatalf("reading the log across the gap: %v", err)
+				}
+				mustExecWrite(t, s, "INSERT INTO t (v) VALUES ('after the gap')")
+			}
+			if st := s.Stats(); st.Diverged != nil || st.Gap == nil || st.ReadOnly {
+				t.Fatalf("stats: diverged %+v, gap %+v, read-only %v", st.Diverged, st.Gap, st.ReadOnly)
+			}
+
+			// It stays so across a reopen.
+			path := s.Path()
+			if err := s.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			s = MustOpenDBAt(t, path, storage.DBConfig{})
+			if d, g := s.Diverged(), s.Gap(); d != nil || g == nil || g.LSN != hardened+1 {
+				t.Fatalf("reopened: diverged %+v, gap %+v", d, g)
+			}
+			mustExecWrite(t, s, "INSERT INTO t (v) VALUES ('after a reopen')")
+			if n := countRows(t, s, "v LIKE 'after%'"); n != 2 {
+				t.Fatalf("%d rows written after the gap, want 2", n)
+			}
+		})
+	}
+}
