@@ -389,7 +389,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 			if ro, _ := db.ReadOnly(); ro {
 				// Everything hardened is redone before the copy takes
 				// writes.
-				if err := catchUpRedo(ctx, db); err != nil {
+				if err := redoForWrites(ctx, db, true); err != nil {
 					return fmt.Errorf("redo the hardened log: %w", err)
 				}
 				db.SetReadOnly("")

@@ -454,6 +454,24 @@ func listDiverged(ctx context.Context, db *storage.DB, rw link.Rewind, copied sq
 // catchUpRedo applies every hardened record the database has not redone
 // yet, so a secondary about to take writes (or be dropped) holds its whole
 // log. The applier must be stopped.
+// redoForWrites is catchUpRedo before a secondary takes writes. A copy that
+// changed outside sqlink (storage.DB.Diverged) redoes nothing more: with
+// lossOK (a forced failover, a drop of the link) it takes writes as it
+// stands, its hardened records not redone lost to it (storage turns the
+// divergence into a history gap); otherwise it refuses if there are any.
+func redoForWrites(ctx context.Context, db *storage.DB, lossOK bool) error {
+	d := divergedSecondary(db)
+	if d == nil {
+		return catchUpRedo(ctx, db)
+	}
+	n := db.Pos().LSN - min(db.Pos().LSN, db.Redone().LSN)
+	if n > 0 && !lossOK {
+		return sqlink.Errorf(sqlink.ECONFLICT, "fail over forced to make it writable as it stands (those records are lost to it), or wait for the link to reseed it",
+			"the copy changed outside sqlink (%s): %d hardened records cannot be redone on it", d.Why, n)
+	}
+	return nil
+}
+
 func catchUpRedo(ctx context.Context, db *storage.DB) error {
 	if ro, _ := db.ReadOnly(); !ro {
 		return nil

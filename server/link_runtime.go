@@ -422,8 +422,9 @@ func (rt *linkRuntime) start() error {
 	rt.mu.Unlock()
 	if d := divergedSecondary(db); d != nil {
 		// Another program wrote to this secondary's copy while the
-		// instance was stopped: it cannot follow on from its log.
-		rt.restartSeeding(nil, fmt.Sprintf("the database changed outside sqlink (%s)", d.Why))
+		// instance was stopped: it cannot follow on from its log. Not
+		// connected yet, so it is kept until attach.
+		rt.reseedDiverged(d.Why)
 	}
 	rt.wg.Add(1)
 	go rt.loop()
@@ -913,7 +914,8 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 // read-write.
 func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
 	rt.stopApplier()
-	if err := catchUpRedo(rt.ctx, db); err != nil {
+	forced := hs.LastFailover.Epoch == hs.Epoch && hs.LastFailover.Kind == "forced"
+	if err := redoForWrites(rt.ctx, db, forced); err != nil {
 		// Never take writes over a copy that misses hardened records: the
 		// next Ready tries again.
 		rt.setError(fmt.Errorf("redo before taking writes: %w", err))
@@ -1072,8 +1074,13 @@ func (rt *linkRuntime) attach(pc *peerConn) {
 		rt.r.Tick() // queues a heartbeat carrying our status
 	}
 	pc.control(cmdStatus, rt.localStatus())
+	rt.mu.Lock()
+	db := rt.db
+	rt.mu.Unlock()
 	if phase == phaseSeeding {
 		rt.requestSeed(pc)
+	} else if d := divergedSecondary(db); d != nil {
+		rt.reseedDiverged(d.Why)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -545,6 +546,43 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 	rt.heartbeatDue = true
 	rt.r.Tick() // announce ourselves at once
 	rt.checkCatchup()
+}
+
+// reseedDiverged reseeds a secondary whose copy changed outside sqlink
+// (storage.DB.Diverged) from its primary (on the loop), saving the copy to
+// <data-dir>/diverged/<link>-<database>-changed-<time>.db first. Without a
+// connection to the primary it keeps the copy, readable, and only says so:
+// throwing it away then would leave nothing if the primary never comes
+// back, and a forced failover can still make it writable as it stands.
+// attach calls it again when the primary is reachable.
+func (rt *linkRuntime) reseedDiverged(why string) {
+	rt.mu.Lock()
+	db, pc, phase := rt.db, rt.conn, rt.data.Phase
+	rt.mu.Unlock()
+	if db == nil || phase == phaseSeeding || rt.r == nil || rt.r.HardState().Role != sqlink.RoleSecondary {
+		return
+	}
+	if pc == nil {
+		rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "stop the program that wrote to the secondary's files; the link saves the copy and reseeds it once it reaches the primary (or fail over forced to keep it as it stands)",
+			"the secondary's copy changed outside sqlink (%s): it applies nothing more and is reseeded once the primary is reachable", why))
+		rt.log.Warn("the secondary's copy changed outside sqlink: keeping it until the primary is reachable, then reseeding", "why", why)
+		return
+	}
+	dir := divergedDir(rt.s.cfg.DataDir)
+	file := filepath.Join(dir, fmt.Sprintf("%s-%s-changed-%s.db", rt.name, rt.database(), rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		_, err = copyDatabase(context.WithoutCancel(rt.ctx), db, file)
+	}
+	if err != nil {
+		// Never throw the copy away unsaved: the next connection tries
+		// again.
+		rt.setError(sqlink.Errorf(sqlink.EUNAVAILABLE, "free space under the data directory; the link tries again when it reconnects",
+			"the secondary's copy changed outside sqlink (%s); saving it to %s before reseeding failed: %v", why, file, err))
+		return
+	}
+	rt.log.Warn("the secondary's copy changed outside sqlink: saved it, reseeding", "why", why, "file", file)
+	rt.restartSeeding(pc, fmt.Sprintf("the database changed outside sqlink (%s); the changed copy was saved to %s", why, file))
 }
 
 // restartSeeding throws away this secondary's copy and asks for a new seed

@@ -447,12 +447,7 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 				// not waited for).
 				why := fmt.Sprintf("the database is not the primary's history (%s)", sqlink.ErrorMessage(err))
 				select {
-				case rt.events <- func() {
-					rt.mu.Lock()
-					pc := rt.conn
-					rt.mu.Unlock()
-					rt.restartSeeding(pc, why)
-				}:
+				case rt.events <- func() { rt.reseedDiverged(why) }:
 				case <-ctx.Done():
 				}
 				return

@@ -211,3 +211,96 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestCapture_SecondaryChangedWhilePrimaryAway: another program writes to a
+// secondary's file while both instances are stopped, and the secondary
+// starts alone. Its copy, perhaps the only one left, is kept and stays
+// readable, with a last error that says why it applies nothing more (it
+// used to be thrown away at once, leaving nothing if the primary never came
+// back). When the primary returns it is saved under diverged/ and the
+// secondary reseeds; forced over instead, it becomes the primary as it
+// stands, its history with a gap.
+func TestCapture_SecondaryChangedWhilePrimaryAway(t *testing.T) {
+	for _, then := range []string{"primary returns", "forced failover"} {
+		t.Run(then, func(t *testing.T) { testSecondaryChangedWhilePrimaryAway(t, then) })
+	}
+}
+
+func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
+	alpha, beta := startLinkedF(t, "pa", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil, "--two-way")
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
+	waitCaughtUp(t, alpha, beta, "pa", 0)
+	attempts := seedAttempts(mustLinkStatus(t, beta, "pa"))
+	beta.Stop()
+	alpha.Stop()
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(beta.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`INSERT INTO t (v) VALUES ('behind its back')`); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+
+	beta.Start()
+	waitLink(t, beta, "pa", time.Minute, func(st adminapi.LinkStatus) error {
+		if e := st.Local.LastError; e == nil || !strings.Contains(e.Message, "changed outside sqlink") || !strings.Contains(e.Message, "once the primary is reachable") {
+			return fmt.Errorf("last error %+v", e)
+		}
+		return nil
+	})
+	if n, err := queryInt(beta, "f", `SELECT count(*) FROM t`); err != nil || n != 2 {
+		t.Fatalf("the secondary's copy was not kept readable while the primary is away: %d rows (%v)", n, err)
+	}
+	if show := beta.MustCLI("db", "show", "f"); !strings.Contains(show, "Diverged:") {
+		t.Fatalf("db show does not say the copy diverged:\n%s", show)
+	}
+
+	switch then {
+	case "primary returns":
+		alpha.Start()
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after');`)
+		waitCaughtUp(t, alpha, beta, "pa", 2*time.Minute)
+		if got := seedAttempts(mustLinkStatus(t, beta, "pa")); got <= attempts {
+			t.Fatalf("the secondary followed on from a changed copy: %d seeding attempts, was %d", got, attempts)
+		}
+		waitRows(t, beta, "f", `SELECT count(*) FROM t WHERE v IN ('before', 'after')`, 2, 0)
+		if n, err := queryInt(beta, "f", `SELECT count(*) FROM t WHERE v = 'behind its back'`); err != nil || n != 0 {
+			t.Fatalf("the other program's row is still on the reseeded secondary: %d (%v)", n, err)
+		}
+		mustVerify(t, alpha, beta, "pa")
+		// The changed copy was saved first, an ordinary SQLite file.
+		saved, _ := filepath.Glob(filepath.Join(beta.Dir, "diverged", "pa-f-changed-*.db"))
+		if len(saved) != 1 {
+			t.Fatalf("saved copies: %v", saved)
+		}
+		db, err := sql.Open("sqlite", "file:"+saved[0]+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM t WHERE v = 'behind its back'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("the saved copy %s does not hold the other program's row: %d (%v)", saved[0], n, err)
+		}
+		if !strings.Contains(beta.Output(), saved[0]) {
+			t.Fatalf("the secondary's log does not name the saved copy %s", saved[0])
+		}
+	case "forced failover":
+		out := mustFailover(t, beta, alpha, "pa", "--force", "--allow-data-loss")
+		if out.NewPrimary != "beta" {
+			t.Fatalf("forced failover: new primary %q", out.NewPrimary)
+		}
+		beta.MustPsql("f", `INSERT INTO t (v) VALUES ('on the new primary');`)
+		if n, err := queryInt(beta, "f", `SELECT count(*) FROM t`); err != nil || n != 3 {
+			t.Fatalf("the new primary holds %d rows (%v), want its copy as it stood and the new one", n, err)
+		}
+		show := beta.MustCLI("db", "show", "f")
+		if strings.Contains(show, "Diverged:") || !strings.Contains(show, "History gap:") || !strings.Contains(show, "changed outside sqlink") {
+			t.Fatalf("db show on the new primary:\n%s", show)
+		}
+		if saved, _ := filepath.Glob(filepath.Join(beta.Dir, "diverged", "pa-f-changed-*")); len(saved) != 0 {
+			t.Fatalf("a copy saved for a reseed that never happened: %v", saved)
+		}
+	}
+}
