@@ -113,15 +113,17 @@ func (db *DB) Redone() sqlink.Pos {
 // or before the redone position are skipped; the rest must continue it and
 // be hardened already.
 func (db *DB) Apply(ctx context.Context, recs ...*Record) error {
-	if d := db.Diverged(); d != nil {
-		return divergedError(d, db.path)
-	}
 	if err := db.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer db.unlockWrite()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
+	// Checked under capMu: the background loop's capture may have found
+	// another program's commit while this waited for the lock.
+	if d := db.Diverged(); d != nil {
+		return divergedError(d, db.path)
+	}
 	n, held := db.heldPrefix(recs)
 	if !held {
 		return db.applyLocked(ctx, recs)
