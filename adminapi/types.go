@@ -79,9 +79,10 @@ type DatabaseInfo struct {
 	// Replicas from before it reseed, and the backup chain starts again
 	// with the next full backup.
 	Gap *HistoryGap `json:"gap,omitempty"`
-	// Diverged says, on a secondary, that its copy changed outside sqlink
-	// (LSN: its redone position then): nothing more is applied to it, and
-	// its link reseeds it.
+	// Diverged says, on a secondary, that its copy no longer matches its
+	// log (changed outside sqlink, or its log damaged; LSN: its redone
+	// position then): nothing more is applied to it, and its link reseeds
+	// it.
 	Diverged *HistoryGap `json:"diverged,omitempty"`
 }
 

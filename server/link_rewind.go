@@ -467,7 +467,7 @@ func redoForWrites(ctx context.Context, db *storage.DB, lossOK bool) error {
 	n := db.Pos().LSN - min(db.Pos().LSN, db.Redone().LSN)
 	if n > 0 && !lossOK {
 		return sqlink.Errorf(sqlink.ECONFLICT, "fail over forced to make it writable as it stands (those records are lost to it), or wait for the link to reseed it",
-			"the copy changed outside sqlink (%s): %d hardened records cannot be redone on it", d.Why, n)
+			"the copy no longer matches its log (%s): %d hardened records cannot be redone on it", d.Why, n)
 	}
 	return nil
 }

@@ -548,8 +548,8 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 	rt.checkCatchup()
 }
 
-// reseedDiverged reseeds a secondary whose copy changed outside sqlink
-// (storage.DB.Diverged) from its primary (on the loop), saving the copy to
+// reseedDiverged reseeds a secondary whose copy no longer matches its log
+// (storage.DB.Diverged: changed outside sqlink, or its log damaged) from its primary (on the loop), saving the copy to
 // <data-dir>/diverged/<link>-<database>-changed-<time>.db first. Without a
 // connection to the primary it keeps the copy, readable, and only says so:
 // throwing it away then would leave nothing if the primary never comes
@@ -563,9 +563,9 @@ func (rt *linkRuntime) reseedDiverged(why string) {
 		return
 	}
 	if pc == nil {
-		rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "stop the program that wrote to the secondary's files; the link saves the copy and reseeds it once it reaches the primary (or fail over forced to keep it as it stands)",
-			"the secondary's copy changed outside sqlink (%s): it applies nothing more and is reseeded once the primary is reachable", why))
-		rt.log.Warn("the secondary's copy changed outside sqlink: keeping it until the primary is reachable, then reseeding", "why", why)
+		rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "the link saves the copy and reseeds it once it reaches the primary (or fail over forced to keep it as it stands); stop any other program that writes to the secondary's files",
+			"the secondary's copy no longer matches its log (%s): it applies nothing more and is reseeded once the primary is reachable", why))
+		rt.log.Warn("the secondary's copy no longer matches its log: keeping it until the primary is reachable, then reseeding", "why", why)
 		return
 	}
 	dir := divergedDir(rt.s.cfg.DataDir)
@@ -578,11 +578,11 @@ func (rt *linkRuntime) reseedDiverged(why string) {
 		// Never throw the copy away unsaved: the next connection tries
 		// again.
 		rt.setError(sqlink.Errorf(sqlink.EUNAVAILABLE, "free space under the data directory; the link tries again when it reconnects",
-			"the secondary's copy changed outside sqlink (%s); saving it to %s before reseeding failed: %v", why, file, err))
+			"the secondary's copy no longer matches its log (%s); saving it to %s before reseeding failed: %v", why, file, err))
 		return
 	}
-	rt.log.Warn("the secondary's copy changed outside sqlink: saved it, reseeding", "why", why, "file", file)
-	rt.restartSeeding(pc, fmt.Sprintf("the database changed outside sqlink (%s); the changed copy was saved to %s", why, file))
+	rt.log.Warn("the secondary's copy no longer matches its log: saved it, reseeding", "why", why, "file", file)
+	rt.restartSeeding(pc, fmt.Sprintf("the copy no longer matches its log (%s); it was saved to %s", why, file))
 }
 
 // restartSeeding throws away this secondary's copy and asks for a new seed

@@ -35,12 +35,16 @@ func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		if sqlink.ErrorCode(err) == sqlink.ECONFLICT {
+		if corrupt := errors.Is(err, storage.ErrCorruptRecord); corrupt || sqlink.ErrorCode(err) == sqlink.ECONFLICT {
 			rt.setError(fmt.Errorf("cannot stream from LSN %d: %w", from+1, err))
 			// Not from this goroutine: the loop may be waiting for it.
 			// (The log was pruned, or has a gap: changes made outside
-			// sqlink, which only a new copy carries.)
+			// sqlink, which only a new copy carries; or a record in it
+			// is damaged on disk, which sending again cannot mend.)
 			why := "the log the secondary needs cannot be sent: " + sqlink.ErrorMessage(err)
+			if corrupt {
+				why = "the log the secondary needs is damaged: " + err.Error()
+			}
 			go func() {
 				select {
 				case rt.events <- func() { rt.markReseed(why) }:
@@ -440,6 +444,9 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 			if ctx.Err() != nil {
 				return
 			}
+			// A record of its own log damaged on disk: the copy cannot
+			// go on from it (marked diverged, so reseeded).
+			err = db.LogCorrupt(err)
 			rt.setError(fmt.Errorf("apply replicated records: %w", err))
 			if errors.Is(err, storage.ErrDiverged) {
 				// Nothing more applies to this copy: the loop reseeds

@@ -230,11 +230,16 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 		// position; page images make re-applying idempotent. (A diverged
 		// copy is reseeded instead: its pages are not the deltas' bases.)
 		err := db.redoLog(ctx)
-		if errors.Is(err, ErrDiverged) {
+		switch {
+		case errors.Is(err, ErrDiverged):
 			// Changed outside sqlink after a crash (no stamp to tell):
 			// the database opens all the same, marked, and its link
 			// reseeds it. One such copy must not stop the instance.
 			_, err = db.markDiverged("a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err))
+		case errors.Is(err, ErrCorruptRecord):
+			// A hardened record it has not redone is damaged on disk:
+			// the copy cannot go on from its log, nor stop the instance.
+			_, err = db.markDiverged(corruptLogWhy(err))
 		}
 		if err != nil {
 			db.closeSQL()
@@ -938,7 +943,7 @@ type Stats struct {
 	HardenedAt     time.Time    `json:"hardened_at,omitzero"` // on a secondary: when Pos was made durable (zero before the first Harden since open)
 	CaptureError   string       `json:"capture_error,omitempty"`
 	Gap            *LogGap      `json:"gap,omitempty"`      // the latest gap in the history (changes made outside sqlink)
-	Diverged       *LogGap      `json:"diverged,omitempty"` // a secondary whose copy changed outside sqlink (see DB.Diverged)
+	Diverged       *LogGap      `json:"diverged,omitempty"` // a secondary whose copy no longer matches its log (see DB.Diverged)
 }
 
 // Stats returns the database's current statistics.

@@ -235,7 +235,7 @@ func (db *DB) markDiverged(why string) (*LogGap, error) {
 	}); err != nil {
 		return nil, err
 	}
-	db.cfg.Logger.Error("a secondary's database changed outside sqlink: it applies nothing more, and its link reseeds it",
+	db.cfg.Logger.Error("a secondary's copy no longer matches its log: it applies nothing more, and its link reseeds it",
 		logKeyPath, db.path, "redone_lsn", d.LSN, "why", why)
 	return d, nil
 }
@@ -271,7 +271,7 @@ func (db *DB) divergedToGapLocked(d *LogGap, notRedone sqlink.LSN) error {
 	if err := db.log.sync(); err != nil {
 		return err
 	}
-	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: "the copy had changed outside sqlink when it became writable (" + d.Why + ")"}
+	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: "the copy no longer matched its log when it became writable (" + d.Why + ")"}
 	if err := db.log.updateMeta(func(m *logMeta) {
 		m.Gap, m.Diverged = gap, nil
 		m.LastFullBackupID = ""
@@ -280,9 +280,28 @@ func (db *DB) divergedToGapLocked(d *LogGap, notRedone sqlink.LSN) error {
 		return err
 	}
 	db.advance(rec)
-	db.cfg.Logger.Error("a secondary whose database changed outside sqlink became writable as it stands: its history has a gap; replicas reseed, and the backup chain starts again with the next full backup",
+	db.cfg.Logger.Error("a secondary whose copy no longer matched its log became writable as it stands: its history has a gap; replicas reseed, and the backup chain starts again with the next full backup",
 		logKeyPath, db.path, logKeyLSN, rec.LSN, "hardened_not_redone", notRedone, "why", d.Why)
 	return nil
+}
+
+// LogCorrupt marks a secondary whose own log holds a damaged record it has
+// not redone (err, from reading it) diverged: it cannot go on from its
+// log, so it applies nothing more and its link reseeds it. It returns the
+// error Apply gives from now on.
+func (db *DB) LogCorrupt(err error) error {
+	if ro, _ := db.ReadOnly(); !ro || !errors.Is(err, ErrCorruptRecord) {
+		return err
+	}
+	d, merr := db.markDiverged(corruptLogWhy(err))
+	if merr != nil {
+		return errors.Join(err, merr)
+	}
+	return divergedError(d, db.path)
+}
+
+func corruptLogWhy(err error) string {
+	return "its replication log is damaged (" + err.Error() + ")"
 }
 
 // divergeLocked marks a running secondary diverged (capMu held) and
@@ -303,15 +322,16 @@ func (db *DB) Diverged() *LogGap { return db.log.diverged() }
 func (l *segLog) diverged() *LogGap { return copyGap(l.divergedNow.Load()) }
 
 // ErrDiverged is in the chain of Apply's error when the secondary's copy
-// is not what the primary's history says: it changed outside sqlink
-// (DB.Diverged), or a page delta does not apply to the page it holds. No
+// is not what the primary's history says: it changed outside sqlink or its
+// log is damaged (DB.Diverged), or a page delta does not apply to the page
+// it holds. No
 // record can be applied to it any more: it needs a new seed.
 var ErrDiverged = errors.New("the secondary's copy is not the primary's history")
 
 // divergedError is what Apply returns on a diverged secondary.
 func divergedError(d *LogGap, path string) error {
 	return fmt.Errorf("%w: %w", ErrDiverged, sqlink.Errorf(sqlink.ECONFLICT, "the link reseeds the secondary by itself; drop and create the link again if it does not",
-		"database %s: the copy changed outside sqlink (%s; found %s at redone LSN %d): nothing more is applied to it",
+		"database %s: the copy no longer matches its log (%s; found %s at redone LSN %d): nothing more is applied to it",
 		filepath.Base(path), d.Why, d.Time.UTC().Format("2006-01-02 15:04:05 MST"), d.LSN))
 }
 

@@ -309,7 +309,7 @@ func TestGap_SecondaryChangedWhileStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Apply(ctx, recs...)
-	if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "changed outside sqlink") || sqlink.ErrorHint(err) == "" {
+	if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(err.Error(), "no longer matches its log") || sqlink.ErrorHint(err) == "" {
 		t.Fatalf("apply to a diverged copy: %v", err)
 	}
 	if s.Redone().LSN != redone {
@@ -444,7 +444,7 @@ func TestGap_DivergedCopyMadeWritable(t *testing.T) {
 			if d := s.Diverged(); d != nil {
 				t.Fatalf("still diverged once writable: %+v", d)
 			}
-			if g := s.Gap(); g == nil || !strings.Contains(g.Why, "changed outside sqlink") {
+			if g := s.Gap(); g == nil || !strings.Contains(g.Why, "no longer matched its log") || !strings.Contains(g.Why, "another program") {
 				t.Fatalf("gap %+v", g)
 			}
 			if after := [3]int{countRows(t, s, "v = 'behind its back'"), countRows(t, s, "v = 'two'"), countRows(t, s, "v = 'three'")}; after != before || after[2] != 0 {
@@ -481,5 +481,91 @@ func TestGap_DivergedCopyMadeWritable(t *testing.T) {
 				t.Fatalf("%d rows written after the gap, want 2", n)
 			}
 		})
+	}
+}
+
+// TestGap_SecondaryLogDamaged: a record a secondary hardened but has not
+// redone is damaged on disk. Redoing it at open fails its checksum; the
+// database opens all the same, marked diverged (it used to fail the open,
+// and with it the instance), and a reader of the log at run time that
+// finds such a record marks it the same way (DB.LogCorrupt).
+func TestGap_SecondaryLogDamaged(t *testing.T) {
+	ctx := context.Background()
+	cfg := storage.DBConfig{SegmentBytes: 1} // a segment per record: the damage is not in the last one
+	p := MustOpenDB(t, storage.DBConfig{})
+	path := filepath.Join(t.TempDir(), "secondary.sqlite")
+	s := MustOpenDBAt(t, path, cfg)
+	s.SetReadOnly("primary-1")
+	mustExecWrite(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('one')")
+	ship(t, p, s, 1)
+	redone := s.Redone().LSN
+	for _, v := range []string{"two", "three", "four"} {
+		mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('"+v+"')")
+	}
+	recs := readRecords(t, p, s.Pos().LSN)
+	if err := s.Harden(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	damage := func(lsn sqlink.LSN) {
+		t.Helper()
+		seg := filepath.Join(path+"-log", fmt.Sprintf("%016x.seg", uint64(lsn)))
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(seg, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// At run time: the applier's read of the damaged record.
+	damage(redone + 1)
+	lr, err := s.ReadLog(ctx, redone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lr.TryNext()
+	lr.Close()
+	if !errors.Is(err, storage.ErrCorruptRecord) {
+		t.Fatalf("reading the damaged record: %v", err)
+	}
+	if err := s.LogCorrupt(err); !errors.Is(err, storage.ErrDiverged) {
+		t.Fatalf("LogCorrupt: %v", err)
+	}
+	if d := s.Diverged(); d == nil || d.LSN != redone || !strings.Contains(d.Why, "log is damaged") {
+		t.Fatalf("diverged %+v, want one at %d", d, redone)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// At open: a second secondary, closed with the records hardened and
+	// not redone, then damaged.
+	path = filepath.Join(t.TempDir(), "secondary2.sqlite")
+	s = MustOpenDBAt(t, path, cfg)
+	s.SetReadOnly("primary-1")
+	ship(t, p, s, 1)
+	redone = s.Redone().LSN
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('five')")
+	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('six')")
+	if err := s.Harden(ctx, readRecords(t, p, s.Pos().LSN)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	damage(redone + 1)
+	s, err = storage.OpenDB(ctx, path, cfg)
+	if err != nil {
+		t.Fatalf("open with a damaged record to redo: %v", err)
+	}
+	defer s.Close(ctx)
+	if d := s.Diverged(); d == nil || !strings.Contains(d.Why, "log is damaged") {
+		t.Fatalf("diverged %+v", d)
+	}
+	if n := countRows(t, s, "v = 'five' OR v = 'six'"); n != 0 {
+		t.Fatalf("%d rows from the damaged records", n)
 	}
 }

@@ -73,10 +73,10 @@ type logMeta struct {
 	// WAL then (nil: none, or no frames in it).
 	Closed    *fileStamp `json:"closed,omitempty"`
 	ClosedWAL *fileStamp `json:"closed_wal,omitempty"`
-	// Diverged: a secondary's copy changed outside sqlink (another
-	// program wrote to it while the instance was stopped); it no longer
-	// matches its log, so it applies nothing more and its link reseeds
-	// it. LSN is the redone position it had.
+	// Diverged: a secondary's copy no longer matches its log (another
+	// program wrote to it, or a record it has not redone is damaged), so
+	// it applies nothing more and its link reseeds it. LSN is the redone
+	// position it had.
 	Diverged *LogGap `json:"diverged,omitempty"`
 }
 

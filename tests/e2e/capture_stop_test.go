@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -244,7 +245,7 @@ func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
 
 	beta.Start()
 	waitLink(t, beta, "pa", time.Minute, func(st adminapi.LinkStatus) error {
-		if e := st.Local.LastError; e == nil || !strings.Contains(e.Message, "changed outside sqlink") || !strings.Contains(e.Message, "once the primary is reachable") {
+		if e := st.Local.LastError; e == nil || !strings.Contains(e.Message, "no longer matches its log") || !strings.Contains(e.Message, "changed while the instance was stopped") || !strings.Contains(e.Message, "once the primary is reachable") {
 			return fmt.Errorf("last error %+v", e)
 		}
 		return nil
@@ -296,11 +297,65 @@ func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
 			t.Fatalf("the new primary holds %d rows (%v), want its copy as it stood and the new one", n, err)
 		}
 		show := beta.MustCLI("db", "show", "f")
-		if strings.Contains(show, "Diverged:") || !strings.Contains(show, "History gap:") || !strings.Contains(show, "changed outside sqlink") {
+		if strings.Contains(show, "Diverged:") || !strings.Contains(show, "History gap:") || !strings.Contains(show, "changed while the instance was stopped") {
 			t.Fatalf("db show on the new primary:\n%s", show)
 		}
 		if saved, _ := filepath.Glob(filepath.Join(beta.Dir, "diverged", "pa-f-changed-*")); len(saved) != 0 {
 			t.Fatalf("a copy saved for a reseed that never happened: %v", saved)
 		}
 	}
+}
+
+// TestLink_PrimaryLogDamagedReseeds: a record the secondary still needs is
+// damaged in the primary's log (on disk, under a running instance). It
+// cannot be sent, and sending again cannot mend it: the link becomes
+// RESEED_REQUIRED and the secondary reseeds from a copy of the database,
+// where the sender used to fail on it and reconnect forever.
+func TestLink_PrimaryLogDamagedReseeds(t *testing.T) {
+	alpha, beta := startLinkedF(t, "ld", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
+	waitCaughtUp(t, alpha, beta, "ld", 0)
+	attempts := seedAttempts(mustLinkStatus(t, beta, "ld"))
+	beta.Stop()
+	for i := 0; i < 5; i++ {
+		alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('while away');`)
+	}
+	segs, _ := filepath.Glob(filepath.Join(alpha.Dir, "databases", "f.db-log", "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no log segment on the primary")
+	}
+	last := segs[len(segs)-1] // names sort by first LSN
+	f, err := os.OpenFile(last, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	off := fi.Size() - 16 // inside the last record, which the secondary lacks
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	beta.Start()
+	waitLink(t, alpha, "ld", time.Minute, func(st adminapi.LinkStatus) error {
+		if e := st.Local.LastError; e == nil || !strings.Contains(e.Message, "damaged") {
+			return fmt.Errorf("the primary's last error does not say the log is damaged: %+v", e)
+		}
+		return nil
+	})
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after');`)
+	waitCaughtUp(t, alpha, beta, "ld", 2*time.Minute)
+	if got := seedAttempts(mustLinkStatus(t, beta, "ld")); got <= attempts {
+		t.Fatalf("caught up without a reseed across a damaged record: %d seeding attempts, was %d", got, attempts)
+	}
+	waitRows(t, beta, "f", `SELECT count(*) FROM t`, 7, 0)
+	mustVerify(t, alpha, beta, "ld")
 }
