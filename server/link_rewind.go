@@ -451,11 +451,8 @@ func listDiverged(ctx context.Context, db *storage.DB, rw link.Rewind, copied sq
 	return f.Sync()
 }
 
-// catchUpRedo applies every hardened record the database has not redone
-// yet, so a secondary about to take writes (or be dropped) holds its whole
-// log. The applier must be stopped.
 // redoForWrites is catchUpRedo before a secondary takes writes. A copy that
-// changed outside sqlink (storage.DB.Diverged) redoes nothing more: with
+// no longer matches its log (storage.DB.Diverged) redoes nothing more: with
 // lossOK (a forced failover, a drop of the link) it takes writes as it
 // stands, its hardened records not redone lost to it (storage turns the
 // divergence into a history gap); otherwise it refuses if there are any.
@@ -472,6 +469,9 @@ func redoForWrites(ctx context.Context, db *storage.DB, lossOK bool) error {
 	return nil
 }
 
+// catchUpRedo applies every hardened record the database has not redone
+// yet, so a secondary about to take writes (or be dropped) holds its whole
+// log. The applier must be stopped.
 func catchUpRedo(ctx context.Context, db *storage.DB) error {
 	if ro, _ := db.ReadOnly(); !ro {
 		return nil

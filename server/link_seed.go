@@ -549,7 +549,8 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 }
 
 // reseedDiverged reseeds a secondary whose copy no longer matches its log
-// (storage.DB.Diverged: changed outside sqlink, or its log damaged) from its primary (on the loop), saving the copy to
+// (storage.DB.Diverged: changed outside sqlink, or its log damaged) from
+// its primary (on the loop), saving the copy to
 // <data-dir>/diverged/<link>-<database>-changed-<time>.db first. Without a
 // connection to the primary it keeps the copy, readable, and only says so:
 // throwing it away then would leave nothing if the primary never comes

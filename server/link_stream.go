@@ -452,7 +452,10 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 				// Nothing more applies to this copy: the loop reseeds
 				// it, which first stops this applier (so it is posted,
 				// not waited for).
-				why := fmt.Sprintf("the database is not the primary's history (%s)", sqlink.ErrorMessage(err))
+				why := sqlink.ErrorMessage(err)
+				if d := db.Diverged(); d != nil {
+					why = d.Why
+				}
 				select {
 				case rt.events <- func() { rt.reseedDiverged(why) }:
 				case <-ctx.Done():

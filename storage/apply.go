@@ -124,6 +124,20 @@ func (db *DB) Apply(ctx context.Context, recs ...*Record) error {
 	if d := db.Diverged(); d != nil {
 		return divergedError(d, db.path)
 	}
+	err := db.applyHeld(ctx, recs)
+	if errors.Is(err, ErrDiverged) && db.Diverged() == nil {
+		// A page delta that does not apply to the page the copy holds:
+		// marked, so that it stays refused across restarts and its link
+		// reseeds it.
+		if _, merr := db.markDiverged(deltaMismatchWhy(err)); merr != nil {
+			return errors.Join(err, merr)
+		}
+	}
+	return err
+}
+
+// applyHeld applies recs up to a hold of the apply (ErrApplyHeld).
+func (db *DB) applyHeld(ctx context.Context, recs []*Record) error {
 	n, held := db.heldPrefix(recs)
 	if !held {
 		return db.applyLocked(ctx, recs)

@@ -235,7 +235,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 			// Changed outside sqlink after a crash (no stamp to tell):
 			// the database opens all the same, marked, and its link
 			// reseeds it. One such copy must not stop the instance.
-			_, err = db.markDiverged("a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err))
+			_, err = db.markDiverged(deltaMismatchWhy(err))
 		case errors.Is(err, ErrCorruptRecord):
 			// A hardened record it has not redone is damaged on disk:
 			// the copy cannot go on from its log, nor stop the instance.

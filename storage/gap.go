@@ -242,7 +242,7 @@ func (db *DB) markDiverged(why string) (*LogGap, error) {
 
 // divergedToGapLocked turns a diverged secondary that is becoming
 // writable (a forced failover, or its link dropped) into a primary whose
-// history has a gap: the copy stays as it stands, other program's change
+// history has a gap: the copy stays as it stands, another program's change
 // included, and what its log says it holds (records hardened but not
 // redone among them) no longer explains it. So, as for a primary changed
 // outside sqlink (markGap), a record marks the gap, no reader crosses it
@@ -300,6 +300,10 @@ func (db *DB) LogCorrupt(err error) error {
 	return divergedError(d, db.path)
 }
 
+func deltaMismatchWhy(err error) string {
+	return "a page delta does not apply to the page the copy holds: " + sqlink.ErrorMessage(err)
+}
+
 func corruptLogWhy(err error) string {
 	return "its replication log is damaged (" + err.Error() + ")"
 }
@@ -322,10 +326,10 @@ func (db *DB) Diverged() *LogGap { return db.log.diverged() }
 func (l *segLog) diverged() *LogGap { return copyGap(l.divergedNow.Load()) }
 
 // ErrDiverged is in the chain of Apply's error when the secondary's copy
-// is not what the primary's history says: it changed outside sqlink or its
-// log is damaged (DB.Diverged), or a page delta does not apply to the page
-// it holds. No
-// record can be applied to it any more: it needs a new seed.
+// is not what the primary's history says: it changed outside sqlink, its
+// log is damaged, or a page delta does not apply to the page it holds
+// (DB.Diverged). No record can be applied to it any more: it needs a new
+// seed.
 var ErrDiverged = errors.New("the secondary's copy is not the primary's history")
 
 // divergedError is what Apply returns on a diverged secondary.
