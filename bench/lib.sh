@@ -9,6 +9,11 @@
 SQLINK_REV=${SQLINK_REV:-HEAD}
 
 build_sqlink() {
+  if [ -n "${SQBIN:-}" ]; then # a binary built beforehand (an experiment)
+    SQREV="binary $SQBIN"
+    cp "$SQBIN" "$OUT/sqlink" && go build -o "$OUT/lagsample" ./bench/lagsample
+    return
+  fi
   if [ "$SQLINK_REV" = worktree ]; then
     SQREV="worktree($(git rev-parse --short HEAD)+changes)"
     go build -o "$OUT/sqlink" ./cmd/sqlink && go build -o "$OUT/lagsample" ./bench/lagsample

@@ -19,7 +19,9 @@
 # MB/s is decimal (bytes / 1e6 / seconds), as in the anchors.
 #
 # Usage: bench/seed_vs_basebackup.sh   (SIZE_MB=1024 REPS=1 SQLINK_REV=HEAD)
-#   SYSTEMS="postgres sqlink" runs both (either alone also works); KEEP=1 keeps $OUT
+#   SYSTEMS="postgres sqlink" runs both (either alone also works); KEEP=1 keeps $OUT;
+#   SQBIN=path runs that sqlink binary instead of building SQLINK_REV;
+#   SQA_ARGS/SQB_ARGS add serve flags (e.g. --debug-addr 127.0.0.1:6060 for pprof)
 # Output: a markdown table on stdout and in $RES/summary.md, raw CSVs in $RES
 # (default bench/results/seed_vs_basebackup/<UTC time>).
 set -euo pipefail
