@@ -379,27 +379,33 @@ func TestGap_SecondaryWrittenWhileOpen(t *testing.T) {
 	}
 }
 
+// shipTwoMore commits two rows on p, hardens their records on s and
+// applies them one at a time (the first apply writes to s's WAL, whose next
+// scan may find what another program did), up to the first error.
+func shipTwoMore(tb testing.TB, p, s *storage.DB) error {
+	tb.Helper()
+	mustExecWrite(tb, p, "INSERT INTO t (v) VALUES ('two')")
+	mustExecWrite(tb, p, "INSERT INTO t (v) VALUES ('three')")
+	recs := readRecords(tb, p, s.Pos().LSN)
+	if err := s.Harden(context.Background(), recs...); err != nil {
+		tb.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := s.Apply(context.Background(), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestGap_SecondaryWALRestartedWhileOpen: another program that checkpoints
 // a secondary's WAL and restarts it hides whether it committed in the
 // generation it ended: the copy is marked diverged (it used to stop the
 // capture for good, and with it every apply, until a restart).
 func TestGap_SecondaryWALRestartedWhileOpen(t *testing.T) {
-	ctx := context.Background()
 	p, s := mustPairWithARow(t)
 	otherProgram(t, s.Path(), "PRAGMA wal_checkpoint(TRUNCATE)")
-	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
-	mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
-	recs := readRecords(t, p, s.Pos().LSN)
-	if err := s.Harden(ctx, recs...); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	for i := range recs { // the first apply writes the new generation, the next one's scan finds it
-		if err = s.Apply(ctx, recs[i]); err != nil {
-			break
-		}
-	}
-	if !errors.Is(err, storage.ErrDiverged) {
+	if err := shipTwoMore(t, p, s); !errors.Is(err, storage.ErrDiverged) {
 		t.Fatalf("apply after another program restarted the WAL: %v", err)
 	}
 	if d := s.Diverged(); d == nil || !strings.Contains(d.Why, "restarted") {
@@ -409,9 +415,10 @@ func TestGap_SecondaryWALRestartedWhileOpen(t *testing.T) {
 
 // TestGap_DivergedCopyMadeWritable: a diverged secondary made writable (a
 // forced failover, or its link dropped) keeps its copy as it stands, the
-// hardened records it could not redo left out; its divergence becomes a gap in its history, so no replica
-// follows on across it and the backup chain starts again. Also when the
-// other program restarted the WAL: the capture reads on from the new one.
+// hardened records it could not redo left out; its divergence becomes a
+// gap in its history, so no replica follows on across it and the backup
+// chain starts again. Also when the other program restarted the WAL: the
+// capture reads on from the new one.
 func TestGap_DivergedCopyMadeWritable(t *testing.T) {
 	for _, how := range []string{"commit", "wal restart"} {
 		t.Run(how, func(t *testing.T) {
@@ -422,19 +429,7 @@ func TestGap_DivergedCopyMadeWritable(t *testing.T) {
 			} else {
 				otherProgram(t, s.Path(), "UPDATE t SET v = 'behind its back'", "PRAGMA wal_checkpoint(TRUNCATE)")
 			}
-			mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('two')")
-			mustExecWrite(t, p, "INSERT INTO t (v) VALUES ('three')")
-			recs := readRecords(t, p, s.Pos().LSN)
-			if err := s.Harden(ctx, recs...); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			for i := range recs {
-				if err = s.Apply(ctx, recs[i]); err != nil {
-					break
-				}
-			}
-			if !errors.Is(err, storage.ErrDiverged) || s.Diverged() == nil {
+			if err := shipTwoMore(t, p, s); !errors.Is(err, storage.ErrDiverged) || s.Diverged() == nil {
 				t.Fatalf("apply after another program's change: %v (diverged %+v)", err, s.Diverged())
 			}
 			hardened := s.Pos().LSN

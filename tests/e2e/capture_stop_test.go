@@ -31,17 +31,7 @@ func TestCapture_StoppedByAnotherProgramIsVisible(t *testing.T) {
 	waitCaughtUp(t, alpha, beta, "cs", 0)
 	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
 
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(alpha.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	for _, q := range []string{`PRAGMA wal_checkpoint(TRUNCATE)`, `INSERT INTO t (v) VALUES ('behind its back')`, `PRAGMA wal_checkpoint(TRUNCATE)`, `INSERT INTO t (v) VALUES ('again')`} {
-		if _, err := other.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	other.Close()
+	otherProgram(t, alpha, `PRAGMA wal_checkpoint(TRUNCATE)`, `INSERT INTO t (v) VALUES ('behind its back')`, `PRAGMA wal_checkpoint(TRUNCATE)`, `INSERT INTO t (v) VALUES ('again')`)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -96,14 +86,7 @@ func TestCapture_WritesWhileStoppedAreAGap(t *testing.T) {
 	waitCaughtUp(t, alpha, beta, "ws", 0)
 	attempts := seedAttempts(mustLinkStatus(t, beta, "ws"))
 	alpha.Stop()
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(alpha.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(`INSERT INTO t (v) VALUES ('while stopped')`); err != nil {
-		t.Fatal(err)
-	}
-	other.Close()
+	otherProgram(t, alpha, `INSERT INTO t (v) VALUES ('while stopped')`)
 
 	alpha.Start()
 	if show := alpha.MustCLI("db", "show", "f"); !strings.Contains(show, "History gap:") || !strings.Contains(show, "changed while the instance was stopped") {
@@ -151,14 +134,7 @@ func testSecondaryWrittenWhileStopped(t *testing.T, stop string) {
 	case "stopped":
 		beta.Stop()
 	}
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(beta.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(`UPDATE t SET v = 'behind its back'`); err != nil {
-		t.Fatal(err)
-	}
-	other.Close()
+	otherProgram(t, beta, `UPDATE t SET v = 'behind its back'`)
 	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('while stopped');`)
 
 	if stop != "running" {
@@ -182,6 +158,25 @@ func testSecondaryWrittenWhileStopped(t *testing.T, stop string) {
 		t.Fatalf("the other program's change is still on the secondary: %d rows (%v)", n, err)
 	}
 	mustVerify(t, alpha, beta, "sw")
+}
+
+// otherProgram runs stmts on database f of in through a SQLite connection
+// of its own, as another program would, and closes it.
+func otherProgram(t *testing.T, in *Instance, stmts ...string) {
+	t.Helper()
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(in.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for _, q := range stmts {
+		if _, err := other.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var regexpChainNo = regexp.MustCompile(`Backup chain started:\s+no`)
@@ -234,14 +229,7 @@ func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
 	attempts := seedAttempts(mustLinkStatus(t, beta, "pa"))
 	beta.Stop()
 	alpha.Stop()
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(beta.Dir, "databases", "f.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(`INSERT INTO t (v) VALUES ('behind its back')`); err != nil {
-		t.Fatal(err)
-	}
-	other.Close()
+	otherProgram(t, beta, `INSERT INTO t (v) VALUES ('behind its back')`)
 
 	beta.Start()
 	waitLink(t, beta, "pa", time.Minute, func(st adminapi.LinkStatus) error {
