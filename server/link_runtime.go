@@ -235,12 +235,13 @@ type linkRuntime struct {
 
 	// Failover (failover.go): status waiters, role-change events, the
 	// last diverged state saved.
-	statusCh   chan struct{}
-	roleEvents []roleEvent
-	lastRewind *rewindResult
-	saved      *rewindResult  // the diverged state saved when this replica gave up its role
-	rewindReq  *rewindRequest // secondary: a rewind to ask for with the next seed request
-	reseedAt   time.Time      // secondary: when the last full reseed started
+	statusCh     chan struct{}
+	roleEvents   []roleEvent
+	lastRewind   *rewindResult
+	saved        *rewindResult  // the diverged state saved when this replica gave up its role
+	rewindReq    *rewindRequest // secondary: a rewind to ask for with the next seed request
+	reseedAt     time.Time      // secondary: when the last full reseed started
+	divergedCopy changedCopy    // secondary: its copy, diverged, being saved before a reseed (on the loop)
 
 	sentLSN, recvLSN       sqlink.LSN
 	sentTime, recvTime     time.Time

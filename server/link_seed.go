@@ -548,6 +548,14 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 	rt.checkCatchup()
 }
 
+// changedCopy is a secondary's copy that no longer matches its log, being
+// saved (saving) or saved (file) before its reseed.
+type changedCopy struct {
+	db     *storage.DB
+	saving bool
+	file   string
+}
+
 // reseedDiverged reseeds a secondary whose copy no longer matches its log
 // (storage.DB.Diverged: changed outside sqlink, or its log damaged) from
 // its primary (on the loop), saving the copy to
@@ -555,7 +563,9 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 // connection to the primary it keeps the copy, readable, and only says so:
 // throwing it away then would leave nothing if the primary never comes
 // back, and a forced failover can still make it writable as it stands.
-// attach calls it again when the primary is reachable.
+// attach calls it again when the primary is reachable. The copy is saved
+// off the loop (a large database takes a while, and the link's heartbeats
+// go on meanwhile); changedCopySaved goes on from there.
 func (rt *linkRuntime) reseedDiverged(why string) {
 	rt.mu.Lock()
 	db, pc, phase := rt.db, rt.conn, rt.data.Phase
@@ -569,20 +579,66 @@ func (rt *linkRuntime) reseedDiverged(why string) {
 		rt.log.Warn("the secondary's copy no longer matches its log: keeping it until the primary is reachable, then reseeding", "why", why)
 		return
 	}
+	cc := &rt.divergedCopy
+	if cc.db != db {
+		*cc = changedCopy{db: db}
+	}
+	switch {
+	case cc.saving:
+		return
+	case cc.file != "":
+		rt.changedCopySaved(db, why, cc.file, nil) // saved on an earlier connection
+		return
+	}
+	cc.saving = true
 	dir := divergedDir(rt.s.cfg.DataDir)
 	file := filepath.Join(dir, fmt.Sprintf("%s-%s-changed-%s.db", rt.name, rt.database(), rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
-	err := os.MkdirAll(dir, 0o700)
-	if err == nil {
-		_, err = copyDatabase(context.WithoutCancel(rt.ctx), db, file)
+	rt.log.Warn("the secondary's copy no longer matches its log: saving it before reseeding", "why", why, "file", file)
+	go func() {
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			_, err = copyDatabase(rt.ctx, db, file)
+		}
+		select {
+		case rt.events <- func() { rt.changedCopySaved(db, why, file, err) }:
+		case <-rt.ctx.Done():
+		}
+	}()
+}
+
+// changedCopySaved reseeds the secondary once its changed copy db was
+// saved to file (err: it could not be) (on the loop), unless the copy is
+// no longer the link's or no longer diverged (a forced failover or a drop
+// came first), or the primary cannot be reached any more (attach calls
+// reseedDiverged again, which reseeds without saving the copy twice).
+func (rt *linkRuntime) changedCopySaved(db *storage.DB, why, file string, err error) {
+	cc := &rt.divergedCopy
+	if cc.db == db {
+		cc.saving = false
 	}
+	rt.mu.Lock()
+	cur, pc, phase := rt.db, rt.conn, rt.data.Phase
+	rt.mu.Unlock()
 	if err != nil {
 		// Never throw the copy away unsaved: the next connection tries
 		// again.
+		os.Remove(file)
 		rt.setError(sqlink.Errorf(sqlink.EUNAVAILABLE, "free space under the data directory; the link tries again when it reconnects",
 			"the secondary's copy no longer matches its log (%s); saving it to %s before reseeding failed: %v", why, file, err))
 		return
 	}
+	if cc.db == db {
+		cc.file = file
+	}
+	if cur != db || divergedSecondary(db) == nil || phase == phaseSeeding || rt.r == nil || rt.r.HardState().Role != sqlink.RoleSecondary {
+		return
+	}
+	if pc == nil {
+		rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "the link reseeds it once it reaches the primary again", "the secondary's copy no longer matches its log (%s): it was saved to %s", why, file))
+		return
+	}
 	rt.log.Warn("the secondary's copy no longer matches its log: saved it, reseeding", "why", why, "file", file)
+	*cc = changedCopy{}
 	rt.restartSeeding(pc, fmt.Sprintf("the copy no longer matches its log (%s); it was saved to %s", why, file))
 }
 
