@@ -548,6 +548,10 @@ func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history 
 	rt.checkCatchup()
 }
 
+// changedCopyRetry is how long a secondary waits to save its changed copy
+// again after saving it failed (a full disk, say).
+const changedCopyRetry = 10 * time.Second
+
 // changedCopy is a secondary's copy that no longer matches its log, being
 // saved (saving) or saved (file) before its reseed.
 type changedCopy struct {
@@ -570,7 +574,7 @@ func (rt *linkRuntime) reseedDiverged(why string) {
 	rt.mu.Lock()
 	db, pc, phase := rt.db, rt.conn, rt.data.Phase
 	rt.mu.Unlock()
-	if db == nil || phase == phaseSeeding || rt.r == nil || rt.r.HardState().Role != sqlink.RoleSecondary {
+	if divergedSecondary(db) == nil || phase == phaseSeeding || rt.r == nil || rt.r.HardState().Role != sqlink.RoleSecondary {
 		return
 	}
 	if pc == nil {
@@ -620,11 +624,16 @@ func (rt *linkRuntime) changedCopySaved(db *storage.DB, why, file string, err er
 	cur, pc, phase := rt.db, rt.conn, rt.data.Phase
 	rt.mu.Unlock()
 	if err != nil {
-		// Never throw the copy away unsaved: the next connection tries
-		// again.
+		// Never throw the copy away unsaved: try again in a while.
 		os.Remove(file)
-		rt.setError(sqlink.Errorf(sqlink.EUNAVAILABLE, "free space under the data directory; the link tries again when it reconnects",
+		rt.setError(sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("free space under the data directory; the link tries again every %s", changedCopyRetry),
 			"the secondary's copy no longer matches its log (%s); saving it to %s before reseeding failed: %v", why, file, err))
+		time.AfterFunc(changedCopyRetry, func() {
+			select {
+			case rt.events <- func() { rt.reseedDiverged(why) }:
+			case <-rt.ctx.Done():
+			}
+		})
 		return
 	}
 	if cc.db == db {
