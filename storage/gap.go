@@ -90,39 +90,58 @@ func peekWALHeader(path string) (h walHeader, present bool, err error) {
 	return readWALHeader(f)
 }
 
-// markGap records a gap found at open (db.mu not needed: the DB is not
-// shared yet): it appends the record that marks it, whose WAL position is
-// the start of the WAL now on disk so that the capture reads every commit
-// in it, and persists it in the log's metadata with the backup chain
-// ended. It returns that WAL position.
+// markGap records a gap found at open (the DB is not shared yet): the
+// record that marks it has as WAL position the start of the WAL now on
+// disk, so that the capture reads every commit in it. It returns that WAL
+// position.
 func (db *DB) markGap(why string) (walPos, error) {
-	var wp walPos
-	h, present, err := peekWALHeader(db.path + "-wal")
+	wp, _, err := walStart(db.path + "-wal")
 	if err != nil {
 		return wp, err
 	}
-	if present {
-		wp = walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}
-	}
-	rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: db.pageSize, DBSize: db.pageCount}
-	if err := db.log.append(rec, wp, true); err != nil {
-		return wp, fmt.Errorf("mark the gap in the log: %w", err)
-	}
-	if err := db.log.sync(); err != nil {
+	rec, err := db.recordGap(why, wp)
+	if err != nil {
 		return wp, err
 	}
-	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: why}
-	if err := db.log.updateMeta(func(m *logMeta) {
-		m.Gap = gap
-		m.LastFullBackupID = ""
-		m.Captured, m.Closed = nil, nil
-	}); err != nil {
-		return wp, err
-	}
-	db.advance(rec)
 	db.cfg.Logger.Error("the database changed outside sqlink: its history has a gap; replicas from before it reseed, and the backup chain starts again with the next full backup",
 		logKeyPath, db.path, logKeyLSN, rec.LSN, "why", why)
 	return wp, nil
+}
+
+// walStart returns the position at the start of the WAL at path (zero,
+// and present false, when there is none).
+func walStart(path string) (wp walPos, present bool, err error) {
+	h, present, err := peekWALHeader(path)
+	if err != nil || !present {
+		return wp, present, err
+	}
+	return walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}, true, nil
+}
+
+// recordGap appends the record that marks a gap in the history, why, at
+// WAL position wp, syncs it, and persists the gap in the log's metadata
+// with the backup chain ended and the stamps of a clean close (which no
+// longer describe the history) and any divergence cleared.
+func (db *DB) recordGap(why string, wp walPos) (*Record, error) {
+	db.mu.Lock()
+	rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: db.pageSize, DBSize: db.pageCount}
+	db.mu.Unlock()
+	if err := db.log.append(rec, wp, true); err != nil {
+		return nil, fmt.Errorf("mark the gap in the log: %w", err)
+	}
+	if err := db.log.sync(); err != nil {
+		return nil, err
+	}
+	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: why}
+	if err := db.log.updateMeta(func(m *logMeta) {
+		m.Gap, m.Diverged = gap, nil
+		m.LastFullBackupID = ""
+		m.Captured, m.Closed, m.ClosedWAL = nil, nil, nil
+	}); err != nil {
+		return nil, err
+	}
+	db.advance(rec)
+	return rec, nil
 }
 
 // Gap returns the latest gap in the database's history (nil if none).
@@ -250,36 +269,22 @@ func (db *DB) markDiverged(why string) (*LogGap, error) {
 // capMu are held and the capture has stepped over the WAL; notRedone
 // hardened records were never applied to the copy (lost to it).
 func (db *DB) divergedToGapLocked(d *LogGap, notRedone sqlink.LSN) error {
-	db.mu.Lock()
-	rec := &Record{LSN: db.pos.LSN + 1, Epoch: db.epoch, Time: db.cfg.Now().UTC(), PageSize: db.pageSize, DBSize: db.pageCount}
-	db.mu.Unlock()
 	wp := db.wal.pos
-	h, present, err := peekWALHeader(db.path + "-wal")
+	start, present, err := walStart(db.path + "-wal")
 	if err != nil {
 		return err
 	}
-	if present && (h.salt1 != wp.Salt1 || h.salt2 != wp.Salt2) {
+	if present && (start.Salt1 != wp.Salt1 || start.Salt2 != wp.Salt2) {
 		// The WAL was restarted behind the capture's back (one way the
 		// copy diverged): the capture reads on from the start of the one
 		// on disk, as after markGap.
-		wp = walPos{Salt1: h.salt1, Salt2: h.salt2, CkptSeq: h.ckptSeq, Ck1: h.ck1, Ck2: h.ck2}
+		wp = start
 		db.wal.pos = wp
 	}
-	if err := db.log.append(rec, wp, true); err != nil {
-		return fmt.Errorf("mark the gap in the log: %w", err)
-	}
-	if err := db.log.sync(); err != nil {
+	rec, err := db.recordGap("the copy no longer matched its log when it became writable ("+d.Why+")", wp)
+	if err != nil {
 		return err
 	}
-	gap := &LogGap{LSN: rec.LSN, Time: rec.Time, Why: "the copy no longer matched its log when it became writable (" + d.Why + ")"}
-	if err := db.log.updateMeta(func(m *logMeta) {
-		m.Gap, m.Diverged = gap, nil
-		m.LastFullBackupID = ""
-		m.Captured, m.Closed, m.ClosedWAL = nil, nil, nil
-	}); err != nil {
-		return err
-	}
-	db.advance(rec)
 	db.cfg.Logger.Error("a secondary whose copy no longer matched its log became writable as it stands: its history has a gap; replicas reseed, and the backup chain starts again with the next full backup",
 		logKeyPath, db.path, logKeyLSN, rec.LSN, "hardened_not_redone", notRedone, "why", d.Why)
 	return nil

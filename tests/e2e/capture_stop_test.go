@@ -81,10 +81,7 @@ func TestCapture_StoppedByAnotherProgramIsVisible(t *testing.T) {
 // Nothing watched, so the next start must find it: the secondary reseeds
 // and gets the rows, where it used to follow on without them.
 func TestCapture_WritesWhileStoppedAreAGap(t *testing.T) {
-	alpha, beta := startLinkedF(t, "ws", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
-	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
-	waitCaughtUp(t, alpha, beta, "ws", 0)
-	attempts := seedAttempts(mustLinkStatus(t, beta, "ws"))
+	alpha, beta, attempts := linkedWithARow(t, "ws")
 	alpha.Stop()
 	otherProgram(t, alpha, `INSERT INTO t (v) VALUES ('while stopped')`)
 
@@ -124,10 +121,7 @@ func TestCapture_SecondaryWrittenWhileStoppedReseeds(t *testing.T) {
 }
 
 func testSecondaryWrittenWhileStopped(t *testing.T, stop string) {
-	alpha, beta := startLinkedF(t, "sw", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
-	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
-	waitCaughtUp(t, alpha, beta, "sw", 0)
-	attempts := seedAttempts(mustLinkStatus(t, beta, "sw"))
+	alpha, beta, attempts := linkedWithARow(t, "sw")
 	switch stop {
 	case "killed":
 		beta.Kill()
@@ -158,6 +152,17 @@ func testSecondaryWrittenWhileStopped(t *testing.T, stop string) {
 		t.Fatalf("the other program's change is still on the secondary: %d rows (%v)", n, err)
 	}
 	mustVerify(t, alpha, beta, "sw")
+}
+
+// linkedWithARow links database f, table t with the row 'before', as name
+// with extra create flags, waits for the secondary to catch up and returns
+// its seeding attempts so far.
+func linkedWithARow(t *testing.T, name string, extra ...string) (alpha, beta *Instance, attempts int) {
+	t.Helper()
+	alpha, beta = startLinkedF(t, name, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil, extra...)
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
+	waitCaughtUp(t, alpha, beta, name, 0)
+	return alpha, beta, seedAttempts(mustLinkStatus(t, beta, name))
 }
 
 // otherProgram runs stmts on database f of in through a SQLite connection
@@ -223,10 +228,7 @@ func TestCapture_SecondaryChangedWhilePrimaryAway(t *testing.T) {
 }
 
 func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
-	alpha, beta := startLinkedF(t, "pa", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil, "--two-way")
-	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
-	waitCaughtUp(t, alpha, beta, "pa", 0)
-	attempts := seedAttempts(mustLinkStatus(t, beta, "pa"))
+	alpha, beta, attempts := linkedWithARow(t, "pa", "--two-way")
 	beta.Stop()
 	alpha.Stop()
 	otherProgram(t, beta, `INSERT INTO t (v) VALUES ('behind its back')`)
@@ -300,10 +302,7 @@ func testSecondaryChangedWhilePrimaryAway(t *testing.T, then string) {
 // RESEED_REQUIRED and the secondary reseeds from a copy of the database,
 // where the sender used to fail on it and reconnect forever.
 func TestLink_PrimaryLogDamagedReseeds(t *testing.T) {
-	alpha, beta := startLinkedF(t, "ld", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);`, nil)
-	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('before');`)
-	waitCaughtUp(t, alpha, beta, "ld", 0)
-	attempts := seedAttempts(mustLinkStatus(t, beta, "ld"))
+	alpha, beta, attempts := linkedWithARow(t, "ld")
 	beta.Stop()
 	for i := 0; i < 5; i++ {
 		alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('while away');`)
