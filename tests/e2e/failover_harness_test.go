@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,32 +143,35 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// roles returns the link's local role on each instance that answers; an
-// instance that does not answer is left out.
-func roles(name string, ins ...*Instance) map[string]adminapi.LinkStatus {
-	out := map[string]adminapi.LinkStatus{}
-	for _, in := range ins {
-		if st, err := linkStatus(in, name); err == nil {
-			out[in.Name] = st
-		}
-	}
-	return out
-}
-
 // checkAtMostOnePrimary fails if more than one instance reports itself
 // primary of the link: a planned failover, however interrupted, persists
-// the old primary's demotion before the new primary takes its role.
+// the old primary's demotion before the new primary takes its role. The
+// instances are asked one after the other, so a handoff between two
+// answers can show both (the old primary asked before its demotion, the
+// new one after its promotion); asked in the other order, that handoff
+// cannot, so they are asked again in reverse before it fails.
 func checkAtMostOnePrimary(t testing.TB, name string, ins ...*Instance) {
 	t.Helper()
-	var primaries []string
-	for n, st := range roles(name, ins...) {
-		if st.Local.Role == sqlink.RolePrimary {
-			primaries = append(primaries, fmt.Sprintf("%s (epoch %d, read-only %v)", n, st.Epoch, st.Local.ReadOnly))
-		}
+	if primaries := primariesOf(name, ins...); len(primaries) <= 1 {
+		return
 	}
-	if len(primaries) > 1 {
+	rev := slices.Clone(ins)
+	slices.Reverse(rev)
+	if primaries := primariesOf(name, rev...); len(primaries) > 1 {
 		t.Fatalf("two primaries of link %s: %v", name, primaries)
 	}
+}
+
+// primariesOf asks ins in turn for their role in link name and returns
+// those that say primary.
+func primariesOf(name string, ins ...*Instance) []string {
+	var primaries []string
+	for _, in := range ins {
+		if st, err := linkStatus(in, name); err == nil && st.Local.Role == sqlink.RolePrimary {
+			primaries = append(primaries, fmt.Sprintf("%s (epoch %d, read-only %v)", in.Name, st.Epoch, st.Local.ReadOnly))
+		}
+	}
+	return primaries
 }
 
 // waitSettled waits until exactly one instance is the link's writable
