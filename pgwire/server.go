@@ -325,3 +325,10 @@ func (s *Server) NumSessions() int {
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+// Superuser is an optional Session capability: whether the session's login
+// may see and end other logins' sessions (pg_stat_activity's query text,
+// pg_cancel_backend, pg_terminate_backend). A Session without it is not.
+type Superuser interface {
+	Superuser() bool
+}

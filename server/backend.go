@@ -33,7 +33,7 @@ func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire
 	if err != nil {
 		return nil, err
 	}
-	return &session{s: b.s, name: database, db: db, c: c}, nil
+	return &session{s: b.s, user: user, name: database, db: db, c: c}, nil
 }
 
 func (b backend) ListDatabases(ctx context.Context) ([]string, error) {
@@ -43,6 +43,7 @@ func (b backend) ListDatabases(ctx context.Context) ([]string, error) {
 // session adapts a storage.Conn to pgwire.Session.
 type session struct {
 	s    *Server
+	user string
 	name string
 	db   *storage.DB
 	c    *storage.Conn
@@ -77,3 +78,7 @@ func (s *session) EndWrite(ctx context.Context) error {
 }
 func (s *session) ReadOnly() (bool, string) { return s.db.ReadOnly() }
 func (s *session) Close() error             { return s.c.Close() }
+
+// Superuser reports whether the session's login may manage other sessions:
+// the instance's admin login.
+func (s *session) Superuser() bool { return s.user == AdminLogin }

@@ -16,6 +16,7 @@ type Conn struct {
 	sc     *sql.Conn
 	holds  bool
 	closed bool
+	access Access
 }
 
 // Conn takes a connection from the pool for one session. On a read-only
@@ -39,7 +40,7 @@ func (db *DB) Conn(ctx context.Context) (*Conn, error) {
 		sc.Close()
 		return nil, fmt.Errorf("set query_only: %w", err)
 	}
-	c := &Conn{db: db, sc: sc}
+	c := &Conn{db: db, sc: sc, access: AccessWrite}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -130,3 +131,38 @@ func (c *Conn) Close() error {
 	}
 	return nil
 }
+
+// Access is what a session's login may do in its database. The session's
+// SQLite connection enforces it (its authorizer): a read-only login's write
+// is refused inside SQLite, whatever the statement text looks like.
+type Access int
+
+// Access levels, each including the ones before it.
+const (
+	// AccessConnect may open a session and run statements that touch no
+	// table (SELECT 1, SHOW, catalog queries answered in Go).
+	AccessConnect Access = iota + 1
+	// AccessRead may also read the database's tables.
+	AccessRead
+	// AccessWrite may also change them and their schema.
+	AccessWrite
+)
+
+func (a Access) String() string {
+	switch a {
+	case AccessConnect:
+		return "connect"
+	case AccessRead:
+		return "read"
+	case AccessWrite:
+		return "write"
+	}
+	return fmt.Sprintf("Access(%d)", int(a))
+}
+
+// SetAccess sets what the session may do from its next statement on. A new
+// Conn has AccessWrite.
+func (c *Conn) SetAccess(a Access) { c.access = a }
+
+// Access returns what the session may do.
+func (c *Conn) Access() Access { return c.access }
