@@ -44,6 +44,7 @@ type serverSettings struct {
 	LinkHardenDelay    time.Duration
 	LogRetention       string
 	MaxTransactionSize string
+	SQLiteHeapLimit    string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -63,6 +64,7 @@ type fileConfig struct {
 	LinkHardenDelay    string `yaml:"link-harden-delay"`
 	LogRetention       string `yaml:"log-retention"`
 	MaxTransactionSize string `yaml:"max-transaction-size"`
+	SQLiteHeapLimit    string `yaml:"sqlite-heap-limit"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -81,6 +83,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
+		fs.StringVar(&s.SQLiteHeapLimit, "sqlite-heap-limit", "1GiB", "memory SQLite may take in this instance, every database and session together; a statement that needs more fails with 53200 out of memory instead of taking the machine's memory; 0 for no limit (env SQLINK_SQLITE_HEAP_LIMIT)")
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -102,7 +105,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -126,6 +129,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
 	str("max-transaction-size", &s.MaxTransactionSize, fc.MaxTransactionSize)
+	str("sqlite-heap-limit", &s.SQLiteHeapLimit, fc.SQLiteHeapLimit)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
 	dur := func(name string, dst *time.Duration, file string, zeroOK bool, hint string) error {
@@ -210,11 +214,18 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	var heap int64
+	if s.SQLiteHeapLimit != "0" {
+		if heap, err = parseBytes("--sqlite-heap-limit", s.SQLiteHeapLimit); err != nil {
+			return server.Config{}, err
+		}
+	}
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
 	return server.Config{
 		MaxTransactionBytes: maxTx,
+		SQLiteHeapLimit:     heap,
 		LinkLogCapBytes:     logCap,
 		LinkSessionTimeout:  s.LinkSessionTimeout,
 		LinkHardenDelay:     hardenDelay(s.LinkHardenDelay),

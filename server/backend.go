@@ -82,3 +82,24 @@ func (s *session) Close() error             { return s.c.Close() }
 // Superuser reports whether the session's login may manage other sessions:
 // the instance's admin login.
 func (s *session) Superuser() bool { return s.user == AdminLogin }
+
+var _ pgwire.Sandboxed = (*session)(nil)
+
+// Statement declares what the session's next statement does (the SQL
+// sandbox refuses a write in a statement declared as a read).
+func (s *session) Statement(write, vacuum bool) error {
+	k := storage.StatementRead
+	switch {
+	case vacuum:
+		k = storage.StatementVacuum
+	case write:
+		k = storage.StatementWrite
+	}
+	return s.c.Statement(k)
+}
+
+// Refusal says why the SQL sandbox refused the last refused statement.
+func (s *session) Refusal() error { return s.c.Refusal() }
+
+// SetQueryOnly turns query_only on or off for a READ ONLY transaction.
+func (s *session) SetQueryOnly(ctx context.Context, on bool) error { return s.c.SetQueryOnly(ctx, on) }

@@ -76,6 +76,9 @@ type Config struct {
 	// this instance's primaries (0: storage.MaxRecordBytes, the most a
 	// replication record holds); a larger one is refused at COMMIT.
 	MaxTransactionBytes int64
+	// SQLiteHeapLimit bounds the memory SQLite takes in the process
+	// (storage.SetHeapLimit); 0: no limit.
+	SQLiteHeapLimit int64
 	// FailoverTimeout bounds how long a failover call waits for the
 	// secondary to harden the last LSN and for the roles to swap, when the
 	// request gives no timeout (default DefaultFailoverTimeout).

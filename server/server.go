@@ -147,6 +147,9 @@ func (s *Server) dbConfig() storage.DBConfig {
 
 // Start opens the client and admin listeners and serves until Close.
 func (s *Server) Start(ctx context.Context) error {
+	if err := storage.SetHeapLimit(s.cfg.SQLiteHeapLimit); err != nil && s.cfg.SQLiteHeapLimit > 0 {
+		return err
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.started = s.cfg.Now()
 
