@@ -46,6 +46,11 @@ type Config struct {
 	// permission (like an API route). Empty: /metrics is open, as
 	// Prometheus scrapers expect by default.
 	MetricsPermission rbac.Permission
+	// ReadTimeout bounds reading a request's body (JSON bodies in all,
+	// streamed uploads between two reads); 0 means DefaultReadTimeout,
+	// negative none. Headers and idle connections are bounded by the
+	// http.Server (ReadHeaderTimeout, IdleTimeout).
+	ReadTimeout time.Duration
 }
 
 // Validate checks the configuration.
@@ -159,6 +164,9 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
 	if cfg.FailureAudit == nil {
 		cfg.FailureAudit = cat.NewFailureAudit(0, log)
 	}
@@ -198,7 +206,7 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 				"no page at %s", r.URL.Path))
 		})
 	}
-	return mux
+	return withReadDeadline(mux, cfg.ReadTimeout)
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -286,6 +294,8 @@ func (s *server) wrap(rt Route) http.Handler {
 			r = r.WithContext(ctx)
 			if !rt.RawBody {
 				r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+			} else if s.cfg.ReadTimeout > 0 {
+				r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: s.cfg.ReadTimeout}
 			}
 			err = rt.Handler(rec, r)
 		}
