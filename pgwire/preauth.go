@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -131,10 +132,33 @@ func (c *clientConn) refuse() {
 			c.srv.cancelQuery(m.ProcessID, m.SecretKey)
 			return
 		}
-		c.log.Warn("pgwire: connection refused: too many connections", "remote", c.nc.RemoteAddr().String(), "max_conns", c.srv.cfg.MaxConns)
+		if n := c.srv.refused.count(); n > 0 {
+			c.log.Warn("pgwire: connections refused: too many connections", "remote", c.nc.RemoteAddr().String(), "max_conns", c.srv.cfg.MaxConns, "refused", n)
+		}
 		c.sendFatal(errNoSlot)
 		return
 	}
+}
+
+// refusalLog counts refused connections so that a flood of them is logged
+// every 10 seconds at most, with the number refused since.
+type refusalLog struct {
+	mu   sync.Mutex
+	last time.Time
+	n    int
+}
+
+// count counts one refusal and returns how many to log now (0: not now).
+func (l *refusalLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	if time.Since(l.last) < 10*time.Second {
+		return 0
+	}
+	n := l.n
+	l.n, l.last = 0, time.Now()
+	return n
 }
 
 // tooBigBeforeAuth is the error for an oversized message during

@@ -172,6 +172,7 @@ type Server struct {
 	refusing  int                      // connections being refused (53300)
 	authSem   chan struct{}            // MaxStartupConns turns to authenticate
 	throttle  *loginThrottle
+	refused   refusalLog
 	byKey     map[uint32]*clientConn // by process id, for CancelRequest
 	closed    bool
 	wg        sync.WaitGroup

@@ -34,6 +34,9 @@ func restrictUmask() { syscall.Umask(0o077) }
 // and every regular file to 0600. Symbolic links are not followed. A file
 // whose mode cannot be changed is logged; the directory itself must be.
 func secureDataDir(dir string, log *slog.Logger) error {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real // a data directory that is a symbolic link: its target
+	}
 	fixed := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
