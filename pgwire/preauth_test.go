@@ -214,3 +214,39 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	conn.Close(ctx)
 }
+
+// TestStartupTimeoutCoversSlowSenders: a client that keeps sending, but
+// too slowly to finish authenticating within StartupTimeout, is cut off
+// (the timeout is a deadline, not a per-read timeout).
+func TestStartupTimeoutCoversSlowSenders(t *testing.T) {
+	s := mustStartServer(t, pgwire.Config{StartupTimeout: 300 * time.Millisecond})
+	rc := dialRaw(t, s)
+	rc.mustStartAuth(t, testUser)
+	var hdr [5]byte
+	hdr[0] = 'p'
+	binary.BigEndian.PutUint32(hdr[1:], 8<<10)
+	if _, err := rc.nc.Write(hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		rc.fe.Receive() // returns when the server hangs up
+	}()
+	// One byte every 10 ms: 8 KiB would take 80 s.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for sent := 0; ; sent++ {
+		select {
+		case <-closed:
+			return
+		case <-tick.C:
+		}
+		if _, err := rc.nc.Write([]byte{'x'}); err != nil {
+			return // the server hung up
+		}
+		if sent == 8<<10 {
+			t.Fatal("the server read the whole slow message")
+		}
+	}
+}

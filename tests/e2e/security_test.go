@@ -368,3 +368,56 @@ func TestFailedAuthIsThrottledAndSummarised(t *testing.T) {
 		t.Fatalf("summaries:\n%s", joined)
 	}
 }
+
+// scramServerFirst returns the server-first SCRAM message for user.
+func scramServerFirst(tb testing.TB, in *Instance, user string) string {
+	tb.Helper()
+	nc, err := net.Dial("tcp", in.ClientAddr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(testutil.DefaultTimeout)) // a failsafe
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": user, "database": "postgres"}})
+	fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=clientnonce")})
+	if err := fe.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if m, ok := msg.(*pgproto3.AuthenticationSASLContinue); ok {
+			return string(m.Data)
+		}
+	}
+}
+
+// TestUnknownUserSaltStableAcrossRestarts: the fake salt of an unknown user
+// is keyed by the instance's auth.key (0600), so it stays the same across
+// restarts, with the iteration count of real logins.
+func TestUnknownUserSaltStableAcrossRestarts(t *testing.T) {
+	in := MustStartInstance(t, "fakesalt")
+	saltIters := func(serverFirst string) string {
+		_, rest, _ := strings.Cut(serverFirst, ",s=") // r=...,s=SALT,i=N
+		return rest
+	}
+	known := saltIters(scramServerFirst(t, in, "admin"))
+	first := saltIters(scramServerFirst(t, in, "mallory"))
+	_, knownIters, _ := strings.Cut(known, ",i=")
+	_, fakeIters, _ := strings.Cut(first, ",i=")
+	if knownIters != fakeIters || len(known) != len(first) {
+		t.Fatalf("known user: s=%s, unknown user: s=%s", known, first)
+	}
+	in.Stop()
+	in.Start()
+	if again := saltIters(scramServerFirst(t, in, "mallory")); again != first {
+		t.Fatalf("after a restart: s=%s, before: s=%s", again, first)
+	}
+	if fi, err := os.Stat(filepath.Join(in.Dir, "auth.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("auth.key: %v, %v", fi, err)
+	}
+}
