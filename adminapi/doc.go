@@ -67,8 +67,17 @@
 //	DELETE  /v1/trust-certificates/{name}           serverTrustCertificates/delete
 //	*       /v1/links...                            links/* (from LinkManager)
 //	GET     /healthz                                none
-//	GET     /metrics                                none (Prometheus)
+//	GET     /metrics                                none, or Config.MetricsPermission if set
 //	*       / (everything else)                     Config.Dashboard, if set
+//
+// # No escalation
+//
+// A caller can only hand out permissions it holds: creating a role,
+// granting roles to a principal (itself included) or creating a token for
+// a principal carrying a permission it lacks is refused with EFORBIDDEN
+// (403), as is changing, dropping or revoking a token of a principal that
+// holds one. The catalog refuses to revoke, drop or demote the last valid
+// token holding every permission.
 //
 // # Backups
 //

@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/server"
 	"github.com/sqlink/sqlink/storage"
 	"go.yaml.in/yaml/v3"
@@ -45,6 +47,11 @@ type serverSettings struct {
 	LogRetention       string
 	MaxTransactionSize string
 	SQLiteHeapLimit    string
+
+	AuthenticationTimeout time.Duration
+	AdminReadTimeout      time.Duration
+	AdminIdleTimeout      time.Duration
+	MetricsAuth           bool
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -65,6 +72,11 @@ type fileConfig struct {
 	LogRetention       string `yaml:"log-retention"`
 	MaxTransactionSize string `yaml:"max-transaction-size"`
 	SQLiteHeapLimit    string `yaml:"sqlite-heap-limit"`
+
+	AuthenticationTimeout string `yaml:"authentication-timeout"`
+	AdminReadTimeout      string `yaml:"admin-read-timeout"`
+	AdminIdleTimeout      string `yaml:"admin-idle-timeout"`
+	MetricsAuth           *bool  `yaml:"metrics-auth"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -75,7 +87,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&s.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin API listener (env SQLINK_ADMIN_ADDR)")
 		fs.StringVar(&s.EndpointAddr, "endpoint-addr", server.DefaultEndpointAddr, "replication endpoint listener (env SQLINK_ENDPOINT_ADDR)")
 		fs.StringVar(&s.Synchronous, "synchronous", "FULL", "SQLite synchronous level: FULL (durable commits) or NORMAL (env SQLINK_SYNCHRONOUS)")
-		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client sessions (env SQLINK_MAX_CONNS)")
+		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client connections, sessions and those still authenticating (env SQLINK_MAX_CONNS)")
 		fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error (env SQLINK_LOG_LEVEL)")
 		fs.StringVar(&s.LogFormat, "log-format", "text", "text or json (env SQLINK_LOG_FORMAT)")
 		fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
@@ -84,6 +96,10 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
 		fs.StringVar(&s.SQLiteHeapLimit, "sqlite-heap-limit", "1GiB", "memory SQLite may take in this instance, every database and session together; a statement that needs more fails with 53200 out of memory instead of taking the machine's memory; 0 for no limit (env SQLINK_SQLITE_HEAP_LIMIT)")
+		fs.DurationVar(&s.AuthenticationTimeout, "authentication-timeout", pgwire.DefaultStartupTimeout, "time a client connection has from connecting to the end of authentication (env SQLINK_AUTHENTICATION_TIMEOUT)")
+		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
+		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
+		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -105,7 +121,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -155,6 +171,30 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	}
 	if err := dur("link-harden-delay", &s.LinkHardenDelay, fc.LinkHardenDelay, true, "use a duration such as 2ms, or 0 to fsync every batch at once"); err != nil {
 		return err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		file string
+	}{
+		{"authentication-timeout", &s.AuthenticationTimeout, fc.AuthenticationTimeout},
+		{"admin-read-timeout", &s.AdminReadTimeout, fc.AdminReadTimeout},
+		{"admin-idle-timeout", &s.AdminIdleTimeout, fc.AdminIdleTimeout},
+	} {
+		if err := dur(d.name, d.dst, d.file, false, "use a duration such as 30s"); err != nil {
+			return err
+		}
+	}
+	if fs.Lookup("metrics-auth") != nil && !fs.Changed("metrics-auth") {
+		if v := m.env("metrics-auth"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return sqlink.Errorf(sqlink.EINVALID, "use true or false", "SQLINK_METRICS_AUTH=%q is not a boolean", v)
+			}
+			s.MetricsAuth = b
+		} else if fc.MetricsAuth != nil {
+			s.MetricsAuth = *fc.MetricsAuth
+		}
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
@@ -237,6 +277,11 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		Synchronous:         s.Synchronous,
 		MaxConns:            s.MaxConns,
 		Logger:              log,
+
+		AuthenticationTimeout: s.AuthenticationTimeout,
+		AdminReadTimeout:      s.AdminReadTimeout,
+		AdminIdleTimeout:      s.AdminIdleTimeout,
+		MetricsAuth:           s.MetricsAuth,
 	}, nil
 }
 
