@@ -120,6 +120,10 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	}
 	fmt.Fprintf(w, "Created:\t%s\n", ts(d.CreatedAt))
 	chain := "no (take a full backup: sqlink backup " + d.Name + " --to FILE)"
+	if d.State == sqlink.DatabaseRestoring {
+		// Not readable, so not backed up either: say what comes first.
+		chain = "no (RESTORING: it can be backed up once online)"
+	}
 	if d.ChainStarted {
 		chain = "yes"
 	}
