@@ -1003,6 +1003,9 @@ shows every link.`,
 					fmt.Fprintf(w, "== as seen from the %s (%s) ==\n", c.Role, c.URL)
 					if st.Error != nil {
 						fmt.Fprintf(w, "unavailable: %s\n", st.Error.Message)
+						if st.Error.Hint != "" {
+							fmt.Fprintf(w, "Try: %s\n", st.Error.Hint)
+						}
 						continue
 					}
 					for j, l := range st.Links {
