@@ -37,7 +37,13 @@ func TestServerCommands_WithoutClientFlags(t *testing.T) {
 		if !strings.Contains(out, "--json") {
 			t.Errorf("%s --help lost the other global flags:\n%s", c, out)
 		}
-		_, errOut, code = runCLI(c, "--token", "x")
+		// (A bad --log-level ends the demo at once should --token be
+		// taken: it must not run.)
+		args := []string{c, "--token", "x"}
+		if c == "demo" {
+			args = append(args, "--log-level", "bogus")
+		}
+		_, errOut, code = runCLI(args...)
 		if code != 2 || !strings.Contains(errOut, "--token does not apply") {
 			t.Errorf("%s --token x: exit %d\n%s", c, code, errOut)
 		}
