@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -120,6 +122,10 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	}
 	fmt.Fprintf(w, "Created:\t%s\n", ts(d.CreatedAt))
 	chain := "no (take a full backup: sqlink backup " + d.Name + " --to FILE)"
+	if d.State == sqlink.DatabaseRestoring {
+		// Not readable, so not backed up either: say what comes first.
+		chain = "no (RESTORING: it can be backed up once online)"
+	}
 	if d.ChainStarted {
 		chain = "yes"
 	}
@@ -216,7 +222,7 @@ can seed it from the backup; bring it online with "sqlink db complete-restore".`
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
-				return sqlink.Errorf(sqlink.EINVALID, "check the backup file path", "open %s: %v", args[0], err)
+				return openBackupError(args[0], err)
 			}
 			defer f.Close()
 			d, err := c.Restore(cmd.Context(), as, restoring, f)
@@ -235,6 +241,20 @@ can seed it from the backup; bring it online with "sqlink db complete-restore".`
 	cmd.Flags().StringVar(&as, "as", "", "name of the new database")
 	cmd.Flags().BoolVar(&restoring, "restoring", false, "leave the database RESTORING (not readable) for seeding a link")
 	return cmd
+}
+
+// openBackupError is the error for a backup file restore cannot open: one
+// message naming the file once (os.Open's own error names it too).
+func openBackupError(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return sqlink.Errorf(sqlink.ENOTFOUND, "check the path; `sqlink backup DB --to FILE` writes a backup file",
+			"backup file %s does not exist", name)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return sqlink.Errorf(sqlink.EINVALID, "check the path and that this user may read the file", "cannot open backup file %s: %v", name, err)
 }
 
 // bytesHuman formats a byte count.

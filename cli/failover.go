@@ -67,7 +67,9 @@ func (pf *partnerFlags) client(m *Main) (*adminapi.Client, string, error) {
 	if token == "" {
 		return nil, "", sqlink.Errorf(sqlink.EUNAUTHORIZED, "pass --partner-token or set SQLINK_PARTNER_TOKEN", "no admin token given for the partner %s", u)
 	}
-	return adminapi.NewClient(u, token, &http.Client{}), u, nil
+	c := adminapi.NewClient(u, token, &http.Client{}).WithUnauthorizedHint(
+		fmt.Sprintf("pass --partner-token or set SQLINK_PARTNER_TOKEN to a valid token of the partner %s", u))
+	return c, u, nil
 }
 
 // FailoverReport is what `sqlink link failover --json` prints: the

@@ -689,7 +689,9 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		if !strings.Contains(u, "://") {
 			u = "http://" + u
 		}
-		out = append(out, sideClient{Role: x.role, URL: u, Client: adminapi.NewClient(u, x.token, &http.Client{})})
+		c := adminapi.NewClient(u, x.token, &http.Client{}).WithUnauthorizedHint(
+			fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN to a valid token of the %s %s", x.flag, strings.ToUpper(x.role), x.role, u))
+		out = append(out, sideClient{Role: x.role, URL: u, Client: c})
 	}
 	return out, nil
 }
@@ -1001,6 +1003,9 @@ shows every link.`,
 					fmt.Fprintf(w, "== as seen from the %s (%s) ==\n", c.Role, c.URL)
 					if st.Error != nil {
 						fmt.Fprintf(w, "unavailable: %s\n", st.Error.Message)
+						if st.Error.Hint != "" {
+							fmt.Fprintf(w, "Try: %s\n", st.Error.Hint)
+						}
 						continue
 					}
 					for j, l := range st.Links {

@@ -389,8 +389,12 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 }
 
 // plannedSteps lays the events of a planned failover out as steps. The
-// replica that coordinates (the old primary) records all of them; on the
-// other side the steps it did not see take no time.
+// replica that coordinates (the old primary) records all of them. The
+// other side (the secondary, where the README runs a failover) sees none
+// before its promotion: there the time until it is put under step 2,
+// stopping writes on the primary, which is where it goes (the drain of the
+// transaction in flight, up to FailoverDrainTimeout, 5 s by default), and
+// steps 1 and 3 take no time.
 func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status, keep, finished bool) []adminapi.StepResult {
 	at := func(prev time.Time, names ...string) time.Time {
 		for _, n := range names {
@@ -403,6 +407,11 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 	b1 := at(start, evDraining)
 	b2 := at(b1, evWritesOff)
 	b3 := at(b2, evDemoted, evPromoted)
+	_, drained := ev[evDraining]
+	_, writesOff := ev[evWritesOff]
+	if !drained && !writesOff {
+		b2 = b3
+	}
 	b4 := at(b3, evDone, evWritable)
 	if finished && b4 == b3 {
 		b4 = end

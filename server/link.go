@@ -164,7 +164,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 			return adminapi.LinkStatus{}, err
 		}
 		if d.State != sqlink.DatabaseOnline {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "complete the restore first", "database %q is %s, not ONLINE", req.Database, d.State)
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("bring it online first: sqlink db complete-restore %s", req.Database), "database %q is %s, not ONLINE", req.Database, d.State)
 		}
 		db, err := s.db(ctx, req.Database)
 		if err != nil {
@@ -202,7 +202,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		d, err := s.cat.GetDatabase(ctx, req.Database)
 		switch {
 		case req.SeedFromBackup && err != nil:
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("restore the primary's full backup here first: sqlink restore %s --from FILE --restoring", req.Database),
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("restore the primary's full backup here first: sqlink restore FILE --as %s --restoring", req.Database),
 				"database %q does not exist on instance %s", req.Database, s.info.Name)
 		case req.SeedFromBackup && d.State != sqlink.DatabaseRestoring:
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "restore the backup with --restoring", "database %q is %s, not RESTORING", req.Database, d.State)

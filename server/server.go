@@ -324,10 +324,22 @@ func (s *Server) db(ctx context.Context, name string) (*storage.DB, error) {
 		return nil, err
 	}
 	if d.State == sqlink.DatabaseRestoring {
-		return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "wait until seeding finishes, or complete the restore with `sqlink restore --complete`",
-			"database %q is RESTORING and cannot be read yet", name)
+		return nil, restoringError(name, s.linkForDatabase(name))
 	}
 	return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check the instance log", "database %q is not open", name)
+}
+
+// restoringError is the error for using a RESTORING database: a link's
+// secondary being seeded (rt) gets there by itself, a database restored
+// with --restoring and no link waits for an operator.
+func restoringError(name string, rt *linkRuntime) error {
+	if rt != nil {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("wait until link %s has seeded it (`sqlink link status %s`)", rt.name, rt.name),
+			"database %q is RESTORING (being seeded by link %s) and cannot be read yet", name, rt.name)
+	}
+	return sqlink.Errorf(sqlink.EUNAVAILABLE,
+		fmt.Sprintf("bring it online with `sqlink db complete-restore %s`, or make it a link's secondary with `sqlink link create --seed-from-backup`", name),
+		"database %q is RESTORING (restored with --restoring) and cannot be read yet", name)
 }
 
 // databaseNames returns the names of the databases sessions can open.
