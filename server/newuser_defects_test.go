@@ -1,0 +1,120 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+)
+
+// TestDropLinkedDatabaseRefusedKeepsItOpen: a drop refused because a link
+// replicates the database changes nothing: the database stays open for
+// clients, at its position, and the link keeps replicating (issue 18,
+// item 1).
+func TestDropLinkedDatabaseRefusedKeepsItOpen(t *testing.T) {
+	ctx := context.Background()
+	east, west := mustLinkPair(t, sqlink.ModeAsync, nil, nil)
+	before, err := east.admin.GetDatabase(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hint string
+	for _, n := range []*node{east, west} {
+		err := n.admin.DropDatabase(ctx, "shop")
+		if sqlink.ErrorCode(err) != sqlink.ECONFLICT || !strings.Contains(sqlink.ErrorMessage(err), "replicated by link L") {
+			t.Fatalf("drop of a linked database on %s: %v, want a conflict naming link L", n.name, err)
+		}
+		hint = sqlink.ErrorHint(err)
+	}
+	after, err := east.admin.GetDatabase(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != sqlink.DatabaseOnline || after.Pos.LSN != before.Pos.LSN || after.SizeBytes != before.SizeBytes {
+		t.Fatalf("after a refused drop the database shows %s at LSN %d, %d bytes; before %s at LSN %d, %d bytes",
+			after.State, after.Pos.LSN, after.SizeBytes, before.State, before.Pos.LSN, before.SizeBytes)
+	}
+	// Clients still use it, and the link still replicates.
+	insertRows(t, east, 100, 5, 10)
+	waitRows(t, west, 105)
+	if !strings.Contains(hint, "sqlink link drop L") {
+		t.Fatalf("drop refusal hint %q does not name `sqlink link drop L`", hint)
+	}
+}
+
+// TestDropLinkSeedingFromBackupKeepsTheRestoredDatabase: dropping a
+// secondary's half that was seeding from a backup the operator restored
+// (what `link create` does to undo a failed run) leaves that database as
+// it was: RESTORING, with its data (issue 18, item 2).
+func TestDropLinkSeedingFromBackupKeepsTheRestoredDatabase(t *testing.T) {
+	ctx := context.Background()
+	east := MustStartNode(t, "east", nil)
+	west := MustStartNode(t, "west", nil)
+	trust(t, east, west)
+	mustPrepareShop(t, east, 100)
+	var backup bytes.Buffer
+	if _, err := east.admin.Backup(ctx, "shop", false, &backup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := west.admin.Restore(ctx, "shop", true, &backup); err != nil {
+		t.Fatal(err)
+	}
+	// Only the secondary's half: the primary's never came (its creation
+	// failed), so the run's undo drops this half again.
+	req := linkReq(west, east, sqlink.RoleSecondary, sqlink.ModeAsync)
+	req.SeedFromBackup = true
+	if err := west.createLink(req); err != nil {
+		t.Fatal(err)
+	}
+	// Completing the restore under a link that seeds from it is refused.
+	if _, err := west.admin.CompleteRestore(ctx, "shop"); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
+		t.Fatalf("complete-restore while link L seeds from it: %v, want a conflict", err)
+	}
+	if err := west.admin.Do(ctx, "DELETE", "/v1/links/L", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	d, err := west.admin.GetDatabase(ctx, "shop")
+	if err != nil {
+		t.Fatalf("the restored database after the link's drop: %v, want it kept", err)
+	}
+	if d.State != sqlink.DatabaseRestoring {
+		t.Fatalf("the restored database is %s after the link's drop, want RESTORING", d.State)
+	}
+	// It is the operator's restored copy, whole and writable once
+	// completed.
+	if _, err := west.admin.CompleteRestore(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := west.count("shop", "items"); err != nil || n != 100 {
+		t.Fatalf("restored copy has %d rows (%v), want 100", n, err)
+	}
+	west.mustExec("shop", "INSERT INTO items (id, body) VALUES (9999, 'west')")
+}
+
+// TestRestoreOverExistingNameChangesNothing: a restore refused because the
+// name is taken leaves the existing database untouched (issue 18, item 1).
+func TestRestoreOverExistingNameChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	east := MustStartNode(t, "east", nil)
+	mustPrepareShop(t, east, 10)
+	var backup bytes.Buffer
+	if _, err := east.admin.Backup(ctx, "shop", true, &backup); err != nil {
+		t.Fatal(err)
+	}
+	insertRows(t, east, 100, 5, 10)
+	for _, restoring := range []bool{false, true} {
+		if _, err := east.admin.Restore(ctx, "shop", restoring, bytes.NewReader(backup.Bytes())); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
+			t.Fatalf("restore over an existing database: %v, want a conflict", err)
+		}
+	}
+	if n, err := east.count("shop", "items"); err != nil || n != 15 {
+		t.Fatalf("after a refused restore shop has %d rows (%v), want 15", n, err)
+	}
+	var infos []adminapi.DatabaseInfo
+	if err := east.admin.Do(ctx, "GET", "/v1/databases", nil, &infos); err != nil || len(infos) != 1 || infos[0].State != sqlink.DatabaseOnline {
+		t.Fatalf("databases after a refused restore: %+v, %v", infos, err)
+	}
+}
