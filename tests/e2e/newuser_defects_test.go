@@ -1,0 +1,80 @@
+package e2e_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBackup_NeverOverwritesWithoutForce: `backup --to FILE` refuses a
+// FILE that exists unless --force (a conflict, exit 6, the hint naming
+// --force); a backup that fails leaves the old FILE whole and no temporary
+// file beside it (issue 18, item 3).
+func TestBackup_NeverOverwritesWithoutForce(t *testing.T) {
+	in := MustStartInstance(t, "alpha")
+	in.MustCLI("db", "create", "shop")
+	in.MustPsql("shop", "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "shop.bak")
+	mustBackup(t, in, "shop", file, false)
+	first, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.MustPsql("shop", "INSERT INTO t VALUES (2);")
+
+	r := in.CLI("backup", "shop", "--to", file)
+	if r.Code != 6 || !strings.Contains(r.Stderr, "already exists") || !strings.Contains(r.Stderr, "--force") {
+		t.Fatalf("backup over an existing file: exit %d, want 6 with a hint naming --force\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	assertFile(t, file, first, "after a refused backup")
+
+	// A backup that fails (no such database), even with --force, leaves
+	// the file as it was.
+	if r := in.CLI("backup", "nosuch", "--to", file, "--force"); r.Code == 0 {
+		t.Fatalf("backup of a missing database succeeded:\n%s", r.Stdout)
+	}
+	assertFile(t, file, first, "after a failed backup")
+	assertOnlyFile(t, dir, "shop.bak")
+
+	// --force replaces it with the new backup.
+	in.MustCLI("backup", "shop", "--to", file, "--force")
+	assertOnlyFile(t, dir, "shop.bak")
+	if b, _ := os.ReadFile(file); bytes.Equal(b, first) {
+		t.Fatal("backup --force left the old file")
+	}
+	in.MustCLI("restore", file, "--as", "copy")
+	if got := in.MustPsql("copy", "SELECT count(*) FROM t;"); got != "2" {
+		t.Fatalf("restored backup has %s rows, want 2", got)
+	}
+}
+
+func assertFile(t *testing.T, path string, want []byte, when string) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %s changed (%d bytes, was %d)", when, path, len(got), len(want))
+	}
+}
+
+// assertOnlyFile checks that dir holds only the file name (no temporary
+// file was left behind).
+func assertOnlyFile(t *testing.T, dir, name string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 || names[0] != name {
+		t.Fatalf("%s holds %v, want only %s", dir, names, name)
+	}
+}
