@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"github.com/sqlink/sqlink/internal/testutil"
 	"strings"
 	"testing"
 
@@ -117,4 +119,38 @@ func TestRestoreOverExistingNameChangesNothing(t *testing.T) {
 	if err := east.admin.Do(ctx, "GET", "/v1/databases", nil, &infos); err != nil || len(infos) != 1 || infos[0].State != sqlink.DatabaseOnline {
 		t.Fatalf("databases after a refused restore: %+v, %v", infos, err)
 	}
+}
+
+// TestIdleLinkShowsNoLag: once the secondary has redone every commit,
+// both sides report no secondary lag, however long the link then idles
+// (issue 18, item 4).
+func TestIdleLinkShowsNoLag(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, nil)
+	waitNoLag(t, east, west) // seeded, no write since
+	insertRows(t, east, 100, 5, 10)
+	waitRows(t, west, 105)
+	waitNoLag(t, east, west)
+	// After a planned failover, with no write since.
+	waitRoles(t, east, west)
+	if _, err := east.failover(adminapi.FailoverRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRoles(t, west, east)
+	waitNoLag(t, east, west)
+}
+
+func waitNoLag(t *testing.T, east, west *node) {
+	t.Helper()
+	testutil.RetryUntil(t, testWait, func() error {
+		for _, n := range []*node{east, west} {
+			st := n.link("L")
+			for _, r := range []adminapi.ReplicaStatus{st.Local, st.Partner} {
+				if r.SecondaryLag != 0 {
+					return fmt.Errorf("%s reports %s (%s, hardened %d, redone %d) with a secondary lag of %.3fs",
+						n.name, r.Instance, st.State, r.LastHardenedLSN, r.LastRedoneLSN, r.SecondaryLag)
+				}
+			}
+		}
+		return nil
+	})
 }
