@@ -78,3 +78,30 @@ func assertOnlyFile(t *testing.T, dir, name string) {
 		t.Fatalf("%s holds %v, want only %s", dir, names, name)
 	}
 }
+
+// TestFailover_SummaryNeverShowsTwoPrimaries: the summary `link failover`
+// prints after planned failovers back and forth (the README's way, without
+// --partner) shows the settled roles: one PRIMARY and one SECONDARY, as
+// `link status` shows right after (issue 18, item 5).
+func TestFailover_SummaryNeverShowsTwoPrimaries(t *testing.T) {
+	alpha := MustStartFailoverInstance(t, "alpha")
+	beta := MustStartFailoverInstance(t, "beta")
+	linkF(t, alpha, beta, "fo", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);", "--two-way")
+	waitCaughtUp(t, alpha, beta, "fo", 0)
+	p, s := alpha, beta
+	for i := range 4 {
+		waitSettled(t, "fo", p, s, 0)
+		out := p.MustCLI("link", "failover", "fo")
+		var linkLine string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "Link:") {
+				linkLine = l
+			}
+		}
+		want := s.Name + " is PRIMARY"
+		if !strings.Contains(linkLine, p.Name+" is SECONDARY") || !strings.Contains(linkLine, want) {
+			t.Fatalf("failover %d to %s: summary %q, want %s SECONDARY and %s PRIMARY\n%s", i+1, s.Name, linkLine, p.Name, s.Name, out)
+		}
+		p, s = s, p
+	}
+}
