@@ -1036,7 +1036,17 @@ func (rt *linkRuntime) onTick() {
 			pc.control(cmdReseed, struct{}{})
 		}
 	} else if db != nil && rt.r != nil && rt.r.HardState().Role == sqlink.RoleSecondary {
-		rt.tickAck(pc, db, now)
+		if d := divergedSecondary(db); d != nil {
+			// Changed outside sqlink while it ran (the background
+			// capture found it): reseed now, not when the next record
+			// fails to apply. Once per copy; a failed save of the copy
+			// retries on its own.
+			if rt.divergedCopy.db != db {
+				rt.reseedDiverged(d.Why)
+			}
+		} else {
+			rt.tickAck(pc, db, now)
+		}
 	}
 	pc.control(cmdStatus, rt.localStatus())
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -36,6 +37,10 @@ func (rt *linkRuntime) stateLocked() string {
 		// its partner was away may come back to find one).
 		return linkSplitBrain
 	case rt.data.ReseedRequired:
+		return linkReseedRequired
+	case rt.data.Phase == phaseOnline && divergedSecondary(rt.db) != nil:
+		// Changed outside sqlink: it needs a new copy (which the link
+		// starts at once when it reaches the primary).
 		return linkReseedRequired
 	case rt.data.Phase != phaseOnline, rt.seed.active:
 		return linkSeeding
@@ -194,6 +199,16 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 				}
 				if !t.IsZero() {
 					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
+				}
+			}
+			if d := ds.Diverged; d != nil && ds.ReadOnly && rt.data.Phase == phaseOnline {
+				// Said at once, not at the next record it cannot apply:
+				// the copy follows the primary no more.
+				rs.SyncState, rs.Health = sqlink.NotSynchronizing, "NOT_HEALTHY"
+				if rs.LastError == nil || !strings.Contains(rs.LastError.Message, "no longer matches its log") {
+					rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Time: d.Time,
+						Message: fmt.Sprintf("the secondary's copy no longer matches its log (%s): it applies nothing more and is reseeded", d.Why),
+						Hint:    "the link saves the copy under diverged/ in the data directory and reseeds it; stop any other program that writes to the secondary's files"}
 				}
 			}
 		}

@@ -2,10 +2,15 @@ package e2e_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
 )
 
 // TestBackup_NeverOverwritesWithoutForce: `backup --to FILE` refuses a
@@ -104,4 +109,40 @@ func TestFailover_SummaryNeverShowsTwoPrimaries(t *testing.T) {
 		}
 		p, s = s, p
 	}
+}
+
+// TestLink_DivergedSecondaryReportedAndReseededAtOnce: another program
+// commits to a running secondary's database while the primary takes no
+// write. The secondary stops saying SYNCHRONIZED/HEALTHY at once and
+// reseeds without waiting for the primary's next commit (issue 18,
+// item 6).
+func TestLink_DivergedSecondaryReportedAndReseededAtOnce(t *testing.T) {
+	alpha, beta, attempts := linkedWithARow(t, "dv")
+	otherProgram(t, beta, `INSERT INTO t (v) VALUES ('behind its back')`)
+
+	// No write on the primary from here on.
+	st := waitLink(t, beta, "dv", time.Minute, func(st adminapi.LinkStatus) error {
+		if seedAttempts(st) > attempts {
+			return nil // already reseeding
+		}
+		if st.State == "SYNCHRONIZED" || st.Local.Health == "HEALTHY" || st.Local.SyncState == sqlink.Synchronized {
+			return fmt.Errorf("a diverged secondary still reports %s, %s, %s", st.State, st.Local.SyncState, st.Local.Health)
+		}
+		if e := st.Local.LastError; e == nil || !strings.Contains(e.Message, "no longer matches its log") {
+			return fmt.Errorf("last error %+v does not say the copy diverged", e)
+		}
+		return nil
+	})
+	t.Logf("the secondary reports %s (%s, %s), last error %s", st.State, st.Local.SyncState, st.Local.Health, lastError(st.Local))
+	waitLink(t, beta, "dv", time.Minute, func(st adminapi.LinkStatus) error {
+		if got := seedAttempts(st); got <= attempts {
+			return fmt.Errorf("no reseed started: %d seeding attempts, was %d", got, attempts)
+		}
+		return nil
+	})
+	waitCaughtUp(t, alpha, beta, "dv", 2*time.Minute)
+	if n, err := queryInt(beta, "f", `SELECT count(*) FROM t WHERE v = 'behind its back'`); err != nil || n != 0 {
+		t.Fatalf("the other program's row is still on the reseeded secondary: %d (%v)", n, err)
+	}
+	mustVerify(t, alpha, beta, "dv")
 }
