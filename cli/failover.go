@@ -541,11 +541,11 @@ named primary and the partner has diverged transactions to save.`,
 				fmt.Fprintf(w, "Diverged transactions:\t%d (on %s)\n", res.Diverged, orDash(loser))
 				switch {
 				case res.DivergedFile != "":
-					fmt.Fprintf(w, "Saved to:\t%s (a SQLite database: sqlite3 %s)\n", res.DivergedFile, res.DivergedFile)
+					fmt.Fprintf(w, "Saved to:\t%s on %s (a SQLite database: sqlite3 %s)\n", res.DivergedFile, orDash(loser), res.DivergedFile)
 				case res.Diverged == 0:
 					fmt.Fprintf(w, "Saved to:\t- (nothing diverged on %s)\n", orDash(loser))
 				default:
-					fmt.Fprintf(w, "Saved to:\t- (the file is on %s; run set-role there to see its path)\n", orDash(loser))
+					fmt.Fprintf(w, "Saved to:\t- (on %s, which has not reported the path yet: `sqlink link status %s` shows it once saved)\n", orDash(loser), name)
 				}
 				fmt.Fprintf(w, "Listing:\t%s\n", orDash(res.DivergedList))
 				fmt.Fprintf(w, "Method:\t%s\n", orDash(res.Method))

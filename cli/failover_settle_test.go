@@ -45,3 +45,18 @@ func TestFailover_SummaryShowsSettledRoles(t *testing.T) {
 		t.Fatalf("unconfirmed partner: exit %d\n%s", code, out)
 	}
 }
+
+// TestSetRole_OnTheWinnerShowsTheLosersPath: set-role run on the instance
+// that keeps its writes (as the README shows it) prints the path the other
+// instance reported for its saved transactions (issue 18, item 8).
+func TestSetRole_OnTheWinnerShowsTheLosersPath(t *testing.T) {
+	a, _, aURL, _ := newFailoverPair(t)
+	a.setRole = adminapi.SetRoleResult{ForkLSN: 100, Diverged: 2, DivergedFile: "/data/beta/diverged/L-shop-fork100.db", DivergedList: "/data/beta/diverged/L-shop-fork100.txt", Method: "rewind"}
+	out, errOut, code := runCLI("link", "set-role", "L", "--primary", "alpha", "--server", aURL, "--token", "t")
+	if code != 0 || len(a.gotSetRole) != 1 {
+		t.Fatalf("exit %d, alpha got %+v\n%s\n%s", code, a.gotSetRole, out, errOut)
+	}
+	if !strings.Contains(out, "/data/beta/diverged/L-shop-fork100.db on beta") || strings.Contains(out, "Saved to:\t-") {
+		t.Fatalf("set-role does not show the path beta reported:\n%s", out)
+	}
+}

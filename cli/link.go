@@ -1111,6 +1111,14 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 	fmt.Fprintf(w, "Seeding (partner):\t%s\n", seedingText(b.Seeding))
 	fmt.Fprintf(w, "Last error (local):\t%s\n", linkErrorText(a.LastError))
 	fmt.Fprintf(w, "Last error (partner):\t%s\n", linkErrorText(b.LastError))
+	for _, x := range []struct {
+		side string
+		r    adminapi.ReplicaStatus
+	}{{"local", a}, {"partner", b}} {
+		if d := x.r.DivergedSaved; d != nil {
+			fmt.Fprintf(w, "Diverged saved (%s):\t%d transactions after LSN %d in %s on %s\n", x.side, d.Transactions, d.ForkLSN, d.File, orDash(x.r.Instance))
+		}
+	}
 }
 
 // certExpiryText formats a certificate's expiry, flagged when it is near

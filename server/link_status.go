@@ -213,6 +213,13 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 			}
 		}
 	}
+	saved := rt.lastRewind
+	if saved == nil || saved.file == "" {
+		saved = rt.saved
+	}
+	if saved != nil && saved.file != "" {
+		rs.DivergedSaved = &adminapi.DivergedSave{ForkLSN: saved.fork, Transactions: saved.count, File: saved.file, List: saved.list, Method: saved.method}
+	}
 	if rt.seed.state != "" {
 		sd := &adminapi.SeedingStatus{State: rt.seed.state, BytesDone: rt.seed.done, BytesTotal: rt.seed.total,
 			RateBytes: rt.seed.rate.value, SeedLSN: rt.seed.seedLSN, Attempts: rt.data.SeedAttempts, FromBackup: rt.data.SeedFromBackup,

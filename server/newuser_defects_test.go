@@ -154,3 +154,66 @@ func waitNoLag(t *testing.T, east, west *node) {
 		return nil
 	})
 }
+
+// TestPlannedFailoverWithPrimaryDownSaysSoAtOnce: a planned failover run
+// on the secondary while the primary is down is refused within seconds, as
+// unavailable, pointing at a forced failover and its estimated loss,
+// rather than waiting out the failover timeout (issue 18, item 7).
+func TestPlannedFailoverWithPrimaryDownSaysSoAtOnce(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, nil)
+	waitRoles(t, east, west)
+	east.stop()
+	_, err := west.failover(adminapi.FailoverRequest{})
+	if sqlink.ErrorCode(err) != sqlink.EUNAVAILABLE || !strings.Contains(sqlink.ErrorMessage(err), "the primary east cannot be reached") {
+		t.Fatalf("planned failover with the primary down: %v, want unavailable naming east", err)
+	}
+	if h := sqlink.ErrorHint(err); !strings.Contains(h, "sqlink link failover L --force --allow-data-loss") || !strings.Contains(h, "estimated loss now: 0 transactions") {
+		t.Fatalf("hint %q does not point at a forced failover and its estimated loss", h)
+	}
+	// Nothing changed: west is still the secondary, and follows east
+	// when it is back.
+	east.start()
+	waitRoles(t, east, west)
+	insertRows(t, east, 100, 5, 10)
+	waitRows(t, west, 105)
+}
+
+// TestSetRoleOnTheWinnerReportsTheLosersFile: set-role run on the instance
+// that keeps its writes (as the README shows it) reports the path of the
+// file the other instance saved its diverged transactions to, as that
+// instance reported it (issue 18, item 8).
+func TestSetRoleOnTheWinnerReportsTheLosersFile(t *testing.T) {
+	east, west := mustTwoWayPair(t, true, nil)
+	waitRows(t, west, 100)
+	// east commits two transactions west never gets, then goes away.
+	west.stop()
+	east.mustExec("shop", "INSERT INTO items(body) VALUES ('east 1')")
+	east.mustExec("shop", "INSERT INTO items(body) VALUES ('east 2')")
+	east.stop()
+	west.start()
+	if _, err := west.failover(adminapi.FailoverRequest{Type: "forced", AllowDataLoss: true}); err != nil {
+		t.Fatal(err)
+	}
+	west.mustExec("shop", "INSERT INTO items(body) VALUES ('west 1')")
+	east.start()
+	testutil.RetryUntil(t, testWait, func() error {
+		if sb := west.link("L").SplitBrain; sb == nil || sb.DivergedPartner != 2 {
+			return fmt.Errorf("west's split brain: %+v", sb)
+		}
+		return nil
+	})
+
+	sr, err := west.setRole("west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("set-role: %+v", sr)
+	if sr.Diverged != 2 || sr.DivergedFile == "" || !strings.Contains(sr.DivergedFile, east.dir) {
+		t.Fatalf("set-role on the winner reports diverged %d saved to %q, want 2 in a file under east's %s", sr.Diverged, sr.DivergedFile, east.dir)
+	}
+	checkSaved(t, sr.DivergedFile, "items WHERE body LIKE 'east %'", 2)
+	waitRoles(t, west, east)
+	if d := east.link("L").Local.DivergedSaved; d == nil || d.File != sr.DivergedFile {
+		t.Fatalf("east's status reports its saved file as %+v, want %s", d, sr.DivergedFile)
+	}
+}

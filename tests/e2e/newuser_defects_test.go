@@ -146,3 +146,24 @@ func TestLink_DivergedSecondaryReportedAndReseededAtOnce(t *testing.T) {
 	}
 	mustVerify(t, alpha, beta, "dv")
 }
+
+// TestFailover_PlannedWithPrimaryDownPointsAtForce: `link failover` on the
+// secondary with the primary killed says within seconds that the primary
+// cannot be reached (exit 7) and points at --force --allow-data-loss with
+// the estimated loss, instead of waiting a minute to time out (issue 18,
+// item 7).
+func TestFailover_PlannedWithPrimaryDownPointsAtForce(t *testing.T) {
+	alpha := MustStartFailoverInstance(t, "alpha")
+	beta := MustStartFailoverInstance(t, "beta")
+	linkF(t, alpha, beta, "fo", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);", "--two-way")
+	waitCaughtUp(t, alpha, beta, "fo", 0)
+	alpha.Kill()
+	r := beta.CLI("link", "failover", "fo")
+	if r.Code != 7 || !strings.Contains(r.Stderr, "the primary alpha cannot be reached") ||
+		!strings.Contains(r.Stderr, "--force --allow-data-loss") || !strings.Contains(r.Stderr, "estimated loss now") {
+		t.Fatalf("planned failover with the primary down: exit %d, want 7 pointing at --force --allow-data-loss\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if st := mustLinkStatus(t, beta, "fo"); st.Local.Role != sqlink.RoleSecondary {
+		t.Fatalf("beta is %s after the refused failover, want SECONDARY", st.Local.Role)
+	}
+}
