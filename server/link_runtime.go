@@ -1051,32 +1051,6 @@ func (rt *linkRuntime) onTick() {
 	pc.control(cmdStatus, rt.localStatus())
 }
 
-// tickAck acknowledges a secondary's position when it changed since the
-// last tick's acknowledgment on this connection (loop). Records applied
-// acknowledge themselves; this tells a new primary (after seeding, a
-// failover or a reconnect) that the copy is caught up when no record
-// flows, so its lag shows zero rather than growing until the next write.
-func (rt *linkRuntime) tickAck(pc *peerConn, db *storage.DB, now time.Time) {
-	rt.mu.Lock()
-	on := rt.recvOn && rt.data.Phase == phaseOnline
-	rt.mu.Unlock()
-	if !on {
-		return
-	}
-	hard, hardAt := db.Hardened()
-	red := db.Redone().LSN
-	pos := [2]sqlink.LSN{hard.LSN, red}
-	if pos == pc.tickAcked {
-		return
-	}
-	pc.tickAcked = pos
-	var ago time.Duration
-	if !hardAt.IsZero() {
-		ago = max(0, now.Sub(hardAt))
-	}
-	pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
-}
-
 // attach makes pc the link's connection (on the loop).
 func (rt *linkRuntime) attach(pc *peerConn) {
 	rt.mu.Lock()
