@@ -573,8 +573,13 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 		// Each half's undo is recorded before the call: a call that fails
 		// (say the instance died answering it) may still have created the
 		// half, and then undo drops it, or says to.
+		what := fmt.Sprintf("dropped link %s on %s", name, s.Name)
+		if opts.SeedFromBackup {
+			// The server keeps the database it was seeding from.
+			what += fmt.Sprintf(" (the restored database %s stays there, RESTORING)", db)
+		}
 		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("dropped link %s on %s", name, s.Name),
+			what: what,
 			todo: fmt.Sprintf("drop link %s on %s", name, s.Name),
 			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Secondary, name, id) },
 		})

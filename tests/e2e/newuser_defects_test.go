@@ -167,3 +167,38 @@ func TestFailover_PlannedWithPrimaryDownPointsAtForce(t *testing.T) {
 		t.Fatalf("beta is %s after the refused failover, want SECONDARY", st.Local.Role)
 	}
 }
+
+// TestLink_FailedCreateFromBackupKeepsTheRestoredDatabase: a `link create
+// --seed-from-backup` that fails after the secondary's half was created
+// (here the primary's token lacks links/write) undoes that half but keeps
+// the database the operator restored on the secondary, RESTORING; the
+// next create seeds from it (issue 18, item 2).
+func TestLink_FailedCreateFromBackupKeepsTheRestoredDatabase(t *testing.T) {
+	p := MustStartInstance(t, "alpha")
+	s := MustStartInstance(t, "beta")
+	p.MustCLI("db", "create", "shop")
+	p.MustPsql("shop", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a');`)
+	file := filepath.Join(t.TempDir(), "shop.bak")
+	mustBackup(t, p, "shop", file, false)
+	s.MustCLI("restore", file, "--as", "shop", "--restoring")
+
+	limited := grantAllBut(t, p, "links/write")
+	r := p.CLI("link", "create", "--name", "shop", "--database", "shop", "--seed-from-backup",
+		"--primary", "http://"+p.AdminAddr, "--primary-token", limited,
+		"--secondary", "http://"+s.AdminAddr, "--secondary-token", s.Token)
+	if r.Code != 4 || !strings.Contains(r.Stderr, "dropped link shop on beta (the restored database shop stays there, RESTORING)") {
+		t.Fatalf("link create without links/write: exit %d, want 4 undoing beta's half\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	var d adminapi.DatabaseInfo
+	if err := s.API().Do(t.Context(), "GET", "/v1/databases/shop", nil, &d); err != nil || d.State != sqlink.DatabaseRestoring {
+		t.Fatalf("the restored database on beta after the undo: %+v, %v; want it kept RESTORING\nlink create said: %s", d, err, r.Stderr)
+	}
+	// The next attempt seeds from it, shipping only the log.
+	p.MustPsql("shop", `INSERT INTO t (v) VALUES ('b');`)
+	MustCreateLink(t, p, s, "shop", "shop", "--seed-from-backup")
+	waitCaughtUp(t, p, s, "shop", 0)
+	waitRows(t, s, "shop", `SELECT count(*) FROM t;`, 2, 0)
+	if sd := seedingOf(mustLinkStatus(t, s, "shop")); sd == nil || !sd.FromBackup {
+		t.Fatalf("the second create did not seed from the kept backup: %+v", sd)
+	}
+}
