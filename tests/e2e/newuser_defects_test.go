@@ -202,3 +202,22 @@ func TestLink_FailedCreateFromBackupKeepsTheRestoredDatabase(t *testing.T) {
 		t.Fatalf("the second create did not seed from the kept backup: %+v", sd)
 	}
 }
+
+// TestDB_RefusedDropOfALinkedDatabaseKeepsItOpen: `sqlink db drop` of a
+// linked database exits 6 and changes nothing: clients go on using it and
+// the link goes on replicating, with no restart (issue 18, item 1).
+func TestDB_RefusedDropOfALinkedDatabaseKeepsItOpen(t *testing.T) {
+	alpha, beta, _ := linkedWithARow(t, "dd")
+	before := lsnOf(t, alpha, "f")
+	for _, in := range []*Instance{alpha, beta} {
+		r := in.CLI("db", "drop", "f")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "replicated by link dd") {
+			t.Fatalf("db drop of a linked database on %s: exit %d, want 6\nstdout: %s\nstderr: %s", in.Name, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if got := lsnOf(t, alpha, "f"); got != before {
+		t.Fatalf("after the refused drop db show says LSN %d, was %d", got, before)
+	}
+	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('after the refused drop');`)
+	waitRows(t, beta, "f", `SELECT count(*) FROM t WHERE v = 'after the refused drop';`, 1, 0)
+}
