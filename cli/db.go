@@ -147,13 +147,15 @@ func (m *Main) backupCommand() *cobra.Command {
 	var (
 		to       string
 		copyOnly bool
+		force    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "backup DB --to FILE [--copy-only]",
+		Use:   "backup DB --to FILE [--copy-only] [--force]",
 		Short: "Take a consistent online backup of a database",
 		Long: `backup streams a consistent backup of the database to FILE while writes go
 on. A full backup starts the database's backup chain (a link needs one);
---copy-only takes a backup that does not.`,
+--copy-only takes a backup that does not. It never replaces an existing
+FILE unless --force is given; a backup that fails leaves no FILE behind.`,
 		Args: exactArgs(1, "a database name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
@@ -163,28 +165,15 @@ on. A full backup starts the database's backup chain (a link needs one);
 			if err != nil {
 				return err
 			}
-			tmp := to + ".partial"
-			f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if _, err := os.Lstat(to); err == nil && !force {
+				return sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it",
+					"%s already exists", to)
+			}
+			info, err := writeBackup(to, force, func(f *os.File) (adminapi.BackupInfo, error) {
+				return c.Backup(cmd.Context(), args[0], copyOnly, f)
+			})
 			if err != nil {
-				return sqlink.Errorf(sqlink.EINVALID, "check the --to path", "create %s: %v", tmp, err)
-			}
-			info, err := c.Backup(cmd.Context(), args[0], copyOnly, f)
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(tmp)
 				return err
-			}
-			if err := os.Rename(tmp, to); err != nil {
-				return err
-			}
-			if d, err := os.Open(filepath.Dir(to)); err == nil {
-				d.Sync()
-				d.Close()
 			}
 			return m.emit(info, func(w *tabwriter.Writer) {
 				kind := "Full backup (starts the backup chain)"
@@ -197,7 +186,54 @@ on. A full backup starts the database's backup chain (a link needs one);
 	}
 	cmd.Flags().StringVar(&to, "to", "", "file to write the backup to")
 	cmd.Flags().BoolVar(&copyOnly, "copy-only", false, "do not start the backup chain")
+	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
 	return cmd
+}
+
+// writeBackup writes a backup through a temporary file in to's directory,
+// synced and then renamed into place (and the directory synced), so that a
+// backup that fails never leaves a truncated file under the name. Without
+// force it never replaces a file that exists, even one created meanwhile.
+func writeBackup(to string, force bool, backup func(*os.File) (adminapi.BackupInfo, error)) (adminapi.BackupInfo, error) {
+	dir, base := filepath.Split(to)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	if err != nil {
+		return adminapi.BackupInfo{}, sqlink.Errorf(sqlink.EINVALID, "check the --to path", "create a file in %s: %v", dir, err)
+	}
+	tmp := f.Name()
+	info, err := backup(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if force {
+			err = os.Rename(tmp, to)
+		} else if err = os.Link(tmp, to); errors.Is(err, os.ErrExist) {
+			err = sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it", "%s already exists", to)
+		} else if err != nil {
+			// No hard links here: rename, having checked just before.
+			if _, serr := os.Lstat(to); serr == nil {
+				err = sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it", "%s already exists", to)
+			} else {
+				err = os.Rename(tmp, to)
+			}
+		}
+	}
+	os.Remove(tmp) // gone already when renamed; the extra name when linked
+	if err != nil {
+		return adminapi.BackupInfo{}, err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return info, nil
 }
 
 func (m *Main) restoreCommand() *cobra.Command {

@@ -44,6 +44,9 @@ type Server struct {
 
 	mu  sync.Mutex
 	dbs map[string]*storage.DB // open databases by name (ONLINE ones)
+	// restoring holds the names of databases being restored, not yet
+	// registered: nothing else may create or remove their files.
+	restoring map[string]bool
 
 	pg       *pgwire.Server
 	admin    *http.Server
@@ -104,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, authKey: authKey, dbs: map[string]*storage.DB{}, links: map[string]*linkRuntime{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, authKey: authKey, dbs: map[string]*storage.DB{}, restoring: map[string]bool{}, links: map[string]*linkRuntime{}}
 	if err := s.load(ctx); err != nil {
 		s.closeDatabases(ctx)
 		cat.Close()
