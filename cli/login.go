@@ -54,14 +54,12 @@ func (pf *passwordFlags) read(m *Main, cmd *cobra.Command, login string) (string
 		}
 		return pw, nil
 	}
-	fmt.Fprintf(m.Stderr, "Password for SQL login %s: ", login)
-	pw, err := readNoEcho(tty)
+	pw, err := readNoEcho(tty, func() { fmt.Fprintf(m.Stderr, "Password for SQL login %s: ", login) })
 	fmt.Fprintln(m.Stderr)
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(m.Stderr, "Again: ")
-	again, err := readNoEcho(tty)
+	again, err := readNoEcho(tty, func() { fmt.Fprintf(m.Stderr, "Again: ") })
 	fmt.Fprintln(m.Stderr)
 	if err != nil {
 		return "", err

@@ -20,8 +20,10 @@ func terminal(r any) *os.File {
 	return f
 }
 
-// readNoEcho reads a line from the terminal f with echo off.
-func readNoEcho(f *os.File) (string, error) {
+// readNoEcho turns echo off on the terminal f, calls prompt, and reads a
+// line. Echo is off before the prompt shows, so nothing typed after it
+// is ever echoed.
+func readNoEcho(f *os.File, prompt func()) (string, error) {
 	fd := int(f.Fd())
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -34,5 +36,6 @@ func readNoEcho(f *os.File) (string, error) {
 		return "", err
 	}
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	prompt()
 	return readLine(f)
 }

@@ -8,4 +8,4 @@ import "os"
 // only; elsewhere pass --password-stdin.
 func terminal(r any) *os.File { return nil }
 
-func readNoEcho(f *os.File) (string, error) { return readLine(f) }
+func readNoEcho(f *os.File, prompt func()) (string, error) { prompt(); return readLine(f) }
