@@ -37,7 +37,7 @@ func (s *server) listLogins(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]LoginInfo, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, LoginInfo(l))
+		out = append(out, loginInfo(l))
 	}
 	WriteJSON(w, http.StatusOK, out)
 	return nil

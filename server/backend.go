@@ -24,7 +24,14 @@ func (b backend) LookupLogin(ctx context.Context, user string) (scram.StoredCred
 	return b.s.cat.LookupLogin(ctx, user)
 }
 
+// OpenSession opens a session for login user on database with the right
+// the login holds there when the session starts (see sessionAccess):
+// changes to the login's rights apply to its next sessions.
 func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire.Session, error) {
+	access, err := b.s.sessionAccess(ctx, user, database)
+	if err != nil {
+		return nil, err
+	}
 	db, err := b.s.db(ctx, database)
 	if err != nil {
 		return nil, err
@@ -33,6 +40,7 @@ func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire
 	if err != nil {
 		return nil, err
 	}
+	c.SetAccess(access)
 	return &session{s: b.s, user: user, name: database, db: db, c: c}, nil
 }
 

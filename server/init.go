@@ -145,6 +145,9 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if err := cat.CreateLogin(ctx, AdminLogin, password); err != nil {
 		return InitResult{}, fmt.Errorf("create admin login: %w", err)
 	}
+	if err := cat.GrantRight(ctx, AdminLogin, catalog.AllDatabases, catalog.RightWrite); err != nil {
+		return InitResult{}, fmt.Errorf("grant the admin login write on all databases: %w", err)
+	}
 	// Recording the instance is the last step: it marks the directory done.
 	if _, err := cat.Init(ctx, catalog.InstanceInfo{
 		ID:        res.InstanceID,
