@@ -125,7 +125,7 @@ func (s *sandbox) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, dbNa
 			return sqlite.AuthorizerOK
 		}
 		return s.refuse(sqlink.EFORBIDDEN, "Ask an administrator for the read right: sqlink login grant <login> <database> read.",
-			"permission denied for table %s: the login has only the %s right on this database", arg1, access)
+			"permission denied for table %s: reading it needs the read right on this database; the login has %s", arg1, access)
 	case sqlite.AuthCreateVTable, sqlite.AuthDropVTable:
 		if !allowedModules[strings.ToLower(arg2)] {
 			return s.refuse(sqlink.EFORBIDDEN, "Full-text search (fts3, fts4, fts5) and R-tree modules are available.", "virtual table module %q is not allowed", arg2)
@@ -158,11 +158,11 @@ func (s *sandbox) writeTo(dbName string, access Access) sqlite.AuthorizerReturnC
 			return sqlite.AuthorizerOK
 		}
 		return s.refuse(sqlink.EFORBIDDEN, "Ask an administrator for the read right: sqlink login grant <login> <database> read.",
-			"permission denied: temporary objects need the read right; the login has only the %s right on this database", access)
+			"permission denied: temporary objects need the read right on this database; the login has %s", access)
 	}
 	if access < AccessWrite {
 		return s.refuse(sqlink.EFORBIDDEN, "Ask an administrator for the write right: sqlink login grant <login> <database> write.",
-			"permission denied: this statement changes the database and the login has only the %s right on it", access)
+			"permission denied: this statement changes the database, which needs the write right on it; the login has %s", access)
 	}
 	if !s.write.Load() && !s.holds.Load() {
 		// The front end runs a statement it took for a read without the
@@ -224,7 +224,7 @@ func (s *sandbox) pragma(name, value string, access Access) sqlite.AuthorizerRet
 	}
 	if access < AccessRead && name != "pragma_list" && name != "compile_options" && name != "function_list" && name != "module_list" && name != "collation_list" {
 		return s.refuse(sqlink.EFORBIDDEN, "Ask an administrator for the read right: sqlink login grant <login> <database> read.",
-			"permission denied for PRAGMA %s: the login has only the %s right on this database", name, access)
+			"permission denied for PRAGMA %s: it needs the read right on this database; the login has %s", name, access)
 	}
 	if pragmasWriting[name] && (value != "" || name == "incremental_vacuum") && name != "optimize" {
 		return s.writeTo("main", access)

@@ -5,5 +5,5 @@ import "testing"
 // grantForTest gives a SQL login a right on a database through the CLI.
 func grantForTest(tb testing.TB, in *Instance, login, db, right string) {
 	tb.Helper()
-	in.MustCLI("login", "grant", login, db, right)
+	in.MustCLI("login", "grant", login, right, "--database", db)
 }
