@@ -34,32 +34,12 @@ import (
 // The primary keeps the log from the seed base (retention floor) until the
 // secondary has hardened past it.
 
-// seedRequest is what a secondary without a consistent copy asks for.
-type seedRequest struct {
-	Have       bool       `json:"have"` // a seed is partly received
-	Base       sqlink.Pos `json:"base"`
-	Pos        sqlink.Pos `json:"pos"`
-	Next       uint32     `json:"next"`
-	FromBackup bool       `json:"from_backup,omitempty"`
-	BackupPos  sqlink.Pos `json:"backup_pos"`
-	// Rewind: the seed in progress is a copy of this replica's diverged
-	// database; send only the pages that may differ (link_rewind.go).
-	Rewind *rewindRequest `json:"rewind,omitempty"`
-}
-
-// seedPlan is the primary's answer to a seedRequest.
-type seedPlan struct {
-	Kind      string                `json:"kind"` // fresh, resume, rebase, log, rewind, error
-	Pos       sqlink.Pos            `json:"pos"`
-	Epoch     sqlink.Epoch          `json:"epoch"`
-	PageSize  int64                 `json:"page_size"`
-	PageCount int64                 `json:"page_count"`
-	Next      uint32                `json:"next"`
-	History   []sqlink.HistoryEntry `json:"history,omitempty"`
-	Code      string                `json:"code,omitempty"`
-	Message   string                `json:"message,omitempty"`
-	Hint      string                `json:"hint,omitempty"`
-}
+// seedRequest is what a secondary without a consistent copy asks for;
+// seedPlan is the primary's answer (the peer protocol's types).
+type (
+	seedRequest = transport.SeedRequest
+	seedPlan    = transport.SeedPlan
+)
 
 func (rt *linkRuntime) setSeedState(state string) {
 	rt.mu.Lock()
@@ -263,9 +243,7 @@ func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedReque
 }
 
 func controlOf(cmd string, body any) *transport.ControlRequest {
-	pc := &peerConn{}
-	pc.control(cmd, body)
-	return pc.queue[0].(*transport.ControlRequest)
+	return transport.MustControl(0, cmd, body)
 }
 
 // onSeedPlan prepares the seed writer for what the primary will send
