@@ -68,7 +68,13 @@
 //	GET     /v1/trust-certificates/{name}           serverTrustCertificates/read
 //	POST    /v1/trust-certificates                  serverTrustCertificates/write
 //	DELETE  /v1/trust-certificates/{name}           serverTrustCertificates/delete
-//	*       /v1/links...                            links/* (from LinkManager)
+//	GET     /v1/links                               links/read
+//	GET     /v1/links/{name}                        links/read
+//	POST    /v1/links                               links/write
+//	DELETE  /v1/links/{name}                        links/delete
+//	GET     /v1/links/{name}/digest?lsn=N           links/read
+//	POST    /v1/links/{name}/failover               links/setRole/action
+//	POST    /v1/links/{name}/set-role               links/setRole/action
 //	GET     /healthz                                none
 //	GET     /metrics                                none, or Config.MetricsPermission if set
 //	*       / (everything else)                     Config.Dashboard, if set

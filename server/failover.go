@@ -23,7 +23,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -32,7 +31,6 @@ import (
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/link"
-	"github.com/sqlink/sqlink/rbac"
 )
 
 // Failpoints of a planned failover, in the order a failover reaches them.
@@ -732,40 +730,4 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	}
 	res.ForkLSN, res.DivergedFile, res.DivergedList, res.Diverged, res.Method = rw.fork, rw.file, rw.list, rw.count, rw.method
 	return res, nil
-}
-
-// failoverRoutes are the failover routes of LinkRoutes.
-func (s *Server) failoverRoutes() []adminapi.Route {
-	return []adminapi.Route{
-		{Method: "POST", Path: "/v1/links/{name}/failover", Permission: rbac.LinksSetRole, Action: "links.failover", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.FailoverRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, r.PathValue("name"))
-				adminapi.SetAuditDetail(r, fmt.Sprintf("type=%s drop_link=%t resume=%t abort=%t", req.Type, req.DropLink, req.Resume, req.Abort))
-				res, err := s.Failover(r.Context(), r.PathValue("name"), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, res)
-				return nil
-			}},
-		{Method: "POST", Path: "/v1/links/{name}/set-role", Permission: rbac.LinksSetRole, Action: "links.setRole", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.SetRoleRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, r.PathValue("name"))
-				adminapi.SetAuditDetail(r, "primary="+req.Primary)
-				res, err := s.SetRole(r.Context(), r.PathValue("name"), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, res)
-				return nil
-			}},
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/link"
-	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
@@ -592,72 +590,7 @@ func maskPage1(p []byte) []byte {
 	return q
 }
 
-// LinkRoutes implements adminapi.LinkManager.
-func (i instance) LinkRoutes() []adminapi.Route {
-	s := i.s
-	routes := []adminapi.Route{
-		{Method: "GET", Path: "/v1/links", Permission: rbac.LinksRead, Action: "links.list",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				adminapi.WriteJSON(w, http.StatusOK, s.ListLinks(r.Context()))
-				return nil
-			}},
-		{Method: "GET", Path: "/v1/links/{name}", Permission: rbac.LinksRead, Action: "links.read",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				st, err := s.Link(r.Context(), r.PathValue("name"))
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, st)
-				return nil
-			}},
-		{Method: "POST", Path: "/v1/links", Permission: rbac.LinksWrite, Action: "links.create", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.CreateLinkRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, req.Name)
-				adminapi.SetAuditDetail(r, fmt.Sprintf("database=%s role=%s partner=%s", req.Database, req.Role, req.PartnerName))
-				st, err := s.CreateLink(r.Context(), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusCreated, st)
-				return nil
-			}},
-		{Method: "DELETE", Path: "/v1/links/{name}", Permission: rbac.LinksDelete, Action: "links.drop", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				if err := s.DropLink(r.Context(), r.PathValue("name")); err != nil {
-					return err
-				}
-				w.WriteHeader(http.StatusNoContent)
-				return nil
-			}},
-		{Method: "GET", Path: "/v1/links/{name}/digest", Permission: rbac.LinksRead, Action: "links.digest",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				q := r.URL.Query().Get("lsn")
-				if q == "" {
-					return sqlink.Errorf(sqlink.EINVALID, "pass ?lsn=N", "no LSN given")
-				}
-				lsn, err := sqlink.ParseLSN(q)
-				if err != nil {
-					return err
-				}
-				d, err := s.LinkDigest(r.Context(), r.PathValue("name"), lsn)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, d)
-				return nil
-			}},
-	}
-	return append(routes, s.failoverRoutes()...)
-}
-
-var (
-	_ adminapi.LinkManager = instance{}
-	_                      = storage.OpenDB
-)
+var _ = storage.OpenDB
 
 // stepLink steps an operator command (planned or forced failover, set-role,
 // resume, abort, set-mode) into a link's state machine on its loop, and
