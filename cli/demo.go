@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/linkcreate"
 	"github.com/sqlink/sqlink/server"
 )
 
@@ -160,13 +161,13 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 
 	fmt.Fprintf(m.Stdout, "sqlink demo: instances %q and %q in %s\n\n", p.s.Name(), sec.s.Name(), dir)
 	fmt.Fprintf(m.Stdout, "Linking database demo from %s to %s:\n", p.s.Name(), sec.s.Name())
-	lc := &LinkCreator{Primary: p.client, Secondary: sec.client, PrimaryURL: p.url, SecondaryURL: sec.url,
-		Progress: func(s LinkStep) {
-			if s.Status != StepRunning {
+	lc := &linkcreate.Creator{Primary: p.client, Secondary: sec.client, PrimaryURL: p.url, SecondaryURL: sec.url,
+		Progress: func(s linkcreate.Step) {
+			if s.Status != linkcreate.StepRunning {
 				m.printStep(s)
 			}
 		}}
-	if _, err := lc.Create(ctx, LinkCreateOptions{Name: "demo", Databases: []string{"demo"}, Mode: sqlink.ModeAsync}); err != nil {
+	if _, err := lc.Create(ctx, linkcreate.Options{Name: "demo", Databases: []string{"demo"}, Mode: sqlink.ModeAsync}); err != nil {
 		return err
 	}
 	if err := waitDemoSeeded(ctx, sec.client, m); err != nil {
@@ -222,7 +223,10 @@ func waitDemoSeeded(ctx context.Context, c *adminapi.Client, m *Main) error {
 	deadline := time.Now().Add(time.Minute)
 	var st adminapi.LinkStatus
 	for {
-		err := c.Do(ctx, "GET", "/v1/links/demo", nil, &st)
+		got, err := c.GetLink(ctx, "demo")
+		if err == nil {
+			st = got
+		}
 		if err == nil && st.Local.DatabaseState == sqlink.DatabaseOnline && st.Local.Connected {
 			fmt.Fprintf(m.Stdout, "Seeded: the secondary is ONLINE, read-only, at LSN %d (%s).\n", st.Local.LastRedoneLSN, st.State)
 			return nil
@@ -284,9 +288,8 @@ func (m *Main) demoWorkload(ctx context.Context, p, sec *demoInstance, password 
 				fmt.Fprintf(m.Stderr, "insert on the primary: %v\n", err)
 			}
 		case <-report.C:
-			var ps, ss adminapi.LinkStatus
-			perr := p.client.Do(ctx, "GET", "/v1/links/demo", nil, &ps)
-			serr := sec.client.Do(ctx, "GET", "/v1/links/demo", nil, &ss)
+			ps, perr := p.client.GetLink(ctx, "demo")
+			ss, serr := sec.client.GetLink(ctx, "demo")
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

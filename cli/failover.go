@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -121,14 +120,10 @@ func (o failoverOptions) request() adminapi.FailoverRequest {
 	return req
 }
 
-func linkPath(name string) string { return "/v1/links/" + url.PathEscape(name) }
-
 func getLink(ctx context.Context, c *adminapi.Client, name string) (adminapi.LinkStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var st adminapi.LinkStatus
-	err := c.Do(ctx, "GET", linkPath(name), nil, &st)
-	return st, err
+	return c.GetLink(ctx, name)
 }
 
 func unreachable(err error) bool {
@@ -233,8 +228,7 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	var res adminapi.FailoverResult
-	err = target.Do(cctx, "POST", linkPath(name)+"/failover", req, &res)
+	res, err := target.Failover(cctx, name, req)
 	if err != nil {
 		return m.failoverError(ctx, err, name, o, target, other, targetURL)
 	}
@@ -527,8 +521,8 @@ named primary and the partner has diverged transactions to save.`,
 			}
 			cctx, cancel := context.WithTimeout(ctx, defaultFailoverWait)
 			defer cancel()
-			var res adminapi.SetRoleResult
-			if err := target.Do(cctx, "POST", linkPath(name)+"/set-role", adminapi.SetRoleRequest{Primary: primary}, &res); err != nil {
+			res, err := target.SetRole(cctx, name, adminapi.SetRoleRequest{Primary: primary})
+			if err != nil {
 				return err
 			}
 			rep := SetRoleReport{SetRoleResult: res, Primary: primary, Instance: targetURL, Loser: loser}
