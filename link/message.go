@@ -9,7 +9,8 @@ import (
 
 // MsgType says what a Message is. Local types come from the server on the
 // same instance (storage acknowledgements, operator commands, ticks); peer
-// types travel between the two replicas of a link.
+// types travel between the two replicas of a link, as their numbers: never
+// renumber them (transport's golden files pin them).
 type MsgType int
 
 // Local events.

@@ -34,8 +34,10 @@ const (
 	CmdHoldApply = "hold-apply"
 )
 
-// Commands lists every control command, for tests and tools.
-var Commands = []string{CmdLink, CmdStatus, CmdSeedRequest, CmdSeedPlan, CmdReseed, CmdDrop, CmdHoldApply}
+// Commands returns every control command, for tests and tools.
+func Commands() []string {
+	return []string{CmdLink, CmdStatus, CmdSeedRequest, CmdSeedPlan, CmdReseed, CmdDrop, CmdHoldApply}
+}
 
 // Empty is the payload of a command that carries no arguments.
 type Empty struct{}

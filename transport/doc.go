@@ -74,8 +74,11 @@
 // Hello and HelloAck carry it first; a partner of another major version is
 // refused there, with an error (VersionError) that names both versions and
 // which instance to upgrade, and every later frame of the connection is
-// covered by the version agreed. Minor versions only append fields or add
-// frame types a sender uses when the partner's Hello says it knows them.
+// covered by the version agreed. The Hello, HelloAck and Refuse payloads
+// keep their layout across major versions, so a refusal reaches an older
+// or newer partner as a readable error. Minor versions only append fields
+// or add frame types a sender uses when the partner's Hello says it knows
+// them.
 // Version 2.0 gave control bodies explicit JSON names and a version.
 //
 // # Control commands

@@ -175,6 +175,7 @@ func TestListener_HelloRefused(t *testing.T) {
 	}{
 		{"wrong link", &transport.Hello{InstanceName: "beta", LinkID: "L9", Epoch: 3}, `expected link "L1"`},
 		{"stale epoch", &transport.Hello{InstanceName: "beta", LinkID: "L1", Epoch: 2}, "at epoch 2"},
+		{"old major", &transport.Hello{Major: 1, Minor: 2, LinkID: "L1", Epoch: 3}, "upgrade the instance on link protocol 1.2"},
 		{"new major", &transport.Hello{Major: transport.ProtocolMajor + 1, LinkID: "L1", Epoch: 3}, fmt.Sprintf("speaks link protocol %d.0", transport.ProtocolMajor+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -203,7 +203,7 @@ func TestProtocol_Golden(t *testing.T) {
 		})
 	}
 	// Every command has a golden file.
-	for _, cmd := range transport.Commands {
+	for _, cmd := range transport.Commands() {
 		found := false
 		for _, c := range controls {
 			found = found || c.cmd == cmd
