@@ -32,6 +32,10 @@ func (s *server) routes() []Route {
 		{Method: "PUT", Path: "/v1/logins/{name}/password", Permission: rbac.InstanceWrite, Action: "logins.setPassword", Audit: true, Handler: s.setLoginPassword},
 		{Method: "DELETE", Path: "/v1/logins/{name}", Permission: rbac.InstanceWrite, Action: "logins.drop", Audit: true, Handler: s.dropLogin},
 
+		// SQL client sessions.
+		{Method: "GET", Path: "/v1/sessions", Permission: rbac.InstanceRead, Action: "sessions.list", Handler: s.listSessions},
+		{Method: "DELETE", Path: "/v1/sessions/{id}", Permission: rbac.InstanceWrite, Action: "sessions.terminate", Audit: true, Handler: s.terminateSession},
+
 		// Principals, tokens and roles.
 		{Method: "GET", Path: "/v1/principals", Permission: rbac.InstanceRead, Action: "principals.list", Handler: s.listPrincipals},
 		{Method: "POST", Path: "/v1/principals", Permission: rbac.InstanceWrite, Action: "principals.create", Audit: true, Handler: s.createPrincipal},

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/server"
 	"github.com/sqlink/sqlink/storage"
 	"go.yaml.in/yaml/v3"
@@ -44,6 +45,10 @@ type serverSettings struct {
 	LinkHardenDelay    time.Duration
 	LogRetention       string
 	MaxTransactionSize string
+
+	StatementTimeout string
+	LockTimeout      string
+	IdleInTxTimeout  string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -63,6 +68,10 @@ type fileConfig struct {
 	LinkHardenDelay    string `yaml:"link-harden-delay"`
 	LogRetention       string `yaml:"log-retention"`
 	MaxTransactionSize string `yaml:"max-transaction-size"`
+
+	StatementTimeout string `yaml:"statement-timeout"`
+	LockTimeout      string `yaml:"lock-timeout"`
+	IdleInTxTimeout  string `yaml:"idle-in-transaction-session-timeout"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -81,6 +90,9 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
+		fs.StringVar(&s.StatementTimeout, "statement-timeout", "0", "every SQL session's initial statement_timeout: a longer statement is cancelled; 0 for none, e.g. 30s or 5min (env SQLINK_STATEMENT_TIMEOUT)")
+		fs.StringVar(&s.LockTimeout, "lock-timeout", pgwire.FormatTimeout(server.DefaultLockTimeout), "every SQL session's initial lock_timeout: the longest wait for a database's write lock; 0 for none (env SQLINK_LOCK_TIMEOUT)")
+		fs.StringVar(&s.IdleInTxTimeout, "idle-in-transaction-session-timeout", pgwire.FormatTimeout(server.DefaultIdleInTxTimeout), "every SQL session's initial idle_in_transaction_session_timeout: a session idle that long in a transaction is ended and rolled back, releasing the write lock; 0 for none (env SQLINK_IDLE_IN_TRANSACTION_SESSION_TIMEOUT)")
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -102,7 +114,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, statement-timeout, lock-timeout, idle-in-transaction-session-timeout",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -126,6 +138,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
 	str("max-transaction-size", &s.MaxTransactionSize, fc.MaxTransactionSize)
+	str("statement-timeout", &s.StatementTimeout, fc.StatementTimeout)
+	str("lock-timeout", &s.LockTimeout, fc.LockTimeout)
+	str("idle-in-transaction-session-timeout", &s.IdleInTxTimeout, fc.IdleInTxTimeout)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
 	dur := func(name string, dst *time.Duration, file string, zeroOK bool, hint string) error {
@@ -210,6 +225,16 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	var timeouts [3]time.Duration
+	for i, t := range []struct{ flag, v string }{
+		{"--statement-timeout", s.StatementTimeout},
+		{"--lock-timeout", s.LockTimeout},
+		{"--idle-in-transaction-session-timeout", s.IdleInTxTimeout},
+	} {
+		if timeouts[i], err = sessionTimeout(t.flag, t.v); err != nil {
+			return server.Config{}, err
+		}
+	}
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
@@ -225,8 +250,29 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		EndpointAddr:        s.EndpointAddr,
 		Synchronous:         s.Synchronous,
 		MaxConns:            s.MaxConns,
+		StatementTimeout:    timeouts[0],
+		LockTimeout:         timeouts[1],
+		IdleInTxTimeout:     timeouts[2],
 		Logger:              log,
 	}, nil
+}
+
+// sessionTimeout parses a session timeout setting as PostgreSQL writes it
+// (500ms, 30s, 5min; a plain number is milliseconds; Go's 1m30s works too)
+// and maps its 0 ("none") to the server's negative "none" (its zero means
+// the default). Empty is the default.
+func sessionTimeout(flag, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	d, err := pgwire.ParseTimeout(v)
+	if err != nil {
+		return 0, sqlink.Errorf(sqlink.EINVALID, "use a duration such as 500ms, 30s or 5min, or 0 for none", "invalid %s %q: %v", flag, v, err)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func (m *Main) initCommand() *cobra.Command {

@@ -22,7 +22,7 @@ type prepared struct {
 	ds        driver.Stmt // SQLite statement, for planSQL; used only inside Conn.Raw
 	cols      []column    // result columns; nil until described
 	described bool
-	inferred  bool // paramOIDs were inferred (Describe statement)
+	inferred  bool   // paramOIDs were inferred (Describe statement)
 	query     string // the text as parsed, for pg_stat_activity
 }
 

@@ -169,4 +169,3 @@ func TestPgStatActivity(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
-

@@ -161,9 +161,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.reg.MustRegister(s.lagHist)
 
 	s.pg = pgwire.NewServer(pgwire.Config{
-		MaxConns:     s.cfg.MaxConns,
-		InstanceName: s.info.Name,
-		Logger:       s.log.With("component", "pgwire"),
+		MaxConns:         s.cfg.MaxConns,
+		InstanceName:     s.info.Name,
+		Logger:           s.log.With("component", "pgwire"),
+		StatementTimeout: max(s.cfg.StatementTimeout, 0),
+		LockTimeout:      max(s.cfg.LockTimeout, 0),
+		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
 	}, backend{s})
 
 	var err error
