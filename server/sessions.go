@@ -58,4 +58,3 @@ func timePtr(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
-
