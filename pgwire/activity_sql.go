@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -54,9 +55,14 @@ func lookupActivity(s, n string) *synthetic {
 			return nil // a write: SQLite refuses it (no such table), under the write lock
 		}
 	}
+	nparams := maxParam(s)
 	return &synthetic{
-		query: func(ctx context.Context, c *clientConn) ([]column, [][]any, error) {
-			return c.activityQuery(ctx, s)
+		query: func(ctx context.Context, c *clientConn, args []driver.NamedValue) ([]column, [][]any, error) {
+			// Describe runs it without arguments: NULLs stand in.
+			for len(args) < nparams {
+				args = append(args, driver.NamedValue{Ordinal: len(args) + 1})
+			}
+			return c.activityQuery(ctx, s, args)
 		},
 	}
 }
@@ -82,7 +88,7 @@ func signalSynthetic(terminate bool, arg, alias, from string) *synthetic {
 				}
 				pids = append(pids, pid)
 			} else {
-				_, rows, err := c.activityQuery(ctx, "select pid from "+from)
+				_, rows, err := c.activityQuery(ctx, "select pid from "+from, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -137,8 +143,12 @@ func (c *clientConn) signal(pid int64, terminate bool) (bool, error) {
 }
 
 // activityQuery runs q, a query that reads pg_stat_activity, on SQLite.
-func (c *clientConn) activityQuery(ctx context.Context, q string) ([]column, [][]any, error) {
-	rows, err := c.sess.Conn().QueryContext(ctx, c.activitySQL(q))
+func (c *clientConn) activityQuery(ctx context.Context, q string, args []driver.NamedValue) ([]column, [][]any, error) {
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a.Value
+	}
+	rows, err := c.sess.Conn().QueryContext(ctx, c.activitySQL(q), vals...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,37 +210,45 @@ func activityColumnOID(name string) (uint32, bool) {
 	return 0, false
 }
 
-// activitySQL binds pg_stat_activity in q to the sessions' rows.
+// activitySQL binds pg_stat_activity in q to the sessions' rows. Each
+// column is CAST to its type so that it has SQLite's affinity of that type:
+// pid = '123' (a parameter pgx sent as text) compares as a number.
 func (c *clientConn) activitySQL(q string) string {
 	var b []byte
-	b = append(b, "WITH pg_stat_activity("...)
+	b = append(b, "WITH pg_stat_activity AS (SELECT "...)
 	for i, col := range activityColumns {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, col.name...)
+		typ := "TEXT"
+		switch col.oid {
+		case oidInt4, oidInt8, oidOID:
+			typ = "INTEGER"
+		}
+		b = fmt.Appendf(b, "CAST(column%d AS %s) AS %s", i+1, typ, col.name)
 	}
-	b = append(b, ") AS ("...)
+	b = append(b, " FROM (VALUES "...)
 	rows := c.activityRows()
-	if len(rows) == 0 {
-		b = append(b, "SELECT "...)
-		b = append(b, strings.Repeat("NULL, ", len(activityColumns)-1)...)
-		b = append(b, "NULL WHERE 0"...)
-	} else {
-		b = append(b, "VALUES "...)
-		for i, r := range rows {
-			if i > 0 {
+	empty := len(rows) == 0
+	if empty {
+		rows = [][]any{make([]any, len(activityColumns))}
+	}
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, '(')
+		for j, v := range r {
+			if j > 0 {
 				b = append(b, ", "...)
 			}
-			b = append(b, '(')
-			for j, v := range r {
-				if j > 0 {
-					b = append(b, ", "...)
-				}
-				b = sqlLiteral(b, v)
-			}
-			b = append(b, ')')
+			b = sqlLiteral(b, v)
 		}
+		b = append(b, ')')
+	}
+	b = append(b, ')')
+	if empty {
+		b = append(b, " WHERE 0"...)
 	}
 	b = append(b, ") "...)
 	q = c.replaceUnquoted(q)

@@ -66,6 +66,7 @@ type clientConn struct {
 	holdsWrite   bool     // the session holds its database's write lock
 	act          activity // what pg_stat_activity shows
 
+	fatalSent  bool            // the FATAL error of terminate went out
 	sock       *sockReader     // the backend reads the socket through it
 	tmo        sessionTimeouts // owned by the connection's goroutine
 	stmtTimer  *time.Timer     // statement_timeout; reused
@@ -174,6 +175,9 @@ func (c *clientConn) flush() error {
 
 func (c *clientConn) sendError(err error) {
 	pe := c.cancelError(toPgError(err))
+	if pe.Code == codeQueryCanceled && c.sendTerminated() {
+		return
+	}
 	if pe.Code == codeInternal {
 		c.log.Warn("pgwire: internal error", "err", err, "user", c.user, "database", c.database)
 	}
@@ -490,6 +494,9 @@ func (c *clientConn) loop() {
 			c.skip = false
 			c.activeFor(m.String)
 			c.simpleQuery(m.String)
+			if c.fatalSent {
+				return
+			}
 			c.idleNow()
 			c.send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
 			if c.flush() != nil {
@@ -522,6 +529,9 @@ func (c *clientConn) loop() {
 			}
 			if err := c.extended(msg); err != nil {
 				c.sendError(err)
+				if c.fatalSent {
+					return
+				}
 				c.skip = true
 				if c.tx == txActive {
 					c.tx = txFailed
@@ -548,7 +558,9 @@ func (c *clientConn) armDeadline() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fatal != nil {
-		c.sendFatal(c.fatal)
+		if !c.fatalSent {
+			c.sendFatal(c.fatal)
+		}
 		return false
 	}
 	t := c.tmo.idle

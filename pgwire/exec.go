@@ -426,7 +426,7 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		}
 		return c.sendRows(pt, describe, []column{{name: p.name, oid: oidText}}, [][]any{{v}})
 	case planSynthetic:
-		cols, rows, err := p.synth.result(ctx, c)
+		cols, rows, err := p.synth.result(ctx, c, pt.args)
 		if err != nil {
 			return err
 		}

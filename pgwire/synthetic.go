@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"database/sql/driver"
 )
 
 // synthetic is a statement answered in Go rather than by SQLite: session
@@ -13,14 +14,15 @@ type synthetic struct {
 	run func(ctx context.Context, c *clientConn) ([][]any, error)
 	// query, when set instead of cols and run, returns the columns with
 	// the rows: an answer whose columns depend on the statement
-	// (pg_stat_activity). It must have no side effects: Describe runs it.
-	query func(ctx context.Context, c *clientConn) ([]column, [][]any, error)
+	// (pg_stat_activity). It must have no side effects: Describe runs it
+	// (with nil args).
+	query func(ctx context.Context, c *clientConn, args []driver.NamedValue) ([]column, [][]any, error)
 }
 
 // result returns the columns and rows of the answer.
-func (s *synthetic) result(ctx context.Context, c *clientConn) ([]column, [][]any, error) {
+func (s *synthetic) result(ctx context.Context, c *clientConn, args []driver.NamedValue) ([]column, [][]any, error) {
 	if s.query != nil {
-		return s.query(ctx, c)
+		return s.query(ctx, c, args)
 	}
 	rows, err := s.run(ctx, c)
 	return s.cols, rows, err
@@ -29,7 +31,7 @@ func (s *synthetic) result(ctx context.Context, c *clientConn) ([]column, [][]an
 // columns returns the columns of the answer.
 func (s *synthetic) columns(ctx context.Context, c *clientConn) ([]column, error) {
 	if s.query != nil {
-		cols, _, err := s.query(ctx, c)
+		cols, _, err := s.query(ctx, c, nil)
 		return cols, err
 	}
 	return s.cols, nil

@@ -270,6 +270,21 @@ func (c *clientConn) stopTimers() {
 	}
 }
 
+// sendTerminated sends the FATAL error of a session terminated while its
+// statement ran, in place of the statement's 57014, as PostgreSQL does;
+// the connection then ends. False if the session was not terminated.
+func (c *clientConn) sendTerminated() bool {
+	c.mu.Lock()
+	fe := c.fatal
+	c.mu.Unlock()
+	if fe == nil {
+		return false
+	}
+	c.sendFatal(fe)
+	c.fatalSent = true
+	return true
+}
+
 // cancelError gives a 57014 error the reason the statement was cancelled
 // for (statement timeout, user request...).
 func (c *clientConn) cancelError(pe *pgError) *pgError {

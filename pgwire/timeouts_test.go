@@ -136,7 +136,7 @@ func TestPgStatActivity(t *testing.T) {
 	for {
 		var state, query, app string
 		var qs time.Time
-		err := b.QueryRow(ctx, "SELECT state, query, application_name, query_start FROM pg_stat_activity WHERE pid = "+itoa(apid)).Scan(&state, &query, &app, &qs)
+		err := b.QueryRow(ctx, "SELECT state, query, application_name, query_start FROM pg_stat_activity WHERE pid = $1", apid).Scan(&state, &query, &app, &qs)
 		if err != nil {
 			t.Fatal(err)
 		}
