@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sqlink/sqlink/pgwire"
 )
 
@@ -169,3 +170,68 @@ func TestPgStatActivity(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestClientGoneMidStatement closes a client's socket while its write
+// statement runs: the statement is interrupted and the write lock freed
+// at once, not when the statement ends by itself (never, here).
+func TestClientGoneMidStatement(t *testing.T) {
+	s := mustStartServer(t, pgwire.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := mustConnect(t, s.dsn("app"))
+	b := mustConnect(t, s.dsn("app"))
+	if _, err := b.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	var apid int32
+	if err := a.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&apid); err != nil {
+		t.Fatal(err)
+	}
+	// The client is taken from pgx, which would send a CancelRequest when
+	// its socket closes: a killed client sends nothing.
+	hj, err := a.PgConn().Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hj.Frontend.Send(&pgproto3.Query{String: "UPDATE t SET v = (WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r)"})
+	if err := hj.Frontend.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var state, query string
+		if err := b.QueryRow(ctx, "SELECT state, query FROM pg_stat_activity WHERE pid = $1", apid).Scan(&state, &query); err != nil {
+			t.Fatal(err)
+		}
+		if state == "active" && strings.Contains(query, "RECURSIVE") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the write never showed as active")
+		}
+	}
+	hj.Conn.Close()
+	if _, err := b.Exec(ctx, "SET lock_timeout = '200ms'"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := b.Exec(ctx, "UPDATE t SET v = 2")
+		if err == nil {
+			break
+		}
+		if pgCode(err) != "55P03" || ctx.Err() != nil {
+			t.Fatalf("write after the client left: %v", err)
+		}
+	}
+	var n int
+	for {
+		if err := b.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d sessions, want the gone client's ended", n)
+		}
+	}
+}
