@@ -93,6 +93,17 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 		}
 	})
 
+	t.Run("PsqlReadsPgStatActivity", func(t *testing.T) {
+		out := in.MustPsql("app", "SELECT * FROM pg_stat_activity;")
+		if !strings.Contains(out, "|admin|") || !strings.Contains(out, "|active|") || !strings.Contains(out, "client backend") {
+			t.Fatalf("SELECT * FROM pg_stat_activity:\n%s", out)
+		}
+		out = in.MustPsql("app", "SELECT usename, datname, state, backend_type FROM pg_catalog.pg_stat_activity WHERE pid = pg_backend_pid();")
+		if got, want := out, "admin|app|active|client backend"; got != want {
+			t.Fatalf("own row: %q, want %q", got, want)
+		}
+	})
+
 	t.Run("StatementTimeout", func(t *testing.T) {
 		out, err := in.Psql(ctx, "app", "\\set VERBOSITY verbose\nSET statement_timeout = '1s';\n"+endless+";\n")
 		if err == nil || !strings.Contains(out, "57014") || !strings.Contains(out, "canceling statement due to statement timeout") {
