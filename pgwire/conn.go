@@ -464,6 +464,7 @@ func fakeCredentials(user string) scram.StoredCredentials {
 func (c *clientConn) loop() {
 	c.initTimeouts()
 	c.startActivity()
+	c.sock.reset()
 	for {
 		if !c.armDeadline() {
 			return

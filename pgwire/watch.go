@@ -35,13 +35,32 @@ const maxReadAhead = 64 << 10
 type sockReader struct {
 	nc net.Conn
 
-	mu  sync.Mutex
-	buf []byte // read ahead by a watch, not yet consumed
-	err error  // the end of the stream or a reset seen by a watch
+	mu   sync.Mutex
+	buf  []byte // read ahead by a watch, not yet consumed
+	err  error  // the end of the stream or a reset seen by a watch
+	used bool   // Read was called since the last reset
+}
+
+// inUse reports whether the protocol backend has read through r since
+// the session started. A backend rebuilt over another reader (a TLS
+// connection made over nc, say) leaves it false, and then nc is never
+// read ahead: the bytes would be lost to that backend.
+func (r *sockReader) inUse() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.used
+}
+
+// reset forgets earlier reads; see inUse.
+func (r *sockReader) reset() {
+	r.mu.Lock()
+	r.used = false
+	r.mu.Unlock()
 }
 
 func (r *sockReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
+	r.used = true
 	if len(r.buf) > 0 {
 		n := copy(p, r.buf)
 		r.buf = r.buf[n:]
@@ -80,7 +99,7 @@ func (r *sockReader) readAhead() (gone bool) {
 // watchSocket runs on the watch timer while a statement runs; see above.
 func (c *clientConn) watchSocket() {
 	c.mu.Lock()
-	if !c.running || c.watchDone != nil || c.fatal != nil || c.sock == nil || c.sock.nc != c.nc {
+	if !c.running || c.watchDone != nil || c.fatal != nil || c.sock == nil || c.sock.nc != c.nc || !c.sock.inUse() {
 		c.mu.Unlock()
 		return
 	}
