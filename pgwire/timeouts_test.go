@@ -73,6 +73,13 @@ func TestTimeoutSettings(t *testing.T) {
 			t.Errorf("SHOW %s = %q, want %q", name, got, want)
 		}
 	}
+	opt := mustConnect(t, s.dsn("app", "options='-c statement_timeout=1500 -c lock_timeout=bogus'"))
+	for name, want := range map[string]string{"statement_timeout": "1500ms", "lock_timeout": "30s"} {
+		var v string
+		if err := opt.QueryRow(ctx, "SHOW "+name).Scan(&v); err != nil || v != want {
+			t.Errorf("with startup options, SHOW %s = %q, %v; want %q", name, v, err, want)
+		}
+	}
 	for _, q := range []string{"SET statement_timeout = '1s'", "SET lock_timeout TO 250", "SET idle_in_transaction_session_timeout = '2min'"} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -166,6 +173,24 @@ func TestPgStatActivity(t *testing.T) {
 	}
 	if err := b.QueryRow(ctx, "SELECT pg_terminate_backend(999999999)").Scan(&ok); err != nil || ok {
 		t.Fatalf("pg_terminate_backend(no such pid) = %v, %v; want false", ok, err)
+	}
+	rows, err := b.Query(ctx, "SELECT pg_terminate_backend(pid) AS ended FROM pg_catalog.pg_stat_activity WHERE application_name = 'looper' AND pid <> pg_backend_pid()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ended []bool
+	for rows.Next() {
+		if err := rows.Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		ended = append(ended, ok)
+	}
+	if rows.Err() != nil || len(ended) != 1 || !ended[0] || rows.FieldDescriptions()[0].Name != "ended" {
+		t.Fatalf("pg_terminate_backend over pg_stat_activity: %v, %v", ended, rows.Err())
+	}
+	_, err = a.PgConn().Exec(ctx, "SELECT 1").ReadAll()
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "57P01" {
+		t.Fatalf("terminated session: %v, want 57P01", err)
 	}
 }
 
