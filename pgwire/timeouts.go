@@ -44,8 +44,9 @@ var timeoutUnits = map[string]time.Duration{
 // ParseTimeout parses a timeout as PostgreSQL's statement_timeout takes
 // it: a number with an optional unit (us, ms, s, min, h or d; none means
 // milliseconds), such as "1s", "500ms", "2min", "1.5s" or "3000". It also
-// takes Go durations ("1m30s"). Zero means off. A value below a
-// millisecond but above zero becomes one millisecond, as PostgreSQL rounds.
+// takes Go durations ("1m30s"). Zero means off. Values are rounded to the
+// millisecond; one below a millisecond but above zero becomes one
+// millisecond rather than off.
 func ParseTimeout(s string) (time.Duration, error) {
 	v := strings.TrimSpace(s)
 	i := 0
