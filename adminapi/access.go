@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -36,7 +37,7 @@ func (s *server) listLogins(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]LoginInfo, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, LoginInfo(l))
+		out = append(out, loginInfo(l))
 	}
 	WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -103,6 +104,9 @@ func (s *server) createPrincipal(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	SetAuditTarget(r, req.Name)
+	if err := s.checkGrantRoles(r, req.Name, req.Roles); err != nil {
+		return err
+	}
 	if err := s.cat.CreatePrincipal(r.Context(), req.Name, req.Roles); err != nil {
 		return err
 	}
@@ -120,6 +124,12 @@ func (s *server) setPrincipalRoles(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	name := r.PathValue("name")
+	if err := s.checkActOn(r, name, "change"); err != nil {
+		return err
+	}
+	if err := s.checkGrantRoles(r, name, req.Roles); err != nil {
+		return err
+	}
 	if err := s.cat.SetPrincipalRoles(r.Context(), name, req.Roles); err != nil {
 		return err
 	}
@@ -132,6 +142,9 @@ func (s *server) setPrincipalRoles(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *server) dropPrincipal(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkActOn(r, r.PathValue("name"), "drop"); err != nil {
+		return err
+	}
 	if err := s.cat.DropPrincipal(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
@@ -158,6 +171,9 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	SetAuditTarget(r, req.Principal)
+	if err := s.checkActOn(r, req.Principal, "create a token for"); err != nil {
+		return err
+	}
 	secret, tok, err := s.cat.CreateToken(r.Context(), req.Principal, req.Description)
 	if err != nil {
 		return err
@@ -169,6 +185,13 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	owner, err := s.tokenPrincipal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.checkActOn(r, owner, "revoke a token of"); err != nil {
+		return err
+	}
 	if err := s.cat.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -197,6 +220,9 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request) error {
 	SetAuditTarget(r, req.Name)
 	perms, err := rbac.ParsePermissions(req.Permissions)
 	if err != nil {
+		return err
+	}
+	if err := escalation(r, fmt.Sprintf("create role %q with them", req.Name), perms); err != nil {
 		return err
 	}
 	if err := s.cat.CreateRole(r.Context(), rbac.Role{Name: req.Name, Permissions: perms}); err != nil {

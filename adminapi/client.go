@@ -24,9 +24,10 @@ import (
 // use. Every error it returns for a refused or failed request is a
 // *sqlink.Error with the server's code, message and hint.
 type Client struct {
-	baseURL string
-	token   string
-	hc      *http.Client
+	baseURL  string
+	token    string
+	hc       *http.Client
+	authHint string // replaces the hint of EUNAUTHORIZED answers, if set
 }
 
 // NewClient returns a client for the instance whose admin listener is at
@@ -37,6 +38,16 @@ func NewClient(baseURL, token string, httpClient *http.Client) *Client {
 		httpClient = http.DefaultClient
 	}
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), token: token, hc: httpClient}
+}
+
+// WithUnauthorizedHint returns a copy of c whose EUNAUTHORIZED errors
+// carry hint instead of the instance's own, which names --token and
+// SQLINK_TOKEN: a command that got c's token from another flag (say
+// --secondary-token) says that flag.
+func (c *Client) WithUnauthorizedHint(hint string) *Client {
+	c2 := *c
+	c2.authHint = hint
+	return &c2
 }
 
 // maxErrorBody bounds how much of an error response the client reads.
@@ -143,7 +154,12 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
-		return nil, decodeError(resp)
+		err := decodeError(resp)
+		var e *sqlink.Error
+		if c.authHint != "" && errors.As(err, &e) && e.Code == sqlink.EUNAUTHORIZED {
+			e.Hint = c.authHint
+		}
+		return nil, err
 	}
 	return resp, nil
 }

@@ -49,6 +49,9 @@
 //	POST    /v1/logins                              instance/write
 //	PUT     /v1/logins/{name}/password              instance/write
 //	DELETE  /v1/logins/{name}                       instance/write
+//	GET     /v1/logins/{name}                       instance/read
+//	PUT     /v1/logins/{name}/rights/{database}     instance/write
+//	DELETE  /v1/logins/{name}/rights/{database}?right= instance/write
 //	GET     /v1/sessions                            instance/read
 //	DELETE  /v1/sessions/{id}                       instance/write
 //	GET     /v1/principals                          instance/read
@@ -70,8 +73,17 @@
 //	DELETE  /v1/trust-certificates/{name}           serverTrustCertificates/delete
 //	*       /v1/links...                            links/* (from LinkManager)
 //	GET     /healthz                                none
-//	GET     /metrics                                none (Prometheus)
+//	GET     /metrics                                none, or Config.MetricsPermission if set
 //	*       / (everything else)                     Config.Dashboard, if set
+//
+// # No escalation
+//
+// A caller can only hand out permissions it holds: creating a role,
+// granting roles to a principal (itself included) or creating a token for
+// a principal carrying a permission it lacks is refused with EFORBIDDEN
+// (403), as is changing, dropping or revoking a token of a principal that
+// holds one. The catalog refuses to revoke, drop or demote the last valid
+// token holding every permission.
 //
 // # Backups
 //

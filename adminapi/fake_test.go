@@ -108,13 +108,19 @@ type testEnv struct {
 // sysadmin principal "admin".
 func MustServe(tb testing.TB, cfg adminapi.Config, inst adminapi.Instance) *testEnv {
 	tb.Helper()
+	return MustServeWith(tb, func(*catalog.Catalog) adminapi.Config { return cfg }, inst)
+}
+
+// MustServeWith is MustServe with a configuration made from the catalog.
+func MustServeWith(tb testing.TB, config func(*catalog.Catalog) adminapi.Config, inst adminapi.Instance) *testEnv {
+	tb.Helper()
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, filepath.Join(tb.TempDir(), "catalog.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cat.Close() })
-	srv := httptest.NewServer(adminapi.NewHandler(cfg, cat, inst))
+	srv := httptest.NewServer(adminapi.NewHandler(config(cat), cat, inst))
 	tb.Cleanup(srv.Close)
 	env := &testEnv{cat: cat, srv: srv}
 	env.token = env.MustToken(tb, "admin", "sysadmin")

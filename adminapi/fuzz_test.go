@@ -23,7 +23,7 @@ func FuzzDecodeRequestBodies(f *testing.F) {
 		`{"name":"shop"}`, `{"name":""}`, `{}`, ``, `null`, `[]`, `{"name":1}`, `{"name":"a","x":1}`,
 		`{"principal":"admin","description":"d"}`, `{"name":"r","permissions":["databases/read"]}`,
 		`{"name":"p","roles":["sysadmin"]}`, `{"name":"c","pem":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"}`,
-		`{"password":"x"}`, `{"roles":null}`, "{\"name\":\"\\u0000\"}", `{"name":"shop"}{"name":"x"}`, `"\xff"`,
+		`{"password":"x"}`, `{"roles":null}`, `{"right":"read"}`, `{"right":"none"}`, `{"right":7}`, "{\"name\":\"\\u0000\"}", `{"name":"shop"}{"name":"x"}`, `"\xff"`,
 	} {
 		f.Add(seed)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,12 +39,27 @@ type Config struct {
 	// MaxBodyBytes limits JSON request bodies; 0 means DefaultMaxBodyBytes.
 	// Restore uploads are not limited.
 	MaxBodyBytes int64
+	// FailureAudit records requests refused for a missing or bad token,
+	// summarised per source address. Nil: one with the default window.
+	FailureAudit *catalog.FailureAudit
+	// MetricsPermission, when set, makes /metrics require a token with this
+	// permission (like an API route). Empty: /metrics is open, as
+	// Prometheus scrapers expect by default.
+	MetricsPermission rbac.Permission
+	// ReadTimeout bounds reading a request's body (JSON bodies in all,
+	// streamed uploads between two reads); 0 means DefaultReadTimeout,
+	// negative none. Headers and idle connections are bounded by the
+	// http.Server (ReadHeaderTimeout, IdleTimeout).
+	ReadTimeout time.Duration
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use 0 for the default", "admin API MaxBodyBytes is negative")
+	}
+	if c.MetricsPermission != "" && !c.MetricsPermission.Valid() {
+		return sqlink.Errorf(sqlink.EINVALID, "use a permission such as instance/read", "unknown metrics permission %q", c.MetricsPermission)
 	}
 	return nil
 }
@@ -148,6 +164,12 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.FailureAudit == nil {
+		cfg.FailureAudit = cat.NewFailureAudit(0, log)
+	}
 	s := &server{cfg: cfg, cat: cat, inst: inst, log: log, metrics: newMetrics(cfg.Registry)}
 
 	mux := http.NewServeMux()
@@ -165,7 +187,13 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 		mux.Handle(rt.Pattern(), s.wrap(rt))
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+	metricsHandler := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})
+	if cfg.MetricsPermission == "" {
+		mux.Handle("GET /metrics", metricsHandler)
+	} else {
+		mux.Handle("GET /metrics", s.wrap(Route{Method: "GET", Path: "/metrics", Permission: cfg.MetricsPermission, Action: "metrics.read",
+			Handler: func(w http.ResponseWriter, r *http.Request) error { metricsHandler.ServeHTTP(w, r); return nil }}))
+	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, sqlink.Errorf(sqlink.ENOTFOUND, "check the method and path; the routes are listed in the adminapi package documentation",
 			"no API route %s %s", r.Method, r.URL.Path))
@@ -178,7 +206,7 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 				"no page at %s", r.URL.Path))
 		})
 	}
-	return mux
+	return withReadDeadline(mux, cfg.ReadTimeout)
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +223,7 @@ type ctxKey int
 const (
 	principalKey ctxKey = iota
 	auditKey
+	rolesKey
 )
 
 // auditRecord is filled by handlers through SetAuditTarget.
@@ -256,14 +285,17 @@ func (s *server) wrap(rt Route) http.Handler {
 		if audit.target == "" {
 			audit.target = r.PathValue("id")
 		}
-		principal, err := s.authorize(r, rt)
+		principal, roles, err := s.authorize(r, rt)
 		refused := err != nil
 		if err == nil {
 			ctx := context.WithValue(r.Context(), principalKey, principal)
+			ctx = context.WithValue(ctx, rolesKey, roles)
 			ctx = context.WithValue(ctx, auditKey, audit)
 			r = r.WithContext(ctx)
 			if !rt.RawBody {
 				r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+			} else if s.cfg.ReadTimeout > 0 {
+				r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: s.cfg.ReadTimeout}
 			}
 			err = rt.Handler(rec, r)
 		}
@@ -288,11 +320,13 @@ func (s *server) wrap(rt Route) http.Handler {
 			if err != nil {
 				detail = sqlink.ErrorMessage(err)
 			}
-			// The entry is written even if the client has gone away.
-			aerr := s.cat.Audit(context.WithoutCancel(r.Context()), catalog.AuditEntry{
-				Principal: principal, Action: rt.Action, Target: audit.target, Result: result, Detail: detail,
-			})
-			if aerr != nil {
+			e := catalog.AuditEntry{Principal: principal, Action: rt.Action, Target: audit.target, Result: result, Detail: detail}
+			if result == sqlink.EUNAUTHORIZED {
+				// No valid token: summarised per source, so that a flood
+				// of them does not push real history out.
+				s.cfg.FailureAudit.Record(r.Context(), "admin", remoteIP(r), e)
+			} else if aerr := s.cat.Audit(context.WithoutCancel(r.Context()), e); aerr != nil {
+				// The entry is written even if the client has gone away.
 				s.log.Error("admin API audit failed", "action", rt.Action, "err", aerr)
 			}
 		}
@@ -301,20 +335,30 @@ func (s *server) wrap(rt Route) http.Handler {
 }
 
 // authorize authenticates the request's token and checks rt's permission.
-// It returns the principal's name, known even when permission is denied.
-func (s *server) authorize(r *http.Request, rt Route) (string, error) {
+// It returns the principal's name, known even when permission is denied,
+// and its roles.
+func (s *server) authorize(r *http.Request, rt Route) (string, []rbac.Role, error) {
 	token, err := bearerToken(r)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	p, roles, err := s.cat.Authenticate(r.Context(), token)
 	if err != nil {
 		if sqlink.ErrorCode(err) == sqlink.EUNAUTHORIZED {
-			return "", unauthorized("invalid or revoked token")
+			return "", nil, unauthorized("invalid or revoked token")
 		}
-		return "", err
+		return "", nil, err
 	}
-	return p.Name, rbac.AuthorizePrincipal(p.Name, roles, rt.Permission)
+	return p.Name, roles, rbac.AuthorizePrincipal(p.Name, roles, rt.Permission)
+}
+
+// remoteIP returns the request's source address without its port.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // statusRecorder remembers whether and with which status a response

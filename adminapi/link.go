@@ -103,6 +103,19 @@ type ReplicaStatus struct {
 	Epoch             sqlink.Epoch   `json:"epoch"`
 	LogBytes          int64          `json:"log_bytes"`     // replication log kept on this replica
 	LogCapBytes       int64          `json:"log_cap_bytes"` // retention cap (primary)
+	// DivergedSaved is where this replica saved the transactions it
+	// gave up in its latest split-brain resolution (set-role), if any.
+	DivergedSaved *DivergedSave `json:"diverged_saved,omitempty"`
+}
+
+// DivergedSave describes the diverged transactions a replica saved when it
+// gave up its role in a split brain.
+type DivergedSave struct {
+	ForkLSN      sqlink.LSN `json:"fork_lsn"`
+	Transactions int64      `json:"transactions"`
+	File         string     `json:"file"`           // on that replica's instance: a SQLite database openable with sqlite3
+	List         string     `json:"list,omitempty"` // listing of the diverged transactions (LSN, commit time)
+	Method       string     `json:"method,omitempty"`
 }
 
 // DataLoss estimates what a forced failover onto the secondary would lose

@@ -31,6 +31,9 @@ func (s *server) routes() []Route {
 		{Method: "POST", Path: "/v1/logins", Permission: rbac.InstanceWrite, Action: "logins.create", Audit: true, Handler: s.createLogin},
 		{Method: "PUT", Path: "/v1/logins/{name}/password", Permission: rbac.InstanceWrite, Action: "logins.setPassword", Audit: true, Handler: s.setLoginPassword},
 		{Method: "DELETE", Path: "/v1/logins/{name}", Permission: rbac.InstanceWrite, Action: "logins.drop", Audit: true, Handler: s.dropLogin},
+		{Method: "GET", Path: "/v1/logins/{name}", Permission: rbac.InstanceRead, Action: "logins.read", Handler: s.getLogin},
+		{Method: "PUT", Path: "/v1/logins/{name}/rights/{database}", Permission: rbac.InstanceWrite, Action: "logins.grant", Audit: true, Handler: s.grantRight},
+		{Method: "DELETE", Path: "/v1/logins/{name}/rights/{database}", Permission: rbac.InstanceWrite, Action: "logins.revoke", Audit: true, Handler: s.revokeRight},
 
 		// SQL client sessions.
 		{Method: "GET", Path: "/v1/sessions", Permission: rbac.InstanceRead, Action: "sessions.list", Handler: s.listSessions},

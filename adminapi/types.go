@@ -210,6 +210,9 @@ type LoginInfo struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Rights are the login's grants, "*" (every database) first; empty
+	// for a login that may use no database.
+	Rights []LoginRight `json:"rights"`
 }
 
 // CreateLoginRequest is the body of POST /v1/logins.

@@ -28,13 +28,13 @@
 # Usage: bench/failover_vs_postgres.sh   (REPS=3 LOAD_DUR=10 SQLINK_REV=HEAD SYSTEMS="postgres sqlink")
 #   SQLINK_REV=worktree builds the working tree; KEEP=1 keeps the data directory ($OUT).
 # Output: markdown table on stdout and $RES/summary.md; raw rows in $RES/runs.csv, CLI JSON
-# and server logs in $RES/logs (default bench/results/failover_vs_postgres/<UTC time>).
+# and server logs in $RES/logs (default $TMPDIR or /tmp, sqlink-bench-results/failover_vs_postgres/<UTC time>: raw output stays outside the repository; copy the summary and CSVs that BENCHMARKS.md cites into bench/results/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REPS=${REPS:-3}; LOAD_DUR=${LOAD_DUR:-10}; SYSTEMS=${SYSTEMS:-"postgres sqlink"}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RES=${RES:-$ROOT/bench/results/failover_vs_postgres/$STAMP}
+RES=${RES:-${TMPDIR:-/tmp}/sqlink-bench-results/failover_vs_postgres/$STAMP}
 OUT=${OUT:-$(mktemp -d /tmp/sqlink-fobench.XXXXXX)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGUSER_OS=${PGUSER_OS:-pgbench}

@@ -35,7 +35,7 @@
 #   SYSTEMS="postgres sqlink" runs both (either alone also works)
 #   KEEP=1 keeps the servers' data directory ($OUT) for inspection
 # Output: markdown tables on stdout and in $RES/summary.md; raw CSVs and
-# pgbench logs in $RES (default bench/results/link_vs_postgres/<UTC time>).
+# pgbench logs in $RES (default $TMPDIR or /tmp, sqlink-bench-results/link_vs_postgres/<UTC time>: raw output stays outside the repository; copy the summary and CSVs that BENCHMARKS.md cites into bench/results/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TIMEFORMAT='%3U+%3S'   # `time` of pgbench: user+sys seconds
@@ -43,7 +43,7 @@ ROOT=$PWD
 DUR=${DUR:-60}; REPS=${REPS:-1}; CLIENTS=${CLIENTS:-"1 4"}; SYSTEMS=${SYSTEMS:-"postgres sqlink"}
 INTERVAL=${INTERVAL:-100ms}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RES=${RES:-$ROOT/bench/results/link_vs_postgres/$STAMP}
+RES=${RES:-${TMPDIR:-/tmp}/sqlink-bench-results/link_vs_postgres/$STAMP}
 OUT=${OUT:-$(mktemp -d /tmp/sqlink-linkbench.XXXXXX)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGUSER_OS=${PGUSER_OS:-pgbench}

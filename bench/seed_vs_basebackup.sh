@@ -23,14 +23,14 @@
 #   SQBIN=path runs that sqlink binary instead of building SQLINK_REV;
 #   SQA_ARGS/SQB_ARGS add serve flags (e.g. --debug-addr 127.0.0.1:6060 for pprof)
 # Output: a markdown table on stdout and in $RES/summary.md, raw CSVs in $RES
-# (default bench/results/seed_vs_basebackup/<UTC time>).
+# (default $TMPDIR or /tmp, sqlink-bench-results/seed_vs_basebackup/<UTC time>: raw output stays outside the repository; copy the summary and CSVs that BENCHMARKS.md cites into bench/results/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MB=${SIZE_MB:-1024}; REPS=${REPS:-1}; SYSTEMS=${SYSTEMS:-"postgres sqlink"}
 SEED_TIMEOUT=${SEED_TIMEOUT:-900}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RES=${RES:-$ROOT/bench/results/seed_vs_basebackup/$STAMP}
+RES=${RES:-${TMPDIR:-/tmp}/sqlink-bench-results/seed_vs_basebackup/$STAMP}
 OUT=${OUT:-$(mktemp -d /tmp/sqlink-seedbench.XXXXXX)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGUSER_OS=${PGUSER_OS:-pgbench}

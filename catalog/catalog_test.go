@@ -273,6 +273,14 @@ func TestPrincipalsAndTokens(t *testing.T) {
 	if err != nil || len(toks) != 1 || toks[0].ID != tok.ID || toks[0].Revoked() {
 		t.Fatalf("ListTokens = %+v, %v", toks, err)
 	}
+	// alice's is the only sysadmin token (see TestLastFullCredential):
+	// another one lets it be revoked.
+	if err := c.CreatePrincipal(ctx, "root", []string{rbac.Sysadmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.CreateToken(ctx, "root", ""); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.RevokeToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}

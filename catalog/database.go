@@ -94,7 +94,8 @@ func (c *Catalog) RemoveDatabase(ctx context.Context, name string) error {
 }
 
 // removeDatabase deletes a database no link replicates, with its backup
-// history.
+// history and the logins' rights on it (a database created later under
+// the same name starts with no grants, as in PostgreSQL).
 func removeDatabase(ctx context.Context, tx *sql.Tx, name string) error {
 	links, err := linkNames(ctx, tx, name)
 	if err != nil {
@@ -110,6 +111,9 @@ func removeDatabase(ctx context.Context, tx *sql.Tx, name string) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("database", name, "list databases to see their names")
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM login_rights WHERE database = ?", name); err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, "DELETE FROM backups WHERE database = ?", name)
 	return err

@@ -1,5 +1,6 @@
 // Package catalog stores an instance's own system data in one SQLite file:
-// the instance's identity, SQL logins, admin principals, tokens and custom
+// the instance's identity, SQL logins and their rights per database
+// (connect, read, write; see Right), admin principals, tokens and custom
 // roles, the registry of user databases, backup history, trusted peer
 // certificates, link records and the audit log. The catalog is never
 // replicated; each instance has its own.

@@ -25,6 +25,9 @@ type Login struct {
 	Name      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Rights are the login's grants, AllDatabases first, then by
+	// database name; none for a login that may use no database.
+	Rights []LoginRight
 }
 
 // credentials derives SCRAM-SHA-256 stored credentials for password with a
@@ -123,6 +126,10 @@ func (c *Catalog) ListLogins(ctx context.Context) ([]Login, error) {
 		return nil, fmt.Errorf("list logins: %w", err)
 	}
 	defer rows.Close()
+	rights, err := c.LoginRights(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []Login{}
 	for rows.Next() {
 		var l Login
@@ -131,6 +138,7 @@ func (c *Catalog) ListLogins(ctx context.Context) ([]Login, error) {
 			return nil, err
 		}
 		l.CreatedAt, l.UpdatedAt = fromTS(created), fromTS(updated)
+		l.Rights = rights[l.Name]
 		out = append(out, l)
 	}
 	return out, rows.Err()

@@ -108,6 +108,19 @@ CREATE TABLE audit (
 	detail    TEXT NOT NULL
 );
 `,
+	// 2: SQL login rights per database (connect, read, write; database '*'
+	// is every database). The logins that existed before could use every
+	// database, so they keep write on all: an upgrade locks no one out.
+	// Logins created from now on start with no right.
+	`
+CREATE TABLE login_rights (
+	login    TEXT NOT NULL REFERENCES logins (name) ON DELETE CASCADE,
+	database TEXT NOT NULL, -- a database name, or '*' for every database
+	access   TEXT NOT NULL, -- connect, read or write
+	PRIMARY KEY (login, database)
+);
+INSERT INTO login_rights (login, database, access) SELECT name, '*', 'write' FROM logins;
+`,
 }
 
 // migrate applies the migrations the file lacks, each in its own

@@ -129,9 +129,10 @@ func (c *Catalog) CreatePrincipal(ctx context.Context, name string, roles []stri
 }
 
 // SetPrincipalRoles replaces the principal's roles. It takes effect on the
-// principal's next request.
+// principal's next request. Like DropPrincipal and RevokeToken, it refuses
+// (EFORBIDDEN) to remove the last valid token holding every permission.
 func (c *Catalog) SetPrincipalRoles(ctx context.Context, name string, roles []string) error {
-	return c.write(ctx, func(tx *sql.Tx) error {
+	return c.writeKeepingAdmin(ctx, func(tx *sql.Tx) error {
 		ok, err := exists(ctx, tx, "SELECT 1 FROM principals WHERE name = ?", name)
 		if err != nil {
 			return err
@@ -148,7 +149,7 @@ func (c *Catalog) SetPrincipalRoles(ctx context.Context, name string, roles []st
 
 // DropPrincipal removes a principal and all its tokens.
 func (c *Catalog) DropPrincipal(ctx context.Context, name string) error {
-	return c.write(ctx, func(tx *sql.Tx) error {
+	return c.writeKeepingAdmin(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM principals WHERE name = ?", name)
 		if err != nil {
 			return err
@@ -303,7 +304,7 @@ func (c *Catalog) ListTokens(ctx context.Context, principal string) ([]Token, er
 // the next Authenticate with its secret fails. Revoking a revoked token
 // does nothing.
 func (c *Catalog) RevokeToken(ctx context.Context, id string) error {
-	return c.write(ctx, func(tx *sql.Tx) error {
+	return c.writeKeepingAdmin(ctx, func(tx *sql.Tx) error {
 		ok, err := exists(ctx, tx, "SELECT 1 FROM tokens WHERE id = ?", id)
 		if err != nil {
 			return err

@@ -368,23 +368,24 @@ func (m *Main) auditCommand() *cobra.Command {
 }
 
 func (m *Main) instanceCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "instance", Short: "Show the instance"}
+	// "sqlink instance" alone shows the instance too, as "instance show".
+	show := func(cmd *cobra.Command, args []string) error {
+		c, err := m.client(cmd)
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return m.emit(info, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nVersion:\t%s\nCollation:\t%s\nClient:\t%s\nAdmin:\t%s\nEndpoint:\t%s\nStarted:\t%s\n",
+				info.Name, info.ID, info.Version, info.Collation, info.ClientAddr, info.AdminAddr, info.EndpointAddr, ts(info.StartedAt))
+		})
+	}
+	cmd := &cobra.Command{Use: "instance", Short: "Show the instance (same as instance show)", Args: exactArgs(0, "no arguments"), RunE: show}
 	cmd.AddCommand(&cobra.Command{
-		Use: "show", Short: "Show the instance's identity, addresses and uptime", Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client(cmd)
-			if err != nil {
-				return err
-			}
-			info, err := c.Info(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return m.emit(info, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nVersion:\t%s\nCollation:\t%s\nClient:\t%s\nAdmin:\t%s\nEndpoint:\t%s\nStarted:\t%s\n",
-					info.Name, info.ID, info.Version, info.Collation, info.ClientAddr, info.AdminAddr, info.EndpointAddr, ts(info.StartedAt))
-			})
-		},
+		Use: "show", Short: "Show the instance's identity, addresses and uptime", Args: exactArgs(0, "no arguments"), RunE: show,
 	})
 	return cmd
 }

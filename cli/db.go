@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -120,6 +122,10 @@ func printDatabase(w *tabwriter.Writer, d adminapi.DatabaseInfo) {
 	}
 	fmt.Fprintf(w, "Created:\t%s\n", ts(d.CreatedAt))
 	chain := "no (take a full backup: sqlink backup " + d.Name + " --to FILE)"
+	if d.State == sqlink.DatabaseRestoring {
+		// Not readable, so not backed up either: say what comes first.
+		chain = "no (RESTORING: it can be backed up once online)"
+	}
 	if d.ChainStarted {
 		chain = "yes"
 	}
@@ -141,13 +147,15 @@ func (m *Main) backupCommand() *cobra.Command {
 	var (
 		to       string
 		copyOnly bool
+		force    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "backup DB --to FILE [--copy-only]",
+		Use:   "backup DB --to FILE [--copy-only] [--force]",
 		Short: "Take a consistent online backup of a database",
 		Long: `backup streams a consistent backup of the database to FILE while writes go
 on. A full backup starts the database's backup chain (a link needs one);
---copy-only takes a backup that does not.`,
+--copy-only takes a backup that does not. It never replaces an existing
+FILE unless --force is given; a backup that fails leaves no FILE behind.`,
 		Args: exactArgs(1, "a database name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
@@ -157,28 +165,15 @@ on. A full backup starts the database's backup chain (a link needs one);
 			if err != nil {
 				return err
 			}
-			tmp := to + ".partial"
-			f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if _, err := os.Lstat(to); err == nil && !force {
+				return sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it",
+					"%s already exists", to)
+			}
+			info, err := writeBackup(to, force, func(f *os.File) (adminapi.BackupInfo, error) {
+				return c.Backup(cmd.Context(), args[0], copyOnly, f)
+			})
 			if err != nil {
-				return sqlink.Errorf(sqlink.EINVALID, "check the --to path", "create %s: %v", tmp, err)
-			}
-			info, err := c.Backup(cmd.Context(), args[0], copyOnly, f)
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(tmp)
 				return err
-			}
-			if err := os.Rename(tmp, to); err != nil {
-				return err
-			}
-			if d, err := os.Open(filepath.Dir(to)); err == nil {
-				d.Sync()
-				d.Close()
 			}
 			return m.emit(info, func(w *tabwriter.Writer) {
 				kind := "Full backup (starts the backup chain)"
@@ -191,7 +186,54 @@ on. A full backup starts the database's backup chain (a link needs one);
 	}
 	cmd.Flags().StringVar(&to, "to", "", "file to write the backup to")
 	cmd.Flags().BoolVar(&copyOnly, "copy-only", false, "do not start the backup chain")
+	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
 	return cmd
+}
+
+// writeBackup writes a backup through a temporary file in to's directory,
+// synced and then renamed into place (and the directory synced), so that a
+// backup that fails never leaves a truncated file under the name. Without
+// force it never replaces a file that exists, even one created meanwhile.
+func writeBackup(to string, force bool, backup func(*os.File) (adminapi.BackupInfo, error)) (adminapi.BackupInfo, error) {
+	dir, base := filepath.Split(to)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	if err != nil {
+		return adminapi.BackupInfo{}, sqlink.Errorf(sqlink.EINVALID, "check the --to path", "create a file in %s: %v", dir, err)
+	}
+	tmp := f.Name()
+	info, err := backup(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if force {
+			err = os.Rename(tmp, to)
+		} else if err = os.Link(tmp, to); errors.Is(err, os.ErrExist) {
+			err = sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it", "%s already exists", to)
+		} else if err != nil {
+			// No hard links here: rename, having checked just before.
+			if _, serr := os.Lstat(to); serr == nil {
+				err = sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it", "%s already exists", to)
+			} else {
+				err = os.Rename(tmp, to)
+			}
+		}
+	}
+	os.Remove(tmp) // gone already when renamed; the extra name when linked
+	if err != nil {
+		return adminapi.BackupInfo{}, err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return info, nil
 }
 
 func (m *Main) restoreCommand() *cobra.Command {
@@ -216,7 +258,7 @@ can seed it from the backup; bring it online with "sqlink db complete-restore".`
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
-				return sqlink.Errorf(sqlink.EINVALID, "check the backup file path", "open %s: %v", args[0], err)
+				return openBackupError(args[0], err)
 			}
 			defer f.Close()
 			d, err := c.Restore(cmd.Context(), as, restoring, f)
@@ -235,6 +277,20 @@ can seed it from the backup; bring it online with "sqlink db complete-restore".`
 	cmd.Flags().StringVar(&as, "as", "", "name of the new database")
 	cmd.Flags().BoolVar(&restoring, "restoring", false, "leave the database RESTORING (not readable) for seeding a link")
 	return cmd
+}
+
+// openBackupError is the error for a backup file restore cannot open: one
+// message naming the file once (os.Open's own error names it too).
+func openBackupError(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return sqlink.Errorf(sqlink.ENOTFOUND, "check the path; `sqlink backup DB --to FILE` writes a backup file",
+			"backup file %s does not exist", name)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return sqlink.Errorf(sqlink.EINVALID, "check the path and that this user may read the file", "cannot open backup file %s: %v", name, err)
 }
 
 // bytesHuman formats a byte count.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -183,8 +184,9 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 	line(sec.s, "")
 	fmt.Fprintf(m.Stdout, "\nAdmin API of the primary:   %s  (token %s)\n", p.url, p.token)
 	fmt.Fprintf(m.Stdout, "Admin API of the secondary: %s  (token %s)\n", sec.url, sec.token)
-	fmt.Fprintf(m.Stdout, "  sqlink link status demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n", p.url, p.token, sec.url, sec.token)
-	fmt.Fprintf(m.Stdout, "  sqlink link verify demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n\n", p.url, p.token, sec.url, sec.token)
+	self := selfCommand(os.Args[0])
+	fmt.Fprintf(m.Stdout, "  %s link status demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n", self, p.url, p.token, sec.url, sec.token)
+	fmt.Fprintf(m.Stdout, "  %s link verify demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n\n", self, p.url, p.token, sec.url, sec.token)
 	fmt.Fprintf(m.Stdout, "A row goes into demo.events every 200 ms; the secondary follows:\n")
 	fmt.Fprintf(m.Stdout, "Press Ctrl-C to stop.\n")
 
@@ -194,6 +196,24 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 		return nil
 	}
 	return err
+}
+
+// selfCommand returns how to run this program again from a shell, given
+// os.Args[0]: "go run ./cmd/sqlink" under go run (a binary in go's build
+// cache, gone when it exits), the name as typed when it came from $PATH,
+// else the binary's absolute path (right from any directory).
+func selfCommand(argv0 string) string {
+	slashed := filepath.ToSlash(argv0)
+	if strings.Contains(slashed, "/go-build") && strings.Contains(slashed, "/exe/") {
+		return "go run ./cmd/sqlink"
+	}
+	if !strings.ContainsRune(argv0, filepath.Separator) {
+		return argv0
+	}
+	if abs, err := filepath.Abs(argv0); err == nil {
+		return abs
+	}
+	return argv0
 }
 
 // waitDemoSeeded waits until the secondary's copy is seeded and readable,

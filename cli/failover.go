@@ -67,7 +67,9 @@ func (pf *partnerFlags) client(m *Main) (*adminapi.Client, string, error) {
 	if token == "" {
 		return nil, "", sqlink.Errorf(sqlink.EUNAUTHORIZED, "pass --partner-token or set SQLINK_PARTNER_TOKEN", "no admin token given for the partner %s", u)
 	}
-	return adminapi.NewClient(u, token, &http.Client{}), u, nil
+	c := adminapi.NewClient(u, token, &http.Client{}).WithUnauthorizedHint(
+		fmt.Sprintf("pass --partner-token or set SQLINK_PARTNER_TOKEN to a valid token of the partner %s", u))
+	return c, u, nil
 }
 
 // FailoverReport is what `sqlink link failover --json` prints: the
@@ -237,6 +239,7 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 		return m.failoverError(ctx, err, name, o, target, other, targetURL)
 	}
 	rep := FailoverReport{FailoverResult: res, Type: req.Type, Instance: targetURL}
+	rep.Link = m.settleLink(ctx, target, name, res)
 	if other != nil {
 		ps, err := m.settlePartner(ctx, other, name, res, o.dropLink)
 		switch {
@@ -331,6 +334,46 @@ func (m *Main) failoverError(ctx context.Context, err error, name string, o fail
 	return err
 }
 
+// settleLink waits (briefly) until the instance that ran a failover
+// reports the roles it set on both sides, and returns its view. The result
+// the failover returned holds the partner's role as last reported before
+// the swap (a tick old), which read as two primaries, or two secondaries.
+func (m *Main) settleLink(ctx context.Context, c *adminapi.Client, name string, res adminapi.FailoverResult) adminapi.LinkStatus {
+	l := res.Link
+	if res.Paused != "" || res.NewPrimary == "" || l.Name == "" || l.State == "DROPPED" {
+		return l
+	}
+	deadline := time.Now().Add(partnerSettle)
+	for !rolesSettled(l, res.NewPrimary) && l.Local.Connected && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return l
+		case <-time.After(settlePoll):
+		}
+		st, err := getLink(ctx, c, name)
+		if err != nil {
+			break
+		}
+		l = st
+	}
+	return l
+}
+
+// roleIn returns the role instance has once newPrimary is the primary.
+func roleIn(instance, newPrimary string) sqlink.Role {
+	if instance == newPrimary {
+		return sqlink.RolePrimary
+	}
+	return sqlink.RoleSecondary
+}
+
+// rolesSettled says whether l shows both replicas in the roles a failover
+// to newPrimary set.
+func rolesSettled(l adminapi.LinkStatus, newPrimary string) bool {
+	return l.Failover == nil && l.Local.Role == roleIn(l.Local.Instance, newPrimary) &&
+		l.Partner.Role == roleIn(l.Partner.Instance, newPrimary)
+}
+
 // settlePartner waits (briefly) until the partner reports the roles the
 // failover set, and returns its view.
 func (m *Main) settlePartner(ctx context.Context, c *adminapi.Client, name string, res adminapi.FailoverResult, dropped bool) (adminapi.LinkStatus, error) {
@@ -394,6 +437,14 @@ func printFailover(w *tabwriter.Writer, name string, o failoverOptions, r Failov
 	switch {
 	case l.State == "DROPPED" || o.dropLink && r.Paused == "":
 		fmt.Fprintf(w, "Link:\tdropped: both databases are independent and writable\n")
+	case l.Name != "" && r.NewPrimary != "" && r.Paused == "" && !rolesSettled(l, r.NewPrimary):
+		// Never two primaries (or secondaries) from a stale report: say
+		// what is known.
+		partner := fmt.Sprintf("%s has not confirmed its new role yet (last reported %s)", orDash(l.Partner.Instance), orDash(string(l.Partner.Role)))
+		if !l.Local.Connected {
+			partner = fmt.Sprintf("%s is not connected (last reported %s)", orDash(l.Partner.Instance), orDash(string(l.Partner.Role)))
+		}
+		fmt.Fprintf(w, "Link:\t%s, %s; %s is %s, %s\n", l.State, l.Mode, orDash(l.Local.Instance), orDash(string(l.Local.Role)), partner)
 	case l.Name != "":
 		fmt.Fprintf(w, "Link:\t%s, %s; %s is %s, %s is %s\n", l.State, l.Mode, orDash(l.Local.Instance), orDash(string(l.Local.Role)),
 			orDash(l.Partner.Instance), orDash(string(l.Partner.Role)))
@@ -492,11 +543,11 @@ named primary and the partner has diverged transactions to save.`,
 				fmt.Fprintf(w, "Diverged transactions:\t%d (on %s)\n", res.Diverged, orDash(loser))
 				switch {
 				case res.DivergedFile != "":
-					fmt.Fprintf(w, "Saved to:\t%s (a SQLite database: sqlite3 %s)\n", res.DivergedFile, res.DivergedFile)
+					fmt.Fprintf(w, "Saved to:\t%s on %s (a SQLite database: sqlite3 %s)\n", res.DivergedFile, orDash(loser), res.DivergedFile)
 				case res.Diverged == 0:
 					fmt.Fprintf(w, "Saved to:\t- (nothing diverged on %s)\n", orDash(loser))
 				default:
-					fmt.Fprintf(w, "Saved to:\t- (the file is on %s; run set-role there to see its path)\n", orDash(loser))
+					fmt.Fprintf(w, "Saved to:\t- (on %s, which has not reported the path yet: `sqlink link status %s` shows it once saved)\n", orDash(loser), name)
 				}
 				fmt.Fprintf(w, "Listing:\t%s\n", orDash(res.DivergedList))
 				fmt.Fprintf(w, "Method:\t%s\n", orDash(res.Method))

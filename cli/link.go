@@ -573,8 +573,13 @@ func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions,
 		// Each half's undo is recorded before the call: a call that fails
 		// (say the instance died answering it) may still have created the
 		// half, and then undo drops it, or says to.
+		what := fmt.Sprintf("dropped link %s on %s", name, s.Name)
+		if opts.SeedFromBackup {
+			// The server keeps the database it was seeding from.
+			what += fmt.Sprintf(" (the restored database %s stays there, RESTORING)", db)
+		}
 		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("dropped link %s on %s", name, s.Name),
+			what: what,
 			todo: fmt.Sprintf("drop link %s on %s", name, s.Name),
 			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Secondary, name, id) },
 		})
@@ -689,7 +694,9 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		if !strings.Contains(u, "://") {
 			u = "http://" + u
 		}
-		out = append(out, sideClient{Role: x.role, URL: u, Client: adminapi.NewClient(u, x.token, &http.Client{})})
+		c := adminapi.NewClient(u, x.token, &http.Client{}).WithUnauthorizedHint(
+			fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN to a valid token of the %s %s", x.flag, strings.ToUpper(x.role), x.role, u))
+		out = append(out, sideClient{Role: x.role, URL: u, Client: c})
 	}
 	return out, nil
 }
@@ -1001,6 +1008,9 @@ shows every link.`,
 					fmt.Fprintf(w, "== as seen from the %s (%s) ==\n", c.Role, c.URL)
 					if st.Error != nil {
 						fmt.Fprintf(w, "unavailable: %s\n", st.Error.Message)
+						if st.Error.Hint != "" {
+							fmt.Fprintf(w, "Try: %s\n", st.Error.Hint)
+						}
 						continue
 					}
 					for j, l := range st.Links {
@@ -1111,6 +1121,14 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 	fmt.Fprintf(w, "Seeding (partner):\t%s\n", seedingText(b.Seeding))
 	fmt.Fprintf(w, "Last error (local):\t%s\n", linkErrorText(a.LastError))
 	fmt.Fprintf(w, "Last error (partner):\t%s\n", linkErrorText(b.LastError))
+	for _, x := range []struct {
+		side string
+		r    adminapi.ReplicaStatus
+	}{{"local", a}, {"partner", b}} {
+		if d := x.r.DivergedSaved; d != nil {
+			fmt.Fprintf(w, "Diverged saved (%s):\t%d transactions after LSN %d in %s on %s\n", x.side, d.Transactions, d.ForkLSN, d.File, orDash(x.r.Instance))
+		}
+	}
 }
 
 // certExpiryText formats a certificate's expiry, flagged when it is near

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
 )
 
 // Exit codes, one per error code, so scripts can branch on the kind of
@@ -75,16 +76,43 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetErr(m.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		m.printError(err)
+		m.printError(err, m.json || m.output == "json" || wantsJSON(args))
 	}
 	return err
 }
 
-func (m *Main) printError(err error) {
+// printError prints err on stderr: as "Error: …" and "Try: …" lines, or
+// with --json as one JSON object, {"error":{"code","message","hint"}}
+// (the admin API's error body), so that stdout holds only results.
+func (m *Main) printError(err error, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(m.Stderr)
+		enc.SetEscapeHTML(false)
+		enc.Encode(adminapi.ErrorResponse{Error: adminapi.ErrorBody{
+			Code: sqlink.ErrorCode(err), Message: sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}})
+		return
+	}
 	fmt.Fprintf(m.Stderr, "Error: %s\n", sqlink.ErrorMessage(err))
 	if hint := sqlink.ErrorHint(err); hint != "" {
 		fmt.Fprintf(m.Stderr, "Try: %s\n", hint)
 	}
+}
+
+// wantsJSON reports whether args ask for JSON output, for errors found
+// before the flags were parsed (a bad flag stops the parse before a later
+// --json).
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "--json" || a == "--json=true" || a == "--output=json" || a == "-o=json" || a == "-ojson":
+			return true
+		case (a == "--output" || a == "-o") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Main) rootCommand() *cobra.Command {
@@ -121,12 +149,13 @@ admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
 	})
 
 	root.AddCommand(
-		m.initCommand(),
-		m.serveCommand(),
-		m.demoCommand(),
+		withoutClientFlags(m.initCommand()),
+		withoutClientFlags(m.serveCommand()),
+		withoutClientFlags(m.demoCommand()),
 		m.dbCommand(),
 		m.backupCommand(),
 		m.restoreCommand(),
+		m.loginCommand(),
 		m.tokenCommand(),
 		m.principalCommand(),
 		m.roleCommand(),
@@ -137,6 +166,32 @@ admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
 		m.linkCommand(),
 	)
 	return root
+}
+
+// withoutClientFlags takes the root's --server and --token off a server
+// command (init, serve, demo), which calls no admin API: its help does not
+// list them, and giving one is an error rather than silently ignored.
+func withoutClientFlags(cmd *cobra.Command) *cobra.Command {
+	names := []string{"server", "token"}
+	for _, name := range names {
+		// A local flag of the same name shadows the inherited one.
+		cmd.Flags().String(name, "", "not used by "+cmd.Name())
+		cmd.Flags().MarkHidden(name)
+	}
+	pre := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		for _, name := range names {
+			if c.Flags().Changed(name) {
+				return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("drop --%s: %s calls no admin API", name, c.Name()),
+					"--%s does not apply to %s", name, c.Name())
+			}
+		}
+		if pre != nil {
+			return pre(c, args)
+		}
+		return nil
+	}
+	return cmd
 }
 
 // args returns a cobra.PositionalArgs that gives our error for a wrong

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/server"
 	"github.com/sqlink/sqlink/storage"
@@ -45,6 +46,12 @@ type serverSettings struct {
 	LinkHardenDelay    time.Duration
 	LogRetention       string
 	MaxTransactionSize string
+	SQLiteHeapLimit    string
+
+	AuthenticationTimeout time.Duration
+	AdminReadTimeout      time.Duration
+	AdminIdleTimeout      time.Duration
+	MetricsAuth           bool
 
 	StatementTimeout string
 	LockTimeout      string
@@ -68,6 +75,12 @@ type fileConfig struct {
 	LinkHardenDelay    string `yaml:"link-harden-delay"`
 	LogRetention       string `yaml:"log-retention"`
 	MaxTransactionSize string `yaml:"max-transaction-size"`
+	SQLiteHeapLimit    string `yaml:"sqlite-heap-limit"`
+
+	AuthenticationTimeout string `yaml:"authentication-timeout"`
+	AdminReadTimeout      string `yaml:"admin-read-timeout"`
+	AdminIdleTimeout      string `yaml:"admin-idle-timeout"`
+	MetricsAuth           *bool  `yaml:"metrics-auth"`
 
 	StatementTimeout string `yaml:"statement-timeout"`
 	LockTimeout      string `yaml:"lock-timeout"`
@@ -82,7 +95,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&s.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin API listener (env SQLINK_ADMIN_ADDR)")
 		fs.StringVar(&s.EndpointAddr, "endpoint-addr", server.DefaultEndpointAddr, "replication endpoint listener (env SQLINK_ENDPOINT_ADDR)")
 		fs.StringVar(&s.Synchronous, "synchronous", "FULL", "SQLite synchronous level: FULL (durable commits) or NORMAL (env SQLINK_SYNCHRONOUS)")
-		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client sessions (env SQLINK_MAX_CONNS)")
+		fs.IntVar(&s.MaxConns, "max-conns", 100, "maximum client connections, sessions and those still authenticating (env SQLINK_MAX_CONNS)")
 		fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error (env SQLINK_LOG_LEVEL)")
 		fs.StringVar(&s.LogFormat, "log-format", "text", "text or json (env SQLINK_LOG_FORMAT)")
 		fs.StringVar(&s.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
@@ -93,6 +106,11 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&s.StatementTimeout, "statement-timeout", "0", "every SQL session's initial statement_timeout: a longer statement is cancelled; 0 for none, e.g. 30s or 5min (env SQLINK_STATEMENT_TIMEOUT)")
 		fs.StringVar(&s.LockTimeout, "lock-timeout", pgwire.FormatTimeout(server.DefaultLockTimeout), "every SQL session's initial lock_timeout: the longest wait for a database's write lock; 0 for none (env SQLINK_LOCK_TIMEOUT)")
 		fs.StringVar(&s.IdleInTxTimeout, "idle-in-transaction-session-timeout", pgwire.FormatTimeout(server.DefaultIdleInTxTimeout), "every SQL session's initial idle_in_transaction_session_timeout: a session idle that long in a transaction is ended and rolled back, releasing the write lock; 0 for none (env SQLINK_IDLE_IN_TRANSACTION_SESSION_TIMEOUT)")
+		fs.StringVar(&s.SQLiteHeapLimit, "sqlite-heap-limit", "1GiB", "memory SQLite may take in this instance, every database and session together; a statement that needs more fails with 53200 out of memory instead of taking the machine's memory; 0 for no limit (env SQLINK_SQLITE_HEAP_LIMIT)")
+		fs.DurationVar(&s.AuthenticationTimeout, "authentication-timeout", pgwire.DefaultStartupTimeout, "time a client connection has from connecting to the end of authentication (env SQLINK_AUTHENTICATION_TIMEOUT)")
+		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
+		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
+		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -114,7 +132,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, statement-timeout, lock-timeout, idle-in-transaction-session-timeout",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -141,6 +159,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("statement-timeout", &s.StatementTimeout, fc.StatementTimeout)
 	str("lock-timeout", &s.LockTimeout, fc.LockTimeout)
 	str("idle-in-transaction-session-timeout", &s.IdleInTxTimeout, fc.IdleInTxTimeout)
+	str("sqlite-heap-limit", &s.SQLiteHeapLimit, fc.SQLiteHeapLimit)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
 	dur := func(name string, dst *time.Duration, file string, zeroOK bool, hint string) error {
@@ -166,6 +185,30 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	}
 	if err := dur("link-harden-delay", &s.LinkHardenDelay, fc.LinkHardenDelay, true, "use a duration such as 2ms, or 0 to fsync every batch at once"); err != nil {
 		return err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		file string
+	}{
+		{"authentication-timeout", &s.AuthenticationTimeout, fc.AuthenticationTimeout},
+		{"admin-read-timeout", &s.AdminReadTimeout, fc.AdminReadTimeout},
+		{"admin-idle-timeout", &s.AdminIdleTimeout, fc.AdminIdleTimeout},
+	} {
+		if err := dur(d.name, d.dst, d.file, false, "use a duration such as 30s"); err != nil {
+			return err
+		}
+	}
+	if fs.Lookup("metrics-auth") != nil && !fs.Changed("metrics-auth") {
+		if v := m.env("metrics-auth"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return sqlink.Errorf(sqlink.EINVALID, "use true or false", "SQLINK_METRICS_AUTH=%q is not a boolean", v)
+			}
+			s.MetricsAuth = b
+		} else if fc.MetricsAuth != nil {
+			s.MetricsAuth = *fc.MetricsAuth
+		}
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
@@ -225,6 +268,12 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	var heap int64
+	if s.SQLiteHeapLimit != "0" {
+		if heap, err = parseBytes("--sqlite-heap-limit", s.SQLiteHeapLimit); err != nil {
+			return server.Config{}, err
+		}
+	}
 	var timeouts [3]time.Duration
 	for i, t := range []struct{ flag, v string }{
 		{"--statement-timeout", s.StatementTimeout},
@@ -240,6 +289,7 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	}
 	return server.Config{
 		MaxTransactionBytes: maxTx,
+		SQLiteHeapLimit:     heap,
 		LinkLogCapBytes:     logCap,
 		LinkSessionTimeout:  s.LinkSessionTimeout,
 		LinkHardenDelay:     hardenDelay(s.LinkHardenDelay),
@@ -254,6 +304,11 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		LockTimeout:         timeouts[1],
 		IdleInTxTimeout:     timeouts[2],
 		Logger:              log,
+
+		AuthenticationTimeout: s.AuthenticationTimeout,
+		AdminReadTimeout:      s.AdminReadTimeout,
+		AdminIdleTimeout:      s.AdminIdleTimeout,
+		MetricsAuth:           s.MetricsAuth,
 	}, nil
 }
 

@@ -2,8 +2,6 @@ package pgwire
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -103,7 +101,10 @@ func newClientConn(s *Server, nc net.Conn) *clientConn {
 	}
 	c.sock = &sockReader{nc: nc}
 	c.be = pgproto3.NewBackend(c.sock, nc)
-	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	// Until the client has authenticated, a message may be a few KiB at
+	// most (startup() raises the limit afterwards): the limit is checked on
+	// the header, before a buffer for the body is allocated.
+	c.be.SetMaxBodyLen(MaxStartupMessageSize)
 	c.queryCtx, c.queryCancel = context.WithCancel(ctx)
 	return c
 }
@@ -195,7 +196,12 @@ func (c *clientConn) serve() {
 	defer c.nc.Close()
 	defer c.cancel()
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.StartupTimeout))
-	ok, err := c.startup()
+	ok, err := false, error(nil)
+	if c.srv.acquireAuth(c) {
+		ok, err = c.startup()
+		c.srv.releaseAuth()
+	}
+	c.srv.endStartup(c)
 	if err != nil {
 		if pe := (*pgError)(nil); errors.As(err, &pe) {
 			c.sendFatal(pe)
@@ -285,9 +291,23 @@ func (c *clientConn) startup() (ok bool, err error) {
 	if c.database == "" {
 		c.database = c.user
 	}
+	src := sourceIP(c.nc.RemoteAddr())
+	if pe := c.srv.throttle.blocked(src); pe != nil {
+		return false, pe
+	}
 	if err := c.authenticate(); err != nil {
+		var pe *pgError
+		if errors.As(err, &pe) && pe.Code == codeInvalidPassword {
+			c.srv.throttle.failed(src, c.user)
+			c.log.Info("pgwire: password authentication failed", "user", c.user, "remote", c.nc.RemoteAddr().String())
+			if o, ok := c.srv.backend.(LoginObserver); ok {
+				o.LoginFailed(c.ctx, c.user, src, pe.Message)
+			}
+		}
 		return false, err
 	}
+	c.srv.throttle.succeeded(src)
+	c.be.SetMaxBodyLen(c.srv.cfg.MaxMessageSize)
 	if err := c.srv.register(c); err != nil {
 		return false, err
 	}
@@ -384,7 +404,7 @@ func (c *clientConn) authenticate() error {
 		if sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 			lookupErr = err
 		}
-		return fakeCredentials(c.user), nil
+		return c.srv.fakeCredentialsFor(c.user), nil
 	})
 	if err != nil {
 		return err
@@ -439,25 +459,7 @@ func (c *clientConn) authenticate() error {
 	return nil
 }
 
-func (c *clientConn) authReceiveErr(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) {
-		return err
-	}
-	return newPgError(codeProtocolViolation, err.Error())
-}
-
-// fakeCredentials returns credentials no password matches, stable per user
-// so that probing does not reveal which users exist.
-func fakeCredentials(user string) scram.StoredCredentials {
-	salt := sha256.Sum256([]byte("sqlink-fake-salt:" + user))
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	return scram.StoredCredentials{
-		KeyFactors: scram.KeyFactors{Salt: string(salt[:16]), Iters: 4096},
-		StoredKey:  key,
-		ServerKey:  key,
-	}
-}
+func (c *clientConn) authReceiveErr(err error) error { return tooBigBeforeAuth(err) }
 
 // loop reads and answers messages until the client leaves or the
 // connection is terminated.

@@ -104,11 +104,11 @@
 //	0A000 feature_not_supported       function calls, replication, COPY, sqlink ENOTIMPLEMENTED
 //	26000 / 34000                     unknown prepared statement / portal
 //	28P01 invalid_password            bad password or unknown user (SCRAM)
-//	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name
+//	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name, too many failed sign-ins from the address
 //	42501 insufficient_privilege      sqlink EFORBIDDEN; ATTACH, VACUUM INTO, PRAGMA wal_checkpoint...
 //	54000 program_limit_exceeded      a transaction larger than --max-transaction-size (at COMMIT)
 //	3D000 invalid_catalog_name        OpenSession ENOTFOUND
-//	53300 too_many_connections        more than Config.MaxConns sessions
+//	53300 too_many_connections        more than Config.MaxConns connections (sessions and those authenticating)
 //	57P01 admin_shutdown              Server.Close, default for EndSessions, pg_terminate_backend
 //	25P03 idle_in_transaction_timeout idle_in_transaction_session_timeout (FATAL)
 //	57P03 cannot_connect_now          OpenSession EUNAVAILABLE (database RESTORING)

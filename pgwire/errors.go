@@ -50,6 +50,7 @@ const (
 	codeInvalidText       = "22P02"
 	codeDiskFull          = "53100"
 	codeProgramLimit      = "54000"
+	codeOutOfMemory       = "53200"
 	codeIOError           = "58030"
 	codeInternal          = "XX000"
 	codeDataCorrupted     = "XX001"
@@ -182,8 +183,14 @@ func sqliteError(se *sqlite.Error) *pgError {
 			code = codeIOError
 		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 			code = codeDataCorrupted
-		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+		case sqlite3.SQLITE_TOOBIG:
+			code = codeProgramLimit
+			msg = "string or blob too big: a value may hold at most 256 MiB here"
+		case sqlite3.SQLITE_RANGE:
 			code = codeInvalidParameter
+		case sqlite3.SQLITE_NOMEM:
+			code = codeOutOfMemory
+			msg = "out of memory: the instance's SQLite heap limit was reached"
 		case sqlite3.SQLITE_AUTH, sqlite3.SQLITE_PERM:
 			code = codeInsufficientPriv
 		case sqlite3.SQLITE_ERROR:
@@ -196,7 +203,13 @@ func sqliteError(se *sqlite.Error) *pgError {
 		e.Hint = "Free space on the volume that holds the instance's data directory, then retry: the statement did not commit."
 	case codeIOError:
 		e.Hint = "Check the disk that holds the instance's data directory and the instance's log."
+	case codeOutOfMemory:
+		e.Hint = "The statement was rolled back. Make it read or build less at once, or raise the instance's --sqlite-heap-limit."
 	case codeProgramLimit:
+		if code == codeProgramLimit && strings.HasPrefix(msg, "string or blob too big") {
+			e.Hint = "Store large values in pieces of at most 256 MiB."
+			break
+		}
 		e.Hint = "Nothing of it was committed. Split it into smaller transactions, or raise the instance's --max-transaction-size (at most 2GiB)."
 	}
 	return e

@@ -69,6 +69,11 @@ func (c *clientConn) execDirect(ctx context.Context, q string) error {
 }
 
 func (c *clientConn) simpleQuery(q string) {
+	if err := checkNoNUL(q); err != nil {
+		c.sendError(err)
+		c.failTx()
+		return
+	}
 	stmts := splitStatements(q)
 	if len(stmts) == 0 {
 		c.send(&pgproto3.EmptyQueryResponse{})
@@ -148,6 +153,9 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 			return newPgError(codeDuplicateStmt, fmt.Sprintf("prepared statement %q already exists", m.Name))
 		}
 	}
+	if err := checkNoNUL(m.Query); err != nil {
+		return err
+	}
 	stmts := splitStatements(m.Query)
 	if len(stmts) > 1 {
 		return newPgError(codeSyntaxError, "cannot insert multiple commands into a prepared statement")
@@ -163,21 +171,28 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 	copy(ps.paramOIDs, m.ParameterOIDs)
 	if p.kind == planSQL {
 		ctx := c.startQuery()
-		err := c.raw(func(dc any) error {
-			pc, ok := dc.(driver.ConnPrepareContext)
-			if !ok {
-				return fmt.Errorf("driver connection %T cannot prepare", dc)
-			}
-			ds, err := pc.PrepareContext(ctx, p.sql)
-			if err != nil {
-				return err
-			}
-			ps.ds = ds
-			return nil
-		})
+		err := c.declare(p)
+		if err == nil {
+			err = c.raw(func(dc any) error {
+				pc, ok := dc.(driver.ConnPrepareContext)
+				if !ok {
+					return fmt.Errorf("driver connection %T cannot prepare", dc)
+				}
+				ds, err := pc.PrepareContext(ctx, p.sql)
+				if err != nil {
+					return err
+				}
+				if err := checkOneStatement(ds); err != nil {
+					ds.Close()
+					return err
+				}
+				ps.ds = ds
+				return nil
+			})
+		}
 		c.endQuery()
 		if err != nil {
-			return err
+			return c.refused(err)
 		}
 	}
 	if old := c.stmts[m.Name]; old != nil {
@@ -295,6 +310,9 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 	case p.kind == planShow:
 		ps.cols = []column{{name: p.name, oid: oidText}}
 	case p.kind == planSQL && p.rows:
+		if err := c.declare(p); err != nil {
+			return nil, err
+		}
 		err := c.raw(func(dc any) error {
 			ci := findColumnInfoer(dc)
 			if ci == nil {
@@ -313,7 +331,7 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, c.refused(err)
 		}
 	}
 	ps.described = true
@@ -538,6 +556,9 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 	if (p.verb == "SAVEPOINT" || p.verb == "RELEASE" || p.rollTo) && c.tx == txIdle {
 		return newPgError(codeNoActiveTx, p.verb+" can only be used in transaction blocks")
 	}
+	if err := c.declare(p); err != nil {
+		return err
+	}
 	if p.write && c.tx == txIdle {
 		if err := c.beginWrite(); err != nil {
 			return c.readOnlyError(p.verb, err)
@@ -555,6 +576,10 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 			}
 			s, err := pc.PrepareContext(ctx, p.sql)
 			if err != nil {
+				return err
+			}
+			if err := checkOneStatement(s); err != nil {
+				s.Close()
 				return err
 			}
 			if ps.name == "" && !describe {
@@ -602,7 +627,7 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 		ps.close()
 	}
 	if err != nil {
-		pe := toPgError(err)
+		pe := toPgError(c.refused(err))
 		if pe.Code == codeReadOnlyTx {
 			return c.readOnlyError(p.verb, err)
 		}
@@ -742,7 +767,7 @@ func (c *clientConn) begin(ctx context.Context, readOnly bool) error {
 		c.txROErr = nil
 		return err
 	}
-	if err := c.execDirect(ctx, "PRAGMA query_only=1"); err != nil {
+	if err := c.setQueryOnly(ctx, true); err != nil {
 		_ = c.execDirect(context.WithoutCancel(ctx), "ROLLBACK")
 		c.txROErr = nil
 		return err
@@ -767,7 +792,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 		_ = c.execDirect(bg, "ROLLBACK")
 	}
 	if c.txQueryOnly {
-		if e := c.execDirect(bg, "PRAGMA query_only=0"); e != nil && err == nil {
+		if e := c.setQueryOnly(bg, false); e != nil && err == nil {
 			err = e
 		}
 	}

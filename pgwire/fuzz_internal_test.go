@@ -146,7 +146,14 @@ func TestSplitStatements(t *testing.T) {
 		{"-- ping", 0},
 		{"", 0},
 		{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE x SET a=1; DELETE FROM y; END; SELECT 1", 2},
-		{"select $$a;b$$", 1},
+		// SQLite has no dollar quotes: $t$ is an identifier, and these
+		// are the statement-smuggling texts of issue 17.
+		{"select $$a;b$$", 2},
+		{"SELECT 1 AS a$t$; ATTACH 'x' AS c; SELECT 2 AS b$t$", 3},
+		{"CREATE TABLE trigger(x); ATTACH 'x' AS c; SELECT 1 AS end;", 3},
+		{"CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; ATTACH 'x' AS c", 2},
+		{"select [a;b] from t; select 2", 2},
+		{"select 'it''s;'; select 2", 2},
 	} {
 		if got := splitStatements(tc.in); len(got) != tc.want {
 			t.Errorf("splitStatements(%q) = %q, want %d statements", tc.in, got, tc.want)

@@ -128,7 +128,7 @@ func buildPlan(s string) *plan {
 		return &plan{kind: planNoop, verb: w[0]}
 	case "COPY":
 		return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeNotSupported,
-			Message: "COPY is not supported", Hint: "Load rows with INSERT, many rows per statement and many statements per transaction (psql's \\copy and pgbench -i use COPY)."}}
+			Message: "COPY is not supported", Hint: "Load rows with INSERT, many rows per statement and many statements per transaction (psql's \\copy uses COPY). For pgbench, skip pgbench -i: create and fill its tables with bench/tpcb_init.sql from sqlink's repository (psql -f bench/tpcb_init.sql), then run pgbench -n."}}
 	case "ATTACH", "DETACH":
 		return &plan{kind: planRefuse, err: newPgError(codeInsufficientPriv, "ATTACH and DETACH are not allowed: a session sees only its own database")}
 	case "VACUUM":

@@ -27,9 +27,28 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	// MaxConns is the number of concurrent client connections; beyond it a
-	// new connection gets FATAL 53300 too_many_connections and is closed.
+	// MaxConns is the number of concurrent client connections, sessions
+	// and connections still authenticating together (as in PostgreSQL);
+	// beyond it a new connection gets FATAL 53300 too_many_connections and
+	// is closed.
 	MaxConns int
+	// MaxStartupConns is how many connections authenticate at once
+	// (default DefaultMaxStartupConns, at most MaxConns); more wait their
+	// turn, within StartupTimeout, without being read.
+	MaxStartupConns int
+	// AuthSecret keys the fake SCRAM salts of unknown users (see fakeSalt).
+	// Empty: a random key per process. An instance passes a key it keeps,
+	// so that the fake salt of a user stays the same across restarts.
+	AuthSecret []byte
+	// ScramIterations is the iteration count announced for unknown users:
+	// that of real logins (default DefaultScramIterations).
+	ScramIterations int
+	// LoginFailureLimit failed sign-ins from one address within
+	// LoginFailureWindow refuse further sign-ins from it for
+	// LoginFailureWindow (defaults DefaultLoginFailureLimit and
+	// DefaultLoginFailureWindow; a negative limit turns throttling off).
+	LoginFailureLimit  int
+	LoginFailureWindow time.Duration
 	// ServerVersion is reported as server_version.
 	ServerVersion string
 	// InstanceName names this instance in messages (read-only errors name the
@@ -53,7 +72,8 @@ type Config struct {
 	// protocol violation (08P01) and closes the connection. Default 64 MiB.
 	MaxMessageSize int
 	// StartupTimeout bounds the time from accept to the end of
-	// authentication. Default 30s.
+	// authentication, however slowly the client sends (a deadline on the
+	// socket, not a per-read timeout). Default DefaultStartupTimeout.
 	StartupTimeout time.Duration
 }
 
@@ -64,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageSize < 0 {
 		return fmt.Errorf("pgwire: MaxMessageSize must not be negative, got %d", c.MaxMessageSize)
+	}
+	if c.MaxStartupConns < 0 || c.ScramIterations < 0 || c.LoginFailureWindow < 0 {
+		return errors.New("pgwire: MaxStartupConns, ScramIterations and LoginFailureWindow must not be negative")
 	}
 	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 || c.StatementTimeout < 0 || c.LockTimeout < 0 {
 		return errors.New("pgwire: timeouts must not be negative")
@@ -82,7 +105,23 @@ func (c Config) withDefaults() Config {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if c.StartupTimeout == 0 {
-		c.StartupTimeout = 30 * time.Second
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.MaxStartupConns == 0 {
+		c.MaxStartupConns = DefaultMaxStartupConns
+	}
+	c.MaxStartupConns = min(c.MaxStartupConns, c.MaxConns)
+	if len(c.AuthSecret) == 0 {
+		c.AuthSecret = newAuthSecret()
+	}
+	if c.ScramIterations == 0 {
+		c.ScramIterations = DefaultScramIterations
+	}
+	if c.LoginFailureLimit == 0 {
+		c.LoginFailureLimit = DefaultLoginFailureLimit
+	}
+	if c.LoginFailureWindow == 0 {
+		c.LoginFailureWindow = DefaultLoginFailureWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +176,11 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*clientConn]struct{}
+	starting  map[*clientConn]struct{} // connections still authenticating
+	refusing  int                      // connections being refused (53300)
+	authSem   chan struct{}            // MaxStartupConns turns to authenticate
+	throttle  *loginThrottle
+	refused   refusalLog
 	byKey     map[uint32]*clientConn // by process id, for CancelRequest
 	closed    bool
 	wg        sync.WaitGroup
@@ -146,13 +190,17 @@ type Server struct {
 // have been validated.
 func NewServer(cfg Config, b Backend) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
+	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		backend:   b,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*clientConn]struct{}),
+		starting:  make(map[*clientConn]struct{}),
+		authSem:   make(chan struct{}, cfg.MaxStartupConns),
+		throttle:  newLoginThrottle(cfg.LoginFailureLimit, cfg.LoginFailureWindow, cfg.Logger),
 		byKey:     make(map[uint32]*clientConn),
 	}
 }
@@ -209,11 +257,22 @@ func (s *Server) startConn(nc net.Conn) bool {
 		s.mu.Unlock()
 		return false
 	}
+	c := newClientConn(s, nc)
+	adm := s.admitLocked(c)
+	if adm == admitDrop {
+		s.mu.Unlock()
+		c.cancel()
+		nc.Close()
+		return true
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		c := newClientConn(s, nc)
+		if adm == admitRefuse {
+			c.refuse()
+			return
+		}
 		c.serve()
 	}()
 	return true
@@ -244,6 +303,7 @@ func (s *Server) register(c *clientConn) error {
 		break
 	}
 	_, _ = rand.Read(c.secret[:])
+	delete(s.starting, c) // its startup slot becomes a session slot
 	s.conns[c] = struct{}{}
 	s.byKey[c.pid] = c
 	return nil
@@ -289,6 +349,9 @@ func (s *Server) Close(ctx context.Context) error {
 	var conns []*clientConn
 	for c := range s.conns {
 		conns = append(conns, c)
+	}
+	for c := range s.starting {
+		c.nc.Close() // not a session yet: nothing to roll back or tell
 	}
 	s.mu.Unlock()
 	for _, c := range conns {

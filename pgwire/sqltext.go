@@ -5,7 +5,9 @@ import (
 )
 
 // skipQuoted returns the index just past the quoted string, identifier or
-// comment that starts at s[i], or i when none starts there.
+// comment that starts at s[i], or i when none starts there. It quotes as
+// SQLite does: '...', "...", `...`, [...], -- and /* */; a PostgreSQL
+// dollar quote ($$...$$) is not one (SQLite has none: $t$ is an identifier).
 func skipQuoted(s string, i int) int {
 	switch c := s[i]; c {
 	case '\'', '"', '`':
@@ -33,19 +35,11 @@ func skipQuoted(s string, i int) int {
 			}
 			return len(s)
 		}
-	case '$':
-		// A dollar-quoted string: $$...$$ or $tag$...$tag$.
-		j := i + 1
-		for j < len(s) && (isIdentChar(s[j]) && !(j == i+1 && s[j] >= '0' && s[j] <= '9')) {
-			j++
+	case '[':
+		if j := strings.IndexByte(s[i+1:], ']'); j >= 0 {
+			return i + 1 + j + 1
 		}
-		if j < len(s) && s[j] == '$' {
-			tag := s[i : j+1]
-			if k := strings.Index(s[j+1:], tag); k >= 0 {
-				return j + 1 + k + len(tag)
-			}
-			return len(s)
-		}
+		return len(s)
 	}
 	return i
 }
@@ -54,43 +48,24 @@ func isIdentChar(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
-// splitStatements splits a simple Query into statements at semicolons
-// outside quotes and comments. A CREATE TRIGGER body's semicolons do not end
-// it: only one after END does. Statements that are empty or only comments
-// are dropped.
+// splitStatements splits a simple Query into statements where SQLite's own
+// tokenizer ends them: at a semicolon outside quotes ('...', "...", `...`,
+// [...]) and comments, and in a CREATE TRIGGER only at the one after its
+// END. It is a transcription of SQLite's sqlite3_complete (complete.c), and
+// FuzzSplitAgreesWithSQLite checks it against that function: the front end
+// must never take for one statement what SQLite would run as two, or a
+// second statement would escape the first one's classification. Each
+// statement is also prepared alone, and one that SQLite finds more text
+// after is refused (singleStatement). Statements that are empty or only
+// comments are dropped.
 func splitStatements(q string) []string {
 	var out []string
 	start := 0
-	trigger := false // the current statement is a CREATE TRIGGER
-	lastWord := ""
-	checked := false
-	for i := 0; i < len(q); {
-		if j := skipQuoted(q, i); j != i {
-			i = j
-			continue
+	for _, end := range statementEnds(q) {
+		if st := strings.TrimSpace(q[start:end]); !isBlank(st) {
+			out = append(out, st)
 		}
-		c := q[i]
-		if isIdentChar(c) {
-			j := i
-			for j < len(q) && isIdentChar(q[j]) {
-				j++
-			}
-			lastWord = q[i:j]
-			if !checked {
-				checked = true
-				trigger = isCreateTrigger(q[start:])
-			}
-			i = j
-			continue
-		}
-		if c == ';' && (!trigger || strings.EqualFold(lastWord, "END")) {
-			if st := strings.TrimSpace(q[start:i]); !isBlank(st) {
-				out = append(out, st)
-			}
-			start = i + 1
-			trigger, checked, lastWord = false, false, ""
-		}
-		i++
+		start = end + 1
 	}
 	if st := strings.TrimSpace(q[start:]); !isBlank(st) {
 		out = append(out, st)
@@ -98,17 +73,125 @@ func splitStatements(q string) []string {
 	return out
 }
 
-func isCreateTrigger(s string) bool {
-	w := words(s, 4)
-	if len(w) < 2 || w[0] != "CREATE" {
-		return false
+// The tokens and states of sqlite3_complete.
+const (
+	tkSemi = iota
+	tkWS
+	tkOther
+	tkExplain
+	tkCreate
+	tkTemp
+	tkTrigger
+	tkEnd
+)
+
+// completeTrans is sqlite3_complete's state transition table: states 0
+// INVALID, 1 START (a statement just ended), 2 NORMAL, 3 EXPLAIN, 4 CREATE,
+// 5 TRIGGER, 6 SEMI (in a trigger body), 7 END.
+var completeTrans = [8][8]uint8{
+	//  SEMI WS OTHER EXPLAIN CREATE TEMP TRIGGER END
+	{1, 0, 2, 3, 4, 2, 2, 2}, // 0 INVALID
+	{1, 1, 2, 3, 4, 2, 2, 2}, // 1 START
+	{1, 2, 2, 2, 2, 2, 2, 2}, // 2 NORMAL
+	{1, 3, 3, 2, 4, 2, 2, 2}, // 3 EXPLAIN
+	{1, 4, 2, 2, 2, 4, 5, 2}, // 4 CREATE
+	{6, 5, 5, 5, 5, 5, 5, 5}, // 5 TRIGGER
+	{6, 6, 5, 5, 5, 5, 5, 7}, // 6 SEMI
+	{1, 7, 5, 5, 5, 5, 5, 5}, // 7 END
+}
+
+// sqliteIdChar is SQLite's IdChar: a byte that may be part of an
+// identifier ($ included: "a$t$" is one identifier to SQLite).
+func sqliteIdChar(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// statementEnds returns the offsets of the semicolons in q that end a
+// statement by sqlite3_complete's rules. Text from a NUL byte on is
+// ignored, as SQLite ignores it (callers refuse such text).
+func statementEnds(q string) []int {
+	if i := strings.IndexByte(q, 0); i >= 0 {
+		q = q[:i]
 	}
-	for _, x := range w[1:] {
-		if x == "TRIGGER" {
-			return true
+	var ends []int
+	state := uint8(0)
+	for i := 0; i < len(q); i++ {
+		var token int
+		switch c := q[i]; c {
+		case ';':
+			token = tkSemi
+		case ' ', '\r', '\t', '\n', '\f':
+			token = tkWS
+		case '/':
+			if i+1 >= len(q) || q[i+1] != '*' {
+				token = tkOther
+				break
+			}
+			j := strings.Index(q[i+2:], "*/")
+			if j < 0 {
+				return ends // unterminated: the rest is one statement
+			}
+			i += 2 + j + 1
+			token = tkWS
+		case '-':
+			if i+1 >= len(q) || q[i+1] != '-' {
+				token = tkOther
+				break
+			}
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				return ends
+			}
+			i += j
+			token = tkWS
+		case '[':
+			j := strings.IndexByte(q[i+1:], ']')
+			if j < 0 {
+				return ends
+			}
+			i += 1 + j
+			token = tkOther
+		case '`', '"', '\'':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				return ends
+			}
+			i += 1 + j
+			token = tkOther
+		default:
+			if !sqliteIdChar(c) {
+				token = tkOther
+				break
+			}
+			n := 1
+			for i+n < len(q) && sqliteIdChar(q[i+n]) {
+				n++
+			}
+			token = keywordToken(q[i : i+n])
+			i += n - 1
+		}
+		state = completeTrans[state][token]
+		if token == tkSemi && state == 1 {
+			ends = append(ends, i)
 		}
 	}
-	return false
+	return ends
+}
+
+func keywordToken(w string) int {
+	switch {
+	case strings.EqualFold(w, "create"):
+		return tkCreate
+	case strings.EqualFold(w, "trigger"):
+		return tkTrigger
+	case strings.EqualFold(w, "temp"), strings.EqualFold(w, "temporary"):
+		return tkTemp
+	case strings.EqualFold(w, "end"):
+		return tkEnd
+	case strings.EqualFold(w, "explain"):
+		return tkExplain
+	}
+	return tkOther
 }
 
 // isBlank reports whether s holds only whitespace and comments.
@@ -120,7 +203,7 @@ func isBlank(s string) bool {
 			continue
 		}
 		j := skipQuoted(s, i)
-		if j == i || s[i] == '\'' || s[i] == '"' || s[i] == '`' || s[i] == '$' {
+		if j == i || s[i] == '\'' || s[i] == '"' || s[i] == '`' || s[i] == '[' {
 			return false
 		}
 		i = j

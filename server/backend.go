@@ -24,7 +24,14 @@ func (b backend) LookupLogin(ctx context.Context, user string) (scram.StoredCred
 	return b.s.cat.LookupLogin(ctx, user)
 }
 
+// OpenSession opens a session for login user on database with the right
+// the login holds there when the session starts (see sessionAccess):
+// changes to the login's rights apply to its next sessions.
 func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire.Session, error) {
+	access, err := b.s.sessionAccess(ctx, user, database)
+	if err != nil {
+		return nil, err
+	}
 	db, err := b.s.db(ctx, database)
 	if err != nil {
 		return nil, err
@@ -33,6 +40,7 @@ func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire
 	if err != nil {
 		return nil, err
 	}
+	c.SetAccess(access)
 	return &session{s: b.s, user: user, name: database, db: db, c: c}, nil
 }
 
@@ -82,3 +90,24 @@ func (s *session) Close() error             { return s.c.Close() }
 // Superuser reports whether the session's login may manage other sessions:
 // the instance's admin login.
 func (s *session) Superuser() bool { return s.user == AdminLogin }
+
+var _ pgwire.Sandboxed = (*session)(nil)
+
+// Statement declares what the session's next statement does (the SQL
+// sandbox refuses a write in a statement declared as a read).
+func (s *session) Statement(write, vacuum bool) error {
+	k := storage.StatementRead
+	switch {
+	case vacuum:
+		k = storage.StatementVacuum
+	case write:
+		k = storage.StatementWrite
+	}
+	return s.c.Statement(k)
+}
+
+// Refusal says why the SQL sandbox refused the last refused statement.
+func (s *session) Refusal() error { return s.c.Refusal() }
+
+// SetQueryOnly turns query_only on or off for a READ ONLY transaction.
+func (s *session) SetQueryOnly(ctx context.Context, on bool) error { return s.c.SetQueryOnly(ctx, on) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/storage"
 )
 
@@ -18,6 +19,9 @@ const (
 	DefaultAdminAddr    = "127.0.0.1:7080"
 	DefaultEndpointAddr = "127.0.0.1:5022"
 )
+
+// DefaultAdminIdleTimeout closes idle admin API keep-alive connections.
+const DefaultAdminIdleTimeout = 2 * time.Minute
 
 // DefaultShutdownTimeout bounds how long SIGTERM waits for sessions to end;
 // open transactions are rolled back when it passes.
@@ -38,8 +42,22 @@ type Config struct {
 	// (default; a commit is on disk when acknowledged) or NORMAL.
 	Synchronous string
 
-	// MaxConns caps client sessions (default 100).
+	// MaxConns caps client connections, sessions and connections still
+	// authenticating together (default 100).
 	MaxConns int
+	// AuthenticationTimeout bounds a client connection's time from accept
+	// to the end of authentication (default pgwire.DefaultStartupTimeout).
+	AuthenticationTimeout time.Duration
+
+	// AdminReadTimeout bounds reading an admin API request: its headers
+	// and its JSON body (a restore upload: each read). Default
+	// adminapi.DefaultReadTimeout.
+	AdminReadTimeout time.Duration
+	// AdminIdleTimeout closes an admin API keep-alive connection idle for
+	// longer (default DefaultAdminIdleTimeout).
+	AdminIdleTimeout time.Duration
+	// MetricsAuth makes /metrics require a token with instance/read.
+	MetricsAuth bool
 
 	// StatementTimeout, LockTimeout and IdleInTxTimeout are every SQL
 	// session's initial statement_timeout, lock_timeout and
@@ -84,6 +102,9 @@ type Config struct {
 	// this instance's primaries (0: storage.MaxRecordBytes, the most a
 	// replication record holds); a larger one is refused at COMMIT.
 	MaxTransactionBytes int64
+	// SQLiteHeapLimit bounds the memory SQLite takes in the process
+	// (storage.SetHeapLimit); 0: no limit.
+	SQLiteHeapLimit int64
 	// FailoverTimeout bounds how long a failover call waits for the
 	// secondary to harden the last LSN and for the roles to swap, when the
 	// request gives no timeout (default DefaultFailoverTimeout).
@@ -166,6 +187,12 @@ func (c Config) withDefaults() Config {
 	if c.IdleInTxTimeout == 0 {
 		c.IdleInTxTimeout = DefaultIdleInTxTimeout
 	}
+	if c.AdminIdleTimeout == 0 {
+		c.AdminIdleTimeout = DefaultAdminIdleTimeout
+	}
+	if c.AdminReadTimeout == 0 {
+		c.AdminReadTimeout = adminapi.DefaultReadTimeout
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -215,6 +242,9 @@ func (c Config) Validate() error {
 	}
 	if err := (storage.DBConfig{MaxTransactionBytes: c.MaxTransactionBytes}).Validate(); err != nil {
 		return err
+	}
+	if c.AuthenticationTimeout < 0 || c.AdminReadTimeout < 0 || c.AdminIdleTimeout < 0 {
+		return sqlink.Errorf(sqlink.EINVALID, "use zero for the default or a positive duration", "timeouts must not be negative")
 	}
 	if c.MaxConns < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)

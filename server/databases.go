@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
@@ -24,7 +25,7 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.dbs[name]; ok {
+	if _, ok := s.dbs[name]; ok || s.restoring[name] {
 		return sqlink.Errorf(sqlink.ECONFLICT, "pick another name, or drop it first with `sqlink db drop "+name+"`", "database %q already exists", name)
 	}
 	if _, err := s.cat.GetDatabase(ctx, name); err == nil {
@@ -47,12 +48,20 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 }
 
 // DropDatabase ends the database's sessions, unregisters it and removes its
-// files.
+// files. Every refusal (no such database, a link replicates it) comes
+// before anything changes: a refused drop leaves the database open and its
+// sessions and link running. It holds createMu so that no link is created
+// for the database between the check and the drop.
 func (s *Server) DropDatabase(ctx context.Context, name string) error {
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
 	if _, err := s.cat.GetDatabase(ctx, name); err != nil {
 		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
 			return sqlink.Errorf(sqlink.ENOTFOUND, "list databases with `sqlink db list`", "database %q does not exist", name)
 		}
+		return err
+	}
+	if err := s.refuseLinked(ctx, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -68,11 +77,52 @@ func (s *Server) DropDatabase(ctx context.Context, name string) error {
 		}
 	}
 	if err := s.cat.RemoveDatabase(ctx, name); err != nil {
+		// Still registered: open it again rather than leave it
+		// listed but closed until the next restart.
+		if db != nil {
+			s.reopen(ctx, name)
+		}
 		return err
 	}
 	removeDatabaseFiles(databasePath(s.cfg.DataDir, name))
 	s.log.Info("database dropped", "database", name)
 	return nil
+}
+
+// refuseLinked returns a conflict if a link replicates database.
+func (s *Server) refuseLinked(ctx context.Context, database string) error {
+	var names []string
+	recs, err := s.cat.ListLinks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.Database == database {
+			names = append(names, rec.Name)
+		}
+	}
+	if len(names) == 0 {
+		if rt := s.linkForDatabase(database); rt != nil {
+			names = append(names, rt.name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop the link first (`sqlink link drop %s`); the database stays, independent", names[0]),
+		"database %q is replicated by link %s", database, strings.Join(names, ", "))
+}
+
+// reopen opens a registered ONLINE database again after a failed drop.
+func (s *Server) reopen(ctx context.Context, name string) {
+	db, err := storage.OpenDB(context.WithoutCancel(ctx), databasePath(s.cfg.DataDir, name), s.dbConfig())
+	if err != nil {
+		s.log.Error("reopen database after a failed drop; restart the instance", "database", name, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.dbs[name] = db
+	s.mu.Unlock()
 }
 
 // Exec runs SQL statements on a database as one write, outside any client
@@ -151,8 +201,29 @@ func (s *Server) Restore(ctx context.Context, name string, restoring bool, r io.
 	if err := catalog.ValidateName("database", name); err != nil {
 		return storage.Manifest{}, err
 	}
+	// The name is taken before any file is touched, so that a refused
+	// restore, or one racing another restore or create of the same name,
+	// never removes an existing database's files.
+	exists := sqlink.Errorf(sqlink.ECONFLICT, "restore under another name with --as, or drop the database first", "database %q already exists", name)
+	s.mu.Lock()
+	_, open := s.dbs[name]
+	busy := open || s.restoring[name]
+	if !busy {
+		s.restoring[name] = true
+	}
+	s.mu.Unlock()
+	if busy {
+		return storage.Manifest{}, exists
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.restoring, name)
+		s.mu.Unlock()
+	}()
 	if _, err := s.cat.GetDatabase(ctx, name); err == nil {
-		return storage.Manifest{}, sqlink.Errorf(sqlink.ECONFLICT, "restore under another name with --as, or drop the database first", "database %q already exists", name)
+		return storage.Manifest{}, exists
+	} else if sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		return storage.Manifest{}, err
 	}
 	path := databasePath(s.cfg.DataDir, name)
 	removeDatabaseFiles(path)
@@ -196,6 +267,10 @@ func (s *Server) CompleteRestore(ctx context.Context, name string) error {
 	}
 	if d.State != sqlink.DatabaseRestoring {
 		return sqlink.Errorf(sqlink.ECONFLICT, "only a database restored with --restoring needs completing", "database %q is %s, not RESTORING", name, d.State)
+	}
+	if rt := s.linkForDatabase(name); rt != nil {
+		return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("wait for link %s to finish seeding it, or drop the link first", rt.name),
+			"database %q is being seeded by link %s", name, rt.name)
 	}
 	db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {

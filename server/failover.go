@@ -308,6 +308,14 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 		m, what = link.Message{Type: link.MsgAbort}, "abort"
 	}
 	before := rt.replicaStatus()
+	checkPartner := !req.Resume && !req.Abort && !before.Op.Active()
+	if checkPartner {
+		// A planned failover needs both instances: with the partner
+		// down, say so in seconds rather than wait out the timeout.
+		if err := rt.waitPartnerReachable(ctx, min(timeout, failoverPartnerWait)); err != nil {
+			return adminapi.FailoverResult{}, err
+		}
+	}
 	if _, err := s.stepLink(ctx, rt.name, m); err != nil {
 		if sqlink.ErrorCode(err) == sqlink.ECONFLICT && strings.Contains(sqlink.ErrorMessage(err), "one-way") {
 			return adminapi.FailoverResult{}, &sqlink.Error{Code: sqlink.ECONFLICT, Message: sqlink.ErrorMessage(err),
@@ -318,8 +326,23 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var st link.Status
+	var lostSince time.Time // when the partner was last seen gone, before the operation began
+	gaveUp := false         // ... and for failoverPartnerWait
 	werr := rt.waitFor(wctx, func() bool {
 		st = rt.replicaStatus()
+		if checkPartner && !st.Op.Active() && st.LastFailover == before.LastFailover && !rt.partnerReachable() {
+			// The partner went away before the operation began.
+			now := s.cfg.Now()
+			if lostSince.IsZero() {
+				lostSince = now
+			}
+			if now.Sub(lostSince) >= failoverPartnerWait {
+				gaveUp = true
+				return true
+			}
+		} else {
+			lostSince = time.Time{}
+		}
 		switch {
 		case st.Dropped || st.Paused || rt.dropped():
 			return true
@@ -344,6 +367,9 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 		res.FirstWriteAt = t
 	} else if t, ok := ev[evDone]; ok && res.NewPrimary != s.info.Name {
 		res.FirstWriteAt = t // the new primary took writes before it answered
+	}
+	if werr == nil && gaveUp && !st.Op.Active() && st.LastFailover == before.LastFailover {
+		return res, rt.partnerUnreachable(failoverPartnerWait)
 	}
 	finished := werr == nil && !st.Paused
 	if finished && !st.Dropped && !rt.dropped() && !before.Op.Active() && !st.Op.Active() && st.LastFailover == before.LastFailover {
@@ -370,6 +396,9 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 		case st.Paused:
 			res.Paused = fmt.Sprintf("%s (step %s)", st.PausedReason, st.Op.Step)
 		case !st.Op.Active() && st.LastFailover == before.LastFailover && !before.Op.Active():
+			if checkPartner && !rt.partnerReachable() {
+				return res, rt.partnerUnreachable(failoverPartnerWait)
+			}
 			msg := fmt.Sprintf("the %s did not start within %s", what, timeout)
 			if ps := rt.partnerLastError(); ps != "" {
 				msg += ": the partner says: " + ps
@@ -388,9 +417,61 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 	return res, nil
 }
 
+// failoverPartnerWait is how long a planned failover waits for an
+// unreachable partner before it says so.
+const failoverPartnerWait = 5 * time.Second
+
+// partnerReachable says whether the link is connected to its partner and
+// hears from it.
+func (rt *linkRuntime) partnerReachable() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.conn != nil && rt.status.Connected
+}
+
+// waitPartnerReachable waits up to wait for the partner to be reachable,
+// and otherwise returns why a planned failover cannot run.
+func (rt *linkRuntime) waitPartnerReachable(ctx context.Context, wait time.Duration) error {
+	if rt.partnerReachable() {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := rt.waitFor(wctx, rt.partnerReachable); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return rt.partnerUnreachable(wait)
+	}
+	return nil
+}
+
+// partnerUnreachable explains that a planned failover cannot run without
+// the partner: on the secondary, a forced failover can, with its estimated
+// loss.
+func (rt *linkRuntime) partnerUnreachable(waited time.Duration) error {
+	local := rt.localStatus()
+	rt.mu.Lock()
+	partner := rt.rec.PartnerName
+	rt.mu.Unlock()
+	if local.Role == sqlink.RoleSecondary {
+		loss := local.EstimatedDataLoss
+		return sqlink.Errorf(sqlink.EUNAVAILABLE,
+			fmt.Sprintf("bring %s back and run the planned failover again; or, to take over without it, fail over forced on this secondary: sqlink link failover %s --force --allow-data-loss (estimated loss now: %d transactions, %.1f s of commits)",
+				partner, rt.name, loss.Transactions, loss.Seconds),
+			"planned failover of link %s: the primary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+	}
+	return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("bring %s back and run the planned failover again (this instance stays the primary meanwhile)", partner),
+		"planned failover of link %s: the secondary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+}
+
 // plannedSteps lays the events of a planned failover out as steps. The
-// replica that coordinates (the old primary) records all of them; on the
-// other side the steps it did not see take no time.
+// replica that coordinates (the old primary) records all of them. The
+// other side (the secondary, where the README runs a failover) sees none
+// before its promotion: there the time until it is put under step 2,
+// stopping writes on the primary, which is where it goes (the drain of the
+// transaction in flight, up to FailoverDrainTimeout, 5 s by default), and
+// steps 1 and 3 take no time.
 func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status, keep, finished bool) []adminapi.StepResult {
 	at := func(prev time.Time, names ...string) time.Time {
 		for _, n := range names {
@@ -403,6 +484,11 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 	b1 := at(start, evDraining)
 	b2 := at(b1, evWritesOff)
 	b3 := at(b2, evDemoted, evPromoted)
+	_, drained := ev[evDraining]
+	_, writesOff := ev[evWritesOff]
+	if !drained && !writesOff {
+		b2 = b3
+	}
 	b4 := at(b3, evDone, evWritable)
 	if finished && b4 == b3 {
 		b4 = end
@@ -589,6 +675,22 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 			st := rt.replicaStatus()
 			return ok || st.Role == sqlink.RolePrimary && st.Writable && !st.SplitBrain.Active
 		})
+		if err == nil && sb.PartnerDiverged > 0 {
+			// The partner saves what it gave up: report where, as it
+			// says (briefly; without it the result says where to look).
+			dctx, dcancel := context.WithTimeout(wctx, rewindDecisionWait)
+			rt.waitFor(dctx, func() bool {
+				rt.mu.Lock()
+				defer rt.mu.Unlock()
+				if ps := rt.partnerStatus; ps != nil && ps.DivergedSaved != nil && ps.DivergedSaved.ForkLSN == sb.ForkLSN {
+					d := ps.DivergedSaved
+					res.DivergedFile, res.DivergedList, res.Method = d.File, d.List, d.Method
+					return true
+				}
+				return false
+			})
+			dcancel()
+		}
 		res.Link = rt.linkStatus()
 		if err != nil {
 			return res, sqlink.Errorf(sqlink.ETIMEOUT, "check the link's status", "instance %s did not take writes within %s", s.info.Name, s.cfg.FailoverTimeout)

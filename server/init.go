@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -74,8 +75,17 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if opts.CertValidity == 0 {
 		opts.CertValidity = DefaultCertValidity
 	}
-	if err := os.MkdirAll(databasesDir(opts.DataDir), 0o700); err != nil {
+	restrictUmask()
+	if err := os.MkdirAll(databasesDir(opts.DataDir), dataDirMode); err != nil {
 		return InitResult{}, sqlink.Errorf(sqlink.EINVALID, "check the path and its permissions", "create data directory: %v", err)
+	}
+	// An existing directory (made by a package, or by hand with 0755) is
+	// made private before anything is written into it.
+	if err := secureDataDir(opts.DataDir, slog.New(slog.DiscardHandler)); err != nil {
+		return InitResult{}, err
+	}
+	if err := createPrivate(catalogPath(opts.DataDir)); err != nil {
+		return InitResult{}, err
 	}
 
 	cat, err := catalog.Open(ctx, catalogPath(opts.DataDir))
@@ -105,7 +115,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if err := writeFileSync(keyPath(opts.DataDir), keyPEM, 0o600); err != nil {
 		return InitResult{}, err
 	}
-	if err := writeFileSync(certPath(opts.DataDir), certPEM, 0o644); err != nil {
+	if err := writeFileSync(certPath(opts.DataDir), certPEM, dataFileMode); err != nil {
 		return InitResult{}, err
 	}
 	ci, err := transport.Info(certPEM)
@@ -123,6 +133,9 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		password = randomSecret()
 		res.Password = password
 	}
+	if _, err := authSecret(opts.DataDir); err != nil {
+		return InitResult{}, fmt.Errorf("create auth key: %w", err)
+	}
 	if err := cat.CreatePrincipal(ctx, AdminPrincipal, []string{"sysadmin"}); err != nil {
 		return InitResult{}, fmt.Errorf("create sysadmin principal: %w", err)
 	}
@@ -131,6 +144,9 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	}
 	if err := cat.CreateLogin(ctx, AdminLogin, password); err != nil {
 		return InitResult{}, fmt.Errorf("create admin login: %w", err)
+	}
+	if err := cat.GrantRight(ctx, AdminLogin, catalog.AllDatabases, catalog.RightWrite); err != nil {
+		return InitResult{}, fmt.Errorf("grant the admin login write on all databases: %w", err)
 	}
 	// Recording the instance is the last step: it marks the directory done.
 	if _, err := cat.Init(ctx, catalog.InstanceInfo{

@@ -164,7 +164,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 			return adminapi.LinkStatus{}, err
 		}
 		if d.State != sqlink.DatabaseOnline {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "complete the restore first", "database %q is %s, not ONLINE", req.Database, d.State)
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("bring it online first: sqlink db complete-restore %s", req.Database), "database %q is %s, not ONLINE", req.Database, d.State)
 		}
 		db, err := s.db(ctx, req.Database)
 		if err != nil {
@@ -202,7 +202,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		d, err := s.cat.GetDatabase(ctx, req.Database)
 		switch {
 		case req.SeedFromBackup && err != nil:
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("restore the primary's full backup here first: sqlink restore %s --from FILE --restoring", req.Database),
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("restore the primary's full backup here first: sqlink restore FILE --as %s --restoring", req.Database),
 				"database %q does not exist on instance %s", req.Database, s.info.Name)
 		case req.SeedFromBackup && d.State != sqlink.DatabaseRestoring:
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "restore the backup with --restoring", "database %q is %s, not RESTORING", req.Database, d.State)
@@ -214,9 +214,34 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		}
 		data.SeedFromBackup = req.SeedFromBackup
 		if !req.SeedFromBackup {
+			// The name is held like a restore's while the files are
+			// cleared and the database registered.
+			s.mu.Lock()
+			_, open := s.dbs[req.Database]
+			busy := open || s.restoring[req.Database]
+			if !busy {
+				s.restoring[req.Database] = true
+			}
+			s.mu.Unlock()
+			if busy {
+				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "wait for the restore to finish, then seed from it with --seed-from-backup, or drop it",
+					"database %q is being restored or created on instance %s", req.Database, s.info.Name)
+			}
+			release := func() {
+				s.mu.Lock()
+				delete(s.restoring, req.Database)
+				s.mu.Unlock()
+			}
+			if _, err := s.cat.GetDatabase(ctx, req.Database); err == nil {
+				release()
+				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop it on the secondary (`sqlink db drop %s`), or restore a backup there with --restoring and seed from it", req.Database),
+					"database %q already exists on instance %s", req.Database, s.info.Name)
+			}
 			removeDatabaseFiles(path)
 			removeSeedFiles(path)
-			if _, err := s.cat.AddDatabase(ctx, catalog.Database{Name: req.Database, State: sqlink.DatabaseRestoring, CreatedAt: now}); err != nil {
+			_, err := s.cat.AddDatabase(ctx, catalog.Database{Name: req.Database, State: sqlink.DatabaseRestoring, CreatedAt: now})
+			release()
+			if err != nil {
 				return adminapi.LinkStatus{}, err
 			}
 			addedDB = true
@@ -338,6 +363,10 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 	started := rt.dropStarted
 	rt.dropStarted, rt.dropping = true, true
 	phase := rt.data.Phase
+	// A copy seeded from a backup the operator restored is theirs: a
+	// drop before it is online (an undone link create, say) leaves it
+	// RESTORING as it was, rather than removing it.
+	keep := phase != phaseOnline && rt.data.SeedFromBackup
 	rt.mu.Unlock()
 	if !current || started {
 		return nil
@@ -361,12 +390,16 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 	}
 	s.failpoint(fpDropSaved)
 	rt.stop(ctx)
-	if err := s.dropDatabase(ctx, rt, phase); err != nil {
+	if keep {
+		if err := s.keepRestored(ctx, rt); err != nil {
+			return err
+		}
+	} else if err := s.dropDatabase(ctx, rt, phase); err != nil {
 		return err
 	}
 	s.failpoint(fpDropIndependent)
 	del := func() error { return s.cat.DeleteLink(ctx, rt.name) }
-	if phase != phaseOnline {
+	if phase != phaseOnline && !keep {
 		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.name, rt.database()) }
 	}
 	if err := del(); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
@@ -410,6 +443,27 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 		removeDatabaseFiles(path)
 		removeSeedFiles(path)
 	}
+	return nil
+}
+
+// keepRestored returns the restored database a dropped link was seeding
+// from to what the operator restored: RESTORING, and no longer a read-only
+// copy of the partner (what the link redid on it stays).
+func (s *Server) keepRestored(ctx context.Context, rt *linkRuntime) error {
+	name := rt.database()
+	db, err := storage.OpenDB(context.WithoutCancel(ctx), databasePath(s.cfg.DataDir, name), s.dbConfig())
+	if err != nil {
+		return fmt.Errorf("open the restored database %s: %w", name, err)
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	if ro, _ := db.ReadOnly(); ro {
+		if err := redoForWrites(ctx, db, true); err != nil {
+			return fmt.Errorf("redo the hardened log: %w", err)
+		}
+		db.SetReadOnly("")
+	}
+	removeSeedFiles(databasePath(s.cfg.DataDir, name))
+	s.log.Info("restored database kept (RESTORING) as the link that seeded from it is dropped", "database", name, "link", rt.name)
 	return nil
 }
 

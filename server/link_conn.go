@@ -59,6 +59,10 @@ type peerConn struct {
 	hardening bool
 	hwake     chan struct{} // set by the reader before the hardener starts
 	hdone     chan struct{} // closed when the hardener returns (mu)
+
+	// tickAcked is the secondary's (hardened, redone) position last
+	// acknowledged by its tick (loop only): see tickAck.
+	tickAcked [2]sqlink.LSN
 }
 
 func newPeerConn(ctx context.Context, c *transport.Conn, h *transport.Hello) *peerConn {

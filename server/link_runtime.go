@@ -1035,6 +1035,18 @@ func (rt *linkRuntime) onTick() {
 			// A secondary that is seeding already ignores it.
 			pc.control(cmdReseed, struct{}{})
 		}
+	} else if db != nil && rt.r != nil && rt.r.HardState().Role == sqlink.RoleSecondary {
+		if d := divergedSecondary(db); d != nil {
+			// Changed outside sqlink while it ran (the background
+			// capture found it): reseed now, not when the next record
+			// fails to apply. Once per copy; a failed save of the copy
+			// retries on its own.
+			if rt.divergedCopy.db != db {
+				rt.reseedDiverged(d.Why)
+			}
+		} else {
+			rt.tickAck(pc, db, now)
+		}
 	}
 	pc.control(cmdStatus, rt.localStatus())
 }

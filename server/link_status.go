@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -36,6 +37,10 @@ func (rt *linkRuntime) stateLocked() string {
 		// its partner was away may come back to find one).
 		return linkSplitBrain
 	case rt.data.ReseedRequired:
+		return linkReseedRequired
+	case rt.data.Phase == phaseOnline && divergedSecondary(rt.db) != nil:
+		// Changed outside sqlink: it needs a new copy (which the link
+		// starts at once when it reaches the primary).
 		return linkReseedRequired
 	case rt.data.Phase != phaseOnline, rt.seed.active:
 		return linkSeeding
@@ -196,7 +201,24 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
 				}
 			}
+			if d := ds.Diverged; d != nil && ds.ReadOnly && rt.data.Phase == phaseOnline {
+				// Said at once, not at the next record it cannot apply:
+				// the copy follows the primary no more.
+				rs.SyncState, rs.Health = sqlink.NotSynchronizing, "NOT_HEALTHY"
+				if rs.LastError == nil || !strings.Contains(rs.LastError.Message, "no longer matches its log") {
+					rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Time: d.Time,
+						Message: fmt.Sprintf("the secondary's copy no longer matches its log (%s): it applies nothing more and is reseeded", d.Why),
+						Hint:    "the link saves the copy under diverged/ in the data directory and reseeds it; stop any other program that writes to the secondary's files"}
+				}
+			}
 		}
+	}
+	saved := rt.lastRewind
+	if saved == nil || saved.file == "" {
+		saved = rt.saved
+	}
+	if saved != nil && saved.file != "" {
+		rs.DivergedSaved = &adminapi.DivergedSave{ForkLSN: saved.fork, Transactions: saved.count, File: saved.file, List: saved.list, Method: saved.method}
 	}
 	if rt.seed.state != "" {
 		sd := &adminapi.SeedingStatus{State: rt.seed.state, BytesDone: rt.seed.done, BytesTotal: rt.seed.total,
@@ -287,4 +309,30 @@ func (rt *linkRuntime) linkStatus() adminapi.LinkStatus {
 		ls.SplitBrain = &adminapi.SplitBrainStatus{ForkLSN: sb.ForkLSN, DivergedLocal: int64(sb.LocalDiverged), DivergedPartner: int64(sb.PartnerDiverged)}
 	}
 	return ls
+}
+
+// tickAck acknowledges a secondary's position when it changed since the
+// last tick's acknowledgment on this connection (loop). Records applied
+// acknowledge themselves; this tells a new primary (after seeding, a
+// failover or a reconnect) that the copy is caught up when no record
+// flows, so its lag shows zero rather than growing until the next write.
+func (rt *linkRuntime) tickAck(pc *peerConn, db *storage.DB, now time.Time) {
+	rt.mu.Lock()
+	on := rt.recvOn && rt.data.Phase == phaseOnline
+	rt.mu.Unlock()
+	if !on {
+		return
+	}
+	hard, hardAt := db.Hardened()
+	red := db.Redone().LSN
+	pos := [2]sqlink.LSN{hard.LSN, red}
+	if pos == pc.tickAcked {
+		return
+	}
+	pc.tickAcked = pos
+	var ago time.Duration
+	if !hardAt.IsZero() {
+		ago = max(0, now.Sub(hardAt))
+	}
+	pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
 }

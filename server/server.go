@@ -19,6 +19,7 @@ import (
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/pgwire"
+	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 	"modernc.org/sqlite"
@@ -27,20 +28,25 @@ import (
 // Server is one sqlink instance: its catalog, its databases and its
 // listeners. It is safe for concurrent use.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	cat      *catalog.Catalog
-	info     catalog.InstanceInfo
-	certMu   sync.Mutex // guards certPEM and cert (rotation replaces them)
-	certPEM  []byte
-	cert     tls.Certificate
-	rotateMu sync.Mutex // one rotation at a time
-	started  time.Time
-	reg      *prometheus.Registry
-	lagHist  *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
+	cfg       Config
+	log       *slog.Logger
+	cat       *catalog.Catalog
+	info      catalog.InstanceInfo
+	certMu    sync.Mutex // guards certPEM and cert (rotation replaces them)
+	certPEM   []byte
+	cert      tls.Certificate
+	rotateMu  sync.Mutex // one rotation at a time
+	started   time.Time
+	reg       *prometheus.Registry
+	lagHist   *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
+	authKey   []byte                   // keys fake SCRAM salts (auth.key)
+	failAudit *catalog.FailureAudit    // failed sign-ins, summarised per source
 
 	mu  sync.Mutex
 	dbs map[string]*storage.DB // open databases by name (ONLINE ones)
+	// restoring holds the names of databases being restored, not yet
+	// registered: nothing else may create or remove their files.
+	restoring map[string]bool
 
 	pg       *pgwire.Server
 	admin    *http.Server
@@ -80,6 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		cfg.Logger.Warn("fdatasync unavailable; commits use fsync", "err", err)
 	}
 
+	restrictUmask()
 	var initRes *InitResult
 	if _, err := os.Stat(catalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
 		res, err := Init(ctx, InitOptions{DataDir: cfg.DataDir, Now: cfg.Now})
@@ -89,11 +96,18 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		initRes = &res
 	}
 
+	if err := secureDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, nil, err
+	}
+	authKey, err := authSecret(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	cat, err := catalog.Open(ctx, catalogPath(cfg.DataDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, dbs: map[string]*storage.DB{}, links: map[string]*linkRuntime{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, authKey: authKey, dbs: map[string]*storage.DB{}, restoring: map[string]bool{}, links: map[string]*linkRuntime{}}
 	if err := s.load(ctx); err != nil {
 		s.closeDatabases(ctx)
 		cat.Close()
@@ -147,6 +161,9 @@ func (s *Server) dbConfig() storage.DBConfig {
 
 // Start opens the client and admin listeners and serves until Close.
 func (s *Server) Start(ctx context.Context) error {
+	if err := storage.SetHeapLimit(s.cfg.SQLiteHeapLimit); err != nil && s.cfg.SQLiteHeapLimit > 0 {
+		return err
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.started = s.cfg.Now()
 
@@ -160,10 +177,14 @@ func (s *Server) Start(ctx context.Context) error {
 	}, []string{"link", "database", "kind"})
 	s.reg.MustRegister(s.lagHist)
 
+	s.failAudit = s.cat.NewFailureAudit(0, s.log)
 	s.pg = pgwire.NewServer(pgwire.Config{
 		MaxConns:         s.cfg.MaxConns,
 		InstanceName:     s.info.Name,
 		Logger:           s.log.With("component", "pgwire"),
+		StartupTimeout:   s.cfg.AuthenticationTimeout,
+		AuthSecret:       s.authKey,
+		ScramIterations:  catalog.DefaultIterations,
 		StatementTimeout: max(s.cfg.StatementTimeout, 0),
 		LockTimeout:      max(s.cfg.LockTimeout, 0),
 		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
@@ -191,12 +212,24 @@ func (s *Server) Start(ctx context.Context) error {
 		s.adminLn.Close()
 		return err
 	}
+	var metricsPerm rbac.Permission
+	if s.cfg.MetricsAuth {
+		metricsPerm = rbac.InstanceRead
+	}
 	s.admin = &http.Server{
 		Handler: adminapi.NewHandler(adminapi.Config{
-			Logger:   s.log.With("component", "adminapi"),
-			Registry: s.reg,
+			Logger:            s.log.With("component", "adminapi"),
+			Registry:          s.reg,
+			FailureAudit:      s.failAudit,
+			MetricsPermission: metricsPerm,
+			ReadTimeout:       s.cfg.AdminReadTimeout,
 		}, s.cat, instance{s}),
-		ReadHeaderTimeout: 10 * time.Second,
+		// Headers must come within 10 s (or the read timeout, if shorter);
+		// bodies are bounded by the handler (see adminapi.Config.ReadTimeout),
+		// idle keep-alive connections by IdleTimeout.
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.AdminReadTimeout),
+		IdleTimeout:       s.cfg.AdminIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
 	}
 
 	s.wg.Add(2)
@@ -257,6 +290,9 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	if s.failAudit != nil {
+		s.failAudit.Close(ctx) // the pending summaries of failed sign-ins
+	}
 	errs = append(errs, s.closeDatabases(ctx)...)
 	if err := s.cat.Close(); err != nil {
 		errs = append(errs, err)
@@ -294,10 +330,22 @@ func (s *Server) db(ctx context.Context, name string) (*storage.DB, error) {
 		return nil, err
 	}
 	if d.State == sqlink.DatabaseRestoring {
-		return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "wait until seeding finishes, or complete the restore with `sqlink restore --complete`",
-			"database %q is RESTORING and cannot be read yet", name)
+		return nil, restoringError(name, s.linkForDatabase(name))
 	}
 	return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check the instance log", "database %q is not open", name)
+}
+
+// restoringError is the error for using a RESTORING database: a link's
+// secondary being seeded (rt) gets there by itself, a database restored
+// with --restoring and no link waits for an operator.
+func restoringError(name string, rt *linkRuntime) error {
+	if rt != nil {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("wait until link %s has seeded it (`sqlink link status %s`)", rt.name, rt.name),
+			"database %q is RESTORING (being seeded by link %s) and cannot be read yet", name, rt.name)
+	}
+	return sqlink.Errorf(sqlink.EUNAVAILABLE,
+		fmt.Sprintf("bring it online with `sqlink db complete-restore %s`, or make it a link's secondary with `sqlink link create --seed-from-backup`", name),
+		"database %q is RESTORING (restored with --restoring) and cannot be read yet", name)
 }
 
 // databaseNames returns the names of the databases sessions can open.

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -185,8 +186,15 @@ func TestCapture_WriteOutsideLockIsCapturedInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// A write statement that a caller misclassified as a read.
-	if _, err := c.SQL().ExecContext(ctx, "INSERT INTO t DEFAULT VALUES"); err != nil {
+	// A write statement that a caller misclassified as a read: the SQL
+	// sandbox refuses it...
+	_, err = c.SQL().ExecContext(ctx, "INSERT INTO t DEFAULT VALUES")
+	if err == nil || !errors.Is(c.Refusal(), storage.ErrRefused) {
+		t.Fatalf("write declared as a read: err %v, refusal %v; want refused", err, c.Refusal())
+	}
+	// ...and if one ran all the same (sqlink's own, outside the sandbox),
+	// the background capture would still log it.
+	if err := storage.ExecTrusted(c, "INSERT INTO t DEFAULT VALUES"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.WaitLSN(ctx, 2); err != nil {

@@ -17,10 +17,13 @@ type Conn struct {
 	holds  bool
 	closed bool
 	access Access
+	sb     *sandbox
+	attach bool // SQLITE_LIMIT_ATTACHED is 1, for a VACUUM
 }
 
-// Conn takes a connection from the pool for one session. On a read-only
-// database it has PRAGMA query_only on.
+// Conn takes a connection for one session, from the session pool: a new
+// SQLite connection in the SQL sandbox (sandbox.go), discarded when the
+// session closes. On a read-only database it has PRAGMA query_only on.
 func (db *DB) Conn(ctx context.Context) (*Conn, error) {
 	db.mu.Lock()
 	closed, ro := db.closed, db.readOnly
@@ -28,23 +31,26 @@ func (db *DB) Conn(ctx context.Context) (*Conn, error) {
 	if closed {
 		return nil, db.errClosed()
 	}
-	sc, err := db.sqldb.Conn(ctx)
+	sc, err := db.sessions.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("get connection: %w", err)
 	}
-	q := "PRAGMA query_only=OFF"
-	if ro {
-		q = "PRAGMA query_only=ON"
+	sb, err := db.sandboxOf(sc)
+	if err == nil {
+		err = sessionLimits(sc)
 	}
-	if _, err := sc.ExecContext(ctx, q); err != nil {
-		sc.Close()
-		return nil, fmt.Errorf("set query_only: %w", err)
+	c := &Conn{db: db, sc: sc, sb: sb, access: AccessWrite}
+	if err == nil {
+		err = c.SetQueryOnly(ctx, ro)
 	}
-	c := &Conn{db: db, sc: sc, access: AccessWrite}
+	if err != nil {
+		db.discard(sc)
+		return nil, fmt.Errorf("open session connection: %w", err)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
-		sc.Close()
+		db.discard(sc)
 		return nil, db.errClosed()
 	}
 	db.conns[c] = struct{}{}
@@ -77,6 +83,7 @@ func (c *Conn) BeginWrite(ctx context.Context) error {
 		return err
 	}
 	c.holds = true
+	c.sb.holds.Store(true)
 	return nil
 }
 
@@ -103,6 +110,7 @@ func (c *Conn) EndWrite(ctx context.Context) (sqlink.LSN, error) {
 	lsn := c.db.Pos().LSN
 	if c.holds {
 		c.holds = false
+		c.sb.holds.Store(false)
 		c.db.unlockWrite()
 	}
 	return lsn, err
@@ -120,13 +128,14 @@ func (c *Conn) Close() error {
 	_, _ = c.sc.ExecContext(context.Background(), "ROLLBACK")
 	if c.holds {
 		c.holds = false
+		c.sb.holds.Store(false)
 		_ = db.capture() // a caller may have committed without EndWrite
 		db.unlockWrite()
 	}
 	db.mu.Lock()
 	delete(db.conns, c)
 	db.mu.Unlock()
-	if err := c.sc.Close(); err != nil && err != sql.ErrConnDone {
+	if err := db.discard(c.sc); err != nil {
 		return fmt.Errorf("close conn: %w", err)
 	}
 	return nil
@@ -162,7 +171,10 @@ func (a Access) String() string {
 
 // SetAccess sets what the session may do from its next statement on. A new
 // Conn has AccessWrite.
-func (c *Conn) SetAccess(a Access) { c.access = a }
+func (c *Conn) SetAccess(a Access) {
+	c.access = a
+	c.sb.access.Store(int32(a))
+}
 
 // Access returns what the session may do.
 func (c *Conn) Access() Access { return c.access }

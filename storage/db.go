@@ -23,8 +23,13 @@ type DB struct {
 	path string
 	cfg  DBConfig
 
-	sqldb  *sql.DB
-	holder *sql.Conn // always open, so SQLite never checkpoints and deletes the WAL behind us
+	sqldb *sql.DB
+	// sessions is the pool of client sessions' connections, sandboxed
+	// (sandbox.go); sandboxes holds their authorizers' state by driver
+	// connection.
+	sessions  *sql.DB
+	sandboxes sync.Map
+	holder    *sql.Conn // always open, so SQLite never checkpoints and deletes the WAL behind us
 	// guard holds a read transaction while a checkpoint runs without the
 	// write lock, so no writer restarts the WAL meanwhile (see
 	// checkpointOnline); opened at the first such checkpoint.
@@ -266,6 +271,12 @@ func (db *DB) openSQL(ctx context.Context) error {
 	sqldb := sql.OpenDB(guardedConnector{conn, db})
 	sqldb.SetMaxIdleConns(16)
 	db.sqldb = sqldb
+	sconn, err := sqlite.NewConnector(db.sessionDSN())
+	if err != nil {
+		sqldb.Close()
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	db.sessions = sql.OpenDB(sessionConnector{sconn, db})
 	holder, err := sqldb.Conn(ctx)
 	if err != nil {
 		sqldb.Close()
@@ -310,6 +321,9 @@ func (db *DB) closeSQL() error {
 		err = db.holder.Close()
 	}
 	if err2 := db.sqldb.Close(); err == nil {
+		err = err2
+	}
+	if err2 := db.sessions.Close(); err == nil {
 		err = err2
 	}
 	return err

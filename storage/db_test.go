@@ -45,7 +45,21 @@ func mustExecWrite(tb testing.TB, db *storage.DB, stmts ...string) sqlink.LSN {
 		tb.Fatal(err)
 	}
 	for _, s := range stmts {
-		if _, err := c.SQL().ExecContext(ctx, s); err != nil {
+		var err error
+		switch {
+		case strings.HasPrefix(s, "PRAGMA"):
+			// Tests' own knobs (cache_size...), which sessions may not turn.
+			err = storage.ExecTrusted(c, s)
+		case strings.HasPrefix(s, "VACUUM"):
+			if err = c.Statement(storage.StatementVacuum); err == nil {
+				_, err = c.SQL().ExecContext(ctx, s)
+			}
+		default:
+			if err = c.Statement(storage.StatementWrite); err == nil {
+				_, err = c.SQL().ExecContext(ctx, s)
+			}
+		}
+		if err != nil {
 			c.EndWrite(ctx)
 			tb.Fatalf("%s: %v", s, err)
 		}

@@ -1,5 +1,7 @@
 package storage
 
+import "context"
+
 // ApplyDelta exposes applyDelta to the package's external tests.
 var ApplyDelta = applyDelta
 
@@ -32,4 +34,13 @@ func ApplyBaseReads(db *DB) int64 {
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
 	return db.applyBaseReads
+}
+
+// ExecTrusted runs q on a session's connection as sqlink itself, outside
+// the SQL sandbox: for tests that need what a session may not do.
+func ExecTrusted(c *Conn, q string) error {
+	return c.trusted(func() error {
+		_, err := c.sc.ExecContext(context.Background(), q)
+		return err
+	})
 }

@@ -193,7 +193,7 @@ func decodeHello(b []byte, h *Hello, name string) error {
 // ErrUnsupportedVersion and an EINVALID *sqlink.Error.
 func VersionError(major, minor uint16) error {
 	return fmt.Errorf("%w: %w", ErrUnsupportedVersion, sqlink.Errorf(sqlink.EINVALID,
-		"run the same sqlink major version on both instances (`sqlink version` on each)",
+		"run the same sqlink major version on both instances (`sqlink --version` on each)",
 		"the partner speaks link protocol %d.%d, this instance speaks %d.%d", major, minor, ProtocolMajor, ProtocolMinor))
 }
 

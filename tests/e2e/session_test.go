@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
@@ -277,6 +278,9 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 	t.Run("NonAdminLogin", func(t *testing.T) {
 		c := adminapi.NewClient("http://"+in.AdminAddr, in.Token, nil)
 		if err := c.CreateLogin(ctx, "bob", "pw-bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GrantRight(ctx, "bob", "app", catalog.RightRead); err != nil {
 			t.Fatal(err)
 		}
 		bob := mustPgx(t, ctx, fmt.Sprintf("host=%s port=%s user=bob password=pw-bob dbname=app sslmode=disable", in.Host(), in.Port()))
