@@ -5,7 +5,9 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Session states, as pg_stat_activity's state column names them.
@@ -58,9 +60,21 @@ func (c *clientConn) startActivity() {
 	c.mu.Unlock()
 }
 
+// maxQueryText is how much of a statement pg_stat_activity shows:
+// PostgreSQL's default track_activity_query_size. It also bounds the rows
+// that a pg_stat_activity query hands to SQLite.
+const maxQueryText = 1024
+
 // activeFor records that the session runs query (a Query or Execute
 // message).
 func (c *clientConn) activeFor(query string) {
+	if len(query) > maxQueryText {
+		n := maxQueryText
+		for n > 0 && !utf8.RuneStart(query[n]) {
+			n--
+		}
+		query = strings.Clone(query[:n])
+	}
 	now := time.Now()
 	c.mu.Lock()
 	c.act.query, c.act.queryStart = query, now
