@@ -273,6 +273,9 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 		if r.Code != 5 || !strings.Contains(r.Stderr, "Try:") {
 			t.Fatalf("kill of a gone session: exit %d, want 5 with a hint\n%s", r.Code, r.Stderr)
 		}
+		if r := in.CLI("session", "kill", "abc"); r.Code != 2 || !strings.Contains(r.Stderr, "Try:") {
+			t.Fatalf("kill abc: exit %d, want 2 with a hint\n%s", r.Code, r.Stderr)
+		}
 	})
 
 	t.Run("NonAdminLogin", func(t *testing.T) {
