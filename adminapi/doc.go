@@ -26,7 +26,8 @@
 //
 // Operations that need more than the catalog go through the Instance
 // interface, which the server implements. Optional capabilities are found
-// by type assertion: CertificateRotator for certificate rotation and
+// by type assertion: CertificateRotator for certificate rotation,
+// SessionManager for the SQL session routes (501 without it) and
 // LinkManager for the link routes, registered only when implemented.
 //
 // # Routes
@@ -51,6 +52,8 @@
 //	GET     /v1/logins/{name}                       instance/read
 //	PUT     /v1/logins/{name}/rights/{database}     instance/write
 //	DELETE  /v1/logins/{name}/rights/{database}?right= instance/write
+//	GET     /v1/sessions                            instance/read
+//	DELETE  /v1/sessions/{id}                       instance/write
 //	GET     /v1/principals                          instance/read
 //	POST    /v1/principals                          instance/write
 //	GET     /v1/principals/{name}                   instance/read

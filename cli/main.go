@@ -162,6 +162,7 @@ admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
 		m.certCommand(),
 		m.auditCommand(),
 		m.instanceCommand(),
+		m.sessionCommand(),
 		m.linkCommand(),
 	)
 	return root

@@ -52,6 +52,10 @@ type serverSettings struct {
 	AdminReadTimeout      time.Duration
 	AdminIdleTimeout      time.Duration
 	MetricsAuth           bool
+
+	StatementTimeout string
+	LockTimeout      string
+	IdleInTxTimeout  string
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -77,6 +81,10 @@ type fileConfig struct {
 	AdminReadTimeout      string `yaml:"admin-read-timeout"`
 	AdminIdleTimeout      string `yaml:"admin-idle-timeout"`
 	MetricsAuth           *bool  `yaml:"metrics-auth"`
+
+	StatementTimeout string `yaml:"statement-timeout"`
+	LockTimeout      string `yaml:"lock-timeout"`
+	IdleInTxTimeout  string `yaml:"idle-in-transaction-session-timeout"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -95,6 +103,9 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
+		fs.StringVar(&s.StatementTimeout, "statement-timeout", "0", "every SQL session's initial statement_timeout: a longer statement is cancelled; 0 for none, e.g. 30s or 5min (env SQLINK_STATEMENT_TIMEOUT)")
+		fs.StringVar(&s.LockTimeout, "lock-timeout", pgwire.FormatTimeout(server.DefaultLockTimeout), "every SQL session's initial lock_timeout: the longest wait for a database's write lock; 0 for none (env SQLINK_LOCK_TIMEOUT)")
+		fs.StringVar(&s.IdleInTxTimeout, "idle-in-transaction-session-timeout", pgwire.FormatTimeout(server.DefaultIdleInTxTimeout), "every SQL session's initial idle_in_transaction_session_timeout: a session idle that long in a transaction is ended and rolled back, releasing the write lock; 0 for none (env SQLINK_IDLE_IN_TRANSACTION_SESSION_TIMEOUT)")
 		fs.StringVar(&s.SQLiteHeapLimit, "sqlite-heap-limit", "1GiB", "memory SQLite may take in this instance, every database and session together; a statement that needs more fails with 53200 out of memory instead of taking the machine's memory; 0 for no limit (env SQLINK_SQLITE_HEAP_LIMIT)")
 		fs.DurationVar(&s.AuthenticationTimeout, "authentication-timeout", pgwire.DefaultStartupTimeout, "time a client connection has from connecting to the end of authentication (env SQLINK_AUTHENTICATION_TIMEOUT)")
 		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
@@ -121,7 +132,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -145,6 +156,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
 	str("max-transaction-size", &s.MaxTransactionSize, fc.MaxTransactionSize)
+	str("statement-timeout", &s.StatementTimeout, fc.StatementTimeout)
+	str("lock-timeout", &s.LockTimeout, fc.LockTimeout)
+	str("idle-in-transaction-session-timeout", &s.IdleInTxTimeout, fc.IdleInTxTimeout)
 	str("sqlite-heap-limit", &s.SQLiteHeapLimit, fc.SQLiteHeapLimit)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
@@ -260,6 +274,16 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 			return server.Config{}, err
 		}
 	}
+	var timeouts [3]time.Duration
+	for i, t := range []struct{ flag, v string }{
+		{"--statement-timeout", s.StatementTimeout},
+		{"--lock-timeout", s.LockTimeout},
+		{"--idle-in-transaction-session-timeout", s.IdleInTxTimeout},
+	} {
+		if timeouts[i], err = sessionTimeout(t.flag, t.v); err != nil {
+			return server.Config{}, err
+		}
+	}
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
@@ -276,6 +300,9 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		EndpointAddr:        s.EndpointAddr,
 		Synchronous:         s.Synchronous,
 		MaxConns:            s.MaxConns,
+		StatementTimeout:    timeouts[0],
+		LockTimeout:         timeouts[1],
+		IdleInTxTimeout:     timeouts[2],
 		Logger:              log,
 
 		AuthenticationTimeout: s.AuthenticationTimeout,
@@ -283,6 +310,24 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		AdminIdleTimeout:      s.AdminIdleTimeout,
 		MetricsAuth:           s.MetricsAuth,
 	}, nil
+}
+
+// sessionTimeout parses a session timeout setting as PostgreSQL writes it
+// (500ms, 30s, 5min; a plain number is milliseconds; Go's 1m30s works too)
+// and maps its 0 ("none") to the server's negative "none" (its zero means
+// the default). Empty is the default.
+func sessionTimeout(flag, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	d, err := pgwire.ParseTimeout(v)
+	if err != nil {
+		return 0, sqlink.Errorf(sqlink.EINVALID, "use a duration such as 500ms, 30s or 5min, or 0 for none", "invalid %s %q: %v", flag, v, err)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func (m *Main) initCommand() *cobra.Command {

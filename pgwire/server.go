@@ -58,8 +58,16 @@ type Config struct {
 	Logger *slog.Logger
 	// IdleInTxTimeout, when positive, ends a session that stays idle inside
 	// a transaction for longer (PostgreSQL's
-	// idle_in_transaction_session_timeout), releasing its write lock.
+	// idle_in_transaction_session_timeout), releasing its write lock. It is
+	// each session's initial value; SET changes it per session.
 	IdleInTxTimeout time.Duration
+	// StatementTimeout, when positive, cancels a statement that runs for
+	// longer (statement_timeout; 57014). Each session's initial value.
+	StatementTimeout time.Duration
+	// LockTimeout, when positive, bounds a statement's wait for its
+	// database's write lock (lock_timeout; 55P03). Each session's initial
+	// value.
+	LockTimeout time.Duration
 	// MaxMessageSize bounds a single protocol message; a bigger one is a
 	// protocol violation (08P01) and closes the connection. Default 64 MiB.
 	MaxMessageSize int
@@ -80,7 +88,7 @@ func (c Config) Validate() error {
 	if c.MaxStartupConns < 0 || c.ScramIterations < 0 || c.LoginFailureWindow < 0 {
 		return errors.New("pgwire: MaxStartupConns, ScramIterations and LoginFailureWindow must not be negative")
 	}
-	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 {
+	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 || c.StatementTimeout < 0 || c.LockTimeout < 0 {
 		return errors.New("pgwire: timeouts must not be negative")
 	}
 	return nil

@@ -59,6 +59,14 @@ type Config struct {
 	// MetricsAuth makes /metrics require a token with instance/read.
 	MetricsAuth bool
 
+	// StatementTimeout, LockTimeout and IdleInTxTimeout are every SQL
+	// session's initial statement_timeout, lock_timeout and
+	// idle_in_transaction_session_timeout (a session may SET its own).
+	// Zero takes the default, negative turns the timeout off.
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+	IdleInTxTimeout  time.Duration
+
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -111,6 +119,21 @@ type Config struct {
 	Failpoint string
 }
 
+// Session timeout defaults. PostgreSQL turns all three off by default, but
+// here one database has one write lock: a session left idle in a write
+// transaction, or queued behind one for ever, stops every writer of its
+// database. Five minutes idle in a transaction is far beyond any
+// interactive pause of a human at psql and ends what a crashed or leaked
+// pool connection holds; thirty seconds of waiting for the write lock is
+// longer than any healthy transaction holds it, and turns a pile-up behind
+// a stuck writer into errors naming that writer. Statements are not
+// limited: a long report or a bulk load is legitimate.
+const (
+	DefaultStatementTimeout = 0
+	DefaultLockTimeout      = 30 * time.Second
+	DefaultIdleInTxTimeout  = 5 * time.Minute
+)
+
 // Link defaults.
 const (
 	// DefaultLinkTick sends a heartbeat every second, SQL Server's unit for
@@ -157,6 +180,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 100
+	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = DefaultLockTimeout
+	}
+	if c.IdleInTxTimeout == 0 {
+		c.IdleInTxTimeout = DefaultIdleInTxTimeout
 	}
 	if c.AdminIdleTimeout == 0 {
 		c.AdminIdleTimeout = DefaultAdminIdleTimeout

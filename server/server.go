@@ -179,12 +179,15 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.failAudit = s.cat.NewFailureAudit(0, s.log)
 	s.pg = pgwire.NewServer(pgwire.Config{
-		MaxConns:        s.cfg.MaxConns,
-		InstanceName:    s.info.Name,
-		Logger:          s.log.With("component", "pgwire"),
-		StartupTimeout:  s.cfg.AuthenticationTimeout,
-		AuthSecret:      s.authKey,
-		ScramIterations: catalog.DefaultIterations,
+		MaxConns:         s.cfg.MaxConns,
+		InstanceName:     s.info.Name,
+		Logger:           s.log.With("component", "pgwire"),
+		StartupTimeout:   s.cfg.AuthenticationTimeout,
+		AuthSecret:       s.authKey,
+		ScramIterations:  catalog.DefaultIterations,
+		StatementTimeout: max(s.cfg.StatementTimeout, 0),
+		LockTimeout:      max(s.cfg.LockTimeout, 0),
+		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
 	}, backend{s})
 
 	var err error
