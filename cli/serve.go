@@ -52,6 +52,8 @@ type serverSettings struct {
 	AdminReadTimeout      time.Duration
 	AdminIdleTimeout      time.Duration
 	MetricsAuth           bool
+
+	tlsSettings
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -77,6 +79,8 @@ type fileConfig struct {
 	AdminReadTimeout      string `yaml:"admin-read-timeout"`
 	AdminIdleTimeout      string `yaml:"admin-idle-timeout"`
 	MetricsAuth           *bool  `yaml:"metrics-auth"`
+
+	tlsFileConfig `yaml:",inline"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -100,6 +104,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
 		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
 		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
+		s.tlsSettings.addFlags(fs)
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -121,7 +126,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, tls-cert, tls-key, require-client-tls, insecure-admin-http",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -196,6 +201,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 			s.MetricsAuth = *fc.MetricsAuth
 		}
 	}
+	if err := s.tlsSettings.resolve(m, fs, fc.tlsFileConfig); err != nil {
+		return err
+	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -263,7 +271,7 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
-	return server.Config{
+	cfg := server.Config{
 		MaxTransactionBytes: maxTx,
 		SQLiteHeapLimit:     heap,
 		LinkLogCapBytes:     logCap,
@@ -282,7 +290,9 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		AdminReadTimeout:      s.AdminReadTimeout,
 		AdminIdleTimeout:      s.AdminIdleTimeout,
 		MetricsAuth:           s.MetricsAuth,
-	}, nil
+	}
+	s.tlsSettings.apply(&cfg)
+	return cfg, nil
 }
 
 func (m *Main) initCommand() *cobra.Command {
@@ -339,6 +349,7 @@ func (m *Main) printInit(res server.InitResult) error {
 	}
 	fmt.Fprintf(m.Stdout, "Initialised instance %q (id %s).\n", res.Name, res.InstanceID)
 	fmt.Fprintf(m.Stdout, "Endpoint certificate %s, valid until %s.\n", res.CertFingerprint, res.CertNotAfter.Format(time.RFC3339))
+	m.printInitTLS(res)
 	if res.Token != "" {
 		fmt.Fprintf(m.Stdout, "Admin token (sysadmin), shown only once: %s\n", res.Token)
 	}
@@ -394,7 +405,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		s.Close(context.Background())
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin http://%s\n", s.Name(), s.ClientAddr(), s.AdminAddr())
+	stopHUP := reloadOnSIGHUP(s)
+	defer stopHUP()
+	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin %s\n", s.Name(), s.ClientAddr(), s.AdminURL())
 	<-ctx.Done()
 	timeout := cfg.ShutdownTimeout
 	if timeout == 0 {

@@ -58,5 +58,8 @@ func lookupSynthetic(s string) *synthetic {
 	if syn := fixedQueries[n]; syn != nil {
 		return syn
 	}
+	if syn := lookupStatSSL(n); syn != nil {
+		return syn
+	}
 	return lookupCatalog(n)
 }

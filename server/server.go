@@ -49,6 +49,7 @@ type Server struct {
 	admin    *http.Server
 	clientLn net.Listener
 	adminLn  net.Listener
+	tlsCert  *certSource // the client and admin listeners' certificate
 
 	// Links.
 	serverTLS  *tls.Config
@@ -128,6 +129,9 @@ func (s *Server) load(ctx context.Context) error {
 	if err := s.loadEndpointCert(); err != nil {
 		return err
 	}
+	if err := s.loadListenerCert(); err != nil {
+		return err
+	}
 	dbs, err := s.cat.ListDatabases(ctx)
 	if err != nil {
 		return err
@@ -182,6 +186,8 @@ func (s *Server) Start(ctx context.Context) error {
 		StartupTimeout:  s.cfg.AuthenticationTimeout,
 		AuthSecret:      s.authKey,
 		ScramIterations: catalog.DefaultIterations,
+		TLS:             s.tlsCert.tlsConfig(),
+		RequireTLS:      s.cfg.RequireClientTLS,
 	}, backend{s})
 
 	var err error
@@ -224,9 +230,18 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.AdminReadTimeout),
 		IdleTimeout:       s.cfg.AdminIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         s.tlsCert.tlsConfig(),
 	}
+	s.warnInsecureAdmin()
 
 	s.wg.Add(2)
+	if s.cfg.TLSReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.tlsCert.watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
+		}()
+	}
 	go func() {
 		defer s.wg.Done()
 		if err := s.pg.Serve(s.clientLn); err != nil {
@@ -235,7 +250,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.admin.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serveAdmin(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin listener stopped", "err", err)
 		}
 	}()
