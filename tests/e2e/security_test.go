@@ -299,9 +299,9 @@ func TestRBACNoEscalation(t *testing.T) {
 func TestFailedAuthIsThrottledAndSummarised(t *testing.T) {
 	in := MustStartInstance(t, "authflood")
 	const n = 500
-	client := &http.Client{}
+	client := in.HTTPClient(t)
 	for i := range n {
-		req, _ := http.NewRequest("GET", "http://"+in.AdminAddr+"/v1/databases", nil)
+		req, _ := http.NewRequest("GET", in.AdminURL()+"/v1/databases", nil)
 		req.Header.Set("Authorization", fmt.Sprintf("Bearer sqlk_bogus_%d", i))
 		resp, err := client.Do(req)
 		if err != nil {
