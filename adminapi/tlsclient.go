@@ -31,11 +31,10 @@ type TLSOptions struct {
 	// Fingerprint pins the leaf certificate: the SHA-256 of its DER as hex,
 	// upper or lower case, colons allowed (openssl's spelling).
 	Fingerprint string
-	// FingerprintHint and CAHint name the flags that set Fingerprint and
-	// CAFile, for the hint of a refused certificate (default
-	// "--fingerprint (or SQLINK_FINGERPRINT)" and "--ca-file (or
-	// SQLINK_CA_FILE)").
-	FingerprintHint, CAHint string
+	// FingerprintFlag and FingerprintEnv name the flag and environment
+	// variable that set Fingerprint, for the hint of a refused certificate
+	// (default --fingerprint and SQLINK_FINGERPRINT).
+	FingerprintFlag, FingerprintEnv string
 }
 
 // NormalizeFingerprint returns fp as lower-case hex without separators,
@@ -61,7 +60,7 @@ func CertFingerprint(cert *x509.Certificate) string {
 // CertError is a certificate the client refused. The Client turns it into
 // a *sqlink.Error that names the certificate and how to trust it.
 type CertError struct {
-	Host        string // the host name it was checked against
+	Host        string // the host:port that presented it
 	Fingerprint string // SHA-256 of the presented leaf certificate
 	Subject     string
 	Pinned      string // the fingerprint expected, if one was pinned
@@ -109,6 +108,7 @@ func (o TLSOptions) clientConfig(baseURL string) (*tls.Config, error) {
 		return nil, sqlink.Errorf(sqlink.EINVALID, "give the admin URL as https://host:port", "bad admin URL %q", baseURL)
 	}
 	host := u.Hostname()
+	hostPort := u.Host
 	pinned := ""
 	if o.Fingerprint != "" {
 		if pinned, err = NormalizeFingerprint(o.Fingerprint); err != nil {
@@ -121,12 +121,9 @@ func (o TLSOptions) clientConfig(baseURL string) (*tls.Config, error) {
 			return nil, err
 		}
 	}
-	fpHint, caHint := o.FingerprintHint, o.CAHint
-	if fpHint == "" {
-		fpHint = "--fingerprint (or SQLINK_FINGERPRINT)"
-	}
-	if caHint == "" {
-		caHint = "--ca-file (or SQLINK_CA_FILE)"
+	fpFlag, fpEnv := o.FingerprintFlag, o.FingerprintEnv
+	if fpFlag == "" {
+		fpFlag, fpEnv = "--fingerprint", "SQLINK_FINGERPRINT"
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -142,7 +139,7 @@ func (o TLSOptions) clientConfig(baseURL string) (*tls.Config, error) {
 			if pinned != "" && fp == pinned {
 				return nil
 			}
-			ce := &CertError{Host: host, Fingerprint: fp, Subject: leaf.Subject.String(), Pinned: pinned}
+			ce := &CertError{Host: hostPort, Fingerprint: fp, Subject: leaf.Subject.String(), Pinned: pinned}
 			if pinned == "" || roots != nil {
 				opts := x509.VerifyOptions{Roots: roots, DNSName: host, Intermediates: x509.NewCertPool(), CurrentTime: time.Now()}
 				for _, c := range cs.PeerCertificates[1:] {
@@ -154,8 +151,8 @@ func (o TLSOptions) clientConfig(baseURL string) (*tls.Config, error) {
 					ce.Reason = err
 				}
 			}
-			ce.hint = fmt.Sprintf("if %s is the instance's certificate (compare it with the TLS fingerprint `sqlink init` printed), pin it with %s %s; or pass %s with the CA that signed the instance's certificate",
-				fp, fpHint, fp, caHint)
+			ce.hint = fmt.Sprintf("if it is the instance's certificate (the TLS fingerprint `sqlink init` printed), pin it with %s %s (or %s=%s); or pass --ca-file (or SQLINK_CA_FILE) with the CA that signed it",
+				fpFlag, fp, fpEnv, fp)
 			return ce
 		},
 	}, nil

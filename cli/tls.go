@@ -133,7 +133,7 @@ func (m *Main) trust(fp, flag, env string) adminapi.TLSOptions {
 		o.Fingerprint = m.env("fingerprint")
 	}
 	if flag != "" {
-		o.FingerprintHint = fmt.Sprintf("%s (or SQLINK_%s)", flag, strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(flag, "--"), "-", "_")))
+		o.FingerprintFlag, o.FingerprintEnv = flag, "SQLINK_"+strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(flag, "--"), "-", "_"))
 	}
 	return o
 }

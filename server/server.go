@@ -231,6 +231,7 @@ func (s *Server) Start(ctx context.Context) error {
 		IdleTimeout:       s.cfg.AdminIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         s.tlsCert.tlsConfig(),
+		ErrorLog:          adminErrorLog(s.log),
 	}
 	s.warnInsecureAdmin()
 

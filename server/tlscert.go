@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -270,4 +272,23 @@ func (s *Server) AdminURL() string {
 		return "http://" + s.AdminAddr()
 	}
 	return "https://" + s.AdminAddr()
+}
+
+// adminErrorLog is the admin http.Server's error log: failed TLS handshakes
+// (a scanner, a client that does not trust the certificate, plain HTTP to
+// the HTTPS port) are logged at debug level, other errors as warnings.
+func adminErrorLog(log *slog.Logger) *stdlog.Logger {
+	return stdlog.New(adminErrorWriter{log.With("component", "adminapi")}, "", 0)
+}
+
+type adminErrorWriter struct{ log *slog.Logger }
+
+func (w adminErrorWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Debug(msg)
+	} else {
+		w.log.Warn(msg)
+	}
+	return len(p), nil
 }
