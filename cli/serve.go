@@ -397,6 +397,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		return err
 	}
 	if initRes != nil {
+		if cfg.TLSCertFile != "" {
+			initRes.TLSFingerprint = "" // the listeners serve the operator's certificate
+		}
 		if err := m.printInit(*initRes); err != nil {
 			return err
 		}

@@ -211,8 +211,18 @@ func (s *Server) loadListenerCert() error {
 		return err
 	}
 	s.tlsCert = src
+	ci := *src.info.Load()
+	s.log.Info("client and admin listeners' TLS certificate", "fingerprint", ci.Fingerprint, "subject", ci.Subject, "not_after", ci.NotAfter, "file", crt)
+	if left := ci.NotAfter.Sub(s.cfg.Now()); left < tlsExpiryWarning {
+		s.log.Warn("the client and admin listeners' TLS certificate expires soon or has expired: clients will refuse it; replace the files and send SIGHUP",
+			"not_after", ci.NotAfter, "file", crt)
+	}
 	return nil
 }
+
+// tlsExpiryWarning is how long before its expiry the listeners'
+// certificate is warned about at start: a month leaves time to renew it.
+const tlsExpiryWarning = 30 * 24 * time.Hour
 
 // ReloadTLS reads the client and admin listeners' certificate files again
 // (SIGHUP). New handshakes present the new certificate; established

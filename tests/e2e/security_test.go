@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -217,12 +218,16 @@ func TestDataDirModes(t *testing.T) {
 func TestAdminHTTPTimeouts(t *testing.T) {
 	in := MustStartInstance(t, "httpto", "--admin-read-timeout", "300ms", "--admin-idle-timeout", "300ms")
 	dial := func() (net.Conn, *bufio.Reader) {
-		nc, err := net.Dial("tcp", in.AdminAddr)
+		raw, err := net.Dial("tcp", in.AdminAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { nc.Close() })
-		nc.SetDeadline(time.Now().Add(testutil.DefaultTimeout)) // a failsafe
+		t.Cleanup(func() { raw.Close() })
+		raw.SetDeadline(time.Now().Add(testutil.DefaultTimeout))     // a failsafe
+		nc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true}) // HTTPS; who it is does not matter here
+		if err := nc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
 		return nc, bufio.NewReader(nc)
 	}
 	// waitClosed reads until the server closes the connection.

@@ -254,6 +254,11 @@ func TestTLS_DefaultSelfSigned(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != "t" {
 		t.Fatalf("psql sslmode=require: %v\n%s", err, out)
 	}
+	// Its own file serves as the root for verify-full, on localhost.
+	out, err = psqlWith(ctx, pgEnvTLS(in, "localhost", "app", "verify-full", "PGSSLROOTCERT="+in.TLSCertFile()), "-At", "-c", "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+	if err != nil || strings.TrimSpace(out) != "TLSv1.3" {
+		t.Fatalf("psql sslmode=verify-full with tls.crt as the root: %v\n%s", err, out)
+	}
 	out, err = psqlWith(ctx, pgEnvTLS(in, in.Host(), "app", "disable"), "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
 	if err != nil || strings.TrimSpace(out) != "f" {
 		t.Fatalf("psql sslmode=disable: %v\n%s", err, out)
