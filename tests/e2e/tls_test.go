@@ -376,3 +376,21 @@ func TestTLS_RotateOnSIGHUP(t *testing.T) {
 	// The CLI, pinning the new certificate (the harness's fingerprint).
 	in.MustCLI("db", "list")
 }
+
+// --insecure-admin-http serves the admin API in plain HTTP (the benchmark
+// scripts' way on loopback), and says so in the log; an https:// URL gets
+// a clear error.
+func TestTLS_InsecureAdminHTTP(t *testing.T) {
+	in := MustStartInstance(t, "plainadm", "--insecure-admin-http")
+	if !strings.HasPrefix(in.AdminURL(), "http://") {
+		t.Fatalf("admin URL %s", in.AdminURL())
+	}
+	in.MustCLI("db", "create", "app")
+	if !strings.Contains(in.Output(), "admin API serves plain HTTP") {
+		t.Fatalf("no word of plain HTTP in the log:\n%s", in.Output())
+	}
+	r := runBinary(t, []string{"SQLINK_SERVER=https://" + in.AdminAddr, "SQLINK_TOKEN=" + in.Token}, "db", "list")
+	if r.Code != 7 || !strings.Contains(r.Stderr, "--insecure-admin-http") || !strings.Contains(r.Stderr, "http://") {
+		t.Fatalf("https:// to a plain HTTP admin listener: exit %d\n%s", r.Code, r.Stderr)
+	}
+}
