@@ -1,16 +1,20 @@
 package server
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/sqlink/sqlink/internal/testutil"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -91,4 +95,37 @@ func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 	if cur, _ := src.getCertificate(nil); transport.Fingerprint(cur.Leaf) != fp3 {
 		t.Fatal("not serving the new certificate")
 	}
+}
+
+func TestCertSource_WatchReloadsChangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	write := func(name string) string {
+		c, k, err := transport.NewCertificate(name, []string{"localhost"}, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(key+".tmp", k, 0o600)
+		os.WriteFile(crt+".tmp", c, 0o600)
+		os.Rename(key+".tmp", key)
+		os.Rename(crt+".tmp", crt)
+		ci, _ := transport.Info(c)
+		return ci.Fingerprint
+	}
+	write("one")
+	src, err := newCertSource(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { src.watch(ctx, time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	defer func() { cancel(); <-done }()
+	fp2 := write("two")
+	testutil.RetryUntil(t, 10*time.Second, func() error {
+		if got := src.info.Load().Fingerprint; got != fp2 {
+			return fmt.Errorf("serving %s, want %s", got, fp2)
+		}
+		return nil
+	})
 }
