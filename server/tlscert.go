@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	stdlog "log"
 	"log/slog"
@@ -31,7 +33,7 @@ import (
 
 // DefaultTLSReloadInterval is how often the certificate files are checked
 // for a change: soon enough after a renewal tool (certbot, cert-manager)
-// writes them, cheap enough (two stat calls) to not matter.
+// writes them, cheap enough (reading two small files) to not matter.
 const DefaultTLSReloadInterval = 10 * time.Second
 
 func tlsCertPath(dir string) string { return filepath.Join(dir, "tls.crt") }
@@ -82,7 +84,7 @@ type certSource struct {
 	info              atomic.Pointer[transport.CertInfo]
 
 	mu     sync.Mutex // guards stamp and failed
-	stamp  string     // the files' sizes and modification times at the last load
+	stamp  string     // the hash of the files' contents at the last load
 	failed string     // the stamp of files that failed to load (logged once)
 }
 
@@ -95,19 +97,21 @@ func newCertSource(certFile, keyFile string) (*certSource, error) {
 	return c, nil
 }
 
-// fileStamp describes the two files' sizes and modification times, to
-// notice a change without reading them.
+// fileStamp identifies the two files' contents: a hash, because
+// modification times are too coarse (a few milliseconds on ext4) to tell
+// apart a renewal that follows the last load closely. The files are a few
+// KiB, read every DefaultTLSReloadInterval.
 func (c *certSource) fileStamp() string {
-	var s string
+	h := sha256.New()
 	for _, f := range []string{c.certFile, c.keyFile} {
-		fi, err := os.Stat(f)
+		b, err := os.ReadFile(f)
 		if err != nil {
-			s += "missing;"
-			continue
+			b = []byte("missing")
 		}
-		s += fmt.Sprintf("%d:%d;", fi.Size(), fi.ModTime().UnixNano())
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
 	}
-	return s
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // reload reads the files and, if they hold a valid key pair, makes it the
