@@ -45,7 +45,11 @@ func (c *clientConn) startTLS() error {
 	c.nc = tc
 	c.mu.Unlock()
 	c.tlsState = &st
-	c.be = pgproto3.NewBackend(tc, tc)
+	// The backend reads through a sockReader over the TLS connection, as
+	// over a plain one, so a statement's disconnect watch works for TLS
+	// sessions too (watch.go).
+	c.sock = &sockReader{nc: tc}
+	c.be = pgproto3.NewBackend(c.sock, tc)
 	c.be.SetMaxBodyLen(MaxStartupMessageSize)
 	return nil
 }
