@@ -141,7 +141,7 @@ type server struct {
 // LinkManager.
 func Routes() []Route {
 	s := &server{}
-	rs := append(s.routes(), s.linkRoutes()...)
+	rs := append(append(s.routes(), s.linkRoutes()...), s.guideRoutes()...)
 	for i := range rs {
 		rs[i].Handler = nil
 	}
@@ -181,6 +181,7 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 		s.links = lm
 		routes = append(routes, s.linkRoutes()...)
 	}
+	routes = append(routes, s.guideRoutes()...)
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern(), s.wrap(rt))
 	}

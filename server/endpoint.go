@@ -117,6 +117,10 @@ func (s *Server) acceptLink(ctx context.Context, c *transport.Conn) {
 		}
 		return
 	}
+	if h.LinkID == probeLinkID {
+		s.answerProbeHello(ctx, c)
+		return
+	}
 	rt := s.runtimeByID(h.LinkID)
 	if rt == nil {
 		refuse := sqlink.Errorf(sqlink.ENOTFOUND, "create the link on this instance, or drop it on the partner",
