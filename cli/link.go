@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/guide"
 	"github.com/sqlink/sqlink/linkcreate"
 )
 
@@ -128,7 +129,7 @@ on a secondary instance. Commands that need both instances take --primary and
 --secondary (admin API URLs) with --primary-token and --secondary-token; the
 others use --server, or both sides when given.`,
 	}
-	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand(), m.linkFailoverCommand(), m.linkSetRoleCommand())
+	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand(), m.linkFailoverCommand(), m.linkSetRoleCommand(), m.linkValidateCommand(), m.linkTroubleshootCommand())
 	return cmd
 }
 
@@ -138,6 +139,7 @@ func (m *Main) linkCreateCommand() *cobra.Command {
 		opts      linkcreate.Options
 		databases string
 		mode      string
+		script    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name L --database DB[,DB...] --primary URL --secondary URL",
@@ -155,6 +157,10 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 {"event":"error",...}.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if script {
+				m.createScript(m.Stdout, sides, opts.Name, databases, mode, opts.TwoWay, opts.SeedFromBackup, opts.PrimaryEndpoint, opts.SecondaryEndpoint)
+				return nil
+			}
 			cs, err := sides.clients(m, cmd, true)
 			if err != nil {
 				return err
@@ -175,6 +181,11 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			}
 			links, err := lc.Create(cmd.Context(), opts)
 			if err != nil {
+				if m.output != "json" {
+					for _, c := range guide.Failed(lc.Checks) {
+						fmt.Fprintf(m.Stdout, "      FAIL %s (%s): %s\n           hint: %s\n", c.Name, orDash(c.Instance), c.Message, c.Hint)
+					}
+				}
 				if m.output == "json" {
 					enc.Encode(map[string]any{"event": "error", "code": sqlink.ErrorCode(err), "message": sqlink.ErrorMessage(err), "hint": sqlink.ErrorHint(err)})
 				}
@@ -200,6 +211,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "seed from the database restored RESTORING on the secondary (ships only the log after the backup)")
 	f.StringVar(&opts.PrimaryEndpoint, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint (default: what the primary reports)")
 	f.StringVar(&opts.SecondaryEndpoint, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint (default: what the secondary reports)")
+	f.BoolVar(&script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN)")
 	return cmd
 }
 
