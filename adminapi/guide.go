@@ -90,11 +90,13 @@ type EndpointProber interface {
 	ProbeEndpoint(ctx context.Context, req ProbeRequest) (ProbeResponse, error)
 }
 
-// guideRoutes are the routes of guided operations.
+// guideRoutes are the routes of guided operations, each served only when
+// the Instance implements its interface (else ENOTFOUND like any unknown
+// route).
 func (s *server) guideRoutes() []Route {
 	return []Route{
-		{Method: "POST", Path: "/v1/links/validate", Permission: rbac.LinksRead, Action: "links.validate", Handler: s.validateLink},
-		{Method: "POST", Path: "/v1/endpoint/probe", Permission: rbac.LinksWrite, Action: "endpoint.probe", Handler: s.probeEndpoint},
+		{Method: "POST", Path: "/v1/links/validate", Permission: rbac.LinksRead, Action: "links.validate", Audit: true, Handler: s.validateLink},
+		{Method: "POST", Path: "/v1/endpoint/probe", Permission: rbac.LinksWrite, Action: "endpoint.probe", Audit: true, Handler: s.probeEndpoint},
 	}
 }
 

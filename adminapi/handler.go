@@ -181,7 +181,13 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 		s.links = lm
 		routes = append(routes, s.linkRoutes()...)
 	}
-	routes = append(routes, s.guideRoutes()...)
+	for _, rt := range s.guideRoutes() {
+		_, v := inst.(LinkValidator)
+		_, p := inst.(EndpointProber)
+		if rt.Action == "links.validate" && v || rt.Action == "endpoint.probe" && p {
+			routes = append(routes, rt)
+		}
+	}
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern(), s.wrap(rt))
 	}
