@@ -240,7 +240,16 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		if !o.force && !o.abort {
+			m.watchDrain(cctx, target, name, stop)
+		}
+	}()
 	res, err := target.Failover(cctx, name, req)
+	close(stop)
+	<-watched
 	if err != nil {
 		return m.failoverError(ctx, err, name, o, target, other, targetURL)
 	}

@@ -140,6 +140,7 @@ func (m *Main) linkCreateCommand() *cobra.Command {
 		databases string
 		mode      string
 		script    bool
+		wait      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name L --database DB[,DB...] --primary URL --secondary URL",
@@ -191,6 +192,21 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 				}
 				return err
 			}
+			if !cmd.Flags().Changed("wait") {
+				wait = m.output != "json" && isTerminal(m.Stderr)
+			}
+			if wait {
+				var names []string
+				for _, l := range links {
+					names = append(names, l.Name)
+				}
+				if err := m.watchSeeding(cmd.Context(), cs[1].Client, names, m.Stdout); err != nil {
+					if m.output == "json" {
+						enc.Encode(map[string]any{"event": "error", "code": sqlink.ErrorCode(err), "message": sqlink.ErrorMessage(err), "hint": sqlink.ErrorHint(err)})
+					}
+					return err
+				}
+			}
 			if m.output == "json" {
 				return enc.Encode(map[string]any{"event": "result", "links": links})
 			}
@@ -211,6 +227,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "seed from the database restored RESTORING on the secondary (ships only the log after the backup)")
 	f.StringVar(&opts.PrimaryEndpoint, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint (default: what the primary reports)")
 	f.StringVar(&opts.SecondaryEndpoint, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint (default: what the secondary reports)")
+	f.BoolVar(&wait, "wait", false, "wait until seeding completes, showing its progress (default: on when stderr is a terminal)")
 	f.BoolVar(&script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN)")
 	return cmd
 }
@@ -680,6 +697,7 @@ It exits non-zero (6) when they differ.`,
 				pd, sd adminapi.PageDigest
 				last   error
 			)
+			prog := m.newProgress("verify", "pages", 0, m.Stderr)
 			for {
 				last = func() error {
 					if fixed == 0 {
@@ -695,12 +713,15 @@ It exits non-zero (6) when they differ.`,
 					// stands (lsn 0) and has the secondary hold its apply at
 					// that LSN, so the two meet while writes go on.
 					var err error
+					prog.Set(0, 0)
 					if pd, err = p.LinkDigest(ctx, name, fixed); err != nil {
 						return sideError("primary", err)
 					}
+					prog.Set(pd.PageCount, 2*pd.PageCount)
 					if sd, err = s.LinkDigest(ctx, name, pd.LSN); err != nil {
 						return sideError("secondary", err)
 					}
+					prog.Set(pd.PageCount+sd.PageCount, pd.PageCount+sd.PageCount)
 					return nil
 				}()
 				if last == nil {
@@ -708,15 +729,18 @@ It exits non-zero (6) when they differ.`,
 				}
 				switch sqlink.ErrorCode(last) {
 				case sqlink.EINVALID, sqlink.EUNAUTHORIZED, sqlink.EFORBIDDEN, sqlink.ENOTIMPLEMENTED:
+					prog.End(last)
 					return last
 				}
 				select {
 				case <-ctx.Done():
+					prog.End(ctx.Err())
 					return &sqlink.Error{Code: sqlink.ETIMEOUT, Message: fmt.Sprintf("no digest of link %s at a common LSN after %s: %s", name, timeout, sqlink.ErrorMessage(last)),
 						Hint: orHint(sqlink.ErrorHint(last), "stop writes on the primary, or pass a longer --timeout")}
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
+			prog.End(nil)
 			r := compareDigests(name, pd, sd)
 			if err := m.emit(r, func(w *tabwriter.Writer) {
 				if r.Equal {
