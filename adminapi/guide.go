@@ -113,11 +113,12 @@ func LinkCreatePermissions(role sqlink.Role) []rbac.Permission {
 
 // PermissionCheck is the check that the caller holds perms on instance.
 func PermissionCheck(instance string, role sqlink.Role, principal string, missing []rbac.Permission) ValidationCheck {
+	side := strings.ToLower(string(role))
 	c := ValidationCheck{Name: "permissions", Instance: instance, Status: CheckPass,
-		Message: fmt.Sprintf("principal %q holds every permission link create needs on the %s %s", principal, role, instance)}
+		Message: fmt.Sprintf("principal %q holds every permission link create needs on the %s %s", principal, side, instance)}
 	if len(missing) > 0 {
 		c.Status = CheckFail
-		c.Message = fmt.Sprintf("principal %q lacks %s on the %s %s", principal, joinPerms(missing), role, instance)
+		c.Message = fmt.Sprintf("principal %q lacks %s on the %s %s", principal, joinPerms(missing), side, instance)
 		c.Hint = fmt.Sprintf("grant them (e.g. the %s role) to %q on %s, or use another token", rbac.LinkContributor, principal, instance)
 	}
 	return c

@@ -121,7 +121,11 @@ Exit codes: 0 both directions pass (warnings allowed), 7 a direction fails.`,
 				for _, d := range ds {
 					fmt.Fprintf(w, "%s -> %s (%s), expecting certificate %s\n", d.From, d.To, d.Address, d.Fingerprint)
 					for _, s := range d.Steps {
-						fmt.Fprintf(w, "  %s\t%s\t%.3f ms\t%s\n", strings.ToUpper(s.Status), s.Name, s.DurationMS, s.Detail)
+						took := "-"
+						if s.DurationMS > 0 {
+							took = fmt.Sprintf("%.3f ms", s.DurationMS)
+						}
+						fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", strings.ToUpper(s.Status), s.Name, took, s.Detail)
 						if s.Hint != "" {
 							fmt.Fprintf(w, "  \thint:\t\t%s\n", s.Hint)
 						}

@@ -188,6 +188,7 @@ func SecondaryDatabase(inst, db string, d adminapi.DatabaseInfo, found, seedFrom
 
 // LinkName checks that no link named name exists on the instance.
 func LinkName(inst, role, name string, links []adminapi.LinkStatus) adminapi.ValidationCheck {
+	role = strings.ToLower(role)
 	for _, l := range links {
 		if l.Name == name {
 			return fail(CheckLinkName, inst, "pick another --name, or drop the old link with `sqlink link drop "+name+"`",

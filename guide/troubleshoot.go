@@ -57,6 +57,9 @@ type Direction struct {
 	SkewKnown  bool    `json:"clock_skew_known"`
 	probeError error
 	on         Client
+	// untrusted: the target's trust store (when it could be read) lacks
+	// the source's certificate, as before link create exchanges them.
+	untrusted bool
 }
 
 // OK reports whether no step of the direction failed.
@@ -83,8 +86,13 @@ func (d *Direction) probe(ctx context.Context) {
 	step := func(s transport.ProbeStep, name string, hint func() string) {
 		ps := ProbeStep{Name: name, DurationMS: ms(s.Duration), Detail: s.Detail}
 		switch {
-		case failed || s.Skipped:
+		case failed:
 			ps.Status, ps.Detail = StepSkipped, "skipped: an earlier step failed"
+		case s.Skipped:
+			ps.Status = StepSkipped
+			if ps.Detail == "" {
+				ps.Detail = "skipped"
+			}
 		case s.OK:
 			ps.Status = adminapi.CheckPass
 		default:
@@ -123,6 +131,19 @@ func (d *Direction) probe(ctx context.Context) {
 		}
 		return ""
 	})
+	if failed && d.Failed == StepTLS && d.untrusted && strings.EqualFold(d.Presented, normFP(d.Fingerprint)) &&
+		strings.Contains(res.TLS.Error, "refused this instance's certificate") {
+		// Not yet trusted, as before link create: the endpoint is there
+		// and presents the expected certificate. A warning, not a failure.
+		tls := &d.Steps[len(d.Steps)-1]
+		tls.Status = adminapi.CheckWarning
+		tls.Detail = fmt.Sprintf("%s presented the expected certificate (SHA-256 %s) but does not trust %s's yet", toName, d.Presented, d.From)
+		tls.Hint = fmt.Sprintf("`sqlink link create` makes each instance trust the other's endpoint certificate; the link hello needs it")
+		d.Failed, d.Message, d.Hint = "", "", ""
+		failed = false
+		res.Hello.Skipped = true
+		res.Hello.Detail = "skipped: needs mutual trust"
+	}
 	step(res.Hello, StepHello, func() string {
 		return fmt.Sprintf("%s answered but not as a compatible sqlink endpoint: check the version of %s", d.Address, toName)
 	})
@@ -205,8 +226,8 @@ func (pr Pair) Troubleshoot(ctx context.Context, pEndpoint, sEndpoint string) ([
 		return nil, sideErr("secondary", err)
 	}
 	ds := []Direction{
-		{From: p.Name, To: s.Name, Address: se, Fingerprint: sCert.Fingerprint, on: pr.Primary},
-		{From: s.Name, To: p.Name, Address: pe, Fingerprint: pCert.Fingerprint, on: pr.Secondary},
+		{From: p.Name, To: s.Name, Address: se, Fingerprint: sCert.Fingerprint, on: pr.Primary, untrusted: !trusts(ctx, pr.Secondary, pCert)},
+		{From: s.Name, To: p.Name, Address: pe, Fingerprint: pCert.Fingerprint, on: pr.Secondary, untrusted: !trusts(ctx, pr.Primary, sCert)},
 	}
 	for i := range ds {
 		ds[i].probe(ctx)
@@ -216,4 +237,19 @@ func (pr Pair) Troubleshoot(ctx context.Context, pEndpoint, sEndpoint string) ([
 
 func sideErr(role string, err error) error {
 	return &sqlink.Error{Code: sqlink.ErrorCode(err), Message: role + ": " + sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}
+}
+
+// trusts reports whether c's trust store holds cert; true when it cannot
+// be read (a refusal then stays a failure).
+func trusts(ctx context.Context, c Client, cert adminapi.CertificateInfo) bool {
+	ts, err := c.ListTrustedCertificates(ctx)
+	if err != nil {
+		return true
+	}
+	for _, t := range ts {
+		if strings.EqualFold(t.Fingerprint, cert.Fingerprint) {
+			return true
+		}
+	}
+	return false
 }

@@ -75,9 +75,11 @@ func TestGuide_ValidateNamesEachCause(t *testing.T) {
 
 	// The table output names each check too.
 	table := append([]string{"link", "validate", "--name", "l", "--database", "f"}, linkFlags(alpha, beta)...)
-	if out := alpha.MustCLI(table...); !strings.Contains(out, "PASS") || !strings.Contains(out, "full backup") {
+	out := alpha.MustCLI(table...)
+	if !strings.Contains(out, "PASS") || !strings.Contains(out, "full backup") {
 		t.Fatalf("table output: %s", out)
 	}
+	t.Logf("link validate:\n%s", out)
 
 	// A name already taken: link g as "l" first.
 	alpha.MustCLI("db", "create", "g")

@@ -58,9 +58,11 @@ func TestGuide_Troubleshoot(t *testing.T) {
 			t.Fatalf("%s -> %s: TLS step: %+v", d.From, d.To, stepOf(d, guide.StepTLS))
 		}
 	}
-	if out := alpha.MustCLI(append([]string{"link", "troubleshoot"}, linkFlags(alpha, beta)...)...); !strings.Contains(out, "alpha -> beta") || !strings.Contains(out, "beta -> alpha") {
+	out := alpha.MustCLI(append([]string{"link", "troubleshoot"}, linkFlags(alpha, beta)...)...)
+	if !strings.Contains(out, "alpha -> beta") || !strings.Contains(out, "beta -> alpha") {
 		t.Fatalf("table output: %s", out)
 	}
+	t.Logf("link troubleshoot:\n%s", out)
 
 	// A wrong endpoint address for alpha: beta's TCP connect to it fails.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -117,6 +119,7 @@ func TestGuide_Script(t *testing.T) {
 	if !strings.Contains(create, "SQLINK_PRIMARY_TOKEN") || !strings.Contains(create, "link validate") {
 		t.Fatalf("create script:\n%s", create)
 	}
+	t.Logf("link create --script:\n%s", create)
 	for _, in := range []*Instance{alpha, beta} {
 		if out := in.MustCLI("link", "list", "--json"); strings.Contains(out, `"name"`) {
 			t.Fatalf("--script created a link on %s", in.Name)
@@ -162,4 +165,23 @@ func runScript(t *testing.T, script string, env ...string) {
 		t.Fatalf("script failed: %v\n%s\nscript:\n%s", err, out, script)
 	}
 	_ = testutil.DefaultTimeout
+}
+
+// TestGuide_TroubleshootBeforeCreate: before link create the instances do
+// not trust each other yet: reachable with the expected certificates is a
+// warning, not a failure.
+func TestGuide_TroubleshootBeforeCreate(t *testing.T) {
+	alpha := MustStartInstance(t, "alpha")
+	beta := MustStartInstance(t, "beta")
+	code, ds := runTroubleshoot(t, alpha, beta)
+	if code != 0 {
+		t.Fatalf("fresh pair: exit %d: %+v", code, ds)
+	}
+	for _, d := range ds {
+		tls, hello := stepOf(d, guide.StepTLS), stepOf(d, guide.StepHello)
+		if tls.Status != "warning" || !strings.Contains(tls.Detail, d.Fingerprint) || !strings.Contains(tls.Hint, "link create") || hello.Status != "skipped" ||
+			stepOf(d, guide.StepConnect).Status != "pass" {
+			t.Fatalf("%s -> %s: %+v", d.From, d.To, d.Steps)
+		}
+	}
 }
