@@ -34,6 +34,7 @@ func (m *Main) linkValidateCommand() *cobra.Command {
 		sides     linkSides
 		opts      guide.Options
 		databases string
+		skip      string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate --name L --database DB[,DB...] --primary URL --secondary URL",
@@ -52,7 +53,7 @@ With --json it prints {"checks":[{"name","status","message","hint"},...]}.
 Exit codes: 0 nothing failed (warnings allowed), 6 a check failed.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Databases = splitList(databases)
+			opts.Databases, opts.Skip = splitList(databases), splitList(skip)
 			if opts.Name == "" || len(opts.Databases) == 0 {
 				return errUsage(cmd, "pass --name NAME and --database DB")
 			}
@@ -81,6 +82,7 @@ Exit codes: 0 nothing failed (warnings allowed), 6 a check failed.`,
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "the database is restored RESTORING on the secondary to seed from")
 	f.StringVar(&opts.PrimaryEndpoint, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint")
 	f.StringVar(&opts.SecondaryEndpoint, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint")
+	f.StringVar(&skip, "skip-check", "", "checks (e.g. free-disk) whose failure only warns; several separated by commas")
 	return cmd
 }
 

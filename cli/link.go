@@ -141,6 +141,7 @@ func (m *Main) linkCreateCommand() *cobra.Command {
 		mode      string
 		script    bool
 		wait      bool
+		skip      string
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name L --database DB[,DB...] --primary URL --secondary URL",
@@ -159,9 +160,10 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if script {
-				m.createScript(m.Stdout, sides, opts.Name, databases, mode, opts.TwoWay, opts.SeedFromBackup, opts.PrimaryEndpoint, opts.SecondaryEndpoint)
+				m.createScript(m.Stdout, sides, opts.Name, databases, mode, opts.TwoWay, opts.SeedFromBackup, opts.PrimaryEndpoint, opts.SecondaryEndpoint, skip)
 				return nil
 			}
+			opts.SkipChecks = splitList(skip)
 			cs, err := sides.clients(m, cmd, true)
 			if err != nil {
 				return err
@@ -227,6 +229,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "seed from the database restored RESTORING on the secondary (ships only the log after the backup)")
 	f.StringVar(&opts.PrimaryEndpoint, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint (default: what the primary reports)")
 	f.StringVar(&opts.SecondaryEndpoint, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint (default: what the secondary reports)")
+	f.StringVar(&skip, "skip-check", "", "validation checks (e.g. free-disk) whose failure only warns; several separated by commas")
 	f.BoolVar(&wait, "wait", false, "wait until seeding completes, showing its progress (default: on when stderr is a terminal)")
 	f.BoolVar(&script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN)")
 	return cmd

@@ -93,7 +93,7 @@ func (m *Main) caFileFlag() string {
 }
 
 // createScript writes the script of a link create.
-func (m *Main) createScript(w io.Writer, ls linkSides, name, databases, mode string, twoWay, seedFromBackup bool, pe, se string) {
+func (m *Main) createScript(w io.Writer, ls linkSides, name, databases, mode string, twoWay, seedFromBackup bool, pe, se, skip string) {
 	scriptHeader(w, fmt.Sprintf("Create link %s of %s: validate, then create (sqlink link create --script).", name, databases),
 		"SQLINK_PRIMARY_TOKEN", "SQLINK_SECONDARY_TOKEN")
 	common := func(cmd ...string) scriptArgs {
@@ -105,6 +105,7 @@ func (m *Main) createScript(w io.Writer, ls linkSides, name, databases, mode str
 		a.boolFlag("--seed-from-backup", seedFromBackup)
 		a.flag("--primary-endpoint", pe)
 		a.flag("--secondary-endpoint", se)
+		a.flag("--skip-check", skip)
 		return a
 	}
 	fmt.Fprintln(w, "\n# 1. Validate: stops here (exit 6) if a check fails.")

@@ -39,7 +39,7 @@ const (
 	CheckLogCap         = "log cap"
 	CheckInstanceHalf   = "instance validation"
 	CertExpiryWarning   = 30 * 24 * time.Hour
-	DiskHeadroomBytes   = 64 << 20
+	DiskHeadroomBytes   = 1 << 20
 	DiskHeadroomPercent = 20
 )
 

@@ -34,6 +34,49 @@ type Options struct {
 	// PrimaryEndpoint and SecondaryEndpoint override the endpoint address
 	// each partner dials (default: what the instance reports).
 	PrimaryEndpoint, SecondaryEndpoint string
+	// Skip names checks whose failure is only a warning, for an operator
+	// who knows better (say, the secondary's volume grows while seeding):
+	// check names, case and '-' for ' ' ignored.
+	Skip []string
+}
+
+// skipNames normalises check names for Options.Skip.
+func skipName(s string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "-", " "))
+}
+
+// CheckNames returns the names Options.Skip accepts.
+func CheckNames() []string {
+	return []string{CheckVersions, CheckCollations, CheckUserDatabase, CheckOnline, CheckFullBackup, CheckSecondaryDB, CheckLinkName,
+		CheckNotLinked, CheckEndpoint, CheckCertificate, CheckPermissions, CheckDisk, CheckLogCap}
+}
+
+// ValidateSkip checks that each name in skip is a check's.
+func ValidateSkip(skip []string) error {
+	known := map[string]bool{}
+	var names []string
+	for _, n := range CheckNames() {
+		known[n] = true
+		names = append(names, strings.ReplaceAll(n, " ", "-"))
+	}
+	for _, s := range skip {
+		if !known[skipName(s)] {
+			return sqlink.Errorf(sqlink.EINVALID, "skip one of: "+strings.Join(names, ", "), "unknown check %q", s)
+		}
+	}
+	return nil
+}
+
+// applySkip turns the failures of skipped checks into warnings.
+func applySkip(cs []adminapi.ValidationCheck, skip []string) {
+	for i := range cs {
+		for _, s := range skip {
+			if cs[i].Status == adminapi.CheckFail && skipName(s) == cs[i].Name {
+				cs[i].Status = adminapi.CheckWarning
+				cs[i].Message = "skipped (--skip-check): " + cs[i].Message
+			}
+		}
+	}
 }
 
 // Pair is the two instances of a link, through their admin APIs.
@@ -74,8 +117,11 @@ func (pr Pair) now() time.Time {
 // Validate runs every check of link creation and returns one result per
 // check. It returns an error only when ctx ends; an instance that cannot
 // be reached is a failed check.
-func (pr Pair) Validate(ctx context.Context, opts Options) (Report, error) {
-	var rep Report
+func (pr Pair) Validate(ctx context.Context, opts Options) (rep Report, err error) {
+	if err := ValidateSkip(opts.Skip); err != nil {
+		return rep, err
+	}
+	defer func() { applySkip(rep.Checks, opts.Skip) }()
 	add := func(cs ...adminapi.ValidationCheck) { rep.Checks = append(rep.Checks, cs...) }
 	p, perr := pr.Primary.Info(ctx)
 	s, serr := pr.Secondary.Info(ctx)
@@ -143,9 +189,9 @@ func (pr Pair) Validate(ctx context.Context, opts Options) (Report, error) {
 		}
 		add(Certificate(x.inst.Name, x.partner.Name, x.cert, trusted, pr.now()))
 	}
-	pe, se, err := Endpoints(opts.PrimaryEndpoint, opts.SecondaryEndpoint, p, s, pr.PrimaryURL, pr.SecondaryURL)
-	if err != nil {
-		add(fail(CheckEndpoint, "", sqlink.ErrorHint(err), "%s", sqlink.ErrorMessage(err)))
+	pe, se, eerr := Endpoints(opts.PrimaryEndpoint, opts.SecondaryEndpoint, p, s, pr.PrimaryURL, pr.SecondaryURL)
+	if eerr != nil {
+		add(fail(CheckEndpoint, "", sqlink.ErrorHint(eerr), "%s", sqlink.ErrorMessage(eerr)))
 		return rep, ctx.Err()
 	}
 	if pcErr == nil && scErr == nil {

@@ -85,6 +85,9 @@ type Options struct {
 	// each partner dials (default: what the instance reports).
 	PrimaryEndpoint   string
 	SecondaryEndpoint string
+	// SkipChecks names validation checks whose failure is only a warning
+	// (guide.Options.Skip).
+	SkipChecks []string
 }
 
 // Link is one link as both halves reported it when created.

@@ -48,7 +48,7 @@ func sideError(role string, err error) error {
 func (lc *Creator) validate(ctx context.Context, opts Options) (string, error) {
 	pair := guide.Pair{Primary: lc.Primary, Secondary: lc.Secondary, PrimaryURL: lc.PrimaryURL, SecondaryURL: lc.SecondaryURL, Now: lc.Now}
 	rep, err := pair.Validate(ctx, guide.Options{Name: opts.Name, Databases: opts.Databases, TwoWay: opts.TwoWay,
-		SeedFromBackup: opts.SeedFromBackup, PrimaryEndpoint: opts.PrimaryEndpoint, SecondaryEndpoint: opts.SecondaryEndpoint})
+		SeedFromBackup: opts.SeedFromBackup, PrimaryEndpoint: opts.PrimaryEndpoint, SecondaryEndpoint: opts.SecondaryEndpoint, Skip: opts.SkipChecks})
 	if err != nil {
 		return "", err
 	}

@@ -107,6 +107,7 @@ func TestGuide_ValidateNamesEachCause(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFailCheck(t, alpha, args, "free disk", "1000 B free")
+	mustPassValidate(t, alpha, append(validateArgs(alpha, beta, "l", "f"), "--skip-check", "free-disk")) // a warning then
 	beta.Stop()
 	beta.Start()
 	mustPassValidate(t, alpha, args)
