@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
-	"github.com/sqlink/sqlink/guide"
 	"github.com/sqlink/sqlink/linkcreate"
 )
 
@@ -177,18 +176,29 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))
 			lc := &linkcreate.Creator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
 			enc := json.NewEncoder(m.Stdout)
+			validated := func(s linkcreate.Step) bool { return s.Name == linkcreate.StepValidate && s.Status != linkcreate.StepRunning && lc.Checks != nil }
 			if m.output == "json" {
-				lc.Progress = func(s linkcreate.Step) { enc.Encode(s) }
+				lc.Progress = func(s linkcreate.Step) {
+					enc.Encode(s)
+					if validated(s) {
+						enc.Encode(map[string]any{"event": "checks", "checks": lc.Checks})
+					}
+				}
 			} else {
-				lc.Progress = func(s linkcreate.Step) { m.printStep(s) }
+				lc.Progress = func(s linkcreate.Step) {
+					m.printStep(s)
+					if validated(s) {
+						// The checks that did not pass, under the step.
+						for _, c := range lc.Checks {
+							if c.Status != adminapi.CheckPass {
+								fmt.Fprintf(m.Stdout, "      %s %s (%s): %s\n           hint: %s\n", strings.ToUpper(c.Status), c.Name, orDash(c.Instance), c.Message, c.Hint)
+							}
+						}
+					}
+				}
 			}
 			links, err := lc.Create(cmd.Context(), opts)
 			if err != nil {
-				if m.output != "json" {
-					for _, c := range guide.Failed(lc.Checks) {
-						fmt.Fprintf(m.Stdout, "      FAIL %s (%s): %s\n           hint: %s\n", c.Name, orDash(c.Instance), c.Message, c.Hint)
-					}
-				}
 				if m.output == "json" {
 					enc.Encode(map[string]any{"event": "error", "code": sqlink.ErrorCode(err), "message": sqlink.ErrorMessage(err), "hint": sqlink.ErrorHint(err)})
 				}

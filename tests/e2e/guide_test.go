@@ -118,6 +118,23 @@ func TestGuide_ValidateNamesEachCause(t *testing.T) {
 	if r.Code != 6 || !strings.Contains(r.Stdout, "FAIL database on the secondary") || !strings.Contains(r.Stderr, "step 2") {
 		t.Fatalf("link create with f on beta: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
+	// With --json the checks are an event of their own.
+	r = alpha.CLI(append([]string{"link", "create", "--name", "l", "--database", "f", "--json"}, linkFlags(alpha, beta)...)...)
+	found := false
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		var ev struct {
+			Event  string                     `json:"event"`
+			Checks []adminapi.ValidationCheck `json:"checks"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "checks" {
+			for _, c := range ev.Checks {
+				found = found || c.Name == "database on the secondary" && c.Status == "fail"
+			}
+		}
+	}
+	if r.Code != 6 || !found {
+		t.Fatalf("link create --json with f on beta: exit %d, no failed check event\n%s", r.Code, r.Stdout)
+	}
 	mustFailCheck(t, alpha, args, "database on the secondary", "already exists")
 	beta.MustCLI("db", "drop", "f")
 	mustPassValidate(t, alpha, args)
