@@ -19,6 +19,7 @@ type Client interface {
 	GetDatabase(ctx context.Context, name string) (adminapi.DatabaseInfo, error)
 	EndpointCertificate(ctx context.Context) (adminapi.CertificateInfo, error)
 	ListTrustedCertificates(ctx context.Context) ([]adminapi.CertificateInfo, error)
+	ListLinks(ctx context.Context) ([]adminapi.LinkStatus, error)
 	ValidateLink(ctx context.Context, req adminapi.ValidateLinkRequest) (adminapi.ValidateLinkResponse, error)
 	ProbeEndpoint(ctx context.Context, req adminapi.ProbeRequest) (adminapi.ProbeResponse, error)
 }

@@ -58,8 +58,10 @@ type Direction struct {
 	probeError error
 	on         Client
 	// untrusted: the target's trust store (when it could be read) lacks
-	// the source's certificate, as before link create exchanges them.
+	// the source's certificate and no link joins them yet, as before link
+	// create exchanges the certificates.
 	untrusted bool
+	sourceFP  string // the source's endpoint certificate fingerprint
 }
 
 // OK reports whether no step of the direction failed.
@@ -126,8 +128,9 @@ func (d *Direction) probe(ctx context.Context) {
 		case d.Presented != "" && !strings.EqualFold(d.Presented, normFP(d.Fingerprint)) && d.Fingerprint != "":
 			return fmt.Sprintf("%s presented a certificate with fingerprint %s, expected %s (%s's endpoint certificate): is another program or instance listening on %s, or was the certificate rotated?",
 				d.Address, d.Presented, d.Fingerprint, toName, d.Address)
-		case strings.Contains(res.TLS.Error, "refused this instance's certificate"):
-			return fmt.Sprintf("%s does not trust %s's endpoint certificate yet: `sqlink link create` exchanges them, or run `sqlink cert trust` on %s", toName, d.From, toName)
+		case strings.Contains(res.TLS.Error, "refused this instance's certificate") && d.sourceFP != "":
+			return fmt.Sprintf("%s refused %s's endpoint certificate (SHA-256 %s): trust it on %s (`sqlink cert show --pem` on %s, then `sqlink cert trust` on %s), and check it has not expired by %s's clock",
+				toName, d.From, d.sourceFP, toName, d.From, toName, toName)
 		}
 		return ""
 	})
@@ -226,8 +229,10 @@ func (pr Pair) Troubleshoot(ctx context.Context, pEndpoint, sEndpoint string) ([
 		return nil, sideErr("secondary", err)
 	}
 	ds := []Direction{
-		{From: p.Name, To: s.Name, Address: se, Fingerprint: sCert.Fingerprint, on: pr.Primary, untrusted: !trusts(ctx, pr.Secondary, pCert)},
-		{From: s.Name, To: p.Name, Address: pe, Fingerprint: pCert.Fingerprint, on: pr.Secondary, untrusted: !trusts(ctx, pr.Primary, sCert)},
+		{From: p.Name, To: s.Name, Address: se, Fingerprint: sCert.Fingerprint, on: pr.Primary, sourceFP: pCert.Fingerprint,
+			untrusted: !trusts(ctx, pr.Secondary, pCert) && !linked(ctx, pr.Secondary, p.Name)},
+		{From: s.Name, To: p.Name, Address: pe, Fingerprint: pCert.Fingerprint, on: pr.Secondary, sourceFP: sCert.Fingerprint,
+			untrusted: !trusts(ctx, pr.Primary, sCert) && !linked(ctx, pr.Primary, s.Name)},
 	}
 	for i := range ds {
 		ds[i].probe(ctx)
@@ -248,6 +253,21 @@ func trusts(ctx context.Context, c Client, cert adminapi.CertificateInfo) bool {
 	}
 	for _, t := range ts {
 		if strings.EqualFold(t.Fingerprint, cert.Fingerprint) {
+			return true
+		}
+	}
+	return false
+}
+
+// linked reports whether c has a link with partner; true when it cannot
+// tell.
+func linked(ctx context.Context, c Client, partner string) bool {
+	ls, err := c.ListLinks(ctx)
+	if err != nil {
+		return true
+	}
+	for _, l := range ls {
+		if l.Partner.Instance == partner {
 			return true
 		}
 	}

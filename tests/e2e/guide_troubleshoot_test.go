@@ -85,6 +85,20 @@ func TestGuide_Troubleshoot(t *testing.T) {
 		t.Fatalf("wrong certificate: exit %d: %+v", code, ds)
 	}
 
+	// A certificate the partner no longer trusts: the TLS step fails in
+	// that direction, naming the certificate.
+	beta.MustCLI("cert", "untrust", "alpha")
+	code, ds = runTroubleshoot(t, alpha, beta)
+	if code == 0 || ds[0].Failed != guide.StepTLS || !strings.Contains(ds[0].Hint, "beta refused alpha's endpoint certificate") ||
+		!strings.Contains(ds[0].Hint, ds[1].Fingerprint) {
+		t.Fatalf("untrusted certificate: exit %d: %+v", code, ds)
+	}
+	pem := writeFile(t, "alpha.pem", alpha.MustCLI("cert", "show", "--pem"))
+	beta.MustCLI("cert", "trust", "alpha", pem)
+	if code, ds = runTroubleshoot(t, alpha, beta); code != 0 {
+		t.Fatalf("trusted again: exit %d: %+v", code, ds)
+	}
+
 	// A skewed clock (test knob) warns, and does not fail.
 	beta.Stop()
 	if err := beta.tryStart([]string{"SQLINK_TEST_CLOCK_SKEW=90s"}); err != nil {
