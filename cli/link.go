@@ -176,7 +176,9 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))
 			lc := &linkcreate.Creator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
 			enc := json.NewEncoder(m.Stdout)
-			validated := func(s linkcreate.Step) bool { return s.Name == linkcreate.StepValidate && s.Status != linkcreate.StepRunning && lc.Checks != nil }
+			validated := func(s linkcreate.Step) bool {
+				return s.Name == linkcreate.StepValidate && s.Status != linkcreate.StepRunning && lc.Checks != nil
+			}
 			if m.output == "json" {
 				lc.Progress = func(s linkcreate.Step) {
 					enc.Encode(s)
