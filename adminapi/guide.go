@@ -11,21 +11,26 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// Validation check statuses.
+// CheckStatus is the result of a validation check or a troubleshooting
+// step.
+type CheckStatus string
+
+// Check statuses.
 const (
-	CheckPass    = "pass"
-	CheckWarning = "warning"
-	CheckFail    = "fail"
+	CheckPass    CheckStatus = "pass"
+	CheckWarning CheckStatus = "warning"
+	CheckFail    CheckStatus = "fail"
+	CheckSkipped CheckStatus = "skipped" // troubleshooting: an earlier step failed
 )
 
 // ValidationCheck is the result of one validation check: pass, warning or
 // fail, a message and, unless it passes, a hint of what to do.
 type ValidationCheck struct {
-	Name     string `json:"name"`
-	Status   string `json:"status"` // pass, warning or fail
-	Message  string `json:"message"`
-	Hint     string `json:"hint,omitempty"`
-	Instance string `json:"instance,omitempty"` // the instance it concerns, if one
+	Name     string      `json:"name"`
+	Status   CheckStatus `json:"status"` // pass, warning or fail
+	Message  string      `json:"message"`
+	Hint     string      `json:"hint,omitempty"`
+	Instance string      `json:"instance,omitempty"` // the instance it concerns, if one
 }
 
 // ValidateLinkRequest asks an instance to validate its own half of the

@@ -90,7 +90,7 @@ Exit codes: 0 nothing failed (warnings allowed), 6 a check failed.`,
 func printChecks(w *tabwriter.Writer, cs []adminapi.ValidationCheck) {
 	fmt.Fprintln(w, "STATUS\tCHECK\tINSTANCE\tMESSAGE\tHINT")
 	for _, c := range cs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(c.Status), c.Name, orDash(c.Instance), c.Message, orDash(c.Hint))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(string(c.Status)), c.Name, orDash(c.Instance), c.Message, orDash(c.Hint))
 	}
 }
 
@@ -127,7 +127,7 @@ Exit codes: 0 both directions pass (warnings allowed), 7 a direction fails.`,
 						if s.DurationMS > 0 {
 							took = fmt.Sprintf("%.3f ms", s.DurationMS)
 						}
-						fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", strings.ToUpper(s.Status), s.Name, took, s.Detail)
+						fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", strings.ToUpper(string(s.Status)), s.Name, took, s.Detail)
 						if s.Hint != "" {
 							fmt.Fprintf(w, "  \thint:\t\t%s\n", s.Hint)
 						}

@@ -193,7 +193,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 						// The checks that did not pass, under the step.
 						for _, c := range lc.Checks {
 							if c.Status != adminapi.CheckPass {
-								fmt.Fprintf(m.Stdout, "      %s %s (%s): %s\n           hint: %s\n", strings.ToUpper(c.Status), c.Name, orDash(c.Instance), c.Message, c.Hint)
+								fmt.Fprintf(m.Stdout, "      %s %s (%s): %s\n           hint: %s\n", strings.ToUpper(string(c.Status)), c.Name, orDash(c.Instance), c.Message, c.Hint)
 							}
 						}
 					}

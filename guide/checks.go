@@ -1,14 +1,3 @@
-// Package guide holds the engine of sqlink's guided operations: the
-// validation checks that run before a link is created (each pass, warning
-// or fail, with a hint) and the connectivity troubleshooting of the two
-// endpoints. The CLI (`sqlink link validate`, `link troubleshoot`, `link
-// create`), a wizard or a web console call it; each instance validates its
-// own half through POST /v1/links/validate and probes its partner through
-// POST /v1/endpoint/probe.
-//
-// The check functions are pure: they take the facts gathered from the
-// instances and return one adminapi.ValidationCheck each, so that each
-// check is tested on its own.
 package guide
 
 import (
@@ -22,25 +11,33 @@ import (
 
 // Check names, as they appear in the checks array.
 const (
-	CheckSignIn         = "sign in"
-	CheckDistinct       = "distinct instances"
-	CheckVersions       = "versions compatible"
-	CheckCollations     = "server collations equal"
-	CheckUserDatabase   = "user database"
-	CheckOnline         = "database online"
-	CheckFullBackup     = "full backup"
-	CheckSecondaryDB    = "database on the secondary"
-	CheckLinkName       = "link name free"
-	CheckNotLinked      = "not already linked"
-	CheckEndpoint       = "endpoint reachable"
-	CheckCertificate    = "certificate"
-	CheckPermissions    = "permissions"
-	CheckDisk           = "free disk"
-	CheckLogCap         = "log cap"
-	CheckInstanceHalf   = "instance validation"
-	CertExpiryWarning   = 30 * 24 * time.Hour
-	DiskHeadroomBytes   = 1 << 20
+	CheckSignIn       = "sign in"
+	CheckDistinct     = "distinct instances"
+	CheckVersions     = "versions compatible"
+	CheckCollations   = "server collations equal"
+	CheckUserDatabase = "user database"
+	CheckOnline       = "database online"
+	CheckFullBackup   = "full backup"
+	CheckSecondaryDB  = "database on the secondary"
+	CheckLinkName     = "link name free"
+	CheckNotLinked    = "not already linked"
+	CheckEndpoint     = "endpoint reachable"
+	CheckCertificate  = "certificate"
+	CheckPermissions  = "permissions"
+	CheckDisk         = "free disk"
+	CheckLogCap       = "log cap"
+	CheckInstanceHalf = "instance validation"
+)
+
+const (
+	// CertExpiryWarning: a certificate expiring sooner warns, leaving a
+	// month to rotate it and have the partner trust the new one.
+	CertExpiryWarning = 30 * 24 * time.Hour
+	// DiskHeadroomPercent and DiskHeadroomBytes are what seeding needs on
+	// the secondary beyond the database's size: room for the WAL, the
+	// replication log and the writes made while seeding.
 	DiskHeadroomPercent = 20
+	DiskHeadroomBytes   = 1 << 20
 )
 
 func pass(name, inst, format string, args ...any) adminapi.ValidationCheck {

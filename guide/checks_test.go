@@ -26,7 +26,7 @@ func TestChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		got    adminapi.ValidationCheck
-		status string
+		status adminapi.CheckStatus
 		want   string // in the message
 		hint   string // in the hint
 	}{
@@ -86,7 +86,7 @@ func TestClockSkew(t *testing.T) {
 	for _, tc := range []struct {
 		skew   time.Duration
 		known  bool
-		status string
+		status adminapi.CheckStatus
 	}{{0, true, "pass"}, {time.Second, true, "pass"}, {-3 * time.Second, true, "warning"}, {90 * time.Second, true, "warning"}, {0, false, "warning"}} {
 		s := guide.ClockSkew("alpha", "beta", tc.skew, tc.known)
 		if s.Status != tc.status || s.Status != "pass" && s.Hint == "" {

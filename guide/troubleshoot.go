@@ -12,9 +12,9 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// Step statuses of a troubleshooting direction (besides the check
-// statuses pass, warning and fail).
-const StepSkipped = "skipped"
+// StepSkipped is the status of a troubleshooting step not run because an
+// earlier one failed.
+const StepSkipped = adminapi.CheckSkipped
 
 // Troubleshooting step names, in order.
 const (
@@ -33,11 +33,11 @@ const MaxClockSkew = 2 * time.Second
 
 // ProbeStep is one step of a direction, with its result and timing.
 type ProbeStep struct {
-	Name       string  `json:"name"`
-	Status     string  `json:"status"` // pass, warning, fail or skipped
-	DurationMS float64 `json:"duration_ms"`
-	Detail     string  `json:"detail,omitempty"`
-	Hint       string  `json:"hint,omitempty"`
+	Name       string               `json:"name"`
+	Status     adminapi.CheckStatus `json:"status"` // pass, warning, fail or skipped
+	DurationMS float64              `json:"duration_ms"`
+	Detail     string               `json:"detail,omitempty"`
+	Hint       string               `json:"hint,omitempty"`
 }
 
 // Direction is one instance probing the other's endpoint.
