@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/guide"
+	"github.com/sqlink/sqlink/linkcreate"
 )
 
 // The guided operations' commands: link validate and link troubleshoot
@@ -152,4 +154,32 @@ Exit codes: 0 both directions pass (warnings allowed), 7 a direction fails.`,
 	f.StringVar(&pe, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint (default: what the primary reports)")
 	f.StringVar(&se, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint (default: what the secondary reports)")
 	return cmd
+}
+
+// createProgress returns link create's step reporter: JSON lines with
+// --json, else a line per step; after the validate step, the checks (all
+// of them as a {"event":"checks"} line, or those that did not pass as
+// lines under the step).
+func (m *Main) createProgress(lc *linkcreate.Creator, enc *json.Encoder) func(linkcreate.Step) {
+	validated := func(s linkcreate.Step) bool {
+		return s.Name == linkcreate.StepValidate && s.Status != linkcreate.StepRunning && lc.Checks != nil
+	}
+	if m.output == "json" {
+		return func(s linkcreate.Step) {
+			enc.Encode(s)
+			if validated(s) {
+				enc.Encode(map[string]any{"event": "checks", "checks": lc.Checks})
+			}
+		}
+	}
+	return func(s linkcreate.Step) {
+		m.printStep(s)
+		if validated(s) {
+			for _, c := range lc.Checks {
+				if c.Status != adminapi.CheckPass {
+					fmt.Fprintf(m.Stdout, "      %s %s (%s): %s\n           hint: %s\n", strings.ToUpper(string(c.Status)), c.Name, orDash(c.Instance), c.Message, c.Hint)
+				}
+			}
+		}
+	}
 }

@@ -145,17 +145,20 @@ func (m *Main) linkCreateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name L --database DB[,DB...] --primary URL --secondary URL",
 		Short: "Create a link: validate, exchange certificates, create both halves and start seeding",
-		Long: `create signs in to both instances, validates (versions, collations, the
-database is ONLINE with a full backup on the primary and absent on the
-secondary, names free), makes each instance trust the other's endpoint
-certificate, and creates the link on the secondary, then on the primary,
+		Long: `create signs in to both instances, validates (the checks of link validate:
+it refuses on any failure and shows the checks that did not pass), makes
+each instance trust the other's endpoint certificate, and creates the link on the secondary, then on the primary,
 which starts seeding. With several databases it creates one link per
 database, named NAME_DB. A failure part-way undoes what was done, and the
 error names the failed step, its cause and what to do.
 
 With --json it prints one JSON object per line: {"event":"step",...} for
 each step as it starts and ends, then {"event":"result","links":[...]} or
-{"event":"error",...}.`,
+{"event":"error",...}; a {"event":"checks"} line follows the validate step.
+
+--script prints, without acting, a bash script of the same commands
+(tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN). --wait
+(the default on a terminal) follows seeding with a progress bar.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if script {
@@ -176,29 +179,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))
 			lc := &linkcreate.Creator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
 			enc := json.NewEncoder(m.Stdout)
-			validated := func(s linkcreate.Step) bool {
-				return s.Name == linkcreate.StepValidate && s.Status != linkcreate.StepRunning && lc.Checks != nil
-			}
-			if m.output == "json" {
-				lc.Progress = func(s linkcreate.Step) {
-					enc.Encode(s)
-					if validated(s) {
-						enc.Encode(map[string]any{"event": "checks", "checks": lc.Checks})
-					}
-				}
-			} else {
-				lc.Progress = func(s linkcreate.Step) {
-					m.printStep(s)
-					if validated(s) {
-						// The checks that did not pass, under the step.
-						for _, c := range lc.Checks {
-							if c.Status != adminapi.CheckPass {
-								fmt.Fprintf(m.Stdout, "      %s %s (%s): %s\n           hint: %s\n", strings.ToUpper(string(c.Status)), c.Name, orDash(c.Instance), c.Message, c.Hint)
-							}
-						}
-					}
-				}
-			}
+			lc.Progress = m.createProgress(lc, enc)
 			links, err := lc.Create(cmd.Context(), opts)
 			if err != nil {
 				if m.output == "json" {
