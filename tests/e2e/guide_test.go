@@ -138,6 +138,15 @@ func TestGuide_ValidateNamesEachCause(t *testing.T) {
 	mustFailCheck(t, alpha, args, "database on the secondary", "already exists")
 	beta.MustCLI("db", "drop", "f")
 	mustPassValidate(t, alpha, args)
+
+	// --seed-from-backup needs the database restored RESTORING there.
+	seed := append(validateArgs(alpha, beta, "l", "f"), "--seed-from-backup")
+	mustFailCheck(t, alpha, seed, "database on the secondary", "does not exist")
+	file := filepath.Join(t.TempDir(), "f.bak")
+	mustBackup(t, alpha, "f", file, false)
+	beta.MustCLI("restore", file, "--as", "f", "--restoring")
+	mustPassValidate(t, alpha, seed)
+	mustFailCheck(t, alpha, args, "database on the secondary", "RESTORING")
 }
 
 // startWithCollation starts an instance initialised with a collation.
