@@ -194,6 +194,10 @@ func (d Direction) reachable(ctx context.Context) adminapi.ValidationCheck {
 	name := CheckEndpoint
 	what := fmt.Sprintf("%s -> %s (%s)", d.From, d.To, d.Address)
 	switch {
+	case d.probeError != nil && sqlink.ErrorCode(d.probeError) == sqlink.EFORBIDDEN:
+		// The permission check names it too; under its name, so that
+		// skipping that check skips this one.
+		return fail(CheckPermissions, d.From, d.Hint, "%s: not probed: %s", what, sqlink.ErrorMessage(d.probeError))
 	case d.Failed == "":
 		return pass(name, d.From, "%s: reachable, certificate as expected, %.3f ms round trip", what, d.RTTMS)
 	case d.Failed == StepTLS && strings.EqualFold(d.Presented, normFP(d.Fingerprint)):
