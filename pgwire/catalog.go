@@ -301,24 +301,11 @@ func columnsInfo(n string) *synthetic {
 // formatType shows a declared SQLite type the way PostgreSQL would name
 // the type clients see.
 func formatType(decl string) string {
-	switch oidForDeclType(decl) {
-	case oidInt8:
-		return "bigint"
-	case oidFloat8:
-		return "double precision"
-	case oidBool:
-		return "boolean"
-	case oidBytea:
-		return "bytea"
-	case oidTimestamp:
-		return "timestamp without time zone"
-	case oidUnknown:
-		return "unknown"
+	oid := oidForDeclType(decl)
+	if i := strings.Index(decl, "("); i >= 0 && (oid == oidVarchar || oid == oidNumeric) {
+		return typeName(oid) + strings.ReplaceAll(decl[i:], " ", "")
 	}
-	if strings.Contains(strings.ToUpper(decl), "CHAR") && strings.Contains(decl, "(") {
-		return "character varying" + decl[strings.Index(decl, "("):]
-	}
-	return "text"
+	return typeName(oid)
 }
 
 type indexInfo struct {
