@@ -26,7 +26,7 @@ type prepared struct {
 	// untyped[i] says the client sent OID 0 for parameter i+1.
 	targets []paramTarget
 	untyped []bool
-	query     string // the text as parsed, for pg_stat_activity
+	query   string // the text as parsed, for pg_stat_activity
 }
 
 func (ps *prepared) close() {
