@@ -336,7 +336,7 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 			if len(info) > 0 {
 				ps.cols = make([]column, len(info))
 				for i, col := range info {
-					ps.cols[i] = column{name: col.Name, oid: oidForDeclType(col.DeclType)}
+					ps.cols[i] = column{name: pgColumnName(col.Name), oid: oidForDeclType(col.DeclType)}
 				}
 			}
 			return nil
@@ -662,7 +662,7 @@ func rowsColumns(rows driver.Rows) []column {
 	dt, _ := rows.(driver.RowsColumnTypeDatabaseTypeName)
 	cols := make([]column, len(names))
 	for i, n := range names {
-		cols[i].name = n
+		cols[i].name = pgColumnName(n)
 		if dt != nil {
 			cols[i].oid = oidForDeclType(dt.ColumnTypeDatabaseTypeName(i))
 		}

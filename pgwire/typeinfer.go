@@ -3,6 +3,7 @@ package pgwire
 import (
 	"database/sql/driver"
 	"io"
+	"strings"
 )
 
 // Result column types. A column with a declared type is described by it
@@ -107,4 +108,24 @@ func hasUntyped(cols []column) bool {
 		}
 	}
 	return false
+}
+
+// pgColumnName is the name PostgreSQL gives a result column SQLite names
+// after its expression: a function call is named after the function
+// (count(*) is count); other names stay as SQLite gives them.
+func pgColumnName(name string) string {
+	i := strings.IndexByte(name, '(')
+	if i <= 0 || !strings.HasSuffix(name, ")") {
+		return name
+	}
+	fn := strings.TrimSpace(name[:i])
+	if j := strings.LastIndexByte(fn, '.'); j >= 0 {
+		fn = fn[j+1:]
+	}
+	for k := 0; k < len(fn); k++ {
+		if !isIdentChar(fn[k]) {
+			return name
+		}
+	}
+	return strings.ToLower(fn)
 }

@@ -1,0 +1,60 @@
+package pgwire
+
+import (
+	"context"
+	"database/sql/driver"
+	"strconv"
+	"strings"
+)
+
+// psql's catalog queries that use PostgreSQL syntax SQLite has no
+// equivalent for, answered here.
+
+// lookupPsql answers psql's \d footer queries about objects SQLite does
+// not have (row security policies, extended statistics, publications):
+// none exist.
+func lookupPsql(n string) *synthetic {
+	for _, from := range []string{"from pg_catalog.pg_policy pol", "from pg_catalog.pg_statistic_ext", "from pg_catalog.pg_publication p"} {
+		if strings.Contains(n, from) {
+			return emptyResult(n)
+		}
+	}
+	if strings.HasPrefix(n, "select t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true)") {
+		oid := relOID(strings.ReplaceAll(n, "t.tgrelid", "tgrelid"))
+		return &synthetic{
+			cols: []column{{"tgname", oidName}, {"pg_get_triggerdef", oidText}, {"tgenabled", oidChar}, {"tgisinternal", oidBool}, {"parent", oidText}},
+			run: func(ctx context.Context, c *clientConn) ([][]any, error) {
+				_, rows, err := c.catalogQuery(ctx, "SELECT tgname, sqlink_def, tgenabled, tgisinternal, NULL FROM pg_trigger WHERE tgrelid = "+strconv.FormatInt(oid, 10)+" ORDER BY 1", nil)
+				return rows, err
+			},
+		}
+	}
+	return nil
+}
+
+// psqlRoles answers \du: ARRAY(SELECT ...) of the roles each is a member
+// of is always empty (sqlink's logins are not members of roles).
+func psqlRoles(string) *synthetic {
+	return &synthetic{
+		query: func(ctx context.Context, c *clientConn, _ []driver.NamedValue) ([]column, [][]any, error) {
+			cols, rows, err := c.catalogQuery(ctx, `SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+				rolconnlimit, rolvaliduntil, '{}' AS memberof, rolreplication, rolbypassrls FROM pg_roles ORDER BY 1`, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			cols[6].oid, cols[7].oid, cols[8].oid = oidInt4, oidTimestamptz, oidTextArray
+			return cols, rows, nil
+		},
+	}
+}
+
+// relFlags returns pg_class.relchecks and relhastriggers of relation oid.
+func (c *clientConn) relFlags(ctx context.Context, oid int64) (checks int64, triggers bool, err error) {
+	_, rows, err := c.catalogQuery(ctx, "SELECT relchecks, relhastriggers FROM pg_class WHERE oid = "+strconv.FormatInt(oid, 10), nil)
+	if err != nil || len(rows) == 0 {
+		return 0, false, err
+	}
+	checks, _ = rows[0][0].(int64)
+	t, _ := rows[0][1].(int64)
+	return checks, t != 0, nil
+}
