@@ -26,6 +26,9 @@ var (
 	reCast         = regexp.MustCompile(`\s*::\s*(?:"char"|"?\w+"?)(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?(?:\[\])?`)
 	reRegexOps     = regexp.MustCompile(`!~~\*|~~\*|!~~|~~|!~\*|~\*|!~|~`)
 	reWord         = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_]*\b`)
+	reExpandPos    = regexp.MustCompile(`(?i)\(\s*information_schema__pg_expandarray\(([^()]+)\)\s*\)\s*\.\s*n\b`)
+	reExpandMatch  = regexp.MustCompile(`(?i)([\w.]+)\s*=\s*\(\s*([\w.]+)\s*\)\s*\.\s*x\b`)
+	reExpand       = regexp.MustCompile(`(?i)information_schema__pg_expandarray\(([^()]+)\)`)
 	reNumLit       = regexp.MustCompile(`'-?\d+'`)
 	reNoSuchTable  = regexp.MustCompile(`no such table: (\S+)`)
 	reNoSuchFunc   = regexp.MustCompile(`no such function: (\S+)`)
@@ -107,6 +110,7 @@ func (c *clientConn) catalogQuery(ctx context.Context, s string, args []driver.N
 	}
 	rows, err := c.sess.Conn().QueryContext(ctx, full, vals...)
 	if err != nil {
+		c.log.Debug("pgwire: catalog query refused", "query", s, "rewritten", q, "err", err)
 		return nil, nil, catalogError(err)
 	}
 	defer rows.Close()
@@ -368,6 +372,11 @@ func rewriteCatalogQuery(q string) string {
 		})
 		return s
 	})
+	// pgJDBC's getPrimaryKeys: (information_schema._pg_expandarray(i.indkey)).n
+	// is the position of a.attnum in the index's key.
+	q = reExpandPos.ReplaceAllString(q, "sqlink_array_pos($1, a.attnum)")
+	q = reExpandMatch.ReplaceAllString(q, "sqlink_array_pos($2, $1) > 0")
+	q = reExpand.ReplaceAllString(q, "$1")
 	for name, f := range catalogFuncs {
 		switch name {
 		case "pg_get_constraintdef":

@@ -46,6 +46,17 @@ func init() {
 		b, _ := json.Marshal(checkConstraints(str(a[0]), str(a[1])))
 		return string(b), nil
 	})
+	reg("sqlink_array_pos", 2, func(a []driver.Value) (driver.Value, error) {
+		// 1-based position of a[1] in a[0], an int2vector ("1 2") or an
+		// array ("{1,2}"); 0 when absent.
+		want := str(a[1])
+		for i, f := range strings.FieldsFunc(str(a[0]), func(r rune) bool { return r == ' ' || r == ',' || r == '{' || r == '}' }) {
+			if f == want {
+				return int64(i + 1), nil
+			}
+		}
+		return int64(0), nil
+	})
 	reg("pg_size_pretty", 1, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
