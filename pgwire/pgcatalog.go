@@ -23,6 +23,8 @@ var (
 	reCollate      = regexp.MustCompile(`(?i)\s+COLLATE\s+(?:"?default"?|"C"|"POSIX"|\w+)`)
 	reRegclassLit  = regexp.MustCompile(`('(?:[^']|'')*')\s*::\s*regclass\b`)
 	reRegclassExpr = regexp.MustCompile(`\b(\w+(?:\.\w+)?)\s*::\s*regclass\b`)
+	reRegtypeExpr  = regexp.MustCompile(`\b(\w+(?:\.\w+)?)\s*::\s*regtype\b`)
+	reAliasKeyword = regexp.MustCompile(`(?i)\b(AS)\s+(default|order|group|table|index|key|check|references|primary|unique|column|values|transaction|action|plan|query|offset|limit|to|from|where|select|set|end|case|when|then|else|row|rows|temp|view|trigger|match|filter|window|range|over|do|nothing|conflict)\b`)
 	reCast         = regexp.MustCompile(`\s*::\s*(?:"char"|"?\w+"?)(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?(?:\[\])?`)
 	reRegexOps     = regexp.MustCompile(`!~~\*|~~\*|!~~|~~|!~\*|~\*|!~|~`)
 	reWord         = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_]*\b`)
@@ -349,6 +351,8 @@ func rewriteCatalogQuery(q string) string {
 	q = reNumLit.ReplaceAllStringFunc(q, func(m string) string { return strings.Trim(m, "'") })
 	q = replaceOutsideQuotes(q, func(s string) string {
 		s = reRegclassExpr.ReplaceAllString(s, "(SELECT relname FROM pg_class WHERE oid = $1)")
+		s = reRegtypeExpr.ReplaceAllString(s, "format_type($1, -1)")
+		s = reAliasKeyword.ReplaceAllString(s, `$1 "$2"`)
 		s = reCast.ReplaceAllLiteralString(s, "")
 		s = reCollate.ReplaceAllLiteralString(s, "")
 		s = reRegexOps.ReplaceAllStringFunc(s, func(op string) string {
@@ -372,6 +376,7 @@ func rewriteCatalogQuery(q string) string {
 		})
 		return s
 	})
+	q = rewriteAnyAll(q)
 	// pgJDBC's getPrimaryKeys: (information_schema._pg_expandarray(i.indkey)).n
 	// is the position of a.attnum in the index's key.
 	q = reExpandPos.ReplaceAllString(q, "sqlink_array_pos($1, a.attnum)")
@@ -594,4 +599,59 @@ func decodeEStrings(q string) string {
 		i++
 	}
 	return out.String()
+}
+
+var (
+	reAnyAll = regexp.MustCompile(`(?i)(=|<>|!=)\s*(ANY|ALL|SOME)\s*\(`)
+	reArray  = regexp.MustCompile(`(?i)\bARRAY\s*\[`)
+)
+
+// rewriteAnyAll turns x = ANY(array) into x IN (the array's elements) and
+// x <> ALL(array) into NOT IN; ARRAY[a, b] becomes a JSON array.
+func rewriteAnyAll(q string) string {
+	for {
+		loc := indexOutsideQuotes(q, reArray)
+		if loc == nil {
+			break
+		}
+		end := strings.IndexByte(q[loc[1]:], ']')
+		if end < 0 {
+			break
+		}
+		end += loc[1]
+		q = q[:loc[0]] + "json_array(" + q[loc[1]:end] + ")" + q[end+1:]
+	}
+	for {
+		loc := indexOutsideQuotes(q, reAnyAll)
+		if loc == nil {
+			return q
+		}
+		m := reAnyAll.FindStringSubmatch(q[loc[0]:loc[1]])
+		open := loc[1] - 1
+		end := matchParen(q, open)
+		if end < 0 {
+			return q
+		}
+		in := "IN"
+		if m[1] != "=" {
+			in = "NOT IN"
+		}
+		q = q[:loc[0]] + in + " (SELECT value FROM json_each(sqlink_array_json(" + q[open+1:end] + ")))" + q[end+1:]
+	}
+}
+
+// indexOutsideQuotes is re.FindStringIndex for the first match outside
+// quoted strings, quoted names and comments.
+func indexOutsideQuotes(q string, re *regexp.Regexp) []int {
+	for i := 0; i < len(q); {
+		if j := skipQuoted(q, i); j != i {
+			i = j
+			continue
+		}
+		if loc := re.FindStringIndex(q[i:]); loc != nil && loc[0] == 0 {
+			return []int{i, i + loc[1]}
+		}
+		i++
+	}
+	return nil
 }

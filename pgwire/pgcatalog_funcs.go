@@ -57,6 +57,7 @@ func init() {
 		}
 		return int64(0), nil
 	})
+	reg("sqlink_array_json", 1, func(a []driver.Value) (driver.Value, error) { return arrayJSON(str(a[0])), nil })
 	reg("pg_size_pretty", 1, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
@@ -269,4 +270,56 @@ func matchParen(s string, i int) int {
 		i++
 	}
 	return -1
+}
+
+// arrayJSON turns a PostgreSQL array literal ({a,"b c"}) into a JSON
+// array; a JSON array is returned as it is.
+func arrayJSON(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		return s
+	}
+	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
+		b, _ := json.Marshal([]string{s})
+		return string(b)
+	}
+	var elems []any
+	body := s[1 : len(s)-1]
+	for i := 0; i < len(body); {
+		if body[i] == ',' || body[i] == ' ' {
+			i++
+			continue
+		}
+		var e strings.Builder
+		if body[i] == '"' {
+			i++
+			for i < len(body) && body[i] != '"' {
+				if body[i] == '\\' && i+1 < len(body) {
+					i++
+				}
+				e.WriteByte(body[i])
+				i++
+			}
+			i++
+			elems = append(elems, e.String())
+			continue
+		}
+		for i < len(body) && body[i] != ',' {
+			e.WriteByte(body[i])
+			i++
+		}
+		v := strings.TrimSpace(e.String())
+		if strings.EqualFold(v, "NULL") {
+			elems = append(elems, nil)
+		} else if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			elems = append(elems, n)
+		} else {
+			elems = append(elems, v)
+		}
+	}
+	if elems == nil {
+		elems = []any{}
+	}
+	b, _ := json.Marshal(elems)
+	return string(b)
 }

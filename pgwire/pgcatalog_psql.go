@@ -58,3 +58,30 @@ func (c *clientConn) relFlags(ctx context.Context, oid int64) (checks int64, tri
 	t, _ := rows[0][1].(int64)
 	return checks, t != 0, nil
 }
+
+// current_schemas(bool): pgcli reads the search path with it.
+func init() {
+	schemas := func(implicit bool) *synthetic {
+		v := "{public}"
+		if implicit {
+			v = "{pg_catalog,public}"
+		}
+		return oneValue("current_schemas", oidTextArray, func(*clientConn) any { return v })
+	}
+	unnest := func(implicit bool) *synthetic {
+		rows := [][]any{{"public"}}
+		if implicit {
+			rows = [][]any{{"pg_catalog"}, {"public"}}
+		}
+		return &synthetic{cols: []column{{"unnest", oidName}}, run: func(context.Context, *clientConn) ([][]any, error) { return rows, nil }}
+	}
+	for _, b := range []bool{true, false} {
+		arg := strconv.FormatBool(b)
+		for _, q := range []string{"select current_schemas(" + arg + ")", "select pg_catalog.current_schemas(" + arg + ")", "select * from current_schemas(" + arg + ")"} {
+			fixedQueries[q] = schemas(b)
+		}
+		for _, q := range []string{"select * from unnest(current_schemas(" + arg + "))", "select unnest(current_schemas(" + arg + "))"} {
+			fixedQueries[q] = unnest(b)
+		}
+	}
+}
