@@ -20,6 +20,11 @@ public class Compat {
         p.setProperty("user", args[1]);
         p.setProperty("password", args[2]);
         try (Connection c = DriverManager.getConnection(args[0], p)) {
+            if (args.length > 3 && args[3].equals("casts")) {
+                casts(c);
+                System.out.println("OK");
+                return;
+            }
             types(c);
             expressions(c);
             metadata(c);
@@ -97,6 +102,25 @@ public class Compat {
             try (ResultSet rs = ps.executeQuery()) {
                 check(rs.next(), "where b = ? and by = ?");
                 eq(rs.getLong(1), 1L, "id");
+            }
+        }
+    }
+
+    // casts needs sqlink's PostgreSQL translation layer (::type casts).
+    static void casts(Connection c) throws Exception {
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE js (id INTEGER PRIMARY KEY, j JSON)");
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO js (id, j) VALUES (?, ?::json)")) {
+            ps.setInt(1, 1);
+            ps.setString(2, "{\"a\": 1}");
+            eq(ps.executeUpdate(), 1, "insert with ?::json");
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT ?::int4 + 1")) {
+            ps.setString(1, "41");
+            try (ResultSet rs = ps.executeQuery()) {
+                check(rs.next(), "cast row");
+                eq(rs.getInt(1), 42, "?::int4 + 1");
             }
         }
     }
