@@ -338,6 +338,7 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 				for i, col := range info {
 					ps.cols[i] = column{name: pgColumnName(col.Name), oid: oidForDeclType(col.DeclType)}
 				}
+				staticTypes(p.sql, ps.cols)
 			}
 			return nil
 		})
@@ -628,6 +629,7 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 		pt.cols = ps.cols
 		if !ps.described {
 			pt.cols = rowsColumns(rows)
+			staticTypes(p.sql, pt.cols)
 		}
 		if describe {
 			if err := c.resolveColumns(pt); err != nil {

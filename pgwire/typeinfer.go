@@ -3,6 +3,7 @@ package pgwire
 import (
 	"database/sql/driver"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -128,4 +129,112 @@ func pgColumnName(name string) string {
 		}
 	}
 	return strings.ToLower(fn)
+}
+
+// staticTypes types, without running the statement, the expression
+// columns of sql whose type the expression alone tells: count(*),
+// length(x), upper(x), literals... so that a Describe of a statement
+// (pgx, database/sql) and of a portal agree on them.
+func staticTypes(sql string, cols []column) {
+	var exprs []string
+	for i, col := range cols {
+		if col.oid != oidUnknown {
+			continue
+		}
+		if exprs == nil {
+			exprs = selectList(sql)
+		}
+		e := col.name
+		if len(exprs) == len(cols) {
+			e = exprs[i]
+		}
+		cols[i].oid = exprOID(e)
+	}
+}
+
+// selectList returns the result expressions of a SELECT, nil when it
+// cannot tell them.
+func selectList(sql string) []string {
+	toks := sqlWords(sql)
+	if len(toks) == 0 || !strings.EqualFold(toks[0].s, "SELECT") {
+		return nil
+	}
+	start := toks[0].pos + len("SELECT")
+	if len(toks) > 1 && (strings.EqualFold(toks[1].s, "DISTINCT") || strings.EqualFold(toks[1].s, "ALL")) {
+		start = toks[1].pos + len(toks[1].s)
+	}
+	end := len(sql)
+	depth := 0
+	for _, t := range toks[1:] {
+		switch {
+		case t.s == "(":
+			depth++
+		case t.s == ")":
+			depth--
+		case depth == 0 && (strings.EqualFold(t.s, "FROM") || strings.EqualFold(t.s, "WHERE") || strings.EqualFold(t.s, "GROUP") ||
+			strings.EqualFold(t.s, "ORDER") || strings.EqualFold(t.s, "LIMIT") || strings.EqualFold(t.s, "UNION") ||
+			strings.EqualFold(t.s, "WINDOW") || strings.EqualFold(t.s, "HAVING")):
+			end = t.pos
+		}
+		if end != len(sql) {
+			break
+		}
+	}
+	if start > end {
+		return nil
+	}
+	return splitArgs(sql[start:end])
+}
+
+var (
+	intFuncs  = setOfNames("count", "length", "instr", "unicode", "changes", "total_changes", "last_insert_rowid", "random", "octet_length", "row_number", "rank", "dense_rank", "ntile")
+	realFuncs = setOfNames("total", "avg", "julianday", "percent_rank", "cume_dist", "pi", "sqrt", "exp", "ln", "log", "log2", "log10", "pow", "power", "sin", "cos", "tan")
+	textFuncs = setOfNames("upper", "lower", "substr", "substring", "replace", "trim", "ltrim", "rtrim", "typeof", "hex", "quote", "group_concat", "string_agg",
+		"printf", "format", "char", "sqlite_version", "date", "time", "datetime", "strftime", "concat", "concat_ws", "json", "json_array", "json_object",
+		"json_extract_string", "soundex", "unistr", "timediff")
+)
+
+// exprOID is the type of a result expression when the expression alone
+// tells it, else 0.
+func exprOID(e string) uint32 {
+	e = strings.TrimSpace(e)
+	// Drop a trailing alias: expr AS name, expr name.
+	if w := sqlWords(e); len(w) >= 2 {
+		last := w[len(w)-1]
+		prev := w[len(w)-2]
+		if strings.EqualFold(prev.s, "AS") {
+			e = strings.TrimSpace(e[:prev.pos])
+		} else if last.pos > 0 && (isIdentChar(last.s[0]) || last.s[0] == '"') && !strings.HasSuffix(strings.TrimSpace(e[:last.pos]), ".") &&
+			prev.s != "(" && prev.s != "," && (prev.s == ")" || prev.s == "'" || isIdentChar(prev.s[0])) && !isSQLKeyword(prev.s) {
+			e = strings.TrimSpace(e[:last.pos])
+		}
+	}
+	switch {
+	case e == "":
+		return oidUnknown
+	case e[0] == '\'' && strings.HasSuffix(e, "'") && skipQuoted(e, 0) == len(e):
+		return oidText
+	case (e[0] == 'x' || e[0] == 'X') && len(e) > 1 && e[1] == '\'' && skipQuoted(e, 1) == len(e):
+		return oidBytea
+	}
+	if _, err := strconv.ParseInt(e, 10, 64); err == nil {
+		return oidInt8
+	}
+	if _, err := strconv.ParseFloat(e, 64); err == nil && strings.ContainsAny(e, ".eE") {
+		return oidFloat8
+	}
+	i := strings.IndexByte(e, '(')
+	if i <= 0 || matchParen(e, i) != len(e)-1 {
+		return oidUnknown
+	}
+	fn := strings.ToLower(strings.TrimSpace(e[:i]))
+	switch {
+	case intFuncs[fn]:
+		return oidInt8
+	case realFuncs[fn]:
+		return oidFloat8
+	case textFuncs[fn]:
+		return oidText
+	}
+	return oidUnknown
 }
