@@ -217,6 +217,9 @@ func exprOID(e string) uint32 {
 	case (e[0] == 'x' || e[0] == 'X') && len(e) > 1 && e[1] == '\'' && skipQuoted(e, 1) == len(e):
 		return oidBytea
 	}
+	if isPredicate(e) {
+		return oidBool
+	}
 	if _, err := strconv.ParseInt(e, 10, 64); err == nil {
 		return oidInt8
 	}
@@ -237,4 +240,33 @@ func exprOID(e string) uint32 {
 		return oidText
 	}
 	return oidUnknown
+}
+
+// isPredicate says whether e is a comparison or a logical expression at
+// its top level (a = b, x LIKE y, NOT x, a IS NULL, EXISTS (...)): a
+// boolean, as PostgreSQL describes it, which SQLite computes as 0 or 1.
+func isPredicate(e string) bool {
+	depth := 0
+	pred := false
+	toks := tokenize(e)
+	for i, t := range toks {
+		switch {
+		case t.s == "(":
+			depth++
+		case t.s == ")":
+			depth--
+		case depth != 0:
+		case t.ident && t.s == "CASE":
+			return false
+		case t.ident && (t.s == "LIKE" || t.s == "GLOB" || t.s == "REGEXP" || t.s == "MATCH" || t.s == "IN" || t.s == "IS" ||
+			t.s == "BETWEEN" || t.s == "AND" || t.s == "OR" || t.s == "NOT" || t.s == "EXISTS"):
+			pred = true
+		case compareOps[t.s] && t.s != "IS":
+			if t.s == ">" && i > 0 && (toks[i-1].s == "-" || toks[i-1].s == ">") {
+				continue // -> and ->> (JSON)
+			}
+			pred = true
+		}
+	}
+	return pred
 }
