@@ -529,6 +529,10 @@ func (c *clientConn) sendRow(cols []column, formats []int16, r []any) error {
 		if formatFor(formats, i) == 1 {
 			buf, err = appendBinary(buf, v, cols[i].oid)
 			if err != nil {
+				if pe, ok := err.(*pgError); ok {
+					pe.Message = fmt.Sprintf("column %q: %s", cols[i].name, pe.Message)
+					return pe
+				}
 				return newPgError(codeInvalidText, fmt.Sprintf("column %q: %v", cols[i].name, err))
 			}
 		} else {

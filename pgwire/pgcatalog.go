@@ -425,12 +425,15 @@ var catalogFuncs = map[string]func(args []string) string{
 		}
 		return subquery("(SELECT def FROM sqlink_indexdef WHERE oid = (%s))")(args)
 	},
-	"pg_get_constraintdef":       nil, // ownRow: it needs the query
-	"pg_get_triggerdef":          nil,
-	"pg_get_viewdef":             subquery("(SELECT ltrim(substr(sql, instr(upper(sql), ' AS ') + 4)) FROM sqlink_rel WHERE oid = (%s))"),
-	"pg_database_size":           subquery("(SELECT sqlink_size FROM pg_database WHERE datname = (%[1]s) OR oid = (%[1]s))"),
-	"pg_relation_is_publishable": constCall("0"),
-	"pg_partition_ancestors":     subquery("%s"),
+	"pg_get_constraintdef":               nil, // ownRow: it needs the query
+	"pg_get_triggerdef":                  nil,
+	"pg_get_viewdef":                     subquery("(SELECT ltrim(substr(sql, instr(upper(sql), ' AS ') + 4)) FROM sqlink_rel WHERE oid = (%s))"),
+	"pg_database_size":                   subquery("(SELECT sqlink_size FROM pg_database WHERE datname = (%[1]s) OR oid = (%[1]s))"),
+	"pg_relation_is_publishable":         constCall("0"),
+	"pg_get_function_result":             constCall("NULL"),
+	"pg_get_function_arguments":          constCall("NULL"),
+	"pg_get_function_identity_arguments": constCall("NULL"),
+	"pg_partition_ancestors":             subquery("%s"),
 }
 
 // ownRow reads column col of the row of catalog relation rel whose oid

@@ -169,7 +169,8 @@ func typeName(oid uint32) string {
 }
 
 func errIntRange(n int64, typ string) error {
-	return fmt.Errorf("value %d is out of range for type %s (declare the column BIGINT to read it in binary format)", n, typ)
+	return &pgError{Severity: "ERROR", Code: "22003", Message: fmt.Sprintf("value %d is out of range for type %s", n, typ),
+		Hint: "SQLite keeps 64-bit integers in an INTEGER column, which sqlink describes as integer (int4): declare the column BIGINT, or read it in text format."}
 }
 
 // appendTimeText appends PostgreSQL's text form of t for a date, time,

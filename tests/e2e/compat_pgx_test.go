@@ -166,3 +166,35 @@ func TestCompat_DatabaseSQLTypes(t *testing.T) {
 		t.Fatalf("count(*) is %T %v", n, n)
 	}
 }
+
+// TestCompat_IntegerBeyond32Bits: an INTEGER column is described as int4
+// (README "PostgreSQL clients"). A parameter for it is 64 bits; a value
+// beyond 32 bits reads in text format and is refused, naming the column
+// and what to do, in binary format.
+func TestCompat_IntegerBeyond32Bits(t *testing.T) {
+	in := startCompatInstance(t, "compat-int4")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, in.ConnString("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, big BIGINT)`); err != nil {
+		t.Fatal(err)
+	}
+	const v = int64(1) << 40
+	if _, err := conn.Exec(ctx, `INSERT INTO t (id, big) VALUES ($1, $2)`, v, v); err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	if err := conn.QueryRow(ctx, `SELECT big FROM t WHERE id = $1`, v).Scan(&got); err != nil || got != v {
+		t.Fatalf("bigint: %d, %v", got, err)
+	}
+	err = conn.QueryRow(ctx, `SELECT id FROM t`).Scan(&got)
+	if pgErrCode(err) != "22003" {
+		t.Fatalf("int4 beyond 32 bits in binary format: %v", err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT id FROM t`, pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil || got != v {
+		t.Fatalf("int4 beyond 32 bits in text format: %d, %v", got, err)
+	}
+}
