@@ -125,6 +125,23 @@ cur.execute("SELECT count(*) FROM t")
 eq(cur.fetchone()[0], 0, "rows after failed transaction")
 conn.commit()
 
+# Binary parameters and results (psycopg 3's %b and binary cursors).
+if DRIVER == "psycopg3":
+    import psycopg.types.json
+    cur.execute("CREATE TABLE bin (id INTEGER PRIMARY KEY, n NUMERIC, d DATE, tm TIME, tz TIMESTAMPTZ, u UUID, j JSONB, by BYTEA,"
+                " b BOOLEAN, f FLOAT4, i8 BIGINT)")
+    u = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    brow = (1, decimal.Decimal("-12345.0625"), datetime.date(1999, 12, 31), datetime.time(23, 59, 59, 999999),
+            datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc), u, psycopg.types.json.Jsonb({"a": 1}),
+            b"\x00\xff", False, 1.5, -9223372036854775808)
+    cur.execute("INSERT INTO bin VALUES (" + ", ".join(["%b"] * len(brow)) + ")", brow)
+    conn.commit()
+    for binary in (False, True):
+        bc = conn.cursor(binary=binary)
+        bc.execute("SELECT * FROM bin")
+        eq(bc.fetchone(), brow[:6] + ({"a": 1}, b"\x00\xff", False, 1.5, -9223372036854775808), f"binary={binary} row")
+    conn.commit()
+
 # Prepared statements (psycopg 3 prepares a query run often).
 if DRIVER == "psycopg3":
     for i in range(10):
