@@ -12,11 +12,23 @@ import (
 
 // lookupPsql answers psql's \d footer queries about objects SQLite does
 // not have (row security policies, extended statistics, publications):
-// none exist.
+// none exist; psql's trigger list and pgcli's foreign keys, which unnest
+// arrays.
 func lookupPsql(n string) *synthetic {
 	for _, from := range []string{"from pg_catalog.pg_policy pol", "from pg_catalog.pg_statistic_ext", "from pg_catalog.pg_publication p"} {
 		if strings.Contains(n, from) {
 			return emptyResult(n)
+		}
+	}
+	if strings.Contains(n, "as parentschema") && strings.Contains(n, "as parentcolumn") && strings.Contains(n, "as childcolumn") {
+		// pgcli's foreign keys, one row per column: unnest of conkey.
+		return &synthetic{
+			query: func(ctx context.Context, c *clientConn, _ []driver.NamedValue) ([]column, [][]any, error) {
+				return c.catalogQuery(ctx, `SELECT 'public' AS parentschema, f."table" AS parenttable,
+					coalesce(f."to", (SELECT name FROM pragma_table_info(f."table") WHERE pk = f.seq + 1)) AS parentcolumn,
+					'public' AS childschema, r.name AS childtable, f."from" AS childcolumn
+					FROM sqlink_rel r, pragma_foreign_key_list(r.name) f WHERE r.type = 'table' ORDER BY r.name, f.id, f.seq`, nil)
+			},
 		}
 	}
 	if strings.HasPrefix(n, "select t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true)") {

@@ -170,6 +170,9 @@ func TestCompat_Pgcli(t *testing.T) {
 		t.Fatalf("pgcli: %v\n%s", err, out)
 	}
 	wantLines(t, "pgcli", string(out), "| 42 ", "| authors ", "| books ")
+	if strings.Contains(in.Output(), "catalog query refused") {
+		t.Errorf("a catalog query of pgcli was refused:\n%s", in.Output())
+	}
 	log, _ := os.ReadFile(home + "/.config/pgcli/log")
 	for _, l := range strings.Split(string(log), "\n") {
 		if strings.Contains(l, " ERROR ") {
