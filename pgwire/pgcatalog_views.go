@@ -242,6 +242,12 @@ func rowsSQL(cols []string, rows [][]any) string {
 			if j > 0 {
 				b = append(b, ", "...)
 			}
+			if t, ok := v.(bool); ok {
+				v = int64(0)
+				if t {
+					v = int64(1)
+				}
+			}
 			b = sqlLiteral(b, v)
 			if i == 0 {
 				b = append(b, " AS "...)

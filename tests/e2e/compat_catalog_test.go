@@ -116,7 +116,9 @@ SELECT table_name, table_type FROM information_schema.tables ORDER BY 1;
 SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'books' ORDER BY ordinal_position;
 SELECT constraint_name, constraint_type FROM information_schema.table_constraints WHERE table_name = 'books' ORDER BY 1;
 SELECT column_name, ordinal_position FROM information_schema.key_column_usage WHERE constraint_name = 'books_pkey' ORDER BY 2;
-SELECT indexname FROM pg_indexes WHERE tablename = 'books' ORDER BY 1;`)
+SELECT indexname FROM pg_indexes WHERE tablename = 'books' ORDER BY 1;
+SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate AND datname = 'app';
+SELECT conname, contype, conkey, confkey FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid WHERE r.relname = 'books' ORDER BY 1;`)
 	want := `2
 authors
 books
@@ -135,7 +137,11 @@ author_id|1
 isbn|2
 books_pub
 books_title
-sqlite_autoindex_books_1`
+sqlite_autoindex_books_1
+app
+books_author_id_fkey|f|{1}|{1}
+books_check|c||
+books_pkey|p|{1,2}|`
 	if got != want {
 		t.Fatalf("catalog queries:\n%s\nwant:\n%s", got, want)
 	}
