@@ -106,6 +106,11 @@ func (c *clientConn) catalogQuery(ctx context.Context, s string, args []driver.N
 		return nil, nil, err
 	}
 	full = c.sessionValues(full)
+	// A catalog query only reads: declared so, the sandbox refuses a
+	// write in it.
+	if err := c.declare(&plan{kind: planSQL}); err != nil {
+		return nil, nil, err
+	}
 	vals := make([]any, len(args))
 	for i, a := range args {
 		vals[i] = a.Value
