@@ -198,3 +198,67 @@ func TestCompat_IntegerBeyond32Bits(t *testing.T) {
 		t.Fatalf("int4 beyond 32 bits in text format: %d, %v", got, err)
 	}
 }
+
+// TestCompat_Pgx100kRows writes 100k rows with prepared statements in a
+// batch inside a transaction and reads them back with pgx and with
+// database/sql. (Transactions and errors inside them: TestPgx_Features.)
+func TestCompat_Pgx100kRows(t *testing.T) {
+	in := startCompatInstance(t, "compat-pgx100k")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, in.ConnString("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE bulk (id BIGINT PRIMARY KEY, v TEXT, b BOOLEAN, by BYTEA)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100000
+	for start := 0; start < n; start += 5000 {
+		b := &pgx.Batch{}
+		for i := start; i < start+5000; i++ {
+			b.Queue(`INSERT INTO bulk (id, v, b, by) VALUES ($1, $2, $3, $4)`, i, fmt.Sprint("v", i), i%2 == 0, []byte{byte(i), 0xff})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT id, v, b, by FROM bulk ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for rows.Next() {
+		var id int64
+		var v string
+		var b bool
+		var by []byte
+		if err := rows.Scan(&id, &v, &b, &by); err != nil {
+			t.Fatal(err)
+		}
+		if id != int64(count) || v != fmt.Sprint("v", id) || b != (id%2 == 0) || !bytes.Equal(by, []byte{byte(id), 0xff}) {
+			t.Fatalf("row %d: %d %q %v %v", count, id, v, b, by)
+		}
+		count++
+	}
+	if rows.Err() != nil || count != n {
+		t.Fatalf("%d rows, %v", count, rows.Err())
+	}
+	db, err := sql.Open("pgx", in.ConnString("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var trues int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM bulk WHERE b`).Scan(&trues); err != nil || trues != n/2 {
+		t.Fatalf("WHERE b: %d, %v", trues, err)
+	}
+}
