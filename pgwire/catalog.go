@@ -369,6 +369,10 @@ func indexesInfo(n string) *synthetic {
 					u = "UNIQUE "
 				}
 				def := fmt.Sprintf("CREATE %sINDEX %s ON public.%s USING btree (%s)", u, ix.name, r.name, strings.Join(ix.cols, ", "))
+				var sql *string
+				if err := c.sess.Conn().QueryRowContext(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", ix.name).Scan(&sql); err == nil && sql != nil {
+					def = pgIndexDef(*sql)
+				}
 				var condef, contype any
 				switch {
 				case ix.primary:

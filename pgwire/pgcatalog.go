@@ -100,7 +100,8 @@ func catalogSQL(s string) *synthetic {
 }
 
 func (c *clientConn) catalogQuery(ctx context.Context, s string, args []driver.NamedValue) ([]column, [][]any, error) {
-	q := rewriteCatalogQuery(s)
+	fnNames := map[string]string{}
+	q := rewriteCatalog(s, fnNames)
 	full, err := c.withCatalog(ctx, q)
 	if err != nil {
 		return nil, nil, err
@@ -143,6 +144,9 @@ func (c *clientConn) catalogQuery(ctx context.Context, s string, args []driver.N
 	cols := make([]column, len(names))
 	for i, name := range names {
 		cols[i] = column{name: pgColumnName(name), oid: catalogColumnOID(name, out, i)}
+		if fn, ok := fnNames[name]; ok {
+			cols[i].name = fn
+		}
 	}
 	return cols, out, nil
 }
@@ -334,7 +338,12 @@ func replaceOutsideQuotes(q string, f func(string) string) string {
 
 // rewriteCatalogQuery turns PostgreSQL's syntax in a catalog query into
 // SQLite's.
-func rewriteCatalogQuery(q string) string {
+func rewriteCatalogQuery(q string) string { return rewriteCatalog(q, nil) }
+
+// rewriteCatalog is rewriteCatalogQuery; names, when not nil, maps the
+// text of each rewritten function call to the function's name, which
+// PostgreSQL names an unaliased result column after.
+func rewriteCatalog(q string, names map[string]string) string {
 	q = decodeEStrings(q)
 	q = replaceOutsideQuotes(q, func(s string) string {
 		s = reOperator.ReplaceAllString(s, " $1 ")
@@ -394,7 +403,15 @@ func rewriteCatalogQuery(q string) string {
 		case "pg_get_triggerdef":
 			f = ownRow(q, "pg_trigger", "sqlink_def")
 		}
-		q = rewriteCalls(q, name, f)
+		q = rewriteCalls(q, name, func(args []string) string {
+			r := f(args)
+			// SQLite names an unaliased result column after its text:
+			// remember what PostgreSQL names it.
+			if names != nil {
+				names[r] = name
+			}
+			return r
+		})
 	}
 	return q
 }

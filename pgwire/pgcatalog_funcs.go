@@ -58,6 +58,12 @@ func init() {
 		return int64(0), nil
 	})
 	reg("sqlink_array_json", 1, func(a []driver.Value) (driver.Value, error) { return arrayJSON(str(a[0])), nil })
+	reg("sqlink_pg_indexdef", 1, func(a []driver.Value) (driver.Value, error) {
+		if a[0] == nil {
+			return nil, nil
+		}
+		return pgIndexDef(str(a[0])), nil
+	})
 	reg("pg_size_pretty", 1, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
@@ -322,4 +328,55 @@ func arrayJSON(s string) string {
 	}
 	b, _ := json.Marshal(elems)
 	return string(b)
+}
+
+// pgIndexDef writes SQLite's CREATE INDEX statement as PostgreSQL's
+// pg_get_indexdef does: CREATE [UNIQUE] INDEX name ON public.table USING
+// btree (keys) [WHERE predicate].
+func pgIndexDef(sql string) string {
+	w := sqlWords(sql)
+	unique := ""
+	i := 0
+	for i < len(w) && !strings.EqualFold(w[i].s, "INDEX") {
+		if strings.EqualFold(w[i].s, "UNIQUE") {
+			unique = "UNIQUE "
+		}
+		i++
+	}
+	i++
+	if i+2 < len(w) && strings.EqualFold(w[i].s, "IF") {
+		i += 3 // IF NOT EXISTS
+	}
+	if i+2 >= len(w) {
+		return sql
+	}
+	name := w[i].s
+	if i+2 < len(w) && w[i+1].s == "." {
+		i += 2
+		name = w[i].s
+	}
+	i++
+	if !strings.EqualFold(w[i].s, "ON") || i+2 >= len(w) {
+		return sql
+	}
+	table := w[i+1].s
+	open := -1
+	for _, x := range w[i+2:] {
+		if x.s == "(" {
+			open = x.pos
+			break
+		}
+	}
+	if open < 0 {
+		return sql
+	}
+	end := matchParen(sql, open)
+	if end < 0 {
+		return sql
+	}
+	def := "CREATE " + unique + "INDEX " + name + " ON public." + table + " USING btree (" + strings.TrimSpace(sql[open+1:end]) + ")"
+	if rest := strings.TrimSpace(sql[end+1:]); rest != "" {
+		def += " " + rest
+	}
+	return def
 }

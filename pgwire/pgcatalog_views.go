@@ -34,9 +34,14 @@ type catalogView struct {
 var catalogViews = []*catalogView{
 	{name: "sqlink_rel", sql: `SELECT 16384 + rowid AS oid, name, tbl_name, type, sql FROM sqlite_schema
 		WHERE type IN ('table', 'view', 'index') AND (name NOT LIKE 'sqlite\_%' ESCAPE '\' OR name LIKE 'sqlite\_autoindex\_%' ESCAPE '\')`},
-	{name: "sqlink_pk", deps: []string{"sqlink_rel"}, sql: `SELECT r.oid + 1000000 AS oid, r.name || '_pkey' AS name, r.name AS tbl_name, r.oid AS tbl_oid
+	// sqlink_pk: primary keys without an index of their own in
+	// sqlite_schema: a rowid table's INTEGER PRIMARY KEY (named as
+	// PostgreSQL would) and a WITHOUT ROWID table's key (the table's
+	// b-tree, named by SQLite).
+	{name: "sqlink_pk", deps: []string{"sqlink_rel"}, sql: `SELECT r.oid + 1000000 AS oid,
+		coalesce((SELECT name FROM pragma_index_list(r.name) WHERE origin = 'pk'), r.name || '_pkey') AS name, r.name AS tbl_name, r.oid AS tbl_oid
 		FROM sqlink_rel r WHERE r.type = 'table' AND EXISTS (SELECT 1 FROM pragma_table_info(r.name) WHERE pk > 0)
-		AND NOT EXISTS (SELECT 1 FROM pragma_index_list(r.name) WHERE origin = 'pk')`},
+		AND NOT EXISTS (SELECT 1 FROM pragma_index_list(r.name) l JOIN sqlink_rel x ON x.name = l.name WHERE l.origin = 'pk')`},
 	// sqlink_idx: every index, SQLite's and the rowid primary keys.
 	{name: "sqlink_idx", deps: []string{"sqlink_rel", "sqlink_pk"}, sql: `SELECT x.oid AS oid, x.name AS name, t.oid AS tbl_oid, t.name AS tbl_name,
 		l."unique" AS isunique, l.origin = 'pk' AS isprimary, l.origin AS origin, l.partial AS partial, x.sql AS sql
@@ -83,7 +88,7 @@ var catalogViews = []*catalogView{
 		0 AS indcheckxmin, 1 AS indisready, 1 AS indislive, 0 AS indisreplident,
 		CASE WHEN x.oid > 1000000 AND x.sql IS NULL AND x.origin = 'pk' AND NOT EXISTS (SELECT 1 FROM pragma_index_info(x.name))
 			THEN (SELECT group_concat(cid + 1, ' ') FROM (SELECT cid FROM pragma_table_info(x.tbl_name) WHERE pk > 0 ORDER BY pk))
-			ELSE (SELECT group_concat(coalesce(cid + 1, 0), ' ') FROM (SELECT cid FROM pragma_index_info(x.name) ORDER BY seqno)) END AS indkey,
+			ELSE (SELECT group_concat(CASE WHEN cid < 0 THEN 0 ELSE cid + 1 END, ' ') FROM (SELECT cid FROM pragma_index_info(x.name) ORDER BY seqno)) END AS indkey,
 		NULL AS indcollation, NULL AS indclass, NULL AS indoption, NULL AS indexprs,
 		CASE WHEN x.partial THEN substr(x.sql, instr(upper(x.sql), ' WHERE ') + 7) END AS indpred
 		FROM sqlink_idx x`},
@@ -125,7 +130,7 @@ var catalogViews = []*catalogView{
 		ltrim(substr(sql, instr(upper(sql), ' AS ') + 4)) AS definition FROM sqlink_rel WHERE type = 'view'`},
 	{name: "pg_indexes", deps: []string{"sqlink_idx", "sqlink_indexdef"}, sql: `SELECT 'public' AS schemaname, x.tbl_name AS tablename, x.name AS indexname, NULL AS tablespace,
 		d.def AS indexdef FROM sqlink_idx x JOIN sqlink_indexdef d ON d.oid = x.oid`},
-	{name: "sqlink_indexdef", deps: []string{"sqlink_idx"}, sql: `SELECT oid, coalesce(sql, 'CREATE UNIQUE INDEX ' || name || ' ON public.' || tbl_name || ' USING btree (' ||
+	{name: "sqlink_indexdef", deps: []string{"sqlink_idx"}, sql: `SELECT oid, coalesce(sqlink_pg_indexdef(sql), 'CREATE UNIQUE INDEX ' || name || ' ON public.' || tbl_name || ' USING btree (' ||
 		coalesce((SELECT group_concat(name, ', ') FROM pragma_index_info(x.name)), (SELECT group_concat(name, ', ') FROM (SELECT name FROM pragma_table_info(x.tbl_name) WHERE pk > 0 ORDER BY pk))) || ')') AS def
 		FROM sqlink_idx x`},
 	{name: "pg_description", sql: emptySQL("objoid", "classoid", "objsubid", "description")},

@@ -15,6 +15,7 @@ CREATE TABLE books (author_id INTEGER NOT NULL REFERENCES authors(id) ON DELETE 
   title VARCHAR(200), price NUMERIC(10,2) CHECK (price >= 0), published DATE, PRIMARY KEY (author_id, isbn));
 CREATE INDEX books_title ON books(title);
 CREATE UNIQUE INDEX books_pub ON books(published, title);
+CREATE INDEX books_lower ON books(lower(isbn)) WHERE price > 0;
 CREATE VIEW titles AS SELECT title FROM books;
 `
 
@@ -63,6 +64,7 @@ func TestCompat_PsqlDescribe(t *testing.T) {
 		`"sqlite_autoindex_books_1" PRIMARY KEY, btree (author_id, isbn)`,
 		`"books_pub" UNIQUE, btree (published, title)`,
 		`"books_title" btree (title)`,
+		`"books_lower" btree (lower(isbn)) WHERE price > 0`,
 		"Check constraints:\n    \"books_check\" CHECK (price >= 0)",
 		"Foreign-key constraints:\n    \"books_author_id_fkey\" FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE")
 
@@ -135,6 +137,7 @@ books_check|CHECK
 books_pkey|PRIMARY KEY
 author_id|1
 isbn|2
+books_lower
 books_pub
 books_title
 sqlite_autoindex_books_1
