@@ -46,7 +46,7 @@ func TestDeclaredTypes(t *testing.T) {
 func TestExpressionTypes(t *testing.T) {
 	for e, want := range map[string]uint32{"count(*)": oidInt8, "COUNT(x) AS n": oidInt8, "upper(name)": oidText, "'a'": oidText, "1": oidInt8,
 		"2.5": oidFloat8, "x'00ff'": oidBytea, "1=1": oidBool, "'A' LIKE 'a'": oidBool, "a IS NULL": oidBool, "j ->> 'x'": oidUnknown,
-		"CASE WHEN a = 1 THEN 'x' END": oidUnknown, "1 + 1": oidUnknown, "max(x)": oidUnknown, "total(x) t": oidFloat8} {
+		"CASE WHEN a = 1 THEN 'x' END": oidUnknown, "1 + 1": oidUnknown, "max(x)": oidUnknown, "total(x) t": oidFloat8, "a || 'x'": oidText, "t || $3 AS x": oidText} {
 		if got := exprOID(e); got != want {
 			t.Errorf("%q: %d, want %d", e, got, want)
 		}

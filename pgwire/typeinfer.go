@@ -156,7 +156,22 @@ func staticTypes(sql string, cols []column) {
 // cannot tell them.
 func selectList(sql string) []string {
 	toks := sqlWords(sql)
-	if len(toks) == 0 || !strings.EqualFold(toks[0].s, "SELECT") {
+	if len(toks) == 0 {
+		return nil
+	}
+	if !strings.EqualFold(toks[0].s, "SELECT") {
+		// INSERT/UPDATE/DELETE ... RETURNING list
+		depth := 0
+		for _, t := range toks {
+			switch {
+			case t.s == "(":
+				depth++
+			case t.s == ")":
+				depth--
+			case depth == 0 && strings.EqualFold(t.s, "RETURNING"):
+				return splitArgs(sql[t.pos+len("RETURNING"):])
+			}
+		}
 		return nil
 	}
 	start := toks[0].pos + len("SELECT")
@@ -220,6 +235,9 @@ func exprOID(e string) uint32 {
 	if isPredicate(e) {
 		return oidBool
 	}
+	if isConcat(e) {
+		return oidText
+	}
 	if _, err := strconv.ParseInt(e, 10, 64); err == nil {
 		return oidInt8
 	}
@@ -269,4 +287,23 @@ func isPredicate(e string) bool {
 		}
 	}
 	return pred
+}
+
+// isConcat says whether e is a || concatenation at its top level: text.
+func isConcat(e string) bool {
+	depth := 0
+	toks := tokenize(e)
+	for i, t := range toks {
+		switch {
+		case t.s == "(":
+			depth++
+		case t.s == ")":
+			depth--
+		case depth == 0 && t.ident && t.s == "CASE":
+			return false
+		case depth == 0 && t.s == "|" && i+1 < len(toks) && toks[i+1].s == "|":
+			return true
+		}
+	}
+	return false
 }

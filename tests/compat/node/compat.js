@@ -67,6 +67,11 @@ async function main() {
   const p = await c.query({ name: 'sel', text: 'SELECT sum(i4) AS s FROM types WHERE id >= $1', values: [10] });
   assert.equal(p.rows[0].s, '290', 'prepared statements');
 
+  // RETURNING: declared and expression columns are typed.
+  const ret = await c.query('INSERT INTO types (id, b, t) VALUES ($1, $2, $3) RETURNING id, b, upper(t) AS u, t || $4 AS x', [100, true, 'a', 'z']);
+  assert.deepEqual(ret.rows[0], { id: '100', b: true, u: 'A', x: 'az' }, 'RETURNING');
+  assert.deepEqual(ret.fields.map((f) => f.dataTypeID), [20, 16, 25, 25], 'RETURNING types');
+
   // Transactions.
   await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)');
   await c.query('BEGIN');
