@@ -93,11 +93,12 @@ func TestCompat_PsqlDescribe(t *testing.T) {
 	}
 	wantLines(t, `\d`, out, " public | authors | table | admin", " public | books   | table | admin", " public | titles  | view  | admin")
 
+	in.MustCLI("login", "create", "reader", "--password", "pw-reader")
 	out, err = psqlAligned(t, in, `\du`)
 	if err != nil {
 		t.Fatalf("\\du: %v\n%s", err, out)
 	}
-	wantLines(t, `\du`, out, " admin     | Superuser")
+	wantLines(t, `\du`, out, " admin     | Superuser", " reader    | ")
 
 	out, err = psqlAligned(t, in, `\dn`)
 	if err != nil {
