@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -31,6 +32,9 @@ var (
 	reExpandPos    = regexp.MustCompile(`(?i)\(\s*information_schema__pg_expandarray\(([^()]+)\)\s*\)\s*\.\s*n\b`)
 	reExpandMatch  = regexp.MustCompile(`(?i)([\w.]+)\s*=\s*\(\s*([\w.]+)\s*\)\s*\.\s*x\b`)
 	reExpand       = regexp.MustCompile(`(?i)information_schema__pg_expandarray\(([^()]+)\)`)
+	reSchemasIndex = regexp.MustCompile(`(?i)\(\s*(?:pg_catalog\.)?current_schemas\s*\(\s*(true|false)\s*\)\s*\)\s*\[\s*(\d+)\s*\]`)
+	reSubscript    = regexp.MustCompile(`([\w.]+|\))\[([^\]\[]+)\]`)
+	reSeries       = regexp.MustCompile(`(?i)\bgenerate_series\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s+(?:AS\s+)?(\w+)\s*\(\s*(\w+)\s*\)`)
 	reNumLit       = regexp.MustCompile(`'-?\d+'`)
 	reNoSuchTable  = regexp.MustCompile(`no such table: (\S+)`)
 	reNoSuchFunc   = regexp.MustCompile(`no such function: (\S+)`)
@@ -345,6 +349,25 @@ func rewriteCatalogQuery(q string) string { return rewriteCatalog(q, nil) }
 // PostgreSQL names an unaliased result column after.
 func rewriteCatalog(q string, names map[string]string) string {
 	q = decodeEStrings(q)
+	// generate_series(a, b) AS s(n): a recursive CTE of the numbers.
+	q = reSeries.ReplaceAllString(q, "(WITH RECURSIVE sqlink_s(v) AS (SELECT $1 UNION ALL SELECT v + 1 FROM sqlink_s WHERE v < $2) SELECT v AS $4 FROM sqlink_s) $3")
+	// current_schemas(b)[i] (pgJDBC's getSchemas), before [ reads as a
+	// quoted name.
+	q = reSchemasIndex.ReplaceAllStringFunc(q, func(m string) string {
+		sm := reSchemasIndex.FindStringSubmatch(m)
+		list := []string{"public"}
+		if strings.EqualFold(sm[1], "true") {
+			list = []string{"pg_catalog", "public"}
+		}
+		if i, _ := strconv.Atoi(sm[2]); i >= 1 && i <= len(list) {
+			return "'" + list[i-1] + "'"
+		}
+		return "NULL"
+	})
+	// array[i]: catalog arrays are text ({1,2} or "1 2").
+	q = replaceOutsideStrings(q, func(s string) string {
+		return reSubscript.ReplaceAllString(s, "sqlink_array_at($1, $2)")
+	})
 	q = replaceOutsideQuotes(q, func(s string) string {
 		s = reOperator.ReplaceAllString(s, " $1 ")
 		s = reCatalogName.ReplaceAllLiteralString(s, "")
@@ -679,4 +702,25 @@ func indexOutsideQuotes(q string, re *regexp.Regexp) []int {
 		i++
 	}
 	return nil
+}
+
+// replaceOutsideStrings applies f to the parts of q outside '...' strings,
+// "..." names and comments (unlike replaceOutsideQuotes, [ is not a quote:
+// PostgreSQL's array subscripts).
+func replaceOutsideStrings(q string, f func(string) string) string {
+	var out strings.Builder
+	start := 0
+	for i := 0; i < len(q); {
+		if q[i] != '[' {
+			if j := skipQuoted(q, i); j != i {
+				out.WriteString(f(q[start:i]))
+				out.WriteString(q[i:j])
+				i, start = j, j
+				continue
+			}
+		}
+		i++
+	}
+	out.WriteString(f(q[start:]))
+	return out.String()
 }

@@ -57,6 +57,18 @@ func init() {
 		}
 		return int64(0), nil
 	})
+	reg("sqlink_array_at", 2, func(a []driver.Value) (driver.Value, error) {
+		// a[0][a[1]], 1-based, of an int2vector ("1 2") or array ("{1,2}").
+		i := num(a[1])
+		f := strings.FieldsFunc(str(a[0]), func(r rune) bool { return r == ' ' || r == ',' || r == '{' || r == '}' })
+		if i < 1 || i > int64(len(f)) {
+			return nil, nil
+		}
+		if n, err := strconv.ParseInt(f[i-1], 10, 64); err == nil {
+			return n, nil
+		}
+		return strings.Trim(f[i-1], `"`), nil
+	})
 	reg("sqlink_array_json", 1, func(a []driver.Value) (driver.Value, error) { return arrayJSON(str(a[0])), nil })
 	reg("sqlink_pg_indexdef", 1, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {

@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"database/sql/driver"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -30,6 +31,17 @@ func lookupPsql(n string) *synthetic {
 					FROM sqlink_rel r, pragma_foreign_key_list(r.name) f WHERE r.type = 'table' ORDER BY r.name, f.id, f.seq`, nil)
 			},
 		}
+	}
+	if strings.Contains(n, "array_upper(current_schemas(false), 1)") && strings.Contains(n, "as is_array") {
+		// pgJDBC's getTypeInfo: the types in search path order.
+		return &synthetic{
+			query: func(ctx context.Context, c *clientConn, _ []driver.NamedValue) ([]column, [][]any, error) {
+				return c.catalogQuery(ctx, `SELECT typinput = 'array_in' AS is_array, typtype, typname, oid FROM pg_type ORDER BY oid DESC`, nil)
+			},
+		}
+	}
+	if strings.Contains(n, "_pg_expandarray(i.indkey)") && strings.Contains(n, "as ordinal_position") {
+		return jdbcIndexInfo(n)
 	}
 	if strings.HasPrefix(n, "select t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true)") {
 		oid := relOID(strings.ReplaceAll(n, "t.tgrelid", "tgrelid"))
@@ -95,5 +107,40 @@ func init() {
 		for _, q := range []string{"select * from unnest(current_schemas(" + arg + "))", "select unnest(current_schemas(" + arg + "))"} {
 			fixedQueries[q] = unnest(b)
 		}
+	}
+}
+
+var (
+	reJDBCRelname = regexp.MustCompile(`ct\.relname = e?'((?:[^']|'')*)'`)
+	reJDBCUnique  = regexp.MustCompile(`and i\.indisunique\b`)
+)
+
+// jdbcIndexInfo answers pgJDBC's getIndexInfo, which expands each index's
+// key array to one row per column.
+func jdbcIndexInfo(n string) *synthetic {
+	name := ""
+	if m := reJDBCRelname.FindStringSubmatch(n); m != nil {
+		name = strings.ReplaceAll(m[1], "''", "'")
+	}
+	unique := ""
+	if reJDBCUnique.MatchString(n) {
+		unique = " AND i.indisunique"
+	}
+	q := `SELECT NULL AS table_cat, 'public' AS table_schem, t.relname AS table_name, NOT i.indisunique AS non_unique,
+		NULL AS index_qualifier, ci.relname AS index_name, 3 AS type, k.key + 1 AS ordinal_position,
+		CASE WHEN k.value = 0 THEN (SELECT coalesce(name, 'expr') FROM pragma_index_info(ci.relname) WHERE seqno = k.key)
+			ELSE (SELECT name FROM pragma_table_info(t.relname) WHERE cid + 1 = k.value) END AS column_name,
+		'A' AS asc_or_desc, ci.reltuples AS cardinality, ci.relpages AS pages, i.indpred AS filter_condition
+		FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ci ON ci.oid = i.indexrelid,
+		json_each('[' || replace(i.indkey, ' ', ',') || ']') k
+		WHERE t.relname = ` + string(sqlLiteral(nil, name)) + unique + ` ORDER BY non_unique, type, index_name, ordinal_position`
+	return &synthetic{
+		query: func(ctx context.Context, c *clientConn, _ []driver.NamedValue) ([]column, [][]any, error) {
+			cols, rows, err := c.catalogQuery(ctx, q, nil)
+			if err == nil {
+				cols[3].oid = oidBool
+			}
+			return cols, rows, err
+		},
 	}
 }

@@ -104,7 +104,8 @@ var catalogViews = []*catalogView{
 			(SELECT group_concat(name, ', ') FROM (SELECT name FROM pragma_table_info(x.tbl_name) WHERE pk > 0 ORDER BY pk))) || ')' AS sqlink_def
 		FROM sqlink_idx x WHERE x.origin IN ('pk', 'u')
 		UNION ALL SELECT 2000000 + t.oid * 100 + f.id, t.name || '_' || (SELECT group_concat("from", '_') FROM pragma_foreign_key_list(t.name) g WHERE g.id = f.id) || '_fkey',
-		2200, 'f', 0, 0, 1, t.oid, 0, 0, 0, coalesce((SELECT oid FROM sqlink_rel WHERE name = f."table" COLLATE NOCASE AND type = 'table'), 0),
+		2200, 'f', 0, 0, 1, t.oid, 0, coalesce((SELECT x.oid FROM sqlink_idx x WHERE x.tbl_name = f."table" COLLATE NOCASE AND x.isprimary), 0), 0,
+		coalesce((SELECT oid FROM sqlink_rel WHERE name = f."table" COLLATE NOCASE AND type = 'table'), 0),
 		` + fkAction("f.on_update") + `, ` + fkAction("f.on_delete") + `, 's', 1, 0, 1,
 		'{' || (SELECT group_concat(a.cid + 1, ',') FROM pragma_foreign_key_list(t.name) g, pragma_table_info(t.name) a WHERE g.id = f.id AND a.name = g."from") || '}',
 		'{' || (SELECT group_concat(a.cid + 1, ',') FROM pragma_foreign_key_list(t.name) g, pragma_table_info(f."table") a WHERE g.id = f.id AND a.name = g."to") || '}', NULL,
@@ -372,6 +373,10 @@ func settingRows(_ context.Context, c *clientConn) (string, error) {
 	cols := []string{"name", "setting", "unit", "category", "short_desc", "extra_desc", "context", "vartype", "source", "min_val",
 		"max_val", "enumvals", "boot_val", "reset_val", "sourcefile", "sourceline", "pending_restart"}
 	var rows [][]any
+	// Compile-time limits clients ask for (pgJDBC's MaxIndexKeys).
+	for _, kv := range [][2]string{{"max_index_keys", "32"}, {"block_size", "8192"}, {"max_function_args", "100"}} {
+		rows = append(rows, []any{kv[0], kv[1], nil, "Preset Options", "", nil, "internal", "integer", "default", nil, nil, nil, kv[1], kv[1], nil, nil, false})
+	}
 	for _, n := range settingNames {
 		v, err := c.show(n)
 		if err != nil {

@@ -164,6 +164,21 @@ public class Compat {
             while (rs.next()) pk.add(rs.getString("COLUMN_NAME") + ":" + rs.getInt("KEY_SEQ"));
         }
         eq(pk.toString(), "[author_id:1, isbn:2]", "getPrimaryKeys");
+        List<String> fk = new ArrayList<>();
+        try (ResultSet rs = md.getImportedKeys(null, null, "books")) {
+            while (rs.next()) fk.add(rs.getString("PKTABLE_NAME") + "." + rs.getString("PKCOLUMN_NAME") + "<-" + rs.getString("FKCOLUMN_NAME"));
+        }
+        eq(fk.toString(), "[authors.id<-author_id]", "getImportedKeys");
+        List<String> idx = new ArrayList<>();
+        try (ResultSet rs = md.getIndexInfo(null, null, "books", false, false)) {
+            while (rs.next()) idx.add(rs.getString("INDEX_NAME") + ":" + rs.getString("COLUMN_NAME") + ":" + rs.getBoolean("NON_UNIQUE"));
+        }
+        eq(idx.toString(), "[sqlite_autoindex_books_1:author_id:false, sqlite_autoindex_books_1:isbn:false]", "getIndexInfo");
+        Set<String> schemas = new TreeSet<>();
+        try (ResultSet rs = md.getSchemas()) {
+            while (rs.next()) schemas.add(rs.getString("TABLE_SCHEM"));
+        }
+        check(schemas.contains("public"), "getSchemas: " + schemas);
     }
 
     static void transactions(Connection c) throws Exception {
