@@ -23,7 +23,8 @@ type prepared struct {
 	cols      []column    // result columns; nil until described
 	described bool
 	// targets are the columns parameters meet (zero when unknown);
-	// untyped[i] says the client sent OID 0 for parameter i+1.
+	// untyped[i] says the client sent OID 0, text or varchar for
+	// parameter i+1.
 	targets []paramTarget
 	untyped []bool
 	query   string // the text as parsed, for pg_stat_activity

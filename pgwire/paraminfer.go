@@ -224,36 +224,38 @@ func (c *clientConn) inferParamTargets(ctx context.Context, q string, n int) []p
 }
 
 // inferParams finds the columns the parameters of ps meet and reports
-// their types for the parameters the client left untyped (OID 0).
+// their types for the parameters the client left untyped (OID 0). A
+// parameter sent as text (OID 0, text or varchar: pgJDBC's setString)
+// is decoded as its column's type.
 func (c *clientConn) inferParams(ctx context.Context, ps *prepared) {
 	n := len(ps.paramOIDs)
 	ps.untyped = make([]bool, n)
-	any0 := false
+	anyText := false
 	for i, oid := range ps.paramOIDs {
-		ps.untyped[i] = oid == oidUnknown
-		any0 = any0 || oid == oidUnknown
+		ps.untyped[i] = oid == oidUnknown || oid == oidText || oid == oidVarchar
+		anyText = anyText || ps.untyped[i]
 	}
-	if !any0 {
+	if !anyText {
 		return
 	}
 	ps.targets = c.inferParamTargets(ctx, ps.plan.sql, n)
 	for i, t := range ps.targets {
-		if ps.untyped[i] && t.col != "" {
+		if ps.paramOIDs[i] == oidUnknown && t.col != "" {
 			ps.paramOIDs[i] = paramOIDForDecl(t.decl)
 		}
 	}
 }
 
-// decodeParam decodes parameter i. A text parameter the client left
-// untyped is decoded as the type of the column it meets; a value that is
-// not of that type is refused naming the column.
+// decodeParam decodes parameter i. A text-format parameter the client
+// left untyped or typed as text is decoded as the type of the column it
+// meets; a value that is not of that type is refused naming the column.
 func (ps *prepared) decodeParam(i int, format int16, b []byte) (any, error) {
 	oid := ps.paramOIDs[i]
 	var t paramTarget
 	if i < len(ps.targets) {
 		t = ps.targets[i]
 	}
-	if format == 0 && i < len(ps.untyped) && ps.untyped[i] && t.col != "" {
+	if format == 0 && i < len(ps.untyped) && ps.untyped[i] && t.col != "" && (oid == oidUnknown || oid == oidText || oid == oidVarchar || oid == paramOIDForDecl(t.decl)) {
 		oid = oidForDeclType(t.decl)
 		if oid == oidVarchar {
 			oid = oidText

@@ -90,6 +90,26 @@ public class Compat {
                 for (int i = 1; i <= 15; i++) eq(rs.getObject(i), null, "null column " + i);
             }
         }
+        // setString on typed columns (pgJDBC sends varchar): stored in the
+        // column's type.
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO types (id, b, d, by) VALUES (?, ?, ?, ?)")) {
+            ps.setLong(1, 3);
+            ps.setString(2, "false");
+            ps.setString(3, "2026-01-02");
+            ps.setString(4, "\\x00ff");
+            eq(ps.executeUpdate(), 1, "insert with setString");
+        }
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT typeof(b), typeof(by), b, d, by FROM types WHERE id = 3")) {
+            check(rs.next(), "setString row");
+            eq(rs.getString(1), "integer", "setString boolean stored as an integer");
+            eq(rs.getString(2), "blob", "setString bytea stored as a blob");
+            eq(rs.getObject(3), Boolean.FALSE, "setString boolean");
+            eq(rs.getObject(4, LocalDate.class), LocalDate.of(2026, 1, 2), "setString date");
+            check(Arrays.equals(rs.getBytes(5), new byte[]{0, (byte) 0xff}), "setString bytea");
+        }
+        try (Statement s = c.createStatement()) {
+            s.executeUpdate("DELETE FROM types WHERE id = 3");
+        }
         try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM types WHERE b")) {
             try (ResultSet rs = ps.executeQuery()) {
                 check(rs.next(), "where b");
