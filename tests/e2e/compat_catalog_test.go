@@ -106,6 +106,12 @@ func TestCompat_PsqlDescribe(t *testing.T) {
 	}
 	wantLines(t, `\dn`, out, " public | admin", "(1 row)")
 
+	out, err = psqlAligned(t, in, `\dt+`)
+	if err != nil {
+		t.Fatalf("\\dt+: %v\n%s", err, out)
+	}
+	wantLines(t, `\dt+`, out, " books   | table | admin | permanent   | heap          | ", " bytes ")
+
 	out, err = psqlAligned(t, in, `\l+`)
 	if err != nil {
 		t.Fatalf("\\l+: %v\n%s", err, out)
