@@ -54,6 +54,12 @@ func TestExpressionTypes(t *testing.T) {
 	if got := selectList("SELECT count(*), upper(f(a, b)) AS u FROM t WHERE x = 1"); len(got) != 2 || got[1] != "upper(f(a, b)) AS u" {
 		t.Errorf("selectList: %q", got)
 	}
+	if got := selectList("WITH x(a) AS (SELECT 1), y AS (SELECT 2) SELECT count(*), a FROM x"); len(got) != 2 || got[0] != "count(*)" {
+		t.Errorf("selectList of WITH: %q", got)
+	}
+	if got := selectList("UPDATE t SET a = 1 RETURNING id, upper(b) AS u"); len(got) != 2 || got[1] != "upper(b) AS u" {
+		t.Errorf("selectList of RETURNING: %q", got)
+	}
 	if got := pgColumnName("count(*)"); got != "count" {
 		t.Errorf("pgColumnName: %q", got)
 	}

@@ -159,6 +159,22 @@ func selectList(sql string) []string {
 	if len(toks) == 0 {
 		return nil
 	}
+	if strings.EqualFold(toks[0].s, "WITH") {
+		// The main SELECT follows the common table expressions.
+		depth := 0
+		for k, t := range toks {
+			switch {
+			case t.s == "(":
+				depth++
+			case t.s == ")":
+				depth--
+			case depth == 0 && k > 0 && (strings.EqualFold(t.s, "SELECT") || strings.EqualFold(t.s, "INSERT") ||
+				strings.EqualFold(t.s, "UPDATE") || strings.EqualFold(t.s, "DELETE") || strings.EqualFold(t.s, "REPLACE")):
+				return selectList(sql[t.pos:])
+			}
+		}
+		return nil
+	}
 	if !strings.EqualFold(toks[0].s, "SELECT") {
 		// INSERT/UPDATE/DELETE ... RETURNING list
 		depth := 0
