@@ -134,6 +134,13 @@ func appendFloat(b []byte, f float64) []byte {
 // fails when the stored value does not fit the advertised type (SQLite
 // columns are dynamically typed).
 func appendBinary(b []byte, v any, oid uint32) ([]byte, error) {
+	if oid == oidUnknown {
+		// A column described as unknown (a Describe of a statement that
+		// could not type it) that the client reads in binary: the client
+		// took its type from an earlier description of the same query,
+		// made from its values (typeinfer.go), so encode by the value.
+		oid = valueOID(v)
+	}
 	switch oid {
 	case oidInt8, oidInt4, oidInt2:
 		n, err := toInt64(v)

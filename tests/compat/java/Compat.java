@@ -27,6 +27,7 @@ public class Compat {
             }
             types(c);
             expressions(c);
+            preparedThreshold(c);
             metadata(c);
             transactions(c);
             bulk(c);
@@ -154,6 +155,23 @@ public class Compat {
             eq(rs.getObject(4), 2.5, "2.5");
             check(Arrays.equals(rs.getBytes(5), new byte[]{0, (byte) 0xff}), "blob literal");
             eq(rs.getMetaData().getColumnName(1), "count", "count(*) column name");
+        }
+    }
+
+    // After prepareThreshold (5) executions pgJDBC switches to a named
+    // server statement and reads results in binary with the types it
+    // was first told: they must stay the same.
+    static void preparedThreshold(Connection c) throws Exception {
+        try (PreparedStatement ps = c.prepareStatement("SELECT max(id), min(t), sum(f8) FROM types WHERE id > ?")) {
+            for (int i = 0; i < 8; i++) {
+                ps.setLong(1, 0);
+                try (ResultSet rs = ps.executeQuery()) {
+                    check(rs.next(), "threshold row");
+                    eq(rs.getObject(1), 2L, "max(id), execution " + i);
+                    eq(rs.getObject(2), "héllo wörld ✓ 世界", "min(t), execution " + i);
+                    eq(rs.getObject(3), -1.5e300, "sum(f8), execution " + i);
+                }
+            }
         }
     }
 
