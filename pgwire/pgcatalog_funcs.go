@@ -368,7 +368,7 @@ func pgIndexDef(sql string) string {
 		name = w[i].s
 	}
 	i++
-	if !strings.EqualFold(w[i].s, "ON") || i+2 >= len(w) {
+	if i+2 >= len(w) || !strings.EqualFold(w[i].s, "ON") {
 		return sql
 	}
 	table := w[i+1].s

@@ -368,7 +368,9 @@ func appendNumericBinary(b []byte, s string) ([]byte, error) {
 	bad := fmt.Errorf("value %q is not a number", s)
 	if strings.ContainsAny(s, "eE") {
 		f, ok := new(big.Float).SetPrec(200).SetString(s)
-		if !ok {
+		if !ok || f.IsInf() || f.MantExp(nil) > 4000 || f.MantExp(nil) < -4000 {
+			// PostgreSQL's numeric holds up to 131072 digits before the
+			// point and 16383 after; far beyond is not a stored number.
 			return b, bad
 		}
 		s = f.Text('f', -1)

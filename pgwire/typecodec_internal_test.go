@@ -16,8 +16,18 @@ func TestNumericBinaryRoundTrip(t *testing.T) {
 			t.Errorf("numeric %s: round trip gave %v, %v", s, got, err)
 		}
 	}
-	if _, err := appendNumericBinary(nil, "1x"); err == nil {
-		t.Error("1x encoded as numeric")
+	for _, bad := range []string{"1x", "1e999999999", "", "-", "1.2.3"} {
+		if _, err := appendNumericBinary(nil, bad); err == nil {
+			t.Errorf("%q encoded as numeric", bad)
+		}
+	}
+	if b, err := appendNumericBinary(nil, "1.5e3"); err != nil {
+		t.Error(err)
+	} else if got, _ := decodeNumericBinary(b); got != "1500" {
+		t.Errorf("1.5e3: %v", got)
+	}
+	if got := pgIndexDef("CREATE INDEX a"); got != "CREATE INDEX a" {
+		t.Errorf("pgIndexDef of a truncated statement: %q", got)
 	}
 }
 
