@@ -90,7 +90,18 @@ func appendText(b []byte, v any, oid uint32) []byte {
 			return hex.AppendEncode(b, []byte(x))
 		}
 	case oidDate, oidTimestamp, oidTimestamptz, oidTime:
-		if _, isNum := v.(int64); !isNum {
+		// Text and time values are reformatted; numbers (Unix or Julian
+		// times) are sent as stored.
+		switch v.(type) {
+		case time.Time, string, []byte:
+			if oid == oidTime {
+				if s, ok := v.(string); ok {
+					if x, err := decodeTextMore(oidTime, s); err == nil {
+						return append(b, x.(string)...)
+					}
+					break
+				}
+			}
 			if t, err := toTime(v); err == nil {
 				return appendTimeText(b, t, oid)
 			}
