@@ -80,7 +80,7 @@ func (c *clientConn) simpleQuery(q string) {
 		return
 	}
 	for _, s := range stmts {
-		p := buildPlan(s)
+		p := c.planFor(s)
 		if p.nparams > 0 && p.kind == planSQL {
 			c.sendError(newPgError(codeUndefinedParameter, fmt.Sprintf("there is no parameter $%d", 1)))
 			c.failTx()
@@ -164,7 +164,7 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 	if len(stmts) == 1 {
 		q = stmts[0]
 	}
-	p := buildPlan(q)
+	p := c.planFor(q)
 	ps := &prepared{name: m.Name, plan: p, query: m.Query}
 	n := max(len(m.ParameterOIDs), p.nparams)
 	ps.paramOIDs = make([]uint32, n)
@@ -296,6 +296,9 @@ type columnInfoer interface {
 
 // columns returns the result columns of ps without running it.
 func (c *clientConn) columns(ps *prepared) ([]column, error) {
+	if ps.plan.kind == planCursor {
+		return c.cursorColumns(ps.plan), nil
+	}
 	if ps.described {
 		return ps.cols, nil
 	}
@@ -468,6 +471,8 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		c.complete(p.verb)
 	case planSQL:
 		return c.executeSQL(ctx, pt, describe, maxRows)
+	case planMulti, planAddPK, planCopy, planCursor:
+		return c.executeExt(ctx, pt, describe)
 	}
 	return nil
 }
@@ -801,6 +806,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 	}
 	c.tx, c.txWrite, c.txQueryOnly, c.txROErr = txIdle, false, false, nil
 	c.closePortals()
+	c.closeCursors(false)
 	return err
 }
 

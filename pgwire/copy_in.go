@@ -1,0 +1,406 @@
+package pgwire
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// copyInReader reads the CopyData messages of a COPY FROM STDIN as a
+// stream, until CopyDone (io.EOF) or CopyFail (an error).
+type copyInReader struct {
+	c       *clientConn
+	pending []byte
+	err     error
+}
+
+func (r *copyInReader) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		msg, err := r.c.be.Receive()
+		if err != nil {
+			r.err = &copyConnError{err}
+			continue
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			r.pending = m.Data
+		case *pgproto3.CopyDone:
+			r.err = io.EOF
+		case *pgproto3.CopyFail:
+			r.err = errorf(codeQueryCanceled, "COPY from stdin failed: %s", m.Message)
+		case *pgproto3.Flush, *pgproto3.Sync:
+			// Ignored in copy-in mode, as PostgreSQL does.
+		default:
+			r.err = errorf(codeProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", msgType(msg))
+		}
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+// copyConnError is a connection failure while reading COPY data.
+type copyConnError struct{ err error }
+
+func (e *copyConnError) Error() string { return "COPY from stdin: connection lost: " + e.err.Error() }
+
+func msgType(m pgproto3.FrontendMessage) byte {
+	if b, err := m.Encode(nil); err == nil && len(b) > 0 {
+		return b[0]
+	}
+	return 0
+}
+
+// copyFrom runs COPY ... FROM STDIN: the rows are parsed as they arrive
+// and inserted, one prepared INSERT per row, in one transaction (the
+// session's, or one of its own holding the write lock); a malformed row
+// fails the COPY with 22P04 naming its line, and nothing of it is
+// committed. Memory stays bounded by the longest row.
+func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
+	cols := spec.cols
+	if cols == nil {
+		rows, err := c.queryAll(ctx, "SELECT name FROM pragma_table_info(?)", spec.tableName)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return newPgError(codeUndefinedTable, fmt.Sprintf("relation %q does not exist", spec.tableName))
+		}
+		for _, r := range rows {
+			cols = append(cols, quoteIdent(asString(r[0])))
+		}
+	}
+	ins := "INSERT INTO " + spec.table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = identName(lexSQL(col)[0])
+	}
+	in := &copyInReader{c: c}
+	var n int64
+	err := c.inWriteTx(ctx, "COPY", func() error {
+		if err := c.declare(&plan{write: true}); err != nil {
+			return err
+		}
+		return c.raw(func(dc any) error {
+			pc, ok := dc.(driver.ConnPrepareContext)
+			if !ok {
+				return fmt.Errorf("driver connection %T cannot prepare", dc)
+			}
+			ds, err := pc.PrepareContext(ctx, ins)
+			if err != nil {
+				return err
+			}
+			defer ds.Close()
+			ec, ok := ds.(driver.StmtExecContext)
+			if !ok {
+				return fmt.Errorf("driver statement %T cannot exec", ds)
+			}
+			c.send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cols))})
+			if err := c.flush(); err != nil {
+				return err
+			}
+			p := &copyParser{spec: spec, r: bufio.NewReaderSize(in, 64<<10), ncols: len(cols), names: names}
+			args := make([]driver.NamedValue, len(cols))
+			for i := range args {
+				args[i].Ordinal = i + 1
+			}
+			for {
+				rec, err := p.next()
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for i, v := range rec {
+					if v == nil {
+						args[i].Value = nil
+					} else {
+						args[i].Value = *v
+					}
+				}
+				if _, err := ec.ExecContext(ctx, args); err != nil {
+					pe := toPgError(c.refused(err))
+					pe.Message = fmt.Sprintf("%s (COPY %s, line %d)", pe.Message, spec.tableName, p.recLine)
+					return pe
+				}
+				n++
+			}
+		})
+	})
+	if err != nil {
+		// Drain nothing: the messages that follow are dropped by the main
+		// loop until the client is back in normal mode.
+		var ce *copyConnError
+		if errors.As(err, &ce) {
+			return fatal(newPgError(codeProtocolViolation, ce.Error()))
+		}
+		return err
+	}
+	c.complete("COPY " + strconv.FormatInt(n, 10))
+	return nil
+}
+
+// copyParser reads the records of COPY text or CSV data.
+type copyParser struct {
+	spec    *copySpec
+	r       *bufio.Reader
+	ncols   int
+	names   []string
+	line    int // lines read
+	recLine int // the line the last record started on
+	header  bool
+	done    bool
+	buf     []byte
+	fields  []*string
+}
+
+func (p *copyParser) fail(format string, args ...any) error {
+	return &pgError{Severity: "ERROR", Code: "22P04",
+		Message: fmt.Sprintf("%s (COPY %s, line %d)", fmt.Sprintf(format, args...), p.spec.tableName, p.recLine),
+		Hint:    "Fix the row at that line; nothing of this COPY was written."}
+}
+
+// readLine returns the next line without its line ending, io.EOF at the
+// end of the data.
+func (p *copyParser) readLine() ([]byte, error) {
+	line, err := p.r.ReadBytes('\n')
+	if err == io.EOF && len(line) > 0 {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.line++
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return line, nil
+}
+
+// next returns the next record's fields (nil for NULL), or io.EOF.
+func (p *copyParser) next() ([]*string, error) {
+	for {
+		if p.done {
+			// Data after the end marker is ignored, as PostgreSQL does.
+			if _, err := io.Copy(io.Discard, p.r); err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		line, err := p.readLine()
+		if err != nil {
+			return nil, err
+		}
+		p.recLine = p.line
+		if string(line) == `\.` {
+			p.done = true
+			continue
+		}
+		if p.spec.csv {
+			for csvOpenQuote(line, p.spec) {
+				more, err := p.readLine()
+				if err == io.EOF {
+					return nil, p.fail("unterminated CSV quoted field")
+				}
+				if err != nil {
+					return nil, err
+				}
+				line = append(append(append(p.buf[:0], line...), '\n'), more...)
+				p.buf = line
+			}
+		}
+		if p.spec.header && !p.header {
+			p.header = true
+			continue
+		}
+		var fields []*string
+		if p.spec.csv {
+			fields = p.csvFields(line)
+		} else {
+			fields, err = p.textFields(line)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if len(fields) < p.ncols {
+			if len(line) == 0 && p.ncols > 1 {
+				return nil, p.fail("missing data for column %q", p.names[0])
+			}
+			return nil, p.fail("missing data for column %q", p.names[len(fields)])
+		}
+		if len(fields) > p.ncols {
+			return nil, p.fail("extra data after last expected column")
+		}
+		for _, f := range fields {
+			if f != nil && !utf8.ValidString(*f) {
+				e := p.fail("invalid byte sequence for encoding \"UTF8\"").(*pgError)
+				e.Code = "22021"
+				return nil, e
+			}
+		}
+		return fields, nil
+	}
+}
+
+// csvOpenQuote reports whether line ends inside a quoted CSV field.
+func csvOpenQuote(line []byte, spec *copySpec) bool {
+	in := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case in && c == spec.escape && spec.escape != spec.quote && i+1 < len(line) && (line[i+1] == spec.quote || line[i+1] == spec.escape):
+			i++
+		case c == spec.quote:
+			in = !in
+		}
+	}
+	return in
+}
+
+// csvFields splits a CSV record; an unquoted field equal to the NULL
+// string is NULL, a quoted one never is.
+func (p *copyParser) csvFields(rec []byte) []*string {
+	spec := p.spec
+	var out []*string
+	var b []byte
+	i := 0
+	for {
+		b = b[:0]
+		quoted := false
+		raw := i
+		for i < len(rec) && rec[i] != spec.delim {
+			if rec[i] != spec.quote {
+				b = append(b, rec[i])
+				i++
+				continue
+			}
+			quoted = true
+			i++
+			for i < len(rec) {
+				c := rec[i]
+				if c == spec.escape && i+1 < len(rec) && (rec[i+1] == spec.quote || rec[i+1] == spec.escape) && (spec.escape != spec.quote || rec[i+1] == spec.quote) {
+					b = append(b, rec[i+1])
+					i += 2
+					continue
+				}
+				if c == spec.quote {
+					i++
+					break
+				}
+				b = append(b, c)
+				i++
+			}
+		}
+		if !quoted && string(rec[raw:i]) == spec.null {
+			out = append(out, nil)
+		} else {
+			s := string(b)
+			out = append(out, &s)
+		}
+		if i >= len(rec) {
+			return out
+		}
+		i++ // the delimiter
+	}
+}
+
+// textFields splits a text-format record and decodes its backslash
+// escapes; a field whose raw text is the NULL string (\N) is NULL.
+func (p *copyParser) textFields(rec []byte) ([]*string, error) {
+	var out []*string
+	start := 0
+	for i := 0; i <= len(rec); i++ {
+		if i < len(rec) && rec[i] == '\\' {
+			i++
+			continue
+		}
+		if i < len(rec) && rec[i] != p.spec.delim {
+			continue
+		}
+		end := min(i, len(rec))
+		raw := rec[start:end]
+		if string(raw) == p.spec.null {
+			out = append(out, nil)
+		} else {
+			s, err := p.unescape(raw)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &s)
+		}
+		start = i + 1
+	}
+	return out, nil
+}
+
+func (p *copyParser) unescape(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw), nil
+	}
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			b = append(b, c)
+			continue
+		}
+		if i+1 >= len(raw) {
+			return "", p.fail("unexpected end of line after a backslash")
+		}
+		i++
+		switch c = raw[i]; c {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'v':
+			b = append(b, '\v')
+		case 'x':
+			j := i + 1
+			for j < len(raw) && j < i+3 && isHex(raw[j]) {
+				j++
+			}
+			if j == i+1 {
+				b = append(b, 'x')
+				continue
+			}
+			v, _ := strconv.ParseUint(string(raw[i+1:j]), 16, 8)
+			b = append(b, byte(v))
+			i = j - 1
+		default:
+			if c >= '0' && c <= '7' {
+				j := i
+				for j < len(raw) && j < i+3 && raw[j] >= '0' && raw[j] <= '7' {
+					j++
+				}
+				v, _ := strconv.ParseUint(string(raw[i:j]), 8, 16)
+				b = append(b, byte(v))
+				i = j - 1
+				continue
+			}
+			b = append(b, c)
+		}
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return "", p.fail("a field holds a zero byte, which text cannot")
+	}
+	return string(b), nil
+}
