@@ -29,6 +29,7 @@ type cursor struct {
 	binary bool
 	hold   bool
 	held   [][]driver.Value
+	eof    bool // rows are at their end (SQLite would start them again)
 }
 
 func (cu *cursor) close() {
@@ -194,8 +195,12 @@ func (c *clientConn) cursorCommand(ctx context.Context, pt *portal, describe boo
 		vals := make([]driver.Value, len(cu.cols))
 		anyVals := make([]any, len(cu.cols))
 		for spec.count < 0 || n < spec.count {
+			if cu.eof {
+				break
+			}
 			if cu.rows != nil {
 				if err := cu.rows.Next(vals); err == io.EOF {
+					cu.eof = true
 					break
 				} else if err != nil {
 					return err

@@ -206,3 +206,16 @@ func stringValue(t sqlToken) string {
 	}
 	return strings.ReplaceAll(s, "''", "'")
 }
+
+// joinSpaced joins significant tokens with a space between them, so that
+// no two merge into another token (- - into a comment).
+func joinSpaced(toks []sqlToken) string {
+	var b strings.Builder
+	for i, t := range toks {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t.text)
+	}
+	return b.String()
+}

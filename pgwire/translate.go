@@ -27,6 +27,24 @@ type transEnv struct {
 // in order (more than one for DROP TABLE a, b and TRUNCATE a, b), or a
 // 0A000 error naming a construct that has no SQLite equivalent.
 func translate(sql string, env *transEnv) ([]string, *pgError) {
+	out, err := translateStatement(sql, env)
+	if err != nil {
+		return nil, err
+	}
+	// A rewrite must never move a statement boundary: SQLite's tokenizer
+	// ends statements by keywords too (CREATE TRIGGER ... END), so check
+	// that each statement is still one statement to SQLite.
+	for _, o := range out {
+		if len(statementEnds(o)) > 0 {
+			return nil, &pgError{Severity: "ERROR", Code: codeSyntaxError,
+				Message: "cannot translate this statement: its PostgreSQL forms would change where SQLite ends it",
+				Hint:    "Write it in SQLite's dialect (CAST(x AS type) rather than x::type)."}
+		}
+	}
+	return out, nil
+}
+
+func translateStatement(sql string, env *transEnv) ([]string, *pgError) {
 	toks := lexSQL(sql)
 	sig := significant(toks)
 	if len(sig) == 0 {
@@ -333,7 +351,7 @@ func dropStatements(sig []sqlToken) ([]string, *pgError) {
 		if len(n) == 0 {
 			return nil, newPgError(codeSyntaxError, "syntax error in DROP: a name is missing")
 		}
-		out = append(out, head+" "+joinTokens(n))
+		out = append(out, head+" "+joinSpaced(n))
 	}
 	return out, nil
 }
@@ -383,7 +401,7 @@ func truncateStatements(sig []sqlToken) ([]string, *pgError) {
 		if len(n) == 0 {
 			return nil, newPgError(codeSyntaxError, "syntax error in TRUNCATE: a table name is missing")
 		}
-		out = append(out, "DELETE FROM "+joinTokens(n))
+		out = append(out, "DELETE FROM "+joinSpaced(n))
 	}
 	return out, nil
 }
@@ -440,7 +458,7 @@ options:
 			t = t[:max(k-1, 0)]
 		}
 		if analyze {
-			out = append(out, "ANALYZE "+joinTokens(t))
+			out = append(out, "ANALYZE "+joinSpaced(t))
 		}
 	}
 	return out, nil

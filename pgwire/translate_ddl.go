@@ -22,7 +22,11 @@ func createTable(toks []sqlToken) ([]string, *pgError) {
 			return []string{joinTokens(toks)}, nil
 		}
 		if toks[i].is("UNLOGGED") {
-			toks = append(toks[:i:i], toks[i+1:]...)
+			j := i + 1
+			if j < len(toks) && toks[j].kind == tSpace {
+				j++
+			}
+			toks = append(toks[:i:i], toks[j:]...)
 			continue
 		}
 		if toks[i].is("TABLE") {
@@ -149,6 +153,9 @@ func columnDef(d []sqlToken, pk string) ([]sqlToken, *pgError) {
 			}
 			if !isPK {
 				return nil, unsupportedError("an identity column that is not the primary key ("+col+")", "SQLite numbers only its rowid: declare the column INTEGER PRIMARY KEY.")
+			}
+			if identity > 0 && out[identity-1].kind == tSpace {
+				identity--
 			}
 			out = append(out[:identity:identity], out[k:]...)
 			out[ty] = sqlToken{tWord, "INTEGER"}
