@@ -173,9 +173,9 @@ func (p *copyParser) fail(format string, args ...any) error {
 		Hint:    "Fix the row at that line; nothing of this COPY was written."}
 }
 
-// readLine returns the next line without its line ending, io.EOF at the
-// end of the data.
-func (p *copyParser) readLine() ([]byte, error) {
+// readRaw returns the next physical line with its line ending, io.EOF
+// at the end of the data.
+func (p *copyParser) readRaw() ([]byte, error) {
 	line, err := p.r.ReadBytes('\n')
 	if err == io.EOF && len(line) > 0 {
 		err = nil
@@ -184,9 +184,13 @@ func (p *copyParser) readLine() ([]byte, error) {
 		return nil, err
 	}
 	p.line++
-	line = bytes.TrimSuffix(line, []byte{'\n'})
-	line = bytes.TrimSuffix(line, []byte{'\r'})
 	return line, nil
+}
+
+// stripEOL drops a line ending (\n or \r\n).
+func stripEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	return bytes.TrimSuffix(line, []byte{'\r'})
 }
 
 // next returns the next record's fields (nil for NULL), or io.EOF.
@@ -199,28 +203,32 @@ func (p *copyParser) next() ([]*string, error) {
 			}
 			return nil, io.EOF
 		}
-		line, err := p.readLine()
+		line, err := p.readRaw()
 		if err != nil {
 			return nil, err
 		}
 		p.recLine = p.line
-		if string(line) == `\.` {
+		if string(stripEOL(line)) == `\.` {
 			p.done = true
 			continue
 		}
-		if p.spec.csv {
-			for csvOpenQuote(line, p.spec) {
-				more, err := p.readLine()
+		if p.spec.csv && csvOpenQuote(line, p.spec) {
+			// A quoted field goes on, line endings and all.
+			rec := append(p.buf[:0], line...)
+			for csvOpenQuote(rec, p.spec) {
+				more, err := p.readRaw()
 				if err == io.EOF {
 					return nil, p.fail("unterminated CSV quoted field")
 				}
 				if err != nil {
 					return nil, err
 				}
-				line = append(append(append(p.buf[:0], line...), '\n'), more...)
-				p.buf = line
+				rec = append(rec, more...)
 			}
+			p.buf = rec
+			line = rec
 		}
+		line = stripEOL(line)
 		if p.spec.header && !p.header {
 			p.header = true
 			continue

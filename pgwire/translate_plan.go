@@ -48,8 +48,11 @@ func (c *clientConn) translatePlan(p *plan) *plan {
 		return &plan{kind: planRefuse, err: err}
 	}
 	q := *p
-	if p.verb == "TRUNCATE" {
+	switch p.verb {
+	case "TRUNCATE":
 		q.verb = "TRUNCATE TABLE"
+	case "CREATE UNLOGGED", "CREATE GLOBAL", "CREATE LOCAL":
+		q.verb = "CREATE TABLE"
 	}
 	if len(stmts) == 1 && p.verb != "TRUNCATE" {
 		q.sql = stmts[0]
