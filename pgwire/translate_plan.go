@@ -11,6 +11,11 @@ import (
 // planFor classifies one statement and translates its PostgreSQL forms
 // for this session (see translate).
 func (c *clientConn) planFor(s string) *plan {
+	if app := c.params["application_name"]; app == "pg_dump" || app == "pg_dumpall" {
+		if p := c.pgDumpPlan(s); p != nil {
+			return p
+		}
+	}
 	p := buildPlan(s)
 	if p.kind != planSQL {
 		return p
@@ -34,6 +39,26 @@ func (c *clientConn) transEnv() *transEnv {
 			return v, err
 		},
 	}
+}
+
+// pgDumpPlan stops pg_dump at its first catalog query with an error
+// that says what to use instead: pg_dump reads far more of pg_catalog than
+// sqlink answers, and a dump made of partial answers would be silently
+// incomplete. Its set_config runs (through SQLite's registered function).
+func (c *clientConn) pgDumpPlan(s string) *plan {
+	n := normalize(s)
+	if strings.HasPrefix(n, "select pg_catalog.set_config('search_path',") {
+		return c.translatePlan(&plan{kind: planSQL, sql: strings.TrimRight(strings.TrimSpace(s), "; \t\r\n"), verb: "SELECT", rows: true})
+	}
+	switch p := buildPlan(s); {
+	case fixedQueries[n] != nil:
+		return nil
+	case p.kind == planSet, p.kind == planShow, p.kind == planBegin, p.kind == planCommit, p.kind == planRollback, p.kind == planNoop, p.kind == planEmpty:
+		return nil
+	}
+	return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeNotSupported,
+		Message: "pg_dump is not supported: it reads more of PostgreSQL's catalog than sqlink emulates",
+		Hint:    "Use `sqlink dump DB --to FILE` for an SQL dump, and restore it with psql -v ON_ERROR_STOP=1 -f FILE (or sqlink backup / restore for a binary copy)."}}
 }
 
 // translatePlan translates a planSQL plan.
