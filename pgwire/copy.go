@@ -13,6 +13,7 @@ type copySpec struct {
 	query     string   // COPY (query) TO
 	from      bool
 	csv       bool
+	binary    bool
 	header    bool
 	forceAll  bool // FORCE_QUOTE *
 	delim     byte
@@ -23,7 +24,7 @@ type copySpec struct {
 	nullSet   bool // NULL given
 }
 
-var copyHint = "sqlink supports COPY table [(columns)] FROM STDIN and COPY table|(query) TO STDOUT, in text or CSV format; use psql's \\copy for client-side files."
+var copyHint = "sqlink supports COPY table [(columns)] FROM STDIN and COPY table|(query) TO STDOUT, in text, CSV or binary format; use psql's \\copy for client-side files."
 
 func copyRefuse(code, format string, args ...any) *plan {
 	e := errorf(code, format, args...)
@@ -164,7 +165,7 @@ func (spec *copySpec) options(sig []sqlToken) *pgError {
 		}
 		switch name {
 		case "binary":
-			return unsupportedError("COPY in binary format", "Use the text or CSV format.")
+			spec.binary = true
 		case "csv":
 			spec.csv = true
 		case "header":
@@ -204,11 +205,11 @@ func (spec *copySpec) option(name, val string, rest []sqlToken) *pgError {
 	case "format":
 		switch val {
 		case "csv":
-			spec.csv = true
+			spec.csv, spec.binary = true, false
 		case "text":
-			spec.csv = false
+			spec.csv, spec.binary = false, false
 		case "binary":
-			return unsupportedError("COPY in binary format", "Use the text or CSV format.")
+			spec.binary = true
 		default:
 			return errorf(codeInvalidParameter, "COPY format %q not recognized", val)
 		}
@@ -249,6 +250,9 @@ func (spec *copySpec) option(name, val string, rest []sqlToken) *pgError {
 
 // check applies the CSV defaults and checks the options agree.
 func (spec *copySpec) check() *pgError {
+	if spec.binary && (spec.csv || spec.header || spec.delimSet || spec.nullSet || spec.forceAll) {
+		return newPgError(codeSyntaxError, "cannot specify CSV, HEADER, DELIMITER, NULL or FORCE_QUOTE in BINARY mode")
+	}
 	if spec.csv {
 		if !spec.delimSet {
 			spec.delim = ','

@@ -87,9 +87,13 @@ func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
 	for i, col := range cols {
 		names[i] = identName(lexSQL(col)[0])
 	}
+	oids, err := c.columnOIDs(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+spec.table)
+	if err != nil {
+		return err
+	}
 	in := &copyInReader{c: c}
 	var n int64
-	err := c.inWriteTx(ctx, "COPY", func() error {
+	err = c.inWriteTx(ctx, "COPY", func() error {
 		if err := c.declare(&plan{write: true}); err != nil {
 			return err
 		}
@@ -107,29 +111,20 @@ func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
 			if !ok {
 				return fmt.Errorf("driver statement %T cannot exec", ds)
 			}
-			c.send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cols))})
+			c.send(&pgproto3.CopyInResponse{OverallFormat: format(spec.binary), ColumnFormatCodes: formatCodes(spec.binary, len(cols))})
 			if err := c.flush(); err != nil {
 				return err
 			}
-			p := &copyParser{spec: spec, r: bufio.NewReaderSize(in, 64<<10), ncols: len(cols), names: names}
+			p := &copyParser{spec: spec, r: bufio.NewReaderSize(in, 64<<10), ncols: len(cols), names: names, oids: oids}
 			args := make([]driver.NamedValue, len(cols))
 			for i := range args {
 				args[i].Ordinal = i + 1
 			}
 			for {
-				rec, err := p.next()
-				if err == io.EOF {
+				if err := p.nextValues(args); err == io.EOF {
 					return nil
-				}
-				if err != nil {
+				} else if err != nil {
 					return err
-				}
-				for i, v := range rec {
-					if v == nil {
-						args[i].Value = nil
-					} else {
-						args[i].Value = *v
-					}
 				}
 				if _, err := ec.ExecContext(ctx, args); err != nil {
 					pe := toPgError(c.refused(err))
@@ -164,7 +159,39 @@ type copyParser struct {
 	header  bool
 	done    bool
 	buf     []byte
+	oids    []uint32 // the columns' types, to decode values as a Bind does
 	fields  []*string
+}
+
+// nextValues reads the next record into args, each value decoded by its
+// column's type (a bytea column's \x... text is a blob, a boolean's t is
+// 1), or returns io.EOF.
+func (p *copyParser) nextValues(args []driver.NamedValue) error {
+	if p.spec.binary {
+		return p.nextBinary(args)
+	}
+	rec, err := p.next()
+	if err != nil {
+		return err
+	}
+	for i, f := range rec {
+		if f == nil {
+			args[i].Value = nil
+			continue
+		}
+		oid := uint32(0)
+		if i < len(p.oids) {
+			oid = p.oids[i]
+		}
+		v, err := decodeParam(oid, 0, []byte(*f))
+		if err != nil {
+			pe := toPgError(err)
+			pe.Message = fmt.Sprintf("%s (COPY %s, line %d, column %s)", pe.Message, p.spec.tableName, p.recLine, p.names[i])
+			return pe
+		}
+		args[i].Value = v
+	}
+	return nil
 }
 
 func (p *copyParser) fail(format string, args ...any) error {

@@ -48,8 +48,11 @@ func (c *clientConn) copyTo(ctx context.Context, spec *copySpec) error {
 		}
 		defer rows.Close()
 		cols := rowsColumns(rows)
-		c.send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cols))})
+		c.send(&pgproto3.CopyOutResponse{OverallFormat: format(spec.binary), ColumnFormatCodes: formatCodes(spec.binary, len(cols))})
 		var line []byte
+		if spec.binary {
+			return c.copyOutBinary(rows, cols, &n)
+		}
 		if spec.header {
 			for i, col := range cols {
 				if i > 0 {
@@ -154,4 +157,27 @@ func (spec *copySpec) appendField(b, v []byte) []byte {
 		}
 	}
 	return b
+}
+
+// copyOutBinary streams rows in COPY's binary format.
+func (c *clientConn) copyOutBinary(rows driver.Rows, cols []column, n *int64) error {
+	b := append(append([]byte{}, copySignature...), 0, 0, 0, 0, 0, 0, 0, 0)
+	vals := make([]driver.Value, len(cols))
+	for {
+		if err := rows.Next(vals); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+		var err error
+		if b, err = appendBinaryRow(b, vals, cols); err != nil {
+			return err
+		}
+		if err := c.sendCopyData(b); err != nil {
+			return err
+		}
+		b = b[:0]
+		*n++
+	}
+	return c.sendCopyData(append(b, 0xff, 0xff))
 }

@@ -124,7 +124,7 @@ func TestCopyPlan(t *testing.T) {
 			t.Errorf("%q:\n got %+v\nwant %+v", tc.in, got, tc.want)
 		}
 	}
-	for _, in := range []string{`COPY t FROM '/etc/passwd'`, `COPY t TO PROGRAM 'ls'`, `COPY t FROM STDIN BINARY`, `COPY t FROM STDIN (FORMAT binary)`, `COPY t`, `COPY (select 1) FROM STDIN`} {
+	for _, in := range []string{`COPY t FROM '/etc/passwd'`, `COPY t TO PROGRAM 'ls'`, `COPY t FROM STDIN (FORMAT binary, HEADER)`, `COPY t FROM STDIN BINARY CSV`, `COPY t`, `COPY (select 1) FROM STDIN`} {
 		if p := buildPlan(in); p.kind != planRefuse || p.err.Hint == "" && p.err.Code != codeNotSupported {
 			t.Errorf("%q: kind %d, err %+v", in, p.kind, p.err)
 		}
