@@ -111,6 +111,7 @@ func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
 			if !ok {
 				return fmt.Errorf("driver statement %T cannot exec", ds)
 			}
+			c.holdSocketWatch()
 			c.send(&pgproto3.CopyInResponse{OverallFormat: format(spec.binary), ColumnFormatCodes: formatCodes(spec.binary, len(cols))})
 			if err := c.flush(); err != nil {
 				return err
@@ -438,4 +439,28 @@ func (p *copyParser) unescape(raw []byte) (string, error) {
 		return "", p.fail("a field holds a zero byte, which text cannot")
 	}
 	return string(b), nil
+}
+
+// closedWatch stands for a socket watch that is not to start.
+var closedWatch = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
+// holdSocketWatch keeps the socket watch (watch.go) off for the rest of
+// the statement: COPY FROM reads the socket itself, and a watch reading
+// it too would take bytes of the COPY data. A watch already running is
+// stopped first (what it read ahead is read before the socket); the
+// statement's end clears the hold as it stops a watch.
+func (c *clientConn) holdSocketWatch() {
+	if c.watchTimer != nil {
+		c.watchTimer.Stop()
+	}
+	for {
+		c.stopWatch()
+		c.mu.Lock()
+		if c.watchDone == nil {
+			c.watchDone = closedWatch
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+	}
 }

@@ -235,3 +235,26 @@ SELECT count(*) FROM sqlite_schema WHERE name IN ('u', 'w');`)
 		}
 	}
 }
+
+// A COPY larger than --max-transaction-size is refused at its COMMIT with
+// 54000, and nothing of it is written.
+func TestCopy_OverTransactionLimitRefused(t *testing.T) {
+	requireTool(t, "psql")
+	in := MustStartInstance(t, "copybig", "--max-transaction-size", "16MiB")
+	in.MustCLI("db", "create", "d")
+	in.MustPsql("d", "CREATE TABLE t (a int, filler text)")
+	var b strings.Builder
+	b.WriteString("\\set VERBOSITY verbose\nCOPY t FROM STDIN;\n")
+	filler := strings.Repeat("x", 100)
+	for i := range 300000 {
+		b.WriteString(strconv.Itoa(i) + "\t" + filler + "\n")
+	}
+	b.WriteString("\\.\n")
+	out, err := in.Psql(context.Background(), "d", b.String())
+	if err == nil || !strings.Contains(out, "54000") {
+		t.Fatalf("COPY over the transaction limit: %v\n%s", err, out)
+	}
+	if n := in.MustPsql("d", "SELECT count(*) FROM t"); n != "0" {
+		t.Fatalf("t has %s rows after the refused COPY", n)
+	}
+}
