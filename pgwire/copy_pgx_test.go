@@ -90,7 +90,7 @@ func TestPgxCopyAndCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `DECLARE cur CURSOR FOR SELECT id, name FROM c ORDER BY id`); err != nil {
+	if _, err := tx.Exec(ctx, `DECLARE cur CURSOR FOR SELECT id, name FROM c WHERE id >= $1 ORDER BY id`, 1); err != nil {
 		t.Fatal(err)
 	}
 	var ids []int64

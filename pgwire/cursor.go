@@ -97,6 +97,7 @@ func cursorPlan(s string, w []string) *plan {
 			}
 		}
 		p.verb = "DECLARE CURSOR"
+		p.nparams = maxParam(spec.query)
 	case "FETCH", "MOVE":
 		spec.count = 1
 		i := 1
@@ -162,7 +163,7 @@ func fetchCount(t sqlToken) (int64, bool) {
 func (c *clientConn) cursorCommand(ctx context.Context, pt *portal, describe bool, spec *cursorSpec) error {
 	switch spec.cmd {
 	case "DECLARE":
-		return c.declareCursor(ctx, spec)
+		return c.declareCursor(ctx, spec, pt.args)
 	case "CLOSE":
 		if spec.name == "" {
 			c.closeCursors(true)
@@ -242,7 +243,7 @@ func (c *clientConn) cursorColumns(p *plan) []column {
 	return nil
 }
 
-func (c *clientConn) declareCursor(ctx context.Context, spec *cursorSpec) error {
+func (c *clientConn) declareCursor(ctx context.Context, spec *cursorSpec, args []driver.NamedValue) error {
 	if c.tx == txIdle && !spec.hold {
 		return newPgError(codeNoActiveTx, "DECLARE CURSOR can only be used in transaction blocks")
 	}
@@ -255,8 +256,8 @@ func (c *clientConn) declareCursor(ctx context.Context, spec *cursorSpec) error 
 		return qp.err
 	case qp.kind != planSQL || !qp.rows || qp.write:
 		return newPgError(codeSyntaxError, "a cursor's query must be a SELECT or VALUES")
-	case qp.nparams > 0:
-		return newPgError(codeUndefinedParameter, "there is no parameter $1")
+	case qp.nparams > len(args):
+		return newPgError(codeUndefinedParameter, fmt.Sprintf("there is no parameter $%d", len(args)+1))
 	}
 	if err := c.declare(qp); err != nil {
 		return err
@@ -279,7 +280,7 @@ func (c *clientConn) declareCursor(ctx context.Context, spec *cursorSpec) error 
 		if !ok {
 			return fmt.Errorf("driver statement %T cannot query", ds)
 		}
-		rows, err := qc.QueryContext(context.WithoutCancel(ctx), nil)
+		rows, err := qc.QueryContext(context.WithoutCancel(ctx), args)
 		if err != nil {
 			return err
 		}
