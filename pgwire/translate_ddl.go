@@ -119,7 +119,7 @@ func columnDef(d []sqlToken, pk string) ([]sqlToken, *pgError) {
 			isPK = true
 		}
 	}
-	out := append([]sqlToken{}, d...)
+	out := parenthesizeDefault(append([]sqlToken{}, d...))
 	identity := -1
 	for k := ty + 1; k < len(out); k++ {
 		if out[k].is("GENERATED") {
@@ -225,4 +225,35 @@ func parseAddPrimaryKey(s string) *addPrimaryKey {
 		return nil
 	}
 	return a
+}
+
+// parenthesizeDefault puts a DEFAULT that is a function call or a cast in
+// parentheses, as SQLite requires of a DEFAULT that is not a literal:
+// DEFAULT now() is DEFAULT (now()).
+func parenthesizeDefault(d []sqlToken) []sqlToken {
+	for i := 0; i < len(d); i++ {
+		if !d[i].is("DEFAULT") {
+			continue
+		}
+		j := nextNonSpace(d, i+1)
+		if j >= len(d) {
+			return d
+		}
+		end := -1
+		switch {
+		case d[j].kind == tExpr:
+			end = j
+		case d[j].kind == tWord && followedBy(d, j, "("):
+			end = matchParen(d, nextNonSpace(d, j+1))
+		}
+		if end < 0 {
+			continue
+		}
+		out := append([]sqlToken{}, d[:j]...)
+		out = append(out, sqlToken{tPunct, "("})
+		out = append(out, d[j:end+1]...)
+		out = append(out, sqlToken{tPunct, ")"})
+		return append(out, d[end+1:]...)
+	}
+	return d
 }
