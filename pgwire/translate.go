@@ -140,6 +140,10 @@ func rewriteExpressions(toks []sqlToken, env *transEnv) ([]sqlToken, *pgError) {
 		case t.is("ILIKE"):
 			out = append(out, sqlToken{tWord, "LIKE"})
 			continue
+		case publicSchema(toks, i) && tableKeyword(out):
+			// public.t where a table name goes: sqlink has one schema.
+			i++
+			continue
 		case t.kind == tWord && (t.is("current_user") || t.is("session_user")) && !followedBy(toks, i, "(") && !precededByDot(out):
 			out = append(out, sqlToken{tString, quoteString(env.user)})
 			continue
@@ -164,6 +168,30 @@ func rewriteExpressions(toks []sqlToken, env *transEnv) ([]sqlToken, *pgError) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// publicSchema reports whether toks[i] is the schema name public
+// qualifying the name that follows it: public.t, "public"."t".
+func publicSchema(toks []sqlToken, i int) bool {
+	t := toks[i]
+	if !(t.kind == tWord && strings.EqualFold(t.text, "public") || t.kind == tQIdent && identName(t) == "public") {
+		return false
+	}
+	return i+2 < len(toks) && toks[i+1].is(".") && (toks[i+2].kind == tWord || toks[i+2].kind == tQIdent)
+}
+
+// tableKeyword reports whether the last significant token of out is a
+// keyword a table name follows.
+func tableKeyword(out []sqlToken) bool {
+	j := prevNonSpace(out, len(out))
+	if j < 0 || out[j].kind != tWord {
+		return false
+	}
+	switch strings.ToUpper(out[j].text) {
+	case "FROM", "JOIN", "INTO", "UPDATE", "TABLE", "EXISTS", "ON", "REFERENCES", "TRUNCATE", "ONLY", "VIEW", "INDEX":
+		return true
+	}
+	return false
 }
 
 func followedBy(toks []sqlToken, i int, p string) bool {
@@ -348,12 +376,21 @@ func dropStatements(sig []sqlToken) ([]string, *pgError) {
 	names := splitOnCommas(sig[i:end])
 	out := make([]string, 0, len(names))
 	for _, n := range names {
+		n = unqualified(n)
 		if len(n) == 0 {
 			return nil, newPgError(codeSyntaxError, "syntax error in DROP: a name is missing")
 		}
 		out = append(out, head+" "+joinSpaced(n))
 	}
 	return out, nil
+}
+
+// unqualified drops the schema public from a name's tokens.
+func unqualified(n []sqlToken) []sqlToken {
+	if len(n) == 3 && publicSchema(n, 0) {
+		return n[2:]
+	}
+	return n
 }
 
 func splitOnCommas(sig []sqlToken) [][]sqlToken {
@@ -398,6 +435,7 @@ func truncateStatements(sig []sqlToken) ([]string, *pgError) {
 		if len(n) > 0 && n[len(n)-1].is("*") {
 			n = n[:len(n)-1]
 		}
+		n = unqualified(n)
 		if len(n) == 0 {
 			return nil, newPgError(codeSyntaxError, "syntax error in TRUNCATE: a table name is missing")
 		}
