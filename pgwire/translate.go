@@ -57,6 +57,9 @@ func translateStatement(sql string, env *transEnv) ([]string, *pgError) {
 	if err != nil {
 		return nil, err
 	}
+	if toks, err = rewriteClauses(toks); err != nil {
+		return nil, err
+	}
 	sig = significant(toks)
 	switch {
 	case sig[0].is("DROP") && len(sig) > 2 && (sig[1].is("TABLE") || sig[1].is("VIEW") || sig[1].is("INDEX") || sig[1].is("TRIGGER")):
