@@ -32,19 +32,29 @@ triggers. Restore it into an empty database with
 			if err != nil {
 				return err
 			}
+			if to != "" {
+				if _, err := os.Lstat(to); err == nil {
+					return sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file (dump never replaces one)", "%s already exists", to)
+				}
+			}
 			tmp, err := os.MkdirTemp("", "sqlink-dump-")
 			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(tmp)
 			pr, pw := io.Pipe()
+			backupErr := make(chan error, 1)
 			go func() {
 				_, err := c.Backup(cmd.Context(), args[0], true, pw)
 				pw.CloseWithError(err)
+				backupErr <- err
 			}()
 			path := filepath.Join(tmp, "db")
 			if _, err := storage.Restore(cmd.Context(), pr, path); err != nil {
 				pr.CloseWithError(err)
+				if berr := <-backupErr; berr != nil {
+					return berr
+				}
 				return err
 			}
 			var w io.Writer = m.Stdout

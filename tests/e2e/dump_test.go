@@ -57,6 +57,12 @@ WITH RECURSIVE n(i) AS (SELECT 5 UNION ALL SELECT i + 1 FROM n WHERE i < 1300) I
 			t.Errorf("%s:\nsrc %q\ndst %q", q, x, y)
 		}
 	}
+	if r := in.CLI("dump", "nosuch"); r.Code != 5 || !strings.Contains(r.Stderr, `database "nosuch" does not exist`) {
+		t.Errorf("dump of a missing database: %+v", r)
+	}
+	if r := in.CLI("dump", "src", "--to", f1); r.Code != 6 || !strings.Contains(r.Stderr, "already exists") {
+		t.Errorf("dump over an existing file: %+v", r)
+	}
 	// The trigger came back.
 	in.MustPsql("dst", "INSERT INTO p VALUES (3, 'three')")
 	if got := in.MustPsql("dst", "SELECT t FROM ch WHERE p = 3"); got != "auto; made" {
