@@ -161,7 +161,14 @@ type copyParser struct {
 	done    bool
 	buf     []byte
 	oids    []uint32 // the columns' types, to decode values as a Bind does
-	fields  []*string
+	long    []byte   // a line longer than the reader's buffer
+	fields  []copyField
+}
+
+// copyField is one field of a record.
+type copyField struct {
+	s    string
+	null bool
 }
 
 // nextValues reads the next record into args, each value decoded by its
@@ -176,7 +183,7 @@ func (p *copyParser) nextValues(args []driver.NamedValue) error {
 		return err
 	}
 	for i, f := range rec {
-		if f == nil {
+		if f.null {
 			args[i].Value = nil
 			continue
 		}
@@ -184,7 +191,17 @@ func (p *copyParser) nextValues(args []driver.NamedValue) error {
 		if i < len(p.oids) {
 			oid = p.oids[i]
 		}
-		v, err := decodeParam(oid, 0, []byte(*f))
+		switch oid {
+		case oidInt2, oidInt4, oidInt8:
+			if n, err := strconv.ParseInt(f.s, 10, 64); err == nil {
+				args[i].Value = n
+				continue
+			}
+		case oidText, oidUnknown:
+			args[i].Value = f.s
+			continue
+		}
+		v, err := decodeParam(oid, 0, []byte(f.s))
 		if err != nil {
 			pe := toPgError(err)
 			pe.Message = fmt.Sprintf("%s (COPY %s, line %d, column %s)", pe.Message, p.spec.tableName, p.recLine, p.names[i])
@@ -203,8 +220,17 @@ func (p *copyParser) fail(format string, args ...any) error {
 
 // readRaw returns the next physical line with its line ending, io.EOF
 // at the end of the data.
+// The line is valid until the next read.
 func (p *copyParser) readRaw() ([]byte, error) {
-	line, err := p.r.ReadBytes('\n')
+	line, err := p.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		p.long = append(p.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = p.r.ReadSlice('\n')
+			p.long = append(p.long, line...)
+		}
+		line = p.long
+	}
 	if err == io.EOF && len(line) > 0 {
 		err = nil
 	}
@@ -221,8 +247,9 @@ func stripEOL(line []byte) []byte {
 	return bytes.TrimSuffix(line, []byte{'\r'})
 }
 
-// next returns the next record's fields (nil for NULL), or io.EOF.
-func (p *copyParser) next() ([]*string, error) {
+// next returns the next record's fields, or io.EOF. The slice is reused
+// by the next call.
+func (p *copyParser) next() ([]copyField, error) {
 	for {
 		if p.done {
 			// Data after the end marker is ignored, as PostgreSQL does.
@@ -261,7 +288,7 @@ func (p *copyParser) next() ([]*string, error) {
 			p.header = true
 			continue
 		}
-		var fields []*string
+		var fields []copyField
 		if p.spec.csv {
 			fields = p.csvFields(line)
 		} else {
@@ -280,7 +307,7 @@ func (p *copyParser) next() ([]*string, error) {
 			return nil, p.fail("extra data after last expected column")
 		}
 		for _, f := range fields {
-			if f != nil && !utf8.ValidString(*f) {
+			if !f.null && !utf8.ValidString(f.s) {
 				e := p.fail("invalid byte sequence for encoding \"UTF8\"").(*pgError)
 				e.Code = "22021"
 				return nil, e
@@ -307,9 +334,9 @@ func csvOpenQuote(line []byte, spec *copySpec) bool {
 
 // csvFields splits a CSV record; an unquoted field equal to the NULL
 // string is NULL, a quoted one never is.
-func (p *copyParser) csvFields(rec []byte) []*string {
+func (p *copyParser) csvFields(rec []byte) []copyField {
 	spec := p.spec
-	var out []*string
+	out := p.fields[:0]
 	var b []byte
 	i := 0
 	for {
@@ -340,12 +367,12 @@ func (p *copyParser) csvFields(rec []byte) []*string {
 			}
 		}
 		if !quoted && string(rec[raw:i]) == spec.null {
-			out = append(out, nil)
+			out = append(out, copyField{null: true})
 		} else {
-			s := string(b)
-			out = append(out, &s)
+			out = append(out, copyField{s: string(b)})
 		}
 		if i >= len(rec) {
+			p.fields = out
 			return out
 		}
 		i++ // the delimiter
@@ -354,8 +381,8 @@ func (p *copyParser) csvFields(rec []byte) []*string {
 
 // textFields splits a text-format record and decodes its backslash
 // escapes; a field whose raw text is the NULL string (\N) is NULL.
-func (p *copyParser) textFields(rec []byte) ([]*string, error) {
-	var out []*string
+func (p *copyParser) textFields(rec []byte) ([]copyField, error) {
+	out := p.fields[:0]
 	start := 0
 	for i := 0; i <= len(rec); i++ {
 		if i < len(rec) && rec[i] == '\\' {
@@ -368,16 +395,17 @@ func (p *copyParser) textFields(rec []byte) ([]*string, error) {
 		end := min(i, len(rec))
 		raw := rec[start:end]
 		if string(raw) == p.spec.null {
-			out = append(out, nil)
+			out = append(out, copyField{null: true})
 		} else {
 			s, err := p.unescape(raw)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &s)
+			out = append(out, copyField{s: s})
 		}
 		start = i + 1
 	}
+	p.fields = out
 	return out, nil
 }
 

@@ -143,10 +143,10 @@ func TestCopyPlan(t *testing.T) {
 }
 
 func TestCopyParser(t *testing.T) {
-	parse := func(spec *copySpec, ncols int, data string) ([][]*string, error) {
+	parse := func(spec *copySpec, ncols int, data string) ([][]copyField, error) {
 		spec.check()
 		p := &copyParser{spec: spec, r: bufioReader(data), ncols: ncols, names: []string{"a", "b", "c"}}
-		var out [][]*string
+		var out [][]copyField
 		for {
 			rec, err := p.next()
 			if err != nil {
@@ -155,18 +155,18 @@ func TestCopyParser(t *testing.T) {
 				}
 				return out, err
 			}
-			out = append(out, rec)
+			out = append(out, append([]copyField(nil), rec...))
 		}
 	}
-	show := func(recs [][]*string) string {
+	show := func(recs [][]copyField) string {
 		var b []string
 		for _, r := range recs {
 			var f []string
 			for _, v := range r {
-				if v == nil {
+				if v.null {
 					f = append(f, "NULL")
 				} else {
-					f = append(f, "["+*v+"]")
+					f = append(f, "["+v.s+"]")
 				}
 			}
 			b = append(b, strings.Join(f, ","))
