@@ -109,6 +109,11 @@ func refuseUnsupported(sig []sqlToken) *pgError {
 					return unsupportedError("ALTER TABLE ... OWNER TO", "Tables have no owners in sqlink; remove the statement.")
 				}
 			}
+			for i := 2; i < len(sig); i++ {
+				if serialTypes[strings.ToLower(w(i))] || w(i) == "IDENTITY" {
+					return unsupportedError("adding a "+strings.ToUpper(sig[i].text)+" column", "SQLite numbers only a table's rowid, declared with the table: create the table again with an INTEGER PRIMARY KEY column.")
+				}
+			}
 		}
 		switch obj := w(1); obj {
 		case "SEQUENCE", "SCHEMA", "FUNCTION", "TYPE", "DOMAIN", "ROLE", "USER", "DATABASE", "EXTENSION", "DEFAULT":

@@ -78,6 +78,8 @@ func TestTranslateRefuses(t *testing.T) {
 		{`CREATE EXTENSION pgcrypto`, codeNotSupported, "CREATE EXTENSION"},
 		{`GRANT SELECT ON t TO bob`, codeNotSupported, "GRANT"},
 		{`ALTER TABLE t OWNER TO bob`, codeNotSupported, "OWNER TO"},
+		{`ALTER TABLE t ADD COLUMN id bigserial`, codeNotSupported, "BIGSERIAL column"},
+		{`ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY`, codeNotSupported, "IDENTITY"},
 		{`CREATE TABLE t (id serial, v text)`, codeNotSupported, "SERIAL column that is not the primary key (id)"},
 		{`DROP TABLE a, b CASCADE`, codeNotSupported, "CASCADE"},
 		{`TRUNCATE a CASCADE`, codeNotSupported, "CASCADE"},
