@@ -11,10 +11,12 @@ import (
 )
 
 // PostgreSQL functions that need nothing from the session are registered
-// as SQLite functions (for every connection of the driver), which is
-// cleaner than rewriting their calls: now() and its kin, gen_random_uuid(),
-// current_schemas(), and set_config() for the settings that mean nothing
-// to SQLite (pg_dump's search_path).
+// as SQLite functions, which is cleaner than rewriting their calls: now()
+// and its kin, gen_random_uuid(), current_schemas(), and set_config() for
+// the settings that mean nothing to SQLite (pg_dump's search_path). The
+// driver applies registrations to the connections it opens afterwards, so
+// this is done in init, before storage opens any: a connection opened
+// without them would fail a statement (or a DEFAULT (now())) that uses one.
 func init() {
 	ts := func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
 		return time.Now().UTC().Format("2006-01-02 15:04:05.000000+00"), nil
