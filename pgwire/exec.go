@@ -453,6 +453,9 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		}
 		return c.sendRows(pt, describe, cols, rows)
 	case planDeallocate:
+		if p.verb == "DISCARD ALL" {
+			c.closeCursors(true)
+		}
 		if p.name == "" {
 			for name, ps := range c.stmts {
 				if name != "" {

@@ -177,8 +177,8 @@ CLOSE c;
 DECLARE h CURSOR WITH HOLD FOR SELECT a * 10 FROM t WHERE a < 3 ORDER BY a;
 COMMIT;
 FETCH FORWARD 5 FROM h;
-CLOSE ALL;`)
-	want := "BEGIN\nDECLARE CURSOR\n1\n2\n3\nMOVE 1\n5\nCLOSE CURSOR\nDECLARE CURSOR\nCOMMIT\n10\n20\nCLOSE CURSOR ALL"
+DISCARD ALL;`)
+	want := "BEGIN\nDECLARE CURSOR\n1\n2\n3\nMOVE 1\n5\nCLOSE CURSOR\nDECLARE CURSOR\nCOMMIT\n10\n20\nDISCARD ALL"
 	// psql -At prints tags only for statements without rows.
 	if strings.ReplaceAll(got, "\n\n", "\n") != want {
 		t.Fatalf("cursor session:\n%s\nwant\n%s", got, want)
@@ -187,6 +187,7 @@ CLOSE ALL;`)
 	for _, tc := range []struct{ script, want string }{
 		{"DECLARE c CURSOR FOR SELECT 1", "DECLARE CURSOR can only be used in transaction blocks"},
 		{"BEGIN; FETCH 1 FROM nope", `cursor "nope" does not exist`},
+		{"DECLARE h CURSOR WITH HOLD FOR SELECT 1; CLOSE ALL; FETCH h", `cursor "h" does not exist`},
 		{"BEGIN; DECLARE c SCROLL CURSOR FOR SELECT 1", "SCROLL cursor"},
 		{"BEGIN; DECLARE c CURSOR FOR SELECT 1; FETCH PRIOR FROM c", "cursor can only scan forward"},
 	} {
