@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -28,9 +29,16 @@ func (r *copyInReader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
-		msg, err := r.c.be.Receive()
+		c := r.c
+		c.mu.Lock()
+		if dl := c.stmtDeadline; !dl.IsZero() {
+			// statement_timeout holds while the COPY waits for data too.
+			_ = c.nc.SetReadDeadline(dl)
+		}
+		c.mu.Unlock()
+		msg, err := c.be.Receive()
 		if err != nil {
-			r.err = &copyConnError{err}
+			r.err = c.copyReceiveError(err)
 			continue
 		}
 		switch m := msg.(type) {
@@ -49,6 +57,24 @@ func (r *copyInReader) Read(p []byte) (int, error) {
 	n := copy(p, r.pending)
 	r.pending = r.pending[n:]
 	return n, nil
+}
+
+// copyReceiveError says why reading COPY data failed: the session was
+// terminated, the statement timed out waiting for data (the connection
+// ends: the client is somewhere in a message), or the connection broke.
+func (c *clientConn) copyReceiveError(err error) error {
+	c.mu.Lock()
+	terminated := c.fatal != nil
+	timedOut := !c.stmtDeadline.IsZero() && !time.Now().Before(c.stmtDeadline)
+	c.mu.Unlock()
+	switch {
+	case terminated:
+		return newPgError(codeQueryCanceled, "canceling statement: the session was terminated")
+	case isTimeout(err) && timedOut:
+		c.terminate(newPgError(codeQueryCanceled, "terminating connection: COPY data stopped arriving before statement_timeout"))
+		return newPgError(codeQueryCanceled, "canceling statement due to statement timeout")
+	}
+	return &copyConnError{err}
 }
 
 // copyConnError is a connection failure while reading COPY data.

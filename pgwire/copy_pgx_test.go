@@ -3,8 +3,10 @@ package pgwire_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sqlink/sqlink/pgwire"
@@ -116,5 +118,37 @@ func TestPgxCopyAndCursors(t *testing.T) {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A COPY FROM whose client stops sending data ends at statement_timeout,
+// with the connection (the client is somewhere in a message), and its
+// write lock goes with it.
+func TestPgxCopyStalledClientTimesOut(t *testing.T) {
+	s := mustStartServer(t, pgwire.Config{})
+	ctx := context.Background()
+	conn := mustConnect(t, s.dsn("app"))
+	if _, err := conn.Exec(ctx, `CREATE TABLE s (a int)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SET statement_timeout = '300ms'`); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("1\n2\n")) // then nothing more
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err := conn.PgConn().CopyFrom(cctx, pr, `COPY s FROM STDIN`)
+	if code := pgCode(err); code != "57014" {
+		t.Fatalf("stalled COPY: %v (code %q)", err, code)
+	}
+	other := mustConnect(t, s.dsn("app"))
+	if _, err := other.Exec(ctx, `INSERT INTO s VALUES (3)`); err != nil {
+		t.Fatalf("write after the stalled COPY: %v", err)
+	}
+	var n int
+	if err := other.QueryRow(ctx, `SELECT count(*) FROM s`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count %d, %v", n, err)
 	}
 }
