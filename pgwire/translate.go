@@ -98,6 +98,12 @@ func refuseUnsupported(sig []sqlToken) *pgError {
 		case "SEQUENCE", "EXTENSION", "SCHEMA", "FUNCTION", "PROCEDURE", "TYPE", "DOMAIN", "ROLE", "USER", "DATABASE", "AGGREGATE", "OPERATOR", "POLICY", "PUBLICATION", "SUBSCRIPTION", "RULE", "TABLESPACE", "MATERIALIZED":
 			return unsupportedError("CREATE "+obj, "sqlink runs SQLite's dialect: tables, indexes, views and triggers. Integer keys that number themselves are INTEGER PRIMARY KEY columns (SERIAL is translated to one).")
 		}
+	case "DO", "CALL":
+		return unsupportedError(w(0)+" (PL/pgSQL and procedures)", "Run the statements themselves; SQLite has no procedural language.")
+	case "PREPARE", "EXECUTE":
+		return unsupportedError("SQL-level "+w(0), "Use your driver's prepared statements (the extended query protocol).")
+	case "REFRESH", "CLUSTER", "SECURITY", "IMPORT":
+		return unsupportedError(w(0), "sqlink runs SQLite's dialect.")
 	case "GRANT", "REVOKE":
 		return unsupportedError(w(0), "Permissions are managed with sqlink login grant (see sqlink login --help).")
 	case "COMMENT":

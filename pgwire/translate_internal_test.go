@@ -77,6 +77,8 @@ func TestTranslateRefuses(t *testing.T) {
 		{`CREATE INDEX i ON t USING gin (a)`, codeNotSupported, "USING gin"},
 		{`CREATE EXTENSION pgcrypto`, codeNotSupported, "CREATE EXTENSION"},
 		{`GRANT SELECT ON t TO bob`, codeNotSupported, "GRANT"},
+		{`DO $$ BEGIN PERFORM 1; END $$`, codeNotSupported, "DO (PL/pgSQL"},
+		{`PREPARE p AS SELECT 1`, codeNotSupported, "PREPARE"},
 		{`ALTER TABLE t OWNER TO bob`, codeNotSupported, "OWNER TO"},
 		{`ALTER TABLE t ADD COLUMN id bigserial`, codeNotSupported, "BIGSERIAL column"},
 		{`ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY`, codeNotSupported, "IDENTITY"},
