@@ -59,6 +59,26 @@ func (r *copyInReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// copyColumns returns the columns COPY of a table moves: those named,
+// or all but the generated ones, as PostgreSQL does.
+func (c *clientConn) copyColumns(ctx context.Context, spec *copySpec) ([]string, error) {
+	if spec.cols != nil {
+		return spec.cols, nil
+	}
+	rows, err := c.queryAll(ctx, "SELECT name FROM pragma_table_info(?)", spec.tableName)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, newPgError(codeUndefinedTable, fmt.Sprintf("relation %q does not exist", spec.tableName))
+	}
+	cols := make([]string, len(rows))
+	for i, r := range rows {
+		cols[i] = quoteIdent(asString(r[0]))
+	}
+	return cols, nil
+}
+
 // copyReceiveError says why reading COPY data failed: the session was
 // terminated, the statement timed out waiting for data (the connection
 // ends: the client is somewhere in a message), or the connection broke.
@@ -95,18 +115,9 @@ func msgType(m pgproto3.FrontendMessage) byte {
 // fails the COPY with 22P04 naming its line, and nothing of it is
 // committed. Memory stays bounded by the longest row.
 func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
-	cols := spec.cols
-	if cols == nil {
-		rows, err := c.queryAll(ctx, "SELECT name FROM pragma_table_info(?)", spec.tableName)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return newPgError(codeUndefinedTable, fmt.Sprintf("relation %q does not exist", spec.tableName))
-		}
-		for _, r := range rows {
-			cols = append(cols, quoteIdent(asString(r[0])))
-		}
+	cols, err := c.copyColumns(ctx, spec)
+	if err != nil {
+		return err
 	}
 	ins := "INSERT INTO " + spec.table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 	names := make([]string, len(cols))

@@ -16,11 +16,11 @@ import (
 func (c *clientConn) copyTo(ctx context.Context, spec *copySpec) error {
 	q := spec.query
 	if q == "" {
-		cols := "*"
-		if spec.cols != nil {
-			cols = strings.Join(spec.cols, ", ")
+		cols, err := c.copyColumns(ctx, spec)
+		if err != nil {
+			return err
 		}
-		q = "SELECT " + cols + " FROM " + spec.table
+		q = "SELECT " + strings.Join(cols, ", ") + " FROM " + spec.table
 	}
 	qp := c.planFor(q)
 	switch {

@@ -88,6 +88,18 @@ func TestPgxCopyAndCursors(t *testing.T) {
 		t.Errorf("bad boolean: %v", err)
 	}
 
+	// A generated column is not copied, either way.
+	if _, err := conn.Exec(ctx, `CREATE TABLE g (a int, b int GENERATED ALWAYS AS (a * 2))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("1\n2\n"), `COPY g FROM STDIN`); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if _, err := conn.PgConn().CopyTo(ctx, &buf, `COPY g TO STDOUT`); err != nil || buf.String() != "1\n2\n" {
+		t.Fatalf("COPY g TO: %q, %v", buf.String(), err)
+	}
+
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
