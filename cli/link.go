@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +32,8 @@ func sideError(role string, err error) error {
 type linkSides struct {
 	primary, primaryToken     string
 	secondary, secondaryToken string
+
+	primaryFingerprint, secondaryFingerprint string // per-side TLS pins
 }
 
 func (ls *linkSides) addFlags(fs *pflag.FlagSet) {
@@ -40,6 +41,8 @@ func (ls *linkSides) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&ls.primaryToken, "primary-token", "", "admin token for the primary (env SQLINK_PRIMARY_TOKEN, else --token)")
 	fs.StringVar(&ls.secondary, "secondary", "", "admin API URL of the secondary instance (env SQLINK_SECONDARY)")
 	fs.StringVar(&ls.secondaryToken, "secondary-token", "", "admin token for the secondary (env SQLINK_SECONDARY_TOKEN, else --token)")
+	fs.StringVar(&ls.primaryFingerprint, "primary-fingerprint", "", "the primary's TLS certificate fingerprint (env SQLINK_PRIMARY_FINGERPRINT, else --fingerprint; or trust both with --ca-file)")
+	fs.StringVar(&ls.secondaryFingerprint, "secondary-fingerprint", "", "the secondary's TLS certificate fingerprint (env SQLINK_SECONDARY_FINGERPRINT, else --fingerprint; or trust both with --ca-file)")
 }
 
 // sideClient is one instance a link command talks to.
@@ -82,9 +85,9 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		return m.env("token")
 	}
 	var out []sideClient
-	for _, x := range []struct{ role, url, token, flag string }{
-		{"primary", p, token(ls.primaryToken, "primary-token"), "--primary-token"},
-		{"secondary", s, token(ls.secondaryToken, "secondary-token"), "--secondary-token"},
+	for _, x := range []struct{ role, url, token, flag, fp string }{
+		{"primary", p, token(ls.primaryToken, "primary-token"), "--primary-token", ls.primaryFingerprint},
+		{"secondary", s, token(ls.secondaryToken, "secondary-token"), "--secondary-token", ls.secondaryFingerprint},
 	} {
 		if x.url == "" {
 			continue
@@ -92,11 +95,12 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		if x.token == "" {
 			return nil, sqlink.Errorf(sqlink.EUNAUTHORIZED, fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN", x.flag, strings.ToUpper(x.role)), "no admin token given for the %s", x.role)
 		}
-		u := x.url
-		if !strings.Contains(u, "://") {
-			u = "http://" + u
+		u := withScheme(x.url)
+		c, err := adminClient(u, x.token, m.trust(x.fp, "--"+x.role+"-fingerprint", x.role+"-fingerprint"))
+		if err != nil {
+			return nil, err
 		}
-		c := adminapi.NewClient(u, x.token, &http.Client{}).WithUnauthorizedHint(
+		c = c.WithUnauthorizedHint(
 			fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN to a valid token of the %s %s", x.flag, strings.ToUpper(x.role), x.role, u))
 		out = append(out, sideClient{Role: x.role, URL: u, Client: c})
 	}
@@ -110,12 +114,9 @@ func (m *Main) serverURL() string {
 		u = m.env("server")
 	}
 	if u == "" {
-		u = "http://" + defaultAdminHost
+		u = "https://" + defaultAdminHost
 	}
-	if !strings.Contains(u, "://") {
-		u = "http://" + u
-	}
-	return u
+	return withScheme(u)
 }
 
 func (m *Main) linkCommand() *cobra.Command {
@@ -157,6 +158,11 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			cs, err := sides.clients(m, cmd, true)
 			if err != nil {
 				return err
+			}
+			for _, c := range cs {
+				if err := refuseClearTokens(c.Role, c.URL); err != nil {
+					return err
+				}
 			}
 			opts.Databases = splitList(databases)
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))

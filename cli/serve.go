@@ -56,6 +56,7 @@ type serverSettings struct {
 	StatementTimeout string
 	LockTimeout      string
 	IdleInTxTimeout  string
+	tlsSettings
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -85,6 +86,7 @@ type fileConfig struct {
 	StatementTimeout string `yaml:"statement-timeout"`
 	LockTimeout      string `yaml:"lock-timeout"`
 	IdleInTxTimeout  string `yaml:"idle-in-transaction-session-timeout"`
+	tlsFileConfig    `yaml:",inline"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -111,6 +113,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
 		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
 		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
+		s.tlsSettings.addFlags(fs)
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -132,7 +135,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout, tls-cert, tls-key, require-client-tls, insecure-admin-http",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -209,6 +212,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		} else if fc.MetricsAuth != nil {
 			s.MetricsAuth = *fc.MetricsAuth
 		}
+	}
+	if err := s.tlsSettings.resolve(m, fs, fc.tlsFileConfig); err != nil {
+		return err
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
@@ -287,7 +293,7 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
-	return server.Config{
+	cfg := server.Config{
 		MaxTransactionBytes: maxTx,
 		SQLiteHeapLimit:     heap,
 		LinkLogCapBytes:     logCap,
@@ -309,7 +315,9 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		AdminReadTimeout:      s.AdminReadTimeout,
 		AdminIdleTimeout:      s.AdminIdleTimeout,
 		MetricsAuth:           s.MetricsAuth,
-	}, nil
+	}
+	s.tlsSettings.apply(&cfg)
+	return cfg, nil
 }
 
 // sessionTimeout parses a session timeout setting as PostgreSQL writes it
@@ -384,6 +392,7 @@ func (m *Main) printInit(res server.InitResult) error {
 	}
 	fmt.Fprintf(m.Stdout, "Initialised instance %q (id %s).\n", res.Name, res.InstanceID)
 	fmt.Fprintf(m.Stdout, "Endpoint certificate %s, valid until %s.\n", res.CertFingerprint, res.CertNotAfter.Format(time.RFC3339))
+	m.printInitTLS(res)
 	if res.Token != "" {
 		fmt.Fprintf(m.Stdout, "Admin token (sysadmin), shown only once: %s\n", res.Token)
 	}
@@ -431,6 +440,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		return err
 	}
 	if initRes != nil {
+		if cfg.TLSCertFile != "" {
+			initRes.TLSFingerprint = "" // the listeners serve the operator's certificate
+		}
 		if err := m.printInit(*initRes); err != nil {
 			return err
 		}
@@ -439,7 +451,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		s.Close(context.Background())
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin http://%s\n", s.Name(), s.ClientAddr(), s.AdminAddr())
+	stopHUP := reloadOnSIGHUP(s)
+	defer stopHUP()
+	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin %s\n", s.Name(), s.ClientAddr(), s.AdminURL())
 	<-ctx.Done()
 	timeout := cfg.ShutdownTimeout
 	if timeout == 0 {

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -32,9 +33,11 @@ const flushThreshold = 64 << 10
 // session; other goroutines only call terminate and cancelRunning.
 type clientConn struct {
 	srv *Server
-	nc  net.Conn
+	nc  net.Conn // a *tls.Conn once TLS started (guarded by mu for terminate)
 	be  *pgproto3.Backend
 	log *slog.Logger
+
+	tlsState *tls.ConnectionState // set by startTLS before the session registers
 
 	pid    uint32
 	secret [4]byte
@@ -195,7 +198,7 @@ func (c *clientConn) sendFatal(pe *pgError) {
 }
 
 func (c *clientConn) serve() {
-	defer c.nc.Close()
+	defer func() { c.nc.Close() }() // the TLS conn, once started
 	defer c.cancel()
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.StartupTimeout))
 	ok, err := false, error(nil)
@@ -256,7 +259,15 @@ func (c *clientConn) startup() (ok bool, err error) {
 			return false, newPgError(codeProtocolViolation, "invalid startup packet: "+err.Error())
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+		case *pgproto3.SSLRequest:
+			if err := c.startTLS(); err != nil {
+				if pe := (*pgError)(nil); errors.As(err, &pe) {
+					return false, pe
+				}
+				c.log.Debug("pgwire: TLS not started", "remote", c.nc.RemoteAddr().String(), "err", err)
+				return false, nil
+			}
+		case *pgproto3.GSSEncRequest:
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return false, nil
 			}
@@ -268,6 +279,9 @@ func (c *clientConn) startup() (ok bool, err error) {
 		default:
 			return false, newPgError(codeProtocolViolation, "unexpected startup message")
 		}
+	}
+	if err := c.checkTLS(); err != nil {
+		return false, err
 	}
 	var unknown []string
 	for k, v := range sm.Parameters {

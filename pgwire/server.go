@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -75,6 +76,11 @@ type Config struct {
 	// authentication, however slowly the client sends (a deadline on the
 	// socket, not a per-read timeout). Default DefaultStartupTimeout.
 	StartupTimeout time.Duration
+	// TLS, when set, is offered to clients that send an SSLRequest
+	// (sslmode=require and up); nil answers 'N', no TLS.
+	TLS *tls.Config
+	// RequireTLS refuses a session that did not start TLS with FATAL 28000.
+	RequireTLS bool
 }
 
 // Validate reports a configuration that cannot work.

@@ -82,6 +82,10 @@ func lookupSynthetic(s string) *synthetic {
 	if syn := fixedQueries[n]; syn != nil {
 		return syn
 	}
+	if syn := lookupStatSSL(n); syn != nil {
+		return syn
+	}
+
 	if syn := lookupActivity(s, n); syn != nil {
 		return syn
 	}

@@ -200,11 +200,27 @@ func itoa(n int32) string { return strconv.Itoa(int(n)) }
 // statement runs: the statement is interrupted and the write lock freed
 // at once, not when the statement ends by itself (never, here).
 func TestClientGoneMidStatement(t *testing.T) {
-	s := mustStartServer(t, pgwire.Config{})
+	t.Run("plain", func(t *testing.T) { clientGoneMidStatement(t, false) })
+	t.Run("tls", func(t *testing.T) { clientGoneMidStatement(t, true) })
+}
+
+func clientGoneMidStatement(t *testing.T, useTLS bool) {
+	cfg, ssl := pgwire.Config{}, "sslmode=disable"
+	if useTLS {
+		cfg.TLS, _ = mustTLSConfig(t)
+		ssl = "sslmode=require"
+	}
+	s := mustStartServer(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a := mustConnect(t, s.dsn("app"))
-	b := mustConnect(t, s.dsn("app"))
+	a := mustConnect(t, s.dsn("app", ssl))
+	b := mustConnect(t, s.dsn("app", ssl))
+	if useTLS {
+		var on bool
+		if err := a.QueryRow(ctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&on); err != nil || !on {
+			t.Fatalf("session is not over TLS: %v %v", on, err)
+		}
+	}
 	if _, err := b.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 0)"); err != nil {
 		t.Fatal(err)
 	}

@@ -117,6 +117,23 @@ type Config struct {
 	// at which the process kills itself with SIGKILL (see failpoints in failover.go).
 	// Open reads SQLINK_FAILPOINT when it is empty.
 	Failpoint string
+
+	// TLSCertFile and TLSKeyFile are the PEM certificate (chain) and key
+	// the client and admin listeners serve; empty: the self-signed pair in
+	// the data directory (see tlscert.go). Both or neither.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSReloadInterval is how often the certificate files are checked for
+	// a change (default DefaultTLSReloadInterval; negative: only on
+	// ReloadTLS).
+	TLSReloadInterval time.Duration
+	// RequireClientTLS refuses PostgreSQL sessions that did not start TLS
+	// (FATAL 28000). Without it plain-text sessions stay possible.
+	RequireClientTLS bool
+	// InsecureAdminHTTP serves the admin API over plain HTTP instead of
+	// HTTPS: tokens then cross the network in clear, so it must be asked
+	// for explicitly (and is logged as a warning off loopback).
+	InsecureAdminHTTP bool
 }
 
 // Session timeout defaults. PostgreSQL turns all three off by default, but
@@ -223,6 +240,9 @@ func (c Config) withDefaults() Config {
 	if c.FailoverDrainTimeout == 0 {
 		c.FailoverDrainTimeout = DefaultFailoverDrainTimeout
 	}
+	if c.TLSReloadInterval == 0 {
+		c.TLSReloadInterval = DefaultTLSReloadInterval
+	}
 	return c
 }
 
@@ -248,6 +268,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return sqlink.Errorf(sqlink.EINVALID, "pass both --tls-cert and --tls-key, or neither for the self-signed certificate init made",
+			"a TLS certificate needs both its certificate file and its key file")
 	}
 	return nil
 }

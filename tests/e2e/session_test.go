@@ -279,7 +279,7 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 	})
 
 	t.Run("NonAdminLogin", func(t *testing.T) {
-		c := adminapi.NewClient("http://"+in.AdminAddr, in.Token, nil)
+		c := in.API()
 		if err := c.CreateLogin(ctx, "bob", "pw-bob"); err != nil {
 			t.Fatal(err)
 		}
