@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,38 @@ func TestPgxCopyStalledClientTimesOut(t *testing.T) {
 	var n int
 	if err := other.QueryRow(ctx, `SELECT count(*) FROM s`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("count %d, %v", n, err)
+	}
+}
+
+// A COPY FROM that runs long enough for the disconnect watch to start
+// (watch.go) reads all its data intact, over plain TCP and over TLS.
+func TestPgxCopyLongerThanTheWatchDelay(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tls"}[useTLS], func(t *testing.T) {
+			cfg, ssl := pgwire.Config{}, "sslmode=disable"
+			if useTLS {
+				cfg.TLS, _ = mustTLSConfig(t)
+				ssl = "sslmode=require"
+			}
+			s := mustStartServer(t, cfg)
+			ctx := context.Background()
+			conn := mustConnect(t, s.dsn("app", ssl))
+			if _, err := conn.Exec(ctx, `CREATE TABLE big (a int, b text)`); err != nil {
+				t.Fatal(err)
+			}
+			const n = 200000
+			var data bytes.Buffer
+			for i := range n {
+				data.WriteString(strconv.Itoa(i) + "\tsome text to make the row longer than a few bytes\n")
+			}
+			tag, err := conn.PgConn().CopyFrom(ctx, &data, `COPY big FROM STDIN`)
+			if err != nil || tag.RowsAffected() != n {
+				t.Fatalf("COPY: %v, %v", tag, err)
+			}
+			var sum int64
+			if err := conn.QueryRow(ctx, `SELECT sum(a) FROM big WHERE b = 'some text to make the row longer than a few bytes'`).Scan(&sum); err != nil || sum != int64(n)*(n-1)/2 {
+				t.Fatalf("sum %d, %v", sum, err)
+			}
+		})
 	}
 }
