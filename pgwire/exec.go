@@ -169,6 +169,7 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 	n := max(len(m.ParameterOIDs), p.nparams)
 	ps.paramOIDs = make([]uint32, n)
 	copy(ps.paramOIDs, m.ParameterOIDs)
+	fillCastOIDs(ps.paramOIDs, p.castOIDs)
 	if p.kind == planSQL {
 		ctx := c.startQuery()
 		err := c.declare(p)

@@ -40,7 +40,8 @@ type plan struct {
 	nparams  int
 	synth    *synthetic
 	err      *pgError
-	x        any // the parsed statement of planMulti, planAddPK, planCopy, planCursor
+	x        any      // the parsed statement of planMulti, planAddPK, planCopy, planCursor
+	castOIDs []uint32 // parameter types given by casts ($1::int4), by N-1 (translate_cast.go)
 }
 
 // buildPlan classifies one statement.

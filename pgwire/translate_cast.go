@@ -185,3 +185,63 @@ func castExpr(operand []sqlToken, typ string) (string, *pgError) {
 	}
 	return "", unsupportedError("a cast to type "+strconv.Quote(typ), "Use CAST(x AS TEXT|INTEGER|REAL|NUMERIC|BLOB), SQLite's types.")
 }
+
+// castOIDs are the types a cast gives a parameter ($1::int4) that the
+// parameter decoder reads in both formats.
+var castOIDs = map[string]uint32{
+	"int2": oidInt2, "smallint": oidInt2, "int4": oidInt4, "int": oidInt4, "integer": oidInt4,
+	"int8": oidInt8, "bigint": oidInt8, "oid": oidOID,
+	"float4": oidFloat4, "real": oidFloat4, "float8": oidFloat8, "double precision": oidFloat8, "float": oidFloat8,
+	"bool": oidBool, "boolean": oidBool, "bytea": oidBytea,
+	"text": oidText, "varchar": oidVarchar, "character varying": oidVarchar, "bpchar": oidBPChar, "name": oidName,
+	"timestamp": oidTimestamp, "timestamptz": oidTimestamptz, "timestamp with time zone": oidTimestamptz,
+	"date": oidDate, "uuid": oidUUID, "json": oidJSON, "jsonb": oidJSONB,
+}
+
+// paramCastOIDs returns the types that casts in sql give its parameters
+// ($1::int4 makes $1 an int4), indexed by parameter number - 1, or nil:
+// PostgreSQL infers a parameter's type from such a cast, and clients that
+// leave the type unspecified encode the value by the type the server
+// reports. The translation turns the casts into CAST(... AS ...), which
+// no longer says it.
+func paramCastOIDs(sql string) []uint32 {
+	if !strings.Contains(sql, "::") {
+		return nil
+	}
+	toks := lexSQL(sql)
+	var out []uint32
+	for i, t := range toks {
+		if t.kind != tParam || len(t.text) < 2 || t.text[0] != '$' {
+			continue
+		}
+		n, err := strconv.Atoi(t.text[1:])
+		if err != nil || n < 1 || n > 1<<16 {
+			continue
+		}
+		j := nextNonSpace(toks, i+1)
+		if j >= len(toks) || !toks[j].is("::") {
+			continue
+		}
+		typ, _, perr := parseTypeName(toks[j+1:])
+		if perr != nil || castOIDs[typ] == 0 {
+			continue
+		}
+		for len(out) < n {
+			out = append(out, 0)
+		}
+		if out[n-1] == 0 {
+			out[n-1] = castOIDs[typ]
+		}
+	}
+	return out
+}
+
+// fillCastOIDs sets the unspecified (0) parameter types of oids to those
+// casts give them.
+func fillCastOIDs(oids, casts []uint32) {
+	for i := range min(len(oids), len(casts)) {
+		if oids[i] == 0 {
+			oids[i] = casts[i]
+		}
+	}
+}

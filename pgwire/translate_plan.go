@@ -73,6 +73,7 @@ func (c *clientConn) translatePlan(p *plan) *plan {
 		return &plan{kind: planRefuse, err: err}
 	}
 	q := *p
+	q.castOIDs = paramCastOIDs(p.sql)
 	switch p.verb {
 	case "TRUNCATE":
 		q.verb = "TRUNCATE TABLE"
