@@ -141,7 +141,7 @@ func (c *clientConn) copyFrom(ctx context.Context, spec *copySpec) error {
 			}
 			ds, err := pc.PrepareContext(ctx, ins)
 			if err != nil {
-				return err
+				return c.refused(err) // the sandbox's reason, not SQLite's "not authorized"
 			}
 			defer ds.Close()
 			ec, ok := ds.(driver.StmtExecContext)
