@@ -1,8 +1,6 @@
 package pgwire
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -112,86 +110,5 @@ func TestParseAddPrimaryKey(t *testing.T) {
 	}
 	if a := parseAddPrimaryKey(`ALTER TABLE t ADD COLUMN c int`); a != nil {
 		t.Fatalf("got %+v", a)
-	}
-}
-
-func TestCopyPlan(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want copySpec
-	}{
-		{`copy pgbench_accounts from stdin with (freeze on)`, copySpec{table: "pgbench_accounts", tableName: "pgbench_accounts", from: true, delim: '\t', null: `\N`, quote: '"'}},
-		{`COPY public.t (a, "b") FROM STDIN WITH CSV HEADER DELIMITER AS ';' NULL AS 'x'`, copySpec{table: "t", tableName: "t", cols: []string{"a", `"b"`}, from: true, csv: true, header: true, delim: ';', null: "x", quote: '"', escape: '"', delimSet: true, nullSet: true}},
-		{`COPY t TO STDOUT (FORMAT csv, HEADER true, QUOTE '''', FORCE_QUOTE *)`, copySpec{table: "t", tableName: "t", csv: true, header: true, delim: ',', quote: '\'', escape: '\'', forceAll: true}},
-		{`copy (select 1; ) to stdout`, copySpec{query: "select 1;", delim: '\t', null: `\N`, quote: '"'}},
-	} {
-		p := buildPlan(tc.in)
-		if p.kind != planCopy {
-			t.Errorf("%q: kind %d, err %v", tc.in, p.kind, p.err)
-			continue
-		}
-		got := *p.x.(*copySpec)
-		if strings.Join(got.cols, ",") != strings.Join(tc.want.cols, ",") {
-			t.Errorf("%q: cols %q want %q", tc.in, got.cols, tc.want.cols)
-		}
-		got.cols, tc.want.cols = nil, nil
-		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.want) {
-			t.Errorf("%q:\n got %+v\nwant %+v", tc.in, got, tc.want)
-		}
-	}
-	for _, in := range []string{`COPY t FROM '/etc/passwd'`, `COPY t TO PROGRAM 'ls'`, `COPY t FROM STDIN (FORMAT binary, HEADER)`, `COPY t FROM STDIN BINARY CSV`, `COPY t`, `COPY (select 1) FROM STDIN`} {
-		if p := buildPlan(in); p.kind != planRefuse || p.err.Hint == "" && p.err.Code != codeNotSupported {
-			t.Errorf("%q: kind %d, err %+v", in, p.kind, p.err)
-		}
-	}
-}
-
-func TestCopyParser(t *testing.T) {
-	parse := func(spec *copySpec, ncols int, data string) ([][]copyField, error) {
-		spec.check()
-		p := &copyParser{spec: spec, r: bufioReader(data), ncols: ncols, names: []string{"a", "b", "c"}}
-		var out [][]copyField
-		for {
-			rec, err := p.next()
-			if err != nil {
-				if err.Error() == "EOF" {
-					return out, nil
-				}
-				return out, err
-			}
-			out = append(out, append([]copyField(nil), rec...))
-		}
-	}
-	show := func(recs [][]copyField) string {
-		var b []string
-		for _, r := range recs {
-			var f []string
-			for _, v := range r {
-				if v.null {
-					f = append(f, "NULL")
-				} else {
-					f = append(f, "["+v.s+"]")
-				}
-			}
-			b = append(b, strings.Join(f, ","))
-		}
-		return strings.Join(b, ";")
-	}
-	recs, err := parse(&copySpec{delim: '\t', null: `\N`, quote: '"'}, 2, "1\ta\\tb\\\\\n\\N\t\n\\.\nignored\n")
-	if err != nil || show(recs) != "[1],[a\tb\\];NULL,[]" {
-		t.Fatalf("text: %q %v", show(recs), err)
-	}
-	recs, err = parse(&copySpec{csv: true, header: true, delim: '\t', null: `\N`, quote: '"'}, 3, "h1,h2,h3\r\n1,\"a,\"\"b\"\"\nc\",\n2,\"\",x\n")
-	if err != nil || show(recs) != "[1],[a,\"b\"\nc],NULL;[2],[],[x]" {
-		t.Fatalf("csv: %q %v", show(recs), err)
-	}
-	_, err = parse(&copySpec{delim: '\t', null: `\N`, quote: '"'}, 2, "1\ta\n2\tb\tc\n")
-	var pe *pgError
-	if !errors.As(err, &pe) || pe.Code != "22P04" || !strings.Contains(pe.Message, "line 2") {
-		t.Fatalf("extra column: %v", err)
-	}
-	_, err = parse(&copySpec{csv: true, delim: '\t', null: `\N`, quote: '"'}, 1, "\"open\n")
-	if !errors.As(err, &pe) || pe.Code != "22P04" || !strings.Contains(pe.Message, "unterminated CSV") {
-		t.Fatalf("unterminated: %v", err)
 	}
 }
