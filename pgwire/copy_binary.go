@@ -114,9 +114,14 @@ func (p *copyParser) nextBinary(args []driver.NamedValue) error {
 		if size < 0 || size > maxCopyField {
 			return bad("invalid field size %d", size)
 		}
-		data := make([]byte, size)
-		if _, err := io.ReadFull(p.r, data); err != nil {
+		// Grown as the data arrives: a size alone allocates nothing.
+		var fb bytes.Buffer
+		if _, err := io.CopyN(&fb, p.r, int64(size)); err != nil {
 			return short(err)
+		}
+		data := fb.Bytes()
+		if data == nil {
+			data = []byte{}
 		}
 		v, err := decodeParam(p.oids[i], 1, data)
 		if err != nil {
