@@ -51,8 +51,6 @@ func (c *clientConn) columnOIDs(ctx context.Context, q string) ([]uint32, error)
 	return oids, c.refused(err)
 }
 
-// maxCopyField bounds one field of binary COPY data.
-const maxCopyField = 1 << 30
 
 // nextBinary reads the next tuple of binary COPY data into args, or
 // returns io.EOF at the trailer.
@@ -111,8 +109,13 @@ func (p *copyParser) nextBinary(args []driver.NamedValue) error {
 			args[i].Value = nil
 			continue
 		}
-		if size < 0 || size > maxCopyField {
+		if size < 0 {
 			return bad("invalid field size %d", size)
+		}
+		if int(size) > maxCopyLine {
+			e := bad("a field of %d bytes is larger than %d MiB", size, maxCopyLine>>20).(*pgError)
+			e.Code = codeProgramLimit
+			return e
 		}
 		// Grown as the data arrives: a size alone allocates nothing.
 		var fb bytes.Buffer

@@ -255,6 +255,18 @@ func (p *copyParser) fail(format string, args ...any) error {
 		Hint:    "Fix the row at that line; nothing of this COPY was written."}
 }
 
+// maxCopyLine bounds a COPY record (a line, or a CSV record over several),
+// so that a client cannot make the server hold an endless one: no value
+// may be larger anyway (SQLITE_LIMIT_LENGTH of a session, 256 MiB).
+var maxCopyLine = 256 << 20 // a variable for tests
+
+func (p *copyParser) tooLong() error {
+	p.recLine = p.line + 1
+	e := p.fail("a record is longer than %d MiB", maxCopyLine>>20).(*pgError)
+	e.Code = codeProgramLimit
+	return e
+}
+
 // readRaw returns the next physical line with its line ending, io.EOF
 // at the end of the data.
 // The line is valid until the next read.
@@ -263,8 +275,14 @@ func (p *copyParser) readRaw() ([]byte, error) {
 	if err == bufio.ErrBufferFull {
 		p.long = append(p.long[:0], line...)
 		for err == bufio.ErrBufferFull {
+			if len(p.long) > maxCopyLine {
+				return nil, p.tooLong()
+			}
 			line, err = p.r.ReadSlice('\n')
 			p.long = append(p.long, line...)
+		}
+		if len(p.long) > maxCopyLine {
+			return nil, p.tooLong()
 		}
 		line = p.long
 	}
@@ -304,10 +322,11 @@ func (p *copyParser) next() ([]copyField, error) {
 			p.done = true
 			continue
 		}
-		if p.spec.csv && csvOpenQuote(line, p.spec) {
-			// A quoted field goes on, line endings and all.
+		if p.spec.csv && csvQuoteState(line, false, p.spec) {
+			// A quoted field goes on, line endings and all. Each line is
+			// scanned once, carrying the quote state over.
 			rec := append(p.buf[:0], line...)
-			for csvOpenQuote(rec, p.spec) {
+			for in := true; in; {
 				more, err := p.readRaw()
 				if err == io.EOF {
 					return nil, p.fail("unterminated CSV quoted field")
@@ -315,7 +334,11 @@ func (p *copyParser) next() ([]copyField, error) {
 				if err != nil {
 					return nil, err
 				}
+				in = csvQuoteState(more, true, p.spec)
 				rec = append(rec, more...)
+				if len(rec) > maxCopyLine {
+					return nil, p.tooLong()
+				}
 			}
 			p.buf = rec
 			line = rec
@@ -354,13 +377,13 @@ func (p *copyParser) next() ([]copyField, error) {
 	}
 }
 
-// csvOpenQuote reports whether line ends inside a quoted CSV field.
-func csvOpenQuote(line []byte, spec *copySpec) bool {
-	in := false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
+// csvQuoteState returns whether a CSV record is inside a quoted field
+// after b, given whether it was before b.
+func csvQuoteState(b []byte, in bool, spec *copySpec) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
-		case in && c == spec.escape && spec.escape != spec.quote && i+1 < len(line) && (line[i+1] == spec.quote || line[i+1] == spec.escape):
+		case in && c == spec.escape && spec.escape != spec.quote && i+1 < len(b) && (b[i+1] == spec.quote || b[i+1] == spec.escape):
 			i++
 		case c == spec.quote:
 			in = !in

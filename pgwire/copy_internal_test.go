@@ -133,3 +133,24 @@ func FuzzCopyParser(f *testing.F) {
 		}
 	})
 }
+
+// A record longer than maxCopyLine is refused with 54000 once that much
+// has arrived, not held whole.
+func TestCopyParserRefusesEndlessRecord(t *testing.T) {
+	defer func(n int) { maxCopyLine = n }(maxCopyLine)
+	maxCopyLine = 4 << 20
+	for _, csv := range []bool{false, true} {
+		spec := &copySpec{delim: '\t', null: `\N`, quote: '"', tableName: "t", csv: csv}
+		spec.check()
+		data := strings.Repeat("x", maxCopyLine+100)
+		if csv {
+			data = "\"" + strings.Repeat(strings.Repeat("x", 1000)+"\n", maxCopyLine/1000+10)
+		}
+		p := &copyParser{spec: spec, r: bufioReader(data), ncols: 1, names: []string{"a"}, oids: []uint32{oidText}}
+		_, err := p.next()
+		var pe *pgError
+		if !errors.As(err, &pe) || pe.Code != codeProgramLimit {
+			t.Fatalf("csv %v: %v", csv, err)
+		}
+	}
+}
