@@ -51,7 +51,6 @@ func (c *clientConn) columnOIDs(ctx context.Context, q string) ([]uint32, error)
 	return oids, c.refused(err)
 }
 
-
 // nextBinary reads the next tuple of binary COPY data into args, or
 // returns io.EOF at the trailer.
 func (p *copyParser) nextBinary(args []driver.NamedValue) error {
