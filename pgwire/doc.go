@@ -105,7 +105,8 @@
 //	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT; lock_timeout
 //	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, pg_cancel_backend, statement_timeout, sqlink ETIMEOUT
 //	08P01 protocol_violation          bad or oversized messages (FATAL for framing errors)
-//	0A000 feature_not_supported       function calls, replication, COPY, sqlink ENOTIMPLEMENTED
+//	0A000 feature_not_supported       function calls, replication, PostgreSQL-only SQL (translate.go), sqlink ENOTIMPLEMENTED
+//	22P04 bad_copy_file_format        a malformed COPY row (naming its line); nothing of the COPY is written
 //	26000 / 34000                     unknown prepared statement / portal
 //	28P01 invalid_password            bad password or unknown user (SCRAM)
 //	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name, too many failed sign-ins from the address

@@ -89,7 +89,7 @@ func (c *clientConn) simpleQuery(q string) {
 		return
 	}
 	for _, s := range stmts {
-		p := buildPlan(s)
+		p := c.planFor(s)
 		if p.nparams > 0 && p.kind == planSQL {
 			c.sendError(newPgError(codeUndefinedParameter, fmt.Sprintf("there is no parameter $%d", 1)))
 			c.failTx()
@@ -173,11 +173,12 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 	if len(stmts) == 1 {
 		q = stmts[0]
 	}
-	p := buildPlan(q)
+	p := c.planFor(q)
 	ps := &prepared{name: m.Name, plan: p, query: m.Query}
 	n := max(len(m.ParameterOIDs), p.nparams)
 	ps.paramOIDs = make([]uint32, n)
 	copy(ps.paramOIDs, m.ParameterOIDs)
+	fillCastOIDs(ps.paramOIDs, p.castOIDs)
 	if p.kind == planSQL {
 		ctx := c.startQuery()
 		c.inferParams(ctx, ps)
@@ -308,6 +309,9 @@ type columnInfoer interface {
 
 // columns returns the result columns of ps without running it.
 func (c *clientConn) columns(ps *prepared) ([]column, error) {
+	if ps.plan.kind == planCursor {
+		return c.cursorColumns(ps.plan), nil
+	}
 	if ps.described {
 		return ps.cols, nil
 	}
@@ -463,6 +467,9 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		}
 		return c.sendRows(pt, describe, cols, rows)
 	case planDeallocate:
+		if p.verb == "DISCARD ALL" {
+			c.closeCursors(true)
+		}
 		if p.name == "" {
 			for name, ps := range c.stmts {
 				if name != "" {
@@ -481,6 +488,8 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		c.complete(p.verb)
 	case planSQL:
 		return c.executeSQL(ctx, pt, describe, maxRows)
+	case planMulti, planAddPK, planCopy, planCursor:
+		return c.executeExt(ctx, pt, describe)
 	}
 	return nil
 }
@@ -832,6 +841,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 	}
 	c.tx, c.txWrite, c.txQueryOnly, c.txROErr = txIdle, false, false, nil
 	c.closePortals()
+	c.closeCursors(false)
 	return err
 }
 
