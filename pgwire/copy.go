@@ -56,7 +56,7 @@ func copyPlan(s string) *plan {
 				n++
 			}
 		}
-		end := matchParen(toks, open)
+		end := matchParenTok(toks, open)
 		if end < 0 {
 			return copyRefuse(codeSyntaxError, "syntax error in COPY: unbalanced parentheses")
 		}

@@ -116,7 +116,7 @@ func prevNonSpace(toks []sqlToken, i int) int {
 
 // matchParen returns the index of the sqlToken closing the parenthesis at
 // toks[i], or -1.
-func matchParen(toks []sqlToken, i int) int {
+func matchParenTok(toks []sqlToken, i int) int {
 	depth := 0
 	for j := i; j < len(toks); j++ {
 		switch {

@@ -223,11 +223,11 @@ func precededByDot(out []sqlToken) bool {
 // call took, or n == 0 when toks[i] is no such call.
 func sessionFunction(toks []sqlToken, i int, env *transEnv) (lit string, n int, err *pgError) {
 	open := nextNonSpace(toks, i+1)
-	end := matchParen(toks, open)
+	end := matchParenTok(toks, open)
 	if end < 0 {
 		return "", 0, nil
 	}
-	args := splitArgs(toks[open+1 : end])
+	args := splitArgsTok(toks[open+1 : end])
 	n = end - i + 1
 	switch name := strings.ToLower(toks[i].text); name {
 	case "pg_backend_pid":
@@ -270,7 +270,7 @@ func sessionFunction(toks []sqlToken, i int, env *transEnv) (lit string, n int, 
 
 // splitArgs splits the tokens between a call's parentheses at its
 // top-level commas.
-func splitArgs(toks []sqlToken) [][]sqlToken {
+func splitArgsTok(toks []sqlToken) [][]sqlToken {
 	if len(significant(toks)) == 0 {
 		return nil
 	}
@@ -498,7 +498,7 @@ options:
 		return []string{"VACUUM"}, nil
 	}
 	out := []string{}
-	for _, t := range splitArgs(sig[i:end]) {
+	for _, t := range splitArgsTok(sig[i:end]) {
 		if len(t) == 0 {
 			return nil, newPgError(codeSyntaxError, "syntax error in VACUUM: a table name is missing")
 		}

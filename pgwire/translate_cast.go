@@ -93,7 +93,7 @@ func parseTypeName(toks []sqlToken) (string, int, *pgError) {
 				continue
 			}
 		case t.is("(") && !strings.HasSuffix(name, "]"):
-			k := matchParen(toks, j)
+			k := matchParenTok(toks, j)
 			if k < 0 {
 				return "", 0, newPgError(codeSyntaxError, "syntax error in a type modifier: missing )")
 			}

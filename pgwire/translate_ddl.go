@@ -50,19 +50,19 @@ func createTable(toks []sqlToken) ([]string, *pgError) {
 	if open < 0 {
 		return []string{joinTokens(toks)}, nil
 	}
-	closing := matchParen(toks, open)
+	closing := matchParenTok(toks, open)
 	if closing < 0 {
 		return []string{joinTokens(toks)}, nil
 	}
 	// WITH (fillfactor=...) after the column list.
 	if w := nextNonSpace(toks, closing+1); w < len(toks) && toks[w].is("WITH") {
 		if p := nextNonSpace(toks, w+1); p < len(toks) && toks[p].is("(") {
-			if e := matchParen(toks, p); e > 0 {
+			if e := matchParenTok(toks, p); e > 0 {
 				toks = append(toks[:closing+1:closing+1], toks[e+1:]...)
 			}
 		}
 	}
-	defs := splitArgs(toks[open+1 : closing])
+	defs := splitArgsTok(toks[open+1 : closing])
 	pk := tablePrimaryKey(defs)
 	var body []sqlToken
 	for k, d := range defs {
@@ -144,7 +144,7 @@ func columnDef(d []sqlToken, pk string) ([]sqlToken, *pgError) {
 		}
 		if len(words) > 0 && words[len(words)-1] == "IDENTITY" {
 			if j := nextNonSpace(out, k); j < len(out) && out[j].is("(") {
-				if e := matchParen(out, j); e > 0 {
+				if e := matchParenTok(out, j); e > 0 {
 					k = e + 1
 				}
 			}
@@ -244,7 +244,7 @@ func parenthesizeDefault(d []sqlToken) []sqlToken {
 		case d[j].kind == tExpr:
 			end = j
 		case d[j].kind == tWord && followedBy(d, j, "("):
-			end = matchParen(d, nextNonSpace(d, j+1))
+			end = matchParenTok(d, nextNonSpace(d, j+1))
 		}
 		if end < 0 {
 			continue

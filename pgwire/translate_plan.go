@@ -273,7 +273,7 @@ func (c *clientConn) rebuildWithPrimaryKey(ctx context.Context, a *addPrimaryKey
 	open, closing := -1, -1
 	for i, t := range toks {
 		if t.is("(") {
-			open, closing = i, matchParen(toks, i)
+			open, closing = i, matchParenTok(toks, i)
 			break
 		}
 	}
@@ -284,7 +284,7 @@ func (c *clientConn) rebuildWithPrimaryKey(ctx context.Context, a *addPrimaryKey
 	for _, q := range a.cols {
 		keys[strings.ToLower(q)] = true
 	}
-	defs := splitArgs(toks[open+1 : closing])
+	defs := splitArgsTok(toks[open+1 : closing])
 	var body []string
 	for _, d := range defs {
 		txt := strings.TrimSpace(joinTokens(d))
