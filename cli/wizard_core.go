@@ -45,7 +45,7 @@ func (m *Main) wantWizard(cmd *cobra.Command) bool {
 	if f := cmd.Flags().Lookup("no-input"); f != nil && f.Value.String() == "true" {
 		return false
 	}
-	if m.output == "json" || !isTTY(m.Stdin) || !isTTY(m.Stdout) {
+	if m.json || m.output == "json" || !isTTY(m.Stdin) || !isTTY(m.Stdout) {
 		return false
 	}
 	flags := false
@@ -288,6 +288,9 @@ func (w *wizard) key(k tea.KeyMsg) tea.Cmd {
 				w.err = err
 				return nil
 			}
+		}
+		if w.done {
+			return tea.Quit
 		}
 		return w.move(1)
 	case " ":
