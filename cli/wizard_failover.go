@@ -36,12 +36,12 @@ type failoverWizard struct {
 }
 
 // plannedPossible reports whether a planned failover can run now: the link
-// is SYNCHRONIZED (or synchronizing in sync mode) and connected.
+// is SYNCHRONIZED and the replicas are connected.
 func plannedPossible(st adminapi.LinkStatus) (bool, string) {
 	switch {
 	case !st.Local.Connected:
 		return false, "the replicas are not connected"
-	case st.Local.SyncState != sqlink.SyncState("SYNCHRONIZED") && st.State != "SYNCHRONIZED":
+	case st.Local.SyncState != sqlink.Synchronized && st.State != string(sqlink.Synchronized):
 		return false, fmt.Sprintf("the link is %s, not SYNCHRONIZED (stop the workload and let the secondary catch up)", st.Local.SyncState)
 	}
 	return true, ""
@@ -193,9 +193,9 @@ func (fw *failoverWizard) typeBody() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Link %s: database %s, %s, %s, state %s (as %s sees it)\n\n", st.Name, st.Database, st.Mode,
 		map[bool]string{true: "two-way", false: "one-way"}[st.TwoWay], st.State, orDash(st.Local.Instance))
-	fmt.Fprintf(&b, "  %-12s %-10s %-14s %-10s %s\n", "REPLICA", "ROLE", "SYNC", "CONNECTED", "DATABASE")
+	fmt.Fprintf(&b, "  %-12s %-10s %-18s %-10s %s\n", "REPLICA", "ROLE", "SYNC", "CONNECTED", "DATABASE")
 	for _, r := range []adminapi.ReplicaStatus{st.Local, st.Partner} {
-		fmt.Fprintf(&b, "  %-12s %-10s %-14s %-10v %s\n", orDash(r.Instance), orDash(string(r.Role)), orDash(string(r.SyncState)), r.Connected, orDash(string(r.DatabaseState)))
+		fmt.Fprintf(&b, "  %-12s %-10s %-18s %-10v %s\n", orDash(r.Instance), orDash(string(r.Role)), orDash(string(r.SyncState)), r.Connected, orDash(string(r.DatabaseState)))
 	}
 	b.WriteString("\nFailover types possible now:\n")
 	if ok, why := plannedPossible(st); ok {

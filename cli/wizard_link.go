@@ -274,9 +274,9 @@ func checkLines(cs []adminapi.ValidationCheck) string {
 		if mark == "" {
 			mark = "[" + string(c.Status) + "]"
 		}
-		fmt.Fprintf(&b, "%s %-24s %s\n", mark, c.Name, c.Message)
+		fmt.Fprintf(&b, "%s %-26s %s\n", mark, c.Name, c.Message)
 		if c.Status != adminapi.CheckPass && c.Hint != "" {
-			fmt.Fprintf(&b, "       %-24s Try: %s\n", "", c.Hint)
+			fmt.Fprintf(&b, "       %-26s Try: %s\n", "", c.Hint)
 		}
 	}
 	return b.String()

@@ -54,7 +54,10 @@ func (tt *tmuxTerm) tmux(args ...string) string {
 }
 
 // keys sends tmux key names (Enter, Escape, Tab, C-c, Space...).
-func (tt *tmuxTerm) keys(keys ...string) { tt.t.Helper(); tt.tmux(append([]string{"send-keys", "-t", "w"}, keys...)...) }
+func (tt *tmuxTerm) keys(keys ...string) {
+	tt.t.Helper()
+	tt.tmux(append([]string{"send-keys", "-t", "w"}, keys...)...)
+}
 
 // typeText types s literally.
 func (tt *tmuxTerm) typeText(s string) { tt.t.Helper(); tt.tmux("send-keys", "-t", "w", "-l", s) }
@@ -111,7 +114,8 @@ func TestWizard_LinkCreateThroughEveryPage(t *testing.T) {
 
 	// No full backup yet: the requirement fails, Next refuses, and after
 	// the backup is taken a re-run passes.
-	tt.waitFor(30*time.Second, "== Requirements ==", "[FAIL] full backup", "Requirements not met")
+	scr = tt.waitFor(30*time.Second, "== Requirements ==", "[FAIL] full backup", "Requirements not met")
+	capture(t, "requirements-failed", scr)
 	tt.keys("Enter")
 	tt.waitFor(10*time.Second, "Error: requirements not met", "== Requirements ==")
 	mustFullBackup(t, p, "app")
@@ -133,7 +137,8 @@ func TestWizard_LinkCreateThroughEveryPage(t *testing.T) {
 	}
 	tt.keys("Enter")
 
-	tt.waitFor(time.Minute, "== Validation ==", "All validations passed.")
+	scr = tt.waitFor(time.Minute, "== Validation ==", "All validations passed.")
+	capture(t, "validation", scr)
 	tt.keys("Enter")
 	scr = tt.waitFor(10*time.Second, "== Summary ==", "Select Finish", "Link shop:  database app", "Enter Finish")
 	capture(t, "summary", scr)
@@ -174,14 +179,25 @@ func TestWizard_CancelAndNoInput(t *testing.T) {
 	p.MustCLI("db", "create", "app")
 	mustFullBackup(t, p, "app")
 
-	// Ctrl-C before Executing changes nothing; Esc goes back a page.
-	tt := startWizard(t, p.cliEnv(p.Token), "link", "create")
+	// Without a token in the environment the wizard asks for the
+	// primary's. Ctrl-C before Executing changes nothing; Esc goes back.
+	tt := startWizard(t, []string{"SQLINK_SERVER=" + p.AdminURL(), "SQLINK_FINGERPRINT=" + p.Fingerprint(), "SQLINK_TOKEN="}, "link", "create")
 	tt.waitFor(30*time.Second, "== Introduction ==")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Primary ==", "Admin API URL: "+p.AdminURL())
+	tt.keys("Tab")
+	tt.typeText("wrong-token")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Primary ==", "Error: primary:")
+	tt.keys("C-u")
+	tt.typeText(p.Token)
 	tt.keys("Enter")
 	tt.waitFor(10*time.Second, "== Link options ==")
 	tt.keys("Escape")
+	tt.waitFor(10*time.Second, "== Primary ==")
+	tt.keys("Escape")
 	tt.waitFor(10*time.Second, "== Introduction ==")
-	tt.keys("Enter")
+	tt.keys("Enter", "Enter")
 	tt.waitFor(10*time.Second, "== Link options ==")
 	tt.typeText("shop")
 	tt.keys("Enter")
@@ -219,8 +235,11 @@ func TestWizard_ForcedFailoverNeedsAcknowledgement(t *testing.T) {
 	waitCaughtUp(t, p, s, "shop", 0)
 	p.Kill()
 
-	tt := startWizard(t, s.cliEnv(s.Token), "link", "failover", "shop")
+	// Without a link name the wizard asks which link.
+	tt := startWizard(t, s.cliEnv(s.Token), "link", "failover")
 	tt.waitFor(30*time.Second, "== Introduction ==")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Select link ==", "(*) shop")
 	tt.keys("Enter")
 	scr := tt.waitFor(30*time.Second, "== Choose failover type ==", "planned: no", "forced:  yes", "(*) forced")
 	capture(t, "failover-type", scr)
