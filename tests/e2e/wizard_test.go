@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
@@ -271,4 +273,55 @@ func TestWizard_ForcedFailoverNeedsAcknowledgement(t *testing.T) {
 	scr = tt.waitFor(2*time.Minute, "== Results ==", "WIZARD-EXIT=0", "[ok]   Link shop failed over.")
 	capture(t, "failover-results", scr)
 	s.MustPsql("app", `INSERT INTO notes (body) VALUES ('after');`)
+}
+
+func TestWizard_PlannedFailoverKeepsTheLink(t *testing.T) {
+	p := MustStartInstance(t, "alpha")
+	s := MustStartInstance(t, "beta")
+	p.MustCLI("db", "create", "app")
+	p.MustPsql("app", `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('one');`)
+	mustFullBackup(t, p, "app")
+	MustCreateLink(t, p, s, "shop", "app", "--two-way")
+	waitCaughtUp(t, p, s, "shop", 0)
+	waitLink(t, p, "shop", time.Minute, func(st adminapi.LinkStatus) error {
+		if st.Local.SyncState != sqlink.Synchronized || !st.Local.Connected {
+			return fmt.Errorf("not synchronized yet")
+		}
+		return nil
+	})
+
+	// Run from the primary, with the link's name: the secondary is the
+	// other side to sign in to.
+	tt := startWizard(t, p.cliEnv(p.Token), "link", "failover", "shop")
+	tt.waitFor(30*time.Second, "== Introduction ==")
+	tt.keys("Enter")
+	tt.waitFor(30*time.Second, "== Choose failover type ==", "planned: yes", "forced:  only on the secondary", "(*) planned")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Sign in ==")
+	tt.keys("Enter") // a planned failover needs the other side
+	tt.waitFor(10*time.Second, "Error: a planned failover needs both replicas")
+	tt.typeText(s.AdminURL())
+	tt.keys("Tab")
+	tt.typeText(s.Token)
+	tt.keys("Tab")
+	tt.typeText(s.Fingerprint())
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Post-failover options ==", "(*) keep the link")
+	tt.keys("Escape") // Back shows the sign-in's result
+	tt.waitFor(10*time.Second, "== Sign in ==")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Post-failover options ==")
+	tt.keys("Enter")
+	// No acknowledgement page for a planned failover.
+	tt.waitFor(10*time.Second, "== Summary ==", "planned failover of link shop", "New primary: beta", "Keep the link")
+	tt.keys("Enter")
+	tt.waitFor(2*time.Minute, "== Results ==", "WIZARD-EXIT=0", "[ok]   Link shop failed over.")
+	waitLink(t, s, "shop", time.Minute, func(st adminapi.LinkStatus) error {
+		if st.Local.Role != sqlink.RolePrimary {
+			return fmt.Errorf("beta is %s", st.Local.Role)
+		}
+		return nil
+	})
+	s.MustPsql("app", `INSERT INTO notes (body) VALUES ('after');`)
+	waitRows(t, p, "app", `SELECT count(*) FROM notes;`, 2, 0)
 }
