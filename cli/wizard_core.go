@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
@@ -27,11 +28,8 @@ import (
 // isTTY reports whether f (a reader or writer) is a terminal.
 func isTTY(f any) bool {
 	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := file.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	// A character device is not enough: /dev/null is one.
+	return ok && term.IsTerminal(file.Fd())
 }
 
 // globalFlags are the root's flags, which do not by themselves turn the
