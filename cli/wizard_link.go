@@ -536,7 +536,11 @@ func (lw *linkWizard) executingBody() string {
 	}
 	for _, n := range linkcreate.LinkNames(lw.name.value(), lw.databases()) {
 		if s := lw.seeding[n]; s != nil {
-			fmt.Fprintf(&b, "[..]   5. Seed %s: %s\n", n, seedLine(s))
+			mark := "[..]"
+			if s.State == "COMPLETED" {
+				mark = "[ok]"
+			}
+			fmt.Fprintf(&b, "%-6s 5. Seed %s: %s\n", mark, n, seedLine(s))
 		}
 	}
 	return b.String()
