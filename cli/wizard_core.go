@@ -158,6 +158,7 @@ type wizard struct {
 	// running: the page's work is in progress; Enter and Esc wait.
 	running bool
 	width   int
+	height  int
 }
 
 // wizMsg carries a function to run on the wizard's goroutine, so that work
@@ -221,7 +222,7 @@ func (w *wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return w, nil
 	case tea.WindowSizeMsg:
-		w.width = msg.Width
+		w.width, w.height = msg.Width, msg.Height
 		return w, nil
 	case tea.KeyMsg:
 		return w, w.key(msg)
@@ -398,6 +399,8 @@ func (w *wizard) View() string {
 	switch {
 	case p.last:
 		help = append(help, "Enter close")
+	case w.running && p.noBack:
+		help = append(help, "(working...) Ctrl-C stops")
 	case w.running:
 		help = append(help, "(working...)")
 	case p.finish:

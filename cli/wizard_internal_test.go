@@ -58,3 +58,16 @@ func TestWizardConnString(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// On a short terminal the passed checks take one line; failures stay.
+func TestWizardFitChecks(t *testing.T) {
+	cs := []adminapi.ValidationCheck{{Name: "a", Status: adminapi.CheckPass, Message: "fine"}, {Name: "b", Status: adminapi.CheckFail, Message: "broken", Hint: "fix it"},
+		{Name: "c", Status: adminapi.CheckPass, Message: "fine too"}}
+	if got := fitChecks(cs, 16, 100); !strings.Contains(got, "fine too") {
+		t.Fatalf("tall terminal: %s", got)
+	}
+	got := fitChecks(cs, 16, 18)
+	if strings.Contains(got, "fine") || !strings.Contains(got, "2 checks passed") || !strings.Contains(got, "Try: fix it") {
+		t.Fatalf("short terminal: %s", got)
+	}
+}

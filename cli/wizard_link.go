@@ -282,6 +282,21 @@ func checkLines(cs []adminapi.ValidationCheck) string {
 	return b.String()
 }
 
+// fitChecks renders the checks; when they and extra other lines do not
+// fit a terminal of height lines, the passed ones take a single line.
+func fitChecks(checks []adminapi.ValidationCheck, extra, height int) string {
+	if height <= 0 || len(checks)+extra <= height {
+		return checkLines(checks)
+	}
+	var rest []adminapi.ValidationCheck
+	for _, c := range checks {
+		if c.Status != adminapi.CheckPass {
+			rest = append(rest, c)
+		}
+	}
+	return fmt.Sprintf("[ok]   %d checks passed\n", len(checks)-len(rest)) + checkLines(rest)
+}
+
 func (lw *linkWizard) requirementsBody() string {
 	var b strings.Builder
 	b.WriteString("The primary must meet these requirements before a database can be linked.\n\n")
@@ -289,7 +304,7 @@ func (lw *linkWizard) requirementsBody() string {
 		b.WriteString("Validating requirements...\n")
 		return b.String()
 	}
-	b.WriteString(checkLines(lw.reqChecks))
+	b.WriteString(fitChecks(lw.reqChecks, 16, lw.w.height))
 	if lw.reqNote != "" {
 		b.WriteString("\n" + lw.reqNote + "\n")
 	}
@@ -394,7 +409,7 @@ func (lw *linkWizard) validationBody() string {
 	if lw.w.running {
 		return "Validating both instances...\n"
 	}
-	b.WriteString(checkLines(lw.valChecks))
+	b.WriteString(fitChecks(lw.valChecks, len(lw.directions)+16, lw.w.height))
 	for _, d := range lw.directions {
 		status := "ok"
 		if !d.OK() {
