@@ -94,6 +94,7 @@ func (m *Main) linkFailoverWizard(cmd *cobra.Command, name string) error {
 	fw.pToken = secretField("ptoken", "Admin token", orEnv(m.env("partner-token"), ""), "an admin token of the other instance")
 	fw.pFP = textField("pfp", "TLS fingerprint", m.env("partner-fingerprint"), "SHA-256 of its self-signed certificate (or --ca-file)")
 	fw.ack = textField("ack", "Acknowledgement", "", fmt.Sprintf("type the link's name or %q", acceptDataLoss))
+	fw.ack.hidden = func() bool { return fw.kind.value() != "forced" }
 
 	w := &wizard{name: "Failover wizard"}
 	w.pages = []*wizPage{
@@ -109,12 +110,19 @@ Nothing changes until you select Finish on the Summary page.
 `
 		}},
 		{title: "Select link", fields: []*wizField{fw.pick}, skip: func() bool { return name != "" }},
-		{title: "Choose failover type", fields: []*wizField{fw.kind}, enter: fw.loadLink, body: fw.typeBody, next: func() error {
+		{title: "Choose failover type", fields: []*wizField{fw.kind, fw.ack}, enter: fw.loadLink, body: fw.typeBody, next: func() error {
 			if len(fw.kind.choices) == 0 {
 				return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("wait until the link is SYNCHRONIZED for a planned failover, or run the wizard on the secondary (--server %s) for a forced one", orDash(fw.st.Partner.Instance)),
 					"no failover type is possible from %s now", orDash(fw.st.Local.Instance))
 			}
-			return nil
+			if fw.kind.value() != "forced" {
+				return nil
+			}
+			if v := fw.ack.value(); v == fw.name || strings.EqualFold(v, acceptDataLoss) {
+				return nil
+			}
+			return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("type %s or %q in Acknowledgement (Tab) to accept the loss, or choose a planned failover", fw.name, acceptDataLoss),
+				"a forced failover needs the acknowledgement typed")
 		}},
 		{title: "Sign in", fields: []*wizField{fw.pURL, fw.pToken, fw.pFP}, body: func() string {
 			s := fmt.Sprintf("Sign in to the other replica, %s, to check it and report it afterwards.\n", orDash(fw.st.Partner.Instance))
@@ -129,15 +137,7 @@ Nothing changes until you select Finish on the Summary page.
 			}
 			return "Keep the link to replicate the other way (fail back later), or drop it:\nboth databases then become independent and writable.\n"
 		}},
-		{title: "Data loss", fields: []*wizField{fw.ack}, skip: func() bool { return fw.kind.value() != "forced" }, body: fw.lossBody, next: func() error {
-			v := fw.ack.value()
-			if v == fw.name || strings.EqualFold(v, acceptDataLoss) {
-				return nil
-			}
-			return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("type %s or %q to accept the loss, or Esc to go back and choose a planned failover", fw.name, acceptDataLoss),
-				"a forced failover needs the acknowledgement typed")
-		}},
-		{title: "Summary", finish: true, body: fw.summaryBody, enter: func() tea.Cmd { fw.showScript = false; return nil },
+		{title: "Summary", finish: true, body: fw.summaryBody, enter: func() tea.Cmd { fw.showScript = false; fw.refresh(); return nil },
 			keys: []wizKey{{key: "s", help: "Script", do: func() tea.Cmd { fw.showScript = !fw.showScript; return nil }}},
 			next: func() error { w.done = true; return nil }},
 		{title: "Executing", noBack: true},
@@ -188,6 +188,15 @@ func (fw *failoverWizard) loadLink() tea.Cmd {
 	return nil
 }
 
+// refresh reads the link again for the Summary's estimated loss.
+func (fw *failoverWizard) refresh() {
+	ctx, cancel := context.WithTimeout(fw.ctx, 5*time.Second)
+	defer cancel()
+	if st, err := fw.server.GetLink(ctx, fw.name); err == nil {
+		fw.st = st
+	}
+}
+
 func (fw *failoverWizard) typeBody() string {
 	st := fw.st
 	var b strings.Builder
@@ -208,6 +217,9 @@ func (fw *failoverWizard) typeBody() string {
 		fmt.Fprintf(&b, "  forced:  yes, on this secondary (estimated loss now: %d transactions, %s)\n", loss.Transactions, seconds(loss.Seconds))
 	} else {
 		fmt.Fprintf(&b, "  forced:  only on the secondary (run the wizard with --server %s)\n", orDash(st.Partner.Instance))
+	}
+	if fw.kind.value() == "forced" {
+		b.WriteString("\n" + fw.lossBody())
 	}
 	return b.String()
 }
@@ -244,11 +256,6 @@ func (fw *failoverWizard) enterAfter() tea.Cmd {
 }
 
 func (fw *failoverWizard) lossBody() string {
-	ctx, cancel := context.WithTimeout(fw.ctx, 5*time.Second)
-	defer cancel()
-	if st, err := fw.server.GetLink(ctx, fw.name); err == nil {
-		fw.st = st
-	}
 	loss := fw.st.Local.EstimatedDataLoss
 	return fmt.Sprintf(`A forced failover makes %s the primary at once. It may lose the
 transactions it had not received: an estimated %d transactions (%s) now.

@@ -243,27 +243,26 @@ func TestWizard_ForcedFailoverNeedsAcknowledgement(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor(10*time.Second, "== Select link ==", "(*) shop")
 	tt.keys("Enter")
-	scr := tt.waitFor(30*time.Second, "== Choose failover type ==", "planned: no", "forced:  yes", "(*) forced")
+	scr := tt.waitFor(30*time.Second, "== Choose failover type ==", "planned: no", "forced:  yes", "(*) forced",
+		"To proceed, type the link's name (shop)", "Acknowledgement:")
 	capture(t, "failover-type", scr)
-	tt.keys("Enter")
-	tt.waitFor(10*time.Second, "== Sign in ==")
-	tt.keys("Enter") // the old primary is down: no sign-in
-	tt.waitFor(10*time.Second, "== Post-failover options ==", "(*) drop the link")
-	tt.keys("Enter")
-	scr = tt.waitFor(10*time.Second, "== Data loss ==", "To proceed, type the link's name (shop)")
-	capture(t, "failover-data-loss", scr)
 
 	// Refused until the acknowledgement is typed.
 	tt.keys("Enter")
-	tt.waitFor(10*time.Second, "Error: a forced failover needs the acknowledgement typed", "== Data loss ==")
+	tt.waitFor(10*time.Second, "Error: a forced failover needs the acknowledgement typed", "== Choose failover type ==")
+	tt.keys("Tab")
 	tt.typeText("yes")
 	tt.keys("Enter")
-	tt.waitFor(10*time.Second, "Error: a forced failover needs the acknowledgement typed", "== Data loss ==")
-	if st := mustLinkStatus(t, s, "shop"); st.Local.Role != "SECONDARY" && st.Local.Role != "secondary" {
+	tt.waitFor(10*time.Second, "Error: a forced failover needs the acknowledgement typed", "== Choose failover type ==")
+	if st := mustLinkStatus(t, s, "shop"); st.Local.Role != sqlink.RoleSecondary {
 		t.Fatalf("the link changed before the acknowledgement: role %s", st.Local.Role)
 	}
 	tt.keys("C-u")
 	tt.typeText("shop")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "== Sign in ==")
+	tt.keys("Enter") // the old primary is down: no sign-in
+	tt.waitFor(10*time.Second, "== Post-failover options ==", "(*) drop the link")
 	tt.keys("Enter")
 	tt.waitFor(10*time.Second, "== Summary ==", "forced failover of link shop", "Data loss accepted")
 	tt.keys("s")
