@@ -176,10 +176,11 @@ Nothing changes until you select Finish on the Summary page.
 			return err
 		}
 	}
-	ok, err := m.runWizard(w, func(p *tea.Program) { lw.p = p })
-	if err != nil || !ok {
+	if _, err := m.runWizard(w, func(p *tea.Program) { lw.p = p }); err != nil {
 		return err
 	}
+	// Closing Results with Enter, Esc or Ctrl-C alike: a failed creation
+	// is the command's error (exit code).
 	return lw.execErr
 }
 
