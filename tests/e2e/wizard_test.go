@@ -105,6 +105,7 @@ func TestWizard_LinkCreateThroughEveryPage(t *testing.T) {
 	s := MustStartInstance(t, "beta")
 	p.MustCLI("db", "create", "app")
 	p.MustPsql("app", `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('one'), ('two');`)
+	s.MustCLI("db", "create", "app") // in the way until dropped on the Validation page
 
 	tt := startWizard(t, p.cliEnv(p.Token), "link", "create")
 	scr := tt.waitFor(30*time.Second, "== Introduction ==", "Enter Next")
@@ -139,6 +140,13 @@ func TestWizard_LinkCreateThroughEveryPage(t *testing.T) {
 	}
 	tt.keys("Enter")
 
+	// The secondary's database is in the way: validation fails, Next
+	// refuses, and after it is dropped a re-run passes.
+	tt.waitFor(time.Minute, "== Validation ==", "[FAIL] database on the secondary", "Validation failed")
+	tt.keys("Enter")
+	tt.waitFor(10*time.Second, "Error: validation did not pass", "== Validation ==")
+	s.MustCLI("db", "drop", "app")
+	tt.keys("r")
 	scr = tt.waitFor(time.Minute, "== Validation ==", "All validations passed.")
 	capture(t, "validation", scr)
 	tt.keys("Enter")
