@@ -402,7 +402,7 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 	case planRefuse:
 		return p.err
 	case planBegin:
-		if err := c.begin(ctx, p.readOnly); err != nil {
+		if err := c.begin(ctx, p.readOnly, p.immediate); err != nil {
 			return err
 		}
 		c.complete("BEGIN")
@@ -559,13 +559,23 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 	if err := c.declare(p); err != nil {
 		return err
 	}
-	if p.write && c.tx == txIdle {
+	switch {
+	case p.write && c.tx == txIdle:
 		if err := c.beginWrite(); err != nil {
 			return c.readOnlyError(p.verb, err)
 		}
 		defer func() {
 			err = c.endWriteError(err, c.endWrite(context.WithoutCancel(ctx)))
 		}()
+	case p.write && c.tx == txActive && !c.txWrite && !c.txQueryOnly:
+		// The first write of a plain BEGIN's transaction: take the write
+		// lock now (lock_timeout applies); SQLite then upgrades the
+		// transaction, or refuses with SQLITE_BUSY_SNAPSHOT (40001) when
+		// its snapshot is older than the last commit. finishTx releases it.
+		if err := c.beginWrite(); err != nil {
+			return c.readOnlyError(p.verb, err)
+		}
+		c.txWrite = true
 	}
 	err = c.raw(func(dc any) error {
 		ds := ps.ds
@@ -631,7 +641,7 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 		if pe.Code == codeReadOnlyTx {
 			return c.readOnlyError(p.verb, err)
 		}
-		if pe.Code == codeSerialization && c.tx == txActive {
+		if pe.Code == codeSerialization && c.tx == txActive && pe.Hint == "" {
 			pe.Hint = "the transaction must be retried"
 		}
 		return pe
@@ -739,12 +749,24 @@ func (c *clientConn) readOnlyError(verb string, err error) error {
 	return pe
 }
 
-// begin opens a transaction: BeginWrite then BEGIN IMMEDIATE, or a
-// read-only BEGIN with query_only for READ ONLY and on a read-only
-// secondary.
-func (c *clientConn) begin(ctx context.Context, readOnly bool) error {
+// begin opens a transaction. A plain BEGIN is SQLite's deferred BEGIN: it
+// takes no lock, its reads run on their own snapshot concurrently with the
+// writer, and the database's write lock is taken only at its first write
+// statement (executeSQL), as PostgreSQL's row locks are taken at the first
+// write. BEGIN IMMEDIATE (or EXCLUSIVE) takes the write lock at once, so
+// the transaction can never get 40001 when it writes. READ ONLY, and any
+// BEGIN on a read-only secondary, runs with query_only.
+func (c *clientConn) begin(ctx context.Context, readOnly, immediate bool) error {
 	if c.tx != txIdle {
 		c.send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: codeActiveTx, Message: "there is already a transaction in progress"})
+		return nil
+	}
+	ro, _ := c.sess.ReadOnly()
+	if !readOnly && !immediate && !ro {
+		if err := c.execDirect(ctx, "BEGIN"); err != nil {
+			return err
+		}
+		c.tx = txActive
 		return nil
 	}
 	if !readOnly {

@@ -36,6 +36,9 @@ type plan struct {
 	nparams  int
 	synth    *synthetic
 	err      *pgError
+
+	// BEGIN IMMEDIATE or EXCLUSIVE: the write lock at BEGIN.
+	immediate bool
 }
 
 // buildPlan classifies one statement.
@@ -169,6 +172,9 @@ func beginPlan(s string, _ []string) *plan {
 	for i := 0; i < len(w); i++ {
 		if w[i] == "READ" && i+1 < len(w) && w[i+1] == "ONLY" {
 			p.readOnly = true
+		}
+		if i == 1 && (w[i] == "IMMEDIATE" || w[i] == "EXCLUSIVE") {
+			p.immediate = true
 		}
 	}
 	return p
