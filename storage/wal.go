@@ -146,6 +146,34 @@ type walScanner struct {
 	// secondary's WAL holds the applier's commits, whose records are in
 	// the log already, and only their end positions matter.
 	skipPages bool
+	// pending holds the current commit's page images by page number;
+	// free, page buffers the capture's delta cache let go of (recycle),
+	// reused for the next frames' images instead of allocating 4 KiB
+	// per page per commit.
+	pending map[uint32][]byte
+	free    [][]byte
+}
+
+// maxFreePages bounds the page buffers a walScanner keeps for reuse.
+const maxFreePages = 256
+
+// page returns a buffer for one page image: a recycled one if any.
+func (s *walScanner) page(size uint32) []byte {
+	for n := len(s.free); n > 0; n = len(s.free) {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		if len(b) == int(size) {
+			return b
+		}
+	}
+	return make([]byte, size)
+}
+
+// recycle takes back a page buffer nothing refers to any more.
+func (s *walScanner) recycle(b []byte) {
+	if len(s.free) < maxFreePages {
+		s.free = append(s.free, b)
+	}
 }
 
 func newWALScanner(path string, pos walPos) *walScanner {
@@ -246,7 +274,11 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 	defer func() { s.rbuf = fr.buf }()
 
 	cur := s.pos
-	pending := map[uint32][]byte{}
+	if s.pending == nil {
+		s.pending = map[uint32][]byte{}
+	}
+	pending := s.pending
+	clear(pending) // left over from a scan that stopped mid-commit
 	for {
 		frame, err := fr.next()
 		if err != nil {
@@ -270,7 +302,7 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		if !s.skipPages {
 			data, ok := pending[pgno]
 			if !ok {
-				data = make([]byte, h.pageSize)
+				data = s.page(h.pageSize)
 				pending[pgno] = data
 			}
 			copy(data, frame[walFrameHeaderSize:])
@@ -290,9 +322,7 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		}
 		s.pos = cur
 		s.restartOK = false
-		if len(pending) > 0 {
-			pending = map[uint32][]byte{}
-		}
+		clear(pending) // emit's record (and the delta cache) keep the images
 	}
 }
 
