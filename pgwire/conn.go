@@ -87,6 +87,8 @@ type clientConn struct {
 	rowBuf  []byte
 	vals    []driver.Value
 	sqliteV string
+
+	ctl map[string]driver.Stmt // prepared BEGIN, COMMIT... (execDirect)
 }
 
 func newClientConn(s *Server, nc net.Conn) *clientConn {
@@ -234,6 +236,7 @@ func (c *clientConn) cleanup() {
 		for _, ps := range c.stmts {
 			ps.close()
 		}
+		c.closeCtlStmts()
 		return nil
 	})
 	if err := c.sess.Close(); err != nil {
