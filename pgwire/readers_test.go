@@ -163,6 +163,13 @@ func TestBeginImmediateTakesWriteLock(t *testing.T) {
 		t.Fatalf("write beside BEGIN IMMEDIATE: %v, want 55P03", err)
 	}
 	readV(t, b) // reads still run
+	// A plain BEGIN's first write waits for the lock under lock_timeout.
+	mustExec(t, b, "BEGIN")
+	readV(t, b)
+	if _, err := b.Exec(context.Background(), "UPDATE t SET v = 9 WHERE id = 1"); pgCode(err) != "55P03" {
+		t.Fatalf("first write of a transaction beside BEGIN IMMEDIATE: %v, want 55P03", err)
+	}
+	mustExec(t, b, "ROLLBACK")
 	mustExec(t, a, "UPDATE t SET v = 4 WHERE id = 1", "COMMIT")
 	if v := readV(t, b); v != 4 {
 		t.Fatalf("v=%d, want 4", v)
