@@ -143,6 +143,23 @@ func (s *testSession) BeginWrite(ctx context.Context) error {
 	}
 }
 
+func (s *testSession) TryBeginWrite() (bool, error) {
+	if s.b.readOnly.Load() {
+		return false, s.BeginWrite(context.Background())
+	}
+	if s.locked {
+		return false, errors.New("testSession: BeginWrite twice")
+	}
+	select {
+	case s.b.lock <- struct{}{}:
+		s.locked = true
+		s.b.held.Add(1)
+		return true, nil
+	default:
+		return false, nil
+	}
+}
+
 func (s *testSession) EndWrite(ctx context.Context) error {
 	if !s.locked {
 		return errors.New("testSession: EndWrite without BeginWrite")

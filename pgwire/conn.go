@@ -89,6 +89,8 @@ type clientConn struct {
 	rowBuf  []byte
 	vals    []driver.Value
 	sqliteV string
+
+	ctl map[string]driver.Stmt // prepared BEGIN, COMMIT... (execDirect)
 }
 
 func newClientConn(s *Server, nc net.Conn) *clientConn {
@@ -237,6 +239,7 @@ func (c *clientConn) cleanup() {
 		for _, ps := range c.stmts {
 			ps.close()
 		}
+		c.closeCtlStmts()
 		return nil
 	})
 	if err := c.sess.Close(); err != nil {

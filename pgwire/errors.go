@@ -157,6 +157,13 @@ func sqliteError(se *sqlite.Error) *pgError {
 		code = codeFKViolation
 	case sqlite3.SQLITE_CONSTRAINT_CHECK:
 		code = codeCheckViolation
+	case sqlite3.SQLITE_BUSY_SNAPSHOT:
+		// A transaction that read first, then wrote after another
+		// session's commit: its snapshot cannot become a write.
+		e := newPgError(codeSerialization, "could not serialize access due to concurrent update")
+		e.Detail = "Another transaction committed after this transaction's first read, so this transaction cannot write from its snapshot."
+		e.Hint = "Roll back and retry the whole transaction; a transaction that must not fail this way can start with BEGIN IMMEDIATE, which waits for the write lock at BEGIN."
+		return e
 	case sqlite3.SQLITE_CONSTRAINT_COMMITHOOK:
 		// The only commit hook is the storage's transaction size guard.
 		code = codeProgramLimit

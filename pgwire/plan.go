@@ -42,6 +42,9 @@ type plan struct {
 	err      *pgError
 	x        any      // the parsed statement of planMulti, planAddPK, planCopy, planCursor
 	castOIDs []uint32 // parameter types given by casts ($1::int4), by N-1 (translate_cast.go)
+
+	// BEGIN IMMEDIATE or EXCLUSIVE: the write lock at BEGIN.
+	immediate bool
 }
 
 // buildPlan classifies one statement.
@@ -176,6 +179,9 @@ func beginPlan(s string, _ []string) *plan {
 	for i := 0; i < len(w); i++ {
 		if w[i] == "READ" && i+1 < len(w) && w[i+1] == "ONLY" {
 			p.readOnly = true
+		}
+		if i == 1 && (w[i] == "IMMEDIATE" || w[i] == "EXCLUSIVE") {
+			p.immediate = true
 		}
 	}
 	return p

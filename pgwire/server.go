@@ -170,6 +170,14 @@ type Session interface {
 	Close() error
 }
 
+// WriteTrier is an optional Session capability: TryBeginWrite is
+// BeginWrite when the write lock is free, without waiting; it reports
+// false when another writer holds it (then BeginWrite waits, under
+// lock_timeout).
+type WriteTrier interface {
+	TryBeginWrite() (bool, error)
+}
+
 // Server serves Backend's databases to PostgreSQL clients. It is safe for
 // concurrent use.
 type Server struct {

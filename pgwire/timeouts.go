@@ -309,6 +309,17 @@ func (c *clientConn) cancelError(pe *pgError) *pgError {
 // timeout, terminated session, client gone); pg_stat_activity shows it as
 // wait_event_type Lock, wait_event write_lock.
 func (c *clientConn) beginWrite() error {
+	if wt, ok := c.sess.(WriteTrier); ok {
+		// The lock is usually free: take it without making a timeout
+		// context (2 % of the server's CPU in a 1-client pgbench run).
+		got, err := wt.TryBeginWrite()
+		if err != nil || got {
+			c.mu.Lock()
+			c.holdsWrite = err == nil
+			c.mu.Unlock()
+			return err
+		}
+	}
 	c.mu.Lock()
 	qctx := c.queryCtx
 	c.act.waitLock = true

@@ -123,6 +123,11 @@ func (c *clientConn) executeExt(ctx context.Context, pt *portal, describe bool) 
 // holds the database's write lock, committed when f succeeds.
 func (c *clientConn) inWriteTx(ctx context.Context, verb string, f func() error) (err error) {
 	if c.tx != txIdle {
+		// Inside a transaction: a plain BEGIN's takes the write lock at
+		// its first write, this one perhaps.
+		if err := c.txFirstWrite(verb); err != nil {
+			return err
+		}
 		return f()
 	}
 	if err := c.beginWrite(); err != nil {

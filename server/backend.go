@@ -74,6 +74,9 @@ type session struct {
 func (s *session) Conn() *sql.Conn                      { return s.c.SQL() }
 func (s *session) BeginWrite(ctx context.Context) error { return s.c.BeginWrite(ctx) }
 
+// TryBeginWrite takes the write lock if it is free (pgwire.WriteTrier).
+func (s *session) TryBeginWrite() (bool, error) { return s.c.TryBeginWrite() }
+
 // EndWrite ends a write and, when the database is the primary of a sync
 // link, returns only once the link allows the commit: the secondary
 // hardened it, or was marked disconnected after the session timeout.

@@ -87,6 +87,33 @@ func (c *Conn) BeginWrite(ctx context.Context) error {
 	return nil
 }
 
+// TryBeginWrite is BeginWrite when the write lock is free: it never
+// waits, and reports false when another writer holds the lock (the caller
+// then waits with BeginWrite). It saves the caller a timeout context per
+// write on the common, uncontended path.
+func (c *Conn) TryBeginWrite() (bool, error) {
+	if c.closed {
+		return false, sqlink.Errorf(sqlink.EINTERNAL, "", "storage: use of a closed Conn")
+	}
+	if c.holds {
+		return true, nil
+	}
+	db := c.db
+	if err := db.writable(); err != nil {
+		return false, err
+	}
+	if !db.tryLockWrite() {
+		return false, nil
+	}
+	if err := db.writable(); err != nil {
+		db.unlockWrite()
+		return false, err
+	}
+	c.holds = true
+	c.sb.holds.Store(true)
+	return true, nil
+}
+
 // writable returns the error a write would get now, if any.
 func (db *DB) writable() error {
 	db.mu.Lock()

@@ -543,6 +543,7 @@ func (db *DB) captureLocked() error {
 		db.mu.Unlock()
 		if db.dcache == nil || db.dcache.pageSize != c.PageSize {
 			db.dcache = newPageCache(db.cfg.DeltaCacheBytes, c.PageSize)
+			db.dcache.recycle = func(b []byte) { db.wal.recycle(b) }
 		}
 		db.dcache.encode(rec)
 		if err := db.log.append(rec, c.End, true); err != nil {

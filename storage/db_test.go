@@ -204,3 +204,40 @@ func TestOpenDB_OncePerProcess(t *testing.T) {
 		t.Fatalf("reopened at LSN %d, want 1", got)
 	}
 }
+
+// TryBeginWrite takes a free write lock without waiting, reports false
+// when another session holds it, and refuses on a secondary as
+// BeginWrite does.
+func TestConn_TryBeginWrite(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t, storage.DBConfig{})
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got, err := a.TryBeginWrite(); !got || err != nil {
+		t.Fatalf("free lock: %v, %v", got, err)
+	}
+	if got, err := b.TryBeginWrite(); got || err != nil {
+		t.Fatalf("held lock: %v, %v, want false, nil", got, err)
+	}
+	if _, err := a.EndWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.TryBeginWrite(); !got || err != nil {
+		t.Fatalf("released lock: %v, %v", got, err)
+	}
+	if _, err := b.EndWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.SetReadOnly("primary-1")
+	if got, err := a.TryBeginWrite(); got || sqlink.ErrorCode(err) != sqlink.EREADONLY {
+		t.Fatalf("secondary: %v, %v, want EREADONLY", got, err)
+	}
+}

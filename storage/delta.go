@@ -151,6 +151,9 @@ type pageCache struct {
 	pageSize uint32
 	size     uint32
 	pages    map[uint32][]byte
+	// recycle, if set, is given each image the cache lets go of (replaced
+	// or evicted): the capture's cache owns its images alone.
+	recycle func([]byte)
 }
 
 func newPageCache(maxBytes int64, pageSize uint32) *pageCache {
@@ -201,9 +204,16 @@ func (c *pageCache) put(pgno uint32, img []byte) {
 	if c.max == 0 {
 		return
 	}
-	if _, ok := c.pages[pgno]; !ok && len(c.pages) >= c.max {
-		for k := range c.pages {
+	old, ok := c.pages[pgno]
+	switch {
+	case ok && c.recycle != nil && len(old) > 0 && len(img) > 0 && &old[0] != &img[0]:
+		c.recycle(old)
+	case !ok && len(c.pages) >= c.max:
+		for k, v := range c.pages {
 			delete(c.pages, k)
+			if c.recycle != nil {
+				c.recycle(v)
+			}
 			break
 		}
 	}

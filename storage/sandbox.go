@@ -167,7 +167,7 @@ func (s *sandbox) writeTo(dbName string, access Access) sqlite.AuthorizerReturnC
 	if !s.write.Load() && !s.holds.Load() {
 		// The front end runs a statement it took for a read without the
 		// write lock: its changes would escape the replication log.
-		return s.refuse(sqlink.EFORBIDDEN, "Run it on its own, or inside BEGIN ... COMMIT.",
+		return s.refuse(sqlink.EFORBIDDEN, "Run it on its own, or inside BEGIN IMMEDIATE ... COMMIT (a plain BEGIN takes the write lock only at its first statement known to write).",
 			"a statement that writes was sent as one that only reads")
 	}
 	return sqlite.AuthorizerOK

@@ -146,6 +146,37 @@ type walScanner struct {
 	// secondary's WAL holds the applier's commits, whose records are in
 	// the log already, and only their end positions matter.
 	skipPages bool
+	// pending holds the current commit's page images by page number;
+	// free, page buffers the capture's delta cache let go of (recycle),
+	// reused for the next frames' images instead of allocating 4 KiB
+	// per page per commit.
+	pending map[uint32][]byte
+	free    [][]byte
+	// lastFrames is how many frames the last scan that found a commit
+	// took: the size of the next scan's first read.
+	lastFrames int64
+}
+
+// maxFreePages bounds the page buffers a walScanner keeps for reuse.
+const maxFreePages = 256
+
+// page returns a buffer for one page image: a recycled one if any.
+func (s *walScanner) page(size uint32) []byte {
+	for n := len(s.free); n > 0; n = len(s.free) {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		if len(b) == int(size) {
+			return b
+		}
+	}
+	return make([]byte, size)
+}
+
+// recycle takes back a page buffer nothing refers to any more.
+func (s *walScanner) recycle(b []byte) {
+	if len(s.free) < maxFreePages {
+		s.free = append(s.free, b)
+	}
 }
 
 func newWALScanner(path string, pos walPos) *walScanner {
@@ -242,11 +273,25 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 	// Read the new frames in large chunks into a buffer kept across scans:
 	// a commit usually adds a few frames, and allocating a reader per scan
 	// cost more than the read itself.
-	fr := frameReader{f: s.f, off: off, end: size, frameSize: int(frameSize), buf: s.rbuf}
-	defer func() { s.rbuf = fr.buf }()
+	// The first read asks for twice the frames the last scan took (a
+	// TPC-B commit adds about five): reading minFrameRead every time
+	// copied 16 frames, most of them stale, per commit.
+	first := max(2*s.lastFrames, 4) * frameSize
+	fr := frameReader{f: s.f, off: off, end: size, frameSize: int(frameSize), buf: s.rbuf, first: min(first, minFrameRead)}
+	start := s.pos.Frame
+	defer func() {
+		s.rbuf = fr.buf
+		if s.pos.Frame > start {
+			s.lastFrames = int64(s.pos.Frame - start)
+		}
+	}()
 
 	cur := s.pos
-	pending := map[uint32][]byte{}
+	if s.pending == nil {
+		s.pending = map[uint32][]byte{}
+	}
+	pending := s.pending
+	clear(pending) // left over from a scan that stopped mid-commit
 	for {
 		frame, err := fr.next()
 		if err != nil {
@@ -270,7 +315,7 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		if !s.skipPages {
 			data, ok := pending[pgno]
 			if !ok {
-				data = make([]byte, h.pageSize)
+				data = s.page(h.pageSize)
 				pending[pgno] = data
 			}
 			copy(data, frame[walFrameHeaderSize:])
@@ -290,9 +335,7 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 		}
 		s.pos = cur
 		s.restartOK = false
-		if len(pending) > 0 {
-			pending = map[uint32][]byte{}
-		}
+		clear(pending) // emit's record (and the delta cache) keep the images
 	}
 }
 
@@ -319,6 +362,7 @@ type frameReader struct {
 	buf       []byte
 	p, n      int
 	chunk     int64 // size of the next read; grows while frames keep coming
+	first     int64 // size of the first read; minFrameRead if 0
 }
 
 // WAL reads start small, since a commit usually appends a few frames and
@@ -339,7 +383,10 @@ func (r *frameReader) next() ([]byte, error) {
 			return nil, nil
 		}
 		if r.chunk == 0 {
-			r.chunk = minFrameRead
+			r.chunk = r.first
+			if r.chunk <= 0 {
+				r.chunk = minFrameRead
+			}
 		} else if r.chunk < maxFrameRead {
 			r.chunk *= 2
 		}
