@@ -115,16 +115,36 @@ func (b *testBackend) OpenSession(ctx context.Context, user, database string) (p
 	if err != nil {
 		return nil, err
 	}
-	return &testSession{b: b, conn: conn}, nil
+	return &testSession{b: b, db: db, conn: conn}, nil
 }
 
 type testSession struct {
 	b      *testBackend
+	db     *sql.DB
 	conn   *sql.Conn
 	locked bool
 }
 
 func (s *testSession) Conn() *sql.Conn { return s.conn }
+
+// TableColumns reads a table's columns on another connection of the pool,
+// as sqlink's server does, outside the session's transaction.
+func (s *testSession) TableColumns(ctx context.Context, table string) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{name, typ})
+	}
+	return out, rows.Err()
+}
 
 func (s *testSession) BeginWrite(ctx context.Context) error {
 	if s.b.readOnly.Load() {

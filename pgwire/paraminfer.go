@@ -99,21 +99,13 @@ func (c *clientConn) inferParamTargets(ctx context.Context, q string, n int) []p
 	cols := make(map[string]colInfo)
 	order := make(map[string][]colInfo)
 	for _, tbl := range tables {
-		rows, err := c.sess.Conn().QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", tbl)
-		if err != nil {
-			continue
-		}
-		for rows.Next() {
-			var name, typ string
-			if rows.Scan(&name, &typ) == nil {
-				ci := colInfo{name, typ}
-				if _, dup := cols[strings.ToUpper(name)]; !dup {
-					cols[strings.ToUpper(name)] = ci
-				}
-				order[tbl] = append(order[tbl], ci)
+		for _, col := range c.tableColumns(ctx, tbl) {
+			ci := colInfo{col[0], col[1]}
+			if _, dup := cols[strings.ToUpper(ci.name)]; !dup {
+				cols[strings.ToUpper(ci.name)] = ci
 			}
+			order[tbl] = append(order[tbl], ci)
 		}
-		rows.Close()
 	}
 	if len(cols) == 0 {
 		return out
@@ -269,4 +261,42 @@ func (ps *prepared) decodeParam(i int, format int16, b []byte) (any, error) {
 		}
 	}
 	return v, err
+}
+
+// SchemaReader is an optional Session capability: the columns (name and
+// declared type) of a table, read on a connection of sqlink's own rather
+// than the session's. Inside a transaction a schema read on the session's
+// connection would start the transaction's snapshot: its first write,
+// which takes the write lock only then, would fail (40001) whenever
+// another session committed in between.
+type SchemaReader interface {
+	TableColumns(ctx context.Context, table string) ([][2]string, error)
+}
+
+// tableColumns returns a table's columns for parameter inference.
+func (c *clientConn) tableColumns(ctx context.Context, table string) [][2]string {
+	if sr, ok := c.sess.(SchemaReader); ok && c.tx != txIdle {
+		cols, err := sr.TableColumns(ctx, table)
+		if err == nil && len(cols) > 0 {
+			return cols
+		}
+		if c.tx == txActive && !c.txWrite {
+			// Not found there (a temporary table, or one this transaction
+			// made): inference is not worth the snapshot.
+			return nil
+		}
+	}
+	rows, err := c.sess.Conn().QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var name, typ string
+		if rows.Scan(&name, &typ) == nil {
+			out = append(out, [2]string{name, typ})
+		}
+	}
+	return out
 }

@@ -128,3 +128,10 @@ func (s *session) Refusal() error { return s.c.Refusal() }
 
 // SetQueryOnly turns query_only on or off for a READ ONLY transaction.
 func (s *session) SetQueryOnly(ctx context.Context, on bool) error { return s.c.SetQueryOnly(ctx, on) }
+
+var _ pgwire.SchemaReader = (*session)(nil)
+
+// TableColumns reads a table's columns outside the session's transaction.
+func (s *session) TableColumns(ctx context.Context, table string) ([][2]string, error) {
+	return s.db.TableColumns(ctx, table)
+}

@@ -418,3 +418,23 @@ func SetHeapLimit(n int64) error {
 	sqlite3.Xsqlite3_hard_heap_limit64(tls, n)
 	return nil
 }
+
+// TableColumns returns the name and declared type of each column of table
+// in the database as committed, read on a connection of sqlink's own (not
+// a session's, whose open transaction it leaves alone).
+func (db *DB) TableColumns(ctx context.Context, table string) ([][2]string, error) {
+	rows, err := db.sqldb.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{name, typ})
+	}
+	return out, rows.Err()
+}
