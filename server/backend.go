@@ -65,8 +65,8 @@ func (s *session) BeginWrite(ctx context.Context) error { return s.c.BeginWrite(
 // hardened it, or was marked disconnected after the session timeout.
 func (s *session) EndWrite(ctx context.Context) error {
 	lsn, err := s.c.EndWrite(ctx)
-	rt := s.s.linkForDatabase(s.name)
-	if errors.Is(err, storage.ErrCommitNotLogged) && (rt == nil || !rt.syncMode()) {
+	l := s.s.eng.ForDatabase(s.name)
+	if errors.Is(err, storage.ErrCommitNotLogged) && (l == nil || !l.SyncMode()) {
 		// Committed and durable, just not in the replication log yet
 		// (the next capture adds it): the commit stands, with a warning,
 		// as PostgreSQL's does when its replication wait is cancelled. A
@@ -79,8 +79,8 @@ func (s *session) EndWrite(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if rt != nil {
-		return rt.waitCommit(ctx, lsn)
+	if l != nil {
+		return l.WaitCommit(ctx, lsn)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package replication
 
 // Failover
 //
@@ -6,14 +6,14 @@ package server
 // machine (link/replica.go decides everything: steps, epochs, split brain)
 // and then wait on the link's published status until the operation has
 // finished, paused or failed. The link's loop makes the server honour each
-// step (link_runtime.go: process and applySoft): it persists the HardState
+// step (link.go: process and applySoft): it persists the HardState
 // before anything else, stops writes with storage's SetReadOnly (which
 // waits for the transaction in flight, whose session is ended after
 // Config.FailoverDrainTimeout), redoes every hardened record and sets the epoch before a
 // new primary takes writes, and ends the sessions of a replica whose
 // role changed so pools reconnect and find the primary again
 // (target_session_attrs=read-write). A split-brain loser saves its
-// diverged state (link_rewind.go) before it follows the designated primary.
+// diverged state (rewind.go) before it follows the designated primary.
 //
 // Failpoints: Config.Failpoint (env SQLINK_FAILPOINT) names one of the
 // points below; when the link reaches it the process kills itself with
@@ -23,16 +23,12 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/link"
-	"github.com/sqlink/sqlink/rbac"
 )
 
 // Failpoints of a planned failover, in the order a failover reaches them.
@@ -115,17 +111,6 @@ const (
 	fpSeedOnline = "seed/after-online"
 )
 
-// failpoint kills the process when name is the configured failpoint.
-func (s *Server) failpoint(name string) {
-	if s.cfg.Failpoint == "" || s.cfg.Failpoint != name {
-		return
-	}
-	s.log.Error("failpoint reached: killing the process", "failpoint", name)
-	fmt.Fprintf(os.Stderr, "sqlink: failpoint %s reached: SIGKILL\n", name)
-	syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	select {} // the signal is on its way
-}
-
 // Events of a role change, recorded by the link's loop for the step list of
 // a failover result.
 const (
@@ -150,7 +135,7 @@ type roleEvent struct {
 const maxRoleEvents = 64
 
 // noteEvent records a role-change event and wakes status waiters.
-func (rt *linkRuntime) noteEvent(what string) {
+func (rt *Link) noteEvent(what string) {
 	rt.mu.Lock()
 	rt.roleEvents = append(rt.roleEvents, roleEvent{what, rt.s.cfg.Now()})
 	if len(rt.roleEvents) > maxRoleEvents {
@@ -161,7 +146,7 @@ func (rt *linkRuntime) noteEvent(what string) {
 }
 
 // changed wakes everyone waiting for the link's status to change.
-func (rt *linkRuntime) changed() {
+func (rt *Link) changed() {
 	rt.mu.Lock()
 	if rt.statusCh != nil {
 		close(rt.statusCh)
@@ -172,7 +157,7 @@ func (rt *linkRuntime) changed() {
 
 // waitFor calls cond after every change of the link's status until it
 // returns true or ctx ends.
-func (rt *linkRuntime) waitFor(ctx context.Context, cond func() bool) error {
+func (rt *Link) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		rt.mu.Lock()
 		if rt.statusCh == nil {
@@ -198,14 +183,14 @@ func (rt *linkRuntime) waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // replicaStatus returns the replica's last published status.
-func (rt *linkRuntime) replicaStatus() link.Status {
+func (rt *Link) replicaStatus() link.Status {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.status
 }
 
 // eventsSince returns the events recorded at or after t.
-func (rt *linkRuntime) eventsSince(t time.Time) map[string]time.Time {
+func (rt *Link) eventsSince(t time.Time) map[string]time.Time {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	out := map[string]time.Time{}
@@ -221,7 +206,7 @@ func (rt *linkRuntime) eventsSince(t time.Time) map[string]time.Time {
 
 // afterPersist records the events and runs the failpoints of a new
 // HardState, just after it became durable (on the loop).
-func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
+func (rt *Link) afterPersist(prev, cur *link.HardState) {
 	if prev == nil || cur == nil {
 		return
 	}
@@ -255,7 +240,7 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 
 // failoverFailpoint runs planned or forced, by the kind of the failover
 // that brought hs to its epoch (none for other role changes).
-func (rt *linkRuntime) failoverFailpoint(hs *link.HardState, planned, forced string) {
+func (rt *Link) failoverFailpoint(hs *link.HardState, planned, forced string) {
 	if hs.LastFailover.Epoch != hs.Epoch {
 		return
 	}
@@ -269,7 +254,7 @@ func (rt *linkRuntime) failoverFailpoint(hs *link.HardState, planned, forced str
 
 // Failover runs a planned or forced failover of a link, or resumes or
 // aborts a paused planned failover, and reports what it did.
-func (s *Server) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
+func (s *Engine) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.FailoverResult{}, err
@@ -297,7 +282,7 @@ func (s *Server) Failover(ctx context.Context, name string, req adminapi.Failove
 	return s.plannedFailover(ctx, rt, req, timeout)
 }
 
-func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
 	start := s.cfg.Now()
 	m := link.Message{Type: link.MsgPlannedFailover, KeepLink: !req.DropLink}
 	what := "planned failover"
@@ -423,7 +408,7 @@ const failoverPartnerWait = 5 * time.Second
 
 // partnerReachable says whether the link is connected to its partner and
 // hears from it.
-func (rt *linkRuntime) partnerReachable() bool {
+func (rt *Link) partnerReachable() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.conn != nil && rt.status.Connected
@@ -431,7 +416,7 @@ func (rt *linkRuntime) partnerReachable() bool {
 
 // waitPartnerReachable waits up to wait for the partner to be reachable,
 // and otherwise returns why a planned failover cannot run.
-func (rt *linkRuntime) waitPartnerReachable(ctx context.Context, wait time.Duration) error {
+func (rt *Link) waitPartnerReachable(ctx context.Context, wait time.Duration) error {
 	if rt.partnerReachable() {
 		return nil
 	}
@@ -449,7 +434,7 @@ func (rt *linkRuntime) waitPartnerReachable(ctx context.Context, wait time.Durat
 // partnerUnreachable explains that a planned failover cannot run without
 // the partner: on the secondary, a forced failover can, with its estimated
 // loss.
-func (rt *linkRuntime) partnerUnreachable(waited time.Duration) error {
+func (rt *Link) partnerUnreachable(waited time.Duration) error {
 	local := rt.localStatus()
 	rt.mu.Lock()
 	partner := rt.rec.PartnerName
@@ -538,7 +523,7 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 
 // partnerRefused returns the partner's refusal of a request this replica
 // forwarded at or after t, if it reported one.
-func (rt *linkRuntime) partnerRefused(t time.Time) string {
+func (rt *Link) partnerRefused(t time.Time) string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if ps := rt.partnerStatus; ps != nil && ps.LastError != nil && !ps.LastError.Time.Before(t) &&
@@ -549,14 +534,14 @@ func (rt *linkRuntime) partnerRefused(t time.Time) string {
 }
 
 // dropped reports whether this half of the link was dropped.
-func (rt *linkRuntime) dropped() bool {
+func (rt *Link) dropped() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.dropStarted
 }
 
 // partnerLastError returns the partner's last error as it reported it.
-func (rt *linkRuntime) partnerLastError() string {
+func (rt *Link) partnerLastError() string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.partnerStatus != nil && rt.partnerStatus.LastError != nil {
@@ -565,7 +550,7 @@ func (rt *linkRuntime) partnerLastError() string {
 	return ""
 }
 
-func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+func (s *Engine) forcedFailover(ctx context.Context, rt *Link, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
 	start := s.cfg.Now()
 	var est adminapi.DataLoss
 	var serr error
@@ -640,7 +625,7 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 // SetRole ends a split brain: primary (an instance name or ID) keeps its
 // writes. On the other side the diverged state is saved before it follows;
 // when that side is this instance the result says where.
-func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
+func (s *Engine) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.SetRoleResult{}, err
@@ -732,40 +717,4 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	}
 	res.ForkLSN, res.DivergedFile, res.DivergedList, res.Diverged, res.Method = rw.fork, rw.file, rw.list, rw.count, rw.method
 	return res, nil
-}
-
-// failoverRoutes are the failover routes of LinkRoutes.
-func (s *Server) failoverRoutes() []adminapi.Route {
-	return []adminapi.Route{
-		{Method: "POST", Path: "/v1/links/{name}/failover", Permission: rbac.LinksSetRole, Action: "links.failover", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.FailoverRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, r.PathValue("name"))
-				adminapi.SetAuditDetail(r, fmt.Sprintf("type=%s drop_link=%t resume=%t abort=%t", req.Type, req.DropLink, req.Resume, req.Abort))
-				res, err := s.Failover(r.Context(), r.PathValue("name"), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, res)
-				return nil
-			}},
-		{Method: "POST", Path: "/v1/links/{name}/set-role", Permission: rbac.LinksSetRole, Action: "links.setRole", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.SetRoleRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, r.PathValue("name"))
-				adminapi.SetAuditDetail(r, "primary="+req.Primary)
-				res, err := s.SetRole(r.Context(), r.PathValue("name"), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, res)
-				return nil
-			}},
-	}
 }

@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ const (
 )
 
 // stateLocked summarises the link (mu held).
-func (rt *linkRuntime) stateLocked() string {
+func (rt *Link) stateLocked() string {
 	st := rt.status
 	ps := rt.partnerStatus
 	switch {
@@ -79,7 +79,7 @@ func health(s sqlink.SyncState, mode sqlink.Mode) string {
 // everything the primary committed as far as it knows). When the secondary
 // has not received that transaction yet, the primary's last commit time
 // stands in for it, which understates the lag.
-func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
+func (rt *Link) localStatus() adminapi.ReplicaStatus {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	now := rt.s.cfg.Now()
@@ -93,7 +93,7 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 		mode = st.Mode
 	}
 	rs := adminapi.ReplicaStatus{
-		Instance: rt.s.info.Name, InstanceID: rt.s.info.ID, Endpoint: rt.s.EndpointAddr(),
+		Instance: rt.s.info.Name, InstanceID: rt.s.info.ID, Endpoint: rt.s.host.EndpointAddr(),
 		Role: role, Connected: rt.conn != nil && (rt.r == nil || st.Connected), Epoch: rt.rec.Epoch,
 		PartnerCertExpiry: rt.partnerCertExpiry, LastError: rt.lastErr,
 	}
@@ -237,7 +237,7 @@ func (rt *linkRuntime) localStatus() adminapi.ReplicaStatus {
 
 // avgRecordLocked estimates the size of one log record (mu held): the log's
 // average when it holds records, else what went over the wire.
-func (rt *linkRuntime) avgRecordLocked(ds storage.Stats) float64 {
+func (rt *Link) avgRecordLocked(ds storage.Stats) float64 {
 	if ds.LogBytes > 0 && ds.LogFirstLSN > 0 && ds.LogFirstLSN <= ds.Pos.LSN {
 		return float64(ds.LogBytes) / float64(ds.Pos.LSN-ds.LogFirstLSN+1)
 	}
@@ -246,7 +246,7 @@ func (rt *linkRuntime) avgRecordLocked(ds storage.Stats) float64 {
 
 // onAck notes a secondary's hardened and redone positions, and how long
 // after their commit the newest records got there.
-func (rt *linkRuntime) onAck(m *transport.Ack) {
+func (rt *Link) onAck(m *transport.Ack) {
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
 	var hl, rl time.Duration = -1, -1
@@ -267,19 +267,19 @@ func (rt *linkRuntime) onAck(m *transport.Ack) {
 	rt.ackTime = now
 	name, db := rt.rec.Name, rt.rec.Database
 	rt.mu.Unlock()
-	if h := rt.s.lagHist; h != nil {
+	if obs := rt.s.cfg.ObserveLag; obs != nil {
 		if hl >= 0 {
-			h.WithLabelValues(name, db, "hardened").Observe(hl.Seconds())
+			obs(name, db, "hardened", hl.Seconds())
 		}
 		if rl >= 0 {
-			h.WithLabelValues(name, db, "redone").Observe(rl.Seconds())
+			obs(name, db, "redone", rl.Seconds())
 		}
 	}
 	rt.wake()
 }
 
 // linkStatus describes the link as seen from this instance.
-func (rt *linkRuntime) linkStatus() adminapi.LinkStatus {
+func (rt *Link) linkStatus() adminapi.LinkStatus {
 	local := rt.localStatus()
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -316,7 +316,7 @@ func (rt *linkRuntime) linkStatus() adminapi.LinkStatus {
 // acknowledge themselves; this tells a new primary (after seeding, a
 // failover or a reconnect) that the copy is caught up when no record
 // flows, so its lag shows zero rather than growing until the next write.
-func (rt *linkRuntime) tickAck(pc *peerConn, db *storage.DB, now time.Time) {
+func (rt *Link) tickAck(pc *peerConn, db *storage.DB, now time.Time) {
 	rt.mu.Lock()
 	on := rt.recvOn && rt.data.Phase == phaseOnline
 	rt.mu.Unlock()

@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"context"
@@ -43,7 +43,7 @@ type seedRequest struct {
 	FromBackup bool       `json:"from_backup,omitempty"`
 	BackupPos  sqlink.Pos `json:"backup_pos"`
 	// Rewind: the seed in progress is a copy of this replica's diverged
-	// database; send only the pages that may differ (link_rewind.go).
+	// database; send only the pages that may differ (rewind.go).
 	Rewind *rewindRequest `json:"rewind,omitempty"`
 }
 
@@ -61,7 +61,7 @@ type seedPlan struct {
 	Hint      string                `json:"hint,omitempty"`
 }
 
-func (rt *linkRuntime) setSeedState(state string) {
+func (rt *Link) setSeedState(state string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.seed.state != state && state == "SEEDING" {
@@ -73,7 +73,7 @@ func (rt *linkRuntime) setSeedState(state string) {
 }
 
 // requestSeed asks the primary for a seed (secondary, on the loop).
-func (rt *linkRuntime) requestSeed(pc *peerConn) {
+func (rt *Link) requestSeed(pc *peerConn) {
 	rt.mu.Lock()
 	req := seedRequest{FromBackup: rt.data.SeedFromBackup}
 	db := rt.db
@@ -103,7 +103,7 @@ func (rt *linkRuntime) requestSeed(pc *peerConn) {
 
 // startSeedSender answers a seed request (primary), replacing any seed
 // sender still running.
-func (rt *linkRuntime) startSeedSender(pc *peerConn, req seedRequest) {
+func (rt *Link) startSeedSender(pc *peerConn, req seedRequest) {
 	rt.seedMu.Lock()
 	defer rt.seedMu.Unlock()
 	if rt.seedStop != nil {
@@ -128,7 +128,7 @@ func (rt *linkRuntime) startSeedSender(pc *peerConn, req seedRequest) {
 
 // setFloor keeps the log after lsn for the secondary and clears a pending
 // reseed: the secondary is about to get a copy it can continue from.
-func (rt *linkRuntime) setFloor(db *storage.DB, lsn sqlink.LSN) {
+func (rt *Link) setFloor(db *storage.DB, lsn sqlink.LSN) {
 	db.SetRetentionFloor(lsn, true)
 	rt.mu.Lock()
 	rt.data.FloorLSN = lsn
@@ -139,7 +139,7 @@ func (rt *linkRuntime) setFloor(db *storage.DB, lsn sqlink.LSN) {
 	}
 }
 
-func (rt *linkRuntime) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
+func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
 	rt.mu.Lock()
 	db, hist := rt.db, rt.history
 	rt.mu.Unlock()
@@ -270,7 +270,7 @@ func controlOf(cmd string, body any) *transport.ControlRequest {
 
 // onSeedPlan prepares the seed writer for what the primary will send
 // (secondary, reader goroutine).
-func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
+func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	path := databasePath(rt.s.cfg.DataDir, rt.database())
 	switch plan.Kind {
 	case "error":
@@ -348,7 +348,7 @@ func (rt *linkRuntime) onSeedPlan(pc *peerConn, plan seedPlan) error {
 
 // seedChunk buffers a chunk of pages and writes them in big batches
 // (secondary, reader goroutine).
-func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
+func (rt *Link) seedChunk(m *transport.SeedChunk) error {
 	rt.seedMu.Lock()
 	defer rt.seedMu.Unlock()
 	w := rt.writer
@@ -401,7 +401,7 @@ func (rt *linkRuntime) seedChunk(m *transport.SeedChunk) error {
 // startFlush writes the buffered pages in the background, so the next
 // chunks arrive while they are written and synced (seedMu held). At most
 // one flush is in flight.
-func (rt *linkRuntime) startFlush() error {
+func (rt *Link) startFlush() error {
 	if err := rt.waitFlush(); err != nil {
 		return err
 	}
@@ -444,7 +444,7 @@ func (rt *linkRuntime) startFlush() error {
 // failed (a full disk), the pages buffered since cannot follow it: they are
 // dropped and the seed goes on from the last page written, so the next
 // flush fails for the same reason, not with pages out of order.
-func (rt *linkRuntime) waitFlush() error {
+func (rt *Link) waitFlush() error {
 	if rt.flushing == nil {
 		return nil
 	}
@@ -459,7 +459,7 @@ func (rt *linkRuntime) waitFlush() error {
 
 // flushSeed writes every buffered seed page before it returns (seedMu
 // held).
-func (rt *linkRuntime) flushSeed() error {
+func (rt *Link) flushSeed() error {
 	if err := rt.startFlush(); err != nil {
 		return err
 	}
@@ -468,7 +468,7 @@ func (rt *linkRuntime) flushSeed() error {
 
 // seedFinish moves a complete seed into place and starts catching up
 // (secondary, reader goroutine).
-func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
+func (rt *Link) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 	rt.seedMu.Lock()
 	w := rt.writer
 	if w == nil {
@@ -516,7 +516,7 @@ func (rt *linkRuntime) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 // beginCatchup starts the secondary's state machine on a seeded (or
 // restored) database; it stays RESTORING until it has redone up to seedPos
 // (on the loop).
-func (rt *linkRuntime) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlink.HistoryEntry, seedPos sqlink.Pos) {
+func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlink.HistoryEntry, seedPos sqlink.Pos) {
 	if ro, _ := db.ReadOnly(); !ro {
 		db.SetReadOnly(rt.rec.PartnerName)
 	}
@@ -570,7 +570,7 @@ type changedCopy struct {
 // attach calls it again when the primary is reachable. The copy is saved
 // off the loop (a large database takes a while, and the link's heartbeats
 // go on meanwhile); changedCopySaved goes on from there.
-func (rt *linkRuntime) reseedDiverged(why string) {
+func (rt *Link) reseedDiverged(why string) {
 	rt.mu.Lock()
 	db, pc, phase := rt.db, rt.conn, rt.data.Phase
 	rt.mu.Unlock()
@@ -615,7 +615,7 @@ func (rt *linkRuntime) reseedDiverged(why string) {
 // no longer the link's or no longer diverged (a forced failover or a drop
 // came first), or the primary cannot be reached any more (attach calls
 // reseedDiverged again, which reseeds without saving the copy twice).
-func (rt *linkRuntime) changedCopySaved(db *storage.DB, why, file string, err error) {
+func (rt *Link) changedCopySaved(db *storage.DB, why, file string, err error) {
 	cc := &rt.divergedCopy
 	if cc.db == db {
 		cc.saving = false
@@ -653,13 +653,13 @@ func (rt *linkRuntime) changedCopySaved(db *storage.DB, why, file string, err er
 
 // restartSeeding throws away this secondary's copy and asks for a new seed
 // (on the loop).
-func (rt *linkRuntime) restartSeeding(pc *peerConn, why string) {
+func (rt *Link) restartSeeding(pc *peerConn, why string) {
 	rt.restartSeedingWith(pc, why, false)
 }
 
 // restartSeedingWith is restartSeeding; keepSeed keeps the seed in
 // progress (a rewind's copy of the database).
-func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed bool) {
+func (rt *Link) restartSeedingWith(pc *peerConn, why string, keepSeed bool) {
 	rt.mu.Lock()
 	phase := rt.data.Phase
 	rt.mu.Unlock()
@@ -690,14 +690,8 @@ func (rt *linkRuntime) restartSeedingWith(pc *peerConn, why string, keepSeed boo
 	}
 	rt.s.failpoint(fpReseedSaved)
 	ctx := context.WithoutCancel(rt.ctx)
-	rt.s.mu.Lock()
-	if rt.s.dbs[rt.database()] == db {
-		delete(rt.s.dbs, rt.database())
-	}
-	rt.s.mu.Unlock()
-	if rt.s.pg != nil {
-		rt.s.pg.EndSessions(rt.database(), "57P03", fmt.Sprintf("database %q is being reseeded", rt.database()))
-	}
+	rt.s.host.UnregisterDatabase(rt.database(), db)
+	rt.s.endSessions(rt.database(), "57P03", fmt.Sprintf("database %q is being reseeded", rt.database()))
 	if db != nil {
 		db.Close(ctx)
 	}

@@ -1,50 +1,4 @@
-package server
-
-// Links
-//
-// Each link on this instance is a linkRuntime. Its loop goroutine owns the
-// link.Replica and runs the Ready loop link/doc.go describes: it steps
-// local events (commits seen through storage's Notify, hardened and redone
-// positions, the partner's Acks as heartbeats), peer messages and ticks
-// (Config.LinkTick), then persists the HardState to the catalog
-// (LinkRecord.Data) when anything but the hardened LSN changed (the log
-// recovers that), sends the messages, and applies the SoftState:
-// read-only or writable, the commit LSN sync sessions wait for
-// (session.EndWrite -> waitCommit), and the data path.
-//
-// Connection: the link's initial primary always dials the other
-// instance's endpoint, whatever the current roles, so a link has one
-// connection; it reconnects with backoff. The Hello exchange checks the
-// link ID and the partner's instance ID. Control messages (link.Message,
-// status, seeding, drop) travel as JSON in ControlRequest frames, queued so
-// the loop never blocks on the network; the reader hands link messages to
-// the loop and waits for it, so a Records batch is never handled before the
-// message that made this replica follow its sender.
-//
-// Data path: on a primary the sender streams log records from the
-// secondary's hardened LSN as they are captured (ReadLog, one Records frame
-// per batch of what is available, flushed at once). On a secondary the
-// reader checks each batch with a RecordStream, a hardener goroutine
-// hardens what has arrived (one fsync for every batch that came during the
-// previous one) and acknowledges it, and the applier redoes the hardened
-// log, merging records into one transaction when it is behind.
-//
-// Seeding (link_seed.go) brings a secondary from nothing, or from a
-// restored backup, to a copy at a known position; the database stays
-// RESTORING until it has redone up to that position.
-//
-// Role changes (failover.go, link_rewind.go): applySoft makes a database
-// read-only (stopWrites: waits for the transaction in flight, then ends the
-// sessions so pools reconnect) or writable (takeWrites: redoes every
-// hardened record and sets the epoch first, then ends the read-only
-// sessions); process records each step of a failover for the result and
-// runs the crash-test failpoints; a Ready.Rewind saves the diverged state
-// and rewinds the copy from the primary.
-//
-// Retention: a primary keeps the log after the secondary's hardened LSN
-// (or the seed base) with storage's retention floor; past
-// Config.LinkLogCapBytes the link is RESEED_REQUIRED, the floor is released
-// and the secondary is told to reseed when it returns.
+package replication
 
 import (
 	"context"
@@ -155,13 +109,13 @@ func (r *rate) sample(total int64, now time.Time) {
 	r.last, r.at = total, now
 }
 
-// linkRuntime runs one link on this instance: the loop that owns the
+// Link runs one link on this instance: the loop that owns the
 // link.Replica (Step, Ready, persist, send, apply, Advance), the connection
 // to the partner, and the data path (Records sender on a primary, harden
 // and apply on a secondary, seeding). It is safe for concurrent use; the
 // replica is touched only by the loop goroutine.
-type linkRuntime struct {
-	s    *Server
+type Link struct {
+	s    *Engine
 	name string
 	log  *slog.Logger
 
@@ -216,7 +170,7 @@ type linkRuntime struct {
 	rec     catalog.LinkRecord
 	data    linkData
 	db      *storage.DB
-	ownsDB  bool // a catching-up secondary's DB, not in Server.dbs
+	ownsDB  bool // a catching-up secondary's DB, not in the host's registry
 	conn    *peerConn
 	status  link.Status
 	history []sqlink.HistoryEntry
@@ -284,8 +238,8 @@ type seedProgress struct {
 	sent       int64 // bytes sent (primary) or received (secondary) over every attempt
 }
 
-func newLinkRuntime(s *Server, rec catalog.LinkRecord, data linkData) *linkRuntime {
-	rt := &linkRuntime{
+func newLink(s *Engine, rec catalog.LinkRecord, data linkData) *Link {
+	rt := &Link{
 		s: s, name: rec.Name, rec: rec, data: data,
 		log:      s.log.With("link", rec.Name, "database", rec.Database),
 		events:   make(chan func()),
@@ -296,17 +250,17 @@ func newLinkRuntime(s *Server, rec catalog.LinkRecord, data linkData) *linkRunti
 	return rt
 }
 
-func (rt *linkRuntime) database() string { return rt.rec.Database }
+func (rt *Link) database() string { return rt.rec.Database }
 
-func (rt *linkRuntime) partnerEndpoint() string {
+func (rt *Link) partnerEndpoint() string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.rec.PartnerURL
 }
 
-func (rt *linkRuntime) linkID() string { return rt.data.LinkID }
+func (rt *Link) linkID() string { return rt.data.LinkID }
 
-func (rt *linkRuntime) isConnected() bool {
+func (rt *Link) isConnected() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.conn != nil
@@ -315,10 +269,10 @@ func (rt *linkRuntime) isConnected() bool {
 // dials reports whether this side connects to the partner: the link's
 // initial primary always dials, so there is one connection per link
 // whatever the current roles.
-func (rt *linkRuntime) dials() bool { return rt.data.InitialPrimary == rt.s.info.ID }
+func (rt *Link) dials() bool { return rt.data.InitialPrimary == rt.s.info.ID }
 
 // setError records err as the link's last error.
-func (rt *linkRuntime) setError(err error) {
+func (rt *Link) setError(err error) {
 	if err == nil {
 		return
 	}
@@ -339,7 +293,7 @@ func (rt *linkRuntime) setError(err error) {
 }
 
 // start runs the link's goroutines.
-func (rt *linkRuntime) start() error {
+func (rt *Link) start() error {
 	rt.mu.Lock()
 	phase := rt.data.Phase
 	rt.mu.Unlock()
@@ -355,7 +309,7 @@ func (rt *linkRuntime) start() error {
 	rt.mu.Unlock()
 	switch phase {
 	case phaseOnline:
-		db, err := rt.s.db(rt.ctx, rt.database())
+		db, err := rt.s.host.OpenDatabase(rt.ctx, rt.database())
 		if err != nil {
 			return fmt.Errorf("link %s: %w", rt.name, err)
 		}
@@ -363,10 +317,7 @@ func (rt *linkRuntime) start() error {
 		rt.db = db
 		rt.mu.Unlock()
 	case phaseCatchup:
-		rt.s.mu.Lock()
-		open := rt.s.dbs[rt.database()]
-		rt.s.mu.Unlock()
-		if open != nil {
+		if open := rt.s.host.Database(rt.database()); open != nil {
 			// The catalog has it ONLINE (so the server opened it): the
 			// catch-up ended just before a crash, ahead of this record.
 			rt.mu.Lock()
@@ -456,13 +407,9 @@ func divergedSecondary(db *storage.DB) *storage.LogGap {
 // have it ONLINE, and the server then opened it), or a seed moved into
 // place before the catch-up that follows was saved, which cannot tell
 // where it stands. Either way it goes, and the seed starts or resumes.
-func (rt *linkRuntime) clearForSeed(path string) error {
+func (rt *Link) clearForSeed(path string) error {
 	ctx := context.WithoutCancel(rt.ctx)
-	rt.s.mu.Lock()
-	open := rt.s.dbs[rt.database()]
-	delete(rt.s.dbs, rt.database())
-	rt.s.mu.Unlock()
-	if open != nil {
+	if open := rt.s.host.UnregisterDatabase(rt.database(), nil); open != nil {
 		open.Close(ctx)
 	}
 	if d, err := rt.s.cat.GetDatabase(ctx, rt.database()); err == nil && d.State != sqlink.DatabaseRestoring {
@@ -485,7 +432,7 @@ func (rt *linkRuntime) clearForSeed(path string) error {
 
 // startReplica (re)starts the state machine from hs. Called before the loop
 // runs or from the loop.
-func (rt *linkRuntime) startReplica(hs link.HardState) error {
+func (rt *Link) startReplica(hs link.HardState) error {
 	cfg := link.Config{
 		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
 		InitialPrimary: rt.data.InitialPrimary, State: &hs,
@@ -527,7 +474,7 @@ func (rt *linkRuntime) startReplica(hs link.HardState) error {
 
 // stop ends the link's goroutines and releases what it holds. The catalog
 // record is kept.
-func (rt *linkRuntime) stop(ctx context.Context) {
+func (rt *Link) stop(ctx context.Context) {
 	rt.mu.Lock()
 	if rt.stopped {
 		rt.mu.Unlock()
@@ -570,7 +517,7 @@ func (rt *linkRuntime) stop(ctx context.Context) {
 
 // call runs fn on the loop goroutine and waits for it (and the Ready
 // processing after it). It reports false if the loop is gone.
-func (rt *linkRuntime) call(fn func()) bool {
+func (rt *Link) call(fn func()) bool {
 	done := make(chan struct{})
 	select {
 	case rt.events <- func() { fn(); close(done) }:
@@ -586,14 +533,14 @@ func (rt *linkRuntime) call(fn func()) bool {
 }
 
 // wake asks the loop to look at the coalesced local state.
-func (rt *linkRuntime) wake() {
+func (rt *Link) wake() {
 	select {
 	case rt.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (rt *linkRuntime) loop() {
+func (rt *Link) loop() {
 	defer rt.wg.Done()
 	defer func() {
 		rt.mu.Lock()
@@ -640,7 +587,7 @@ func (rt *linkRuntime) loop() {
 // transaction (about 4 % of its CPU at one client, by profile). A sync link
 // (commits wait on the loop), a primary without a partner connected and a
 // link in a failover wake per commit.
-func (rt *linkRuntime) commitNotify() <-chan struct{} {
+func (rt *Link) commitNotify() <-chan struct{} {
 	rt.mu.Lock()
 	db, op := rt.db, rt.status.Op.Active()
 	receiving := rt.recvOn && rt.conn != nil && rt.data.Phase == phaseOnline
@@ -665,7 +612,7 @@ func (rt *linkRuntime) commitNotify() <-chan struct{} {
 
 // syncLocal steps what storage and the partner's acks did since the last
 // look: commits (primary), hardened and applied records (secondary).
-func (rt *linkRuntime) syncLocal() {
+func (rt *Link) syncLocal() {
 	r := rt.r
 	if r == nil {
 		rt.checkCatchup()
@@ -711,7 +658,7 @@ func (rt *linkRuntime) syncLocal() {
 }
 
 // process runs the Ready loop: persist, send, apply, publish, Advance.
-func (rt *linkRuntime) process() {
+func (rt *Link) process() {
 	r := rt.r
 	if r == nil {
 		return
@@ -778,7 +725,7 @@ func (rt *linkRuntime) process() {
 
 // mustPersist reports whether hs differs from the persisted state in more
 // than the hardened LSN, which the storage log recovers by itself.
-func (rt *linkRuntime) mustPersist(hs *link.HardState) bool {
+func (rt *Link) mustPersist(hs *link.HardState) bool {
 	if rt.persisted == nil {
 		return true
 	}
@@ -790,7 +737,7 @@ func (rt *linkRuntime) mustPersist(hs *link.HardState) bool {
 	return !reflect.DeepEqual(a, b)
 }
 
-func (rt *linkRuntime) persistState(hs *link.HardState) error {
+func (rt *Link) persistState(hs *link.HardState) error {
 	h := hs.Clone()
 	rt.mu.Lock()
 	rt.data.State = &h
@@ -810,7 +757,7 @@ func (rt *linkRuntime) persistState(hs *link.HardState) error {
 }
 
 // save writes the link's catalog record (durable on return).
-func (rt *linkRuntime) save() error {
+func (rt *Link) save() error {
 	rt.mu.Lock()
 	rec := rt.rec
 	rec.UpdatedAt = time.Time{}
@@ -825,7 +772,7 @@ func (rt *linkRuntime) save() error {
 }
 
 // applySoft makes the database and the data path match the state machine.
-func (rt *linkRuntime) applySoft(soft link.SoftState) {
+func (rt *Link) applySoft(soft link.SoftState) {
 	r := rt.r
 	hs := r.HardState()
 	rt.mu.Lock()
@@ -913,7 +860,7 @@ func (rt *linkRuntime) applySoft(soft link.SoftState) {
 // it redoes every hardened record first, sets the epoch new records are
 // written in, and ends the sessions opened read-only so they reconnect
 // read-write.
-func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
+func (rt *Link) takeWrites(db *storage.DB, hs link.HardState) {
 	rt.stopApplier()
 	forced := hs.LastFailover.Epoch == hs.Epoch && hs.LastFailover.Kind == "forced"
 	if err := redoForWrites(rt.ctx, db, forced); err != nil {
@@ -930,9 +877,7 @@ func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
 	}
 	db.SetReadOnly("")
 	rt.log.Info("database writable", "role", hs.Role, "epoch", hs.Epoch)
-	if rt.s.pg != nil {
-		rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.name, hs.Epoch))
-	}
+	rt.s.endSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.name, hs.Epoch))
 	rt.noteEvent(evWritable)
 	rt.failoverFailpoint(&hs, fpAfterSwap, fpForcedWritable)
 }
@@ -941,7 +886,7 @@ func (rt *linkRuntime) takeWrites(db *storage.DB, hs link.HardState) {
 // in flight may finish; one that does not within FailoverDrainTimeout has its
 // session ended, which rolls it back. The remaining sessions are ended too,
 // so pools reconnect and find the primary.
-func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
+func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 	why := fmt.Sprintf("a planned failover of link %s to instance %s is in progress", rt.name, rt.rec.PartnerName)
 	switch {
 	case hs.SplitBrain.Active:
@@ -960,15 +905,11 @@ func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
 		t.Stop()
 	case <-t.C:
 		rt.log.Warn("transactions still in flight after the drain timeout: ending their sessions", "timeout", rt.s.cfg.FailoverDrainTimeout)
-		if rt.s.pg != nil {
-			rt.s.pg.EndSessions(rt.database(), "57P01", fmt.Sprintf("terminating connection: its transaction was rolled back because %s", why))
-		}
+		rt.s.endSessions(rt.database(), "57P01", fmt.Sprintf("terminating connection: its transaction was rolled back because %s", why))
 		<-done
 	}
 	rt.log.Info("database read-only", "role", hs.Role, "epoch", hs.Epoch, "why", why)
-	if rt.s.pg != nil {
-		rt.s.pg.EndSessions(rt.database(), "25006", fmt.Sprintf("database %q no longer takes writes: %s; reconnect to the primary (target_session_attrs=read-write)", rt.database(), why))
-	}
+	rt.s.endSessions(rt.database(), "25006", fmt.Sprintf("database %q no longer takes writes: %s; reconnect to the primary (target_session_attrs=read-write)", rt.database(), why))
 	if hs.Op.Step == link.StepDraining {
 		rt.noteEvent(evWritesOff)
 		rt.s.failpoint(fpAfterDrain)
@@ -977,7 +918,7 @@ func (rt *linkRuntime) stopWrites(db *storage.DB, hs link.HardState) {
 
 // awaitPartnerDropped waits, up to partnerGoneAfter, until the partner
 // reports the link dropped too or the connection ends.
-func (rt *linkRuntime) awaitPartnerDropped() {
+func (rt *Link) awaitPartnerDropped() {
 	ctx, cancel := context.WithTimeout(rt.ctx, partnerGoneAfter)
 	defer cancel()
 	rt.waitFor(ctx, func() bool {
@@ -990,7 +931,7 @@ func (rt *linkRuntime) awaitPartnerDropped() {
 // waitCommit blocks a session's commit at lsn until the link allows it:
 // at once for async links, else until the secondary hardened it or was
 // marked disconnected.
-func (rt *linkRuntime) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
+func (rt *Link) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
 	for {
 		rt.cmu.Lock()
 		c, ch, wait := rt.commit, rt.commitCh, rt.syncWait
@@ -1006,7 +947,7 @@ func (rt *linkRuntime) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
 	}
 }
 
-func (rt *linkRuntime) onTick() {
+func (rt *Link) onTick() {
 	now := rt.s.cfg.Now()
 	rt.heartbeatDue = true
 	if rt.r != nil {
@@ -1052,7 +993,7 @@ func (rt *linkRuntime) onTick() {
 }
 
 // attach makes pc the link's connection (on the loop).
-func (rt *linkRuntime) attach(pc *peerConn) {
+func (rt *Link) attach(pc *peerConn) {
 	rt.mu.Lock()
 	old := rt.conn
 	rt.conn = pc
@@ -1098,7 +1039,7 @@ func (rt *linkRuntime) attach(pc *peerConn) {
 }
 
 // detach forgets pc (on the loop).
-func (rt *linkRuntime) detach(pc *peerConn) {
+func (rt *Link) detach(pc *peerConn) {
 	rt.mu.Lock()
 	if rt.conn != pc {
 		rt.mu.Unlock()
@@ -1113,7 +1054,7 @@ func (rt *linkRuntime) detach(pc *peerConn) {
 }
 
 // serveConn runs an established connection until it ends.
-func (rt *linkRuntime) serveConn(ctx context.Context, c *transport.Conn, h *transport.Hello) {
+func (rt *Link) serveConn(ctx context.Context, c *transport.Conn, h *transport.Hello) {
 	pc := newPeerConn(ctx, c, h)
 	defer pc.close()
 	if !rt.call(func() { rt.attach(pc) }) {
@@ -1128,7 +1069,7 @@ func (rt *linkRuntime) serveConn(ctx context.Context, c *transport.Conn, h *tran
 	rt.call(func() { rt.detach(pc) })
 }
 
-func (rt *linkRuntime) dialLoop() {
+func (rt *Link) dialLoop() {
 	defer rt.wg.Done()
 	var wait time.Duration
 	var notFound time.Time // first of the partner's "no such link" refusals in a row
@@ -1170,7 +1111,7 @@ func (rt *linkRuntime) dialLoop() {
 }
 
 // readLoop handles the partner's frames until the connection ends.
-func (rt *linkRuntime) readLoop(pc *peerConn) error {
+func (rt *Link) readLoop(pc *peerConn) error {
 	for {
 		m, err := pc.c.ReadMessage(pc.ctx)
 		if err != nil {
@@ -1237,7 +1178,7 @@ func (rt *linkRuntime) readLoop(pc *peerConn) error {
 	}
 }
 
-func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) error {
+func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 	switch m.Command {
 	case cmdLink:
 		var msg link.Message
@@ -1327,7 +1268,7 @@ func (rt *linkRuntime) onControl(pc *peerConn, m *transport.ControlRequest) erro
 }
 
 // hello describes this replica to the partner.
-func (rt *linkRuntime) hello() transport.Hello {
+func (rt *Link) hello() transport.Hello {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	h := transport.Hello{
@@ -1348,7 +1289,7 @@ func (rt *linkRuntime) hello() transport.Hello {
 // checkHello refuses a Hello for another link or from another instance than
 // the partner. Epochs are not refused here: a partner at an older epoch
 // must hear from us to learn that it was demoted (the state machine decides).
-func (rt *linkRuntime) checkHello(h *transport.Hello) error {
+func (rt *Link) checkHello(h *transport.Hello) error {
 	if err := transport.CheckHello(rt.data.LinkID, 0, h); err != nil {
 		return err
 	}

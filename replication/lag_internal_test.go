@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 func TestOnAck_HardenLagLeavesOutTheApply(t *testing.T) {
 	commit := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	now := commit.Add(10 * time.Millisecond)
-	rt := &linkRuntime{s: &Server{cfg: Config{Now: func() time.Time { return now }}}}
+	rt := &Link{s: &Engine{cfg: Config{Now: func() time.Time { return now }}}}
 	rt.times = []lsnTime{{lsn: 5, t: commit}}
 	rt.onAck(&transport.Ack{Epoch: 1, Hardened: 5, Redone: 5, Time: now, HardenedAgo: 3 * time.Millisecond})
 	if rt.hardenLag != 7*time.Millisecond || rt.replayLag != 10*time.Millisecond {

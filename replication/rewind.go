@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"bufio"
@@ -66,7 +66,7 @@ func divergedDir(dataDir string) string { return filepath.Join(dataDir, "diverge
 // rewind saves the diverged state rw describes and reseeds this replica
 // from its primary (on the loop). The replica is replaced: the caller must
 // stop using the Ready it came from.
-func (rt *linkRuntime) rewind(rw link.Rewind) {
+func (rt *Link) rewind(rw link.Rewind) {
 	rt.mu.Lock()
 	db, pc := rt.db, rt.conn
 	rt.mu.Unlock()
@@ -130,7 +130,7 @@ func (rt *linkRuntime) rewind(rw link.Rewind) {
 
 // giveUpRole steps a set-role that designates the partner and, once the
 // database stopped taking writes, saves its diverged state (on the loop).
-func (rt *linkRuntime) giveUpRole(m link.Message) error {
+func (rt *Link) giveUpRole(m link.Message) error {
 	var err error
 	ok := rt.call(func() {
 		if rt.r == nil {
@@ -170,7 +170,7 @@ func (rt *linkRuntime) giveUpRole(m link.Message) error {
 
 // prepareRewind lists the pages the local records after the fork wrote and
 // copies the database into a seed file.
-func (rt *linkRuntime) prepareRewind(ctx context.Context, db *storage.DB, rw link.Rewind) (*rewindRequest, *storage.SeedWriter, error) {
+func (rt *Link) prepareRewind(ctx context.Context, db *storage.DB, rw link.Rewind) (*rewindRequest, *storage.SeedWriter, error) {
 	lr, err := db.ReadLog(ctx, rw.To)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the local log no longer reaches back to the fork LSN %d: %w", rw.To, err)
@@ -220,7 +220,7 @@ func (rt *linkRuntime) prepareRewind(ctx context.Context, db *storage.DB, rw lin
 }
 
 // decideRewind records whether the primary rewinds this copy or reseeds it.
-func (rt *linkRuntime) decideRewind(rewind bool) {
+func (rt *Link) decideRewind(rewind bool) {
 	rt.mu.Lock()
 	rw := rt.lastRewind
 	if rw != nil && !rw.decided {
@@ -239,7 +239,7 @@ func (rt *linkRuntime) decideRewind(rewind bool) {
 // sendRewind answers a rewind request (primary): the pages that may differ,
 // from one snapshot. It reports false, with nothing sent, when the log no
 // longer reaches back to the fork.
-func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, req *rewindRequest, epoch sqlink.Epoch, hist []sqlink.HistoryEntry) (bool, error) {
+func (rt *Link) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, req *rewindRequest, epoch sqlink.Epoch, hist []sqlink.HistoryEntry) (bool, error) {
 	snap, err := db.OpenSnapshot(ctx)
 	if err != nil {
 		return false, err
@@ -341,7 +341,7 @@ func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage
 
 // saveDiverged writes a copy of db and the listing of the transactions
 // after the fork.
-func (rt *linkRuntime) saveDiverged(ctx context.Context, db *storage.DB, rw link.Rewind) (file, list string, err error) {
+func (rt *Link) saveDiverged(ctx context.Context, db *storage.DB, rw link.Rewind) (file, list string, err error) {
 	dir := divergedDir(rt.s.cfg.DataDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err

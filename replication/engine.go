@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -15,13 +14,12 @@ import (
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/link"
-	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
 
-// startLinks starts every link in the catalog.
-func (s *Server) startLinks(ctx context.Context) error {
+// Start starts every link in the catalog.
+func (s *Engine) Start(ctx context.Context) error {
 	recs, err := s.cat.ListLinks(ctx)
 	if err != nil {
 		return err
@@ -32,7 +30,7 @@ func (s *Server) startLinks(ctx context.Context) error {
 			s.log.Error("link record is damaged; drop the link and create it again", "link", rec.Name, "err", err)
 			continue
 		}
-		rt := newLinkRuntime(s, rec, data)
+		rt := newLink(s, rec, data)
 		s.lmu.Lock()
 		s.links[rec.Name] = rt
 		s.lmu.Unlock()
@@ -52,17 +50,18 @@ func (s *Server) startLinks(ctx context.Context) error {
 	return nil
 }
 
-// stopLinks stops every link's goroutines (the links stay in the catalog).
-func (s *Server) stopLinks(ctx context.Context) {
+// Stop stops every link's goroutines (the links stay in the catalog).
+func (s *Engine) Stop(ctx context.Context) {
+	s.cancel()
 	for _, rt := range s.runtimes() {
 		rt.stop(ctx)
 	}
 }
 
-func (s *Server) runtimes() []*linkRuntime {
+func (s *Engine) runtimes() []*Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
-	out := make([]*linkRuntime, 0, len(s.links))
+	out := make([]*Link, 0, len(s.links))
 	for _, rt := range s.links {
 		out = append(out, rt)
 	}
@@ -70,7 +69,7 @@ func (s *Server) runtimes() []*linkRuntime {
 	return out
 }
 
-func (s *Server) runtimeByID(id string) *linkRuntime {
+func (s *Engine) runtimeByID(id string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
@@ -81,7 +80,7 @@ func (s *Server) runtimeByID(id string) *linkRuntime {
 	return nil
 }
 
-func (s *Server) runtime(name string) (*linkRuntime, error) {
+func (s *Engine) runtime(name string) (*Link, error) {
 	s.lmu.Lock()
 	rt := s.links[name]
 	s.lmu.Unlock()
@@ -92,7 +91,7 @@ func (s *Server) runtime(name string) (*linkRuntime, error) {
 }
 
 // linkForDatabase returns the running link that replicates database, if any.
-func (s *Server) linkForDatabase(database string) *linkRuntime {
+func (s *Engine) linkForDatabase(database string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
@@ -107,7 +106,7 @@ func (s *Server) linkForDatabase(database string) *linkRuntime {
 // primary the database must be ONLINE with a started backup chain; on the
 // secondary the database must not exist (it is created RESTORING and
 // seeded) unless req.SeedFromBackup, where it must exist RESTORING.
-func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
+func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
 	if err := catalog.ValidateName("link", req.Name); err != nil {
 		return adminapi.LinkStatus{}, err
 	}
@@ -166,11 +165,11 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		if d.State != sqlink.DatabaseOnline {
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("bring it online first: sqlink db complete-restore %s", req.Database), "database %q is %s, not ONLINE", req.Database, d.State)
 		}
-		db, err := s.db(ctx, req.Database)
+		db, err := s.host.OpenDatabase(ctx, req.Database)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}
-		chain, err := s.chainStarted(ctx, req.Database, db)
+		chain, err := s.host.ChainStarted(ctx, req.Database, db)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}
@@ -216,22 +215,11 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		if !req.SeedFromBackup {
 			// The name is held like a restore's while the files are
 			// cleared and the database registered.
-			s.mu.Lock()
-			_, open := s.dbs[req.Database]
-			busy := open || s.restoring[req.Database]
-			if !busy {
-				s.restoring[req.Database] = true
-			}
-			s.mu.Unlock()
-			if busy {
+			if !s.host.ReserveName(req.Database) {
 				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "wait for the restore to finish, then seed from it with --seed-from-backup, or drop it",
 					"database %q is being restored or created on instance %s", req.Database, s.info.Name)
 			}
-			release := func() {
-				s.mu.Lock()
-				delete(s.restoring, req.Database)
-				s.mu.Unlock()
-			}
+			release := func() { s.host.ReleaseName(req.Database) }
 			if _, err := s.cat.GetDatabase(ctx, req.Database); err == nil {
 				release()
 				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop it on the secondary (`sqlink db drop %s`), or restore a backup there with --restoring and seed from it", req.Database),
@@ -247,7 +235,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 			addedDB = true
 		}
 	}
-	rt := newLinkRuntime(s, rec, data)
+	rt := newLink(s, rec, data)
 	undo := func() {
 		s.cat.DeleteLink(context.WithoutCancel(ctx), req.Name)
 		if addedDB {
@@ -277,7 +265,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 
 // checkPartnerTrusted checks that the partner's certificate is in the trust
 // store (the orchestrator trusts both sides first).
-func (s *Server) checkPartnerTrusted(ctx context.Context, req adminapi.CreateLinkRequest) error {
+func (s *Engine) checkPartnerTrusted(ctx context.Context, req adminapi.CreateLinkRequest) error {
 	want := normFingerprint(req.PartnerCertFingerprint)
 	if want == "" {
 		return sqlink.Errorf(sqlink.EINVALID, "give the partner's endpoint certificate fingerprint (`sqlink cert show` there)", "link %q: no partner certificate fingerprint", req.Name)
@@ -305,7 +293,7 @@ func normFingerprint(f string) string {
 // DropLink drops this instance's half of a link and tells the partner if
 // it can be reached, so it drops its half too. A seeded secondary becomes an
 // ordinary read-write database; one not yet seeded is removed.
-func (s *Server) DropLink(ctx context.Context, name string) error {
+func (s *Engine) DropLink(ctx context.Context, name string) error {
 	rt, err := s.runtime(name)
 	if err != nil {
 		if _, gerr := s.cat.GetLink(ctx, name); gerr == nil {
@@ -321,7 +309,7 @@ func (s *Server) DropLink(ctx context.Context, name string) error {
 }
 
 // notifyDrop tells the partner that the link is dropped.
-func (s *Server) notifyDrop(ctx context.Context, rt *linkRuntime) error {
+func (s *Engine) notifyDrop(ctx context.Context, rt *Link) error {
 	ctx, cancel := context.WithTimeout(ctx, dropNotifyTimeout)
 	defer cancel()
 	rt.mu.Lock()
@@ -355,7 +343,7 @@ func (s *Server) notifyDrop(ctx context.Context, rt *linkRuntime) error {
 }
 
 // dropLocal removes this instance's half of a link.
-func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) error {
+func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 	s.lmu.Lock()
 	current := s.links[rt.name] == rt
 	s.lmu.Unlock()
@@ -412,13 +400,10 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 // dropDatabase makes a dropped link's database independent: a seeded
 // copy takes writes once it has redone its log; one still seeding is
 // removed.
-func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string) error {
+func (s *Engine) dropDatabase(ctx context.Context, rt *Link, phase string) error {
 	name := rt.database()
 	if phase == phaseOnline {
-		s.mu.Lock()
-		db := s.dbs[name]
-		s.mu.Unlock()
-		if db != nil {
+		if db := s.host.Database(name); db != nil {
 			if ro, _ := db.ReadOnly(); ro {
 				// Everything hardened is redone before the copy takes
 				// writes.
@@ -426,9 +411,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 					return fmt.Errorf("redo the hardened log: %w", err)
 				}
 				db.SetReadOnly("")
-				if s.pg != nil {
-					s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.name))
-				}
+				s.endSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.name))
 				rt.noteEvent(evWritable)
 			}
 			db.SetRetentionFloor(0, false)
@@ -436,9 +419,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 	} else {
 		// Not a consistent copy yet: nothing worth keeping.
 		// Its catalog entry goes with the link's record (dropLocal).
-		if s.pg != nil {
-			s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is being dropped with its link", name))
-		}
+		s.endSessions(name, "57P01", fmt.Sprintf("database %q is being dropped with its link", name))
 		path := databasePath(s.cfg.DataDir, name)
 		removeDatabaseFiles(path)
 		removeSeedFiles(path)
@@ -449,7 +430,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 // keepRestored returns the restored database a dropped link was seeding
 // from to what the operator restored: RESTORING, and no longer a read-only
 // copy of the partner (what the link redid on it stays).
-func (s *Server) keepRestored(ctx context.Context, rt *linkRuntime) error {
+func (s *Engine) keepRestored(ctx context.Context, rt *Link) error {
 	name := rt.database()
 	db, err := storage.OpenDB(context.WithoutCancel(ctx), databasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {
@@ -468,7 +449,7 @@ func (s *Server) keepRestored(ctx context.Context, rt *linkRuntime) error {
 }
 
 // ListLinks returns the status of every link on this instance.
-func (s *Server) ListLinks(ctx context.Context) []adminapi.LinkStatus {
+func (s *Engine) ListLinks(ctx context.Context) []adminapi.LinkStatus {
 	out := []adminapi.LinkStatus{}
 	for _, rt := range s.runtimes() {
 		out = append(out, rt.linkStatus())
@@ -477,7 +458,7 @@ func (s *Server) ListLinks(ctx context.Context) []adminapi.LinkStatus {
 }
 
 // Link returns the status of one link.
-func (s *Server) Link(ctx context.Context, name string) (adminapi.LinkStatus, error) {
+func (s *Engine) Link(ctx context.Context, name string) (adminapi.LinkStatus, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.LinkStatus{}, err
@@ -498,7 +479,7 @@ type holdApply struct {
 // snapshot's LSN is then sent to the secondary, which holds its apply
 // there so that its own digest can be taken at the same LSN while writes
 // go on (it also holds when asked for a digest at an LSN ahead of it).
-func (s *Server) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
+func (s *Engine) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.PageDigest{}, err
@@ -594,78 +575,11 @@ func maskPage1(p []byte) []byte {
 	return q
 }
 
-// LinkRoutes implements adminapi.LinkManager.
-func (i instance) LinkRoutes() []adminapi.Route {
-	s := i.s
-	routes := []adminapi.Route{
-		{Method: "GET", Path: "/v1/links", Permission: rbac.LinksRead, Action: "links.list",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				adminapi.WriteJSON(w, http.StatusOK, s.ListLinks(r.Context()))
-				return nil
-			}},
-		{Method: "GET", Path: "/v1/links/{name}", Permission: rbac.LinksRead, Action: "links.read",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				st, err := s.Link(r.Context(), r.PathValue("name"))
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, st)
-				return nil
-			}},
-		{Method: "POST", Path: "/v1/links", Permission: rbac.LinksWrite, Action: "links.create", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				var req adminapi.CreateLinkRequest
-				if err := adminapi.DecodeJSON(r, &req); err != nil {
-					return err
-				}
-				adminapi.SetAuditTarget(r, req.Name)
-				adminapi.SetAuditDetail(r, fmt.Sprintf("database=%s role=%s partner=%s", req.Database, req.Role, req.PartnerName))
-				st, err := s.CreateLink(r.Context(), req)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusCreated, st)
-				return nil
-			}},
-		{Method: "DELETE", Path: "/v1/links/{name}", Permission: rbac.LinksDelete, Action: "links.drop", Audit: true,
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				if err := s.DropLink(r.Context(), r.PathValue("name")); err != nil {
-					return err
-				}
-				w.WriteHeader(http.StatusNoContent)
-				return nil
-			}},
-		{Method: "GET", Path: "/v1/links/{name}/digest", Permission: rbac.LinksRead, Action: "links.digest",
-			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				q := r.URL.Query().Get("lsn")
-				if q == "" {
-					return sqlink.Errorf(sqlink.EINVALID, "pass ?lsn=N", "no LSN given")
-				}
-				lsn, err := sqlink.ParseLSN(q)
-				if err != nil {
-					return err
-				}
-				d, err := s.LinkDigest(r.Context(), r.PathValue("name"), lsn)
-				if err != nil {
-					return err
-				}
-				adminapi.WriteJSON(w, http.StatusOK, d)
-				return nil
-			}},
-	}
-	return append(routes, s.failoverRoutes()...)
-}
-
-var (
-	_ adminapi.LinkManager = instance{}
-	_                      = storage.OpenDB
-)
-
 // stepLink steps an operator command (planned or forced failover, set-role,
 // resume, abort, set-mode) into a link's state machine on its loop, and
 // returns the replica's status after the Ready it produced was processed.
 // For the failover routes.
-func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (link.Status, error) {
+func (s *Engine) stepLink(ctx context.Context, name string, m link.Message) (link.Status, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return link.Status{}, err
@@ -690,7 +604,7 @@ func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (lin
 
 // named rewrites the state machine's refusals, which name the link by its
 // ID, with the link's name the operator knows.
-func (rt *linkRuntime) named(err error) error {
+func (rt *Link) named(err error) error {
 	var se *sqlink.Error
 	if !errors.As(err, &se) || rt.data.LinkID == "" {
 		return err

@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ type recordSender struct {
 	done   chan struct{}
 }
 
-func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN, epoch sqlink.Epoch) {
+func (rt *Link) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN, epoch sqlink.Epoch) {
 	ctx, cancel := context.WithCancel(pc.ctx)
 	s := &recordSender{pc: pc, epoch: epoch, cancel: cancel, done: make(chan struct{})}
 	rt.sender = s
@@ -58,7 +58,7 @@ func (rt *linkRuntime) startSender(pc *peerConn, db *storage.DB, from sqlink.LSN
 	}()
 }
 
-func (rt *linkRuntime) stopSender() {
+func (rt *Link) stopSender() {
 	if rt.sender == nil {
 		return
 	}
@@ -67,7 +67,7 @@ func (rt *linkRuntime) stopSender() {
 	rt.sender = nil
 }
 
-func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *storage.DB, from sqlink.LSN) error {
+func (rt *Link) sendRecords(ctx context.Context, s *recordSender, db *storage.DB, from sqlink.LSN) error {
 	lr, err := db.ReadLog(ctx, from)
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func (rt *linkRuntime) sendRecords(ctx context.Context, s *recordSender, db *sto
 }
 
 // noteTimes remembers commit times of records for lag figures (mu held).
-func (rt *linkRuntime) noteTimes(ts []lsnTime, bytes int) {
+func (rt *Link) noteTimes(ts []lsnTime, bytes int) {
 	if len(ts) == 0 {
 		return
 	}
@@ -161,7 +161,7 @@ func (rt *linkRuntime) noteTimes(ts []lsnTime, bytes int) {
 }
 
 // timeOf returns the commit time of the record at lsn if remembered.
-func (rt *linkRuntime) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
+func (rt *Link) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
 	i, ok := slices.BinarySearchFunc(rt.times, lsn, func(e lsnTime, l sqlink.LSN) int {
 		switch {
 		case e.lsn < l:
@@ -247,7 +247,7 @@ const maxEarlyBytes = 16 << 20
 // before this replica's loop has switched receiving on is kept (up to
 // maxEarlyBytes) and handed on by drainEarly once it is on; anything else
 // that does not follow the primary this replica follows is refused.
-func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
+func (rt *Link) receive(pc *peerConn, b *transport.Records) error {
 	rt.mu.Lock()
 	on := rt.db != nil && rt.recvOn
 	rt.mu.Unlock()
@@ -267,7 +267,7 @@ func (rt *linkRuntime) receive(pc *peerConn, b *transport.Records) error {
 // drainEarly hands the kept early batches on once receiving is on; it is
 // called by the reader for every message, so kept batches wait at most a
 // heartbeat on an idle link.
-func (rt *linkRuntime) drainEarly(pc *peerConn) error {
+func (rt *Link) drainEarly(pc *peerConn) error {
 	if len(pc.early) == 0 {
 		return nil
 	}
@@ -289,7 +289,7 @@ func (rt *linkRuntime) drainEarly(pc *peerConn) error {
 
 // receiveOn checks, hardens (in the hardener) and queues a batch for a
 // replica that receives.
-func (rt *linkRuntime) receiveOn(pc *peerConn, b *transport.Records) error {
+func (rt *Link) receiveOn(pc *peerConn, b *transport.Records) error {
 	rt.mu.Lock()
 	db, on, ep := rt.db, rt.recvOn, rt.recvEp
 	rt.mu.Unlock()
@@ -357,7 +357,7 @@ func (rt *linkRuntime) receiveOn(pc *peerConn, b *transport.Records) error {
 
 // hardenLoop hardens what the reader queued and acknowledges it, until the
 // connection ends.
-func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
+func (rt *Link) hardenLoop(pc *peerConn, db *storage.DB) {
 	pc.mu.Lock()
 	done := pc.hdone
 	pc.mu.Unlock()
@@ -414,7 +414,7 @@ func (rt *linkRuntime) hardenLoop(pc *peerConn, db *storage.DB) {
 
 // syncMode says whether the primary waits for this replica's hardened
 // acknowledgments before its commits return.
-func (rt *linkRuntime) syncMode() bool {
+func (rt *Link) syncMode() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.rec.Mode != sqlink.ModeAsync
@@ -422,7 +422,7 @@ func (rt *linkRuntime) syncMode() bool {
 
 // hardenDelay returns how long the hardener gathers records before an
 // fsync: the configured delay for an async link, none for a sync one.
-func (rt *linkRuntime) hardenDelay() time.Duration {
+func (rt *Link) hardenDelay() time.Duration {
 	if rt.syncMode() {
 		return 0
 	}
@@ -431,7 +431,7 @@ func (rt *linkRuntime) hardenDelay() time.Duration {
 
 // startApplier applies hardened records to a secondary's database, merging
 // records into one transaction when it is behind.
-func (rt *linkRuntime) startApplier(db *storage.DB) {
+func (rt *Link) startApplier(db *storage.DB) {
 	rt.stopApplier()
 	ctx, cancel := context.WithCancel(rt.ctx)
 	done := make(chan struct{})
@@ -470,7 +470,7 @@ func (rt *linkRuntime) startApplier(db *storage.DB) {
 	}()
 }
 
-func (rt *linkRuntime) stopApplier() {
+func (rt *Link) stopApplier() {
 	if rt.applierStop == nil {
 		return
 	}
@@ -479,7 +479,7 @@ func (rt *linkRuntime) stopApplier() {
 	rt.applierStop, rt.applierDone = nil, nil
 }
 
-func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
+func (rt *Link) applyLoop(ctx context.Context, db *storage.DB) error {
 	lr, err := db.ReadLog(ctx, db.Redone().LSN)
 	if err != nil {
 		return err
@@ -545,7 +545,7 @@ func (rt *linkRuntime) applyLoop(ctx context.Context, db *storage.DB) error {
 
 // afterApply records an apply of size bytes and acknowledges the redone
 // position.
-func (rt *linkRuntime) afterApply(db *storage.DB, size int) {
+func (rt *Link) afterApply(db *storage.DB, size int) {
 	red := db.Redone().LSN
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
@@ -588,7 +588,7 @@ func readApplyBatch(lr *storage.LogReader) ([]*storage.Record, int, error) {
 
 // checkCatchup brings a seeded secondary ONLINE once it has redone up to
 // the seed's position (on the loop).
-func (rt *linkRuntime) checkCatchup() {
+func (rt *Link) checkCatchup() {
 	rt.mu.Lock()
 	db, phase, seedPos := rt.db, rt.data.Phase, rt.data.SeedPos
 	rt.mu.Unlock()
@@ -601,9 +601,7 @@ func (rt *linkRuntime) checkCatchup() {
 		return
 	}
 	rt.s.failpoint(fpSeedOnline)
-	rt.s.mu.Lock()
-	rt.s.dbs[rt.database()] = db
-	rt.s.mu.Unlock()
+	rt.s.host.RegisterDatabase(rt.database(), db)
 	if err := rt.markOnline(); err != nil {
 		rt.setError(err)
 	}
@@ -621,7 +619,7 @@ func (rt *linkRuntime) checkCatchup() {
 // markOnline ends a seeded secondary's catch-up: its database, now the
 // server's (ONLINE in the catalog), is no longer the link's own; the
 // phase is saved.
-func (rt *linkRuntime) markOnline() error {
+func (rt *Link) markOnline() error {
 	rt.mu.Lock()
 	rt.ownsDB = false
 	rt.data.Phase = phaseOnline
@@ -633,7 +631,7 @@ func (rt *linkRuntime) markOnline() error {
 // --- Primary: log retention ---
 
 // startFloor keeps the log the secondary may still need.
-func (rt *linkRuntime) startFloor() {
+func (rt *Link) startFloor() {
 	rt.floorStarted = true
 	rt.mu.Lock()
 	db, floor, reseed := rt.db, rt.data.FloorLSN, rt.data.ReseedRequired
@@ -647,7 +645,7 @@ func (rt *linkRuntime) startFloor() {
 // checkRetention moves the retention floor up to what the secondary has
 // hardened and marks the link RESEED_REQUIRED when the log kept for it
 // passes the cap (on the loop).
-func (rt *linkRuntime) checkRetention() {
+func (rt *Link) checkRetention() {
 	if rt.r == nil {
 		return
 	}
@@ -684,7 +682,7 @@ func (rt *linkRuntime) checkRetention() {
 }
 
 // queueBytes estimates the bytes of log after lsn.
-func (rt *linkRuntime) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
+func (rt *Link) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
 	st := db.Stats()
 	if st.Pos.LSN <= lsn {
 		return 0
@@ -701,7 +699,7 @@ func (rt *linkRuntime) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
 }
 
 // markReseed gives up the log kept for the secondary (on the loop).
-func (rt *linkRuntime) markReseed(why string) {
+func (rt *Link) markReseed(why string) {
 	rt.mu.Lock()
 	if rt.data.ReseedRequired {
 		rt.mu.Unlock()
