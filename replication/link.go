@@ -86,29 +86,6 @@ type linkData struct {
 	Created  time.Time `json:"created"`
 }
 
-// lsnTime remembers when the transaction at an LSN committed on the primary.
-type lsnTime struct {
-	lsn sqlink.LSN
-	t   time.Time
-}
-
-// rate is a bytes-per-second estimate, smoothed over ticks.
-type rate struct {
-	last  int64
-	at    time.Time
-	value float64
-}
-
-func (r *rate) sample(total int64, now time.Time) {
-	if !r.at.IsZero() {
-		if dt := now.Sub(r.at).Seconds(); dt > 0 {
-			v := float64(total-r.last) / dt
-			r.value = 0.5*r.value + 0.5*v
-		}
-	}
-	r.last, r.at = total, now
-}
-
 // Link runs one link on this instance: the loop that owns the
 // link.Replica (Step, Ready, persist, send, apply, Advance), the connection
 // to the partner, and the data path (Records sender on a primary, harden
@@ -197,24 +174,7 @@ type Link struct {
 	reseedAt     time.Time      // secondary: when the last full reseed started
 	divergedCopy changedCopy    // secondary: its copy, diverged, being saved before a reseed (on the loop)
 
-	sentLSN, recvLSN       sqlink.LSN
-	sentTime, recvTime     time.Time
-	redoneTime             time.Time
-	ackHardened, ackRedone sqlink.LSN
-	ackTime                time.Time
-	// primary: the last measured commit-to-acknowledgment times of the
-	// newest hardened and redone records (PostgreSQL's flush_lag and
-	// replay_lag), and when they were measured
-	hardenLag, replayLag time.Duration
-	lagAt                time.Time
-	primaryLSN           sqlink.LSN // secondary: the primary's last commit as last heard
-	primaryTime          time.Time
-	sentBytes, recvBytes int64
-	redoneBytes          int64
-	sendRate, redoRate   rate
-	recvRate             rate
-	times                []lsnTime // commit times of recent records (sent or received)
-	avgRecord            float64
+	lag lagTracker
 
 	seed seedProgress
 
@@ -619,7 +579,7 @@ func (rt *Link) syncLocal() {
 		return
 	}
 	rt.mu.Lock()
-	db, ack, ackEp := rt.db, rt.ackHardened, rt.partnerMsg
+	db, ack, ackEp := rt.db, rt.lag.ackHardened, rt.partnerMsg
 	rt.mu.Unlock()
 	if db == nil {
 		return
@@ -954,9 +914,7 @@ func (rt *Link) onTick() {
 		rt.r.Tick()
 	}
 	rt.mu.Lock()
-	rt.sendRate.sample(rt.sentBytes, now)
-	rt.redoRate.sample(rt.redoneBytes, now)
-	rt.recvRate.sample(rt.recvBytes, now)
+	rt.lag.tick(now)
 	if rt.seed.state == "SEEDING" {
 		rt.seed.rate.sample(rt.seed.done, now)
 	}
@@ -1158,9 +1116,7 @@ func (rt *Link) readLoop(pc *peerConn) error {
 			rt.onAck(m)
 		case *transport.Heartbeat:
 			rt.mu.Lock()
-			if m.LastCommitLSN >= rt.primaryLSN {
-				rt.primaryLSN, rt.primaryTime = m.LastCommitLSN, m.LastCommitTime
-			}
+			rt.lag.heardPrimary(m.LastCommitLSN, m.LastCommitTime, true)
 			rt.mu.Unlock()
 		case *transport.SeedChunk:
 			if err := rt.seedChunk(m); err != nil {
@@ -1216,8 +1172,8 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		}
 		rt.mu.Lock()
 		rt.partnerStatus = &st
-		if st.Role == sqlink.RolePrimary && st.LastCommitLSN > rt.primaryLSN {
-			rt.primaryLSN, rt.primaryTime = st.LastCommitLSN, st.LastCommitTime
+		if st.Role == sqlink.RolePrimary {
+			rt.lag.heardPrimary(st.LastCommitLSN, st.LastCommitTime, false)
 		}
 		rt.mu.Unlock()
 	case cmdSeedRequest:

@@ -370,7 +370,7 @@ func (rt *Link) seedChunk(m *transport.SeedChunk) error {
 		rt.mu.Lock()
 		rt.seed.done += int64(len(m.Data))
 		rt.seed.sent += int64(len(m.Data))
-		rt.recvTime = rt.s.cfg.Now()
+		rt.lag.receivedSeed(rt.s.cfg.Now())
 		rt.mu.Unlock()
 		if rt.pendingB >= seedFlushBytes {
 			return rt.startFlush()
@@ -390,7 +390,7 @@ func (rt *Link) seedChunk(m *transport.SeedChunk) error {
 	// Bytes done are the written ones: a flush advances them (a full disk
 	// must not show pages as done that the seed resumes before).
 	rt.seed.sent += int64(len(m.Data))
-	rt.recvTime = rt.s.cfg.Now()
+	rt.lag.receivedSeed(rt.s.cfg.Now())
 	rt.mu.Unlock()
 	if rt.pendingB >= seedFlushBytes || time.Since(rt.flushedAt) >= seedFlushInterval {
 		return rt.startFlush()

@@ -139,68 +139,13 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 		}
 		if role == sqlink.RolePrimary {
 			rs.LogCapBytes = rt.s.cfg.LinkLogCapBytes
-			rs.LastCommitLSN, rs.LastCommitTime = ds.Pos.LSN, ds.LastCommit
-			rs.LastHardenedLSN, rs.LastHardenedTime = ds.Pos.LSN, ds.LastCommit
-			rs.LastRedoneLSN, rs.LastRedoneTime = ds.Pos.LSN, ds.LastCommit
-			rs.LastSentLSN, rs.LastSentTime = rt.sentLSN, rt.sentTime
-			partner := max(rt.ackHardened, st.PartnerLSN)
-			if st.PartnerRole != sqlink.RoleSecondary {
-				partner = rt.ackHardened
+			var partner sqlink.LSN
+			if st.PartnerRole == sqlink.RoleSecondary {
+				partner = st.PartnerLSN
 			}
-			if ds.Pos.LSN > partner {
-				n := ds.Pos.LSN - partner
-				rs.LogSendQueueBytes = int64(float64(n) * rt.avgRecordLocked(ds))
-				rs.EstimatedDataLoss.Transactions = int64(n)
-				if t, ok := rt.timeOfLocked(partner + 1); ok && !ds.LastCommit.IsZero() {
-					rs.EstimatedDataLoss.Seconds = max(0, ds.LastCommit.Sub(t).Seconds())
-				}
-			}
-			rs.LogSendRate = rt.sendRate.value
-			// Like PostgreSQL's, the measured lags show for a while after
-			// the secondary caught up with an idle primary, then zero.
-			if rt.ackRedone < ds.Pos.LSN || now.Sub(rt.lagAt) < lagShownIdle {
-				rs.HardenLag, rs.ReplayLag = rt.hardenLag.Seconds(), rt.replayLag.Seconds()
-			}
-			if rt.ackRedone < ds.Pos.LSN && rt.data.EverConnected {
-				if t, ok := rt.timeOfLocked(rt.ackRedone + 1); ok {
-					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
-				} else if !ds.LastCommit.IsZero() {
-					rs.SecondaryLag = max(0, now.Sub(ds.LastCommit).Seconds())
-				}
-			}
+			rt.lag.primaryFigures(&rs, ds, partner, rt.data.EverConnected, now)
 		} else {
-			hard, red := ds.Pos.LSN, ds.Redone.LSN
-			rs.LastReceivedLSN, rs.LastReceivedTime = rt.recvLSN, rt.recvTime
-			rs.LastHardenedLSN, rs.LastHardenedTime = hard, ds.HardenedAt
-			rs.LastRedoneLSN, rs.LastRedoneTime = red, rt.redoneTime
-			rs.LastCommitLSN, rs.LastCommitTime = rt.primaryLSN, rt.primaryTime
-			avg := rt.avgRecordLocked(ds)
-			if hard > red {
-				rs.RedoQueueBytes = int64(float64(hard-red) * avg)
-			}
-			rs.RedoRate = rt.redoRate.value
-			rs.LogSendRate = rt.recvRate.value
-			if rt.primaryLSN > hard {
-				n := rt.primaryLSN - hard
-				rs.LogSendQueueBytes = int64(float64(n) * avg)
-				rs.EstimatedDataLoss.Transactions = int64(n)
-				from, ok := rt.timeOfLocked(hard + 1)
-				if !ok {
-					from, ok = rt.timeOfLocked(hard)
-				}
-				if ok && !rt.primaryTime.IsZero() {
-					rs.EstimatedDataLoss.Seconds = max(0, rt.primaryTime.Sub(from).Seconds())
-				}
-			}
-			if rt.primaryLSN > red {
-				t, ok := rt.timeOfLocked(red + 1)
-				if !ok {
-					t = rt.primaryTime
-				}
-				if !t.IsZero() {
-					rs.SecondaryLag = max(0, now.Sub(t).Seconds())
-				}
-			}
+			rt.lag.secondaryFigures(&rs, ds, now)
 			if d := ds.Diverged; d != nil && ds.ReadOnly && rt.data.Phase == phaseOnline {
 				// Said at once, not at the next record it cannot apply:
 				// the copy follows the primary no more.
@@ -235,36 +180,12 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 	return rs
 }
 
-// avgRecordLocked estimates the size of one log record (mu held): the log's
-// average when it holds records, else what went over the wire.
-func (rt *Link) avgRecordLocked(ds storage.Stats) float64 {
-	if ds.LogBytes > 0 && ds.LogFirstLSN > 0 && ds.LogFirstLSN <= ds.Pos.LSN {
-		return float64(ds.LogBytes) / float64(ds.Pos.LSN-ds.LogFirstLSN+1)
-	}
-	return rt.avgRecord
-}
-
 // onAck notes a secondary's hardened and redone positions, and how long
 // after their commit the newest records got there.
 func (rt *Link) onAck(m *transport.Ack) {
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
-	var hl, rl time.Duration = -1, -1
-	if m.Hardened > rt.ackHardened {
-		rt.ackHardened = m.Hardened
-		if t, ok := rt.timeOfLocked(m.Hardened); ok {
-			hl = max(0, now.Sub(t)-m.HardenedAgo)
-			rt.hardenLag, rt.lagAt = hl, now
-		}
-	}
-	if m.Redone > rt.ackRedone {
-		rt.ackRedone = m.Redone
-		if t, ok := rt.timeOfLocked(m.Redone); ok {
-			rl = max(0, now.Sub(t))
-			rt.replayLag, rt.lagAt = rl, now
-		}
-	}
-	rt.ackTime = now
+	hl, rl := rt.lag.acked(m, now)
 	name, db := rt.rec.Name, rt.rec.Database
 	rt.mu.Unlock()
 	if obs := rt.s.cfg.ObserveLag; obs != nil {

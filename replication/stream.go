@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -128,53 +127,9 @@ func (rt *Link) sendRecords(ctx context.Context, s *recordSender, db *storage.DB
 		}
 		now := rt.s.cfg.Now()
 		rt.mu.Lock()
-		rt.sentLSN, rt.sentTime = last, now
-		rt.sentBytes += int64(len(buf))
-		rt.noteTimes(times, len(buf))
+		rt.lag.sent(last, len(buf), times, now)
 		rt.mu.Unlock()
 	}
-}
-
-// noteTimes remembers commit times of records for lag figures (mu held).
-func (rt *Link) noteTimes(ts []lsnTime, bytes int) {
-	if len(ts) == 0 {
-		return
-	}
-	avg := float64(bytes) / float64(len(ts))
-	if rt.avgRecord == 0 {
-		rt.avgRecord = avg
-	} else {
-		rt.avgRecord = 0.9*rt.avgRecord + 0.1*avg
-	}
-	if n := len(rt.times); n > 0 && rt.times[n-1].lsn >= ts[0].lsn {
-		// A resend after a reconnect: keep what we have.
-		i := 0
-		for i < len(ts) && ts[i].lsn <= rt.times[n-1].lsn {
-			i++
-		}
-		ts = ts[i:]
-	}
-	rt.times = append(rt.times, ts...)
-	if len(rt.times) > timesKept {
-		rt.times = append(rt.times[:0], rt.times[len(rt.times)-timesKept/2:]...)
-	}
-}
-
-// timeOf returns the commit time of the record at lsn if remembered.
-func (rt *Link) timeOfLocked(lsn sqlink.LSN) (time.Time, bool) {
-	i, ok := slices.BinarySearchFunc(rt.times, lsn, func(e lsnTime, l sqlink.LSN) int {
-		switch {
-		case e.lsn < l:
-			return -1
-		case e.lsn > l:
-			return 1
-		}
-		return 0
-	})
-	if !ok {
-		return time.Time{}, false
-	}
-	return rt.times[i].t, true
 }
 
 // maxRecordsFrame is the largest Records payload one frame holds (its
@@ -321,16 +276,11 @@ func (rt *Link) receiveOn(pc *peerConn, b *transport.Records) error {
 	}
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
-	rt.recvLSN, rt.recvTime = b.LastLSN, now
-	rt.recvBytes += int64(len(b.Data))
 	ts := make([]lsnTime, len(recs))
 	for i, r := range recs {
 		ts[i] = lsnTime{r.LSN, r.Time}
 	}
-	rt.noteTimes(ts, len(b.Data))
-	if b.LastLSN > rt.primaryLSN {
-		rt.primaryLSN, rt.primaryTime = b.LastLSN, recs[len(recs)-1].Time
-	}
+	rt.lag.received(b.LastLSN, len(b.Data), ts, now)
 	rt.mu.Unlock()
 	// Harden in the connection's hardener goroutine: batches that arrive
 	// during an fsync are hardened together by the next one (group
@@ -549,8 +499,7 @@ func (rt *Link) afterApply(db *storage.DB, size int) {
 	red := db.Redone().LSN
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
-	rt.redoneBytes += int64(size)
-	rt.redoneTime = now
+	rt.lag.redone(size, now)
 	pc := rt.conn
 	rt.mu.Unlock()
 	hard, hardAt := db.Hardened()
@@ -652,7 +601,7 @@ func (rt *Link) checkRetention() {
 	hs := rt.r.HardState()
 	rt.mu.Lock()
 	db, reseed, floor := rt.db, rt.data.ReseedRequired, rt.data.FloorLSN
-	ack := rt.ackHardened
+	ack := rt.lag.ackHardened
 	seeding := rt.seed.active
 	rt.mu.Unlock()
 	if db == nil || hs.Role != sqlink.RolePrimary || hs.Dropped || reseed {
@@ -691,7 +640,7 @@ func (rt *Link) queueBytes(db *storage.DB, lsn sqlink.LSN) int64 {
 	kept := st.Pos.LSN - st.LogFirstLSN + 1
 	if st.LogFirstLSN == 0 || st.LogFirstLSN > st.Pos.LSN || kept == 0 {
 		rt.mu.Lock()
-		avg := rt.avgRecord
+		avg := rt.lag.avgRecord
 		rt.mu.Unlock()
 		return int64(float64(n) * avg)
 	}
