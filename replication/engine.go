@@ -65,7 +65,7 @@ func (s *Engine) runtimes() []*Link {
 	for _, rt := range s.links {
 		out = append(out, rt)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sort.Slice(out, func(i, j int) bool { return out[i].id.name < out[j].id.name })
 	return out
 }
 
@@ -73,7 +73,7 @@ func (s *Engine) runtimeByID(id string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
-		if rt.data.LinkID == id {
+		if rt.id.linkID == id {
 			return rt
 		}
 	}
@@ -95,7 +95,7 @@ func (s *Engine) linkForDatabase(database string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
-		if rt.rec.Database == database {
+		if rt.id.database == database {
 			return rt
 		}
 	}
@@ -136,11 +136,11 @@ func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "pick another name, or drop it first with `sqlink link drop "+req.Name+"`", "link %q already exists", req.Name)
 	}
 	for _, rt := range s.runtimes() {
-		if rt.data.LinkID == req.LinkID {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "use a new link ID", "link ID %s is already used by link %q", req.LinkID, rt.name)
+		if rt.id.linkID == req.LinkID {
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "use a new link ID", "link ID %s is already used by link %q", req.LinkID, rt.id.name)
 		}
-		if rt.rec.Database == req.Database {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "drop that link first", "database %q is already replicated by link %q", req.Database, rt.name)
+		if rt.id.database == req.Database {
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "drop that link first", "database %q is already replicated by link %q", req.Database, rt.id.name)
 		}
 	}
 	if err := s.checkPartnerTrusted(ctx, req); err != nil {
@@ -345,7 +345,7 @@ func (s *Engine) notifyDrop(ctx context.Context, rt *Link) error {
 // dropLocal removes this instance's half of a link.
 func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 	s.lmu.Lock()
-	current := s.links[rt.name] == rt
+	current := s.links[rt.id.name] == rt
 	s.lmu.Unlock()
 	rt.mu.Lock()
 	started := rt.dropStarted
@@ -362,8 +362,8 @@ func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 	// The link stays listed (DROPPED) until its database is independent.
 	defer func() {
 		s.lmu.Lock()
-		if s.links[rt.name] == rt {
-			delete(s.links, rt.name)
+		if s.links[rt.id.name] == rt {
+			delete(s.links, rt.id.name)
 		}
 		s.lmu.Unlock()
 	}()
@@ -386,14 +386,14 @@ func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 		return err
 	}
 	s.failpoint(fpDropIndependent)
-	del := func() error { return s.cat.DeleteLink(ctx, rt.name) }
+	del := func() error { return s.cat.DeleteLink(ctx, rt.id.name) }
 	if phase != phaseOnline && !keep {
-		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.name, rt.database()) }
+		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.id.name, rt.database()) }
 	}
 	if err := del(); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 		return err
 	}
-	s.log.Info("link dropped", "link", rt.name, "database", rt.database(), "why", why)
+	s.log.Info("link dropped", "link", rt.id.name, "database", rt.database(), "why", why)
 	return nil
 }
 
@@ -411,7 +411,7 @@ func (s *Engine) dropDatabase(ctx context.Context, rt *Link, phase string) error
 					return fmt.Errorf("redo the hardened log: %w", err)
 				}
 				db.SetReadOnly("")
-				s.endSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.name))
+				s.endSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.id.name))
 				rt.noteEvent(evWritable)
 			}
 			db.SetRetentionFloor(0, false)
@@ -444,7 +444,7 @@ func (s *Engine) keepRestored(ctx context.Context, rt *Link) error {
 		db.SetReadOnly("")
 	}
 	removeSeedFiles(databasePath(s.cfg.DataDir, name))
-	s.log.Info("restored database kept (RESTORING) as the link that seeded from it is dropped", "database", name, "link", rt.name)
+	s.log.Info("restored database kept (RESTORING) as the link that seeded from it is dropped", "database", name, "link", rt.id.name)
 	return nil
 }
 
@@ -606,13 +606,13 @@ func (s *Engine) stepLink(ctx context.Context, name string, m link.Message) (lin
 // ID, with the link's name the operator knows.
 func (rt *Link) named(err error) error {
 	var se *sqlink.Error
-	if !errors.As(err, &se) || rt.data.LinkID == "" {
+	if !errors.As(err, &se) || rt.id.linkID == "" {
 		return err
 	}
 	e := *se
-	e.Message = strings.ReplaceAll(e.Message, "link "+rt.data.LinkID, "link "+rt.name)
-	if rt.data.PartnerID != "" {
-		e.Message = strings.ReplaceAll(e.Message, rt.data.PartnerID, rt.rec.PartnerName)
+	e.Message = strings.ReplaceAll(e.Message, "link "+rt.id.linkID, "link "+rt.id.name)
+	if rt.id.partnerID != "" {
+		e.Message = strings.ReplaceAll(e.Message, rt.id.partnerID, rt.id.partnerName)
 	}
 	e.Message = strings.ReplaceAll(e.Message, rt.s.info.ID, rt.s.info.Name)
 	return &e

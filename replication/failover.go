@@ -301,10 +301,10 @@ func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.Fai
 			return adminapi.FailoverResult{}, err
 		}
 	}
-	if _, err := s.stepLink(ctx, rt.name, m); err != nil {
+	if _, err := s.stepLink(ctx, rt.id.name, m); err != nil {
 		if sqlink.ErrorCode(err) == sqlink.ECONFLICT && strings.Contains(sqlink.ErrorMessage(err), "one-way") {
 			return adminapi.FailoverResult{}, &sqlink.Error{Code: sqlink.ECONFLICT, Message: sqlink.ErrorMessage(err),
-				Hint: fmt.Sprintf("fail over and drop the link (sqlink link failover %s --drop-link): both databases become independent and writable; or recreate the link as two-way", rt.name)}
+				Hint: fmt.Sprintf("fail over and drop the link (sqlink link failover %s --drop-link): both databases become independent and writable; or recreate the link as two-way", rt.id.name)}
 		}
 		return adminapi.FailoverResult{}, err
 	}
@@ -343,7 +343,7 @@ func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.Fai
 	st = rt.replicaStatus()
 	end := s.cfg.Now()
 	res := adminapi.FailoverResult{Link: rt.linkStatus(), Duration: end.Sub(start).Seconds(), Epoch: st.Epoch}
-	res.NewPrimary = rt.rec.PartnerName
+	res.NewPrimary = rt.id.partnerName
 	if st.Role == sqlink.RolePrimary {
 		res.NewPrimary = s.info.Name
 	}
@@ -360,7 +360,7 @@ func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.Fai
 	if finished && !st.Dropped && !rt.dropped() && !before.Op.Active() && !st.Op.Active() && st.LastFailover == before.LastFailover {
 		// Nothing happened: the primary refused the request forwarded to it.
 		return res, sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances (`sqlink link status`)",
-			"%s: %s", rt.rec.PartnerName, rt.partnerRefused(start))
+			"%s: %s", rt.id.partnerName, rt.partnerRefused(start))
 	}
 	switch {
 	case req.Resume || req.Abort:
@@ -398,7 +398,7 @@ func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.Fai
 		return res, sqlink.Errorf(sqlink.ECONFLICT, "nothing to roll back: the failover completed",
 			"abort refused: %s became primary at epoch %d before the abort reached it", res.NewPrimary, st.LastFailover.Epoch)
 	}
-	s.log.Info("failover finished", "link", rt.name, "what", what, "new_primary", res.NewPrimary, "epoch", res.Epoch, "seconds", res.Duration)
+	s.log.Info("failover finished", "link", rt.id.name, "what", what, "new_primary", res.NewPrimary, "epoch", res.Epoch, "seconds", res.Duration)
 	return res, nil
 }
 
@@ -437,17 +437,17 @@ func (rt *Link) waitPartnerReachable(ctx context.Context, wait time.Duration) er
 func (rt *Link) partnerUnreachable(waited time.Duration) error {
 	local := rt.localStatus()
 	rt.mu.Lock()
-	partner := rt.rec.PartnerName
+	partner := rt.id.partnerName
 	rt.mu.Unlock()
 	if local.Role == sqlink.RoleSecondary {
 		loss := local.EstimatedDataLoss
 		return sqlink.Errorf(sqlink.EUNAVAILABLE,
 			fmt.Sprintf("bring %s back and run the planned failover again; or, to take over without it, fail over forced on this secondary: sqlink link failover %s --force --allow-data-loss (estimated loss now: %d transactions, %.1f s of commits)",
-				partner, rt.name, loss.Transactions, loss.Seconds),
-			"planned failover of link %s: the primary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+				partner, rt.id.name, loss.Transactions, loss.Seconds),
+			"planned failover of link %s: the primary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.id.name, partner, waited)
 	}
 	return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("bring %s back and run the planned failover again (this instance stays the primary meanwhile)", partner),
-		"planned failover of link %s: the secondary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+		"planned failover of link %s: the secondary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.id.name, partner, waited)
 }
 
 // plannedSteps lays the events of a planned failover out as steps. The
@@ -556,7 +556,7 @@ func (s *Engine) forcedFailover(ctx context.Context, rt *Link, req adminapi.Fail
 	var serr error
 	ok := rt.call(func() {
 		if rt.r == nil {
-			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy here yet (seeding)", rt.name)
+			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy here yet (seeding)", rt.id.name)
 			return
 		}
 		if rt.r.HardState().Role == sqlink.RoleSecondary {
@@ -576,7 +576,7 @@ func (s *Engine) forcedFailover(ctx context.Context, rt *Link, req adminapi.Fail
 		}
 	})
 	if !ok {
-		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.id.name)
 	}
 	if serr != nil {
 		return adminapi.FailoverResult{}, rt.named(serr)
@@ -609,7 +609,7 @@ func (s *Engine) forcedFailover(ctx context.Context, rt *Link, req adminapi.Fail
 	}
 	if req.DropLink && werr == nil {
 		t := s.cfg.Now()
-		err := s.DropLink(ctx, rt.name)
+		err := s.DropLink(ctx, rt.id.name)
 		sr := adminapi.StepResult{Name: "drop the link", Status: "done", Started: t, Duration: s.cfg.Now().Sub(t).Seconds()}
 		if err != nil {
 			sr.Status = "failed"
@@ -634,10 +634,10 @@ func (s *Engine) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	switch req.Primary {
 	case s.info.Name, s.info.ID:
 		id = s.info.ID
-	case rt.rec.PartnerName, rt.data.PartnerID:
-		id = rt.data.PartnerID
+	case rt.id.partnerName, rt.id.partnerID:
+		id = rt.id.partnerID
 	default:
-		return adminapi.SetRoleResult{}, sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("name %s or %s", s.info.Name, rt.rec.PartnerName),
+		return adminapi.SetRoleResult{}, sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("name %s or %s", s.info.Name, rt.id.partnerName),
 			"instance %q is not in link %s", req.Primary, name)
 	}
 	start := s.cfg.Now()
@@ -709,8 +709,8 @@ func (s *Engine) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	})
 	res.Link = rt.linkStatus()
 	if err != nil {
-		return res, sqlink.Errorf(sqlink.ETIMEOUT, fmt.Sprintf("check that %s is reachable and the link connected (`sqlink link status %s`); the operation goes on when it is", rt.rec.PartnerName, name),
-			"%s did not take over within %s", rt.rec.PartnerName, s.cfg.FailoverTimeout)
+		return res, sqlink.Errorf(sqlink.ETIMEOUT, fmt.Sprintf("check that %s is reachable and the link connected (`sqlink link status %s`); the operation goes on when it is", rt.id.partnerName, name),
+			"%s did not take over within %s", rt.id.partnerName, s.cfg.FailoverTimeout)
 	}
 	if rw.err != nil {
 		return res, rw.err

@@ -129,7 +129,7 @@ func (s *Engine) Exclusive(fn func() error) error {
 func (s *Engine) ForDatabase(database string) *Link { return s.linkForDatabase(database) }
 
 // Name returns the link's name.
-func (rt *Link) Name() string { return rt.name }
+func (rt *Link) Name() string { return rt.id.name }
 
 // SyncMode reports whether the link is in sync mode (commits wait for the
 // secondary).

@@ -92,9 +92,9 @@ type linkData struct {
 // and apply on a secondary, seeding). It is safe for concurrent use; the
 // replica is touched only by the loop goroutine.
 type Link struct {
-	s    *Engine
-	name string
-	log  *slog.Logger
+	s   *Engine
+	id  identity // immutable
+	log *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -178,11 +178,8 @@ type Link struct {
 
 	seed seedProgress
 
-	// Sync commit: sessions wait until commit >= their LSN.
-	cmu      sync.Mutex
-	commit   sqlink.LSN
-	commitCh chan struct{}
-	syncWait bool
+	// Sync commit: sessions wait until the gate's commit >= their LSN.
+	gate *commitGate
 }
 
 // seedProgress is what status shows of a seed.
@@ -198,27 +195,34 @@ type seedProgress struct {
 	sent       int64 // bytes sent (primary) or received (secondary) over every attempt
 }
 
+// identity is what names a link and its partner: set when the Link is
+// made and never changed, so any goroutine reads it without a lock (the
+// mutable progress is Link.data and Link.rec, under Link.mu).
+type identity struct {
+	name, database         string
+	linkID                 string
+	partnerID, partnerName string
+	partnerURL             string
+	initialPrimary         string // instance ID
+}
+
 func newLink(s *Engine, rec catalog.LinkRecord, data linkData) *Link {
 	rt := &Link{
-		s: s, name: rec.Name, rec: rec, data: data,
-		log:      s.log.With("link", rec.Name, "database", rec.Database),
-		events:   make(chan func()),
-		kick:     make(chan struct{}, 1),
-		commitCh: make(chan struct{}),
+		s: s, rec: rec, data: data,
+		id: identity{name: rec.Name, database: rec.Database, linkID: data.LinkID, partnerID: data.PartnerID,
+			partnerName: rec.PartnerName, partnerURL: rec.PartnerURL, initialPrimary: data.InitialPrimary},
+		log:    s.log.With("link", rec.Name, "database", rec.Database),
+		events: make(chan func()),
+		kick:   make(chan struct{}, 1),
+		gate:   newCommitGate(),
 	}
 	rt.ctx, rt.cancel = context.WithCancel(s.ctx)
 	return rt
 }
 
-func (rt *Link) database() string { return rt.rec.Database }
+func (rt *Link) database() string { return rt.id.database }
 
-func (rt *Link) partnerEndpoint() string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return rt.rec.PartnerURL
-}
-
-func (rt *Link) linkID() string { return rt.data.LinkID }
+func (rt *Link) partnerEndpoint() string { return rt.id.partnerURL }
 
 func (rt *Link) isConnected() bool {
 	rt.mu.Lock()
@@ -229,7 +233,7 @@ func (rt *Link) isConnected() bool {
 // dials reports whether this side connects to the partner: the link's
 // initial primary always dials, so there is one connection per link
 // whatever the current roles.
-func (rt *Link) dials() bool { return rt.data.InitialPrimary == rt.s.info.ID }
+func (rt *Link) dials() bool { return rt.id.initialPrimary == rt.s.info.ID }
 
 // setError records err as the link's last error.
 func (rt *Link) setError(err error) {
@@ -271,7 +275,7 @@ func (rt *Link) start() error {
 	case phaseOnline:
 		db, err := rt.s.host.OpenDatabase(rt.ctx, rt.database())
 		if err != nil {
-			return fmt.Errorf("link %s: %w", rt.name, err)
+			return fmt.Errorf("link %s: %w", rt.id.name, err)
 		}
 		rt.mu.Lock()
 		rt.db = db
@@ -284,13 +288,13 @@ func (rt *Link) start() error {
 			rt.db = open
 			rt.mu.Unlock()
 			if err := rt.markOnline(); err != nil {
-				return fmt.Errorf("link %s: %w", rt.name, err)
+				return fmt.Errorf("link %s: %w", rt.id.name, err)
 			}
 			break
 		}
 		db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
 		if err != nil {
-			return fmt.Errorf("link %s: open database: %w", rt.name, err)
+			return fmt.Errorf("link %s: open database: %w", rt.id.name, err)
 		}
 		rt.mu.Lock()
 		rt.db, rt.ownsDB = db, true
@@ -302,10 +306,10 @@ func (rt *Link) start() error {
 			// capture a write of its own.
 			db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
 			if err != nil {
-				return fmt.Errorf("link %s: open restored database: %w", rt.name, err)
+				return fmt.Errorf("link %s: open restored database: %w", rt.id.name, err)
 			}
 			if ro, _ := db.ReadOnly(); !ro {
-				db.SetReadOnly(rt.rec.PartnerName)
+				db.SetReadOnly(rt.id.partnerName)
 			}
 			rt.mu.Lock()
 			rt.db, rt.ownsDB = db, true
@@ -314,7 +318,7 @@ func (rt *Link) start() error {
 		}
 		path := databasePath(rt.s.cfg.DataDir, rt.database())
 		if err := rt.clearForSeed(path); err != nil {
-			return fmt.Errorf("link %s: %w", rt.name, err)
+			return fmt.Errorf("link %s: %w", rt.id.name, err)
 		}
 		if w, err := storage.OpenSeed(path); err == nil {
 			rt.writer = w
@@ -394,14 +398,14 @@ func (rt *Link) clearForSeed(path string) error {
 // runs or from the loop.
 func (rt *Link) startReplica(hs link.HardState) error {
 	cfg := link.Config{
-		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
-		InitialPrimary: rt.data.InitialPrimary, State: &hs,
+		LinkID: rt.id.linkID, Self: rt.s.info.ID, Partner: rt.id.partnerID,
+		InitialPrimary: rt.id.initialPrimary, State: &hs,
 		HeartbeatTicks:      1,
 		SessionTimeoutTicks: max(1, int(rt.s.cfg.LinkSessionTimeout/rt.s.cfg.LinkTick)),
 	}
 	r, err := link.New(cfg)
 	if err != nil {
-		return fmt.Errorf("link %s: %w", rt.name, err)
+		return fmt.Errorf("link %s: %w", rt.id.name, err)
 	}
 	rt.r = r
 	rt.rewindTried = false
@@ -416,7 +420,7 @@ func (rt *Link) startReplica(hs link.HardState) error {
 		// only when the role state changes.
 		if end := db.Pos().LSN; end > hs.Hardened {
 			if err := r.Step(link.Message{Type: link.MsgHardened, LSN: end}); err != nil {
-				return fmt.Errorf("link %s: %w", rt.name, err)
+				return fmt.Errorf("link %s: %w", rt.id.name, err)
 			}
 			rt.stepped.hardened = end
 		}
@@ -468,11 +472,7 @@ func (rt *Link) stop(ctx context.Context) {
 	if db != nil && owns {
 		db.Close(ctx)
 	}
-	rt.cmu.Lock()
-	rt.syncWait = false
-	close(rt.commitCh)
-	rt.commitCh = make(chan struct{})
-	rt.cmu.Unlock()
+	rt.gate.open()
 }
 
 // call runs fn on the loop goroutine and waits for it (and the Ready
@@ -771,14 +771,7 @@ func (rt *Link) applySoft(soft link.SoftState) {
 		}
 	}
 	// Sync commits.
-	rt.cmu.Lock()
-	wait := hs.Role == sqlink.RolePrimary && hs.Mode == sqlink.ModeSync && !soft.Dropped
-	if soft.Commit != rt.commit || wait != rt.syncWait {
-		rt.commit, rt.syncWait = soft.Commit, wait
-		close(rt.commitCh)
-		rt.commitCh = make(chan struct{})
-	}
-	rt.cmu.Unlock()
+	rt.gate.set(soft.Commit, hs.Role == sqlink.RolePrimary && hs.Mode == sqlink.ModeSync && !soft.Dropped)
 	// Receiving.
 	rt.mu.Lock()
 	rt.recvOn, rt.recvEp = soft.Replication.Receive, soft.Replication.ReceiveEpoch
@@ -837,7 +830,7 @@ func (rt *Link) takeWrites(db *storage.DB, hs link.HardState) {
 	}
 	db.SetReadOnly("")
 	rt.log.Info("database writable", "role", hs.Role, "epoch", hs.Epoch)
-	rt.s.endSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.name, hs.Epoch))
+	rt.s.endSessions(rt.database(), "57P01", fmt.Sprintf("database %q is now the primary of link %s (epoch %d): reconnect for read-write sessions", rt.database(), rt.id.name, hs.Epoch))
 	rt.noteEvent(evWritable)
 	rt.failoverFailpoint(&hs, fpAfterSwap, fpForcedWritable)
 }
@@ -847,16 +840,16 @@ func (rt *Link) takeWrites(db *storage.DB, hs link.HardState) {
 // session ended, which rolls it back. The remaining sessions are ended too,
 // so pools reconnect and find the primary.
 func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
-	why := fmt.Sprintf("a planned failover of link %s to instance %s is in progress", rt.name, rt.rec.PartnerName)
+	why := fmt.Sprintf("a planned failover of link %s to instance %s is in progress", rt.id.name, rt.id.partnerName)
 	switch {
 	case hs.SplitBrain.Active:
-		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.name, rt.rec.PartnerName)
+		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.id.name, rt.id.partnerName)
 	case hs.Role == sqlink.RoleSecondary:
-		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.name, rt.rec.PartnerName)
+		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.id.name, rt.id.partnerName)
 	}
 	done := make(chan struct{})
 	go func() {
-		db.SetReadOnly(rt.rec.PartnerName)
+		db.SetReadOnly(rt.id.partnerName)
 		close(done)
 	}()
 	t := time.NewTimer(rt.s.cfg.FailoverDrainTimeout)
@@ -892,19 +885,7 @@ func (rt *Link) awaitPartnerDropped() {
 // at once for async links, else until the secondary hardened it or was
 // marked disconnected.
 func (rt *Link) waitCommit(ctx context.Context, lsn sqlink.LSN) error {
-	for {
-		rt.cmu.Lock()
-		c, ch, wait := rt.commit, rt.commitCh, rt.syncWait
-		rt.cmu.Unlock()
-		if !wait || c >= lsn {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return rt.gate.waitFor(ctx, lsn)
 }
 
 func (rt *Link) onTick() {
@@ -1229,7 +1210,7 @@ func (rt *Link) hello() transport.Hello {
 	defer rt.mu.Unlock()
 	h := transport.Hello{
 		InstanceID: rt.s.info.ID, InstanceName: rt.s.info.Name,
-		LinkID: rt.data.LinkID, LinkName: rt.name, Database: rt.rec.Database,
+		LinkID: rt.id.linkID, LinkName: rt.id.name, Database: rt.id.database,
 		Role: rt.rec.Role, Epoch: rt.rec.Epoch, History: slices.Clone(rt.history),
 		Time: rt.s.cfg.Now(),
 	}
@@ -1246,12 +1227,12 @@ func (rt *Link) hello() transport.Hello {
 // the partner. Epochs are not refused here: a partner at an older epoch
 // must hear from us to learn that it was demoted (the state machine decides).
 func (rt *Link) checkHello(h *transport.Hello) error {
-	if err := transport.CheckHello(rt.data.LinkID, 0, h); err != nil {
+	if err := transport.CheckHello(rt.id.linkID, 0, h); err != nil {
 		return err
 	}
-	if h.InstanceID != rt.data.PartnerID {
+	if h.InstanceID != rt.id.partnerID {
 		return sqlink.Errorf(sqlink.ECONFLICT, "check the link's partner on both instances (`sqlink link status`)",
-			"instance %s (%s) spoke for link %q, whose partner is instance %s (%s)", h.InstanceName, h.InstanceID, rt.name, rt.rec.PartnerName, rt.data.PartnerID)
+			"instance %s (%s) spoke for link %q, whose partner is instance %s (%s)", h.InstanceName, h.InstanceID, rt.id.name, rt.id.partnerName, rt.id.partnerID)
 	}
 	return nil
 }

@@ -134,7 +134,7 @@ func (rt *Link) giveUpRole(m link.Message) error {
 	var err error
 	ok := rt.call(func() {
 		if rt.r == nil {
-			err = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no replica here yet (seeding)", rt.name)
+			err = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no replica here yet (seeding)", rt.id.name)
 			return
 		}
 		hs := rt.r.HardState()
@@ -163,7 +163,7 @@ func (rt *Link) giveUpRole(m link.Message) error {
 		rt.mu.Unlock()
 	})
 	if !ok {
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.id.name)
 	}
 	return rt.named(err)
 }
@@ -346,7 +346,7 @@ func (rt *Link) saveDiverged(ctx context.Context, db *storage.DB, rw link.Rewind
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	base := filepath.Join(dir, fmt.Sprintf("%s-%s-fork%d-%s", rt.name, rt.database(), rw.To, rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s-fork%d-%s", rt.id.name, rt.database(), rw.To, rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
 	file, list = base+".db", base+".txt"
 	pos, err := copyDatabase(ctx, db, file)
 	if err != nil {

@@ -495,7 +495,7 @@ func (rt *Link) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 		rt.seedMu.Unlock()
 		return sqlink.Errorf(sqlink.EINVALID, "", "seed done at %s, but the seed is at %s", m.Pos, st.Pos)
 	}
-	st, err := w.Finish(rt.rec.PartnerName)
+	st, err := w.Finish(rt.id.partnerName)
 	rt.writer = nil
 	rt.seedMu.Unlock()
 	if err != nil {
@@ -518,7 +518,7 @@ func (rt *Link) seedFinish(pc *peerConn, m *transport.SeedDone) error {
 // (on the loop).
 func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlink.HistoryEntry, seedPos sqlink.Pos) {
 	if ro, _ := db.ReadOnly(); !ro {
-		db.SetReadOnly(rt.rec.PartnerName)
+		db.SetReadOnly(rt.id.partnerName)
 	}
 	rt.mu.Lock()
 	rt.db, rt.ownsDB = db, true
@@ -529,8 +529,8 @@ func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlin
 	prev := rt.data.PrevVersion
 	rt.mu.Unlock()
 	hs := link.HardState{
-		LinkID: rt.data.LinkID, Self: rt.s.info.ID, Partner: rt.data.PartnerID,
-		InitialPrimary: rt.data.InitialPrimary,
+		LinkID: rt.id.linkID, Self: rt.s.info.ID, Partner: rt.id.partnerID,
+		InitialPrimary: rt.id.initialPrimary,
 		Role:           sqlink.RoleSecondary, Epoch: epoch, History: history,
 		Mode: rt.rec.Mode, TwoWay: rt.rec.TwoWay,
 		Hardened: db.Pos().LSN,
@@ -596,7 +596,7 @@ func (rt *Link) reseedDiverged(why string) {
 	}
 	cc.saving = true
 	dir := divergedDir(rt.s.cfg.DataDir)
-	file := filepath.Join(dir, fmt.Sprintf("%s-%s-changed-%s.db", rt.name, rt.database(), rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
+	file := filepath.Join(dir, fmt.Sprintf("%s-%s-changed-%s.db", rt.id.name, rt.database(), rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
 	rt.log.Warn("the secondary's copy no longer matches its log: saving it before reseeding", "why", why, "file", file)
 	go func() {
 		err := os.MkdirAll(dir, 0o700)
@@ -705,9 +705,7 @@ func (rt *Link) restartSeedingWith(pc *peerConn, why string, keepSeed bool) {
 	}
 	rt.s.failpoint(fpReseedRemoved)
 	rt.setSeedState("PENDING")
-	rt.cmu.Lock()
-	rt.syncWait = false
-	rt.cmu.Unlock()
+	rt.gate.stopWaiting()
 	if pc != nil {
 		rt.requestSeed(pc)
 	}

@@ -100,7 +100,7 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 	if rt.data.ReseedRequired {
 		rs.LastError = rt.reseedErr
 		if rs.LastError == nil {
-			rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Message: fmt.Sprintf("link %s is RESEED_REQUIRED: the log kept for the secondary passed its cap and was released", rt.name),
+			rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Message: fmt.Sprintf("link %s is RESEED_REQUIRED: the log kept for the secondary passed its cap and was released", rt.id.name),
 				Hint: "the secondary reseeds by itself when it reconnects", Time: rt.rec.UpdatedAt}
 		}
 	}
@@ -186,7 +186,7 @@ func (rt *Link) onAck(m *transport.Ack) {
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
 	hl, rl := rt.lag.acked(m, now)
-	name, db := rt.rec.Name, rt.rec.Database
+	name, db := rt.id.name, rt.id.database
 	rt.mu.Unlock()
 	if obs := rt.s.cfg.ObserveLag; obs != nil {
 		if hl >= 0 {
@@ -206,7 +206,7 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 	defer rt.mu.Unlock()
 	st := rt.status
 	ls := adminapi.LinkStatus{
-		Name: rt.name, LinkID: rt.data.LinkID, Database: rt.rec.Database,
+		Name: rt.id.name, LinkID: rt.id.linkID, Database: rt.id.database,
 		Mode: rt.rec.Mode, TwoWay: rt.rec.TwoWay, Epoch: local.Epoch,
 		State: rt.stateLocked(), Local: local, History: slices.Clone(rt.history),
 	}
@@ -216,12 +216,12 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 	if rt.partnerStatus != nil {
 		ls.Partner = *rt.partnerStatus
 	} else {
-		ls.Partner = adminapi.ReplicaStatus{Instance: rt.rec.PartnerName, InstanceID: rt.data.PartnerID}
+		ls.Partner = adminapi.ReplicaStatus{Instance: rt.id.partnerName, InstanceID: rt.id.partnerID}
 		if st.PartnerRole != "" {
 			ls.Partner.Role = st.PartnerRole
 		}
 	}
-	ls.Partner.Endpoint = rt.rec.PartnerURL
+	ls.Partner.Endpoint = rt.id.partnerURL
 	ls.Partner.Connected = local.Connected
 	if st.Op.Active() {
 		ls.Failover = &adminapi.FailoverStatus{Type: string(st.Op.Kind), Step: string(st.Op.Step), Paused: st.PausedReason}

@@ -662,7 +662,7 @@ func (rt *Link) markReseed(why string) {
 		db.SetRetentionFloor(0, false)
 	}
 	err := sqlink.Errorf(sqlink.ECONFLICT, "the secondary reseeds by itself when it reconnects; check why it is away",
-		"link %s is RESEED_REQUIRED: %s; the log was released", rt.name, why)
+		"link %s is RESEED_REQUIRED: %s; the log was released", rt.id.name, why)
 	rt.log.Error("link needs a reseed", "err", err)
 	rt.setError(err)
 	rt.mu.Lock()
