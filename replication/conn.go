@@ -15,7 +15,7 @@ import (
 // runtimes of a link. Bodies are JSON.
 const (
 	cmdLink        = "link"         // a link.Message for the partner's state machine
-	cmdStatus      = "status"       // the sender's adminapi.ReplicaStatus, every tick
+	cmdStatus      = "status"       // the sender's transport.PartnerStatus, every tick
 	cmdSeedRequest = "seed-request" // secondary asks for a seed (seedRequest)
 	cmdSeedPlan    = "seed-plan"    // primary answers with what it will send (seedPlan)
 	cmdReseed      = "reseed"       // primary: the log you need is gone, seed again

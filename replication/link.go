@@ -15,6 +15,7 @@ import (
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/link"
 	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/transport"
 )
 
 // Phases of a link's local replica (linkData.Phase).
@@ -156,7 +157,7 @@ type Link struct {
 	dropping    bool
 	dropStarted bool // dropLocal runs or ran
 
-	partnerStatus     *adminapi.ReplicaStatus
+	partnerStatus     *transport.PartnerStatus
 	partnerCertExpiry time.Time
 
 	// Failover (failover.go): status waiters, role-change events, the

@@ -443,5 +443,5 @@ func (rt *Link) onTick() {
 			rt.tickAck(pc, db, now)
 		}
 	}
-	pc.control(cmdStatus, rt.localStatus())
+	pc.control(cmdStatus, partnerStatusOf(rt.localStatus()))
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
-	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/link"
 	"github.com/sqlink/sqlink/transport"
 )
@@ -50,7 +49,7 @@ func (rt *Link) attach(pc *peerConn) {
 		rt.heartbeatDue = true
 		rt.r.Tick() // queues a heartbeat carrying our status
 	}
-	pc.control(cmdStatus, rt.localStatus())
+	pc.control(cmdStatus, partnerStatusOf(rt.localStatus()))
 	rt.mu.Lock()
 	db := rt.db
 	rt.mu.Unlock()
@@ -231,7 +230,7 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 			rt.process()
 		})
 	case cmdStatus:
-		var st adminapi.ReplicaStatus
+		var st transport.PartnerStatus
 		if err := json.Unmarshal(m.Body, &st); err != nil {
 			return fmt.Errorf("decode partner status: %w", err)
 		}

@@ -214,7 +214,7 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 		ls.Mode = st.Mode
 	}
 	if rt.partnerStatus != nil {
-		ls.Partner = *rt.partnerStatus
+		ls.Partner = replicaStatusOf(*rt.partnerStatus)
 	} else {
 		ls.Partner = adminapi.ReplicaStatus{Instance: rt.id.partnerName, InstanceID: rt.id.partnerID}
 		if st.PartnerRole != "" {

@@ -561,7 +561,7 @@ func (rt *Link) checkCatchup() {
 	if pc != nil {
 		// The primary's view of this replica said RESTORING until the
 		// next tick's status: tell it now.
-		pc.control(cmdStatus, rt.localStatus())
+		pc.control(cmdStatus, partnerStatusOf(rt.localStatus()))
 	}
 }
 
