@@ -400,7 +400,7 @@ func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 // dropDatabase makes a dropped link's database independent: a seeded
 // copy takes writes once it has redone its log; one still seeding is
 // removed.
-func (s *Engine) dropDatabase(ctx context.Context, rt *Link, phase string) error {
+func (s *Engine) dropDatabase(ctx context.Context, rt *Link, phase phase) error {
 	name := rt.database()
 	if phase == phaseOnline {
 		if db := s.host.Database(name); db != nil {

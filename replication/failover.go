@@ -223,7 +223,7 @@ func (rt *Link) afterPersist(prev, cur *link.HardState) {
 	case po.Active() && !co.Active() && cur.LastFailover == prev.LastFailover:
 		rt.noteEvent(evCancelled) // e.g. by a split brain
 	case po.Active() && !co.Active():
-		if cur.LastFailover.Kind == "aborted" {
+		if cur.LastFailover.Kind == link.FailoverAborted {
 			rt.noteEvent(evAborted)
 		} else {
 			rt.noteEvent(evDone)
@@ -245,9 +245,9 @@ func (rt *Link) failoverFailpoint(hs *link.HardState, planned, forced string) {
 		return
 	}
 	switch hs.LastFailover.Kind {
-	case "planned":
+	case link.FailoverPlanned:
 		rt.s.failpoint(planned)
-	case "forced":
+	case link.FailoverForced:
 		rt.s.failpoint(forced)
 	}
 }
@@ -394,7 +394,7 @@ func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.Fai
 		}
 		return res, nil
 	}
-	if req.Abort && st.LastFailover.Kind == "planned" {
+	if req.Abort && st.LastFailover.Kind == link.FailoverPlanned {
 		return res, sqlink.Errorf(sqlink.ECONFLICT, "nothing to roll back: the failover completed",
 			"abort refused: %s became primary at epoch %d before the abort reached it", res.NewPrimary, st.LastFailover.Epoch)
 	}

@@ -18,11 +18,14 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// Phases of a link's local replica (linkData.Phase).
+// phase is where a link's local replica stands (linkData.Phase).
+type phase string
+
+// Phases.
 const (
-	phaseSeeding = "seeding" // secondary: waiting for or receiving a seed
-	phaseCatchup = "catchup" // secondary: seeded, RESTORING until redone reaches SeedPos
-	phaseOnline  = "online"  // the database is ONLINE (read-only on a secondary)
+	phaseSeeding phase = "seeding" // secondary: waiting for or receiving a seed
+	phaseCatchup       = "catchup" // secondary: seeded, RESTORING until redone reaches SeedPos
+	phaseOnline        = "online"  // the database is ONLINE (read-only on a secondary)
 )
 
 // Tuning of the data path.
@@ -63,7 +66,7 @@ type linkData struct {
 	InitialPrimary     string      `json:"initial_primary"` // instance ID
 	InitialRole        sqlink.Role `json:"initial_role"`
 	SeedFromBackup     bool        `json:"seed_from_backup,omitempty"`
-	Phase              string      `json:"phase"`
+	Phase              phase       `json:"phase"`
 	SeedPos            sqlink.Pos  `json:"seed_pos"`
 	SeedAttempts       int         `json:"seed_attempts,omitempty"`
 	SeedBytes          int64       `json:"seed_bytes,omitempty"` // seed bytes received over every attempt
@@ -180,7 +183,7 @@ type Link struct {
 
 // seedProgress is what status shows of a seed.
 type seedProgress struct {
-	state      string
+	state      seedState
 	done       int64
 	total      int64
 	seedLSN    sqlink.LSN
@@ -262,9 +265,9 @@ func (rt *Link) start() error {
 	rt.seed.sent = rt.data.SeedBytes
 	switch {
 	case phase == phaseCatchup:
-		rt.seed.state = "CATCHUP"
+		rt.seed.state = seedCatchup
 	case phase == phaseOnline && rt.data.SeedAttempts > 0:
-		rt.seed.state = "COMPLETED"
+		rt.seed.state = seedCompleted
 	}
 	rt.mu.Unlock()
 	switch phase {
@@ -296,7 +299,7 @@ func (rt *Link) start() error {
 		rt.db, rt.ownsDB = db, true
 		rt.mu.Unlock()
 	case phaseSeeding:
-		rt.setSeedState("PENDING")
+		rt.setSeedState(seedPending)
 		if rt.data.SeedFromBackup {
 			// The restored backup becomes the secondary: it must never
 			// capture a write of its own.

@@ -330,7 +330,7 @@ func (rt *Link) applySoft(soft link.SoftState) {
 // read-write.
 func (rt *Link) takeWrites(db *storage.DB, hs link.HardState) {
 	rt.stopApplier()
-	forced := hs.LastFailover.Epoch == hs.Epoch && hs.LastFailover.Kind == "forced"
+	forced := hs.LastFailover.Epoch == hs.Epoch && hs.LastFailover.Kind == link.FailoverForced
 	if err := redoForWrites(rt.ctx, db, forced); err != nil {
 		// Never take writes over a copy that misses hardened records: the
 		// next Ready tries again.
@@ -411,7 +411,7 @@ func (rt *Link) onTick() {
 	}
 	rt.mu.Lock()
 	rt.lag.tick(now)
-	if rt.seed.state == "SEEDING" {
+	if rt.seed.state == seedSeeding {
 		rt.seed.rate.sample(rt.seed.done, now)
 	}
 	pc, db := rt.conn, rt.db

@@ -253,7 +253,7 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		}
 		if err := rt.onSeedPlan(pc, plan); err != nil {
 			rt.setError(err)
-			rt.setSeedState("FAILED")
+			rt.setSeedState(seedFailed)
 			return nil
 		}
 	case cmdReseed:

@@ -288,7 +288,7 @@ func (rt *Link) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, re
 	ps := snap.PageSize
 	total := uint64(snap.PageCount * ps) // the database's size, as in any seed
 	rt.setFloor(db, snap.Pos.LSN)
-	plan := seedPlan{Kind: "rewind", Pos: snap.Pos, Epoch: epoch, PageSize: ps, PageCount: snap.PageCount, Next: 1, History: hist}
+	plan := seedPlan{Kind: planRewind, Pos: snap.Pos, Epoch: epoch, PageSize: ps, PageCount: snap.PageCount, Next: 1, History: hist}
 	rt.log.Info("rewinding the partner", "fork_lsn", req.Fork, "seed_lsn", snap.Pos.LSN, "pages", len(pages), "of", snap.PageCount)
 	if err := pc.c.Send(ctx, controlOf(cmdSeedPlan, plan)); err != nil {
 		return true, err
@@ -296,7 +296,7 @@ func (rt *Link) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, re
 	rt.mu.Lock()
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = int64(len(pages))*ps, 0, snap.Pos.LSN
 	rt.mu.Unlock()
-	rt.setSeedState("SEEDING")
+	rt.setSeedState(seedSeeding)
 	per := max(1, seedChunkBytes/int(ps))
 	for i := 0; i < len(pages); {
 		// One chunk per run of consecutive pages.
@@ -334,7 +334,7 @@ func (rt *Link) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, re
 	if err := pc.c.Send(ctx, &transport.SeedDone{Epoch: epoch, Pos: snap.Pos, TotalSize: total, History: hist}); err != nil {
 		return true, err
 	}
-	rt.setSeedState("COMPLETED")
+	rt.setSeedState(seedCompleted)
 	rt.log.Info("partner rewound", "seed_lsn", snap.Pos.LSN, "bytes", int64(len(pages))*ps)
 	return true, nil
 }

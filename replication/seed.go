@@ -49,7 +49,7 @@ type seedRequest struct {
 
 // seedPlan is the primary's answer to a seedRequest.
 type seedPlan struct {
-	Kind      string                `json:"kind"` // fresh, resume, rebase, log, rewind, error
+	Kind      seedPlanKind          `json:"kind"`
 	Pos       sqlink.Pos            `json:"pos"`
 	Epoch     sqlink.Epoch          `json:"epoch"`
 	PageSize  int64                 `json:"page_size"`
@@ -61,10 +61,35 @@ type seedPlan struct {
 	Hint      string                `json:"hint,omitempty"`
 }
 
-func (rt *Link) setSeedState(state string) {
+// seedState is where a replica's seeding stands (adminapi.SeedingStatus.State).
+type seedState string
+
+// Seed states.
+const (
+	seedPending   seedState = "PENDING"   // secondary: waiting for the primary
+	seedSeeding   seedState = "SEEDING"   // pages being copied
+	seedCatchup   seedState = "CATCHUP"   // secondary: copied, RESTORING until redone to the seed's position
+	seedCompleted seedState = "COMPLETED" // done
+	seedFailed    seedState = "FAILED"    // the last attempt failed (see the link's last error)
+)
+
+// seedPlanKind is how the primary answers a seed request (seedPlan.Kind).
+type seedPlanKind string
+
+// Seed plans (see Seeding above).
+const (
+	planFresh  seedPlanKind = "fresh"
+	planResume seedPlanKind = "resume"
+	planRebase seedPlanKind = "rebase"
+	planLog    seedPlanKind = "log"
+	planRewind seedPlanKind = "rewind"
+	planError  seedPlanKind = "error"
+)
+
+func (rt *Link) setSeedState(state seedState) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if rt.seed.state != state && state == "SEEDING" {
+	if rt.seed.state != state && state == seedSeeding {
 		rt.seed.started = rt.s.cfg.Now()
 		rt.seed.startBytes = rt.seed.done
 		rt.seed.rate = rate{}
@@ -121,7 +146,7 @@ func (rt *Link) startSeedSender(pc *peerConn, req seedRequest) {
 		rt.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			rt.setError(fmt.Errorf("seed the secondary: %w", err))
-			rt.setSeedState("FAILED")
+			rt.setSeedState(seedFailed)
 		}
 	}()
 }
@@ -139,6 +164,34 @@ func (rt *Link) setFloor(db *storage.DB, lsn sqlink.LSN) {
 	}
 }
 
+// snapshotInfo is what a seed plan needs to know of a snapshot.
+type snapshotInfo struct {
+	Pos       sqlink.Pos
+	PageSize  int64
+	PageCount int64
+}
+
+// planSeed decides how to answer a request for pages (not a backup's log,
+// not a rewind): resume from cur, the snapshot still open here, when it is
+// the one the secondary was receiving; else from a new snapshot (open),
+// rebased when the secondary holds pages of an older snapshot and the log
+// still reaches back to its base (logFrom), else fresh. base is the LSN
+// the log must be kept from for the secondary.
+func planSeed(req seedRequest, cur *snapshotInfo, epoch sqlink.Epoch, open func() (snapshotInfo, error), logFrom func(sqlink.LSN) bool) (plan seedPlan, base sqlink.LSN, err error) {
+	if req.Have && cur != nil && cur.Pos == req.Pos && int64(req.Next) <= cur.PageCount+1 {
+		return seedPlan{Kind: planResume, Pos: cur.Pos, Epoch: epoch, PageSize: cur.PageSize, PageCount: cur.PageCount, Next: req.Next}, req.Base.LSN, nil
+	}
+	snap, err := open()
+	if err != nil {
+		return seedPlan{}, 0, err
+	}
+	if req.Have && req.Next > 1 && req.Pos.LSN <= snap.Pos.LSN && req.Base.LSN <= snap.Pos.LSN && logFrom(req.Base.LSN) {
+		return seedPlan{Kind: planRebase, Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount,
+			Next: uint32(min(int64(req.Next), snap.PageCount+1))}, req.Base.LSN, nil
+	}
+	return seedPlan{Kind: planFresh, Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount, Next: 1}, snap.Pos.LSN, nil
+}
+
 func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
 	rt.mu.Lock()
 	db, hist := rt.db, rt.history
@@ -153,12 +206,12 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 			e := sqlink.Errorf(sqlink.ECONFLICT,
 				"take a new full backup on the primary and restore it on the secondary with --restoring, or drop the link and create it with automatic seeding",
 				"cannot seed from the backup at LSN %d: the primary's log no longer reaches back to it (%s)", req.BackupPos.LSN, sqlink.ErrorMessage(err))
-			_ = pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: "error", Code: sqlink.ECONFLICT, Message: e.Message, Hint: e.Hint}))
+			_ = pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: planError, Code: sqlink.ECONFLICT, Message: e.Message, Hint: e.Hint}))
 			return e
 		}
 		lr.Close()
 		rt.setFloor(db, req.BackupPos.LSN)
-		return pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: "log", Pos: db.Pos(), Epoch: epoch, History: hist}))
+		return pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: planLog, Pos: db.Pos(), Epoch: epoch, History: hist}))
 	}
 
 	rt.mu.Lock()
@@ -170,38 +223,35 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 		}
 		req.Have = false // the log no longer reaches the fork: seed in full
 	}
-	snap := rt.snap
-	var plan seedPlan
-	var base sqlink.LSN
-	if req.Have && snap != nil && snap.Pos == req.Pos && int64(req.Next) <= snap.PageCount+1 {
-		plan = seedPlan{Kind: "resume", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount, Next: req.Next}
-		base = req.Base.LSN
-	} else {
-		if snap != nil {
-			snap.Close()
+	var cur *snapshotInfo
+	if rt.snap != nil {
+		cur = &snapshotInfo{Pos: rt.snap.Pos, PageSize: rt.snap.PageSize, PageCount: rt.snap.PageCount}
+	}
+	openSnap := func() (snapshotInfo, error) {
+		if rt.snap != nil {
+			rt.snap.Close()
 			rt.snap = nil
 		}
-		var err error
-		if snap, err = db.OpenSnapshot(ctx); err != nil {
-			return err
+		snap, err := db.OpenSnapshot(ctx)
+		if err != nil {
+			return snapshotInfo{}, err
 		}
 		rt.snap = snap
-		canRebase := false
-		if req.Have && req.Next > 1 && req.Pos.LSN <= snap.Pos.LSN && req.Base.LSN <= snap.Pos.LSN {
-			if lr, err := db.ReadLog(ctx, req.Base.LSN); err == nil {
-				lr.Close()
-				canRebase = true
-			}
-		}
-		if canRebase {
-			plan = seedPlan{Kind: "rebase", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount,
-				Next: uint32(min(int64(req.Next), snap.PageCount+1))}
-			base = req.Base.LSN
-		} else {
-			plan = seedPlan{Kind: "fresh", Pos: snap.Pos, Epoch: epoch, PageSize: snap.PageSize, PageCount: snap.PageCount, Next: 1}
-			base = snap.Pos.LSN
-		}
+		return snapshotInfo{Pos: snap.Pos, PageSize: snap.PageSize, PageCount: snap.PageCount}, nil
 	}
+	logFrom := func(lsn sqlink.LSN) bool {
+		lr, err := db.ReadLog(ctx, lsn)
+		if err != nil {
+			return false
+		}
+		lr.Close()
+		return true
+	}
+	plan, base, err := planSeed(req, cur, epoch, openSnap, logFrom)
+	if err != nil {
+		return err
+	}
+	snap := rt.snap
 	rt.setFloor(db, base)
 	rt.log.Info("seeding the secondary", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", plan.Next, "pages", plan.PageCount)
 	if err := pc.c.Send(ctx, controlOf(cmdSeedPlan, plan)); err != nil {
@@ -212,7 +262,7 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	rt.mu.Lock()
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = int64(total), int64(plan.Next-1)*ps, snap.Pos.LSN
 	rt.mu.Unlock()
-	rt.setSeedState("SEEDING")
+	rt.setSeedState(seedSeeding)
 	per := max(1, seedChunkBytes/int(ps))
 	buf := make([]byte, 0, per*int(ps))
 	limit := rt.s.cfg.LinkSeedBytesPerSecond
@@ -257,7 +307,7 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	// The secondary has every page; a later request starts a new snapshot.
 	rt.snap = nil
 	snap.Close()
-	rt.setSeedState("COMPLETED")
+	rt.setSeedState(seedCompleted)
 	rt.log.Info("seed sent", "seed_lsn", snap.Pos.LSN, "bytes", total)
 	return nil
 }
@@ -273,9 +323,9 @@ func controlOf(cmd string, body any) *transport.ControlRequest {
 func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	path := databasePath(rt.s.cfg.DataDir, rt.database())
 	switch plan.Kind {
-	case "error":
+	case planError:
 		return sqlink.Errorf(plan.Code, plan.Hint, "%s", plan.Message)
-	case "log":
+	case planLog:
 		rt.mu.Lock()
 		db := rt.db
 		rt.mu.Unlock()
@@ -296,7 +346,7 @@ func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	rt.pending, rt.pendingB = nil, 0
 	rt.seedSparse = false
 	switch plan.Kind {
-	case "rewind":
+	case planRewind:
 		if rt.writer == nil {
 			return sqlink.Errorf(sqlink.EINTERNAL, "", "rewind planned but no copy of the database in progress")
 		}
@@ -304,7 +354,7 @@ func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 			return err
 		}
 		rt.seedSparse = true
-	case "fresh":
+	case planFresh:
 		if rt.writer != nil {
 			rt.writer.Close()
 			rt.writer = nil
@@ -315,11 +365,11 @@ func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 			return err
 		}
 		rt.writer = w
-	case "resume", "rebase":
+	case planResume, planRebase:
 		if rt.writer == nil {
 			return sqlink.Errorf(sqlink.EINTERNAL, "", "seed %s planned but no seed in progress", plan.Kind)
 		}
-		if plan.Kind == "rebase" {
+		if plan.Kind == planRebase {
 			if err := rt.writer.Rebase(plan.Pos, plan.PageCount); err != nil {
 				return err
 			}
@@ -336,12 +386,12 @@ func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
 	rt.data.SeedAttempts++
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = st.PageCount*st.PageSize, st.BytesDone(), st.Pos.LSN
 	rt.mu.Unlock()
-	rt.decideRewind(plan.Kind == "rewind")
+	rt.decideRewind(plan.Kind == planRewind)
 	if err := rt.save(); err != nil {
 		return err
 	}
 	rt.s.failpoint(fpSeedPlanned)
-	rt.setSeedState("SEEDING")
+	rt.setSeedState(seedSeeding)
 	rt.log.Info("receiving seed", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", st.Next, "pages", st.PageCount)
 	return nil
 }
@@ -524,7 +574,7 @@ func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlin
 	rt.db, rt.ownsDB = db, true
 	rt.data.Phase = phaseCatchup
 	rt.data.SeedPos = seedPos
-	rt.seed.state = "CATCHUP"
+	rt.seed.state = seedCatchup
 	rt.seed.seedLSN = seedPos.LSN
 	prev := rt.data.PrevVersion
 	rt.mu.Unlock()
@@ -704,7 +754,7 @@ func (rt *Link) restartSeedingWith(pc *peerConn, why string, keepSeed bool) {
 		removeSeedFiles(path)
 	}
 	rt.s.failpoint(fpReseedRemoved)
-	rt.setSeedState("PENDING")
+	rt.setSeedState(seedPending)
 	rt.gate.stopWaiting()
 	if pc != nil {
 		rt.requestSeed(pc)

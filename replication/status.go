@@ -8,6 +8,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/link"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
@@ -59,17 +60,24 @@ func (rt *Link) stateLocked() string {
 	return linkSynchronizing
 }
 
+// Synchronization health (adminapi.ReplicaStatus.Health), SQL Server's.
+const (
+	healthHealthy = "HEALTHY"
+	healthPartial = "PARTIALLY_HEALTHY"
+	healthNot     = "NOT_HEALTHY"
+)
+
 // health is SQL Server's synchronization_health for a sync state and mode.
 func health(s sqlink.SyncState, mode sqlink.Mode) string {
 	switch {
 	case s == sqlink.Synchronized:
-		return "HEALTHY"
+		return healthHealthy
 	case s == sqlink.Synchronizing && mode == sqlink.ModeAsync:
-		return "HEALTHY"
+		return healthHealthy
 	case s == sqlink.Synchronizing:
-		return "PARTIALLY_HEALTHY"
+		return healthPartial
 	}
-	return "NOT_HEALTHY"
+	return healthNot
 }
 
 // localStatus describes this instance's replica of the link.
@@ -107,21 +115,7 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 	if st.Epoch != 0 {
 		rs.Epoch = st.Epoch
 	}
-	rs.SyncState = st.SyncState
-	if rs.SyncState == "" || rt.data.Phase == phaseSeeding {
-		rs.SyncState = sqlink.Initializing
-	}
-	if rt.conn == nil && rs.SyncState != sqlink.Initializing {
-		rs.SyncState = sqlink.NotSynchronizing
-	}
-	switch {
-	case rt.rewindReq != nil || st.Reverting:
-		// Undoing the transactions after a split brain's fork.
-		rs.SyncState = sqlink.Reverting
-	case st.Role == sqlink.RoleResolving:
-		// Between roles in a planned failover.
-		rs.SyncState = sqlink.Initializing
-	}
+	rs.SyncState = syncStateOf(st, rt.data.Phase == phaseSeeding, rt.conn != nil, rt.rewindReq != nil)
 	rs.Health = health(rs.SyncState, mode)
 	rs.DatabaseState = sqlink.DatabaseOnline
 	if rt.data.Phase != phaseOnline {
@@ -134,27 +128,20 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 		rs.LogBytes = ds.LogBytes
 		if err := db.CaptureStopped(); err != nil && role == sqlink.RolePrimary {
 			// No new commit reaches the log, so none reaches the secondary.
-			rs.Health = "NOT_HEALTHY"
+			rs.Health = healthNot
 			rs.LastError = &adminapi.LinkError{Code: sqlink.ErrorCode(err), Message: sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err), Time: ds.LastCommit}
 		}
 		if role == sqlink.RolePrimary {
-			rs.LogCapBytes = rt.s.cfg.LinkLogCapBytes
 			var partner sqlink.LSN
 			if st.PartnerRole == sqlink.RoleSecondary {
 				partner = st.PartnerLSN
 			}
+			rs.LogCapBytes = rt.s.cfg.LinkLogCapBytes
 			rt.lag.primaryFigures(&rs, ds, partner, rt.data.EverConnected, now)
 		} else {
 			rt.lag.secondaryFigures(&rs, ds, now)
-			if d := ds.Diverged; d != nil && ds.ReadOnly && rt.data.Phase == phaseOnline {
-				// Said at once, not at the next record it cannot apply:
-				// the copy follows the primary no more.
-				rs.SyncState, rs.Health = sqlink.NotSynchronizing, "NOT_HEALTHY"
-				if rs.LastError == nil || !strings.Contains(rs.LastError.Message, "no longer matches its log") {
-					rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Time: d.Time,
-						Message: fmt.Sprintf("the secondary's copy no longer matches its log (%s): it applies nothing more and is reseeded", d.Why),
-						Hint:    "the link saves the copy under diverged/ in the data directory and reseeds it; stop any other program that writes to the secondary's files"}
-				}
+			if ds.ReadOnly && rt.data.Phase == phaseOnline {
+				divergedStatus(&rs, ds.Diverged)
 			}
 		}
 	}
@@ -165,19 +152,62 @@ func (rt *Link) localStatus() adminapi.ReplicaStatus {
 	if saved != nil && saved.file != "" {
 		rs.DivergedSaved = &adminapi.DivergedSave{ForkLSN: saved.fork, Transactions: saved.count, File: saved.file, List: saved.list, Method: saved.method}
 	}
-	if rt.seed.state != "" {
-		sd := &adminapi.SeedingStatus{State: rt.seed.state, BytesDone: rt.seed.done, BytesTotal: rt.seed.total,
-			RateBytes: rt.seed.rate.value, SeedLSN: rt.seed.seedLSN, Attempts: rt.data.SeedAttempts, FromBackup: rt.data.SeedFromBackup,
-			BytesSent: rt.seed.sent}
-		if rt.seed.state == "SEEDING" {
-			if el := now.Sub(rt.seed.started).Seconds(); el > 0 && sd.RateBytes == 0 {
-				sd.RateBytes = float64(rt.seed.done-rt.seed.startBytes) / el
-			}
-			sd.EstimatedEnd = seedETA(sd.BytesDone, sd.BytesTotal, sd.RateBytes, now)
-		}
-		rs.Seeding = sd
-	}
+	rs.Seeding = rt.seed.status(rt.data.SeedAttempts, rt.data.SeedFromBackup, now)
 	return rs
+}
+
+// syncStateOf is a replica's synchronization state: the state machine's,
+// but INITIALIZING while it seeds or between roles, NOT_SYNCHRONIZING
+// while disconnected, REVERTING while it undoes what followed a split
+// brain's fork (rewinding: it asked for a rewind).
+func syncStateOf(st link.Status, seeding, connected, rewinding bool) sqlink.SyncState {
+	s := st.SyncState
+	if s == "" || seeding {
+		s = sqlink.Initializing
+	}
+	if !connected && s != sqlink.Initializing {
+		s = sqlink.NotSynchronizing
+	}
+	switch {
+	case rewinding || st.Reverting:
+		// Undoing the transactions after a split brain's fork.
+		s = sqlink.Reverting
+	case st.Role == sqlink.RoleResolving:
+		// Between roles in a planned failover.
+		s = sqlink.Initializing
+	}
+	return s
+}
+
+// divergedStatus says in rs that a secondary's copy changed outside
+// sqlink (d, if not nil): at once, not at the next record it cannot
+// apply, since the copy follows the primary no more.
+func divergedStatus(rs *adminapi.ReplicaStatus, d *storage.LogGap) {
+	if d == nil {
+		return
+	}
+	rs.SyncState, rs.Health = sqlink.NotSynchronizing, healthNot
+	if rs.LastError == nil || !strings.Contains(rs.LastError.Message, "no longer matches its log") {
+		rs.LastError = &adminapi.LinkError{Code: sqlink.ECONFLICT, Time: d.Time,
+			Message: fmt.Sprintf("the secondary's copy no longer matches its log (%s): it applies nothing more and is reseeded", d.Why),
+			Hint:    "the link saves the copy under diverged/ in the data directory and reseeds it; stop any other program that writes to the secondary's files"}
+	}
+}
+
+// status is what the link's status shows of a seed (nil if none).
+func (sp *seedProgress) status(attempts int, fromBackup bool, now time.Time) *adminapi.SeedingStatus {
+	if sp.state == "" {
+		return nil
+	}
+	sd := &adminapi.SeedingStatus{State: string(sp.state), BytesDone: sp.done, BytesTotal: sp.total,
+		RateBytes: sp.rate.value, SeedLSN: sp.seedLSN, Attempts: attempts, FromBackup: fromBackup, BytesSent: sp.sent}
+	if sp.state == seedSeeding {
+		if el := now.Sub(sp.started).Seconds(); el > 0 && sd.RateBytes == 0 {
+			sd.RateBytes = float64(sp.done-sp.startBytes) / el
+		}
+		sd.EstimatedEnd = seedETA(sd.BytesDone, sd.BytesTotal, sd.RateBytes, now)
+	}
+	return sd
 }
 
 // onAck notes a secondary's hardened and redone positions, and how long

@@ -572,7 +572,7 @@ func (rt *Link) markOnline() error {
 	rt.mu.Lock()
 	rt.ownsDB = false
 	rt.data.Phase = phaseOnline
-	rt.seed.state = "COMPLETED"
+	rt.seed.state = seedCompleted
 	rt.mu.Unlock()
 	return rt.save()
 }
