@@ -59,3 +59,51 @@ func (w *fakeWire) WriteMessage(ctx context.Context, m transport.Message) error 
 }
 
 func (w *fakeWire) Flush(ctx context.Context) error { w.flushes++; return nil }
+
+// batch is a Records frame of recs.
+func batch(epoch sqlink.Epoch, recs ...*storage.Record) *transport.Records {
+	b := &transport.Records{Epoch: epoch, FirstLSN: recs[0].LSN, LastLSN: recs[len(recs)-1].LSN}
+	for _, r := range recs {
+		var err error
+		if b.Data, err = appendRecord(b.Data, r); err != nil {
+			panic(err)
+		}
+	}
+	return b
+}
+
+// fakeReplica is a secondary's log and database (a replicaLog): hardening
+// and applying keep the records.
+type fakeReplica struct {
+	hardened, applied []*storage.Record
+	hardens, applies  int // calls
+	fail              error
+}
+
+func (f *fakeReplica) Harden(ctx context.Context, recs ...*storage.Record) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.hardens++
+	f.hardened = append(f.hardened, recs...)
+	return nil
+}
+
+func (f *fakeReplica) Apply(ctx context.Context, recs ...*storage.Record) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.applies++
+	f.applied = append(f.applied, recs...)
+	return nil
+}
+
+func last(recs []*storage.Record) sqlink.Pos {
+	if len(recs) == 0 {
+		return sqlink.Pos{}
+	}
+	return recs[len(recs)-1].Pos()
+}
+
+func (f *fakeReplica) Pos() sqlink.Pos    { return last(f.hardened) }
+func (f *fakeReplica) Redone() sqlink.Pos { return last(f.applied) }

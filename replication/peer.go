@@ -156,7 +156,7 @@ func (rt *Link) readLoop(pc *peerConn) error {
 			pc.respond(m)
 		case *transport.Records:
 			var err error
-			if pc.asm.Pending() {
+			if pc.recv.asm.Pending() {
 				err = sqlink.Errorf(sqlink.EINVALID, "", "records %d..%d arrived in the middle of a record sent in parts", m.FirstLSN, m.LastLSN)
 			} else {
 				err = rt.receive(pc, m)
@@ -168,7 +168,7 @@ func (rt *Link) readLoop(pc *peerConn) error {
 		case *transport.RecordPart:
 			// A record too large for one frame: received whole, it is a
 			// Records batch of its own.
-			b, err := pc.asm.Add(m)
+			b, err := pc.recv.asm.Add(m)
 			if err == nil && b != nil {
 				err = rt.receive(pc, b)
 			}
