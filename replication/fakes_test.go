@@ -107,3 +107,24 @@ func last(recs []*storage.Record) sqlink.Pos {
 
 func (f *fakeReplica) Pos() sqlink.Pos    { return last(f.hardened) }
 func (f *fakeReplica) Redone() sqlink.Pos { return last(f.applied) }
+
+// fakeSnapshot is a snapshot of pages pages of ps bytes (a pageSource);
+// page n's bytes are all n.
+type fakeSnapshot struct {
+	ps    int64
+	pages int64
+	reads int
+}
+
+func (f *fakeSnapshot) ReadPages(ctx context.Context, from uint32, n int) ([]storage.Page, error) {
+	f.reads++
+	var out []storage.Page
+	for pg := int64(from); pg < int64(from)+int64(n) && pg <= f.pages; pg++ {
+		data := make([]byte, f.ps)
+		for i := range data {
+			data[i] = byte(pg)
+		}
+		out = append(out, storage.Page{Pgno: uint32(pg), Data: data})
+	}
+	return out, nil
+}

@@ -124,16 +124,10 @@ type Link struct {
 	seedStop context.CancelFunc
 	seedDone chan struct{}
 	writer   *storage.SeedWriter
-	pending  []storage.Page
-	// seedSparse: the seed being received is a rewind, whose pages
-	// arrive out of order (WritePagesAt).
-	seedSparse bool
-	pendingB   int
-	flushedAt  time.Time
-	flushing   chan error // result of the seed flush in flight
-	seedPos    sqlink.Pos // snapshot the seed being received comes from
-	seedPS     int64      // its page size
-	seedNext   int64      // next page expected, buffered pages included
+	sbuf     seedBuffer // the pages received, not yet written
+	// flushedAt is when the last flush of received pages started.
+	flushedAt time.Time
+	flushing  chan error // result of the seed flush in flight
 
 	applierStop context.CancelFunc
 	applierDone chan struct{}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
-	"github.com/sqlink/sqlink/link"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
@@ -263,30 +262,18 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = int64(total), int64(plan.Next-1)*ps, snap.Pos.LSN
 	rt.mu.Unlock()
 	rt.setSeedState(seedSeeding)
-	per := max(1, seedChunkBytes/int(ps))
-	buf := make([]byte, 0, per*int(ps))
+	sd := newSeedSender(snap, pc.c, epoch, snap.Pos, ps, snap.PageCount, plan.Next)
 	limit := rt.s.cfg.LinkSeedBytesPerSecond
 	start, sent := time.Now(), int64(0)
-	for pg := plan.Next; int64(pg) <= snap.PageCount; {
-		pages, err := snap.ReadPages(ctx, pg, per)
+	for {
+		n, err := sd.step(ctx)
 		if err != nil {
 			return err
 		}
-		if len(pages) == 0 {
+		if n == 0 {
 			break
 		}
-		buf = buf[:0]
-		for _, p := range pages {
-			buf = append(buf, p.Data...)
-		}
-		if err := pc.c.WriteMessage(ctx, &transport.SeedChunk{Epoch: epoch, LSN: snap.Pos.LSN, Offset: uint64(pg-1) * uint64(ps), TotalSize: total, Data: buf}); err != nil {
-			return err
-		}
-		if err := pc.c.Flush(ctx); err != nil {
-			return err
-		}
-		pg += uint32(len(pages))
-		if sent += int64(len(buf)); uint64(2*sent) >= total {
+		if sent += int64(n); uint64(2*sent) >= total {
 			rt.s.failpoint(fpSeedSending)
 		}
 		if limit > 0 {
@@ -297,8 +284,8 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 			}
 		}
 		rt.mu.Lock()
-		rt.seed.done = int64(pg-1) * ps
-		rt.seed.sent += int64(len(buf))
+		rt.seed.done = int64(sd.next-1) * ps
+		rt.seed.sent += int64(n)
 		rt.mu.Unlock()
 	}
 	if err := pc.c.Send(ctx, &transport.SeedDone{Epoch: epoch, Pos: snap.Pos, TotalSize: total, History: hist}); err != nil {
@@ -312,295 +299,63 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	return nil
 }
 
+// pageSource is the snapshot a seed sender reads (*storage.Snapshot).
+type pageSource interface {
+	ReadPages(ctx context.Context, from uint32, n int) ([]storage.Page, error)
+}
+
+// seedSender sends a snapshot's pages to a secondary, one SeedChunk per
+// step.
+//
+// Owner: the seed sender goroutine (started and stopped under
+// Link.seedMu), or a test driving step.
+type seedSender struct {
+	snap      pageSource
+	w         frameWriter
+	epoch     sqlink.Epoch
+	pos       sqlink.Pos
+	ps        int64
+	pageCount int64
+	next      uint32 // the next page to send
+	per       int    // pages per chunk
+	buf       []byte
+}
+
+func newSeedSender(snap pageSource, w frameWriter, epoch sqlink.Epoch, pos sqlink.Pos, ps, pageCount int64, next uint32) *seedSender {
+	per := max(1, seedChunkBytes/int(ps))
+	return &seedSender{snap: snap, w: w, epoch: epoch, pos: pos, ps: ps, pageCount: pageCount, next: next, per: per, buf: make([]byte, 0, per*int(ps))}
+}
+
+// step sends the next chunk of pages, flushed, and returns its size (0:
+// every page is sent).
+func (s *seedSender) step(ctx context.Context) (int, error) {
+	if int64(s.next) > s.pageCount {
+		return 0, nil
+	}
+	pages, err := s.snap.ReadPages(ctx, s.next, s.per)
+	if err != nil || len(pages) == 0 {
+		return 0, err
+	}
+	s.buf = s.buf[:0]
+	for _, p := range pages {
+		s.buf = append(s.buf, p.Data...)
+	}
+	total := uint64(s.pageCount * s.ps)
+	if err := s.w.WriteMessage(ctx, &transport.SeedChunk{Epoch: s.epoch, LSN: s.pos.LSN, Offset: uint64(s.next-1) * uint64(s.ps), TotalSize: total, Data: s.buf}); err != nil {
+		return 0, err
+	}
+	if err := s.w.Flush(ctx); err != nil {
+		return 0, err
+	}
+	s.next += uint32(len(pages))
+	return len(s.buf), nil
+}
+
 func controlOf(cmd string, body any) *transport.ControlRequest {
 	pc := &peerConn{}
 	pc.control(cmd, body)
 	return pc.queue[0].(*transport.ControlRequest)
 }
-
-// onSeedPlan prepares the seed writer for what the primary will send
-// (secondary, reader goroutine).
-func (rt *Link) onSeedPlan(pc *peerConn, plan seedPlan) error {
-	path := databasePath(rt.s.cfg.DataDir, rt.database())
-	switch plan.Kind {
-	case planError:
-		return sqlink.Errorf(plan.Code, plan.Hint, "%s", plan.Message)
-	case planLog:
-		rt.mu.Lock()
-		db := rt.db
-		rt.mu.Unlock()
-		if db == nil {
-			return sqlink.Errorf(sqlink.EINTERNAL, "drop and recreate the link", "restored database %s is not open", rt.database())
-		}
-		rt.mu.Lock()
-		rt.data.SeedAttempts++
-		rt.mu.Unlock()
-		rt.call(func() { rt.beginCatchup(db, plan.Epoch, plan.History, plan.Pos) })
-		return nil
-	}
-	rt.seedMu.Lock()
-	defer rt.seedMu.Unlock()
-	if err := rt.flushSeed(); err != nil {
-		rt.setError(err)
-	}
-	rt.pending, rt.pendingB = nil, 0
-	rt.seedSparse = false
-	switch plan.Kind {
-	case planRewind:
-		if rt.writer == nil {
-			return sqlink.Errorf(sqlink.EINTERNAL, "", "rewind planned but no copy of the database in progress")
-		}
-		if err := rt.writer.Retarget(plan.Pos, plan.Epoch, plan.PageSize, plan.PageCount); err != nil {
-			return err
-		}
-		rt.seedSparse = true
-	case planFresh:
-		if rt.writer != nil {
-			rt.writer.Close()
-			rt.writer = nil
-		}
-		removeSeedFiles(path)
-		w, err := storage.CreateSeed(path, plan.Pos, plan.Epoch, plan.PageSize, plan.PageCount)
-		if err != nil {
-			return err
-		}
-		rt.writer = w
-	case planResume, planRebase:
-		if rt.writer == nil {
-			return sqlink.Errorf(sqlink.EINTERNAL, "", "seed %s planned but no seed in progress", plan.Kind)
-		}
-		if plan.Kind == planRebase {
-			if err := rt.writer.Rebase(plan.Pos, plan.PageCount); err != nil {
-				return err
-			}
-		}
-		if st := rt.writer.State(); st.Pos != plan.Pos || st.Next != plan.Next {
-			return sqlink.Errorf(sqlink.EINTERNAL, "", "seed %s at %s page %d, but this replica is at %s page %d", plan.Kind, plan.Pos, plan.Next, st.Pos, st.Next)
-		}
-	default:
-		return sqlink.Errorf(sqlink.EINVALID, "", "unknown seed plan %q", plan.Kind)
-	}
-	st := rt.writer.State()
-	rt.seedPos, rt.seedPS, rt.seedNext = st.Pos, st.PageSize, int64(st.Next)
-	rt.mu.Lock()
-	rt.data.SeedAttempts++
-	rt.seed.total, rt.seed.done, rt.seed.seedLSN = st.PageCount*st.PageSize, st.BytesDone(), st.Pos.LSN
-	rt.mu.Unlock()
-	rt.decideRewind(plan.Kind == planRewind)
-	if err := rt.save(); err != nil {
-		return err
-	}
-	rt.s.failpoint(fpSeedPlanned)
-	rt.setSeedState(seedSeeding)
-	rt.log.Info("receiving seed", "plan", plan.Kind, "seed_lsn", plan.Pos.LSN, "next_page", st.Next, "pages", st.PageCount)
-	return nil
-}
-
-// seedChunk buffers a chunk of pages and writes them in big batches
-// (secondary, reader goroutine).
-func (rt *Link) seedChunk(m *transport.SeedChunk) error {
-	rt.seedMu.Lock()
-	defer rt.seedMu.Unlock()
-	w := rt.writer
-	if w == nil {
-		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk without a seed in progress")
-	}
-	ps := rt.seedPS
-	next := rt.seedNext
-	if rt.seedSparse {
-		if m.LSN != rt.seedPos.LSN || m.Offset%uint64(ps) != 0 || int64(len(m.Data))%ps != 0 {
-			return sqlink.Errorf(sqlink.EINVALID, "", "rewind chunk at offset %d of LSN %d, expected a page boundary of LSN %d", m.Offset, m.LSN, rt.seedPos.LSN)
-		}
-		pg := uint32(m.Offset/uint64(ps)) + 1
-		for off := int64(0); off < int64(len(m.Data)); off += ps {
-			rt.pending = append(rt.pending, storage.Page{Pgno: pg, Data: m.Data[off : off+ps]})
-			pg++
-		}
-		rt.pendingB += len(m.Data)
-		rt.mu.Lock()
-		rt.seed.done += int64(len(m.Data))
-		rt.seed.sent += int64(len(m.Data))
-		rt.lag.receivedSeed(rt.s.cfg.Now())
-		rt.mu.Unlock()
-		if rt.pendingB >= seedFlushBytes {
-			return rt.startFlush()
-		}
-		return nil
-	}
-	if m.LSN != rt.seedPos.LSN || m.Offset != uint64((next-1)*ps) || int64(len(m.Data))%ps != 0 {
-		return sqlink.Errorf(sqlink.EINVALID, "", "seed chunk at offset %d of LSN %d, expected offset %d of LSN %d", m.Offset, m.LSN, (next-1)*ps, rt.seedPos.LSN)
-	}
-	for off := int64(0); off < int64(len(m.Data)); off += ps {
-		rt.pending = append(rt.pending, storage.Page{Pgno: uint32(next), Data: m.Data[off : off+ps]})
-		next++
-	}
-	rt.seedNext = next
-	rt.pendingB += len(m.Data)
-	rt.mu.Lock()
-	// Bytes done are the written ones: a flush advances them (a full disk
-	// must not show pages as done that the seed resumes before).
-	rt.seed.sent += int64(len(m.Data))
-	rt.lag.receivedSeed(rt.s.cfg.Now())
-	rt.mu.Unlock()
-	if rt.pendingB >= seedFlushBytes || time.Since(rt.flushedAt) >= seedFlushInterval {
-		return rt.startFlush()
-	}
-	return nil
-}
-
-// startFlush writes the buffered pages in the background, so the next
-// chunks arrive while they are written and synced (seedMu held). At most
-// one flush is in flight.
-func (rt *Link) startFlush() error {
-	if err := rt.waitFlush(); err != nil {
-		return err
-	}
-	if len(rt.pending) == 0 || rt.writer == nil {
-		return nil
-	}
-	w, pages := rt.writer, rt.pending
-	rt.pending, rt.pendingB = nil, 0
-	rt.flushedAt = time.Now()
-	rt.mu.Lock()
-	sent := rt.seed.sent
-	rt.mu.Unlock()
-	sparse := rt.seedSparse
-	ch := make(chan error, 1)
-	rt.flushing = ch
-	write := w.WritePages
-	if rt.seedSparse {
-		write = w.WritePagesAt
-	}
-	go func() {
-		err := write(pages)
-		if err == nil {
-			rt.mu.Lock()
-			rt.data.SeedBytes = sent
-			if !sparse {
-				rt.seed.done = w.State().BytesDone()
-			}
-			rt.mu.Unlock()
-			err = rt.save()
-		}
-		if err == nil {
-			rt.s.failpoint(fpSeedFlushed)
-		}
-		ch <- err
-	}()
-	return nil
-}
-
-// waitFlush waits for the flush in flight, if any (seedMu held). When it
-// failed (a full disk), the pages buffered since cannot follow it: they are
-// dropped and the seed goes on from the last page written, so the next
-// flush fails for the same reason, not with pages out of order.
-func (rt *Link) waitFlush() error {
-	if rt.flushing == nil {
-		return nil
-	}
-	err := <-rt.flushing
-	rt.flushing = nil
-	if err != nil && rt.writer != nil && !rt.seedSparse {
-		rt.pending, rt.pendingB = nil, 0
-		rt.seedNext = int64(rt.writer.State().Next)
-	}
-	return err
-}
-
-// flushSeed writes every buffered seed page before it returns (seedMu
-// held).
-func (rt *Link) flushSeed() error {
-	if err := rt.startFlush(); err != nil {
-		return err
-	}
-	return rt.waitFlush()
-}
-
-// seedFinish moves a complete seed into place and starts catching up
-// (secondary, reader goroutine).
-func (rt *Link) seedFinish(pc *peerConn, m *transport.SeedDone) error {
-	rt.seedMu.Lock()
-	w := rt.writer
-	if w == nil {
-		rt.seedMu.Unlock()
-		return sqlink.Errorf(sqlink.EINVALID, "", "seed done without a seed in progress")
-	}
-	if err := rt.flushSeed(); err != nil {
-		rt.seedMu.Unlock()
-		return err
-	}
-	if rt.seedSparse {
-		// A rewind: every page that may differ has arrived.
-		rt.s.failpoint(fpRewindPages)
-		if err := w.Complete(); err != nil {
-			rt.seedMu.Unlock()
-			return err
-		}
-		rt.seedSparse = false
-		rt.mu.Lock()
-		rt.rewindReq = nil
-		rt.mu.Unlock()
-	}
-	if st := w.State(); st.Pos != m.Pos {
-		rt.seedMu.Unlock()
-		return sqlink.Errorf(sqlink.EINVALID, "", "seed done at %s, but the seed is at %s", m.Pos, st.Pos)
-	}
-	st, err := w.Finish(rt.id.partnerName)
-	rt.writer = nil
-	rt.seedMu.Unlock()
-	if err != nil {
-		return err
-	}
-	db, err := storage.OpenDB(rt.ctx, databasePath(rt.s.cfg.DataDir, rt.database()), rt.s.dbConfig())
-	if err != nil {
-		return fmt.Errorf("open seeded database: %w", err)
-	}
-	rt.log.Info("seed received", "base", st.Base.LSN, "seed_lsn", st.Pos.LSN)
-	rt.s.failpoint(fpSeedFinished)
-	if !rt.call(func() { rt.beginCatchup(db, m.Epoch, m.History, st.Pos) }) {
-		db.Close(context.Background())
-	}
-	return nil
-}
-
-// beginCatchup starts the secondary's state machine on a seeded (or
-// restored) database; it stays RESTORING until it has redone up to seedPos
-// (on the loop).
-func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlink.HistoryEntry, seedPos sqlink.Pos) {
-	if ro, _ := db.ReadOnly(); !ro {
-		db.SetReadOnly(rt.id.partnerName)
-	}
-	rt.mu.Lock()
-	rt.db, rt.ownsDB = db, true
-	rt.data.Phase = phaseCatchup
-	rt.data.SeedPos = seedPos
-	rt.seed.state = seedCatchup
-	rt.seed.seedLSN = seedPos.LSN
-	prev := rt.data.PrevVersion
-	rt.mu.Unlock()
-	hs := link.HardState{
-		LinkID: rt.id.linkID, Self: rt.s.info.ID, Partner: rt.id.partnerID,
-		InitialPrimary: rt.id.initialPrimary,
-		Role:           sqlink.RoleSecondary, Epoch: epoch, History: history,
-		Mode: rt.rec.Mode, TwoWay: rt.rec.TwoWay,
-		Hardened: db.Pos().LSN,
-		Version:  prev + 1, PartnerVersion: 0,
-	}
-	if err := rt.startReplica(hs); err != nil {
-		rt.setError(err)
-		return
-	}
-	if err := rt.persistState(&hs); err != nil {
-		rt.setError(err)
-	}
-	rt.heartbeatDue = true
-	rt.r.Tick() // announce ourselves at once
-	rt.checkCatchup()
-}
-
-// changedCopyRetry is how long a secondary waits to save its changed copy
-// again after saving it failed (a full disk, say).
-const changedCopyRetry = 10 * time.Second
 
 // changedCopy is a secondary's copy that no longer matches its log, being
 // saved (saving) or saved (file) before its reseed.
