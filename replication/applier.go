@@ -92,7 +92,7 @@ func (rt *Link) applyLoop(ctx context.Context, db *storage.DB) error {
 			// snapshot, then read on from the redone position.
 			rt.afterApply(db, 0)
 			if _, done, until := db.ApplyHold(); done != nil {
-				t := time.NewTimer(time.Until(until))
+				t := time.NewTimer(until.Sub(rt.s.cfg.Now()))
 				select {
 				case <-done:
 				case <-t.C:

@@ -88,8 +88,24 @@ type linkData struct {
 // Link runs one link on this instance: the loop that owns the
 // link.Replica (Step, Ready, persist, send, apply, Advance), the connection
 // to the partner, and the data path (Records sender on a primary, harden
-// and apply on a secondary, seeding). It is safe for concurrent use; the
-// replica is touched only by the loop goroutine.
+// and apply on a secondary, seeding). It is safe for concurrent use.
+//
+// Each piece of its state has one owner:
+//   - set by newLink and never changed: s, id, log, ctx, cancel, events,
+//     kick, gate (which has a lock of its own);
+//   - the loop goroutine: the replica and what its Ready loop keeps, the
+//     records sender it starts and stops (recordSender: its goroutine
+//     owns the rest), the applier's stop and done, the diverged copy being
+//     saved;
+//   - seedMu: the seed sender (primary), the seed receiver's writer and
+//     buffer (secondary);
+//   - mu: the persisted record and progress (rec, data), the database,
+//     the connection, the published status and errors, the failover
+//     events, the lag tracker and the seed progress: what the status, the
+//     admin calls, the reader, the sender and the applier share;
+//   - atomic: applierWaiting (the applier sets it, the hardener reads it);
+//   - per connection (peerConn): the reader's recordReceiver, the
+//     hardener (its own lock), the writer's queue (peerConn.mu).
 type Link struct {
 	s   *Engine
 	id  identity // immutable
@@ -100,6 +116,8 @@ type Link struct {
 	wg     sync.WaitGroup
 	events chan func()
 	kick   chan struct{}
+	// Sync commit: sessions wait until the gate's commit >= their LSN.
+	gate *commitGate
 
 	// Owned by the loop goroutine.
 	r           *link.Replica
@@ -115,12 +133,15 @@ type Link struct {
 	// floorStarted: the retention floor was set for this primary role.
 	floorStarted bool
 	// rewindTried: this replica's Ready.Rewind was acted on.
-	rewindTried bool
+	rewindTried  bool
+	applierStop  context.CancelFunc
+	applierDone  chan struct{}
+	divergedCopy changedCopy // secondary: its copy, diverged, being saved before a reseed
 
 	// seedMu serializes seed senders (primary) and the seed writer
-	// (secondary).
+	// (secondary), and guards what follows.
 	seedMu   sync.Mutex
-	snap     *storage.Snapshot
+	snap     *storage.Snapshot // the seed sender's goroutine's while it runs
 	seedStop context.CancelFunc
 	seedDone chan struct{}
 	writer   *storage.SeedWriter
@@ -129,8 +150,6 @@ type Link struct {
 	flushedAt time.Time
 	flushing  chan error // result of the seed flush in flight
 
-	applierStop context.CancelFunc
-	applierDone chan struct{}
 	// applierWaiting is true while the applier has applied everything
 	// hardened and waits for more: it acknowledges the next records
 	// itself, right after applying them.
@@ -159,20 +178,15 @@ type Link struct {
 
 	// Failover (failover.go): status waiters, role-change events, the
 	// last diverged state saved.
-	statusCh     chan struct{}
-	roleEvents   []roleEvent
-	lastRewind   *rewindResult
-	saved        *rewindResult  // the diverged state saved when this replica gave up its role
-	rewindReq    *rewindRequest // secondary: a rewind to ask for with the next seed request
-	reseedAt     time.Time      // secondary: when the last full reseed started
-	divergedCopy changedCopy    // secondary: its copy, diverged, being saved before a reseed (on the loop)
+	statusCh   chan struct{}
+	roleEvents []roleEvent
+	lastRewind *rewindResult
+	saved      *rewindResult  // the diverged state saved when this replica gave up its role
+	rewindReq  *rewindRequest // secondary: a rewind to ask for with the next seed request
+	reseedAt   time.Time      // secondary: when the last full reseed started
 
-	lag lagTracker
-
+	lag  lagTracker
 	seed seedProgress
-
-	// Sync commit: sessions wait until the gate's commit >= their LSN.
-	gate *commitGate
 }
 
 // seedProgress is what status shows of a seed.

@@ -113,9 +113,9 @@ func (rt *Link) dialLoop() {
 		if sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 			notFound = time.Time{}
 		} else if notFound.IsZero() {
-			notFound = time.Now()
+			notFound = rt.s.cfg.Now()
 		}
-		if !notFound.IsZero() && ever && time.Since(notFound) >= partnerGoneAfter {
+		if !notFound.IsZero() && ever && rt.s.cfg.Now().Sub(notFound) >= partnerGoneAfter {
 			// The partner has said for a while that it no longer has the
 			// link: it was dropped there while we could not be told.
 			go func() {

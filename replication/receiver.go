@@ -221,7 +221,7 @@ func (rt *Link) hardenLoop(pc *peerConn, db *storage.DB) {
 			return
 		case <-h.wake:
 		}
-		if d := time.Until(lastSync.Add(rt.hardenDelay())); d > 0 {
+		if d := lastSync.Add(rt.hardenDelay()).Sub(rt.s.cfg.Now()); d > 0 {
 			// Async: nothing waits for this fsync, so there is at most one
 			// per delay, and what arrives meanwhile joins it. One fsync
 			// per record competed with the primary's own commits for the
@@ -230,7 +230,7 @@ func (rt *Link) hardenLoop(pc *peerConn, db *storage.DB) {
 				return
 			}
 		}
-		lastSync = time.Now()
+		lastSync = rt.s.cfg.Now()
 		ack, err := h.step(pc.ctx, db, rt.s.cfg.Now)
 		if err != nil {
 			if pc.ctx.Err() == nil {

@@ -264,7 +264,7 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	rt.setSeedState(seedSeeding)
 	sd := newSeedSender(snap, pc.c, epoch, snap.Pos, ps, snap.PageCount, plan.Next)
 	limit := rt.s.cfg.LinkSeedBytesPerSecond
-	start, sent := time.Now(), int64(0)
+	start, sent := rt.s.cfg.Now(), int64(0)
 	for {
 		n, err := sd.step(ctx)
 		if err != nil {
@@ -277,7 +277,7 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 			rt.s.failpoint(fpSeedSending)
 		}
 		if limit > 0 {
-			if ahead := time.Duration(float64(sent)/float64(limit)*float64(time.Second)) - time.Since(start); ahead > 0 {
+			if ahead := time.Duration(float64(sent)/float64(limit)*float64(time.Second)) - rt.s.cfg.Now().Sub(start); ahead > 0 {
 				if !sleep(ctx, ahead) {
 					return ctx.Err()
 				}

@@ -113,7 +113,7 @@ func (rt *Link) seedChunk(m *transport.SeedChunk) error {
 	rt.seed.sent += n
 	rt.lag.receivedSeed(rt.s.cfg.Now())
 	rt.mu.Unlock()
-	if rt.sbuf.full() || !rt.sbuf.sparse && time.Since(rt.flushedAt) >= seedFlushInterval {
+	if rt.sbuf.full() || !rt.sbuf.sparse && rt.s.cfg.Now().Sub(rt.flushedAt) >= seedFlushInterval {
 		return rt.startFlush()
 	}
 	return nil
@@ -192,7 +192,7 @@ func (rt *Link) startFlush() error {
 		return nil
 	}
 	w, pages := rt.writer, rt.sbuf.takePending()
-	rt.flushedAt = time.Now()
+	rt.flushedAt = rt.s.cfg.Now()
 	rt.mu.Lock()
 	sent := rt.seed.sent
 	rt.mu.Unlock()
