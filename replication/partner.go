@@ -9,7 +9,7 @@ import (
 // its own status as the admin API shows it, in the wire's type.
 func partnerStatusOf(rs adminapi.ReplicaStatus) transport.PartnerStatus {
 	ps := transport.PartnerStatus{
-		Instance: rs.Instance, InstanceID: rs.InstanceID, Role: rs.Role, Epoch: rs.Epoch,
+		Instance: rs.Instance, InstanceID: rs.InstanceID, Endpoint: rs.Endpoint, Connected: rs.Connected, Role: rs.Role, Epoch: rs.Epoch,
 		SyncState: rs.SyncState, Health: rs.Health, DatabaseState: rs.DatabaseState, ReadOnly: rs.ReadOnly,
 		LastSentLSN: rs.LastSentLSN, LastSentTime: rs.LastSentTime,
 		LastReceivedLSN: rs.LastReceivedLSN, LastReceivedTime: rs.LastReceivedTime,
@@ -37,10 +37,11 @@ func partnerStatusOf(rs adminapi.ReplicaStatus) transport.PartnerStatus {
 }
 
 // replicaStatusOf is the partner's status, as its message told it, for the
-// admin API's view of the link (endpoint and connection are the caller's).
+// admin API's view of the link (whose caller sets the endpoint and the
+// connection as it sees them).
 func replicaStatusOf(ps transport.PartnerStatus) adminapi.ReplicaStatus {
 	rs := adminapi.ReplicaStatus{
-		Instance: ps.Instance, InstanceID: ps.InstanceID, Role: ps.Role, Epoch: ps.Epoch,
+		Instance: ps.Instance, InstanceID: ps.InstanceID, Endpoint: ps.Endpoint, Connected: ps.Connected, Role: ps.Role, Epoch: ps.Epoch,
 		SyncState: ps.SyncState, Health: ps.Health, DatabaseState: ps.DatabaseState, ReadOnly: ps.ReadOnly,
 		LastSentLSN: ps.LastSentLSN, LastSentTime: ps.LastSentTime,
 		LastReceivedLSN: ps.LastReceivedLSN, LastReceivedTime: ps.LastReceivedTime,

@@ -33,17 +33,17 @@ type recordReceiver struct {
 	earlyBytes int
 }
 
-// accept checks b and returns its records. hardened is the replica's
+// accept checks b and returns its records. hardened returns the replica's
 // hardened LSN: a stream (re)starts there, at a new primary epoch.
-func (r *recordReceiver) accept(b *transport.Records, hardened sqlink.LSN) ([]*storage.Record, error) {
+func (r *recordReceiver) accept(b *transport.Records, hardened func() sqlink.LSN) ([]*storage.Record, error) {
 	if r.stream != nil && r.stream.Epoch() != b.Epoch {
 		// A new primary epoch (a role change): the stream starts again
 		// from the local log.
 		r.stream = nil
 	}
 	if r.stream == nil {
-		if b.FirstLSN > hardened+1 {
-			return nil, sqlink.Errorf(sqlink.ECONFLICT, "", "records start at %d, after this replica's hardened LSN %d", b.FirstLSN, hardened)
+		if hard := hardened(); b.FirstLSN > hard+1 {
+			return nil, sqlink.Errorf(sqlink.ECONFLICT, "", "records start at %d, after this replica's hardened LSN %d", b.FirstLSN, hard)
 		}
 		r.stream = transport.NewRecordStream(b.Epoch, b.FirstLSN-1)
 	}
@@ -188,7 +188,7 @@ func (rt *Link) receiveOn(pc *peerConn, b *transport.Records) error {
 		return sqlink.Errorf(sqlink.ECONFLICT, "wait until the replicas agree on roles; the link reconnects by itself",
 			"refused records %d..%d of epoch %d: this replica is not following a primary at that epoch", b.FirstLSN, b.LastLSN, b.Epoch)
 	}
-	recs, err := pc.recv.accept(b, db.Pos().LSN)
+	recs, err := pc.recv.accept(b, func() sqlink.LSN { return db.Pos().LSN })
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (rt *Link) hardenLoop(pc *peerConn, db *storage.DB) {
 				return
 			}
 		}
-		lastSync = rt.s.cfg.Now()
+		started := rt.s.cfg.Now()
 		ack, err := h.step(pc.ctx, db, rt.s.cfg.Now)
 		if err != nil {
 			if pc.ctx.Err() == nil {
@@ -241,8 +241,9 @@ func (rt *Link) hardenLoop(pc *peerConn, db *storage.DB) {
 			return
 		}
 		if ack == nil {
-			continue
+			continue // woken with nothing queued
 		}
+		lastSync = started
 		if !rt.syncMode() && rt.applierWaiting.Load() {
 			// Async, and the applier, woken by this harden, applies these
 			// records at once and acknowledges both positions: one

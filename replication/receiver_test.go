@@ -16,12 +16,13 @@ import (
 // past the hardened log; a new primary epoch starts the stream again from
 // the hardened LSN.
 func TestReceiver_Accept(t *testing.T) {
+	at := func(lsn sqlink.LSN) func() sqlink.LSN { return func() sqlink.LSN { return lsn } }
 	var r recordReceiver
 	r1, r2, r3, r4, r5 := record(1, 1), record(2, 1), record(3, 1), record(4, 1), record(5, 1)
-	if _, err := r.accept(batch(1, r2, r3), 0); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
+	if _, err := r.accept(batch(1, r2, r3), at(0)); sqlink.ErrorCode(err) != sqlink.ECONFLICT {
 		t.Fatalf("a stream starting past the hardened log: %v", err)
 	}
-	recs, err := r.accept(batch(1, r1, r2), 0)
+	recs, err := r.accept(batch(1, r1, r2), at(0))
 	if err != nil || len(recs) != 2 || recs[1].LSN != 2 || len(recs[1].Pages) != 1 {
 		t.Fatalf("first batch: %v, %v", recs, err)
 	}
@@ -29,24 +30,24 @@ func TestReceiver_Accept(t *testing.T) {
 		"a replay": batch(1, r2, r3),
 		"a gap":    batch(1, r4),
 	} {
-		if _, err := r.accept(b, 2); err == nil {
+		if _, err := r.accept(b, at(2)); err == nil {
 			t.Errorf("%s was accepted", name)
 		}
 	}
-	if recs, err := r.accept(batch(1, r3), 2); err != nil || recs[0].LSN != 3 {
+	if recs, err := r.accept(batch(1, r3), at(2)); err != nil || recs[0].LSN != 3 {
 		t.Fatalf("the next batch: %v, %v", recs, err)
 	}
 	// A new primary at epoch 2 resends from the hardened LSN, 3.
-	if _, err := r.accept(batch(2, r5), 3); err == nil {
+	if _, err := r.accept(batch(2, r5), at(3)); err == nil {
 		t.Fatal("a new epoch's stream with a gap after the hardened log was accepted")
 	}
-	if recs, err := r.accept(batch(2, r4, r5), 3); err != nil || len(recs) != 2 {
+	if recs, err := r.accept(batch(2, r4, r5), at(3)); err != nil || len(recs) != 2 {
 		t.Fatalf("a new epoch's stream: %v, %v", recs, err)
 	}
 	// A batch that does not hold what it says (an error ends the
 	// connection, and the stream with it).
 	var fresh recordReceiver
-	if _, err := fresh.accept(&transport.Records{Epoch: 1, FirstLSN: 1, LastLSN: 2, Data: batch(1, r1).Data}, 0); sqlink.ErrorCode(err) != sqlink.EINVALID {
+	if _, err := fresh.accept(&transport.Records{Epoch: 1, FirstLSN: 1, LastLSN: 2, Data: batch(1, r1).Data}, at(0)); sqlink.ErrorCode(err) != sqlink.EINVALID {
 		t.Fatalf("a batch with a false range: %v", err)
 	}
 }

@@ -7,20 +7,21 @@ import (
 )
 
 // PartnerStatus is what a replica tells its partner of itself at every
-// tick and on connecting (the link's "status" control message), so that
-// the partner's view of the link shows both replicas. It is the wire's
-// own type: the admin API's ReplicaStatus may change without changing the
-// protocol. Its JSON keys are those the message had when it carried the
-// admin API's type (protocol 1.0 to 1.2), so partners of either version
-// read each other's; the receiver's own view (the partner's endpoint
-// address, whether it is connected) is not sent.
+// tick and on connecting (the link's "status" control message, CmdStatus),
+// so that the partner's view of the link shows both replicas. It is the
+// wire's own type: the admin API's ReplicaStatus may change without
+// changing the protocol. Its JSON is byte for byte what the message was
+// when it carried the admin API's type (the same names, in the same
+// order). Endpoint and Connected are the sender's view; the receiver shows
+// its own.
 type PartnerStatus struct {
 	Instance      string               `json:"instance"`
 	InstanceID    string               `json:"instance_id"`
+	Endpoint      string               `json:"endpoint,omitempty"`
 	Role          sqlink.Role          `json:"role"`
-	Epoch         sqlink.Epoch         `json:"epoch"`
 	SyncState     sqlink.SyncState     `json:"synchronization_state"`
 	Health        string               `json:"synchronization_health"`
+	Connected     bool                 `json:"connected"`
 	DatabaseState sqlink.DatabaseState `json:"database_state"`
 	ReadOnly      bool                 `json:"read_only"`
 
@@ -42,13 +43,14 @@ type PartnerStatus struct {
 	SecondaryLag      float64 `json:"secondary_lag_seconds"`
 	HardenLag         float64 `json:"harden_lag_seconds"`
 	ReplayLag         float64 `json:"replay_lag_seconds"`
-	LogBytes          int64   `json:"log_bytes"`
-	LogCapBytes       int64   `json:"log_cap_bytes"`
 
 	EstimatedLoss     PartnerLoss      `json:"estimated_data_loss"`
 	Seeding           *PartnerSeeding  `json:"seeding,omitempty"`
 	PartnerCertExpiry time.Time        `json:"partner_cert_expiry,omitzero"`
 	LastError         *PartnerError    `json:"last_error,omitempty"`
+	Epoch             sqlink.Epoch     `json:"epoch"`
+	LogBytes          int64            `json:"log_bytes"`
+	LogCapBytes       int64            `json:"log_cap_bytes"`
 	DivergedSaved     *PartnerDiverged `json:"diverged_saved,omitempty"`
 }
 
