@@ -146,6 +146,9 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 		if ctx.Err() != nil {
 			return nil, ctxError(ctx, method, path)
 		}
+		if terr := transportError(c.baseURL, err); terr != nil {
+			return nil, terr
+		}
 		if lostAfterSending(err) {
 			return nil, c.connectionLost(method, path, err)
 		}
@@ -172,6 +175,10 @@ func decodeError(resp *http.Response) error {
 		return &sqlink.Error{Code: er.Error.Code, Message: er.Error.Message, Hint: er.Error.Hint}
 	}
 	msg := strings.TrimSpace(string(b))
+	if plainToHTTPS(msg) {
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "use an https:// URL (the admin listener serves HTTPS; trust its certificate with --fingerprint or --ca-file)",
+			"%s serves HTTPS, and the request was sent in plain HTTP", resp.Request.URL.Host)
+	}
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}

@@ -172,15 +172,31 @@ func (r *rotatingInstance) RotateEndpointCertificate(ctx context.Context) (admin
 	return adminapi.CertificateInfo{Subject: "CN=east", Fingerprint: "abc"}, nil
 }
 
-func (r *rotatingInstance) LinkRoutes() []adminapi.Route {
-	return []adminapi.Route{{
-		Method: "GET", Path: "/v1/links", Permission: rbac.LinksRead, Action: "links.list",
-		Handler: func(w http.ResponseWriter, req *http.Request) error {
-			p, _ := adminapi.PrincipalFromContext(req.Context())
-			adminapi.WriteJSON(w, http.StatusOK, []string{"dr_shop", p})
-			return nil
-		},
-	}}
+func (r *rotatingInstance) ListLinks(ctx context.Context) ([]adminapi.LinkStatus, error) {
+	p, _ := adminapi.PrincipalFromContext(ctx)
+	return []adminapi.LinkStatus{{Name: "dr_shop"}, {Name: p}}, nil
+}
+
+func (r *rotatingInstance) GetLink(ctx context.Context, name string) (adminapi.LinkStatus, error) {
+	return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ENOTFOUND, "", "no link %s", name)
+}
+
+func (r *rotatingInstance) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
+	return adminapi.LinkStatus{Name: req.Name, LinkID: req.LinkID, Local: adminapi.ReplicaStatus{Role: req.Role}}, nil
+}
+
+func (r *rotatingInstance) DropLink(ctx context.Context, name string) error { return nil }
+
+func (r *rotatingInstance) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
+	return adminapi.PageDigest{Database: name, LSN: lsn}, nil
+}
+
+func (r *rotatingInstance) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
+	return adminapi.FailoverResult{NewPrimary: name + "/" + req.Type}, nil
+}
+
+func (r *rotatingInstance) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
+	return adminapi.SetRoleResult{Link: adminapi.LinkStatus{Name: name}, Method: req.Primary}, nil
 }
 
 func TestOptionalCapabilities(t *testing.T) {
@@ -189,17 +205,60 @@ func TestOptionalCapabilities(t *testing.T) {
 	if ci, err := env.admin.RotateEndpointCertificate(ctx); err != nil || ci.Fingerprint != "abc" {
 		t.Fatalf("Rotate = %+v, %v", ci, err)
 	}
-	var links []string
-	if err := env.admin.Do(ctx, "GET", "/v1/links", nil, &links); err != nil || len(links) != 2 || links[1] != "admin" {
-		t.Fatalf("links = %v, %v", links, err)
+	if ls, err := env.admin.ListLinks(ctx); err != nil || len(ls) != 2 || ls[1].Name != "admin" {
+		t.Fatalf("links = %v, %v", ls, err)
 	}
 	if err := env.cat.CreateRole(ctx, rbac.Role{Name: "dbonly", Permissions: []rbac.Permission{rbac.DatabasesRead}}); err != nil {
 		t.Fatal(err)
 	}
-	err := env.Client(env.MustToken(t, "dbonly", "dbonly")).Do(ctx, "GET", "/v1/links", nil, &links)
+	_, err := env.Client(env.MustToken(t, "dbonly", "dbonly")).ListLinks(ctx)
 	wantCode(t, err, sqlink.EFORBIDDEN)
 	if !strings.Contains(err.Error(), "links/read") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Every link route has a typed Client method that reaches the
+// LinkManager; an Instance without links answers ENOTFOUND.
+func TestLinkClient(t *testing.T) {
+	env := MustServe(t, adminapi.Config{}, &rotatingInstance{})
+	ctx := context.Background()
+	c := env.admin
+	if _, err := c.GetLink(ctx, "a/b"); sqlink.ErrorCode(err) != sqlink.ENOTFOUND || !strings.Contains(err.Error(), "no link a/b") {
+		t.Fatalf("GetLink = %v", err)
+	}
+	if st, err := c.CreateLink(ctx, adminapi.CreateLinkRequest{Name: "l", LinkID: "id1", Role: sqlink.RoleSecondary}); err != nil || st.LinkID != "id1" || st.Local.Role != sqlink.RoleSecondary {
+		t.Fatalf("CreateLink = %+v, %v", st, err)
+	}
+	if err := c.DropLink(ctx, "l"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.LinkDigest(ctx, "l", 42); err != nil || d.Database != "l" || d.LSN != 42 {
+		t.Fatalf("LinkDigest = %+v, %v", d, err)
+	}
+	if res, err := c.Failover(ctx, "l", adminapi.FailoverRequest{Type: "forced"}); err != nil || res.NewPrimary != "l/forced" {
+		t.Fatalf("Failover = %+v, %v", res, err)
+	}
+	if res, err := c.SetRole(ctx, "l", adminapi.SetRoleRequest{Primary: "beta"}); err != nil || res.Link.Name != "l" || res.Method != "beta" {
+		t.Fatalf("SetRole = %+v, %v", res, err)
+	}
+	audit, err := c.Audit(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action+":"+e.Target)
+	}
+	for _, want := range []string{"links.create:l", "links.drop:l", "links.failover:l", "links.setRole:l"} {
+		if !strings.Contains(strings.Join(actions, " "), want) {
+			t.Errorf("audit %v lacks %s", actions, want)
+		}
+	}
+
+	plain := MustServe(t, adminapi.Config{}, &fakeInstance{})
+	if _, err := plain.admin.ListLinks(ctx); sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
+		t.Fatalf("ListLinks on an instance without links = %v", err)
 	}
 }
 

@@ -26,7 +26,8 @@
 //
 // Operations that need more than the catalog go through the Instance
 // interface, which the server implements. Optional capabilities are found
-// by type assertion: CertificateRotator for certificate rotation and
+// by type assertion: CertificateRotator for certificate rotation,
+// SessionManager for the SQL session routes (501 without it) and
 // LinkManager for the link routes, registered only when implemented.
 //
 // # Routes
@@ -51,6 +52,8 @@
 //	GET     /v1/logins/{name}                       instance/read
 //	PUT     /v1/logins/{name}/rights/{database}     instance/write
 //	DELETE  /v1/logins/{name}/rights/{database}?right= instance/write
+//	GET     /v1/sessions                            instance/read
+//	DELETE  /v1/sessions/{id}                       instance/write
 //	GET     /v1/principals                          instance/read
 //	POST    /v1/principals                          instance/write
 //	GET     /v1/principals/{name}                   instance/read
@@ -68,7 +71,13 @@
 //	GET     /v1/trust-certificates/{name}           serverTrustCertificates/read
 //	POST    /v1/trust-certificates                  serverTrustCertificates/write
 //	DELETE  /v1/trust-certificates/{name}           serverTrustCertificates/delete
-//	*       /v1/links...                            links/* (from LinkManager)
+//	GET     /v1/links                               links/read
+//	GET     /v1/links/{name}                        links/read
+//	POST    /v1/links                               links/write
+//	DELETE  /v1/links/{name}                        links/delete
+//	GET     /v1/links/{name}/digest?lsn=N           links/read
+//	POST    /v1/links/{name}/failover               links/setRole/action
+//	POST    /v1/links/{name}/set-role               links/setRole/action
 //	GET     /healthz                                none
 //	GET     /metrics                                none, or Config.MetricsPermission if set
 //	*       / (everything else)                     Config.Dashboard, if set

@@ -131,14 +131,17 @@ type server struct {
 	cfg     Config
 	cat     *catalog.Catalog
 	inst    Instance
+	links   LinkManager // nil when inst has no links
 	log     *slog.Logger
 	metrics *metrics
 }
 
-// Routes returns the built-in routes, without handlers, in the order
-// doc.go lists them. Link routes come from the Instance's LinkManager.
+// Routes returns the routes, without handlers, in the order doc.go lists
+// them. The link routes are served only for an Instance that is a
+// LinkManager.
 func Routes() []Route {
-	rs := (&server{}).routes()
+	s := &server{}
+	rs := append(s.routes(), s.linkRoutes()...)
 	for i := range rs {
 		rs[i].Handler = nil
 	}
@@ -175,13 +178,8 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 	mux := http.NewServeMux()
 	routes := s.routes()
 	if lm, ok := inst.(LinkManager); ok {
-		for _, rt := range lm.LinkRoutes() {
-			if !strings.HasPrefix(rt.Path, "/v1/links") || !strings.HasPrefix(string(rt.Permission), "links/") ||
-				!rt.Permission.Valid() || rt.Handler == nil || rt.Action == "" {
-				panic(fmt.Sprintf("adminapi: invalid link route %s (%s)", rt.Pattern(), rt.Permission))
-			}
-			routes = append(routes, rt)
-		}
+		s.links = lm
+		routes = append(routes, s.linkRoutes()...)
 	}
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern(), s.wrap(rt))

@@ -45,7 +45,7 @@ func decodeErrorBody(tb testing.TB, resp *http.Response) adminapi.ErrorBody {
 // authorization and that one holding every other permission gets 403
 // naming it.
 func TestEveryRoutePermission(t *testing.T) {
-	env := MustServe(t, adminapi.Config{}, &fakeInstance{})
+	env := MustServe(t, adminapi.Config{}, &rotatingInstance{}) // serves the link routes too
 	ctx := context.Background()
 	for i, rt := range adminapi.Routes() {
 		if !rt.Permission.Valid() {

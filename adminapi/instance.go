@@ -64,17 +64,3 @@ type CertificateRotator interface {
 	// the old one expires.
 	RotateEndpointCertificate(ctx context.Context) (CertificateInfo, error)
 }
-
-// LinkManager is implemented by an Instance that serves the link
-// endpoints. NewHandler registers the routes it returns next to the
-// built-in ones, with the same authentication, authorization, auditing and
-// metrics. Each route's Path must start with "/v1/links" and its
-// Permission must be one of the links/* permissions; NewHandler panics
-// otherwise, since that is a programming error.
-//
-// Link handlers decode bodies with DecodeJSON, answer with WriteJSON,
-// return *sqlink.Error values for failures, and may name the audited
-// object with SetAuditTarget. Clients call them with Client.Do.
-type LinkManager interface {
-	LinkRoutes() []Route
-}

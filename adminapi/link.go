@@ -6,8 +6,8 @@ import (
 	"github.com/sqlink/sqlink"
 )
 
-// Link API types. The routes live with the server's LinkManager (see
-// LinkRoutes); these are the shapes both the server and the CLI use.
+// Link API types. The routes (link_routes.go) call the Instance's
+// LinkManager; Client has a method for each (link_client.go).
 //
 //	GET    /v1/links                     links/read    []LinkStatus
 //	GET    /v1/links/{name}              links/read    LinkStatus

@@ -35,6 +35,10 @@ func (s *server) routes() []Route {
 		{Method: "PUT", Path: "/v1/logins/{name}/rights/{database}", Permission: rbac.InstanceWrite, Action: "logins.grant", Audit: true, Handler: s.grantRight},
 		{Method: "DELETE", Path: "/v1/logins/{name}/rights/{database}", Permission: rbac.InstanceWrite, Action: "logins.revoke", Audit: true, Handler: s.revokeRight},
 
+		// SQL client sessions.
+		{Method: "GET", Path: "/v1/sessions", Permission: rbac.InstanceRead, Action: "sessions.list", Handler: s.listSessions},
+		{Method: "DELETE", Path: "/v1/sessions/{id}", Permission: rbac.InstanceWrite, Action: "sessions.terminate", Audit: true, Handler: s.terminateSession},
+
 		// Principals, tokens and roles.
 		{Method: "GET", Path: "/v1/principals", Permission: rbac.InstanceRead, Action: "principals.list", Handler: s.listPrincipals},
 		{Method: "POST", Path: "/v1/principals", Permission: rbac.InstanceWrite, Action: "principals.create", Audit: true, Handler: s.createPrincipal},

@@ -202,7 +202,7 @@ sq_api() { curl -fsS --max-time 10 -H "Authorization: Bearer $TOKEN" "$(sqadmin 
 sq_start() { # sq_start A|B
   local n=$1 c e a
   if [ "$n" = A ]; then c=$SQA_C e=$SQA_E a=$SQA_A; else c=$SQB_C e=$SQB_E a=$SQB_A; fi
-  "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e >>"$OUT/sq$n.log" 2>&1 &
+  "$SQ" serve --data-dir "$OUT/sq$n" --client-addr $H:$c --admin-addr $H:$a --endpoint-addr $H:$e $(sq_http_flag "$SQ") >>"$OUT/sq$n.log" 2>&1 &
   if [ "$n" = A ]; then SQPID_A=$!; else SQPID_B=$!; fi
   local i; for i in $(seq 1 200); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
   log "sqlink $n did not start"; return 1

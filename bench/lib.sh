@@ -8,6 +8,19 @@
 # tree. Sets SQREV to what was built.
 SQLINK_REV=${SQLINK_REV:-HEAD}
 
+# The benchmarks compare plain-text sessions on loopback, as they did before
+# the client listener offered TLS (libpq's default, sslmode=prefer, would now
+# take it on sqlink's side only).
+export PGSSLMODE=${PGSSLMODE:-disable}
+
+# sq_http_flag BIN: --insecure-admin-http if BIN has it, so that the scripts'
+# curl and http:// URLs keep reaching the admin API on loopback, with this
+# commit's binary and with older ones (A/B runs) alike.
+sq_http_flag() {
+  "$1" serve --help 2>&1 | grep -q -- --insecure-admin-http && echo --insecure-admin-http
+  return 0
+}
+
 build_sqlink() {
   if [ -n "${SQBIN:-}" ]; then # a binary built beforehand (an experiment)
     SQREV="binary $SQBIN"
@@ -49,7 +62,7 @@ sq_pair_up() {
     if [ $n = A ]; then c=$SQA_C a=$SQA_A e=$SQA_E extra=${SQA_ARGS:-}; else c=$SQB_C a=$SQB_A e=$SQB_E extra=${SQB_ARGS:-}; fi
     if [ $n = B ] && [ -n "${SQB_DIR:-}" ]; then mkdir "$SQB_DIR" && ln -s "$SQB_DIR" "$OUT/sqB"; fi
     "$SQ" init --data-dir "$OUT/sq$n" --name "$1$n" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
-    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr "$H:$c" --admin-addr "$H:$a" --endpoint-addr "$H:$e" $extra >"$OUT/sq$n.log" 2>&1 &
+    "$SQ" serve --data-dir "$OUT/sq$n" --client-addr "$H:$c" --admin-addr "$H:$a" --endpoint-addr "$H:$e" $(sq_http_flag "$SQ") $extra >"$OUT/sq$n.log" 2>&1 &
     PIDS+=($!); SQSRV+=($!)
     for i in $(seq 1 100); do curl -fs "http://$H:$a/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   done

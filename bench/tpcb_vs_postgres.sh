@@ -45,11 +45,11 @@ go build -o "$OUT/sqlink" ./cmd/sqlink
 echo "sqlk_bench_token_0123456789" >"$OUT/token"; echo "benchpw" >"$OUT/pw"
 "$OUT/sqlink" init --data-dir "$OUT/sq" --name bench --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
 "$OUT/sqlink" serve --data-dir "$OUT/sq" --client-addr 127.0.0.1:$SQ_PORT --admin-addr $SQ_ADMIN \
-  --endpoint-addr 127.0.0.1:0 >"$OUT/sqlink.log" 2>&1 &
+  --endpoint-addr 127.0.0.1:0 --insecure-admin-http >"$OUT/sqlink.log" 2>&1 &
 SQ_PID=$!
 for i in $(seq 1 100); do curl -fs "http://$SQ_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 SQLINK_SERVER=http://$SQ_ADMIN SQLINK_TOKEN=sqlk_bench_token_0123456789 "$OUT/sqlink" db create bench >/dev/null
-export PGPASSWORD=benchpw
+export PGPASSWORD=benchpw PGSSLMODE=disable # plain text on both sides, as before TLS
 psql -X -q -h 127.0.0.1 -p $SQ_PORT -U admin -d bench -v ON_ERROR_STOP=1 -f bench/tpcb_init.sql >/dev/null
 
 # --- runs ---------------------------------------------------------------------

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,11 +17,9 @@ func (m *Main) client(cmd *cobra.Command) (*adminapi.Client, error) {
 		url = m.env("server")
 	}
 	if url == "" {
-		url = "http://" + defaultAdminHost
+		url = "https://" + defaultAdminHost
 	}
-	if !strings.Contains(url, "://") {
-		url = "http://" + url
-	}
+	url = withScheme(url)
 	token := m.token
 	if !cmd.Flags().Changed("token") && token == "" {
 		token = m.env("token")
@@ -31,7 +27,7 @@ func (m *Main) client(cmd *cobra.Command) (*adminapi.Client, error) {
 	if token == "" {
 		return nil, sqlink.Errorf(sqlink.EUNAUTHORIZED, "pass --token or set SQLINK_TOKEN (init printed the sysadmin token)", "no admin token given")
 	}
-	return adminapi.NewClient(url, token, &http.Client{Timeout: 0}), nil
+	return adminClient(url, token, m.trust("", "", ""))
 }
 
 // ts formats a time for tables.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/linkcreate"
 	"github.com/sqlink/sqlink/server"
 )
 
@@ -82,6 +82,7 @@ type demoInstance struct {
 	token  string
 	client *adminapi.Client
 	url    string
+	fp     string // the admin listener's certificate fingerprint
 }
 
 // startDemoInstance initialises and starts an instance in dir on free
@@ -110,8 +111,14 @@ func startDemoInstance(ctx context.Context, dir, name, password string, log *slo
 		s.Close(context.Background())
 		return nil, res, err
 	}
-	url := "http://" + s.AdminAddr()
-	return &demoInstance{s: s, token: res.Token, url: url, client: adminapi.NewClient(url, res.Token, &http.Client{Timeout: 30 * time.Second})}, res, nil
+	url, fp := s.AdminURL(), s.TLSCertificate().Fingerprint
+	hc, err := adminapi.NewHTTPClient(url, adminapi.TLSOptions{Fingerprint: fp})
+	if err != nil {
+		s.Close(context.Background())
+		return nil, res, err
+	}
+	hc.Timeout = 30 * time.Second
+	return &demoInstance{s: s, token: res.Token, url: url, fp: fp, client: adminapi.NewClient(url, res.Token, hc)}, res, nil
 }
 
 func (d *demoInstance) close() {
@@ -160,13 +167,13 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 
 	fmt.Fprintf(m.Stdout, "sqlink demo: instances %q and %q in %s\n\n", p.s.Name(), sec.s.Name(), dir)
 	fmt.Fprintf(m.Stdout, "Linking database demo from %s to %s:\n", p.s.Name(), sec.s.Name())
-	lc := &LinkCreator{Primary: p.client, Secondary: sec.client, PrimaryURL: p.url, SecondaryURL: sec.url,
-		Progress: func(s LinkStep) {
-			if s.Status != StepRunning {
+	lc := &linkcreate.Creator{Primary: p.client, Secondary: sec.client, PrimaryURL: p.url, SecondaryURL: sec.url,
+		Progress: func(s linkcreate.Step) {
+			if s.Status != linkcreate.StepRunning {
 				m.printStep(s)
 			}
 		}}
-	if _, err := lc.Create(ctx, LinkCreateOptions{Name: "demo", Databases: []string{"demo"}, Mode: sqlink.ModeAsync}); err != nil {
+	if _, err := lc.Create(ctx, linkcreate.Options{Name: "demo", Databases: []string{"demo"}, Mode: sqlink.ModeAsync}); err != nil {
 		return err
 	}
 	if err := waitDemoSeeded(ctx, sec.client, m); err != nil {
@@ -175,7 +182,7 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 
 	line := func(s *server.Server, note string) {
 		host, port, _ := net.SplitHostPort(s.ClientAddr())
-		fmt.Fprintf(m.Stdout, "  PGPASSWORD=%s psql \"host=%s port=%s user=admin dbname=demo sslmode=disable\"%s\n", password, host, port, note)
+		fmt.Fprintf(m.Stdout, "  PGPASSWORD=%s psql \"host=%s port=%s user=admin dbname=demo sslmode=require\"%s\n", password, host, port, note)
 	}
 	fmt.Fprintf(m.Stdout, "\nQuery the primary (read/write) with psql:\n")
 	line(p.s, "")
@@ -185,8 +192,10 @@ func (m *Main) runDemo(ctx context.Context, dir string, log *slog.Logger) error 
 	fmt.Fprintf(m.Stdout, "\nAdmin API of the primary:   %s  (token %s)\n", p.url, p.token)
 	fmt.Fprintf(m.Stdout, "Admin API of the secondary: %s  (token %s)\n", sec.url, sec.token)
 	self := selfCommand(os.Args[0])
-	fmt.Fprintf(m.Stdout, "  %s link status demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n", self, p.url, p.token, sec.url, sec.token)
-	fmt.Fprintf(m.Stdout, "  %s link verify demo --primary %s --primary-token %s --secondary %s --secondary-token %s\n\n", self, p.url, p.token, sec.url, sec.token)
+	fmt.Fprintf(m.Stdout, "  (TLS certificates, self-signed: primary %s, secondary %s)\n", p.fp, sec.fp)
+	sides := fmt.Sprintf("--primary %s --primary-token %s --primary-fingerprint %s --secondary %s --secondary-token %s --secondary-fingerprint %s", p.url, p.token, p.fp, sec.url, sec.token, sec.fp)
+	fmt.Fprintf(m.Stdout, "  %s link status demo %s\n", self, sides)
+	fmt.Fprintf(m.Stdout, "  %s link verify demo %s\n\n", self, sides)
 	fmt.Fprintf(m.Stdout, "A row goes into demo.events every 200 ms; the secondary follows:\n")
 	fmt.Fprintf(m.Stdout, "Press Ctrl-C to stop.\n")
 
@@ -222,7 +231,10 @@ func waitDemoSeeded(ctx context.Context, c *adminapi.Client, m *Main) error {
 	deadline := time.Now().Add(time.Minute)
 	var st adminapi.LinkStatus
 	for {
-		err := c.Do(ctx, "GET", "/v1/links/demo", nil, &st)
+		got, err := c.GetLink(ctx, "demo")
+		if err == nil {
+			st = got
+		}
 		if err == nil && st.Local.DatabaseState == sqlink.DatabaseOnline && st.Local.Connected {
 			fmt.Fprintf(m.Stdout, "Seeded: the secondary is ONLINE, read-only, at LSN %d (%s).\n", st.Local.LastRedoneLSN, st.State)
 			return nil
@@ -284,9 +296,8 @@ func (m *Main) demoWorkload(ctx context.Context, p, sec *demoInstance, password 
 				fmt.Fprintf(m.Stderr, "insert on the primary: %v\n", err)
 			}
 		case <-report.C:
-			var ps, ss adminapi.LinkStatus
-			perr := p.client.Do(ctx, "GET", "/v1/links/demo", nil, &ps)
-			serr := sec.client.Do(ctx, "GET", "/v1/links/demo", nil, &ss)
+			ps, perr := p.client.GetLink(ctx, "demo")
+			ss, serr := sec.client.GetLink(ctx, "demo")
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,7 +37,8 @@ const settlePoll = 10 * time.Millisecond
 
 // partnerFlags holds --partner and --partner-token.
 type partnerFlags struct {
-	url, token string
+	url, token  string
+	fingerprint string // --partner-fingerprint
 }
 
 // client returns the partner's client, or nil when no partner was given.
@@ -51,9 +50,7 @@ func (pf *partnerFlags) client(m *Main) (*adminapi.Client, string, error) {
 	if u == "" {
 		return nil, "", nil
 	}
-	if !strings.Contains(u, "://") {
-		u = "http://" + u
-	}
+	u = withScheme(u)
 	token := pf.token
 	if token == "" {
 		token = m.env("partner-token")
@@ -67,7 +64,11 @@ func (pf *partnerFlags) client(m *Main) (*adminapi.Client, string, error) {
 	if token == "" {
 		return nil, "", sqlink.Errorf(sqlink.EUNAUTHORIZED, "pass --partner-token or set SQLINK_PARTNER_TOKEN", "no admin token given for the partner %s", u)
 	}
-	c := adminapi.NewClient(u, token, &http.Client{}).WithUnauthorizedHint(
+	c, err := adminClient(u, token, m.trust(pf.fingerprint, "--partner-fingerprint", "partner-fingerprint"))
+	if err != nil {
+		return nil, "", err
+	}
+	c = c.WithUnauthorizedHint(
 		fmt.Sprintf("pass --partner-token or set SQLINK_PARTNER_TOKEN to a valid token of the partner %s", u))
 	return c, u, nil
 }
@@ -121,14 +122,10 @@ func (o failoverOptions) request() adminapi.FailoverRequest {
 	return req
 }
 
-func linkPath(name string) string { return "/v1/links/" + url.PathEscape(name) }
-
 func getLink(ctx context.Context, c *adminapi.Client, name string) (adminapi.LinkStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var st adminapi.LinkStatus
-	err := c.Do(ctx, "GET", linkPath(name), nil, &st)
-	return st, err
+	return c.GetLink(ctx, name)
 }
 
 func unreachable(err error) bool {
@@ -174,6 +171,7 @@ Exit codes: 0 done, 2 refused (bad flags), 6 refused by the link's state
 	f := cmd.Flags()
 	f.StringVar(&o.partner.url, "partner", "", "admin API URL of the link's other instance (env SQLINK_PARTNER)")
 	f.StringVar(&o.partner.token, "partner-token", "", "admin token for the partner (env SQLINK_PARTNER_TOKEN, else --token)")
+	f.StringVar(&o.partner.fingerprint, "partner-fingerprint", "", "the partner's TLS certificate fingerprint (env SQLINK_PARTNER_FINGERPRINT, else --fingerprint)")
 	f.BoolVar(&o.force, "force", false, "forced failover on the secondary, even with the primary unreachable (needs --allow-data-loss)")
 	f.BoolVar(&o.allowDataLoss, "allow-data-loss", false, "acknowledge that a forced failover may lose transactions the secondary has not hardened")
 	f.BoolVar(&o.dropLink, "drop-link", false, "drop the link after the failover: both databases become independent and writable (the only choice on a one-way link)")
@@ -233,8 +231,7 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	var res adminapi.FailoverResult
-	err = target.Do(cctx, "POST", linkPath(name)+"/failover", req, &res)
+	res, err := target.Failover(cctx, name, req)
 	if err != nil {
 		return m.failoverError(ctx, err, name, o, target, other, targetURL)
 	}
@@ -527,8 +524,8 @@ named primary and the partner has diverged transactions to save.`,
 			}
 			cctx, cancel := context.WithTimeout(ctx, defaultFailoverWait)
 			defer cancel()
-			var res adminapi.SetRoleResult
-			if err := target.Do(cctx, "POST", linkPath(name)+"/set-role", adminapi.SetRoleRequest{Primary: primary}, &res); err != nil {
+			res, err := target.SetRole(cctx, name, adminapi.SetRoleRequest{Primary: primary})
+			if err != nil {
 				return err
 			}
 			rep := SetRoleReport{SetRoleResult: res, Primary: primary, Instance: targetURL, Loser: loser}
@@ -562,6 +559,7 @@ named primary and the partner has diverged transactions to save.`,
 	f.StringVar(&primary, "primary", "", "name (or id) of the instance that keeps its writes")
 	f.StringVar(&partner.url, "partner", "", "admin API URL of the link's other instance (env SQLINK_PARTNER)")
 	f.StringVar(&partner.token, "partner-token", "", "admin token for the partner (env SQLINK_PARTNER_TOKEN, else --token)")
+	f.StringVar(&partner.fingerprint, "partner-fingerprint", "", "the partner's TLS certificate fingerprint (env SQLINK_PARTNER_FINGERPRINT, else --fingerprint)")
 	return cmd
 }
 

@@ -13,7 +13,7 @@ import (
 
 // testInstance is a real instance served in-process on loopback.
 type testInstance struct {
-	url, token string
+	url, token, fp string
 }
 
 // startTestInstance initialises and starts an instance in a temporary
@@ -36,12 +36,12 @@ func startTestInstance(t *testing.T) testInstance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
-	return testInstance{url: "http://" + s.AdminAddr(), token: res.Token}
+	return testInstance{url: s.AdminURL(), token: res.Token, fp: res.TLSFingerprint}
 }
 
 // cli runs the command line against the instance (--server, --token).
 func (in testInstance) cli(args ...string) (stdout, stderr string, code int) {
-	return runCLI(append(args, "--server", in.url, "--token", in.token)...)
+	return runCLI(append(args, "--server", in.url, "--token", in.token, "--fingerprint", in.fp)...)
 }
 
 // runCLIEnv is runCLI with an environment.

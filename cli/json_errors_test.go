@@ -37,10 +37,10 @@ func TestJSONErrors(t *testing.T) {
 		args []string
 		code string
 	}{
-		{"not found", []string{"db", "show", "nope", "--server", in.url, "--token", in.token}, sqlink.ENOTFOUND},
-		{"bad token", []string{"db", "list", "--server", in.url, "--token", "wrong"}, sqlink.EUNAUTHORIZED},
-		{"no token", []string{"db", "list", "--server", in.url}, sqlink.EUNAUTHORIZED},
-		{"usage", []string{"db", "show", "--server", in.url, "--token", in.token}, sqlink.EINVALID},
+		{"not found", []string{"db", "show", "nope", "--server", in.url, "--fingerprint", in.fp, "--token", in.token}, sqlink.ENOTFOUND},
+		{"bad token", []string{"db", "list", "--server", in.url, "--fingerprint", in.fp, "--token", "wrong"}, sqlink.EUNAUTHORIZED},
+		{"no token", []string{"db", "list", "--server", in.url, "--fingerprint", in.fp}, sqlink.EUNAUTHORIZED},
+		{"usage", []string{"db", "show", "--server", in.url, "--fingerprint", in.fp, "--token", in.token}, sqlink.EINVALID},
 		{"bad flag before --json", []string{"db", "list", "--bogus"}, sqlink.EINVALID},
 		{"unreachable", []string{"db", "list", "--server", "http://127.0.0.1:1", "--token", "t"}, sqlink.EUNAVAILABLE},
 	} {

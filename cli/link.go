@@ -2,14 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,292 +13,14 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/linkcreate"
 )
 
 // The link commands talk to one instance (--server) or to both instances
 // of a link (--primary and --secondary). Creation is orchestrated from the
-// client: LinkCreator signs in to both, validates, exchanges certificates
-// and creates each half, undoing what it did when a step fails.
-
-// Link creation steps, in order.
-const (
-	StepSignIn       = "sign-in"
-	StepValidate     = "validate"
-	StepCertificates = "certificates"
-	StepCreate       = "create"
-	StepUndo         = "undo"
-)
-
-var stepTitles = map[string]string{
-	StepSignIn:       "Sign in to both instances",
-	StepValidate:     "Validate",
-	StepCertificates: "Exchange endpoint certificates",
-	StepCreate:       "Create the link on both instances",
-	StepUndo:         "Undo",
-}
-
-var stepNumbers = map[string]int{StepSignIn: 1, StepValidate: 2, StepCertificates: 3, StepCreate: 4, StepUndo: 5}
-
-// Step statuses.
-const (
-	StepRunning = "running"
-	StepOK      = "ok"
-	StepFailed  = "failed"
-	StepSkipped = "skipped"
-)
-
-// LinkStep is one step of link creation as it is reported while it runs.
-type LinkStep struct {
-	Event  string    `json:"event"` // always "step"
-	Step   int       `json:"step"`
-	Name   string    `json:"name"`
-	Title  string    `json:"title"`
-	Status string    `json:"status"` // running, ok, failed or skipped
-	Detail string    `json:"detail,omitempty"`
-	Time   time.Time `json:"time"`
-}
-
-// LinkCreateOptions describes the links to create.
-type LinkCreateOptions struct {
-	// Name is the link's name; with several databases each link is named
-	// Name_Database.
-	Name      string
-	Databases []string
-	Mode      sqlink.Mode
-	TwoWay    bool
-	// SeedFromBackup seeds from a database already restored RESTORING on
-	// the secondary: only the log after its backup is shipped.
-	SeedFromBackup bool
-	// PrimaryEndpoint and SecondaryEndpoint override the endpoint address
-	// each partner dials (default: what the instance reports).
-	PrimaryEndpoint   string
-	SecondaryEndpoint string
-}
-
-// CreatedLink is one link as both halves reported it when created.
-type CreatedLink struct {
-	Name      string              `json:"name"`
-	Database  string              `json:"database"`
-	LinkID    string              `json:"link_id"`
-	Primary   adminapi.LinkStatus `json:"primary"`
-	Secondary adminapi.LinkStatus `json:"secondary"`
-}
-
-// LinkCreator creates links between two instances through their admin
-// APIs, the way `sqlink link create` and the demo do. It is not safe for
-// concurrent use.
-type LinkCreator struct {
-	Primary   *adminapi.Client
-	Secondary *adminapi.Client
-	// PrimaryURL and SecondaryURL are the clients' admin URLs: an endpoint
-	// that listens on an unspecified address is dialled at their host.
-	PrimaryURL, SecondaryURL string
-	// Progress, if set, is called as each step starts and ends.
-	Progress func(LinkStep)
-	// NewID returns a link id; nil means 16 random bytes in hex.
-	NewID func() string
-	Now   func() time.Time
-
-	undo []undoAction
-}
-
-// errNothingToUndo is returned by an undo action that found nothing to do.
-var errNothingToUndo = errors.New("nothing to undo")
-
-type undoAction struct {
-	what string // what it did, e.g. "dropped link l on beta"
-	todo string // what is left to do by hand when it fails, e.g. "drop link l on beta"
-	do   func(ctx context.Context) error
-}
-
-// linkNames returns the link name of each database.
-func linkNames(name string, dbs []string) []string {
-	if len(dbs) == 1 {
-		return []string{name}
-	}
-	out := make([]string, len(dbs))
-	for i, db := range dbs {
-		out[i] = name + "_" + db
-	}
-	return out
-}
-
-func (lc *LinkCreator) report(step, status, detail string) {
-	if lc.Progress == nil {
-		return
-	}
-	now := time.Now
-	if lc.Now != nil {
-		now = lc.Now
-	}
-	lc.Progress(LinkStep{Event: "step", Step: stepNumbers[step], Name: step, Title: stepTitles[step], Status: status, Detail: detail, Time: now().UTC()})
-}
-
-// Create runs the steps. When one fails it undoes what the earlier ones did
-// and returns an error that names the step, the cause and what to do.
-func (lc *LinkCreator) Create(ctx context.Context, opts LinkCreateOptions) ([]CreatedLink, error) {
-	lc.undo = nil
-	if err := validateCreateOptions(opts); err != nil {
-		return nil, err
-	}
-	var (
-		p, s   adminapi.InstanceStatus
-		step   string
-		out    []CreatedLink
-		stepFn = func(name string, fn func() (string, error)) error {
-			step = name
-			lc.report(name, StepRunning, "")
-			detail, err := fn()
-			if err != nil {
-				lc.report(name, StepFailed, sqlink.ErrorMessage(err))
-				return err
-			}
-			lc.report(name, StepOK, detail)
-			return nil
-		}
-	)
-	err := stepFn(StepSignIn, func() (d string, err error) {
-		p, s, err = lc.signIn(ctx)
-		return fmt.Sprintf("primary %s (%s), secondary %s (%s)", p.Name, p.Version, s.Name, s.Version), err
-	})
-	if err == nil {
-		err = stepFn(StepValidate, func() (string, error) { return lc.validate(ctx, opts, p, s) })
-	}
-	var pCert, sCert adminapi.CertificateInfo
-	if err == nil {
-		err = stepFn(StepCertificates, func() (d string, err error) {
-			pCert, sCert, d, err = lc.exchangeCertificates(ctx, p, s)
-			return d, err
-		})
-	}
-	if err == nil {
-		err = stepFn(StepCreate, func() (d string, err error) {
-			out, err = lc.createHalves(ctx, opts, p, s, pCert, sCert)
-			var names []string
-			for _, l := range out {
-				names = append(names, l.Name)
-			}
-			return "created " + strings.Join(names, ", "), err
-		})
-	}
-	if err == nil {
-		return out, nil
-	}
-	undone := lc.rollback(ctx)
-	return nil, stepError(step, err, undone)
-}
-
-func validateCreateOptions(opts LinkCreateOptions) error {
-	if opts.Name == "" {
-		return sqlink.Errorf(sqlink.EINVALID, "pass --name NAME", "no link name given")
-	}
-	if len(opts.Databases) == 0 {
-		return sqlink.Errorf(sqlink.EINVALID, "pass --database DB (several separated by commas)", "no database given")
-	}
-	switch opts.Mode {
-	case sqlink.ModeAsync, sqlink.ModeSync:
-	default:
-		return sqlink.Errorf(sqlink.EINVALID, "use --mode async or --mode sync", "invalid mode %q", opts.Mode)
-	}
-	seen := map[string]bool{}
-	for _, db := range opts.Databases {
-		if seen[db] {
-			return sqlink.Errorf(sqlink.EINVALID, "name each database once", "database %q given twice", db)
-		}
-		seen[db] = true
-	}
-	return nil
-}
-
-// stepError names the failed step and says what was undone.
-func stepError(step string, err error, undone []string) error {
-	msg := fmt.Sprintf("link create failed at step %d (%s): %s", stepNumbers[step], stepTitles[step], sqlink.ErrorMessage(err))
-	if len(undone) > 0 {
-		msg += "; undone: " + strings.Join(undone, ", ")
-	} else if step != StepSignIn && step != StepValidate {
-		msg += "; nothing to undo"
-	}
-	hint := sqlink.ErrorHint(err)
-	if hint == "" {
-		hint = "fix the cause and run the same command again"
-	}
-	code := sqlink.ErrorCode(err)
-	if errors.Is(err, context.Canceled) {
-		code = sqlink.ETIMEOUT
-	}
-	return &sqlink.Error{Code: code, Message: msg, Hint: hint}
-}
-
-// rollback undoes the recorded actions in reverse order, with a context of
-// its own so that an interrupted creation still cleans up. It returns what
-// it undid; what it could not undo is included with the reason.
-func (lc *LinkCreator) rollback(ctx context.Context) []string {
-	if len(lc.undo) == 0 {
-		return nil
-	}
-	lc.report(StepUndo, StepRunning, "")
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	var done []string
-	failed := false
-	for i := len(lc.undo) - 1; i >= 0; i-- {
-		a := lc.undo[i]
-		err := a.do(uctx)
-		if errors.Is(err, errNothingToUndo) {
-			continue
-		}
-		if err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
-			done = append(done, fmt.Sprintf("could not %s (%s): do it by hand", a.todo, sqlink.ErrorMessage(err)))
-			failed = true
-			continue
-		}
-		done = append(done, a.what)
-	}
-	lc.undo = nil
-	if failed {
-		lc.report(StepUndo, StepFailed, strings.Join(done, "; "))
-	} else {
-		lc.report(StepUndo, StepOK, strings.Join(done, "; "))
-	}
-	return done
-}
-
-func (lc *LinkCreator) signIn(ctx context.Context) (p, s adminapi.InstanceStatus, err error) {
-	side := func(c *adminapi.Client, role string) (adminapi.InstanceStatus, error) {
-		info, err := c.Info(ctx)
-		if err != nil {
-			return info, sideError(role, err)
-		}
-		var links []adminapi.LinkStatus
-		if err := c.Do(ctx, "GET", "/v1/links", nil, &links); err != nil {
-			if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
-				return info, sqlink.Errorf(sqlink.ENOTIMPLEMENTED, "upgrade instance "+info.Name+" to a sqlink that serves links",
-					"%s instance %s does not serve the link API (%s)", role, info.Name, sqlink.ErrorMessage(err))
-			}
-			return info, sideError(role, err)
-		}
-		return info, nil
-	}
-	if p, err = side(lc.Primary, "primary"); err != nil {
-		return
-	}
-	if s, err = side(lc.Secondary, "secondary"); err != nil {
-		return
-	}
-	if p.ID == s.ID || p.Name == s.Name {
-		return p, s, sqlink.Errorf(sqlink.EINVALID, "point --primary and --secondary at two different instances",
-			"primary and secondary are the same instance name (%s): instance names must differ", p.Name)
-	}
-	if major(p.Version) != major(s.Version) {
-		return p, s, sqlink.Errorf(sqlink.ECONFLICT, "upgrade one instance so both run the same major version",
-			"versions are not compatible: primary %s runs %s, secondary %s runs %s", p.Name, p.Version, s.Name, s.Version)
-	}
-	if p.Collation != s.Collation {
-		return p, s, sqlink.Errorf(sqlink.ECONFLICT, "link to an instance initialised with the same --collation",
-			"server collations differ: primary %s uses %s, secondary %s uses %s", p.Name, p.Collation, s.Name, s.Collation)
-	}
-	return p, s, nil
-}
+// client by linkcreate.Creator, which signs in to both, validates,
+// exchanges certificates and creates each half, undoing what it did when a
+// step fails.
 
 // sideError prefixes an API error with the side it came from, keeping its
 // code and hint.
@@ -312,325 +28,12 @@ func sideError(role string, err error) error {
 	return &sqlink.Error{Code: sqlink.ErrorCode(err), Message: role + ": " + sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}
 }
 
-func major(v string) string {
-	v = strings.TrimPrefix(v, "v")
-	m, _, _ := strings.Cut(v, ".")
-	return m
-}
-
-func (lc *LinkCreator) validate(ctx context.Context, opts LinkCreateOptions, p, s adminapi.InstanceStatus) (string, error) {
-	var pLinks, sLinks []adminapi.LinkStatus
-	if err := lc.Primary.Do(ctx, "GET", "/v1/links", nil, &pLinks); err != nil {
-		return "", sideError("primary", err)
-	}
-	if err := lc.Secondary.Do(ctx, "GET", "/v1/links", nil, &sLinks); err != nil {
-		return "", sideError("secondary", err)
-	}
-	if _, _, err := lc.endpoints(opts, p, s); err != nil {
-		return "", err
-	}
-	names := linkNames(opts.Name, opts.Databases)
-	for i, db := range opts.Databases {
-		name := names[i]
-		d, err := lc.Primary.GetDatabase(ctx, db)
-		if err != nil {
-			if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
-				return "", sqlink.Errorf(sqlink.ENOTFOUND, "create it there first, or check the name with `sqlink db list --server <primary>`",
-					"database %s does not exist on the primary %s", db, p.Name)
-			}
-			return "", sideError("primary", err)
-		}
-		if d.State != sqlink.DatabaseOnline {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "bring it online first: sqlink db complete-restore "+db,
-				"database %s on the primary %s is %s, not ONLINE", db, p.Name, d.State)
-		}
-		if d.ReadOnly {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "create the link from the database's primary instance",
-				"database %s on %s is read-only (%s)", db, p.Name, d.ReadOnlyReason)
-		}
-		if !d.ChainStarted {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("take a full backup: sqlink backup %s --to FILE --server <primary>", db),
-				"database %s on the primary %s has no full backup that started its backup chain", db, p.Name)
-		}
-		for _, l := range pLinks {
-			if l.Database == db && l.Local.Role == sqlink.RolePrimary {
-				return "", sqlink.Errorf(sqlink.ECONFLICT, "drop that link first, or pick another database",
-					"database %s is already the primary of link %s (to %s)", db, l.Name, l.Partner.Instance)
-			}
-			if l.Database == db && l.Local.Role == sqlink.RoleSecondary {
-				return "", sqlink.Errorf(sqlink.ECONFLICT, "create the link from the database's primary instance",
-					"database %s on %s is the secondary of link %s", db, p.Name, l.Name)
-			}
-		}
-		for _, side := range []struct {
-			role  string
-			inst  adminapi.InstanceStatus
-			links []adminapi.LinkStatus
-		}{{"primary", p, pLinks}, {"secondary", s, sLinks}} {
-			for _, l := range side.links {
-				if l.Name == name {
-					return "", sqlink.Errorf(sqlink.ECONFLICT, "pick another --name, or drop the old link with `sqlink link drop "+name+"`",
-						"a link named %s already exists on the %s %s", name, side.role, side.inst.Name)
-				}
-			}
-		}
-		sd, err := lc.Secondary.GetDatabase(ctx, db)
-		switch {
-		case sqlink.ErrorCode(err) == sqlink.ENOTFOUND:
-			if opts.SeedFromBackup {
-				return "", sqlink.Errorf(sqlink.ENOTFOUND,
-					fmt.Sprintf("restore a backup of %s there first: sqlink restore FILE --as %s --restoring --server <secondary>", db, db),
-					"--seed-from-backup: database %s does not exist on the secondary %s", db, s.Name)
-			}
-		case err != nil:
-			return "", sideError("secondary", err)
-		case opts.SeedFromBackup && sd.State == sqlink.DatabaseRestoring:
-			for _, l := range sLinks {
-				if l.Database == db {
-					return "", sqlink.Errorf(sqlink.ECONFLICT, "drop that link first",
-						"database %s on the secondary %s is already in link %s", db, s.Name, l.Name)
-				}
-			}
-		case opts.SeedFromBackup:
-			return "", sqlink.Errorf(sqlink.ECONFLICT,
-				fmt.Sprintf("restore the backup with --restoring (sqlink restore FILE --as %s --restoring), or drop %s there and seed without --seed-from-backup", db, db),
-				"--seed-from-backup: database %s on the secondary %s is %s, not RESTORING", db, s.Name, sd.State)
-		case sd.State == sqlink.DatabaseRestoring:
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "pass --seed-from-backup to seed from it, or drop it on the secondary",
-				"database %s already exists on the secondary %s (RESTORING)", db, s.Name)
-		default:
-			return "", sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop it there (sqlink db drop %s --server <secondary>) or link another database", db),
-				"database %s already exists on the secondary %s", db, s.Name)
-		}
-	}
-	return fmt.Sprintf("%s ready to link (%s, %s)", strings.Join(opts.Databases, ", "), opts.Mode, map[bool]string{true: "two-way", false: "one-way"}[opts.TwoWay]), nil
-}
-
-// exchangeCertificates makes each side trust the other's endpoint
-// certificate under the partner instance's name, skipping a certificate the
-// side already trusts.
-func (lc *LinkCreator) exchangeCertificates(ctx context.Context, p, s adminapi.InstanceStatus) (pCert, sCert adminapi.CertificateInfo, detail string, err error) {
-	if pCert, err = lc.Primary.EndpointCertificate(ctx); err != nil {
-		return pCert, sCert, "", sideError("primary", err)
-	}
-	if sCert, err = lc.Secondary.EndpointCertificate(ctx); err != nil {
-		return pCert, sCert, "", sideError("secondary", err)
-	}
-	now := time.Now
-	if lc.Now != nil {
-		now = lc.Now
-	}
-	for _, c := range []struct {
-		role string
-		inst adminapi.InstanceStatus
-		cert adminapi.CertificateInfo
-	}{{"primary", p, pCert}, {"secondary", s, sCert}} {
-		if !c.cert.NotAfter.IsZero() && now().After(c.cert.NotAfter) {
-			return pCert, sCert, "", sqlink.Errorf(sqlink.ECONFLICT, "rotate it there (POST /v1/endpoint-certificate/rotate) and run link create again",
-				"the %s %s's endpoint certificate expired on %s", c.role, c.inst.Name, c.cert.NotAfter.UTC().Format(time.RFC3339))
-		}
-	}
-	var notes []string
-	trust := func(on *adminapi.Client, role string, onInst adminapi.InstanceStatus, partner string, cert adminapi.CertificateInfo) error {
-		trusted, err := on.ListTrustedCertificates(ctx)
-		if err != nil {
-			return sideError(role, err)
-		}
-		names := map[string]bool{}
-		for _, c := range trusted {
-			if strings.EqualFold(c.Fingerprint, cert.Fingerprint) {
-				notes = append(notes, fmt.Sprintf("%s already trusts %s (as %s)", onInst.Name, partner, c.Name))
-				return nil
-			}
-			names[c.Name] = true
-		}
-		name := partner
-		if names[name] {
-			name = partner + "-" + cert.Fingerprint[:min(12, len(cert.Fingerprint))]
-		}
-		if _, err := on.TrustCertificate(ctx, name, []byte(cert.PEM)); err != nil {
-			return sideError(role, err)
-		}
-		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("untrusted %s on %s", name, onInst.Name),
-			todo: fmt.Sprintf("untrust %s on %s", name, onInst.Name),
-			do:   func(ctx context.Context) error { return on.UntrustCertificate(ctx, name) },
-		})
-		notes = append(notes, fmt.Sprintf("%s trusts %s as %s", onInst.Name, partner, name))
-		return nil
-	}
-	if err := trust(lc.Secondary, "secondary", s, p.Name, pCert); err != nil {
-		return pCert, sCert, "", err
-	}
-	if err := trust(lc.Primary, "primary", p, s.Name, sCert); err != nil {
-		return pCert, sCert, "", err
-	}
-	return pCert, sCert, strings.Join(notes, "; "), nil
-}
-
-// dialAddr returns the address a partner dials to reach an instance whose
-// endpoint listens on listen and whose admin API is at adminURL: an
-// unspecified listen host is replaced by the admin URL's host.
-func dialAddr(listen, adminURL string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil || port == "" || port == "0" {
-		return "", fmt.Errorf("endpoint address %q is not dialable", listen)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		u, err := url.Parse(adminURL)
-		if err != nil || u.Hostname() == "" {
-			return "", fmt.Errorf("endpoint address %q has no host", listen)
-		}
-		host = u.Hostname()
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// endpoints returns the addresses each side dials to reach the other's
-// endpoint: the flags' overrides or what the instances report. It refuses
-// a loopback endpoint that the partner, on another host, could not reach.
-func (lc *LinkCreator) endpoints(opts LinkCreateOptions, p, s adminapi.InstanceStatus) (pEndpoint, sEndpoint string, err error) {
-	pick := func(override, listen, ownURL, partnerURL, role, flag string, inst adminapi.InstanceStatus) (string, error) {
-		if override != "" {
-			return override, nil
-		}
-		addr, err := dialAddr(listen, ownURL)
-		if err != nil {
-			return "", sqlink.Errorf(sqlink.EINVALID, "pass "+flag+" HOST:PORT", "%s %s: %v", role, inst.Name, err)
-		}
-		if host, _, _ := net.SplitHostPort(addr); isLoopback(host) && !isLoopback(urlHost(partnerURL)) {
-			return "", sqlink.Errorf(sqlink.EINVALID, "serve it with --endpoint-addr on an address its partner can reach, or pass "+flag+" HOST:PORT",
-				"the %s %s's endpoint listens on %s, which its partner on another host cannot reach", role, inst.Name, addr)
-		}
-		return addr, nil
-	}
-	if pEndpoint, err = pick(opts.PrimaryEndpoint, p.EndpointAddr, lc.PrimaryURL, lc.SecondaryURL, "primary", "--primary-endpoint", p); err != nil {
-		return "", "", err
-	}
-	if sEndpoint, err = pick(opts.SecondaryEndpoint, s.EndpointAddr, lc.SecondaryURL, lc.PrimaryURL, "secondary", "--secondary-endpoint", s); err != nil {
-		return "", "", err
-	}
-	return pEndpoint, sEndpoint, nil
-}
-
-func urlHost(u string) string {
-	v, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return v.Hostname()
-}
-
-// isLoopback reports whether host names this machine only.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func (lc *LinkCreator) createHalves(ctx context.Context, opts LinkCreateOptions, p, s adminapi.InstanceStatus, pCert, sCert adminapi.CertificateInfo) ([]CreatedLink, error) {
-	pEndpoint, sEndpoint, err := lc.endpoints(opts, p, s)
-	if err != nil {
-		return nil, err
-	}
-	newID := lc.NewID
-	if newID == nil {
-		newID = randomLinkID
-	}
-	var out []CreatedLink
-	for i, name := range linkNames(opts.Name, opts.Databases) {
-		db := opts.Databases[i]
-		id := newID()
-		req := adminapi.CreateLinkRequest{
-			Name: name, LinkID: id, Database: db, Mode: opts.Mode, TwoWay: opts.TwoWay,
-		}
-		sreq := req
-		sreq.Role = sqlink.RoleSecondary
-		sreq.PartnerName, sreq.PartnerID, sreq.PartnerEndpoint, sreq.PartnerCertFingerprint = p.Name, p.ID, pEndpoint, pCert.Fingerprint
-		sreq.SeedFromBackup = opts.SeedFromBackup
-		var sst adminapi.LinkStatus
-		if !opts.SeedFromBackup {
-			// The secondary's half creates the database RESTORING; undo
-			// removes it again once the half is dropped, so that the next
-			// attempt finds the secondary as validation did.
-			lc.undo = append(lc.undo, undoAction{
-				what: fmt.Sprintf("removed the unseeded database %s on %s", db, s.Name),
-				todo: fmt.Sprintf("drop the unseeded database %s on %s", db, s.Name),
-				do: func(ctx context.Context) error {
-					d, err := lc.Secondary.GetDatabase(ctx, db)
-					if sqlink.ErrorCode(err) == sqlink.ENOTFOUND || (err == nil && d.State != sqlink.DatabaseRestoring) {
-						return errNothingToUndo
-					}
-					if err != nil {
-						return err
-					}
-					return lc.Secondary.DropDatabase(ctx, db)
-				},
-			})
-		}
-		// Each half's undo is recorded before the call: a call that fails
-		// (say the instance died answering it) may still have created the
-		// half, and then undo drops it, or says to.
-		what := fmt.Sprintf("dropped link %s on %s", name, s.Name)
-		if opts.SeedFromBackup {
-			// The server keeps the database it was seeding from.
-			what += fmt.Sprintf(" (the restored database %s stays there, RESTORING)", db)
-		}
-		lc.undo = append(lc.undo, undoAction{
-			what: what,
-			todo: fmt.Sprintf("drop link %s on %s", name, s.Name),
-			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Secondary, name, id) },
-		})
-		if err := lc.Secondary.Do(ctx, "POST", "/v1/links", sreq, &sst); err != nil {
-			return out, sideError("secondary "+s.Name, err)
-		}
-		preq := req
-		preq.Role = sqlink.RolePrimary
-		preq.PartnerName, preq.PartnerID, preq.PartnerEndpoint, preq.PartnerCertFingerprint = s.Name, s.ID, sEndpoint, sCert.Fingerprint
-		var pst adminapi.LinkStatus
-		lc.undo = append(lc.undo, undoAction{
-			what: fmt.Sprintf("dropped link %s on %s", name, p.Name),
-			todo: fmt.Sprintf("drop link %s on %s", name, p.Name),
-			do:   func(ctx context.Context) error { return dropHalf(ctx, lc.Primary, name, id) },
-		})
-		if err := lc.Primary.Do(ctx, "POST", "/v1/links", preq, &pst); err != nil {
-			return out, sideError("primary "+p.Name, err)
-		}
-		out = append(out, CreatedLink{Name: name, Database: db, LinkID: id, Primary: pst, Secondary: sst})
-	}
-	return out, nil
-}
-
-// dropHalf drops one instance's half of the link being created (link id
-// id), if it is there: never a link of that name this run did not create.
-func dropHalf(ctx context.Context, c *adminapi.Client, name, id string) error {
-	var st adminapi.LinkStatus
-	err := c.Do(ctx, "GET", "/v1/links/"+url.PathEscape(name), nil, &st)
-	if sqlink.ErrorCode(err) == sqlink.ENOTFOUND || err == nil && st.LinkID != id {
-		return errNothingToUndo
-	}
-	if err != nil {
-		return err
-	}
-	err = c.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(name), nil, nil)
-	if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
-		return errNothingToUndo
-	}
-	return err
-}
-
-func randomLinkID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // linkSides holds the --primary and --secondary flags.
 type linkSides struct {
 	primary, primaryToken     string
 	secondary, secondaryToken string
+
+	primaryFingerprint, secondaryFingerprint string // per-side TLS pins
 }
 
 func (ls *linkSides) addFlags(fs *pflag.FlagSet) {
@@ -638,6 +41,8 @@ func (ls *linkSides) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&ls.primaryToken, "primary-token", "", "admin token for the primary (env SQLINK_PRIMARY_TOKEN, else --token)")
 	fs.StringVar(&ls.secondary, "secondary", "", "admin API URL of the secondary instance (env SQLINK_SECONDARY)")
 	fs.StringVar(&ls.secondaryToken, "secondary-token", "", "admin token for the secondary (env SQLINK_SECONDARY_TOKEN, else --token)")
+	fs.StringVar(&ls.primaryFingerprint, "primary-fingerprint", "", "the primary's TLS certificate fingerprint (env SQLINK_PRIMARY_FINGERPRINT, else --fingerprint; or trust both with --ca-file)")
+	fs.StringVar(&ls.secondaryFingerprint, "secondary-fingerprint", "", "the secondary's TLS certificate fingerprint (env SQLINK_SECONDARY_FINGERPRINT, else --fingerprint; or trust both with --ca-file)")
 }
 
 // sideClient is one instance a link command talks to.
@@ -680,9 +85,9 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		return m.env("token")
 	}
 	var out []sideClient
-	for _, x := range []struct{ role, url, token, flag string }{
-		{"primary", p, token(ls.primaryToken, "primary-token"), "--primary-token"},
-		{"secondary", s, token(ls.secondaryToken, "secondary-token"), "--secondary-token"},
+	for _, x := range []struct{ role, url, token, flag, fp string }{
+		{"primary", p, token(ls.primaryToken, "primary-token"), "--primary-token", ls.primaryFingerprint},
+		{"secondary", s, token(ls.secondaryToken, "secondary-token"), "--secondary-token", ls.secondaryFingerprint},
 	} {
 		if x.url == "" {
 			continue
@@ -690,11 +95,12 @@ func (ls *linkSides) clients(m *Main, cmd *cobra.Command, both bool) ([]sideClie
 		if x.token == "" {
 			return nil, sqlink.Errorf(sqlink.EUNAUTHORIZED, fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN", x.flag, strings.ToUpper(x.role)), "no admin token given for the %s", x.role)
 		}
-		u := x.url
-		if !strings.Contains(u, "://") {
-			u = "http://" + u
+		u := withScheme(x.url)
+		c, err := adminClient(u, x.token, m.trust(x.fp, "--"+x.role+"-fingerprint", x.role+"-fingerprint"))
+		if err != nil {
+			return nil, err
 		}
-		c := adminapi.NewClient(u, x.token, &http.Client{}).WithUnauthorizedHint(
+		c = c.WithUnauthorizedHint(
 			fmt.Sprintf("pass %s or set SQLINK_%s_TOKEN to a valid token of the %s %s", x.flag, strings.ToUpper(x.role), x.role, u))
 		out = append(out, sideClient{Role: x.role, URL: u, Client: c})
 	}
@@ -708,12 +114,9 @@ func (m *Main) serverURL() string {
 		u = m.env("server")
 	}
 	if u == "" {
-		u = "http://" + defaultAdminHost
+		u = "https://" + defaultAdminHost
 	}
-	if !strings.Contains(u, "://") {
-		u = "http://" + u
-	}
-	return u
+	return withScheme(u)
 }
 
 func (m *Main) linkCommand() *cobra.Command {
@@ -732,7 +135,7 @@ others use --server, or both sides when given.`,
 func (m *Main) linkCreateCommand() *cobra.Command {
 	var (
 		sides     linkSides
-		opts      LinkCreateOptions
+		opts      linkcreate.Options
 		databases string
 		mode      string
 	)
@@ -756,14 +159,19 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			if err != nil {
 				return err
 			}
+			for _, c := range cs {
+				if err := refuseClearTokens(c.Role, c.URL); err != nil {
+					return err
+				}
+			}
 			opts.Databases = splitList(databases)
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))
-			lc := &LinkCreator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
+			lc := &linkcreate.Creator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
 			enc := json.NewEncoder(m.Stdout)
 			if m.output == "json" {
-				lc.Progress = func(s LinkStep) { enc.Encode(s) }
+				lc.Progress = func(s linkcreate.Step) { enc.Encode(s) }
 			} else {
-				lc.Progress = func(s LinkStep) { m.printStep(s) }
+				lc.Progress = func(s linkcreate.Step) { m.printStep(s) }
 			}
 			links, err := lc.Create(cmd.Context(), opts)
 			if err != nil {
@@ -779,7 +187,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 				fmt.Fprintf(m.Stdout, "Created link %s (id %s): %s on %s -> %s; the secondary is %s.\n", l.Name, l.LinkID, l.Database,
 					orDash(l.Primary.Local.Instance), orDash(l.Secondary.Local.Instance), orDash(string(l.Secondary.Local.DatabaseState)))
 			}
-			fmt.Fprintf(m.Stdout, "Follow seeding with: sqlink link status %s --primary %s --secondary %s\n", linkNames(opts.Name, opts.Databases)[0], cs[0].URL, cs[1].URL)
+			fmt.Fprintf(m.Stdout, "Follow seeding with: sqlink link status %s --primary %s --secondary %s\n", linkcreate.LinkNames(opts.Name, opts.Databases)[0], cs[0].URL, cs[1].URL)
 			return nil
 		},
 	}
@@ -796,11 +204,11 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 }
 
 // printStep prints a step's progress line.
-func (m *Main) printStep(s LinkStep) {
+func (m *Main) printStep(s linkcreate.Step) {
 	switch s.Status {
-	case StepRunning:
+	case linkcreate.StepRunning:
 		fmt.Fprintf(m.Stdout, "[%d/4] %s ...\n", s.Step, s.Title)
-	case StepOK:
+	case linkcreate.StepOK:
 		fmt.Fprintf(m.Stdout, "[%d/4] %s: ok", s.Step, s.Title)
 		if s.Detail != "" {
 			fmt.Fprintf(m.Stdout, " (%s)", s.Detail)
@@ -841,7 +249,7 @@ drop against it alone later.`,
 			)
 			for _, c := range cs {
 				ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-				err := c.Client.Do(ctx, "DELETE", "/v1/links/"+url.PathEscape(name), nil, nil)
+				err := c.Client.DropLink(ctx, name)
 				cancel()
 				r := linkDropResult{Instance: c.URL, Role: c.Role, Result: "dropped"}
 				switch code := sqlink.ErrorCode(err); {
@@ -908,8 +316,8 @@ func (m *Main) linkListCommand() *cobra.Command {
 			}
 			var all []adminapi.LinkStatus
 			for _, c := range cs {
-				var ls []adminapi.LinkStatus
-				if err := c.Client.Do(cmd.Context(), "GET", "/v1/links", nil, &ls); err != nil {
+				ls, err := c.Client.ListLinks(cmd.Context())
+				if err != nil {
 					return err
 				}
 				all = append(all, ls...)
@@ -949,13 +357,10 @@ shows every link.`,
 			}
 			get := func(c *adminapi.Client) ([]adminapi.LinkStatus, error) {
 				if len(args) == 1 {
-					var l adminapi.LinkStatus
-					err := c.Do(cmd.Context(), "GET", "/v1/links/"+url.PathEscape(args[0]), nil, &l)
+					l, err := c.GetLink(cmd.Context(), args[0])
 					return []adminapi.LinkStatus{l}, err
 				}
-				var ls []adminapi.LinkStatus
-				err := c.Do(cmd.Context(), "GET", "/v1/links", nil, &ls)
-				return ls, err
+				return c.ListLinks(cmd.Context())
 			}
 			if len(cs) == 1 && cs[0].Role == "" {
 				ls, err := get(cs[0].Client)
@@ -1266,8 +671,8 @@ It exits non-zero (6) when they differ.`,
 			for {
 				last = func() error {
 					if fixed == 0 {
-						var st adminapi.LinkStatus
-						if err := p.Do(ctx, "GET", "/v1/links/"+url.PathEscape(name), nil, &st); err != nil {
+						st, err := p.GetLink(ctx, name)
+						if err != nil {
 							return sideError("primary", err)
 						}
 						if st.Local.Role != sqlink.RolePrimary {
@@ -1277,11 +682,11 @@ It exits non-zero (6) when they differ.`,
 					// Without --lsn the primary takes its digest where it
 					// stands (lsn 0) and has the secondary hold its apply at
 					// that LSN, so the two meet while writes go on.
-					path := "/v1/links/" + url.PathEscape(name) + "/digest?lsn="
-					if err := p.Do(ctx, "GET", path+strconv.FormatUint(uint64(fixed), 10), nil, &pd); err != nil {
+					var err error
+					if pd, err = p.LinkDigest(ctx, name, fixed); err != nil {
 						return sideError("primary", err)
 					}
-					if err := s.Do(ctx, "GET", path+strconv.FormatUint(uint64(pd.LSN), 10), nil, &sd); err != nil {
+					if sd, err = s.LinkDigest(ctx, name, pd.LSN); err != nil {
 						return sideError("secondary", err)
 					}
 					return nil

@@ -60,6 +60,9 @@ type Main struct {
 	token  string
 	output string
 	json   bool
+
+	caFile      string // --ca-file: CAs that sign admin listener certificates
+	fingerprint string // --fingerprint: the pinned admin listener certificate
 }
 
 // NewMain returns a Main wired to the process's streams.
@@ -124,14 +127,17 @@ PostgreSQL clients (psql, pgx, libpq, pgbench) and replicates a database to a
 second instance through a link.
 
 Server commands: init, serve, demo. The other commands talk to an instance's
-admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
+admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN,
+and trust its TLS certificate with --fingerprint or --ca-file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       sqlink.Version,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&m.server, "server", "", "admin API URL of the instance (env SQLINK_SERVER, default http://"+defaultAdminHost+")")
+	pf.StringVar(&m.server, "server", "", "admin API URL of the instance (env SQLINK_SERVER, default https://"+defaultAdminHost+")")
 	pf.StringVar(&m.token, "token", "", "admin API bearer token (env SQLINK_TOKEN)")
+	pf.StringVar(&m.caFile, "ca-file", "", "PEM file of the CAs that sign the admin listeners' certificates (env SQLINK_CA_FILE; default: the system's)")
+	pf.StringVar(&m.fingerprint, "fingerprint", "", "SHA-256 fingerprint of the instance's self-signed TLS certificate, as init printed it (env SQLINK_FINGERPRINT)")
 	pf.StringVarP(&m.output, "output", "o", "table", "output format: table or json")
 	pf.BoolVar(&m.json, "json", false, "same as --output json")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
@@ -162,6 +168,7 @@ admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
 		m.certCommand(),
 		m.auditCommand(),
 		m.instanceCommand(),
+		m.sessionCommand(),
 		m.linkCommand(),
 	)
 	return root
@@ -171,7 +178,7 @@ admin API: pass --server and --token or set SQLINK_SERVER and SQLINK_TOKEN.`,
 // command (init, serve, demo), which calls no admin API: its help does not
 // list them, and giving one is an error rather than silently ignored.
 func withoutClientFlags(cmd *cobra.Command) *cobra.Command {
-	names := []string{"server", "token"}
+	names := []string{"server", "token", "ca-file", "fingerprint"}
 	for _, name := range names {
 		// A local flag of the same name shadows the inherited one.
 		cmd.Flags().String(name, "", "not used by "+cmd.Name())

@@ -107,7 +107,7 @@ func TestSideTokens_HintNamesTheSide(t *testing.T) {
 	for _, side := range []string{"primary", "secondary"} {
 		tokens := map[string]string{"primary": in.token, "secondary": in.token}
 		tokens[side] = "wrong"
-		sides := []string{"--primary", in.url, "--primary-token", tokens["primary"], "--secondary", in.url, "--secondary-token", tokens["secondary"]}
+		sides := []string{"--primary", in.url, "--fingerprint", in.fp, "--primary-token", tokens["primary"], "--secondary", in.url, "--fingerprint", in.fp, "--secondary-token", tokens["secondary"]}
 		want := "Try: pass --" + side + "-token or set SQLINK_" + strings.ToUpper(side) + "_TOKEN"
 		// link create stops at the side that refuses the token...
 		args := append([]string{"link", "create", "--name", "l", "--database", "d"}, sides...)
@@ -120,12 +120,12 @@ func TestSideTokens_HintNamesTheSide(t *testing.T) {
 			t.Errorf("link status, wrong %s token: exit %d, want %q\n%s%s", side, code, want, out, errOut)
 		}
 	}
-	if _, errOut, code := runCLI("link", "status", "--server", in.url, "--token", "wrong"); code != 3 || !strings.Contains(errOut, "Try: pass --token or set SQLINK_TOKEN") {
+	if _, errOut, code := runCLI("link", "status", "--server", in.url, "--fingerprint", in.fp, "--token", "wrong"); code != 3 || !strings.Contains(errOut, "Try: pass --token or set SQLINK_TOKEN") {
 		t.Errorf("link status --server, wrong token: exit %d\n%s", code, errOut)
 	}
 	// The environment variable the hint names works.
 	env := map[string]string{"SQLINK_SECONDARY_TOKEN": in.token}
-	if out, errOut, code := runCLIEnv(env, "link", "status", "--primary", in.url, "--primary-token", in.token, "--secondary", in.url); code != 0 {
+	if out, errOut, code := runCLIEnv(env, "link", "status", "--primary", in.url, "--fingerprint", in.fp, "--primary-token", in.token, "--secondary", in.url, "--fingerprint", in.fp); code != 0 {
 		t.Fatalf("SQLINK_SECONDARY_TOKEN: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -52,6 +52,11 @@ type serverSettings struct {
 	AdminReadTimeout      time.Duration
 	AdminIdleTimeout      time.Duration
 	MetricsAuth           bool
+
+	StatementTimeout string
+	LockTimeout      string
+	IdleInTxTimeout  string
+	tlsSettings
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -77,6 +82,11 @@ type fileConfig struct {
 	AdminReadTimeout      string `yaml:"admin-read-timeout"`
 	AdminIdleTimeout      string `yaml:"admin-idle-timeout"`
 	MetricsAuth           *bool  `yaml:"metrics-auth"`
+
+	StatementTimeout string `yaml:"statement-timeout"`
+	LockTimeout      string `yaml:"lock-timeout"`
+	IdleInTxTimeout  string `yaml:"idle-in-transaction-session-timeout"`
+	tlsFileConfig    `yaml:",inline"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -95,11 +105,15 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.LinkSessionTimeout, "link-session-timeout", server.DefaultLinkSessionTimeout, "silence after which a link is disconnected and sync commits stop waiting (env SQLINK_LINK_SESSION_TIMEOUT)")
 		fs.DurationVar(&s.LinkHardenDelay, "link-harden-delay", server.DefaultLinkHardenDelay, "how long an async secondary gathers records into one log fsync; 0 for none (env SQLINK_LINK_HARDEN_DELAY)")
 		fs.StringVar(&s.LogRetention, "log-retention", "256MiB", "replication log kept after checkpoints for seeding from a restored backup (env SQLINK_LOG_RETENTION)")
+		fs.StringVar(&s.StatementTimeout, "statement-timeout", "0", "every SQL session's initial statement_timeout: a longer statement is cancelled; 0 for none, e.g. 30s or 5min (env SQLINK_STATEMENT_TIMEOUT)")
+		fs.StringVar(&s.LockTimeout, "lock-timeout", pgwire.FormatTimeout(server.DefaultLockTimeout), "every SQL session's initial lock_timeout: the longest wait for a database's write lock; 0 for none (env SQLINK_LOCK_TIMEOUT)")
+		fs.StringVar(&s.IdleInTxTimeout, "idle-in-transaction-session-timeout", pgwire.FormatTimeout(server.DefaultIdleInTxTimeout), "every SQL session's initial idle_in_transaction_session_timeout: a session idle that long in a transaction is ended and rolled back, releasing the write lock; 0 for none (env SQLINK_IDLE_IN_TRANSACTION_SESSION_TIMEOUT)")
 		fs.StringVar(&s.SQLiteHeapLimit, "sqlite-heap-limit", "1GiB", "memory SQLite may take in this instance, every database and session together; a statement that needs more fails with 53200 out of memory instead of taking the machine's memory; 0 for no limit (env SQLINK_SQLITE_HEAP_LIMIT)")
 		fs.DurationVar(&s.AuthenticationTimeout, "authentication-timeout", pgwire.DefaultStartupTimeout, "time a client connection has from connecting to the end of authentication (env SQLINK_AUTHENTICATION_TIMEOUT)")
 		fs.DurationVar(&s.AdminReadTimeout, "admin-read-timeout", adminapi.DefaultReadTimeout, "time an admin API request's headers and body may take to arrive; a restore upload may not stall longer (env SQLINK_ADMIN_READ_TIMEOUT)")
 		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
 		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
+		s.tlsSettings.addFlags(fs)
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -121,7 +135,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout, tls-cert, tls-key, require-client-tls, insecure-admin-http",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -145,6 +159,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	str("link-log-cap", &s.LinkLogCap, fc.LinkLogCap)
 	str("log-retention", &s.LogRetention, fc.LogRetention)
 	str("max-transaction-size", &s.MaxTransactionSize, fc.MaxTransactionSize)
+	str("statement-timeout", &s.StatementTimeout, fc.StatementTimeout)
+	str("lock-timeout", &s.LockTimeout, fc.LockTimeout)
+	str("idle-in-transaction-session-timeout", &s.IdleInTxTimeout, fc.IdleInTxTimeout)
 	str("sqlite-heap-limit", &s.SQLiteHeapLimit, fc.SQLiteHeapLimit)
 	// dur sets a duration from the environment or the file; zero is
 	// allowed only where zeroOK.
@@ -195,6 +212,9 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		} else if fc.MetricsAuth != nil {
 			s.MetricsAuth = *fc.MetricsAuth
 		}
+	}
+	if err := s.tlsSettings.resolve(m, fs, fc.tlsFileConfig); err != nil {
+		return err
 	}
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
@@ -260,10 +280,20 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 			return server.Config{}, err
 		}
 	}
+	var timeouts [3]time.Duration
+	for i, t := range []struct{ flag, v string }{
+		{"--statement-timeout", s.StatementTimeout},
+		{"--lock-timeout", s.LockTimeout},
+		{"--idle-in-transaction-session-timeout", s.IdleInTxTimeout},
+	} {
+		if timeouts[i], err = sessionTimeout(t.flag, t.v); err != nil {
+			return server.Config{}, err
+		}
+	}
 	if maxTx > storage.MaxRecordBytes {
 		maxTx = storage.MaxRecordBytes // "2GiB" and the like: the most there is
 	}
-	return server.Config{
+	cfg := server.Config{
 		MaxTransactionBytes: maxTx,
 		SQLiteHeapLimit:     heap,
 		LinkLogCapBytes:     logCap,
@@ -276,13 +306,36 @@ func (s *serverSettings) config(log *slog.Logger) (server.Config, error) {
 		EndpointAddr:        s.EndpointAddr,
 		Synchronous:         s.Synchronous,
 		MaxConns:            s.MaxConns,
+		StatementTimeout:    timeouts[0],
+		LockTimeout:         timeouts[1],
+		IdleInTxTimeout:     timeouts[2],
 		Logger:              log,
 
 		AuthenticationTimeout: s.AuthenticationTimeout,
 		AdminReadTimeout:      s.AdminReadTimeout,
 		AdminIdleTimeout:      s.AdminIdleTimeout,
 		MetricsAuth:           s.MetricsAuth,
-	}, nil
+	}
+	s.tlsSettings.apply(&cfg)
+	return cfg, nil
+}
+
+// sessionTimeout parses a session timeout setting as PostgreSQL writes it
+// (500ms, 30s, 5min; a plain number is milliseconds; Go's 1m30s works too)
+// and maps its 0 ("none") to the server's negative "none" (its zero means
+// the default). Empty is the default.
+func sessionTimeout(flag, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	d, err := pgwire.ParseTimeout(v)
+	if err != nil {
+		return 0, sqlink.Errorf(sqlink.EINVALID, "use a duration such as 500ms, 30s or 5min, or 0 for none", "invalid %s %q: %v", flag, v, err)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func (m *Main) initCommand() *cobra.Command {
@@ -339,6 +392,7 @@ func (m *Main) printInit(res server.InitResult) error {
 	}
 	fmt.Fprintf(m.Stdout, "Initialised instance %q (id %s).\n", res.Name, res.InstanceID)
 	fmt.Fprintf(m.Stdout, "Endpoint certificate %s, valid until %s.\n", res.CertFingerprint, res.CertNotAfter.Format(time.RFC3339))
+	m.printInitTLS(res)
 	if res.Token != "" {
 		fmt.Fprintf(m.Stdout, "Admin token (sysadmin), shown only once: %s\n", res.Token)
 	}
@@ -386,6 +440,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		return err
 	}
 	if initRes != nil {
+		if cfg.TLSCertFile != "" {
+			initRes.TLSFingerprint = "" // the listeners serve the operator's certificate
+		}
 		if err := m.printInit(*initRes); err != nil {
 			return err
 		}
@@ -394,7 +451,9 @@ func runServer(ctx context.Context, m *Main, cfg server.Config) error {
 		s.Close(context.Background())
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin http://%s\n", s.Name(), s.ClientAddr(), s.AdminAddr())
+	stopHUP := reloadOnSIGHUP(s)
+	defer stopHUP()
+	fmt.Fprintf(m.Stdout, "sqlink instance %q serving: client %s, admin %s\n", s.Name(), s.ClientAddr(), s.AdminURL())
 	<-ctx.Done()
 	timeout := cfg.ShutdownTimeout
 	if timeout == 0 {

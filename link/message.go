@@ -9,7 +9,8 @@ import (
 
 // MsgType says what a Message is. Local types come from the server on the
 // same instance (storage acknowledgements, operator commands, ticks); peer
-// types travel between the two replicas of a link.
+// types travel between the two replicas of a link, as their numbers: never
+// renumber them (transport's golden files pin them).
 type MsgType int
 
 // Local events.
@@ -98,33 +99,37 @@ func (t MsgType) IsLocal() bool { return t < MsgHeartbeat }
 // Message is an event stepped into a Replica or a message between the two
 // replicas of a link, as raftpb.Message is for raft. Fields unused by a
 // type are zero.
+//
+// Peer messages travel as JSON (transport.CmdLink). The JSON names below
+// and the numbers of MsgType are the link protocol: never change them
+// (golden files in transport/testdata pin them); add fields instead.
 type Message struct {
-	Type   MsgType
-	LinkID string
-	From   string
-	To     string
+	Type   MsgType `json:"type"`
+	LinkID string  `json:"link_id,omitempty"`
+	From   string  `json:"from,omitempty"`
+	To     string  `json:"to,omitempty"`
 
 	// The sender's status, in every peer message.
-	Role      sqlink.Role
-	Epoch     sqlink.Epoch
-	Version   uint64 // increases at every change of the sender's role state
-	History   []sqlink.HistoryEntry
-	Writable  bool
-	Mode      sqlink.Mode
-	Dropped   bool
-	Reverting bool
-	Op        Op // the sender's failover in progress, if any
+	Role      sqlink.Role           `json:"role,omitempty"`
+	Epoch     sqlink.Epoch          `json:"epoch,omitempty"`
+	Version   uint64                `json:"version,omitempty"` // increases at every change of the sender's role state
+	History   []sqlink.HistoryEntry `json:"history,omitempty"`
+	Writable  bool                  `json:"writable,omitempty"`
+	Mode      sqlink.Mode           `json:"mode,omitempty"`
+	Dropped   bool                  `json:"dropped,omitempty"`
+	Reverting bool                  `json:"reverting,omitempty"`
+	Op        Op                    `json:"op,omitzero"` // the sender's failover in progress, if any
 
 	// LSN is the event's LSN for local events and the sender's last
 	// hardened (for a primary: committed) LSN in peer messages.
-	LSN sqlink.LSN
+	LSN sqlink.LSN `json:"lsn,omitempty"`
 
 	// Arguments.
-	Target        sqlink.Epoch
-	KeepLink      bool
-	AllowDataLoss bool
-	Primary       string
-	NewMode       sqlink.Mode
+	Target        sqlink.Epoch `json:"target,omitempty"`
+	KeepLink      bool         `json:"keep_link,omitempty"`
+	AllowDataLoss bool         `json:"allow_data_loss,omitempty"`
+	Primary       string       `json:"primary,omitempty"`
+	NewMode       sqlink.Mode  `json:"new_mode,omitempty"`
 }
 
 // String returns a compact one-line form, stable for tests.

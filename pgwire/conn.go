@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -32,9 +33,11 @@ const flushThreshold = 64 << 10
 // session; other goroutines only call terminate and cancelRunning.
 type clientConn struct {
 	srv *Server
-	nc  net.Conn
+	nc  net.Conn // a *tls.Conn once TLS started (guarded by mu for terminate)
 	be  *pgproto3.Backend
 	log *slog.Logger
+
+	tlsState *tls.ConnectionState // set by startTLS before the session registers
 
 	pid    uint32
 	secret [4]byte
@@ -54,6 +57,21 @@ type clientConn struct {
 	interrupt   func() // interrupts the running statement; nil: cancel queryCtx instead
 	running     bool
 	deadline    bool // a read deadline is set
+
+	// Statement timeouts, cancellation and the socket watch (timeouts.go,
+	// watch.go); guarded by mu.
+	gen          uint64    // counts statements
+	cancelMsg    string    // why the running statement was cancelled
+	stmtDeadline time.Time // when the running statement times out
+	watchDone    chan struct{}
+	holdsWrite   bool     // the session holds its database's write lock
+	act          activity // what pg_stat_activity shows
+
+	fatalSent  bool            // the FATAL error of terminate went out
+	sock       *sockReader     // the backend reads the socket through it
+	tmo        sessionTimeouts // owned by the connection's goroutine
+	stmtTimer  *time.Timer     // statement_timeout; reused
+	watchTimer *time.Timer     // starts the socket watch; reused
 
 	tx          byte
 	txWrite     bool // BeginWrite succeeded for the open transaction
@@ -84,7 +102,8 @@ func newClientConn(s *Server, nc net.Conn) *clientConn {
 		stmts:   make(map[string]*prepared),
 		portals: make(map[string]*portal),
 	}
-	c.be = pgproto3.NewBackend(nc, nc)
+	c.sock = &sockReader{nc: nc}
+	c.be = pgproto3.NewBackend(c.sock, nc)
 	// Until the client has authenticated, a message may be a few KiB at
 	// most (startup() raises the limit afterwards): the limit is checked on
 	// the header, before a buffer for the body is allocated.
@@ -101,25 +120,22 @@ func (c *clientConn) terminate(err *pgError) {
 		c.fatal = fatal(err)
 	}
 	c.queryCancel()
-	if c.running && c.interrupt != nil {
+	running, gen := c.running, c.gen
+	if running && c.interrupt != nil {
 		c.interrupt()
 	}
 	c.cancel()
 	_ = c.nc.SetReadDeadline(time.Now())
 	c.deadline = true
 	c.mu.Unlock()
+	if running {
+		go c.keepInterrupting(gen)
+	}
 }
 
 // cancelRunning interrupts the running statement, if any (CancelRequest).
 func (c *clientConn) cancelRunning() {
-	c.mu.Lock()
-	if c.running {
-		c.queryCancel()
-		if c.interrupt != nil {
-			c.interrupt()
-		}
-	}
-	c.mu.Unlock()
+	c.cancelStatement(msgCancelUser)
 }
 
 // startQuery returns the context for the next statement.
@@ -129,9 +145,16 @@ func (c *clientConn) startQuery() context.Context {
 		c.queryCtx, c.queryCancel = context.WithCancel(c.ctx)
 	}
 	c.running = true
+	c.gen++
+	c.cancelMsg = ""
+	c.stmtDeadline = time.Time{}
+	if c.tmo.statement > 0 {
+		c.stmtDeadline = time.Now().Add(c.tmo.statement)
+	}
 	ctx := c.queryCtx
 	interruptible := c.interrupt != nil
 	c.mu.Unlock()
+	c.armTimers()
 	if interruptible {
 		// Cancellation arrives through c.interrupt; see interrupter.
 		return context.WithoutCancel(ctx)
@@ -143,6 +166,8 @@ func (c *clientConn) endQuery() {
 	c.mu.Lock()
 	c.running = false
 	c.mu.Unlock()
+	c.stopTimers()
+	c.stopWatch()
 }
 
 func (c *clientConn) send(msg pgproto3.BackendMessage) { c.be.Send(msg) }
@@ -153,7 +178,10 @@ func (c *clientConn) flush() error {
 }
 
 func (c *clientConn) sendError(err error) {
-	pe := toPgError(err)
+	pe := c.cancelError(toPgError(err))
+	if pe.Code == codeQueryCanceled && c.sendTerminated() {
+		return
+	}
 	if pe.Code == codeInternal {
 		c.log.Warn("pgwire: internal error", "err", err, "user", c.user, "database", c.database)
 	}
@@ -168,7 +196,7 @@ func (c *clientConn) sendFatal(pe *pgError) {
 }
 
 func (c *clientConn) serve() {
-	defer c.nc.Close()
+	defer func() { c.nc.Close() }() // the TLS conn, once started
 	defer c.cancel()
 	_ = c.nc.SetDeadline(time.Now().Add(c.srv.cfg.StartupTimeout))
 	ok, err := false, error(nil)
@@ -195,6 +223,7 @@ func (c *clientConn) serve() {
 func (c *clientConn) cleanup() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
 	defer cancel()
+	c.stopTimers()
 	for _, pt := range c.portals {
 		pt.close()
 	}
@@ -227,7 +256,15 @@ func (c *clientConn) startup() (ok bool, err error) {
 			return false, newPgError(codeProtocolViolation, "invalid startup packet: "+err.Error())
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+		case *pgproto3.SSLRequest:
+			if err := c.startTLS(); err != nil {
+				if pe := (*pgError)(nil); errors.As(err, &pe) {
+					return false, pe
+				}
+				c.log.Debug("pgwire: TLS not started", "remote", c.nc.RemoteAddr().String(), "err", err)
+				return false, nil
+			}
+		case *pgproto3.GSSEncRequest:
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return false, nil
 			}
@@ -239,6 +276,9 @@ func (c *clientConn) startup() (ok bool, err error) {
 		default:
 			return false, newPgError(codeProtocolViolation, "unexpected startup message")
 		}
+	}
+	if err := c.checkTLS(); err != nil {
+		return false, err
 	}
 	var unknown []string
 	for k, v := range sm.Parameters {
@@ -438,6 +478,9 @@ func (c *clientConn) authReceiveErr(err error) error { return tooBigBeforeAuth(e
 // loop reads and answers messages until the client leaves or the
 // connection is terminated.
 func (c *clientConn) loop() {
+	c.initTimeouts()
+	c.startActivity()
+	c.sock.reset()
 	for {
 		if !c.armDeadline() {
 			return
@@ -466,7 +509,12 @@ func (c *clientConn) loop() {
 		switch m := msg.(type) {
 		case *pgproto3.Query:
 			c.skip = false
+			c.activeFor(m.String)
 			c.simpleQuery(m.String)
+			if c.fatalSent {
+				return
+			}
+			c.idleNow()
 			c.send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
 			if c.flush() != nil {
 				return
@@ -476,6 +524,7 @@ func (c *clientConn) loop() {
 			if c.tx == txIdle {
 				c.closePortals()
 			}
+			c.idleNow()
 			c.send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
 			if c.flush() != nil {
 				return
@@ -490,8 +539,16 @@ func (c *clientConn) loop() {
 			if c.skip {
 				continue
 			}
+			if e, ok := msg.(*pgproto3.Execute); ok {
+				if pt := c.portals[e.Portal]; pt != nil {
+					c.activeFor(pt.stmt.query)
+				}
+			}
 			if err := c.extended(msg); err != nil {
 				c.sendError(err)
+				if c.fatalSent {
+					return
+				}
 				c.skip = true
 				if c.tx == txActive {
 					c.tx = txFailed
@@ -518,10 +575,12 @@ func (c *clientConn) armDeadline() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fatal != nil {
-		c.sendFatal(c.fatal)
+		if !c.fatalSent {
+			c.sendFatal(c.fatal)
+		}
 		return false
 	}
-	t := c.srv.cfg.IdleInTxTimeout
+	t := c.tmo.idle
 	switch {
 	case t > 0 && c.tx != txIdle:
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))

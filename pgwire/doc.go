@@ -22,6 +22,21 @@
 // every session with 57P01. A session ending in any way rolls back and
 // releases the write lock before Session.Close.
 //
+// # Timeouts and session management
+//
+// statement_timeout, lock_timeout and idle_in_transaction_session_timeout
+// start at Config's values and are set per session (timeouts.go). A
+// statement is cancelled by sqlite3_interrupt (interrupt.go), repeated
+// until it ends; a wait for the write lock is a Session.BeginWrite under a
+// context that the same cancellations end. A statement that runs for more
+// than 100ms has its socket read ahead (watch.go), so a client that
+// disconnects has its statement interrupted and its session ended at
+// once. pg_stat_activity is answered by SQLite over a CTE of the
+// sessions' rows (activity_sql.go); pg_cancel_backend and
+// pg_terminate_backend act on sessions as the optional Superuser
+// capability allows. Server.Sessions, CancelSession and TerminateSession
+// are the same for the admin API.
+//
 // # Statements
 //
 // Simple Query messages are split into statements at semicolons outside
@@ -83,8 +98,8 @@
 //	42601 syntax_error                syntax errors and any other SQLITE_ERROR
 //	42804 datatype_mismatch           SQLITE_MISMATCH
 //	40001 serialization_failure       SQLITE_BUSY (pgbench --max-tries retries it)
-//	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT
-//	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, sqlink ETIMEOUT
+//	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT; lock_timeout
+//	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, pg_cancel_backend, statement_timeout, sqlink ETIMEOUT
 //	08P01 protocol_violation          bad or oversized messages (FATAL for framing errors)
 //	0A000 feature_not_supported       function calls, replication, COPY, sqlink ENOTIMPLEMENTED
 //	26000 / 34000                     unknown prepared statement / portal
@@ -94,7 +109,8 @@
 //	54000 program_limit_exceeded      a transaction larger than --max-transaction-size (at COMMIT)
 //	3D000 invalid_catalog_name        OpenSession ENOTFOUND
 //	53300 too_many_connections        more than Config.MaxConns connections (sessions and those authenticating)
-//	57P01 admin_shutdown              Server.Close, default for EndSessions
+//	57P01 admin_shutdown              Server.Close, default for EndSessions, pg_terminate_backend
+//	25P03 idle_in_transaction_timeout idle_in_transaction_session_timeout (FATAL)
 //	57P03 cannot_connect_now          OpenSession EUNAVAILABLE (database RESTORING)
 //	22023 invalid_parameter_value     sqlink EINVALID
 //	22P02 invalid_text_representation bad parameter text, value not of its column's type

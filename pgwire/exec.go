@@ -22,7 +22,8 @@ type prepared struct {
 	ds        driver.Stmt // SQLite statement, for planSQL; used only inside Conn.Raw
 	cols      []column    // result columns; nil until described
 	described bool
-	inferred  bool // paramOIDs were inferred (Describe statement)
+	inferred  bool   // paramOIDs were inferred (Describe statement)
+	query     string // the text as parsed, for pg_stat_activity
 }
 
 func (ps *prepared) close() {
@@ -164,7 +165,7 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 		q = stmts[0]
 	}
 	p := buildPlan(q)
-	ps := &prepared{name: m.Name, plan: p}
+	ps := &prepared{name: m.Name, plan: p, query: m.Query}
 	n := max(len(m.ParameterOIDs), p.nparams)
 	ps.paramOIDs = make([]uint32, n)
 	copy(ps.paramOIDs, m.ParameterOIDs)
@@ -301,7 +302,11 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 	p := ps.plan
 	switch {
 	case p.kind == planSynthetic:
-		ps.cols = p.synth.cols
+		cols, err := p.synth.columns(c.ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ps.cols = cols
 	case p.kind == planShow:
 		ps.cols = []column{{name: p.name, oid: oidText}}
 	case p.kind == planSQL && p.rows:
@@ -418,10 +423,14 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		c.complete(tag)
 	case planSet:
 		if p.name != "" {
-			if p.value == "\x00reset" {
+			v, err := c.checkSetting(p.name, p.value)
+			if err != nil {
+				return err
+			}
+			if v == "\x00reset" {
 				delete(c.params, p.name)
 			} else {
-				c.params[p.name] = p.value
+				c.params[p.name] = v
 			}
 			if name, ok := reported[p.name]; ok {
 				c.send(&pgproto3.ParameterStatus{Name: name, Value: c.setting(p.name)})
@@ -435,11 +444,11 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		}
 		return c.sendRows(pt, describe, []column{{name: p.name, oid: oidText}}, [][]any{{v}})
 	case planSynthetic:
-		rows, err := p.synth.run(ctx, c)
+		cols, rows, err := p.synth.result(ctx, c, pt.args)
 		if err != nil {
 			return err
 		}
-		return c.sendRows(pt, describe, p.synth.cols, rows)
+		return c.sendRows(pt, describe, cols, rows)
 	case planDeallocate:
 		if p.name == "" {
 			for name, ps := range c.stmts {
@@ -551,11 +560,11 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 		return err
 	}
 	if p.write && c.tx == txIdle {
-		if err := c.sess.BeginWrite(ctx); err != nil {
+		if err := c.beginWrite(); err != nil {
 			return c.readOnlyError(p.verb, err)
 		}
 		defer func() {
-			err = c.endWriteError(err, c.sess.EndWrite(context.WithoutCancel(ctx)))
+			err = c.endWriteError(err, c.endWrite(context.WithoutCancel(ctx)))
 		}()
 	}
 	err = c.raw(func(dc any) error {
@@ -739,11 +748,11 @@ func (c *clientConn) begin(ctx context.Context, readOnly bool) error {
 		return nil
 	}
 	if !readOnly {
-		err := c.sess.BeginWrite(ctx)
+		err := c.beginWrite()
 		switch {
 		case err == nil:
 			if err := c.execDirect(ctx, "BEGIN IMMEDIATE"); err != nil {
-				_ = c.sess.EndWrite(context.WithoutCancel(ctx))
+				_ = c.endWrite(context.WithoutCancel(ctx))
 				return err
 			}
 			c.tx, c.txWrite = txActive, true
@@ -788,7 +797,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 		}
 	}
 	if c.txWrite {
-		err = c.endWriteError(err, c.sess.EndWrite(bg))
+		err = c.endWriteError(err, c.endWrite(bg))
 	}
 	c.tx, c.txWrite, c.txQueryOnly, c.txROErr = txIdle, false, false, nil
 	c.closePortals()

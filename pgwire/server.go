@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -58,8 +59,16 @@ type Config struct {
 	Logger *slog.Logger
 	// IdleInTxTimeout, when positive, ends a session that stays idle inside
 	// a transaction for longer (PostgreSQL's
-	// idle_in_transaction_session_timeout), releasing its write lock.
+	// idle_in_transaction_session_timeout), releasing its write lock. It is
+	// each session's initial value; SET changes it per session.
 	IdleInTxTimeout time.Duration
+	// StatementTimeout, when positive, cancels a statement that runs for
+	// longer (statement_timeout; 57014). Each session's initial value.
+	StatementTimeout time.Duration
+	// LockTimeout, when positive, bounds a statement's wait for its
+	// database's write lock (lock_timeout; 55P03). Each session's initial
+	// value.
+	LockTimeout time.Duration
 	// MaxMessageSize bounds a single protocol message; a bigger one is a
 	// protocol violation (08P01) and closes the connection. Default 64 MiB.
 	MaxMessageSize int
@@ -67,6 +76,11 @@ type Config struct {
 	// authentication, however slowly the client sends (a deadline on the
 	// socket, not a per-read timeout). Default DefaultStartupTimeout.
 	StartupTimeout time.Duration
+	// TLS, when set, is offered to clients that send an SSLRequest
+	// (sslmode=require and up); nil answers 'N', no TLS.
+	TLS *tls.Config
+	// RequireTLS refuses a session that did not start TLS with FATAL 28000.
+	RequireTLS bool
 }
 
 // Validate reports a configuration that cannot work.
@@ -80,7 +94,7 @@ func (c Config) Validate() error {
 	if c.MaxStartupConns < 0 || c.ScramIterations < 0 || c.LoginFailureWindow < 0 {
 		return errors.New("pgwire: MaxStartupConns, ScramIterations and LoginFailureWindow must not be negative")
 	}
-	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 {
+	if c.IdleInTxTimeout < 0 || c.StartupTimeout < 0 || c.StatementTimeout < 0 || c.LockTimeout < 0 {
 		return errors.New("pgwire: timeouts must not be negative")
 	}
 	return nil

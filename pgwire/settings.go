@@ -58,8 +58,8 @@ func (c *clientConn) show(name string) (string, error) {
 		return "C", nil
 	case "extra_float_digits":
 		return "1", nil
-	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout":
-		return "0", nil
+	case settingStatementTimeout, settingLockTimeout, settingIdleInTxTimeout:
+		return FormatTimeout(c.defaultTimeout(name)), nil
 	case "bytea_output":
 		return "hex", nil
 	case "synchronous_commit":

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"database/sql/driver"
 )
 
 // synthetic is a statement answered in Go rather than by SQLite: session
@@ -11,6 +12,29 @@ type synthetic struct {
 	cols []column
 	// run returns the rows; values are string, int64, bool, nil.
 	run func(ctx context.Context, c *clientConn) ([][]any, error)
+	// query, when set instead of cols and run, returns the columns with
+	// the rows: an answer whose columns depend on the statement
+	// (pg_stat_activity). It must have no side effects: Describe runs it
+	// (with nil args).
+	query func(ctx context.Context, c *clientConn, args []driver.NamedValue) ([]column, [][]any, error)
+}
+
+// result returns the columns and rows of the answer.
+func (s *synthetic) result(ctx context.Context, c *clientConn, args []driver.NamedValue) ([]column, [][]any, error) {
+	if s.query != nil {
+		return s.query(ctx, c, args)
+	}
+	rows, err := s.run(ctx, c)
+	return s.cols, rows, err
+}
+
+// columns returns the columns of the answer.
+func (s *synthetic) columns(ctx context.Context, c *clientConn) ([]column, error) {
+	if s.query != nil {
+		cols, _, err := s.query(ctx, c, nil)
+		return cols, err
+	}
+	return s.cols, nil
 }
 
 func oneValue(name string, oid uint32, f func(c *clientConn) any) *synthetic {
@@ -56,6 +80,13 @@ var fixedQueries = map[string]*synthetic{
 func lookupSynthetic(s string) *synthetic {
 	n := normalize(s)
 	if syn := fixedQueries[n]; syn != nil {
+		return syn
+	}
+	if syn := lookupStatSSL(n); syn != nil {
+		return syn
+	}
+
+	if syn := lookupActivity(s, n); syn != nil {
 		return syn
 	}
 	return lookupCatalog(n)

@@ -2,8 +2,6 @@ package replication
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/sqlink/sqlink"
@@ -11,15 +9,15 @@ import (
 )
 
 // Control commands carried in transport.ControlRequest between the two
-// runtimes of a link. Bodies are JSON.
+// runtimes of a link: the peer protocol's, see transport/control.go.
 const (
-	cmdLink        = "link"         // a link.Message for the partner's state machine
-	cmdStatus      = "status"       // the sender's transport.PartnerStatus, every tick
-	cmdSeedRequest = "seed-request" // secondary asks for a seed (seedRequest)
-	cmdSeedPlan    = "seed-plan"    // primary answers with what it will send (seedPlan)
-	cmdReseed      = "reseed"       // primary: the log you need is gone, seed again
-	cmdDrop        = "drop"         // the link was dropped on the sender's side
-	cmdHoldApply   = "hold-apply"   // primary: apply nothing past this LSN for a while (holdApply: a digest)
+	cmdLink        = transport.CmdLink
+	cmdStatus      = transport.CmdStatus
+	cmdSeedRequest = transport.CmdSeedRequest
+	cmdSeedPlan    = transport.CmdSeedPlan
+	cmdReseed      = transport.CmdReseed
+	cmdDrop        = transport.CmdDrop
+	cmdHoldApply   = transport.CmdHoldApply
 )
 
 // peerConn is one endpoint connection of a link. Control messages are
@@ -82,19 +80,11 @@ func (pc *peerConn) send(m transport.Message) {
 
 // control queues a control request with a JSON body.
 func (pc *peerConn) control(cmd string, body any) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		panic(fmt.Sprintf("link: encode %s: %v", cmd, err))
-	}
-	pc.send(&transport.ControlRequest{Command: cmd, Body: b})
+	pc.send(transport.MustControl(0, cmd, body))
 }
 
 // request sends a control request and waits for its response.
 func (pc *peerConn) request(ctx context.Context, cmd string, body any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
 	ch := make(chan *transport.ControlResponse, 1)
 	pc.mu.Lock()
 	pc.nextID++
@@ -106,7 +96,11 @@ func (pc *peerConn) request(ctx context.Context, cmd string, body any) error {
 		delete(pc.waiters, id)
 		pc.mu.Unlock()
 	}()
-	pc.send(&transport.ControlRequest{ID: id, Command: cmd, Body: b})
+	req, err := transport.NewControl(id, cmd, body)
+	if err != nil {
+		return err
+	}
+	pc.send(req)
 	select {
 	case resp := <-ch:
 		return resp.Err()

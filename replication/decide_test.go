@@ -18,7 +18,7 @@ func TestPlanSeed(t *testing.T) {
 		req       seedRequest
 		cur       *snapshotInfo
 		logFrom   bool // the log reaches back to the request's base
-		want      seedPlanKind
+		want      string
 		wantPos   sqlink.LSN
 		wantNext  uint32
 		wantBase  sqlink.LSN

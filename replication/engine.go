@@ -328,7 +328,7 @@ func (s *Engine) notifyDrop(ctx context.Context, rt *Link) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Send(ctx, &transport.ControlRequest{ID: 1, Command: cmdDrop, Body: []byte("{}")}); err != nil {
+	if err := c.Send(ctx, transport.MustControl(1, cmdDrop, transport.Empty{})); err != nil {
 		return err
 	}
 	for {
@@ -468,9 +468,7 @@ func (s *Engine) Link(ctx context.Context, name string) (adminapi.LinkStatus, er
 
 // holdApply asks a secondary to apply nothing past LSN for a while: the
 // primary took a digest's snapshot there.
-type holdApply struct {
-	LSN sqlink.LSN `json:"lsn"`
-}
+type holdApply = transport.HoldApply
 
 // LinkDigest returns the page checksums of the local copy of a link's
 // database at exactly lsn, waiting (up to LinkDigestTimeout) for the copy

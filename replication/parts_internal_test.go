@@ -22,10 +22,10 @@ func TestSendParts_RefusedToAPartnerWithoutThem(t *testing.T) {
 	if sqlink.ErrorCode(err) != sqlink.EUNAVAILABLE || !strings.Contains(err.Error(), "upgrade the partner") || !strings.Contains(err.Error(), "1.1") {
 		t.Fatalf("sendParts to a 1.1 partner: %v", err)
 	}
-	for _, minor := range []uint16{transport.MinorRecordPart, transport.ProtocolMinor} {
-		s.pc.hello.Minor = minor
+	for _, v := range [][2]uint16{{1, transport.MinorRecordPart}, {transport.ProtocolMajor, transport.ProtocolMinor}} {
+		s.pc.hello.Major, s.pc.hello.Minor = v[0], v[1]
 		if !s.partnerTakesParts() {
-			t.Fatalf("a 1.%d partner does not take record parts", minor)
+			t.Fatalf("a %d.%d partner does not take record parts", v[0], v[1])
 		}
 	}
 }

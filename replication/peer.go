@@ -2,7 +2,6 @@ package replication
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +201,7 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 	switch m.Command {
 	case cmdLink:
 		var msg link.Message
-		if err := json.Unmarshal(m.Body, &msg); err != nil {
+		if err := m.Decode(&msg); err != nil {
 			return fmt.Errorf("decode link message: %w", err)
 		}
 		rt.call(func() {
@@ -231,7 +230,7 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		})
 	case cmdStatus:
 		var st transport.PartnerStatus
-		if err := json.Unmarshal(m.Body, &st); err != nil {
+		if err := m.Decode(&st); err != nil {
 			return fmt.Errorf("decode partner status: %w", err)
 		}
 		rt.mu.Lock()
@@ -242,13 +241,13 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		rt.mu.Unlock()
 	case cmdSeedRequest:
 		var req seedRequest
-		if err := json.Unmarshal(m.Body, &req); err != nil {
+		if err := m.Decode(&req); err != nil {
 			return fmt.Errorf("decode seed request: %w", err)
 		}
 		rt.startSeedSender(pc, req)
 	case cmdSeedPlan:
 		var plan seedPlan
-		if err := json.Unmarshal(m.Body, &plan); err != nil {
+		if err := m.Decode(&plan); err != nil {
 			return fmt.Errorf("decode seed plan: %w", err)
 		}
 		if err := rt.onSeedPlan(pc, plan); err != nil {
@@ -260,7 +259,7 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		rt.call(func() { rt.restartSeeding(pc, "the primary no longer holds the log this replica needs") })
 	case cmdHoldApply:
 		var h holdApply
-		if err := json.Unmarshal(m.Body, &h); err != nil {
+		if err := m.Decode(&h); err != nil {
 			return fmt.Errorf("decode hold-apply: %w", err)
 		}
 		rt.mu.Lock()

@@ -50,11 +50,7 @@ type rewindResult struct {
 }
 
 // rewindRequest asks the primary for the pages a diverged copy needs.
-type rewindRequest struct {
-	Fork    sqlink.LSN `json:"fork"`
-	Pages   []uint32   `json:"pages"`    // pages the local records after the fork wrote
-	MinSize uint32     `json:"min_size"` // smallest database size (pages) since the fork
-}
+type rewindRequest = transport.RewindRequest
 
 // rewindDecisionWait bounds how long set-role waits for the primary to say
 // whether it rewinds or reseeds the copy.

@@ -33,32 +33,12 @@ import (
 // The primary keeps the log from the seed base (retention floor) until the
 // secondary has hardened past it.
 
-// seedRequest is what a secondary without a consistent copy asks for.
-type seedRequest struct {
-	Have       bool       `json:"have"` // a seed is partly received
-	Base       sqlink.Pos `json:"base"`
-	Pos        sqlink.Pos `json:"pos"`
-	Next       uint32     `json:"next"`
-	FromBackup bool       `json:"from_backup,omitempty"`
-	BackupPos  sqlink.Pos `json:"backup_pos"`
-	// Rewind: the seed in progress is a copy of this replica's diverged
-	// database; send only the pages that may differ (rewind.go).
-	Rewind *rewindRequest `json:"rewind,omitempty"`
-}
-
-// seedPlan is the primary's answer to a seedRequest.
-type seedPlan struct {
-	Kind      seedPlanKind          `json:"kind"`
-	Pos       sqlink.Pos            `json:"pos"`
-	Epoch     sqlink.Epoch          `json:"epoch"`
-	PageSize  int64                 `json:"page_size"`
-	PageCount int64                 `json:"page_count"`
-	Next      uint32                `json:"next"`
-	History   []sqlink.HistoryEntry `json:"history,omitempty"`
-	Code      string                `json:"code,omitempty"`
-	Message   string                `json:"message,omitempty"`
-	Hint      string                `json:"hint,omitempty"`
-}
+// seedRequest is what a secondary without a consistent copy asks for;
+// seedPlan is the primary's answer (the peer protocol's types).
+type (
+	seedRequest = transport.SeedRequest
+	seedPlan    = transport.SeedPlan
+)
 
 // seedState is where a replica's seeding stands (adminapi.SeedingStatus.State).
 type seedState string
@@ -72,17 +52,14 @@ const (
 	seedFailed    seedState = "FAILED"    // the last attempt failed (see the link's last error)
 )
 
-// seedPlanKind is how the primary answers a seed request (seedPlan.Kind).
-type seedPlanKind string
-
-// Seed plans (see Seeding above).
+// Seed plans (seedPlan.Kind; see Seeding above): the peer protocol's.
 const (
-	planFresh  seedPlanKind = "fresh"
-	planResume seedPlanKind = "resume"
-	planRebase seedPlanKind = "rebase"
-	planLog    seedPlanKind = "log"
-	planRewind seedPlanKind = "rewind"
-	planError  seedPlanKind = "error"
+	planFresh  = transport.SeedFresh
+	planResume = transport.SeedResume
+	planRebase = transport.SeedRebase
+	planLog    = transport.SeedLog
+	planRewind = transport.SeedRewind
+	planError  = transport.SeedError
 )
 
 func (rt *Link) setSeedState(state seedState) {
@@ -352,9 +329,7 @@ func (s *seedSender) step(ctx context.Context) (int, error) {
 }
 
 func controlOf(cmd string, body any) *transport.ControlRequest {
-	pc := &peerConn{}
-	pc.control(cmd, body)
-	return pc.queue[0].(*transport.ControlRequest)
+	return transport.MustControl(0, cmd, body)
 }
 
 // changedCopy is a secondary's copy that no longer matches its log, being

@@ -185,7 +185,7 @@ const maxRecordsFrame = transport.MaxPayloadSize - 64
 // partnerTakesParts says whether the partner's protocol has RecordPart.
 func (s *recordSender) partnerTakesParts() bool {
 	h := s.pc.hello
-	return h == nil || h.Minor >= transport.MinorRecordPart
+	return h == nil || h.TakesRecordParts()
 }
 
 // sendParts sends the encoding of one record (as a Records frame would
@@ -195,7 +195,7 @@ func (s *recordSender) sendParts(ctx context.Context, lsn sqlink.LSN, enc []byte
 		h := s.pc.hello
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "upgrade the partner instance: it cannot receive a record larger than one frame",
 			"record %d is %d bytes, more than one frame holds, and the partner speaks link protocol %d.%d (record parts need %d.%d)",
-			lsn, len(enc), h.Major, h.Minor, transport.ProtocolMajor, transport.MinorRecordPart)
+			lsn, len(enc), h.Major, h.Minor, 1, transport.MinorRecordPart)
 	}
 	for off := 0; off < len(enc); off += maxRecordsBatch {
 		part := &transport.RecordPart{Epoch: s.epoch, LSN: lsn, Offset: uint64(off), Total: uint64(len(enc)), Data: enc[off:min(off+maxRecordsBatch, len(enc))]}

@@ -8,15 +8,16 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-func newTestSender(minor uint16) (*recordSender, *fakeWire) {
+// newTestSender is a sender to a partner of this build's protocol.
+func newTestSender() (*recordSender, *fakeWire) {
 	w := &fakeWire{}
-	return &recordSender{pc: &peerConn{hello: &transport.Hello{Major: 1, Minor: minor}}, epoch: 3, w: w}, w
+	return &recordSender{pc: &peerConn{hello: &transport.Hello{Major: transport.ProtocolMajor, Minor: transport.ProtocolMinor}}, epoch: 3, w: w}, w
 }
 
 // A step sends what the log has at hand in one Records frame, flushed, and
 // nothing when it has nothing.
 func TestSender_StepSendsWhatIsAtHand(t *testing.T) {
-	s, w := newTestSender(transport.ProtocolMinor)
+	s, w := newTestSender()
 	lr := &fakeLog{recs: []*storage.Record{record(1, 1), record(2, 2), record(3, 1)}}
 	ctx := context.Background()
 	b, err := s.step(ctx, lr, false)
@@ -45,7 +46,7 @@ func TestSender_StepSendsWhatIsAtHand(t *testing.T) {
 // A batch stops short of maxRecordsBatch: the record that does not fit
 // starts the next step's frame.
 func TestSender_StepKeepsFramesUnderTheBatchSize(t *testing.T) {
-	s, w := newTestSender(transport.ProtocolMinor)
+	s, w := newTestSender()
 	pages := maxRecordsBatch/4096/3 - 4 // three records fill a batch, a bit short
 	lr := &fakeLog{recs: []*storage.Record{record(1, pages), record(2, pages), record(3, pages), record(4, pages), record(5, pages)}}
 	ctx := context.Background()
@@ -64,7 +65,7 @@ func TestSender_StepKeepsFramesUnderTheBatchSize(t *testing.T) {
 // A record larger than a batch goes in RecordParts that put it back
 // together whole.
 func TestSender_StepSendsAHugeRecordInParts(t *testing.T) {
-	s, w := newTestSender(transport.ProtocolMinor)
+	s, w := newTestSender()
 	big := record(7, maxRecordsBatch/4096+10)
 	lr := &fakeLog{recs: []*storage.Record{big, record(8, 1)}}
 	b, err := s.step(context.Background(), lr, false)

@@ -59,6 +59,14 @@ type Config struct {
 	// MetricsAuth makes /metrics require a token with instance/read.
 	MetricsAuth bool
 
+	// StatementTimeout, LockTimeout and IdleInTxTimeout are every SQL
+	// session's initial statement_timeout, lock_timeout and
+	// idle_in_transaction_session_timeout (a session may SET its own).
+	// Zero takes the default, negative turns the timeout off.
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+	IdleInTxTimeout  time.Duration
+
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -109,7 +117,39 @@ type Config struct {
 	// at which the process kills itself with SIGKILL (see the failpoints in replication/failover.go).
 	// Open reads SQLINK_FAILPOINT when it is empty.
 	Failpoint string
+
+	// TLSCertFile and TLSKeyFile are the PEM certificate (chain) and key
+	// the client and admin listeners serve; empty: the self-signed pair in
+	// the data directory (see tlscert.go). Both or neither.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSReloadInterval is how often the certificate files are checked for
+	// a change (default DefaultTLSReloadInterval; negative: only on
+	// ReloadTLS).
+	TLSReloadInterval time.Duration
+	// RequireClientTLS refuses PostgreSQL sessions that did not start TLS
+	// (FATAL 28000). Without it plain-text sessions stay possible.
+	RequireClientTLS bool
+	// InsecureAdminHTTP serves the admin API over plain HTTP instead of
+	// HTTPS: tokens then cross the network in clear, so it must be asked
+	// for explicitly (and is logged as a warning off loopback).
+	InsecureAdminHTTP bool
 }
+
+// Session timeout defaults. PostgreSQL turns all three off by default, but
+// here one database has one write lock: a session left idle in a write
+// transaction, or queued behind one for ever, stops every writer of its
+// database. Five minutes idle in a transaction is far beyond any
+// interactive pause of a human at psql and ends what a crashed or leaked
+// pool connection holds; thirty seconds of waiting for the write lock is
+// longer than any healthy transaction holds it, and turns a pile-up behind
+// a stuck writer into errors naming that writer. Statements are not
+// limited: a long report or a bulk load is legitimate.
+const (
+	DefaultStatementTimeout = 0
+	DefaultLockTimeout      = 30 * time.Second
+	DefaultIdleInTxTimeout  = 5 * time.Minute
+)
 
 // Link defaults.
 const (
@@ -158,6 +198,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
 		c.MaxConns = 100
 	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = DefaultLockTimeout
+	}
+	if c.IdleInTxTimeout == 0 {
+		c.IdleInTxTimeout = DefaultIdleInTxTimeout
+	}
 	if c.AdminIdleTimeout == 0 {
 		c.AdminIdleTimeout = DefaultAdminIdleTimeout
 	}
@@ -194,6 +240,9 @@ func (c Config) withDefaults() Config {
 	if c.FailoverDrainTimeout == 0 {
 		c.FailoverDrainTimeout = DefaultFailoverDrainTimeout
 	}
+	if c.TLSReloadInterval == 0 {
+		c.TLSReloadInterval = DefaultTLSReloadInterval
+	}
 	return c
 }
 
@@ -219,6 +268,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use a positive number", "invalid max connections %d", c.MaxConns)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return sqlink.Errorf(sqlink.EINVALID, "pass both --tls-cert and --tls-key, or neither for the self-signed certificate init made",
+			"a TLS certificate needs both its certificate file and its key file")
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ type InitResult struct {
 	CertFingerprint    string
 	CertNotAfter       time.Time
 	AlreadyInitialized bool
+	// TLSFingerprint is the SHA-256 of the self-signed certificate of the
+	// client and admin listeners: clients pin it (--fingerprint).
+	TLSFingerprint string
+	TLSNotAfter    time.Time
 }
 
 // Init creates an instance in opts.DataDir: the catalog, an endpoint
@@ -123,6 +127,11 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		return InitResult{}, err
 	}
 	res.CertFingerprint, res.CertNotAfter = ci.Fingerprint, ci.NotAfter
+	tci, _, err := ensureListenerCert(opts.DataDir, opts.Name, opts.CertValidity, opts.Now())
+	if err != nil {
+		return InitResult{}, err
+	}
+	res.TLSFingerprint, res.TLSNotAfter = tci.Fingerprint, tci.NotAfter
 
 	token, password := opts.AdminToken, opts.SQLPassword
 	if token == "" {

@@ -40,6 +40,7 @@ type node struct {
 	cfg      server.Config
 	s        *server.Server
 	admin    *adminapi.Client
+	hc       *http.Client // trusts the admin listener's certificate
 	cert     adminapi.CertificateInfo
 }
 
@@ -105,7 +106,12 @@ func (n *node) tryStart() error {
 		return err
 	}
 	n.s = s
-	n.admin = adminapi.NewClient("http://"+s.AdminAddr(), testToken, nil)
+	hc, err := adminapi.NewHTTPClient(s.AdminURL(), adminapi.TLSOptions{Fingerprint: s.TLSCertificate().Fingerprint})
+	if err != nil {
+		return err
+	}
+	n.hc = hc
+	n.admin = adminapi.NewClient(s.AdminURL(), testToken, hc)
 	return nil
 }
 
@@ -350,7 +356,7 @@ func TestLinkReplicatesReadOnlySecondary(t *testing.T) {
 		t.Fatalf("primary status = %+v", e.Local)
 	}
 
-	resp, err := http.Get("http://" + east.s.AdminAddr() + "/metrics")
+	resp, err := east.hc.Get(east.s.AdminURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,7 +731,7 @@ func TestLinkDropUnseededSecondaryRemovesDatabase(t *testing.T) {
 // metric returns the value of the Prometheus sample named series on n.
 func metric(t testing.TB, n *node, series string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + n.s.AdminAddr() + "/metrics")
+	resp, err := n.hc.Get(n.s.AdminURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ type Server struct {
 	admin    *http.Server
 	clientLn net.Listener
 	adminLn  net.Listener
+	tlsCert  *certSource // the client and admin listeners' certificate
 
 	// Links.
 	serverTLS  *tls.Config
@@ -132,6 +133,9 @@ func (s *Server) load(ctx context.Context) error {
 	if err := s.loadEndpointCert(); err != nil {
 		return err
 	}
+	if err := s.loadListenerCert(); err != nil {
+		return err
+	}
 	dbs, err := s.cat.ListDatabases(ctx)
 	if err != nil {
 		return err
@@ -180,12 +184,17 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.failAudit = s.cat.NewFailureAudit(0, s.log)
 	s.pg = pgwire.NewServer(pgwire.Config{
-		MaxConns:        s.cfg.MaxConns,
-		InstanceName:    s.info.Name,
-		Logger:          s.log.With("component", "pgwire"),
-		StartupTimeout:  s.cfg.AuthenticationTimeout,
-		AuthSecret:      s.authKey,
-		ScramIterations: catalog.DefaultIterations,
+		MaxConns:         s.cfg.MaxConns,
+		InstanceName:     s.info.Name,
+		Logger:           s.log.With("component", "pgwire"),
+		StartupTimeout:   s.cfg.AuthenticationTimeout,
+		AuthSecret:       s.authKey,
+		ScramIterations:  catalog.DefaultIterations,
+		StatementTimeout: max(s.cfg.StatementTimeout, 0),
+		LockTimeout:      max(s.cfg.LockTimeout, 0),
+		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
+		TLS:              s.tlsCert.tlsConfig(),
+		RequireTLS:       s.cfg.RequireClientTLS,
 	}, backend{s})
 
 	var err error
@@ -227,9 +236,19 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.AdminReadTimeout),
 		IdleTimeout:       s.cfg.AdminIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         s.tlsCert.tlsConfig(),
+		ErrorLog:          adminErrorLog(s.log),
 	}
+	s.warnInsecureAdmin()
 
 	s.wg.Add(2)
+	if s.cfg.TLSReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.tlsCert.watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
+		}()
+	}
 	go func() {
 		defer s.wg.Done()
 		if err := s.pg.Serve(s.clientLn); err != nil {
@@ -238,7 +257,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.admin.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serveAdmin(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin listener stopped", "err", err)
 		}
 	}()

@@ -30,7 +30,7 @@
 //
 //	offset  size  field
 //	0       1     type (FrameType: 1 Hello ... 11 Error)
-//	1       1     flags (reserved: 0 in protocol 1.x; other values refused)
+//	1       1     flags (reserved: 0; other values refused)
 //	2       4     payload length n, at most MaxPayloadSize (64 MiB)
 //	6       n     payload: the message's encoding (below)
 //	6+n     4     CRC32C (Castagnoli) of bytes 0 .. 6+n
@@ -68,6 +68,32 @@
 //	12    RecordPart       (1.2) u64 epoch, u64 LSN, u64 offset, u64 total size, bytes data:
 //	                       part of one record too large for a Records frame
 //
+// # Versions
+//
+// The protocol version is major.minor (ProtocolMajor, ProtocolMinor). The
+// Hello and HelloAck carry it first; a partner of another major version is
+// refused there, with an error (VersionError) that names both versions and
+// which instance to upgrade, and every later frame of the connection is
+// covered by the version agreed. The Hello, HelloAck and Refuse payloads
+// keep their layout across major versions, so a refusal reaches an older
+// or newer partner as a readable error. Minor versions only append fields
+// or add frame types a sender uses when the partner's Hello says it knows
+// them.
+// Version 2.0 gave control bodies explicit JSON names and a version.
+//
+// # Control commands
+//
+// A ControlRequest's Command is one of the Cmd* constants (control.go) and
+// its body a JSON object whose first field is "v", the sender's major
+// version, followed by the command's payload: a link.Message (CmdLink), an
+// adminapi.ReplicaStatus (CmdStatus), SeedRequest, SeedPlan, HoldApply or
+// Empty. NewControl builds one; ControlRequest.Decode refuses a body of
+// another major version, or without "v" (the format of protocol 1, whose
+// link.Message had no JSON names), with a version error. The JSON names
+// are part of the protocol: testdata/*.golden holds the bytes of every
+// message (go test ./transport -run TestProtocol_Golden -update rewrites
+// them, for a deliberate change with a new version only).
+//
 // The record encoding inside Records belongs to the storage package;
 // transport carries it as bytes. Decoded Records and SeedChunk data alias
 // the frame's payload (one copy from the network, none after); WriteMessage
@@ -84,7 +110,7 @@
 // start at the last accepted LSN + 1 or whose epoch is lower than the
 // stream's: replayed, duplicated, reordered and stale batches never reach
 // storage. ControlRequest/ControlResponse carry operator commands (such as
-// failover steps) as opaque JSON. Error reports a fatal condition before
+// failover steps) as versioned JSON. Error reports a fatal condition before
 // closing.
 //
 // A Heartbeat with probe set is answered by the reading Conn itself (a

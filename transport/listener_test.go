@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -174,7 +175,8 @@ func TestListener_HelloRefused(t *testing.T) {
 	}{
 		{"wrong link", &transport.Hello{InstanceName: "beta", LinkID: "L9", Epoch: 3}, `expected link "L1"`},
 		{"stale epoch", &transport.Hello{InstanceName: "beta", LinkID: "L1", Epoch: 2}, "at epoch 2"},
-		{"new major", &transport.Hello{Major: transport.ProtocolMajor + 1, LinkID: "L1", Epoch: 3}, "speaks link protocol 2.0"},
+		{"old major", &transport.Hello{Major: 1, Minor: 2, LinkID: "L1", Epoch: 3}, "upgrade the instance on link protocol 1.2"},
+		{"new major", &transport.Hello{Major: transport.ProtocolMajor + 1, LinkID: "L1", Epoch: 3}, fmt.Sprintf("speaks link protocol %d.0", transport.ProtocolMajor+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := MustDial(t, ln, b)

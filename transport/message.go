@@ -10,17 +10,28 @@ import (
 )
 
 // Protocol version spoken by this build. A partner with another major
-// version is refused during the Hello exchange; minor versions append
-// fields, which older decoders ignore, or add frame types, which a sender
-// uses only with a partner whose Hello says it knows them.
+// version is refused during the Hello exchange, and every later frame is
+// covered by the version agreed there; control bodies also carry the major
+// version (ControlRequest.Decode). Minor versions append fields, which
+// older decoders ignore, or add frame types, which a sender uses only with
+// a partner whose Hello says it knows them.
+//
+// History: 1.1 appended Ack.HardenedAgo; 1.2 added RecordPart; 2.0 gave
+// control bodies explicit JSON names (link.Message had none) and a version.
 const (
-	ProtocolMajor uint16 = 1
-	// ProtocolMinor 1 appended Ack.HardenedAgo; 2 added RecordPart.
-	ProtocolMinor uint16 = 2
+	ProtocolMajor uint16 = 2
+	ProtocolMinor uint16 = 0
 )
 
-// MinorRecordPart is the first minor version that understands RecordPart.
+// MinorRecordPart is the first minor version of protocol 1 that understands
+// RecordPart; every version of protocol 2 does (Hello.TakesRecordParts).
 const MinorRecordPart uint16 = 2
+
+// TakesRecordParts reports whether a partner that sent h understands
+// RecordPart frames.
+func (h *Hello) TakesRecordParts() bool {
+	return h.Major > 1 || h.Major == 1 && h.Minor >= MinorRecordPart
+}
 
 // ErrUnsupportedVersion is wrapped by the error of a Hello or HelloAck whose
 // major protocol version this build does not speak.
@@ -190,10 +201,10 @@ func decodeHello(b []byte, h *Hello, name string) error {
 
 // VersionError returns the error for a partner speaking protocol
 // major.minor when this build speaks ProtocolMajor. It wraps
-// ErrUnsupportedVersion and an EINVALID *sqlink.Error.
+// ErrUnsupportedVersion and an EINVALID *sqlink.Error whose hint says which
+// instance to upgrade.
 func VersionError(major, minor uint16) error {
-	return fmt.Errorf("%w: %w", ErrUnsupportedVersion, sqlink.Errorf(sqlink.EINVALID,
-		"run the same sqlink major version on both instances (`sqlink --version` on each)",
+	return fmt.Errorf("%w: %w", ErrUnsupportedVersion, sqlink.Errorf(sqlink.EINVALID, versionHint(major, minor),
 		"the partner speaks link protocol %d.%d, this instance speaks %d.%d", major, minor, ProtocolMajor, ProtocolMinor))
 }
 
@@ -570,9 +581,9 @@ func (h *Heartbeat) UnmarshalBinary(b []byte) error {
 	return d.finish("heartbeat")
 }
 
-// ControlRequest carries an operator command to the partner, such as a
-// failover step. Body is opaque JSON owned by the server; ID matches the
-// response.
+// ControlRequest carries a command to the partner, such as a link
+// message or a seed request. Command is one of the Cmd* constants and Body
+// its versioned JSON payload (NewControl, Decode); ID matches the response.
 type ControlRequest struct {
 	ID      uint64
 	Command string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"reflect"
@@ -186,7 +187,7 @@ func TestHello_UnknownMajorVersion(t *testing.T) {
 	if got, want := h.Major, transport.ProtocolMajor+1; got != want {
 		t.Fatalf("Major = %d, want %d", got, want)
 	}
-	if !strings.Contains(err.Error(), "speaks link protocol 2.7") || sqlink.ErrorCode(err) != sqlink.EINVALID {
+	if !strings.Contains(err.Error(), fmt.Sprintf("speaks link protocol %d.7", transport.ProtocolMajor+1)) || sqlink.ErrorCode(err) != sqlink.EINVALID {
 		t.Fatalf("err = %v", err)
 	}
 	if err := transport.CheckHello("x", 0, &h); !errors.Is(err, transport.ErrUnsupportedVersion) {

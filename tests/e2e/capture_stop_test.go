@@ -189,9 +189,9 @@ var regexpChainNo = regexp.MustCompile(`Backup chain started:\s+no`)
 // metricsText returns in's /metrics page.
 func metricsText(t testing.TB, in *Instance) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+in.AdminAddr+"/metrics", nil)
+	req, _ := http.NewRequest("GET", in.AdminURL()+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+in.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := in.HTTPClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

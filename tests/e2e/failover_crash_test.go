@@ -137,7 +137,7 @@ func TestFailover_KillCLIMidOperation(t *testing.T) {
 	}
 	t.Cleanup(thaw)
 	cmd := exec.Command(sqlinkBin, "link", "failover", "fo", "--timeout", "60s")
-	cmd.Env = append(os.Environ(), "SQLINK_SERVER=http://"+alpha.AdminAddr, "SQLINK_TOKEN="+alpha.Token)
+	cmd.Env = append(os.Environ(), alpha.cliEnv(alpha.Token)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

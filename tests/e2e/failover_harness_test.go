@@ -102,7 +102,7 @@ type failoverOut struct {
 
 // partnerFlags names in as the partner on a failover command line.
 func partnerFlags(in *Instance) []string {
-	return []string{"--partner", "http://" + in.AdminAddr, "--partner-token", in.Token}
+	return []string{"--partner", in.AdminURL(), "--partner-token", in.Token, "--partner-fingerprint", in.Fingerprint()}
 }
 
 // runFailover runs `sqlink link failover NAME --json` on `on` with the

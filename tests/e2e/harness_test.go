@@ -65,6 +65,8 @@ type Instance struct {
 	ExtraArgs    []string
 
 	mu   sync.Mutex
+	hc   *http.Client // trusts the certificate of fingerprint hcFP
+	hcFP string
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
 	done chan struct{}
@@ -157,7 +159,7 @@ func (in *Instance) tryStart(env []string) error {
 			return fmt.Errorf("sqlink serve exited: %s", in.Output())
 		default:
 		}
-		resp, err := http.Get("http://" + in.AdminAddr + "/healthz")
+		resp, err := in.healthz()
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -224,7 +226,7 @@ func (in *Instance) CLI(args ...string) CLIResult {
 func (in *Instance) CLIWithToken(token string, args ...string) CLIResult {
 	in.t.Helper()
 	cmd := exec.Command(sqlinkBin, args...)
-	cmd.Env = append(os.Environ(), "SQLINK_SERVER=http://"+in.AdminAddr, "SQLINK_TOKEN="+token)
+	cmd.Env = append(os.Environ(), in.cliEnv(token)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -253,13 +255,13 @@ func (in *Instance) Port() string { _, p, _ := strings.Cut(in.ClientAddr, ":"); 
 
 // ConnString returns a libpq/pgx key-value connection string for db.
 func (in *Instance) ConnString(db string) string {
-	return fmt.Sprintf("host=%s port=%s user=admin password=%s dbname=%s sslmode=disable", in.Host(), in.Port(), in.Password, db)
+	return fmt.Sprintf("host=%s port=%s user=admin password=%s dbname=%s sslmode=%s", in.Host(), in.Port(), in.Password, db, in.sslMode())
 }
 
 // pgEnv returns the environment for psql and pgbench against db.
 func (in *Instance) pgEnv(db string) []string {
 	return append(os.Environ(), "PGHOST="+in.Host(), "PGPORT="+in.Port(), "PGUSER=admin",
-		"PGPASSWORD="+in.Password, "PGDATABASE="+db, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=10")
+		"PGPASSWORD="+in.Password, "PGDATABASE="+db, "PGSSLMODE="+in.sslMode(), "PGCONNECT_TIMEOUT=10")
 }
 
 // Psql runs psql with the given script on stdin and returns its output.

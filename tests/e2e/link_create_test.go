@@ -159,8 +159,8 @@ func TestLink_Security(t *testing.T) {
 	// are undone, with no manual clean-up.
 	limited := grantAllBut(t, p, "links/write")
 	args := []string{"link", "create", "--name", "l", "--database", "app",
-		"--primary", "http://" + p.AdminAddr, "--primary-token", limited,
-		"--secondary", "http://" + s.AdminAddr, "--secondary-token", s.Token}
+		"--primary", p.AdminURL(), "--primary-token", limited, "--primary-fingerprint", p.Fingerprint(),
+		"--secondary", s.AdminURL(), "--secondary-token", s.Token, "--secondary-fingerprint", s.Fingerprint()}
 	r := p.CLI(args...)
 	if r.Code != 4 || !strings.Contains(r.Stderr, "links/write") || !strings.Contains(r.Stderr, "step 4") || !strings.Contains(r.Stderr, "undone") {
 		t.Fatalf("link create without links/write: exit %d, want 4 naming links/write and what was undone\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)

@@ -18,14 +18,14 @@ import (
 // API returns an admin API client for the instance, for polling without
 // starting a CLI process each time.
 func (in *Instance) API() *adminapi.Client {
-	return adminapi.NewClient("http://"+in.AdminAddr, in.Token, nil)
+	return adminapi.NewClient(in.AdminURL(), in.Token, in.HTTPClient(in.t))
 }
 
 // linkFlags names p as the primary and s as the secondary on a link
 // command line.
 func linkFlags(p, s *Instance) []string {
-	return []string{"--primary", "http://" + p.AdminAddr, "--primary-token", p.Token,
-		"--secondary", "http://" + s.AdminAddr, "--secondary-token", s.Token}
+	return []string{"--primary", p.AdminURL(), "--primary-token", p.Token, "--primary-fingerprint", p.Fingerprint(),
+		"--secondary", s.AdminURL(), "--secondary-token", s.Token, "--secondary-fingerprint", s.Fingerprint()}
 }
 
 // createdLink is the result line of `link create --json`.

@@ -20,7 +20,7 @@ import (
 func (in *Instance) CLIStdin(stdin string, args ...string) CLIResult {
 	in.t.Helper()
 	cmd := exec.Command(sqlinkBin, args...)
-	cmd.Env = append(os.Environ(), "SQLINK_SERVER=http://"+in.AdminAddr, "SQLINK_TOKEN="+in.Token)
+	cmd.Env = append(os.Environ(), in.cliEnv(in.Token)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -184,8 +184,8 @@ func TestLink_FailedCreateFromBackupKeepsTheRestoredDatabase(t *testing.T) {
 
 	limited := grantAllBut(t, p, "links/write")
 	r := p.CLI("link", "create", "--name", "shop", "--database", "shop", "--seed-from-backup",
-		"--primary", "http://"+p.AdminAddr, "--primary-token", limited,
-		"--secondary", "http://"+s.AdminAddr, "--secondary-token", s.Token)
+		"--primary", p.AdminURL(), "--primary-token", limited, "--primary-fingerprint", p.Fingerprint(),
+		"--secondary", s.AdminURL(), "--secondary-token", s.Token, "--secondary-fingerprint", s.Fingerprint())
 	if r.Code != 4 || !strings.Contains(r.Stderr, "dropped link shop on beta (the restored database shop stays there, RESTORING)") {
 		t.Fatalf("link create without links/write: exit %d, want 4 undoing beta's half\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -282,3 +282,36 @@ func TestSandbox_NextSessionStartsClean(t *testing.T) {
 		b.Close(ctx)
 	}
 }
+
+// TestSandbox_SecondaryStaysReadOnly: the smuggled PRAGMA query_only=OFF
+// once wrote to a secondary (forcing a reseed); every form of it is
+// refused, and the secondary stays equal to its primary.
+func TestSandbox_SecondaryStaysReadOnly(t *testing.T) {
+	alpha, beta := startLinkedF(t, "sro", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');`, nil)
+	waitRows(t, beta, "f", "SELECT count(*) FROM t", 1, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, proto := range protocols {
+		c := connectMode(t, ctx, beta.ConnString("f"), proto.mode)
+		for _, q := range []string{
+			"SELECT 1 AS a$t$; PRAGMA query_only=OFF; INSERT INTO t VALUES (2, 'smuggled'); SELECT 2 AS b$t$",
+			"PRAGMA query_only = 0",
+			"BEGIN READ ONLY; COMMIT; INSERT INTO t VALUES (3, 'after a read-only transaction')",
+		} {
+			if proto.mode == pgx.QueryExecModeSimpleProtocol {
+				_, _ = c.Exec(ctx, q)
+			} else {
+				_, _ = c.PgConn().ExecParams(ctx, q, nil, nil, nil, nil).Close()
+			}
+		}
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s: secondary has %d rows (%v), want 1", proto.name, n, err)
+		}
+	}
+	alpha.MustPsql("f", "INSERT INTO t VALUES (4, 'from the primary')")
+	waitRows(t, beta, "f", "SELECT count(*) FROM t", 2, time.Minute)
+	if out := mustVerify(t, alpha, beta, "sro"); !strings.Contains(out, "equal") {
+		t.Fatalf("link verify: %s", out)
+	}
+}
