@@ -449,16 +449,19 @@ func (s *Engine) keepRestored(ctx context.Context, rt *Link) error {
 }
 
 // ListLinks returns the status of every link on this instance.
-func (s *Engine) ListLinks(ctx context.Context) []adminapi.LinkStatus {
+func (s *Engine) ListLinks(ctx context.Context) ([]adminapi.LinkStatus, error) {
 	out := []adminapi.LinkStatus{}
 	for _, rt := range s.runtimes() {
 		out = append(out, rt.linkStatus())
 	}
-	return out
+	return out, nil
 }
 
-// Link returns the status of one link.
-func (s *Engine) Link(ctx context.Context, name string) (adminapi.LinkStatus, error) {
+// The engine serves the admin API's link routes.
+var _ adminapi.LinkManager = (*Engine)(nil)
+
+// GetLink returns the status of one link.
+func (s *Engine) GetLink(ctx context.Context, name string) (adminapi.LinkStatus, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.LinkStatus{}, err

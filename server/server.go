@@ -229,7 +229,7 @@ func (s *Server) Start(ctx context.Context) error {
 			FailureAudit:      s.failAudit,
 			MetricsPermission: metricsPerm,
 			ReadTimeout:       s.cfg.AdminReadTimeout,
-		}, s.cat, instance{s}),
+		}, s.cat, instance{s: s, LinkManager: s.eng}),
 		// Headers must come within 10 s (or the read timeout, if shorter);
 		// bodies are bounded by the handler (see adminapi.Config.ReadTimeout),
 		// idle keep-alive connections by IdleTimeout.
