@@ -24,13 +24,18 @@ const (
 // queued and written by their own goroutine, so the link's loop never
 // blocks on the network; the Records sender and the Ack path write
 // directly (Conn serializes writers).
+//
+// Owner: c, hello, ctx and cancel are set by newPeerConn and never
+// changed; mu guards the write queue and the request waiters (any
+// goroutine queues, the writer goroutine drains); recv is the reader
+// goroutine's, hard has its own lock, tickAcked is the loop's.
 type peerConn struct {
 	c      *transport.Conn
 	hello  *transport.Hello
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards queue, nextID and waiters
 	queue   []transport.Message
 	wake    chan struct{}
 	nextID  uint64
