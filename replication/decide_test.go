@@ -115,3 +115,33 @@ func TestSeedProgressStatus(t *testing.T) {
 		t.Fatalf("estimated end %v, want %v", sd.EstimatedEnd, want)
 	}
 }
+
+func TestLinkState(t *testing.T) {
+	up := linkFacts{phase: phaseOnline, connected: true, status: link.Status{Connected: true, SyncState: sqlink.Synchronized}}
+	with := func(f func(*linkFacts)) linkFacts { c := up; f(&c); return c }
+	for _, tc := range []struct {
+		name string
+		f    linkFacts
+		want string
+	}{
+		{"synchronized", up, linkSynchronized},
+		{"synchronizing", with(func(f *linkFacts) { f.status.SyncState = sqlink.Synchronizing }), linkSynchronizing},
+		{"no connection", with(func(f *linkFacts) { f.connected = false }), linkDisconnected},
+		{"the partner silent", with(func(f *linkFacts) { f.status.Connected = false }), linkDisconnected},
+		{"seeding here", with(func(f *linkFacts) { f.phase = phaseSeeding; f.connected = false }), linkSeeding},
+		{"catching up", with(func(f *linkFacts) { f.phase = phaseCatchup }), linkSeeding},
+		{"sending a seed", with(func(f *linkFacts) { f.seedSending = true }), linkSeeding},
+		{"the partner restoring", with(func(f *linkFacts) { f.partnerRestoring = true }), linkSeeding},
+		{"failover", with(func(f *linkFacts) { f.status.Op = link.Op{Kind: link.OpPlanned} }), linkFailover},
+		{"reseed required", with(func(f *linkFacts) { f.reseedRequired = true; f.connected = false }), linkReseedRequired},
+		{"diverged copy", with(func(f *linkFacts) { f.diverged = true }), linkReseedRequired},
+		{"diverged while seeding", with(func(f *linkFacts) { f.diverged = true; f.phase = phaseSeeding }), linkSeeding},
+		{"split brain over reseed", with(func(f *linkFacts) { f.reseedRequired = true; f.status.SplitBrain.Active = true }), linkSplitBrain},
+		{"dropping over all", with(func(f *linkFacts) { f.dropping = true; f.status.SplitBrain.Active = true }), linkDropped},
+		{"dropped by the state machine", with(func(f *linkFacts) { f.status.Dropped = true }), linkDropped},
+	} {
+		if got := linkState(tc.f); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -27,32 +27,52 @@ const (
 
 // stateLocked summarises the link (mu held).
 func (rt *Link) stateLocked() string {
-	st := rt.status
-	ps := rt.partnerStatus
+	return linkState(linkFacts{
+		status: rt.status, dropping: rt.dropping, reseedRequired: rt.data.ReseedRequired, phase: rt.data.Phase,
+		diverged: divergedSecondary(rt.db) != nil, seedSending: rt.seed.active, connected: rt.conn != nil,
+		partnerRestoring: rt.partnerStatus != nil && rt.partnerStatus.DatabaseState == sqlink.DatabaseRestoring,
+	})
+}
+
+// linkFacts is what the link's state is decided from.
+type linkFacts struct {
+	status           link.Status // the state machine's
+	dropping         bool        // a drop began here
+	reseedRequired   bool
+	phase            phase
+	diverged         bool // a secondary whose copy changed outside sqlink
+	seedSending      bool // primary: a seed sender is running
+	connected        bool
+	partnerRestoring bool // the partner says its database is RESTORING
+}
+
+// linkState summarises a link (adminapi.LinkStatus.State).
+func linkState(f linkFacts) string {
+	st := f.status
 	switch {
-	case rt.dropping || st.Dropped:
+	case f.dropping || st.Dropped:
 		return linkDropped
 	case st.SplitBrain.Active:
 		// Before RESEED_REQUIRED: two primaries is what the operator
 		// must act on first (a primary whose log passed the cap while
 		// its partner was away may come back to find one).
 		return linkSplitBrain
-	case rt.data.ReseedRequired:
+	case f.reseedRequired:
 		return linkReseedRequired
-	case rt.data.Phase == phaseOnline && divergedSecondary(rt.db) != nil:
+	case f.phase == phaseOnline && f.diverged:
 		// Changed outside sqlink: it needs a new copy (which the link
 		// starts at once when it reaches the primary).
 		return linkReseedRequired
-	case rt.data.Phase != phaseOnline, rt.seed.active:
+	case f.phase != phaseOnline, f.seedSending:
 		return linkSeeding
 	case st.Op.Active():
 		return linkFailover
-	case rt.conn == nil || !st.Connected:
+	case !f.connected || !st.Connected:
 		// Also with the connection open but the partner silent past the
 		// session timeout (a frozen or cut-off host): commits no longer
 		// wait for it.
 		return linkDisconnected
-	case ps != nil && ps.DatabaseState == sqlink.DatabaseRestoring:
+	case f.partnerRestoring:
 		return linkSeeding
 	case st.SyncState == sqlink.Synchronized:
 		return linkSynchronized
