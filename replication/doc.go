@@ -1,7 +1,25 @@
 // Package replication is the replication engine: it runs an instance's
 // links (see the "link" package for the pure state machine it drives).
-// The server wires it in as a Host (database registry, client sessions,
-// failpoints) and a Catalog; the engine owns the links' goroutines.
+// The server wires it in as a Host (database registry, name reservation,
+// client sessions, failpoints, endpoint address) and a Catalog; the
+// engine owns the links' goroutines and serves adminapi.LinkManager.
+//
+// Pieces, each with one owner (the comment at each struct says which):
+//
+//   - Link (link.go, loop.go, peer.go): a link's loop, its persisted and
+//     soft state and heartbeats; identity is its immutable part.
+//   - recordSender (sender.go): a primary's Records stream; step sends one
+//     frame from a recordLog to a frameWriter.
+//   - recordReceiver, hardener (receiver.go): a secondary's checks of
+//     what it receives (accept) and its group-commit fsyncs (step).
+//   - the applier (applier.go): applyStep redoes what is hardened.
+//   - seedSender, seedBuffer (seed.go, seedrecv.go): a seed's pages, sent
+//     (step) and received (take); planSeed decides how to seed.
+//   - lagTracker (lag.go): progress, rates and lags, pure, taking now.
+//   - commitGate (gate.go): a sync primary's commits waiting.
+//
+// The steps and deciders take their edges as small interfaces, so tests
+// drive them against fakes (fakes_test.go) without sockets or goroutines.
 //
 // Each link on this instance is a Link. Its loop goroutine owns the
 // link.Replica and runs the Ready loop link/doc.go describes: it steps
