@@ -137,6 +137,7 @@ type Link struct {
 	applierStop  context.CancelFunc
 	applierDone  chan struct{}
 	divergedCopy changedCopy // secondary: its copy, diverged, being saved before a reseed
+	drain        *drain      // a stop of writes in progress, holding its Ready
 
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary), and guards what follows.

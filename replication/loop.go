@@ -135,7 +135,8 @@ func (rt *Link) syncLocal() {
 // process runs the Ready loop: persist, send, apply, publish, Advance.
 func (rt *Link) process() {
 	r := rt.r
-	if r == nil {
+	if r == nil || rt.drain != nil {
+		// A drain in progress holds its Ready: the rest waits for it.
 		return
 	}
 	for r.HasReady() {
@@ -179,23 +180,36 @@ func (rt *Link) process() {
 				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
 			}
 		}
-		rt.applySoft(rd.SoftState)
-		if rd.Status != nil {
-			rt.changed()
+		if rt.applySoft(rd) {
+			return // a drain began: drained finishes rd
 		}
-		hs := r.HardState()
-		rt.mu.Lock()
-		rt.history = slices.Clone(hs.History)
-		rt.mu.Unlock()
-		r.Advance(rd)
-		if rd.Rewind != nil && !rt.rewindTried {
-			// Save the diverged transactions, then reseed: the replica
-			// is replaced.
-			rt.rewindTried = true
-			rt.rewind(*rd.Rewind)
+		if !rt.finishReady(rd) {
 			return
 		}
 	}
+}
+
+// finishReady ends the processing of rd once its soft state is applied:
+// it publishes the status and history and advances the replica. It
+// reports false when the replica is being replaced (a rewind).
+func (rt *Link) finishReady(rd link.Ready) bool {
+	r := rt.r
+	if rd.Status != nil {
+		rt.changed()
+	}
+	hs := r.HardState()
+	rt.mu.Lock()
+	rt.history = slices.Clone(hs.History)
+	rt.mu.Unlock()
+	r.Advance(rd)
+	if rd.Rewind != nil && !rt.rewindTried {
+		// Save the diverged transactions, then reseed: the replica is
+		// replaced.
+		rt.rewindTried = true
+		rt.rewind(*rd.Rewind)
+		return false
+	}
+	return true
 }
 
 // mustPersist reports whether hs differs from the persisted state in more
@@ -246,10 +260,15 @@ func (rt *Link) save() error {
 	return rt.s.cat.PutLink(context.WithoutCancel(rt.ctx), rec)
 }
 
-// applySoft makes the database and the data path match the state machine.
-func (rt *Link) applySoft(soft link.SoftState) {
-	r := rt.r
-	hs := r.HardState()
+// applySoft makes the database and the data path match rd's soft state.
+// Stopping writes (which waits for the transaction in flight, up to
+// FailoverDrainTimeout) runs on a worker: applySoft then returns true and
+// the rest of rd's processing waits for drained, while the loop goes on
+// stepping events (the replica is not advanced, so it still counts the
+// database as writable and takes the commits that make it in).
+func (rt *Link) applySoft(rd link.Ready) (draining bool) {
+	soft := rd.SoftState
+	hs := rt.r.HardState()
 	rt.mu.Lock()
 	db := rt.db
 	rt.mu.Unlock()
@@ -264,12 +283,72 @@ func (rt *Link) applySoft(soft link.SoftState) {
 		case soft.Writable && ro:
 			rt.takeWrites(db, hs)
 		case !soft.Writable && !ro:
-			rt.stopWrites(db, hs)
-			// Commits that made it in before the switch.
-			if pos := db.Pos().LSN; hs.Role == sqlink.RolePrimary && pos > hs.Hardened {
-				_ = r.Step(link.Message{Type: link.MsgCommitted, LSN: pos})
-			}
+			rt.startDrain(db, hs, rd)
+			return true
 		}
+	}
+	rt.applySoftRest(db, hs, soft)
+	return false
+}
+
+// drain is a stop of writes in progress on its worker (loop-owned).
+type drain struct {
+	r    *link.Replica // the replica whose Ready it holds
+	rd   link.Ready
+	hs   link.HardState
+	db   *storage.DB
+	done chan struct{} // closed once the database is read-only
+}
+
+// startDrain stops writes on a worker, which hands back to the loop
+// (drained) once the database is read-only.
+func (rt *Link) startDrain(db *storage.DB, hs link.HardState, rd link.Ready) {
+	d := &drain{r: rt.r, rd: rd, hs: hs, db: db, done: make(chan struct{})}
+	rt.drain = d
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		rt.stopWrites(db, hs)
+		close(d.done)
+		select {
+		case rt.events <- rt.drained:
+		case <-rt.ctx.Done():
+		}
+	}()
+}
+
+// awaitDrain waits, on the loop, for a drain in progress to end and
+// finishes it: for a caller that must see the database read-only.
+func (rt *Link) awaitDrain() {
+	if d := rt.drain; d != nil {
+		<-d.done
+		rt.drained()
+	}
+}
+
+// drained finishes the Ready a drain held, on the loop (a second call,
+// the worker's after awaitDrain's, finds no drain and only processes).
+func (rt *Link) drained() {
+	d := rt.drain
+	rt.drain = nil
+	if d == nil || rt.r != d.r {
+		rt.process() // the replica was replaced meanwhile
+		return
+	}
+	// Commits that made it in before the switch.
+	if pos := d.db.Pos().LSN; d.hs.Role == sqlink.RolePrimary && pos > rt.r.HardState().Hardened {
+		_ = rt.r.Step(link.Message{Type: link.MsgCommitted, LSN: pos})
+	}
+	rt.applySoftRest(d.db, d.hs, d.rd.SoftState)
+	if rt.finishReady(d.rd) {
+		rt.process()
+	}
+}
+
+// applySoftRest is applySoft past the database's writability: epoch,
+// applier or retention floor, commit gate, receiving and sending.
+func (rt *Link) applySoftRest(db *storage.DB, hs link.HardState, soft link.SoftState) {
+	if db != nil && !soft.Dropped {
 		if hs.Role == sqlink.RolePrimary && db.Epoch() < hs.Epoch {
 			if err := db.SetEpoch(hs.Epoch); err != nil {
 				rt.setError(err)
@@ -350,10 +429,11 @@ func (rt *Link) takeWrites(db *storage.DB, hs link.HardState) {
 	rt.failoverFailpoint(&hs, fpAfterSwap, fpForcedWritable)
 }
 
-// stopWrites makes the database read-only (on the loop). The transaction
-// in flight may finish; one that does not within FailoverDrainTimeout has its
-// session ended, which rolls it back. The remaining sessions are ended too,
-// so pools reconnect and find the primary.
+// stopWrites makes the database read-only (on the drain's worker). The
+// transaction in flight may finish; one that does not within
+// FailoverDrainTimeout has its session ended, which rolls it back. The
+// remaining sessions are ended too, so pools reconnect and find the
+// primary.
 func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 	why := fmt.Sprintf("a planned failover of link %s to instance %s is in progress", rt.id.name, rt.id.partnerName)
 	switch {

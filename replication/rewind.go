@@ -139,6 +139,7 @@ func (rt *Link) giveUpRole(m link.Message) error {
 			return
 		}
 		rt.process()
+		rt.awaitDrain() // the diverged state is saved once writes stopped
 		rt.mu.Lock()
 		db := rt.db
 		rt.mu.Unlock()
