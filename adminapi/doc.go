@@ -78,6 +78,8 @@
 //	GET     /v1/links/{name}/digest?lsn=N           links/read
 //	POST    /v1/links/{name}/failover               links/setRole/action
 //	POST    /v1/links/{name}/set-role               links/setRole/action
+//	POST    /v1/links/validate                      links/read
+//	POST    /v1/endpoint/probe                      links/write
 //	GET     /healthz                                none
 //	GET     /metrics                                none, or Config.MetricsPermission if set
 //	*       / (everything else)                     Config.Dashboard, if set

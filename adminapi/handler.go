@@ -141,7 +141,7 @@ type server struct {
 // LinkManager.
 func Routes() []Route {
 	s := &server{}
-	rs := append(s.routes(), s.linkRoutes()...)
+	rs := append(append(s.routes(), s.linkRoutes()...), s.guideRoutes()...)
 	for i := range rs {
 		rs[i].Handler = nil
 	}
@@ -180,6 +180,13 @@ func NewHandler(cfg Config, cat *catalog.Catalog, inst Instance) http.Handler {
 	if lm, ok := inst.(LinkManager); ok {
 		s.links = lm
 		routes = append(routes, s.linkRoutes()...)
+	}
+	for _, rt := range s.guideRoutes() {
+		_, v := inst.(LinkValidator)
+		_, p := inst.(EndpointProber)
+		if rt.Action == "links.validate" && v || rt.Action == "endpoint.probe" && p {
+			routes = append(routes, rt)
+		}
 	}
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern(), s.wrap(rt))

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -169,9 +170,21 @@ FILE unless --force is given; a backup that fails leaves no FILE behind.`,
 				return sqlink.Errorf(sqlink.ECONFLICT, "pick another --to file, or pass --force to replace it",
 					"%s already exists", to)
 			}
+			var prog *progress
+			if m.output == "json" || isTerminal(m.Stderr) {
+				var total int64
+				if d, err := c.GetDatabase(cmd.Context(), args[0]); err == nil {
+					total = d.SizeBytes
+				}
+				prog = m.newProgress("backup", "bytes", total, m.Stderr)
+			}
 			info, err := writeBackup(to, force, func(f *os.File) (adminapi.BackupInfo, error) {
+				if prog.enabled() {
+					return c.Backup(cmd.Context(), args[0], copyOnly, progressWriter{f, prog})
+				}
 				return c.Backup(cmd.Context(), args[0], copyOnly, f)
 			})
+			prog.End(err)
 			if err != nil {
 				return err
 			}
@@ -261,7 +274,17 @@ can seed it from the backup; bring it online with "sqlink db complete-restore".`
 				return openBackupError(args[0], err)
 			}
 			defer f.Close()
-			d, err := c.Restore(cmd.Context(), as, restoring, f)
+			var body io.Reader = f
+			var size int64
+			if st, err := f.Stat(); err == nil {
+				size = st.Size()
+			}
+			prog := m.newProgress("restore", "bytes", size, m.Stderr)
+			if prog.enabled() {
+				body = progressReader{f, prog}
+			}
+			d, err := c.Restore(cmd.Context(), as, restoring, body)
+			prog.End(err)
 			if err != nil {
 				return err
 			}

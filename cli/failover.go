@@ -96,6 +96,7 @@ type failoverOptions struct {
 	dropLink      bool
 	resume, abort bool
 	timeout       time.Duration
+	script        bool
 }
 
 func (o failoverOptions) validate(name string) error {
@@ -165,6 +166,13 @@ Exit codes: 0 done, 2 refused (bad flags), 6 refused by the link's state
 8 timed out.`,
 		Args: exactArgs(1, "a link name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.script {
+				if err := o.validate(args[0]); err != nil {
+					return err
+				}
+				m.failoverScript(m.Stdout, args[0], o)
+				return nil
+			}
 			return m.runFailover(cmd, args[0], o)
 		},
 	}
@@ -177,6 +185,7 @@ Exit codes: 0 done, 2 refused (bad flags), 6 refused by the link's state
 	f.BoolVar(&o.dropLink, "drop-link", false, "drop the link after the failover: both databases become independent and writable (the only choice on a one-way link)")
 	f.BoolVar(&o.resume, "resume", false, "finish a paused planned failover")
 	f.BoolVar(&o.abort, "abort", false, "roll a paused planned failover back to the old roles")
+	f.BoolVar(&o.script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_TOKEN and SQLINK_PARTNER_TOKEN)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound the wait for the secondary to harden the last LSN and for transactions in flight (default: the server's)")
 	return cmd
 }
@@ -231,7 +240,16 @@ func (m *Main) runFailover(cmd *cobra.Command, name string, o failoverOptions) e
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		if !o.force && !o.abort {
+			m.watchDrain(cctx, target, name, stop)
+		}
+	}()
 	res, err := target.Failover(cctx, name, req)
+	close(stop)
+	<-watched
 	if err != nil {
 		return m.failoverError(ctx, err, name, o, target, other, targetURL)
 	}

@@ -128,7 +128,7 @@ on a secondary instance. Commands that need both instances take --primary and
 --secondary (admin API URLs) with --primary-token and --secondary-token; the
 others use --server, or both sides when given.`,
 	}
-	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand(), m.linkFailoverCommand(), m.linkSetRoleCommand())
+	cmd.AddCommand(m.linkCreateCommand(), m.linkDropCommand(), m.linkStatusCommand(), m.linkListCommand(), m.linkVerifyCommand(), m.linkFailoverCommand(), m.linkSetRoleCommand(), m.linkValidateCommand(), m.linkTroubleshootCommand())
 	return cmd
 }
 
@@ -138,23 +138,34 @@ func (m *Main) linkCreateCommand() *cobra.Command {
 		opts      linkcreate.Options
 		databases string
 		mode      string
+		script    bool
+		wait      bool
+		skip      string
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name L --database DB[,DB...] --primary URL --secondary URL",
 		Short: "Create a link: validate, exchange certificates, create both halves and start seeding",
-		Long: `create signs in to both instances, validates (versions, collations, the
-database is ONLINE with a full backup on the primary and absent on the
-secondary, names free), makes each instance trust the other's endpoint
-certificate, and creates the link on the secondary, then on the primary,
+		Long: `create signs in to both instances, validates (the checks of link validate:
+it refuses on any failure and shows the checks that did not pass), makes
+each instance trust the other's endpoint certificate, and creates the link on the secondary, then on the primary,
 which starts seeding. With several databases it creates one link per
 database, named NAME_DB. A failure part-way undoes what was done, and the
 error names the failed step, its cause and what to do.
 
 With --json it prints one JSON object per line: {"event":"step",...} for
 each step as it starts and ends, then {"event":"result","links":[...]} or
-{"event":"error",...}.`,
+{"event":"error",...}; a {"event":"checks"} line follows the validate step.
+
+--script prints, without acting, a bash script of the same commands
+(tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN). --wait
+(the default on a terminal) follows seeding with a progress bar.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if script {
+				m.createScript(m.Stdout, sides, opts.Name, databases, mode, opts.TwoWay, opts.SeedFromBackup, opts.PrimaryEndpoint, opts.SecondaryEndpoint, skip)
+				return nil
+			}
+			opts.SkipChecks = splitList(skip)
 			cs, err := sides.clients(m, cmd, true)
 			if err != nil {
 				return err
@@ -168,17 +179,28 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 			opts.Mode = sqlink.Mode(strings.ToLower(mode))
 			lc := &linkcreate.Creator{Primary: cs[0].Client, Secondary: cs[1].Client, PrimaryURL: cs[0].URL, SecondaryURL: cs[1].URL}
 			enc := json.NewEncoder(m.Stdout)
-			if m.output == "json" {
-				lc.Progress = func(s linkcreate.Step) { enc.Encode(s) }
-			} else {
-				lc.Progress = func(s linkcreate.Step) { m.printStep(s) }
-			}
+			lc.Progress = m.createProgress(lc, enc)
 			links, err := lc.Create(cmd.Context(), opts)
 			if err != nil {
 				if m.output == "json" {
 					enc.Encode(map[string]any{"event": "error", "code": sqlink.ErrorCode(err), "message": sqlink.ErrorMessage(err), "hint": sqlink.ErrorHint(err)})
 				}
 				return err
+			}
+			if !cmd.Flags().Changed("wait") {
+				wait = m.output != "json" && isTerminal(m.Stderr)
+			}
+			if wait {
+				var names []string
+				for _, l := range links {
+					names = append(names, l.Name)
+				}
+				if err := m.watchSeeding(cmd.Context(), cs[1].Client, names, m.Stdout); err != nil {
+					if m.output == "json" {
+						enc.Encode(map[string]any{"event": "error", "code": sqlink.ErrorCode(err), "message": sqlink.ErrorMessage(err), "hint": sqlink.ErrorHint(err)})
+					}
+					return err
+				}
 			}
 			if m.output == "json" {
 				return enc.Encode(map[string]any{"event": "result", "links": links})
@@ -200,6 +222,9 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "seed from the database restored RESTORING on the secondary (ships only the log after the backup)")
 	f.StringVar(&opts.PrimaryEndpoint, "primary-endpoint", "", "HOST:PORT the secondary dials to reach the primary's endpoint (default: what the primary reports)")
 	f.StringVar(&opts.SecondaryEndpoint, "secondary-endpoint", "", "HOST:PORT the primary dials to reach the secondary's endpoint (default: what the secondary reports)")
+	f.StringVar(&skip, "skip-check", "", "validation checks (e.g. free-disk) whose failure only warns; several separated by commas")
+	f.BoolVar(&wait, "wait", false, "wait until seeding completes, showing its progress (default: on when stderr is a terminal)")
+	f.BoolVar(&script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN)")
 	return cmd
 }
 
@@ -668,6 +693,7 @@ It exits non-zero (6) when they differ.`,
 				pd, sd adminapi.PageDigest
 				last   error
 			)
+			prog := m.newProgress("verify", "pages", 0, m.Stderr)
 			for {
 				last = func() error {
 					if fixed == 0 {
@@ -683,12 +709,15 @@ It exits non-zero (6) when they differ.`,
 					// stands (lsn 0) and has the secondary hold its apply at
 					// that LSN, so the two meet while writes go on.
 					var err error
+					prog.Set(0, 0)
 					if pd, err = p.LinkDigest(ctx, name, fixed); err != nil {
 						return sideError("primary", err)
 					}
+					prog.Set(pd.PageCount, 2*pd.PageCount)
 					if sd, err = s.LinkDigest(ctx, name, pd.LSN); err != nil {
 						return sideError("secondary", err)
 					}
+					prog.Set(pd.PageCount+sd.PageCount, pd.PageCount+sd.PageCount)
 					return nil
 				}()
 				if last == nil {
@@ -696,15 +725,18 @@ It exits non-zero (6) when they differ.`,
 				}
 				switch sqlink.ErrorCode(last) {
 				case sqlink.EINVALID, sqlink.EUNAUTHORIZED, sqlink.EFORBIDDEN, sqlink.ENOTIMPLEMENTED:
+					prog.End(last)
 					return last
 				}
 				select {
 				case <-ctx.Done():
+					prog.End(ctx.Err())
 					return &sqlink.Error{Code: sqlink.ETIMEOUT, Message: fmt.Sprintf("no digest of link %s at a common LSN after %s: %s", name, timeout, sqlink.ErrorMessage(last)),
 						Hint: orHint(sqlink.ErrorHint(last), "stop writes on the primary, or pass a longer --timeout")}
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
+			prog.End(nil)
 			r := compareDigests(name, pd, sd)
 			if err := m.emit(r, func(w *tabwriter.Writer) {
 				if r.Equal {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/guide"
 )
 
 // Client is what the saga asks of one instance's admin API.
@@ -25,6 +26,8 @@ type Client interface {
 	GetLink(ctx context.Context, name string) (adminapi.LinkStatus, error)
 	CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error)
 	DropLink(ctx context.Context, name string) error
+	ValidateLink(ctx context.Context, req adminapi.ValidateLinkRequest) (adminapi.ValidateLinkResponse, error)
+	ProbeEndpoint(ctx context.Context, req adminapi.ProbeRequest) (adminapi.ProbeResponse, error)
 }
 
 var _ Client = (*adminapi.Client)(nil)
@@ -82,6 +85,9 @@ type Options struct {
 	// each partner dials (default: what the instance reports).
 	PrimaryEndpoint   string
 	SecondaryEndpoint string
+	// SkipChecks names validation checks whose failure is only a warning
+	// (guide.Options.Skip).
+	SkipChecks []string
 }
 
 // Link is one link as both halves reported it when created.
@@ -107,6 +113,8 @@ type Creator struct {
 	// NewID returns a link id; nil means 16 random bytes in hex.
 	NewID func() string
 	Now   func() time.Time
+	// Checks are the validation's checks of the last Create, once it ran.
+	Checks []adminapi.ValidationCheck
 
 	undo []undoAction
 }
@@ -122,16 +130,7 @@ type undoAction struct {
 
 // LinkNames returns the link name of each database: name itself for one
 // database, name_database for each of several.
-func LinkNames(name string, dbs []string) []string {
-	if len(dbs) == 1 {
-		return []string{name}
-	}
-	out := make([]string, len(dbs))
-	for i, db := range dbs {
-		out[i] = name + "_" + db
-	}
-	return out
-}
+func LinkNames(name string, dbs []string) []string { return guide.LinkNames(name, dbs) }
 
 func (lc *Creator) report(step, status, detail string) {
 	if lc.Progress == nil {
@@ -147,7 +146,7 @@ func (lc *Creator) report(step, status, detail string) {
 // Create runs the steps. When one fails it undoes what the earlier ones did
 // and returns an error that names the step, the cause and what to do.
 func (lc *Creator) Create(ctx context.Context, opts Options) ([]Link, error) {
-	lc.undo = nil
+	lc.undo, lc.Checks = nil, nil
 	if err := validateCreateOptions(opts); err != nil {
 		return nil, err
 	}
@@ -172,7 +171,7 @@ func (lc *Creator) Create(ctx context.Context, opts Options) ([]Link, error) {
 		return fmt.Sprintf("primary %s (%s), secondary %s (%s)", p.Name, p.Version, s.Name, s.Version), err
 	})
 	if err == nil {
-		err = stepFn(StepValidate, func() (string, error) { return lc.validate(ctx, opts, p, s) })
+		err = stepFn(StepValidate, func() (string, error) { return lc.validate(ctx, opts) })
 	}
 	var pCert, sCert adminapi.CertificateInfo
 	if err == nil {

@@ -310,7 +310,7 @@ func TestCreate_RefusesAnExpiredCertificate(t *testing.T) {
 	p, s, lc, _ := mustFakes(t)
 	s.cert.NotAfter = time.Now().Add(-time.Hour)
 	_, err := lc.Create(context.Background(), opts("shop"))
-	if err == nil || !strings.Contains(sqlink.ErrorMessage(err), "step 3") || !strings.Contains(sqlink.ErrorMessage(err), "expired") {
+	if err == nil || !strings.Contains(sqlink.ErrorMessage(err), "step 2") || !strings.Contains(sqlink.ErrorMessage(err), "expired") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(s.trusted)+len(p.trusted)+len(s.links)+len(p.links) != 0 {

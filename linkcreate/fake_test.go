@@ -9,7 +9,9 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/guide"
 	"github.com/sqlink/sqlink/linkcreate"
+	"github.com/sqlink/sqlink/transport"
 )
 
 // fakeInstance is an in-memory instance behind linkcreate.Client. Each
@@ -189,4 +191,34 @@ func (f *fakeInstance) DropLink(ctx context.Context, name string) error {
 	}
 	delete(f.links, name)
 	return nil
+}
+
+// ValidateLink runs the instance's half with the guide checks, as the
+// server does (without the disk and log cap checks).
+func (f *fakeInstance) ValidateLink(ctx context.Context, req adminapi.ValidateLinkRequest) (adminapi.ValidateLinkResponse, error) {
+	links, _ := f.ListLinks(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	me := f.info.Name
+	res := adminapi.ValidateLinkResponse{Instance: me}
+	for _, it := range req.Links {
+		res.Checks = append(res.Checks, guide.LinkName(me, string(req.Role), it.Name, links))
+		d, found := f.dbs[it.Database]
+		if req.Role == sqlink.RolePrimary {
+			res.Checks = append(res.Checks, guide.PrimaryDatabase(me, it.Database, d, found))
+			if found {
+				res.Checks = append(res.Checks, guide.FullBackup(me, it.Database, d), guide.NotLinked(me, req.Role, it.Database, links))
+			}
+			continue
+		}
+		res.Checks = append(res.Checks, guide.SecondaryDatabase(me, it.Database, d, found, req.SeedFromBackup), guide.NotLinked(me, req.Role, it.Database, links))
+	}
+	return res, nil
+}
+
+// ProbeEndpoint answers every probe as reachable.
+func (f *fakeInstance) ProbeEndpoint(ctx context.Context, req adminapi.ProbeRequest) (adminapi.ProbeResponse, error) {
+	ok := transport.ProbeStep{OK: true}
+	return adminapi.ProbeResponse{Instance: f.info.Name, ProbeResult: transport.ProbeResult{Addr: req.Address, Resolve: ok, Connect: ok, TLS: ok,
+		Peer: &transport.CertInfo{Fingerprint: req.Fingerprint}, ClockSkewKnown: true}, Hello: ok}, nil
 }

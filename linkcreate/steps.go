@@ -5,13 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/guide"
 )
 
 func (lc *Creator) signIn(ctx context.Context) (p, s adminapi.InstanceStatus, err error) {
@@ -35,18 +34,6 @@ func (lc *Creator) signIn(ctx context.Context) (p, s adminapi.InstanceStatus, er
 	if s, err = side(lc.Secondary, "secondary"); err != nil {
 		return
 	}
-	if p.ID == s.ID || p.Name == s.Name {
-		return p, s, sqlink.Errorf(sqlink.EINVALID, "point --primary and --secondary at two different instances",
-			"primary and secondary are the same instance name (%s): instance names must differ", p.Name)
-	}
-	if major(p.Version) != major(s.Version) {
-		return p, s, sqlink.Errorf(sqlink.ECONFLICT, "upgrade one instance so both run the same major version",
-			"versions are not compatible: primary %s runs %s, secondary %s runs %s", p.Name, p.Version, s.Name, s.Version)
-	}
-	if p.Collation != s.Collation {
-		return p, s, sqlink.Errorf(sqlink.ECONFLICT, "link to an instance initialised with the same --collation",
-			"server collations differ: primary %s uses %s, secondary %s uses %s", p.Name, p.Collation, s.Name, s.Collation)
-	}
 	return p, s, nil
 }
 
@@ -56,99 +43,34 @@ func sideError(role string, err error) error {
 	return &sqlink.Error{Code: sqlink.ErrorCode(err), Message: role + ": " + sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}
 }
 
-func major(v string) string {
-	v = strings.TrimPrefix(v, "v")
-	m, _, _ := strings.Cut(v, ".")
-	return m
-}
-
-func (lc *Creator) validate(ctx context.Context, opts Options, p, s adminapi.InstanceStatus) (string, error) {
-	pLinks, err := lc.Primary.ListLinks(ctx)
+// validate runs the validation engine (package guide) and refuses on any
+// failed check, naming each.
+func (lc *Creator) validate(ctx context.Context, opts Options) (string, error) {
+	pair := guide.Pair{Primary: lc.Primary, Secondary: lc.Secondary, PrimaryURL: lc.PrimaryURL, SecondaryURL: lc.SecondaryURL, Now: lc.Now}
+	rep, err := pair.Validate(ctx, guide.Options{Name: opts.Name, Databases: opts.Databases, TwoWay: opts.TwoWay,
+		SeedFromBackup: opts.SeedFromBackup, PrimaryEndpoint: opts.PrimaryEndpoint, SecondaryEndpoint: opts.SecondaryEndpoint, Skip: opts.SkipChecks})
 	if err != nil {
-		return "", sideError("primary", err)
-	}
-	sLinks, err := lc.Secondary.ListLinks(ctx)
-	if err != nil {
-		return "", sideError("secondary", err)
-	}
-	if _, _, err := lc.endpoints(opts, p, s); err != nil {
 		return "", err
 	}
-	names := LinkNames(opts.Name, opts.Databases)
-	for i, db := range opts.Databases {
-		name := names[i]
-		d, err := lc.Primary.GetDatabase(ctx, db)
-		if err != nil {
-			if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
-				return "", sqlink.Errorf(sqlink.ENOTFOUND, "create it there first, or check the name with `sqlink db list --server <primary>`",
-					"database %s does not exist on the primary %s", db, p.Name)
-			}
-			return "", sideError("primary", err)
+	lc.Checks = rep.Checks
+	if failed := guide.Failed(rep.Checks); len(failed) > 0 {
+		var msgs []string
+		for _, c := range failed {
+			msgs = append(msgs, c.Name+": "+c.Message)
 		}
-		if d.State != sqlink.DatabaseOnline {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "bring it online first: sqlink db complete-restore "+db,
-				"database %s on the primary %s is %s, not ONLINE", db, p.Name, d.State)
-		}
-		if d.ReadOnly {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "create the link from the database's primary instance",
-				"database %s on %s is read-only (%s)", db, p.Name, d.ReadOnlyReason)
-		}
-		if !d.ChainStarted {
-			return "", sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("take a full backup: sqlink backup %s --to FILE --server <primary>", db),
-				"database %s on the primary %s has no full backup that started its backup chain", db, p.Name)
-		}
-		for _, l := range pLinks {
-			if l.Database == db && l.Local.Role == sqlink.RolePrimary {
-				return "", sqlink.Errorf(sqlink.ECONFLICT, "drop that link first, or pick another database",
-					"database %s is already the primary of link %s (to %s)", db, l.Name, l.Partner.Instance)
-			}
-			if l.Database == db && l.Local.Role == sqlink.RoleSecondary {
-				return "", sqlink.Errorf(sqlink.ECONFLICT, "create the link from the database's primary instance",
-					"database %s on %s is the secondary of link %s", db, p.Name, l.Name)
-			}
-		}
-		for _, side := range []struct {
-			role  string
-			inst  adminapi.InstanceStatus
-			links []adminapi.LinkStatus
-		}{{"primary", p, pLinks}, {"secondary", s, sLinks}} {
-			for _, l := range side.links {
-				if l.Name == name {
-					return "", sqlink.Errorf(sqlink.ECONFLICT, "pick another --name, or drop the old link with `sqlink link drop "+name+"`",
-						"a link named %s already exists on the %s %s", name, side.role, side.inst.Name)
-				}
-			}
-		}
-		sd, err := lc.Secondary.GetDatabase(ctx, db)
-		switch {
-		case sqlink.ErrorCode(err) == sqlink.ENOTFOUND:
-			if opts.SeedFromBackup {
-				return "", sqlink.Errorf(sqlink.ENOTFOUND,
-					fmt.Sprintf("restore a backup of %s there first: sqlink restore FILE --as %s --restoring --server <secondary>", db, db),
-					"--seed-from-backup: database %s does not exist on the secondary %s", db, s.Name)
-			}
-		case err != nil:
-			return "", sideError("secondary", err)
-		case opts.SeedFromBackup && sd.State == sqlink.DatabaseRestoring:
-			for _, l := range sLinks {
-				if l.Database == db {
-					return "", sqlink.Errorf(sqlink.ECONFLICT, "drop that link first",
-						"database %s on the secondary %s is already in link %s", db, s.Name, l.Name)
-				}
-			}
-		case opts.SeedFromBackup:
-			return "", sqlink.Errorf(sqlink.ECONFLICT,
-				fmt.Sprintf("restore the backup with --restoring (sqlink restore FILE --as %s --restoring), or drop %s there and seed without --seed-from-backup", db, db),
-				"--seed-from-backup: database %s on the secondary %s is %s, not RESTORING", db, s.Name, sd.State)
-		case sd.State == sqlink.DatabaseRestoring:
-			return "", sqlink.Errorf(sqlink.ECONFLICT, "pass --seed-from-backup to seed from it, or drop it on the secondary",
-				"database %s already exists on the secondary %s (RESTORING)", db, s.Name)
-		default:
-			return "", sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop it there (sqlink db drop %s --server <secondary>) or link another database", db),
-				"database %s already exists on the secondary %s", db, s.Name)
+		return "", sqlink.Errorf(sqlink.ECONFLICT, failed[0].Hint, "%d check(s) failed: %s", len(failed), strings.Join(msgs, "; "))
+	}
+	warnings := 0
+	for _, c := range rep.Checks {
+		if c.Status == adminapi.CheckWarning {
+			warnings++
 		}
 	}
-	return fmt.Sprintf("%s ready to link (%s, %s)", strings.Join(opts.Databases, ", "), opts.Mode, map[bool]string{true: "two-way", false: "one-way"}[opts.TwoWay]), nil
+	d := fmt.Sprintf("%s ready to link (%s, %s; %d checks passed", strings.Join(opts.Databases, ", "), opts.Mode, map[bool]string{true: "two-way", false: "one-way"}[opts.TwoWay], len(rep.Checks)-warnings)
+	if warnings > 0 {
+		d += fmt.Sprintf(", %d warning(s)", warnings)
+	}
+	return d + ")", nil
 }
 
 // exchangeCertificates makes each side trust the other's endpoint
@@ -213,66 +135,10 @@ func (lc *Creator) exchangeCertificates(ctx context.Context, p, s adminapi.Insta
 	return pCert, sCert, strings.Join(notes, "; "), nil
 }
 
-// dialAddr returns the address a partner dials to reach an instance whose
-// endpoint listens on listen and whose admin API is at adminURL: an
-// unspecified listen host is replaced by the admin URL's host.
-func dialAddr(listen, adminURL string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil || port == "" || port == "0" {
-		return "", fmt.Errorf("endpoint address %q is not dialable", listen)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		u, err := url.Parse(adminURL)
-		if err != nil || u.Hostname() == "" {
-			return "", fmt.Errorf("endpoint address %q has no host", listen)
-		}
-		host = u.Hostname()
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
 // endpoints returns the addresses each side dials to reach the other's
-// endpoint: the flags' overrides or what the instances report. It refuses
-// a loopback endpoint that the partner, on another host, could not reach.
+// endpoint (guide.Endpoints).
 func (lc *Creator) endpoints(opts Options, p, s adminapi.InstanceStatus) (pEndpoint, sEndpoint string, err error) {
-	pick := func(override, listen, ownURL, partnerURL, role, flag string, inst adminapi.InstanceStatus) (string, error) {
-		if override != "" {
-			return override, nil
-		}
-		addr, err := dialAddr(listen, ownURL)
-		if err != nil {
-			return "", sqlink.Errorf(sqlink.EINVALID, "pass "+flag+" HOST:PORT", "%s %s: %v", role, inst.Name, err)
-		}
-		if host, _, _ := net.SplitHostPort(addr); isLoopback(host) && !isLoopback(urlHost(partnerURL)) {
-			return "", sqlink.Errorf(sqlink.EINVALID, "serve it with --endpoint-addr on an address its partner can reach, or pass "+flag+" HOST:PORT",
-				"the %s %s's endpoint listens on %s, which its partner on another host cannot reach", role, inst.Name, addr)
-		}
-		return addr, nil
-	}
-	if pEndpoint, err = pick(opts.PrimaryEndpoint, p.EndpointAddr, lc.PrimaryURL, lc.SecondaryURL, "primary", "--primary-endpoint", p); err != nil {
-		return "", "", err
-	}
-	if sEndpoint, err = pick(opts.SecondaryEndpoint, s.EndpointAddr, lc.SecondaryURL, lc.PrimaryURL, "secondary", "--secondary-endpoint", s); err != nil {
-		return "", "", err
-	}
-	return pEndpoint, sEndpoint, nil
-}
-
-func urlHost(u string) string {
-	v, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return v.Hostname()
-}
-
-// isLoopback reports whether host names this machine only.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return guide.Endpoints(opts.PrimaryEndpoint, opts.SecondaryEndpoint, p, s, lc.PrimaryURL, lc.SecondaryURL)
 }
 
 func (lc *Creator) createHalves(ctx context.Context, opts Options, p, s adminapi.InstanceStatus, pCert, sCert adminapi.CertificateInfo) ([]Link, error) {

@@ -31,34 +31,33 @@ type relation struct {
 
 var (
 	reAlias    = regexp.MustCompile(`\bas "([^"]+)"`)
-	reOID      = regexp.MustCompile(`(?:c\.oid|attrelid|polrelid|stxrelid|inhrelid|inhparent|conrelid|confrelid|r\.conrelid) = '(\d+)'`)
+	reOID      = regexp.MustCompile(`(?:c\.oid|attrelid|polrelid|stxrelid|inhrelid|inhparent|conrelid|confrelid|r\.conrelid|tgrelid) = '(\d+)'`)
 	reRelRegex = regexp.MustCompile(`c\.relname operator\(pg_catalog\.~\) '((?:[^']|'')*)'`)
 	reRelkinds = regexp.MustCompile(`c\.relkind in \(([^)]*)\)`)
 )
 
-// lookupCatalog returns the answer to a normalized pg_catalog query, or nil
-// for a query that is not one.
-func lookupCatalog(n string) *synthetic {
-	if !strings.Contains(n, "pg_catalog.") && !strings.Contains(n, "information_schema.") {
+// lookupCatalog returns the answer to a catalog query, s, normalized n,
+// or nil for a statement that is not one. psql's queries that use
+// PostgreSQL syntax SQLite has no equivalent for (ARRAY(SELECT ...)) are
+// answered in Go; the others run on SQLite (catalogSQL).
+func lookupCatalog(s, n string) *synthetic {
+	if !isCatalogQuery(s, n) {
 		return nil
 	}
 	switch {
-	case strings.Contains(n, "from pg_catalog.pg_database d"):
-		return aliased(n, listDatabases)
-	case strings.Contains(n, "from pg_catalog.pg_class c") && strings.Contains(n, `as "Name"`) && reRelkinds.MatchString(n):
-		return aliased(n, listRelations(n))
-	case strings.HasPrefix(n, "select c.oid, n.nspname, c.relname from pg_catalog.pg_class c"):
-		return findRelation(n)
 	case strings.HasPrefix(n, "select c.relchecks, c.relkind, c.relhasindex"):
 		return tableInfo(n)
-	case strings.HasPrefix(n, "select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)"):
-		return columnsInfo(n)
 	case strings.HasPrefix(n, "select c2.relname, i.indisprimary, i.indisunique"):
 		return indexesInfo(n)
 	case strings.HasPrefix(n, "select o.n, p.partstrat, pg_catalog.count(i.inhparent)"):
 		return pgbenchTableInfo(n)
+	case strings.HasPrefix(n, "select r.rolname, r.rolsuper, r.rolinherit"):
+		return psqlRoles(n)
 	}
-	return emptyResult(n)
+	if syn := lookupPsql(n); syn != nil {
+		return syn
+	}
+	return catalogSQL(s)
 }
 
 func textCols(names ...string) []column {
@@ -122,7 +121,7 @@ func listDatabases(ctx context.Context, c *clientConn) ([]map[string]any, error)
 
 // relations reads sqlite_schema.
 func (c *clientConn) relations(ctx context.Context) ([]relation, error) {
-	rows, err := c.sess.Conn().QueryContext(ctx, `SELECT rowid, type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	rows, err := c.sess.Conn().QueryContext(ctx, `SELECT rowid, type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' OR name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -259,41 +258,11 @@ func tableInfo(n string) *synthetic {
 			if r.kind != "r" {
 				am = nil
 			}
-			return [][]any{{int64(0), r.kind, hasIndex, false, false, false, false, false, false, "", int64(0), "", "p", "d", am}}, nil
-		},
-	}
-}
-
-func columnsInfo(n string) *synthetic {
-	oid := relOID(n)
-	return &synthetic{
-		cols: []column{{"attname", oidName}, {"format_type", oidText}, {"pg_get_expr", oidText}, {"attnotnull", oidBool},
-			{"attcollation", oidName}, {"attidentity", oidChar}, {"attgenerated", oidChar}},
-		run: func(ctx context.Context, c *clientConn) ([][]any, error) {
-			r, ok, err := c.relationByOID(ctx, oid)
-			if err != nil || !ok {
-				return nil, err
-			}
-			rows, err := c.sess.Conn().QueryContext(ctx, `SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid`, r.name)
+			checks, triggers, err := c.relFlags(ctx, r.oid)
 			if err != nil {
 				return nil, err
 			}
-			defer rows.Close()
-			var out [][]any
-			for rows.Next() {
-				var name, typ string
-				var notNull, pk int64
-				var dflt *string
-				if err := rows.Scan(&name, &typ, &notNull, &dflt, &pk); err != nil {
-					return nil, err
-				}
-				var d any
-				if dflt != nil {
-					d = *dflt
-				}
-				out = append(out, []any{name, formatType(typ), d, notNull != 0 || pk != 0, nil, "", ""})
-			}
-			return out, rows.Err()
+			return [][]any{{checks, r.kind, hasIndex, false, triggers, false, false, false, false, "", int64(0), "", "p", "d", am}}, nil
 		},
 	}
 }
@@ -301,24 +270,11 @@ func columnsInfo(n string) *synthetic {
 // formatType shows a declared SQLite type the way PostgreSQL would name
 // the type clients see.
 func formatType(decl string) string {
-	switch oidForDeclType(decl) {
-	case oidInt8:
-		return "bigint"
-	case oidFloat8:
-		return "double precision"
-	case oidBool:
-		return "boolean"
-	case oidBytea:
-		return "bytea"
-	case oidTimestamp:
-		return "timestamp without time zone"
-	case oidUnknown:
-		return "unknown"
+	oid := oidForDeclType(decl)
+	if i := strings.Index(decl, "("); i >= 0 && (oid == oidVarchar || oid == oidNumeric) {
+		return typeName(oid) + strings.ReplaceAll(decl[i:], " ", "")
 	}
-	if strings.Contains(strings.ToUpper(decl), "CHAR") && strings.Contains(decl, "(") {
-		return "character varying" + decl[strings.Index(decl, "("):]
-	}
-	return "text"
+	return typeName(oid)
 }
 
 type indexInfo struct {
@@ -413,6 +369,10 @@ func indexesInfo(n string) *synthetic {
 					u = "UNIQUE "
 				}
 				def := fmt.Sprintf("CREATE %sINDEX %s ON public.%s USING btree (%s)", u, ix.name, r.name, strings.Join(ix.cols, ", "))
+				var sql *string
+				if err := c.sess.Conn().QueryRowContext(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", ix.name).Scan(&sql); err == nil && sql != nil {
+					def = pgIndexDef(*sql)
+				}
 				var condef, contype any
 				switch {
 				case ix.primary:

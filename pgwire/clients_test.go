@@ -71,7 +71,7 @@ SET application_name = 'x'; SET extra_float_digits = 3;
 		" pg_is_in_recovery \n-------------------\n f",
 		" public | t    | table | alice",
 		`Table "public.t"`,
-		" id     | bigint           |           | not null | ",
+		" id     | integer          |           | not null | ",
 		" name   | text             |           | not null | 'x'",
 		`"t_pkey" PRIMARY KEY, btree (id)`,
 		`"t_name" btree (name)`,

@@ -82,6 +82,8 @@ type clientConn struct {
 	portals map[string]*portal
 	skip    bool // after an error in the extended protocol, until Sync
 
+	cursors map[string]*cursor // DECLAREd cursors (cursor.go)
+
 	pending int // bytes buffered since the last flush
 	row     [][]byte
 	rowBuf  []byte
@@ -230,6 +232,7 @@ func (c *clientConn) cleanup() {
 	if c.tx != txIdle {
 		c.finishTx(ctx, false)
 	}
+	c.closeCursors(true)
 	_ = c.sess.Conn().Raw(func(dc any) error {
 		for _, ps := range c.stmts {
 			ps.close()

@@ -43,24 +43,28 @@
 // quotes, comments and trigger bodies. The extended protocol (Parse, Bind,
 // Describe, Execute, Close, Sync, Flush) keeps named and unnamed statements
 // as prepared SQLite statements for the life of the statement, and
-// describes result columns before execution from the declared column
-// types (sqlite3_column_decltype, through modernc's ColumnInfo): INTEGER
-// types are int8, REAL/FLOAT/DOUBLE/NUMERIC float8, TEXT/CHAR text, BLOB
-// bytea, BOOLEAN bool, DATE/DATETIME/TIMESTAMP timestamp, and expressions
-// OID 0 (unknown), which pgx decodes by its scan target. Every advertised
-// type has a binary encoder. Parameters are $N, which SQLite takes as is;
-// they are reported as OID 0 unless they meet a BLOB or BOOLEAN column, so
-// clients send text and SQLite's affinity converts it. Rows stream to the
+// describes result columns from the declared column types
+// (sqlite3_column_decltype, through modernc's ColumnInfo; typeinfer.go,
+// typecodec.go and README "PostgreSQL clients"): INTEGER is int4, BIGINT
+// int8, BOOLEAN bool, NUMERIC numeric, DATE date, TIMESTAMPTZ timestamptz,
+// UUID uuid... Expression columns are typed from the expression (count(*)
+// int8, comparisons bool) or, when a portal is described or a simple query
+// runs, from their first values; otherwise OID 0 (unknown), which pgx
+// decodes by its scan target. Every advertised type has a binary encoder.
+// Parameters are $N, which SQLite takes as is; a parameter that meets a
+// column (paraminfer.go) is reported with its type, and a text parameter
+// the client left untyped is decoded as that type. Rows stream to the
 // client as they are stepped; output is buffered and flushed at each
 // ReadyForQuery (and every 64 KiB of a long result).
 //
 // Some statements never reach SQLite: transaction control, SET/RESET/SHOW
 // of settings, DEALLOCATE/DISCARD, version(), current_database(),
-// current_user, pg_is_in_recovery(), and the pg_catalog queries of psql's
-// \l, \d, \dt, \di, \dv and \d NAME and of pgbench, which an emulated
-// catalog answers from sqlite_schema and the table_info/index_list pragmas.
-// Other pg_catalog queries return no rows. ATTACH, DETACH and VACUUM INTO
-// are refused: a session sees only its own database. So are the PRAGMAs
+// current_user, pg_is_in_recovery(), and queries on pg_catalog and
+// information_schema, which run on SQLite over views of sqlite_schema and
+// the table_info/index_list/foreign_key_list pragmas (pgcatalog*.go); a
+// catalog relation or function not emulated is refused with 0A000.
+// ATTACH, DETACH and VACUUM INTO are refused: a session sees only its own
+// database. So are the PRAGMAs
 // that would act behind the replication log's back or weaken durability
 // (wal_checkpoint; setting journal_mode, wal_autocheckpoint, synchronous,
 // locking_mode, query_only and a few more: pragma.go); reading them is not.
@@ -101,7 +105,8 @@
 //	55P03 lock_not_available          SQLITE_LOCKED; sqlink ECONFLICT; lock_timeout
 //	57014 query_canceled              SQLITE_INTERRUPT, CancelRequest, pg_cancel_backend, statement_timeout, sqlink ETIMEOUT
 //	08P01 protocol_violation          bad or oversized messages (FATAL for framing errors)
-//	0A000 feature_not_supported       function calls, replication, COPY, sqlink ENOTIMPLEMENTED
+//	0A000 feature_not_supported       function calls, replication, PostgreSQL-only SQL (translate.go), sqlink ENOTIMPLEMENTED
+//	22P04 bad_copy_file_format        a malformed COPY row (naming its line); nothing of the COPY is written
 //	26000 / 34000                     unknown prepared statement / portal
 //	28P01 invalid_password            bad password or unknown user (SCRAM)
 //	28000 invalid_authorization       sqlink EUNAUTHORIZED, no user name, too many failed sign-ins from the address

@@ -22,8 +22,12 @@ type prepared struct {
 	ds        driver.Stmt // SQLite statement, for planSQL; used only inside Conn.Raw
 	cols      []column    // result columns; nil until described
 	described bool
-	inferred  bool   // paramOIDs were inferred (Describe statement)
-	query     string // the text as parsed, for pg_stat_activity
+	// targets are the columns parameters meet (zero when unknown);
+	// untyped[i] says the client sent OID 0, text or varchar for
+	// parameter i+1.
+	targets []paramTarget
+	untyped []bool
+	query   string // the text as parsed, for pg_stat_activity
 }
 
 func (ps *prepared) close() {
@@ -42,6 +46,11 @@ type portal struct {
 	cols    []column
 	sent    int
 	done    bool
+	// peeked holds rows read ahead to type expression columns; eof says
+	// rows ended while peeking. described says Describe sent pt.cols.
+	peeked    [][]driver.Value
+	eof       bool
+	described bool
 }
 
 func (pt *portal) close() {
@@ -80,7 +89,7 @@ func (c *clientConn) simpleQuery(q string) {
 		return
 	}
 	for _, s := range stmts {
-		p := buildPlan(s)
+		p := c.planFor(s)
 		if p.nparams > 0 && p.kind == planSQL {
 			c.sendError(newPgError(codeUndefinedParameter, fmt.Sprintf("there is no parameter $%d", 1)))
 			c.failTx()
@@ -164,13 +173,15 @@ func (c *clientConn) parse(m *pgproto3.Parse) error {
 	if len(stmts) == 1 {
 		q = stmts[0]
 	}
-	p := buildPlan(q)
+	p := c.planFor(q)
 	ps := &prepared{name: m.Name, plan: p, query: m.Query}
 	n := max(len(m.ParameterOIDs), p.nparams)
 	ps.paramOIDs = make([]uint32, n)
 	copy(ps.paramOIDs, m.ParameterOIDs)
+	fillCastOIDs(ps.paramOIDs, p.castOIDs)
 	if p.kind == planSQL {
 		ctx := c.startQuery()
+		c.inferParams(ctx, ps)
 		err := c.declare(p)
 		if err == nil {
 			err = c.raw(func(dc any) error {
@@ -233,7 +244,7 @@ func (c *clientConn) bind(m *pgproto3.Bind) error {
 		default:
 			f = m.ParameterFormatCodes[i]
 		}
-		v, err := decodeParam(ps.paramOIDs[i], f, b)
+		v, err := ps.decodeParam(i, f, b)
 		if err != nil {
 			return err
 		}
@@ -262,20 +273,22 @@ func (c *clientConn) describe(m *pgproto3.Describe) error {
 		if ps == nil {
 			return newPgError(codeInvalidStatement, fmt.Sprintf("prepared statement %q does not exist", m.Name))
 		}
-		if !ps.inferred && ps.plan.kind == planSQL && len(ps.paramOIDs) > 0 {
-			ps.inferred = true
-			c.inferParamTypes(c.ctx, ps.plan.sql, ps.paramOIDs)
-		}
 		c.send(&pgproto3.ParameterDescription{ParameterOIDs: ps.paramOIDs})
-		cols, err := c.columns(ps)
-		if err != nil {
+		if _, err := c.columns(ps); err != nil {
 			return err
 		}
-		c.sendRowDescription(cols, nil)
+		c.sendRowDescription(ps.cols, nil)
 	case 'P':
 		pt := c.portals[m.Name]
 		if pt == nil {
 			return newPgError(codeInvalidPortal, fmt.Sprintf("portal %q does not exist", m.Name))
+		}
+		if ok, err := c.describePortal(pt); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			c.sendRowDescription(pt.cols, pt.formats)
+			return nil
 		}
 		cols, err := c.columns(pt.stmt)
 		if err != nil {
@@ -296,6 +309,9 @@ type columnInfoer interface {
 
 // columns returns the result columns of ps without running it.
 func (c *clientConn) columns(ps *prepared) ([]column, error) {
+	if ps.plan.kind == planCursor {
+		return c.cursorColumns(ps.plan), nil
+	}
 	if ps.described {
 		return ps.cols, nil
 	}
@@ -325,8 +341,9 @@ func (c *clientConn) columns(ps *prepared) ([]column, error) {
 			if len(info) > 0 {
 				ps.cols = make([]column, len(info))
 				for i, col := range info {
-					ps.cols[i] = column{name: col.Name, oid: oidForDeclType(col.DeclType)}
+					ps.cols[i] = column{name: pgColumnName(col.Name), oid: oidForDeclType(col.DeclType)}
 				}
+				staticTypes(p.sql, ps.cols)
 			}
 			return nil
 		})
@@ -450,6 +467,9 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		}
 		return c.sendRows(pt, describe, cols, rows)
 	case planDeallocate:
+		if p.verb == "DISCARD ALL" {
+			c.closeCursors(true)
+		}
 		if p.name == "" {
 			for name, ps := range c.stmts {
 				if name != "" {
@@ -468,6 +488,8 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 		c.complete(p.verb)
 	case planSQL:
 		return c.executeSQL(ctx, pt, describe, maxRows)
+	case planMulti, planAddPK, planCopy, planCursor:
+		return c.executeExt(ctx, pt, describe)
 	}
 	return nil
 }
@@ -517,6 +539,10 @@ func (c *clientConn) sendRow(cols []column, formats []int16, r []any) error {
 		if formatFor(formats, i) == 1 {
 			buf, err = appendBinary(buf, v, cols[i].oid)
 			if err != nil {
+				if pe, ok := err.(*pgError); ok {
+					pe.Message = fmt.Sprintf("column %q: %s", cols[i].name, pe.Message)
+					return pe
+				}
 				return newPgError(codeInvalidText, fmt.Sprintf("column %q: %v", cols[i].name, err))
 			}
 		} else {
@@ -617,8 +643,13 @@ func (c *clientConn) executeSQL(ctx context.Context, pt *portal, describe bool, 
 		pt.cols = ps.cols
 		if !ps.described {
 			pt.cols = rowsColumns(rows)
+			staticTypes(p.sql, pt.cols)
 		}
 		if describe {
+			if err := c.resolveColumns(pt); err != nil {
+				pt.close()
+				return err
+			}
 			c.sendRowDescription(pt.cols, nil)
 		}
 		return c.stream(pt, maxRows)
@@ -647,7 +678,7 @@ func rowsColumns(rows driver.Rows) []column {
 	dt, _ := rows.(driver.RowsColumnTypeDatabaseTypeName)
 	cols := make([]column, len(names))
 	for i, n := range names {
-		cols[i].name = n
+		cols[i].name = pgColumnName(n)
 		if dt != nil {
 			cols[i].oid = oidForDeclType(dt.ColumnTypeDatabaseTypeName(i))
 		}
@@ -669,7 +700,16 @@ func (c *clientConn) stream(pt *portal, maxRows int) error {
 			c.send(&pgproto3.PortalSuspended{})
 			return nil
 		}
-		err := pt.rows.Next(vals)
+		var err error
+		switch {
+		case len(pt.peeked) > 0:
+			copy(vals, pt.peeked[0])
+			pt.peeked = pt.peeked[1:]
+		case pt.eof:
+			err = io.EOF
+		default:
+			err = pt.rows.Next(vals)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -801,6 +841,7 @@ func (c *clientConn) finishTx(ctx context.Context, commit bool) error {
 	}
 	c.tx, c.txWrite, c.txQueryOnly, c.txROErr = txIdle, false, false, nil
 	c.closePortals()
+	c.closeCursors(false)
 	return err
 }
 

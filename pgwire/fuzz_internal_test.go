@@ -181,8 +181,8 @@ func TestBuildPlan(t *testing.T) {
 		{"CREATE UNIQUE INDEX i ON t(a)", planSQL, "CREATE INDEX", false},
 		{"DROP TABLE IF EXISTS t", planSQL, "DROP TABLE", false},
 		{"ATTACH 'x' AS y", planRefuse, "", false},
-		{"COPY t FROM STDIN", planRefuse, "", false},
-		{"copy (select 1) to stdout", planRefuse, "", false},
+		{"COPY t FROM STDIN", planCopy, "COPY", false},
+		{"copy (select 1) to stdout", planCopy, "COPY", false},
 	} {
 		p := buildPlan(tc.in)
 		if p.kind != tc.kind || p.verb != tc.verb || p.readOnly != tc.readOnly {

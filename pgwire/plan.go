@@ -19,6 +19,10 @@ const (
 	planNoop                       // accepted and ignored, tag only
 	planDeallocate                 // DEALLOCATE name | ALL
 	planRefuse                     // refused with err
+	planMulti                      // several statements in one transaction (translate_plan.go)
+	planAddPK                      // ALTER TABLE ... ADD PRIMARY KEY (translate_plan.go)
+	planCopy                       // COPY (copy.go)
+	planCursor                     // DECLARE, FETCH, MOVE, CLOSE (cursor.go)
 )
 
 // plan is a classified statement. Plans are immutable once built and
@@ -36,6 +40,8 @@ type plan struct {
 	nparams  int
 	synth    *synthetic
 	err      *pgError
+	x        any      // the parsed statement of planMulti, planAddPK, planCopy, planCursor
+	castOIDs []uint32 // parameter types given by casts ($1::int4), by N-1 (translate_cast.go)
 }
 
 // buildPlan classifies one statement.
@@ -127,8 +133,9 @@ func buildPlan(s string) *plan {
 	case "LISTEN", "UNLISTEN", "NOTIFY", "CHECKPOINT", "LOCK":
 		return &plan{kind: planNoop, verb: w[0]}
 	case "COPY":
-		return &plan{kind: planRefuse, err: &pgError{Severity: "ERROR", Code: codeNotSupported,
-			Message: "COPY is not supported", Hint: "Load rows with INSERT, many rows per statement and many statements per transaction (psql's \\copy uses COPY). For pgbench, skip pgbench -i: create and fill its tables with bench/tpcb_init.sql from sqlink's repository (psql -f bench/tpcb_init.sql), then run pgbench -n."}}
+		return copyPlan(s)
+	case "DECLARE", "FETCH", "MOVE", "CLOSE":
+		return cursorPlan(s, w)
 	case "ATTACH", "DETACH":
 		return &plan{kind: planRefuse, err: newPgError(codeInsufficientPriv, "ATTACH and DETACH are not allowed: a session sees only its own database")}
 	case "VACUUM":

@@ -89,5 +89,5 @@ func lookupSynthetic(s string) *synthetic {
 	if syn := lookupActivity(s, n); syn != nil {
 		return syn
 	}
-	return lookupCatalog(n)
+	return lookupCatalog(s, n)
 }

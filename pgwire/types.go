@@ -34,6 +34,7 @@ const (
 	oidJSONB       = 3802
 	oidTextArray   = 1009
 	oidChar        = 18
+	oidTime        = 1083
 )
 
 // column describes one result column.
@@ -51,43 +52,14 @@ func typeSize(oid uint32) int16 {
 		return 2
 	case oidInt4, oidFloat4, oidOID:
 		return 4
-	case oidInt8, oidFloat8, oidTimestamp, oidTimestamptz:
+	case oidInt8, oidFloat8, oidTimestamp, oidTimestamptz, oidTime:
 		return 8
+	case oidDate:
+		return 4
+	case oidUUID:
+		return 16
 	}
 	return -1
-}
-
-// oidForDeclType maps an SQLite declared column type to the PostgreSQL type
-// clients see, following SQLite's affinity rules. An empty declared type (an
-// expression) is reported as OID 0 so that pgx decodes by its scan target.
-func oidForDeclType(decl string) uint32 {
-	if decl == "" {
-		return oidUnknown
-	}
-	d := strings.ToUpper(decl)
-	if i := strings.IndexByte(d, '('); i >= 0 {
-		d = strings.TrimSpace(d[:i])
-	}
-	switch d {
-	case "BOOL", "BOOLEAN":
-		return oidBool
-	case "DATE", "DATETIME", "TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE":
-		return oidTimestamp
-	case "BYTEA", "BLOB":
-		return oidBytea
-	}
-	switch {
-	case strings.Contains(d, "INT"):
-		return oidInt8
-	case strings.Contains(d, "CHAR"), strings.Contains(d, "CLOB"), strings.Contains(d, "TEXT"):
-		return oidText
-	case strings.Contains(d, "BLOB"):
-		return oidBytea
-	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"),
-		strings.Contains(d, "NUMERIC"), strings.Contains(d, "DECIMAL"):
-		return oidFloat8
-	}
-	return oidText
 }
 
 // pgEpoch is the origin of PostgreSQL's binary timestamps.
@@ -96,26 +68,53 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 const timestampFormat = "2006-01-02 15:04:05.999999"
 
 // appendText appends the text form of v, a value from the SQLite driver or a
-// synthetic result, for a column of type oid.
+// synthetic result, for a column of type oid. A value that does not fit
+// the column's type (SQLite columns are dynamically typed) is sent as it
+// is stored.
 func appendText(b []byte, v any, oid uint32) []byte {
-	switch x := v.(type) {
-	case int64:
-		if oid == oidBool {
-			if x != 0 {
+	switch oid {
+	case oidBool:
+		if t, err := toBool(v); err == nil {
+			if t {
 				return append(b, 't')
 			}
 			return append(b, 'f')
 		}
+	case oidBytea:
+		switch x := v.(type) {
+		case []byte:
+			b = append(b, '\\', 'x')
+			return hex.AppendEncode(b, x)
+		case string:
+			b = append(b, '\\', 'x')
+			return hex.AppendEncode(b, []byte(x))
+		}
+	case oidDate, oidTimestamp, oidTimestamptz, oidTime:
+		// Text and time values are reformatted; numbers (Unix or Julian
+		// times) are sent as stored.
+		switch v.(type) {
+		case time.Time, string, []byte:
+			if oid == oidTime {
+				if s, ok := v.(string); ok {
+					if x, err := decodeTextMore(oidTime, s); err == nil {
+						return append(b, x.(string)...)
+					}
+					break
+				}
+			}
+			if t, err := toTime(v); err == nil {
+				return appendTimeText(b, t, oid)
+			}
+		}
+	}
+	switch x := v.(type) {
+	case int64:
 		return strconv.AppendInt(b, x, 10)
 	case float64:
 		return appendFloat(b, x)
 	case string:
 		return append(b, x...)
 	case []byte:
-		if oid == oidBytea {
-			b = append(b, '\\', 'x')
-			return hex.AppendEncode(b, x)
-		}
 		return append(b, x...)
 	case bool:
 		if x {
@@ -146,6 +145,13 @@ func appendFloat(b []byte, f float64) []byte {
 // fails when the stored value does not fit the advertised type (SQLite
 // columns are dynamically typed).
 func appendBinary(b []byte, v any, oid uint32) ([]byte, error) {
+	if oid == oidUnknown {
+		// A column described as unknown (a Describe of a statement that
+		// could not type it) that the client reads in binary: the client
+		// took its type from an earlier description of the same query,
+		// made from its values (typeinfer.go), so encode by the value.
+		oid = valueOID(v)
+	}
 	switch oid {
 	case oidInt8, oidInt4, oidInt2:
 		n, err := toInt64(v)
@@ -154,8 +160,14 @@ func appendBinary(b []byte, v any, oid uint32) ([]byte, error) {
 		}
 		switch oid {
 		case oidInt4:
+			if n != int64(int32(n)) {
+				return b, errIntRange(n, "integer")
+			}
 			return binary.BigEndian.AppendUint32(b, uint32(int32(n))), nil
 		case oidInt2:
+			if n != int64(int16(n)) {
+				return b, errIntRange(n, "smallint")
+			}
 			return binary.BigEndian.AppendUint16(b, uint16(int16(n))), nil
 		}
 		return binary.BigEndian.AppendUint64(b, uint64(n)), nil
@@ -177,10 +189,16 @@ func appendBinary(b []byte, v any, oid uint32) ([]byte, error) {
 			return append(b, 1), nil
 		}
 		return append(b, 0), nil
+	case oidDate, oidTime, oidUUID, oidNumeric, oidJSONB:
+		return appendBinaryMore(b, v, oid)
 	case oidTimestamp, oidTimestamptz:
 		t, err := toTime(v)
 		if err != nil {
 			return b, err
+		}
+		if oid == oidTimestamp {
+			// A timestamp without time zone is its wall clock.
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 		}
 		us := t.Sub(pgEpoch).Microseconds()
 		if d := t.Sub(pgEpoch); d == math.MaxInt64 || d == math.MinInt64 {
@@ -343,14 +361,9 @@ func decodeParam(oid uint32, format int16, b []byte) (any, error) {
 			}
 			return int64(0), nil
 		case oidBytea:
-			if strings.HasPrefix(s, `\x`) {
-				d, err := hex.DecodeString(s[2:])
-				if err != nil {
-					return nil, newPgError(codeInvalidText, "invalid hexadecimal data for type bytea")
-				}
-				return d, nil
-			}
-			return []byte(s), nil
+			return decodeByteaText(s)
+		case oidDate, oidTime, oidTimestamp, oidTimestamptz, oidUUID, oidJSON, oidJSONB, oidNumeric:
+			return decodeTextMore(oid, s)
 		}
 		return s, nil
 	}
@@ -403,7 +416,16 @@ func decodeParam(oid uint32, format int16, b []byte) (any, error) {
 			return nil, bad("timestamp")
 		}
 		us := int64(binary.BigEndian.Uint64(b))
-		return pgEpoch.Add(time.Duration(us) * time.Microsecond).Format(timestampFormat), nil
+		t := pgEpoch.Add(time.Duration(us) * time.Microsecond)
+		return formatStoredTime(t, oid), nil
+	case oidTime:
+		if len(b) != 8 {
+			return nil, bad("time")
+		}
+		us := int64(binary.BigEndian.Uint64(b))
+		return formatStoredTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(us)*time.Microsecond), oid), nil
+	case oidNumeric:
+		return decodeNumericBinary(b)
 	case oidDate:
 		if len(b) != 4 {
 			return nil, bad("date")

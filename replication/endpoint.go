@@ -44,19 +44,10 @@ func sameHost(a, b string) bool {
 	return false
 }
 
-// Accept serves one authenticated endpoint connection: it reads the
-// partner's Hello, finds the link, answers HelloAck (or Refuse) and hands the
-// connection to the link's runtime until it ends.
-func (s *Engine) Accept(ctx context.Context, c *transport.Conn) {
-	hctx, cancel := context.WithTimeout(ctx, transport.DefaultHandshakeTimeout)
-	h, err := c.ReadHello(hctx)
-	cancel()
-	if err != nil {
-		if _, ok := transport.IsCertificateError(err); ok {
-			s.HandshakeRefused(c.RemoteAddr(), err)
-		}
-		return
-	}
+// Serve serves an authenticated endpoint connection whose Hello, h, names
+// a link: it finds the link, answers HelloAck (or Refuse) and hands the
+// connection to the link until it ends.
+func (s *Engine) Serve(ctx context.Context, c *transport.Conn, h *transport.Hello) {
 	rt := s.runtimeByID(h.LinkID)
 	if rt == nil {
 		refuse := sqlink.Errorf(sqlink.ENOTFOUND, "create the link on this instance, or drop it on the partner",

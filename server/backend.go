@@ -17,6 +17,7 @@ type backend struct{ s *Server }
 var (
 	_ pgwire.Backend        = backend{}
 	_ pgwire.DatabaseLister = backend{}
+	_ pgwire.RoleLister     = backend{}
 	_ pgwire.Session        = (*session)(nil)
 )
 
@@ -42,6 +43,19 @@ func (b backend) OpenSession(ctx context.Context, user, database string) (pgwire
 	}
 	c.SetAccess(access)
 	return &session{s: b.s, user: user, name: database, db: db, c: c}, nil
+}
+
+// ListRoles lists the SQL logins as the roles pg_roles shows (psql's \du).
+func (b backend) ListRoles(ctx context.Context) ([]pgwire.Role, error) {
+	logins, err := b.s.cat.ListLogins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	roles := make([]pgwire.Role, len(logins))
+	for i, l := range logins {
+		roles[i] = pgwire.Role{Name: l.Name, Superuser: l.Name == AdminLogin}
+	}
+	return roles, nil
 }
 
 func (b backend) ListDatabases(ctx context.Context) ([]string, error) {

@@ -49,7 +49,7 @@ func (s *Server) startEndpoint(ctx context.Context) error {
 		OnHandshakeError: func(remote net.Addr, err error) { s.eng.HandshakeRefused(remote, err) },
 		Logger:           s.log.With("component", "endpoint"),
 	}
-	ln, err := lc.Listen(ctx, s.cfg.EndpointAddr, s.serverTLS, s.eng.Accept)
+	ln, err := lc.Listen(ctx, s.cfg.EndpointAddr, s.serverTLS, s.acceptLink)
 	if err != nil {
 		return err
 	}
@@ -64,6 +64,26 @@ func (s *Server) EndpointAddr() string {
 		return s.cfg.EndpointAddr
 	}
 	return s.endpointLn.Addr().String()
+}
+
+// acceptLink serves one authenticated endpoint connection: it reads the
+// partner's Hello, answers a probe's itself and hands a link's to the
+// replication engine.
+func (s *Server) acceptLink(ctx context.Context, c *transport.Conn) {
+	hctx, cancel := context.WithTimeout(ctx, transport.DefaultHandshakeTimeout)
+	h, err := c.ReadHello(hctx)
+	cancel()
+	if err != nil {
+		if _, ok := transport.IsCertificateError(err); ok {
+			s.eng.HandshakeRefused(c.RemoteAddr(), err)
+		}
+		return
+	}
+	if h.LinkID == probeLinkID {
+		s.answerProbeHello(ctx, c)
+		return
+	}
+	s.eng.Serve(ctx, c, h)
 }
 
 // closeEndpoint stops the endpoint listener.

@@ -201,7 +201,8 @@ func TestLink_SeedOntoAFullDisk(t *testing.T) {
 	var vol string
 	alpha, beta := startLinkedF(t, "big", blobTable+`
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
-INSERT INTO t (v) SELECT randomblob(100000) FROM n;`, func(_, beta *Instance) { vol = moveOntoSmallVolume(t, beta, "24m") })
+INSERT INTO t (v) SELECT randomblob(100000) FROM n;`, func(_, beta *Instance) { vol = moveOntoSmallVolume(t, beta, "24m") },
+		"--skip-check", "free-disk") // validation would refuse: the point is to fill it
 
 	var lastErr string
 	waitLink(t, beta, "big", 0, func(st adminapi.LinkStatus) error {

@@ -161,7 +161,12 @@ func TestLink_Security(t *testing.T) {
 	args := []string{"link", "create", "--name", "l", "--database", "app",
 		"--primary", p.AdminURL(), "--primary-token", limited, "--primary-fingerprint", p.Fingerprint(),
 		"--secondary", s.AdminURL(), "--secondary-token", s.Token, "--secondary-fingerprint", s.Fingerprint()}
-	r := p.CLI(args...)
+	// Validation (step 2) names the missing permission before anything changes.
+	if r := p.CLI(args...); r.Code != 6 || !strings.Contains(r.Stderr, "links/write") || !strings.Contains(r.Stderr, "step 2") {
+		t.Fatalf("link create without links/write: exit %d, want 6 naming links/write at validation\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	// Past validation (the check skipped), the refusal at step 4 is undone.
+	r := p.CLI(append(args, "--skip-check", "permissions")...)
 	if r.Code != 4 || !strings.Contains(r.Stderr, "links/write") || !strings.Contains(r.Stderr, "step 4") || !strings.Contains(r.Stderr, "undone") {
 		t.Fatalf("link create without links/write: exit %d, want 4 naming links/write and what was undone\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}

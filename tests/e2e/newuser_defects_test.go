@@ -183,7 +183,9 @@ func TestLink_FailedCreateFromBackupKeepsTheRestoredDatabase(t *testing.T) {
 	s.MustCLI("restore", file, "--as", "shop", "--restoring")
 
 	limited := grantAllBut(t, p, "links/write")
-	r := p.CLI("link", "create", "--name", "shop", "--database", "shop", "--seed-from-backup",
+	// (Validation would refuse the missing permission at step 2; skipping
+	// that check gets the run to step 4, whose undo is the point here.)
+	r := p.CLI("link", "create", "--name", "shop", "--database", "shop", "--seed-from-backup", "--skip-check", "permissions",
 		"--primary", p.AdminURL(), "--primary-token", limited, "--primary-fingerprint", p.Fingerprint(),
 		"--secondary", s.AdminURL(), "--secondary-token", s.Token, "--secondary-fingerprint", s.Fingerprint())
 	if r.Code != 4 || !strings.Contains(r.Stderr, "dropped link shop on beta (the restored database shop stays there, RESTORING)") {
