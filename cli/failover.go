@@ -164,8 +164,16 @@ reached, and reports the partner's view afterwards.
 Exit codes: 0 done, 2 refused (bad flags), 6 refused by the link's state
 (e.g. one-way link without --drop-link), 7 paused or partner unreachable,
 8 timed out.`,
-		Args: exactArgs(1, "a link name"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && m.wantWizard(cmd) {
+				return nil
+			}
+			return exactArgs(1, "a link name")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.wantWizard(cmd) {
+				return m.linkFailoverWizard(cmd, strings.Join(args, ""))
+			}
 			if o.script {
 				if err := o.validate(args[0]); err != nil {
 					return err
@@ -187,6 +195,7 @@ Exit codes: 0 done, 2 refused (bad flags), 6 refused by the link's state
 	f.BoolVar(&o.abort, "abort", false, "roll a paused planned failover back to the old roles")
 	f.BoolVar(&o.script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_TOKEN and SQLINK_PARTNER_TOKEN)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound the wait for the secondary to harden the last LSN and for transactions in flight (default: the server's)")
+	addNoInput(cmd)
 	return cmd
 }
 

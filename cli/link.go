@@ -161,6 +161,9 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 (the default on a terminal) follows seeding with a progress bar.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.wantWizard(cmd) {
+				return m.linkCreateWizard(cmd)
+			}
 			if script {
 				m.createScript(m.Stdout, sides, opts.Name, databases, mode, opts.TwoWay, opts.SeedFromBackup, opts.PrimaryEndpoint, opts.SecondaryEndpoint, skip)
 				return nil
@@ -225,6 +228,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.StringVar(&skip, "skip-check", "", "validation checks (e.g. free-disk) whose failure only warns; several separated by commas")
 	f.BoolVar(&wait, "wait", false, "wait until seeding completes, showing its progress (default: on when stderr is a terminal)")
 	f.BoolVar(&script, "script", false, "print, without acting, a bash script of the commands that do the same (tokens from SQLINK_PRIMARY_TOKEN and SQLINK_SECONDARY_TOKEN)")
+	addNoInput(cmd)
 	return cmd
 }
 

@@ -130,6 +130,11 @@ func castExpr(operand []sqlToken, typ string) (string, *pgError) {
 	if strings.HasSuffix(typ, "[]") {
 		return "", unsupportedError("the array type "+typ, "SQLite has no arrays: store the elements in a table, or as JSON text.")
 	}
+	if fn := typedCasts[typ]; fn != "" {
+		// The value stays text, as SQLite stores it; the function (an
+		// identity, typedcast.go) tells the result's type to the client.
+		return fn + "(" + text + ")", nil
+	}
 	switch typ {
 	case "text", "varchar", "character varying", "char", "character", "bpchar", "name", "citext", "uuid", "json",
 		"jsonb", "xml", "inet", "cidr", "macaddr", "interval", "timestamp", "timestamptz", "timestamp with time zone",

@@ -18,8 +18,8 @@ func testEnv() *transEnv {
 func TestTranslate(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`SELECT '\x0001ff'::bytea`, `SELECT X'0001ff'`},
-		{`SELECT '2026-01-02 03:04:05'::timestamp`, `SELECT '2026-01-02 03:04:05'`},
-		{`SELECT '2026-01-02'::timestamp without time zone, 'x'::character varying(10)`, `SELECT '2026-01-02', 'x'`},
+		{`SELECT '2026-01-02 03:04:05'::timestamp`, `SELECT sqlink_as_timestamp('2026-01-02 03:04:05')`},
+		{`SELECT '2026-01-02'::timestamp without time zone, 'x'::character varying(10)`, `SELECT sqlink_as_timestamp('2026-01-02'), 'x'`},
 		{`SELECT a::int FROM t`, `SELECT CAST(a AS INTEGER) FROM t`},
 		{`SELECT t.a :: double precision`, `SELECT CAST(t.a AS REAL)`},
 		{`SELECT count(*)::int, (a+1)::text`, `SELECT CAST(count(*) AS INTEGER), CAST((a+1) AS TEXT)`},

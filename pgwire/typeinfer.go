@@ -266,6 +266,8 @@ func exprOID(e string) uint32 {
 	}
 	fn := strings.ToLower(strings.TrimSpace(e[:i]))
 	switch {
+	case typedCastOIDs[fn] != 0:
+		return typedCastOIDs[fn]
 	case intFuncs[fn]:
 		return oidInt8
 	case realFuncs[fn]:

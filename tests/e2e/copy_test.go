@@ -218,7 +218,7 @@ SELECT sql FROM sqlite_schema WHERE name IN ('u_pkey', 'w') ORDER BY name;
 TRUNCATE u, w;
 DROP TABLE IF EXISTS u, w, missing;
 SELECT count(*) FROM sqlite_schema WHERE name IN ('u', 'w');`)
-	want := "CREATE TABLE\nINSERT 0 1\n1|0001FF|2026-01-02 03:04:05|1|13|1\n|1|36\nCREATE TABLE\nINSERT 0 2\nALTER TABLE\nCREATE TABLE\nINSERT 0 1\nALTER TABLE\n" +
+	want := "CREATE TABLE\nINSERT 0 1\n1|0001FF|2026-01-02 03:04:05|1|13|1\n|t|36\nCREATE TABLE\nINSERT 0 2\nALTER TABLE\nCREATE TABLE\nINSERT 0 1\nALTER TABLE\n" +
 		"CREATE UNIQUE INDEX \"u_pkey\" ON \"u\" (\"a\")\nCREATE TABLE \"w\" (a int NOT NULL, b int, PRIMARY KEY (\"a\"))\nTRUNCATE TABLE\nDROP TABLE\n0"
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
