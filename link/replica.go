@@ -168,7 +168,7 @@ func (r *Replica) stepLocal(m Message) error {
 		r.applied = min(r.applied, m.LSN)
 		r.hs.History = truncateHistory(r.hs.History, m.LSN)
 		r.hs.Rewind = nil
-		r.hs.LastFailover = Failover{Kind: "rewound", Epoch: r.hs.Epoch, LostTransactions: saved}
+		r.hs.LastFailover = Failover{Kind: FailoverRewound, Epoch: r.hs.Epoch, LostTransactions: saved}
 		r.bump()
 		return nil
 	case MsgPlannedFailover:
@@ -394,7 +394,7 @@ func (r *Replica) finishPlanned(p partnerView) {
 	}
 	r.hs.Op = Op{}
 	r.hs.Mode = op.PrevMode
-	r.hs.LastFailover = Failover{Kind: "planned", Epoch: p.epoch}
+	r.hs.LastFailover = Failover{Kind: FailoverPlanned, Epoch: p.epoch}
 	if !op.KeepLink || p.dropped {
 		r.hs.Dropped = true
 		r.hs.Writable = true
@@ -528,7 +528,7 @@ func (r *Replica) onPromote(m Message) {
 		if !m.KeepLink {
 			r.hs.Dropped = true
 		}
-		r.hs.LastFailover = Failover{Kind: "planned", Epoch: m.Target}
+		r.hs.LastFailover = Failover{Kind: FailoverPlanned, Epoch: m.Target}
 		r.commit = r.hs.Hardened
 		// The old primary holds exactly our log: stream from its end.
 		r.partnerHardened = m.LSN
@@ -564,7 +564,7 @@ func (r *Replica) onAborted(m Message) {
 	r.hs.Writable = true
 	r.hs.Mode = op.PrevMode
 	r.hs.Op = Op{}
-	r.hs.LastFailover = Failover{Kind: "aborted", Epoch: e}
+	r.hs.LastFailover = Failover{Kind: FailoverAborted, Epoch: e}
 	r.paused, r.pausedReason = false, ""
 	// The fenced partner followed us: its log is a prefix of ours.
 	r.partnerHardened = min(m.LSN, r.hs.Hardened)
@@ -592,7 +592,7 @@ func (r *Replica) takeOver(floor sqlink.Epoch) {
 		r.hs.Op = Op{}
 	}
 	r.paused, r.pausedReason = false, ""
-	r.hs.LastFailover = Failover{Kind: "set-role", Epoch: e}
+	r.hs.LastFailover = Failover{Kind: FailoverSetRole, Epoch: e}
 	r.partnerHardened = 0
 	r.commit = r.hs.Hardened
 	r.bump()
@@ -683,7 +683,7 @@ func (r *Replica) forcedFailover(ack bool) error {
 		r.hs.Mode = r.hs.Op.PrevMode
 		r.hs.Op = Op{}
 	}
-	r.hs.LastFailover = Failover{Kind: "forced", Epoch: e, LostTransactions: loss.Transactions, LostTicks: loss.Ticks}
+	r.hs.LastFailover = Failover{Kind: FailoverForced, Epoch: e, LostTransactions: loss.Transactions, LostTicks: loss.Ticks}
 	r.paused, r.pausedReason = false, ""
 	r.partnerHardened = 0
 	r.commit = r.hs.Hardened
@@ -746,7 +746,7 @@ func (r *Replica) abort() error {
 		r.hs.Mode = op.PrevMode
 		r.hs.Op = Op{}
 		r.hs.Writable = true
-		r.hs.LastFailover = Failover{Kind: "aborted", Epoch: r.hs.Epoch}
+		r.hs.LastFailover = Failover{Kind: FailoverAborted, Epoch: r.hs.Epoch}
 		r.bump()
 	case StepDemoted:
 		op.Step = StepAborting

@@ -64,9 +64,21 @@ type Rewind struct {
 	Through sqlink.LSN `json:"through"`
 }
 
+// FailoverKind is the kind of a replica's last role change.
+type FailoverKind string
+
+// Kinds of role change (Failover.Kind).
+const (
+	FailoverPlanned FailoverKind = "planned"
+	FailoverForced  FailoverKind = "forced"
+	FailoverSetRole FailoverKind = "set-role"
+	FailoverAborted FailoverKind = "aborted"
+	FailoverRewound FailoverKind = "rewound"
+)
+
 // Failover records the last role change of this replica.
 type Failover struct {
-	Kind  string       `json:"kind,omitempty"` // planned, forced, set-role, aborted, rewound
+	Kind  FailoverKind `json:"kind,omitempty"`
 	Epoch sqlink.Epoch `json:"epoch,omitempty"`
 	// LostTransactions and LostTicks are the data-loss estimate at the time
 	// of a forced failover; for a rewind, LostTransactions is how many

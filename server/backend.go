@@ -82,8 +82,8 @@ func (s *session) TryBeginWrite() (bool, error) { return s.c.TryBeginWrite() }
 // hardened it, or was marked disconnected after the session timeout.
 func (s *session) EndWrite(ctx context.Context) error {
 	lsn, err := s.c.EndWrite(ctx)
-	rt := s.s.linkForDatabase(s.name)
-	if errors.Is(err, storage.ErrCommitNotLogged) && (rt == nil || !rt.syncMode()) {
+	l := s.s.eng.ForDatabase(s.name)
+	if errors.Is(err, storage.ErrCommitNotLogged) && (l == nil || !l.SyncMode()) {
 		// Committed and durable, just not in the replication log yet
 		// (the next capture adds it): the commit stands, with a warning,
 		// as PostgreSQL's does when its replication wait is cancelled. A
@@ -96,8 +96,8 @@ func (s *session) EndWrite(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if rt != nil {
-		return rt.waitCommit(ctx, lsn)
+	if l != nil {
+		return l.WaitCommit(ctx, lsn)
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ type Config struct {
 	// back (default DefaultFailoverDrainTimeout).
 	FailoverDrainTimeout time.Duration
 	// Failpoint, for crash tests, names a point of a failover or a rewind
-	// at which the process kills itself with SIGKILL (see failpoints in failover.go).
+	// at which the process kills itself with SIGKILL (see the failpoints in replication/failover.go).
 	// Open reads SQLINK_FAILPOINT when it is empty.
 	Failpoint string
 

@@ -53,8 +53,10 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 // sessions and link running. It holds createMu so that no link is created
 // for the database between the check and the drop.
 func (s *Server) DropDatabase(ctx context.Context, name string) error {
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
+	return s.eng.Exclusive(func() error { return s.dropDatabase(ctx, name) })
+}
+
+func (s *Server) dropDatabase(ctx context.Context, name string) error {
 	if _, err := s.cat.GetDatabase(ctx, name); err != nil {
 		if sqlink.ErrorCode(err) == sqlink.ENOTFOUND {
 			return sqlink.Errorf(sqlink.ENOTFOUND, "list databases with `sqlink db list`", "database %q does not exist", name)
@@ -102,8 +104,8 @@ func (s *Server) refuseLinked(ctx context.Context, database string) error {
 		}
 	}
 	if len(names) == 0 {
-		if rt := s.linkForDatabase(database); rt != nil {
-			names = append(names, rt.name)
+		if l := s.eng.ForDatabase(database); l != nil {
+			names = append(names, l.Name())
 		}
 	}
 	if len(names) == 0 {
@@ -268,9 +270,9 @@ func (s *Server) CompleteRestore(ctx context.Context, name string) error {
 	if d.State != sqlink.DatabaseRestoring {
 		return sqlink.Errorf(sqlink.ECONFLICT, "only a database restored with --restoring needs completing", "database %q is %s, not RESTORING", name, d.State)
 	}
-	if rt := s.linkForDatabase(name); rt != nil {
-		return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("wait for link %s to finish seeding it, or drop the link first", rt.name),
-			"database %q is being seeded by link %s", name, rt.name)
+	if l := s.eng.ForDatabase(name); l != nil {
+		return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("wait for link %s to finish seeding it, or drop the link first", l.Name()),
+			"database %q is being seeded by link %s", name, l.Name())
 	}
 	db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {

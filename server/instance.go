@@ -11,8 +11,12 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// instance adapts the server to adminapi.Instance.
-type instance struct{ s *Server }
+// instance adapts the server to adminapi.Instance; its links are the
+// replication engine's (adminapi.LinkManager).
+type instance struct {
+	s *Server
+	adminapi.LinkManager
+}
 
 var _ adminapi.Instance = instance{}
 
@@ -149,36 +153,3 @@ func (i instance) RotateEndpointCertificate(ctx context.Context) (adminapi.Certi
 }
 
 var _ adminapi.LinkManager = instance{}
-
-// ListLinks implements adminapi.LinkManager.
-func (i instance) ListLinks(ctx context.Context) ([]adminapi.LinkStatus, error) {
-	return i.s.ListLinks(ctx), nil
-}
-
-// GetLink implements adminapi.LinkManager.
-func (i instance) GetLink(ctx context.Context, name string) (adminapi.LinkStatus, error) {
-	return i.s.Link(ctx, name)
-}
-
-// CreateLink implements adminapi.LinkManager.
-func (i instance) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
-	return i.s.CreateLink(ctx, req)
-}
-
-// DropLink implements adminapi.LinkManager.
-func (i instance) DropLink(ctx context.Context, name string) error { return i.s.DropLink(ctx, name) }
-
-// LinkDigest implements adminapi.LinkManager.
-func (i instance) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
-	return i.s.LinkDigest(ctx, name, lsn)
-}
-
-// Failover implements adminapi.LinkManager.
-func (i instance) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
-	return i.s.Failover(ctx, name, req)
-}
-
-// SetRole implements adminapi.LinkManager.
-func (i instance) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
-	return i.s.SetRole(ctx, name, req)
-}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -114,8 +116,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 // collectLinks exports each link's local replica status.
 func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
-	for _, rt := range c.s.runtimes() {
-		ls := rt.linkStatus()
+	links, _ := c.s.eng.ListLinks(context.Background())
+	for _, ls := range links {
 		r := ls.Local
 		lv := []string{ls.Name, ls.Database, string(r.Role)}
 		g := func(d *prometheus.Desc, v float64, extra ...string) {

@@ -20,6 +20,7 @@ import (
 	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/rbac"
+	"github.com/sqlink/sqlink/replication"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 	"modernc.org/sqlite"
@@ -58,9 +59,7 @@ type Server struct {
 	serverTLS  *tls.Config
 	clientTLS  *tls.Config
 	endpointLn *transport.Listener
-	createMu   sync.Mutex // serializes link creation
-	lmu        sync.Mutex
-	links      map[string]*linkRuntime // by link name
+	eng        *replication.Engine
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -108,12 +107,14 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, authKey: authKey, dbs: map[string]*storage.DB{}, restoring: map[string]bool{}, links: map[string]*linkRuntime{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, cat: cat, authKey: authKey, dbs: map[string]*storage.DB{}, restoring: map[string]bool{}}
 	if err := s.load(ctx); err != nil {
 		s.closeDatabases(ctx)
 		cat.Close()
 		return nil, nil, err
 	}
+	s.endpointTLS()
+	s.eng = s.newEngine()
 	return s, initRes, nil
 }
 
@@ -206,14 +207,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	// Links are loaded before the endpoint accepts: a partner must never
 	// be told that a link it has does not exist here.
-	s.endpointTLS()
-	if err := s.startLinks(ctx); err != nil {
+	if err := s.eng.Start(ctx); err != nil {
 		s.clientLn.Close()
 		s.adminLn.Close()
 		return err
 	}
 	if err := s.startEndpoint(ctx); err != nil {
-		s.stopLinks(ctx)
+		s.eng.Stop(ctx)
 		s.clientLn.Close()
 		s.adminLn.Close()
 		return err
@@ -229,7 +229,7 @@ func (s *Server) Start(ctx context.Context) error {
 			FailureAudit:      s.failAudit,
 			MetricsPermission: metricsPerm,
 			ReadTimeout:       s.cfg.AdminReadTimeout,
-		}, s.cat, instance{s}),
+		}, s.cat, instance{s: s, LinkManager: s.eng}),
 		// Headers must come within 10 s (or the read timeout, if shorter);
 		// bodies are bounded by the handler (see adminapi.Config.ReadTimeout),
 		// idle keep-alive connections by IdleTimeout.
@@ -291,7 +291,7 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	s.stopLinks(ctx)
+	s.eng.Stop(ctx)
 	if err := s.closeEndpoint(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -346,7 +346,7 @@ func (s *Server) db(ctx context.Context, name string) (*storage.DB, error) {
 		return nil, err
 	}
 	if d.State == sqlink.DatabaseRestoring {
-		return nil, restoringError(name, s.linkForDatabase(name))
+		return nil, restoringError(name, s.eng.ForDatabase(name))
 	}
 	return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check the instance log", "database %q is not open", name)
 }
@@ -354,10 +354,11 @@ func (s *Server) db(ctx context.Context, name string) (*storage.DB, error) {
 // restoringError is the error for using a RESTORING database: a link's
 // secondary being seeded (rt) gets there by itself, a database restored
 // with --restoring and no link waits for an operator.
-func restoringError(name string, rt *linkRuntime) error {
-	if rt != nil {
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("wait until link %s has seeded it (`sqlink link status %s`)", rt.name, rt.name),
-			"database %q is RESTORING (being seeded by link %s) and cannot be read yet", name, rt.name)
+func restoringError(name string, l *replication.Link) error {
+	if l != nil {
+		ln := l.Name()
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("wait until link %s has seeded it (`sqlink link status %s`)", ln, ln),
+			"database %q is RESTORING (being seeded by link %s) and cannot be read yet", name, ln)
 	}
 	return sqlink.Errorf(sqlink.EUNAVAILABLE,
 		fmt.Sprintf("bring it online with `sqlink db complete-restore %s`, or make it a link's secondary with `sqlink link create --seed-from-backup`", name),

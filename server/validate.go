@@ -39,7 +39,10 @@ func (i instance) ValidateLink(ctx context.Context, req adminapi.ValidateLinkReq
 	s := i.s
 	me := s.info.Name
 	res := adminapi.ValidateLinkResponse{Instance: me}
-	links := s.ListLinks(ctx)
+	links, err := s.eng.ListLinks(ctx)
+	if err != nil {
+		return res, err
+	}
 	add := func(c adminapi.ValidationCheck) { res.Checks = append(res.Checks, c) }
 	var total int64
 	for _, it := range req.Links {

@@ -141,12 +141,24 @@ func releasePath(path string) {
 }
 
 // openDB is OpenDB once the path is claimed.
-func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
+func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 	lg, err := openLog(path+"-log", cfg.SegmentBytes)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{
+	sqlOpen := false
+	var db *DB
+	defer func() {
+		// One cleanup for every failure below.
+		if err == nil {
+			return
+		}
+		if sqlOpen {
+			db.closeSQL()
+		}
+		lg.close()
+	}()
+	db = &DB{
 		path:    path,
 		cfg:     cfg,
 		wlock:   make(chan struct{}, 1),
@@ -173,19 +185,17 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	case !db.readOnly:
 		// Before SQLite opens the file: did it change behind the log?
 		if gapWhy, err = checkWALAtOpen(path, lg.meta, lg.lastWAL); err != nil {
-			lg.close()
 			return nil, err
 		}
 	case lg.meta.Diverged == nil:
 		if divergedWhy, err = checkSecondaryAtOpen(path, lg.meta); err != nil {
-			lg.close()
 			return nil, err
 		}
 	}
 	if err := db.openSQL(ctx); err != nil {
-		lg.close()
 		return nil, err
 	}
+	sqlOpen = true
 	// Recovery: resume capture where the log ends. A WAL generation change
 	// since then was checked above (checkWALAtOpen): either it followed a
 	// checkpoint through the capture path, which synced the log first, or
@@ -193,22 +203,16 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	startWAL := lg.lastWAL
 	if gapWhy != "" {
 		if startWAL, err = db.markGap(gapWhy); err != nil {
-			db.closeSQL()
-			lg.close()
 			return nil, err
 		}
 	} else if divergedWhy != "" {
 		if _, err := db.markDiverged(divergedWhy); err != nil {
-			db.closeSQL()
-			lg.close()
 			return nil, err
 		}
 	} else if lg.meta.Closed != nil {
 		// The stamp describes the file as the last close left it; from
 		// now on the instance changes it.
 		if err := lg.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
-			db.closeSQL()
-			lg.close()
 			return nil, err
 		}
 	}
@@ -216,15 +220,11 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 	db.wal.announceRestart()
 	n0 := db.pos.LSN
 	if err := db.capture(); err != nil {
-		db.closeSQL()
-		lg.close()
 		return nil, fmt.Errorf("recover from wal: %w", err)
 	}
 	// From here on a secondary's WAL gets only the applier's commits.
 	db.strictSteps = true
 	if err := lg.sync(); err != nil {
-		db.closeSQL()
-		lg.close()
 		return nil, err
 	}
 	if n := db.pos.LSN - n0; n > 0 {
@@ -247,8 +247,6 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (*DB, error) {
 			_, err = db.markDiverged(corruptLogWhy(err))
 		}
 		if err != nil {
-			db.closeSQL()
-			lg.close()
 			return nil, fmt.Errorf("redo hardened log: %w", err)
 		}
 	}

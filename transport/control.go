@@ -14,8 +14,8 @@ const (
 	// CmdLink carries a link.Message for the partner's state machine. Its
 	// JSON names are the tags on link.Message, link.Op and sqlink types.
 	CmdLink = "link"
-	// CmdStatus carries the sender's adminapi.ReplicaStatus, every tick
-	// (the admin API's JSON names).
+	// CmdStatus carries the sender's PartnerStatus (partner.go), every
+	// tick.
 	CmdStatus = "status"
 	// CmdSeedRequest: a secondary without a consistent copy asks for a
 	// seed (SeedRequest).
@@ -119,7 +119,7 @@ func NewControl(id uint64, cmd string, payload any) (*ControlRequest, error) {
 }
 
 // MustControl is NewControl for payloads that always encode (the types of
-// this file, link.Message and the admin API's status): it panics otherwise.
+// this file and partner.go, link.Message): it panics otherwise.
 func MustControl(id uint64, cmd string, payload any) *ControlRequest {
 	c, err := NewControl(id, cmd, payload)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
-	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/link"
 	"github.com/sqlink/sqlink/transport"
 )
@@ -71,7 +70,7 @@ func goldenControls() map[string]struct {
 		payload any
 	}
 	m := map[string]ctl{
-		"control-status": {transport.CmdStatus, &adminapi.ReplicaStatus{
+		"control-status": {transport.CmdStatus, &transport.PartnerStatus{
 			Instance: "alpha", InstanceID: "3f1c0d9e-inst-alpha", Endpoint: "alpha.example:5022",
 			Role: sqlink.RolePrimary, SyncState: sqlink.Synchronized, Health: "HEALTHY", Connected: true,
 			DatabaseState: sqlink.DatabaseOnline, LastSentLSN: 4321, LastSentTime: goldenTime,
@@ -336,7 +335,7 @@ func FuzzControlDecode(f *testing.F) {
 	f.Add(transport.CmdSeedPlan, []byte(`{"v":2,"history":[{"epoch":1}]}`))
 	newPayload := map[string]func() any{
 		transport.CmdLink:        func() any { return &link.Message{} },
-		transport.CmdStatus:      func() any { return &adminapi.ReplicaStatus{} },
+		transport.CmdStatus:      func() any { return &transport.PartnerStatus{} },
 		transport.CmdSeedRequest: func() any { return &transport.SeedRequest{} },
 		transport.CmdSeedPlan:    func() any { return &transport.SeedPlan{} },
 		transport.CmdReseed:      func() any { return &transport.Empty{} },

@@ -190,7 +190,7 @@ func (c *Cluster) Process(id string) {
 		rd := n.R.Ready()
 		if rd.HardState != nil {
 			if f := rd.HardState.LastFailover; f != n.Persisted.LastFailover && f.Kind != "" {
-				c.Stats[f.Kind]++
+				c.Stats[string(f.Kind)]++
 			}
 			if rd.HardState.SplitBrain.Active && !n.Persisted.SplitBrain.Active {
 				c.Stats["split-brain"]++

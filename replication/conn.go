@@ -1,11 +1,10 @@
-package server
+package replication
 
 import (
 	"context"
 	"sync"
 
 	"github.com/sqlink/sqlink"
-	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -25,38 +24,27 @@ const (
 // queued and written by their own goroutine, so the link's loop never
 // blocks on the network; the Records sender and the Ack path write
 // directly (Conn serializes writers).
+//
+// Owner: c, hello, ctx and cancel are set by newPeerConn and never
+// changed; mu guards the write queue and the request waiters (any
+// goroutine queues, the writer goroutine drains); recv is the reader
+// goroutine's, hard has its own lock, tickAcked is the loop's.
 type peerConn struct {
 	c      *transport.Conn
 	hello  *transport.Hello
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards queue, nextID and waiters
 	queue   []transport.Message
 	wake    chan struct{}
 	nextID  uint64
 	waiters map[uint64]chan *transport.ControlResponse
 
-	// stream is the receiving side's replay protection; only the reader
-	// touches it.
-	stream *transport.RecordStream
-	// asm puts a record sent in parts back together (the reader's).
-	asm transport.RecordAssembler
-
-	// early holds Records batches that arrived before this replica's loop
-	// switched receiving on (right after seeding, the primary starts
-	// streaming while the secondary is still taking its new role); the
-	// reader hands them on, in order, once it is on. Only the reader
-	// touches them.
-	early      []*transport.Records
-	earlyBytes int
-
-	// Records accepted by the reader and waiting for the hardener (mu).
-	hq        []*storage.Record
-	hqEpoch   sqlink.Epoch
-	hardening bool
-	hwake     chan struct{} // set by the reader before the hardener starts
-	hdone     chan struct{} // closed when the hardener returns (mu)
+	// recv checks what the reader receives (the reader's); hard makes it
+	// durable (its own lock).
+	recv recordReceiver
+	hard hardener
 
 	// tickAcked is the secondary's (hardened, redone) position last
 	// acknowledged by its tick (loop only): see tickAck.
@@ -73,10 +61,7 @@ func newPeerConn(ctx context.Context, c *transport.Conn, h *transport.Hello) *pe
 // has returned, so no more received records reach the log.
 func (pc *peerConn) stopHardening() {
 	pc.close()
-	pc.mu.Lock()
-	done := pc.hdone
-	pc.mu.Unlock()
-	if done != nil {
+	if done := pc.hard.doneCh(); done != nil {
 		<-done
 	}
 }

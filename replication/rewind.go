@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"bufio"
@@ -62,7 +62,7 @@ func divergedDir(dataDir string) string { return filepath.Join(dataDir, "diverge
 // rewind saves the diverged state rw describes and reseeds this replica
 // from its primary (on the loop). The replica is replaced: the caller must
 // stop using the Ready it came from.
-func (rt *linkRuntime) rewind(rw link.Rewind) {
+func (rt *Link) rewind(rw link.Rewind) {
 	rt.mu.Lock()
 	db, pc := rt.db, rt.conn
 	rt.mu.Unlock()
@@ -126,11 +126,11 @@ func (rt *linkRuntime) rewind(rw link.Rewind) {
 
 // giveUpRole steps a set-role that designates the partner and, once the
 // database stopped taking writes, saves its diverged state (on the loop).
-func (rt *linkRuntime) giveUpRole(m link.Message) error {
+func (rt *Link) giveUpRole(m link.Message) error {
 	var err error
 	ok := rt.call(func() {
 		if rt.r == nil {
-			err = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no replica here yet (seeding)", rt.name)
+			err = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no replica here yet (seeding)", rt.id.name)
 			return
 		}
 		hs := rt.r.HardState()
@@ -139,6 +139,7 @@ func (rt *linkRuntime) giveUpRole(m link.Message) error {
 			return
 		}
 		rt.process()
+		rt.awaitDrain() // the diverged state is saved once writes stopped
 		rt.mu.Lock()
 		db := rt.db
 		rt.mu.Unlock()
@@ -159,14 +160,14 @@ func (rt *linkRuntime) giveUpRole(m link.Message) error {
 		rt.mu.Unlock()
 	})
 	if !ok {
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
+		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.id.name)
 	}
 	return rt.named(err)
 }
 
 // prepareRewind lists the pages the local records after the fork wrote and
 // copies the database into a seed file.
-func (rt *linkRuntime) prepareRewind(ctx context.Context, db *storage.DB, rw link.Rewind) (*rewindRequest, *storage.SeedWriter, error) {
+func (rt *Link) prepareRewind(ctx context.Context, db *storage.DB, rw link.Rewind) (*rewindRequest, *storage.SeedWriter, error) {
 	lr, err := db.ReadLog(ctx, rw.To)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the local log no longer reaches back to the fork LSN %d: %w", rw.To, err)
@@ -216,7 +217,7 @@ func (rt *linkRuntime) prepareRewind(ctx context.Context, db *storage.DB, rw lin
 }
 
 // decideRewind records whether the primary rewinds this copy or reseeds it.
-func (rt *linkRuntime) decideRewind(rewind bool) {
+func (rt *Link) decideRewind(rewind bool) {
 	rt.mu.Lock()
 	rw := rt.lastRewind
 	if rw != nil && !rw.decided {
@@ -235,7 +236,7 @@ func (rt *linkRuntime) decideRewind(rewind bool) {
 // sendRewind answers a rewind request (primary): the pages that may differ,
 // from one snapshot. It reports false, with nothing sent, when the log no
 // longer reaches back to the fork.
-func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, req *rewindRequest, epoch sqlink.Epoch, hist []sqlink.HistoryEntry) (bool, error) {
+func (rt *Link) sendRewind(ctx context.Context, pc *peerConn, db *storage.DB, req *rewindRequest, epoch sqlink.Epoch, hist []sqlink.HistoryEntry) (bool, error) {
 	snap, err := db.OpenSnapshot(ctx)
 	if err != nil {
 		return false, err
@@ -284,7 +285,7 @@ func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage
 	ps := snap.PageSize
 	total := uint64(snap.PageCount * ps) // the database's size, as in any seed
 	rt.setFloor(db, snap.Pos.LSN)
-	plan := seedPlan{Kind: "rewind", Pos: snap.Pos, Epoch: epoch, PageSize: ps, PageCount: snap.PageCount, Next: 1, History: hist}
+	plan := seedPlan{Kind: planRewind, Pos: snap.Pos, Epoch: epoch, PageSize: ps, PageCount: snap.PageCount, Next: 1, History: hist}
 	rt.log.Info("rewinding the partner", "fork_lsn", req.Fork, "seed_lsn", snap.Pos.LSN, "pages", len(pages), "of", snap.PageCount)
 	if err := pc.c.Send(ctx, controlOf(cmdSeedPlan, plan)); err != nil {
 		return true, err
@@ -292,7 +293,7 @@ func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage
 	rt.mu.Lock()
 	rt.seed.total, rt.seed.done, rt.seed.seedLSN = int64(len(pages))*ps, 0, snap.Pos.LSN
 	rt.mu.Unlock()
-	rt.setSeedState("SEEDING")
+	rt.setSeedState(seedSeeding)
 	per := max(1, seedChunkBytes/int(ps))
 	for i := 0; i < len(pages); {
 		// One chunk per run of consecutive pages.
@@ -330,19 +331,19 @@ func (rt *linkRuntime) sendRewind(ctx context.Context, pc *peerConn, db *storage
 	if err := pc.c.Send(ctx, &transport.SeedDone{Epoch: epoch, Pos: snap.Pos, TotalSize: total, History: hist}); err != nil {
 		return true, err
 	}
-	rt.setSeedState("COMPLETED")
+	rt.setSeedState(seedCompleted)
 	rt.log.Info("partner rewound", "seed_lsn", snap.Pos.LSN, "bytes", int64(len(pages))*ps)
 	return true, nil
 }
 
 // saveDiverged writes a copy of db and the listing of the transactions
 // after the fork.
-func (rt *linkRuntime) saveDiverged(ctx context.Context, db *storage.DB, rw link.Rewind) (file, list string, err error) {
+func (rt *Link) saveDiverged(ctx context.Context, db *storage.DB, rw link.Rewind) (file, list string, err error) {
 	dir := divergedDir(rt.s.cfg.DataDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	base := filepath.Join(dir, fmt.Sprintf("%s-%s-fork%d-%s", rt.name, rt.database(), rw.To, rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s-fork%d-%s", rt.id.name, rt.database(), rw.To, rt.s.cfg.Now().UTC().Format("20060102T150405.000Z")))
 	file, list = base+".db", base+".txt"
 	pos, err := copyDatabase(ctx, db, file)
 	if err != nil {

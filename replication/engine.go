@@ -1,4 +1,4 @@
-package server
+package replication
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// startLinks starts every link in the catalog.
-func (s *Server) startLinks(ctx context.Context) error {
+// Start starts every link in the catalog.
+func (s *Engine) Start(ctx context.Context) error {
 	recs, err := s.cat.ListLinks(ctx)
 	if err != nil {
 		return err
@@ -30,7 +30,7 @@ func (s *Server) startLinks(ctx context.Context) error {
 			s.log.Error("link record is damaged; drop the link and create it again", "link", rec.Name, "err", err)
 			continue
 		}
-		rt := newLinkRuntime(s, rec, data)
+		rt := newLink(s, rec, data)
 		s.lmu.Lock()
 		s.links[rec.Name] = rt
 		s.lmu.Unlock()
@@ -50,36 +50,37 @@ func (s *Server) startLinks(ctx context.Context) error {
 	return nil
 }
 
-// stopLinks stops every link's goroutines (the links stay in the catalog).
-func (s *Server) stopLinks(ctx context.Context) {
+// Stop stops every link's goroutines (the links stay in the catalog).
+func (s *Engine) Stop(ctx context.Context) {
+	s.cancel()
 	for _, rt := range s.runtimes() {
 		rt.stop(ctx)
 	}
 }
 
-func (s *Server) runtimes() []*linkRuntime {
+func (s *Engine) runtimes() []*Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
-	out := make([]*linkRuntime, 0, len(s.links))
+	out := make([]*Link, 0, len(s.links))
 	for _, rt := range s.links {
 		out = append(out, rt)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sort.Slice(out, func(i, j int) bool { return out[i].id.name < out[j].id.name })
 	return out
 }
 
-func (s *Server) runtimeByID(id string) *linkRuntime {
+func (s *Engine) runtimeByID(id string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
-		if rt.data.LinkID == id {
+		if rt.id.linkID == id {
 			return rt
 		}
 	}
 	return nil
 }
 
-func (s *Server) runtime(name string) (*linkRuntime, error) {
+func (s *Engine) runtime(name string) (*Link, error) {
 	s.lmu.Lock()
 	rt := s.links[name]
 	s.lmu.Unlock()
@@ -90,11 +91,11 @@ func (s *Server) runtime(name string) (*linkRuntime, error) {
 }
 
 // linkForDatabase returns the running link that replicates database, if any.
-func (s *Server) linkForDatabase(database string) *linkRuntime {
+func (s *Engine) linkForDatabase(database string) *Link {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	for _, rt := range s.links {
-		if rt.rec.Database == database {
+		if rt.id.database == database {
 			return rt
 		}
 	}
@@ -105,7 +106,7 @@ func (s *Server) linkForDatabase(database string) *linkRuntime {
 // primary the database must be ONLINE with a started backup chain; on the
 // secondary the database must not exist (it is created RESTORING and
 // seeded) unless req.SeedFromBackup, where it must exist RESTORING.
-func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
+func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest) (adminapi.LinkStatus, error) {
 	if err := catalog.ValidateName("link", req.Name); err != nil {
 		return adminapi.LinkStatus{}, err
 	}
@@ -135,11 +136,11 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "pick another name, or drop it first with `sqlink link drop "+req.Name+"`", "link %q already exists", req.Name)
 	}
 	for _, rt := range s.runtimes() {
-		if rt.data.LinkID == req.LinkID {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "use a new link ID", "link ID %s is already used by link %q", req.LinkID, rt.name)
+		if rt.id.linkID == req.LinkID {
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "use a new link ID", "link ID %s is already used by link %q", req.LinkID, rt.id.name)
 		}
-		if rt.rec.Database == req.Database {
-			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "drop that link first", "database %q is already replicated by link %q", req.Database, rt.name)
+		if rt.id.database == req.Database {
+			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "drop that link first", "database %q is already replicated by link %q", req.Database, rt.id.name)
 		}
 	}
 	if err := s.checkPartnerTrusted(ctx, req); err != nil {
@@ -164,11 +165,11 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		if d.State != sqlink.DatabaseOnline {
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("bring it online first: sqlink db complete-restore %s", req.Database), "database %q is %s, not ONLINE", req.Database, d.State)
 		}
-		db, err := s.db(ctx, req.Database)
+		db, err := s.host.OpenDatabase(ctx, req.Database)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}
-		chain, err := s.chainStarted(ctx, req.Database, db)
+		chain, err := s.host.ChainStarted(ctx, req.Database, db)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}
@@ -214,22 +215,11 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		if !req.SeedFromBackup {
 			// The name is held like a restore's while the files are
 			// cleared and the database registered.
-			s.mu.Lock()
-			_, open := s.dbs[req.Database]
-			busy := open || s.restoring[req.Database]
-			if !busy {
-				s.restoring[req.Database] = true
-			}
-			s.mu.Unlock()
-			if busy {
+			if !s.host.ReserveName(req.Database) {
 				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "wait for the restore to finish, then seed from it with --seed-from-backup, or drop it",
 					"database %q is being restored or created on instance %s", req.Database, s.info.Name)
 			}
-			release := func() {
-				s.mu.Lock()
-				delete(s.restoring, req.Database)
-				s.mu.Unlock()
-			}
+			release := func() { s.host.ReleaseName(req.Database) }
 			if _, err := s.cat.GetDatabase(ctx, req.Database); err == nil {
 				release()
 				return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("drop it on the secondary (`sqlink db drop %s`), or restore a backup there with --restoring and seed from it", req.Database),
@@ -245,7 +235,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 			addedDB = true
 		}
 	}
-	rt := newLinkRuntime(s, rec, data)
+	rt := newLink(s, rec, data)
 	undo := func() {
 		s.cat.DeleteLink(context.WithoutCancel(ctx), req.Name)
 		if addedDB {
@@ -275,7 +265,7 @@ func (s *Server) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 
 // checkPartnerTrusted checks that the partner's certificate is in the trust
 // store (the orchestrator trusts both sides first).
-func (s *Server) checkPartnerTrusted(ctx context.Context, req adminapi.CreateLinkRequest) error {
+func (s *Engine) checkPartnerTrusted(ctx context.Context, req adminapi.CreateLinkRequest) error {
 	want := normFingerprint(req.PartnerCertFingerprint)
 	if want == "" {
 		return sqlink.Errorf(sqlink.EINVALID, "give the partner's endpoint certificate fingerprint (`sqlink cert show` there)", "link %q: no partner certificate fingerprint", req.Name)
@@ -303,7 +293,7 @@ func normFingerprint(f string) string {
 // DropLink drops this instance's half of a link and tells the partner if
 // it can be reached, so it drops its half too. A seeded secondary becomes an
 // ordinary read-write database; one not yet seeded is removed.
-func (s *Server) DropLink(ctx context.Context, name string) error {
+func (s *Engine) DropLink(ctx context.Context, name string) error {
 	rt, err := s.runtime(name)
 	if err != nil {
 		if _, gerr := s.cat.GetLink(ctx, name); gerr == nil {
@@ -319,7 +309,7 @@ func (s *Server) DropLink(ctx context.Context, name string) error {
 }
 
 // notifyDrop tells the partner that the link is dropped.
-func (s *Server) notifyDrop(ctx context.Context, rt *linkRuntime) error {
+func (s *Engine) notifyDrop(ctx context.Context, rt *Link) error {
 	ctx, cancel := context.WithTimeout(ctx, dropNotifyTimeout)
 	defer cancel()
 	rt.mu.Lock()
@@ -353,9 +343,9 @@ func (s *Server) notifyDrop(ctx context.Context, rt *linkRuntime) error {
 }
 
 // dropLocal removes this instance's half of a link.
-func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) error {
+func (s *Engine) dropLocal(ctx context.Context, rt *Link, why string) error {
 	s.lmu.Lock()
-	current := s.links[rt.name] == rt
+	current := s.links[rt.id.name] == rt
 	s.lmu.Unlock()
 	rt.mu.Lock()
 	started := rt.dropStarted
@@ -372,8 +362,8 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 	// The link stays listed (DROPPED) until its database is independent.
 	defer func() {
 		s.lmu.Lock()
-		if s.links[rt.name] == rt {
-			delete(s.links, rt.name)
+		if s.links[rt.id.name] == rt {
+			delete(s.links, rt.id.name)
 		}
 		s.lmu.Unlock()
 	}()
@@ -396,27 +386,24 @@ func (s *Server) dropLocal(ctx context.Context, rt *linkRuntime, why string) err
 		return err
 	}
 	s.failpoint(fpDropIndependent)
-	del := func() error { return s.cat.DeleteLink(ctx, rt.name) }
+	del := func() error { return s.cat.DeleteLink(ctx, rt.id.name) }
 	if phase != phaseOnline && !keep {
-		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.name, rt.database()) }
+		del = func() error { return s.cat.DeleteLinkAndDatabase(ctx, rt.id.name, rt.database()) }
 	}
 	if err := del(); err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 		return err
 	}
-	s.log.Info("link dropped", "link", rt.name, "database", rt.database(), "why", why)
+	s.log.Info("link dropped", "link", rt.id.name, "database", rt.database(), "why", why)
 	return nil
 }
 
 // dropDatabase makes a dropped link's database independent: a seeded
 // copy takes writes once it has redone its log; one still seeding is
 // removed.
-func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string) error {
+func (s *Engine) dropDatabase(ctx context.Context, rt *Link, phase phase) error {
 	name := rt.database()
 	if phase == phaseOnline {
-		s.mu.Lock()
-		db := s.dbs[name]
-		s.mu.Unlock()
-		if db != nil {
+		if db := s.host.Database(name); db != nil {
 			if ro, _ := db.ReadOnly(); ro {
 				// Everything hardened is redone before the copy takes
 				// writes.
@@ -424,9 +411,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 					return fmt.Errorf("redo the hardened log: %w", err)
 				}
 				db.SetReadOnly("")
-				if s.pg != nil {
-					s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.name))
-				}
+				s.endSessions(name, "57P01", fmt.Sprintf("database %q is independent now (link %s dropped): reconnect for read-write sessions", name, rt.id.name))
 				rt.noteEvent(evWritable)
 			}
 			db.SetRetentionFloor(0, false)
@@ -434,9 +419,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 	} else {
 		// Not a consistent copy yet: nothing worth keeping.
 		// Its catalog entry goes with the link's record (dropLocal).
-		if s.pg != nil {
-			s.pg.EndSessions(name, "57P01", fmt.Sprintf("database %q is being dropped with its link", name))
-		}
+		s.endSessions(name, "57P01", fmt.Sprintf("database %q is being dropped with its link", name))
 		path := databasePath(s.cfg.DataDir, name)
 		removeDatabaseFiles(path)
 		removeSeedFiles(path)
@@ -447,7 +430,7 @@ func (s *Server) dropDatabase(ctx context.Context, rt *linkRuntime, phase string
 // keepRestored returns the restored database a dropped link was seeding
 // from to what the operator restored: RESTORING, and no longer a read-only
 // copy of the partner (what the link redid on it stays).
-func (s *Server) keepRestored(ctx context.Context, rt *linkRuntime) error {
+func (s *Engine) keepRestored(ctx context.Context, rt *Link) error {
 	name := rt.database()
 	db, err := storage.OpenDB(context.WithoutCancel(ctx), databasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {
@@ -461,21 +444,24 @@ func (s *Server) keepRestored(ctx context.Context, rt *linkRuntime) error {
 		db.SetReadOnly("")
 	}
 	removeSeedFiles(databasePath(s.cfg.DataDir, name))
-	s.log.Info("restored database kept (RESTORING) as the link that seeded from it is dropped", "database", name, "link", rt.name)
+	s.log.Info("restored database kept (RESTORING) as the link that seeded from it is dropped", "database", name, "link", rt.id.name)
 	return nil
 }
 
 // ListLinks returns the status of every link on this instance.
-func (s *Server) ListLinks(ctx context.Context) []adminapi.LinkStatus {
+func (s *Engine) ListLinks(ctx context.Context) ([]adminapi.LinkStatus, error) {
 	out := []adminapi.LinkStatus{}
 	for _, rt := range s.runtimes() {
 		out = append(out, rt.linkStatus())
 	}
-	return out
+	return out, nil
 }
 
-// Link returns the status of one link.
-func (s *Server) Link(ctx context.Context, name string) (adminapi.LinkStatus, error) {
+// The engine serves the admin API's link routes.
+var _ adminapi.LinkManager = (*Engine)(nil)
+
+// GetLink returns the status of one link.
+func (s *Engine) GetLink(ctx context.Context, name string) (adminapi.LinkStatus, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.LinkStatus{}, err
@@ -494,7 +480,7 @@ type holdApply = transport.HoldApply
 // snapshot's LSN is then sent to the secondary, which holds its apply
 // there so that its own digest can be taken at the same LSN while writes
 // go on (it also holds when asked for a digest at an LSN ahead of it).
-func (s *Server) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
+func (s *Engine) LinkDigest(ctx context.Context, name string, lsn sqlink.LSN) (adminapi.PageDigest, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.PageDigest{}, err
@@ -590,13 +576,11 @@ func maskPage1(p []byte) []byte {
 	return q
 }
 
-var _ = storage.OpenDB
-
 // stepLink steps an operator command (planned or forced failover, set-role,
 // resume, abort, set-mode) into a link's state machine on its loop, and
 // returns the replica's status after the Ready it produced was processed.
 // For the failover routes.
-func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (link.Status, error) {
+func (s *Engine) stepLink(ctx context.Context, name string, m link.Message) (link.Status, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return link.Status{}, err
@@ -621,15 +605,15 @@ func (s *Server) stepLink(ctx context.Context, name string, m link.Message) (lin
 
 // named rewrites the state machine's refusals, which name the link by its
 // ID, with the link's name the operator knows.
-func (rt *linkRuntime) named(err error) error {
+func (rt *Link) named(err error) error {
 	var se *sqlink.Error
-	if !errors.As(err, &se) || rt.data.LinkID == "" {
+	if !errors.As(err, &se) || rt.id.linkID == "" {
 		return err
 	}
 	e := *se
-	e.Message = strings.ReplaceAll(e.Message, "link "+rt.data.LinkID, "link "+rt.name)
-	if rt.data.PartnerID != "" {
-		e.Message = strings.ReplaceAll(e.Message, rt.data.PartnerID, rt.rec.PartnerName)
+	e.Message = strings.ReplaceAll(e.Message, "link "+rt.id.linkID, "link "+rt.id.name)
+	if rt.id.partnerID != "" {
+		e.Message = strings.ReplaceAll(e.Message, rt.id.partnerID, rt.id.partnerName)
 	}
 	e.Message = strings.ReplaceAll(e.Message, rt.s.info.ID, rt.s.info.Name)
 	return &e

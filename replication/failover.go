@@ -1,4 +1,4 @@
-package server
+package replication
 
 // Failover
 //
@@ -6,14 +6,14 @@ package server
 // machine (link/replica.go decides everything: steps, epochs, split brain)
 // and then wait on the link's published status until the operation has
 // finished, paused or failed. The link's loop makes the server honour each
-// step (link_runtime.go: process and applySoft): it persists the HardState
+// step (link.go: process and applySoft): it persists the HardState
 // before anything else, stops writes with storage's SetReadOnly (which
 // waits for the transaction in flight, whose session is ended after
 // Config.FailoverDrainTimeout), redoes every hardened record and sets the epoch before a
 // new primary takes writes, and ends the sessions of a replica whose
 // role changed so pools reconnect and find the primary again
 // (target_session_attrs=read-write). A split-brain loser saves its
-// diverged state (link_rewind.go) before it follows the designated primary.
+// diverged state (rewind.go) before it follows the designated primary.
 //
 // Failpoints: Config.Failpoint (env SQLINK_FAILPOINT) names one of the
 // points below; when the link reaches it the process kills itself with
@@ -23,9 +23,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -113,17 +111,6 @@ const (
 	fpSeedOnline = "seed/after-online"
 )
 
-// failpoint kills the process when name is the configured failpoint.
-func (s *Server) failpoint(name string) {
-	if s.cfg.Failpoint == "" || s.cfg.Failpoint != name {
-		return
-	}
-	s.log.Error("failpoint reached: killing the process", "failpoint", name)
-	fmt.Fprintf(os.Stderr, "sqlink: failpoint %s reached: SIGKILL\n", name)
-	syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	select {} // the signal is on its way
-}
-
 // Events of a role change, recorded by the link's loop for the step list of
 // a failover result.
 const (
@@ -148,7 +135,7 @@ type roleEvent struct {
 const maxRoleEvents = 64
 
 // noteEvent records a role-change event and wakes status waiters.
-func (rt *linkRuntime) noteEvent(what string) {
+func (rt *Link) noteEvent(what string) {
 	rt.mu.Lock()
 	rt.roleEvents = append(rt.roleEvents, roleEvent{what, rt.s.cfg.Now()})
 	if len(rt.roleEvents) > maxRoleEvents {
@@ -159,7 +146,7 @@ func (rt *linkRuntime) noteEvent(what string) {
 }
 
 // changed wakes everyone waiting for the link's status to change.
-func (rt *linkRuntime) changed() {
+func (rt *Link) changed() {
 	rt.mu.Lock()
 	if rt.statusCh != nil {
 		close(rt.statusCh)
@@ -170,7 +157,7 @@ func (rt *linkRuntime) changed() {
 
 // waitFor calls cond after every change of the link's status until it
 // returns true or ctx ends.
-func (rt *linkRuntime) waitFor(ctx context.Context, cond func() bool) error {
+func (rt *Link) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		rt.mu.Lock()
 		if rt.statusCh == nil {
@@ -196,14 +183,14 @@ func (rt *linkRuntime) waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // replicaStatus returns the replica's last published status.
-func (rt *linkRuntime) replicaStatus() link.Status {
+func (rt *Link) replicaStatus() link.Status {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.status
 }
 
 // eventsSince returns the events recorded at or after t.
-func (rt *linkRuntime) eventsSince(t time.Time) map[string]time.Time {
+func (rt *Link) eventsSince(t time.Time) map[string]time.Time {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	out := map[string]time.Time{}
@@ -219,7 +206,7 @@ func (rt *linkRuntime) eventsSince(t time.Time) map[string]time.Time {
 
 // afterPersist records the events and runs the failpoints of a new
 // HardState, just after it became durable (on the loop).
-func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
+func (rt *Link) afterPersist(prev, cur *link.HardState) {
 	if prev == nil || cur == nil {
 		return
 	}
@@ -236,7 +223,7 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 	case po.Active() && !co.Active() && cur.LastFailover == prev.LastFailover:
 		rt.noteEvent(evCancelled) // e.g. by a split brain
 	case po.Active() && !co.Active():
-		if cur.LastFailover.Kind == "aborted" {
+		if cur.LastFailover.Kind == link.FailoverAborted {
 			rt.noteEvent(evAborted)
 		} else {
 			rt.noteEvent(evDone)
@@ -253,21 +240,21 @@ func (rt *linkRuntime) afterPersist(prev, cur *link.HardState) {
 
 // failoverFailpoint runs planned or forced, by the kind of the failover
 // that brought hs to its epoch (none for other role changes).
-func (rt *linkRuntime) failoverFailpoint(hs *link.HardState, planned, forced string) {
+func (rt *Link) failoverFailpoint(hs *link.HardState, planned, forced string) {
 	if hs.LastFailover.Epoch != hs.Epoch {
 		return
 	}
 	switch hs.LastFailover.Kind {
-	case "planned":
+	case link.FailoverPlanned:
 		rt.s.failpoint(planned)
-	case "forced":
+	case link.FailoverForced:
 		rt.s.failpoint(forced)
 	}
 }
 
 // Failover runs a planned or forced failover of a link, or resumes or
 // aborts a paused planned failover, and reports what it did.
-func (s *Server) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
+func (s *Engine) Failover(ctx context.Context, name string, req adminapi.FailoverRequest) (adminapi.FailoverResult, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.FailoverResult{}, err
@@ -295,7 +282,7 @@ func (s *Server) Failover(ctx context.Context, name string, req adminapi.Failove
 	return s.plannedFailover(ctx, rt, req, timeout)
 }
 
-func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+func (s *Engine) plannedFailover(ctx context.Context, rt *Link, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
 	start := s.cfg.Now()
 	m := link.Message{Type: link.MsgPlannedFailover, KeepLink: !req.DropLink}
 	what := "planned failover"
@@ -314,10 +301,10 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 			return adminapi.FailoverResult{}, err
 		}
 	}
-	if _, err := s.stepLink(ctx, rt.name, m); err != nil {
+	if _, err := s.stepLink(ctx, rt.id.name, m); err != nil {
 		if sqlink.ErrorCode(err) == sqlink.ECONFLICT && strings.Contains(sqlink.ErrorMessage(err), "one-way") {
 			return adminapi.FailoverResult{}, &sqlink.Error{Code: sqlink.ECONFLICT, Message: sqlink.ErrorMessage(err),
-				Hint: fmt.Sprintf("fail over and drop the link (sqlink link failover %s --drop-link): both databases become independent and writable; or recreate the link as two-way", rt.name)}
+				Hint: fmt.Sprintf("fail over and drop the link (sqlink link failover %s --drop-link): both databases become independent and writable; or recreate the link as two-way", rt.id.name)}
 		}
 		return adminapi.FailoverResult{}, err
 	}
@@ -356,7 +343,7 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 	st = rt.replicaStatus()
 	end := s.cfg.Now()
 	res := adminapi.FailoverResult{Link: rt.linkStatus(), Duration: end.Sub(start).Seconds(), Epoch: st.Epoch}
-	res.NewPrimary = rt.rec.PartnerName
+	res.NewPrimary = rt.id.partnerName
 	if st.Role == sqlink.RolePrimary {
 		res.NewPrimary = s.info.Name
 	}
@@ -373,7 +360,7 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 	if finished && !st.Dropped && !rt.dropped() && !before.Op.Active() && !st.Op.Active() && st.LastFailover == before.LastFailover {
 		// Nothing happened: the primary refused the request forwarded to it.
 		return res, sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances (`sqlink link status`)",
-			"%s: %s", rt.rec.PartnerName, rt.partnerRefused(start))
+			"%s: %s", rt.id.partnerName, rt.partnerRefused(start))
 	}
 	switch {
 	case req.Resume || req.Abort:
@@ -407,11 +394,11 @@ func (s *Server) plannedFailover(ctx context.Context, rt *linkRuntime, req admin
 		}
 		return res, nil
 	}
-	if req.Abort && st.LastFailover.Kind == "planned" {
+	if req.Abort && st.LastFailover.Kind == link.FailoverPlanned {
 		return res, sqlink.Errorf(sqlink.ECONFLICT, "nothing to roll back: the failover completed",
 			"abort refused: %s became primary at epoch %d before the abort reached it", res.NewPrimary, st.LastFailover.Epoch)
 	}
-	s.log.Info("failover finished", "link", rt.name, "what", what, "new_primary", res.NewPrimary, "epoch", res.Epoch, "seconds", res.Duration)
+	s.log.Info("failover finished", "link", rt.id.name, "what", what, "new_primary", res.NewPrimary, "epoch", res.Epoch, "seconds", res.Duration)
 	return res, nil
 }
 
@@ -421,7 +408,7 @@ const failoverPartnerWait = 5 * time.Second
 
 // partnerReachable says whether the link is connected to its partner and
 // hears from it.
-func (rt *linkRuntime) partnerReachable() bool {
+func (rt *Link) partnerReachable() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.conn != nil && rt.status.Connected
@@ -429,7 +416,7 @@ func (rt *linkRuntime) partnerReachable() bool {
 
 // waitPartnerReachable waits up to wait for the partner to be reachable,
 // and otherwise returns why a planned failover cannot run.
-func (rt *linkRuntime) waitPartnerReachable(ctx context.Context, wait time.Duration) error {
+func (rt *Link) waitPartnerReachable(ctx context.Context, wait time.Duration) error {
 	if rt.partnerReachable() {
 		return nil
 	}
@@ -447,20 +434,20 @@ func (rt *linkRuntime) waitPartnerReachable(ctx context.Context, wait time.Durat
 // partnerUnreachable explains that a planned failover cannot run without
 // the partner: on the secondary, a forced failover can, with its estimated
 // loss.
-func (rt *linkRuntime) partnerUnreachable(waited time.Duration) error {
+func (rt *Link) partnerUnreachable(waited time.Duration) error {
 	local := rt.localStatus()
 	rt.mu.Lock()
-	partner := rt.rec.PartnerName
+	partner := rt.id.partnerName
 	rt.mu.Unlock()
 	if local.Role == sqlink.RoleSecondary {
 		loss := local.EstimatedDataLoss
 		return sqlink.Errorf(sqlink.EUNAVAILABLE,
 			fmt.Sprintf("bring %s back and run the planned failover again; or, to take over without it, fail over forced on this secondary: sqlink link failover %s --force --allow-data-loss (estimated loss now: %d transactions, %.1f s of commits)",
-				partner, rt.name, loss.Transactions, loss.Seconds),
-			"planned failover of link %s: the primary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+				partner, rt.id.name, loss.Transactions, loss.Seconds),
+			"planned failover of link %s: the primary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.id.name, partner, waited)
 	}
 	return sqlink.Errorf(sqlink.EUNAVAILABLE, fmt.Sprintf("bring %s back and run the planned failover again (this instance stays the primary meanwhile)", partner),
-		"planned failover of link %s: the secondary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.name, partner, waited)
+		"planned failover of link %s: the secondary %s cannot be reached (not connected for %s); a planned failover needs both instances", rt.id.name, partner, waited)
 }
 
 // plannedSteps lays the events of a planned failover out as steps. The
@@ -536,7 +523,7 @@ func plannedSteps(start, end time.Time, ev map[string]time.Time, st link.Status,
 
 // partnerRefused returns the partner's refusal of a request this replica
 // forwarded at or after t, if it reported one.
-func (rt *linkRuntime) partnerRefused(t time.Time) string {
+func (rt *Link) partnerRefused(t time.Time) string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if ps := rt.partnerStatus; ps != nil && ps.LastError != nil && !ps.LastError.Time.Before(t) &&
@@ -547,14 +534,14 @@ func (rt *linkRuntime) partnerRefused(t time.Time) string {
 }
 
 // dropped reports whether this half of the link was dropped.
-func (rt *linkRuntime) dropped() bool {
+func (rt *Link) dropped() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.dropStarted
 }
 
 // partnerLastError returns the partner's last error as it reported it.
-func (rt *linkRuntime) partnerLastError() string {
+func (rt *Link) partnerLastError() string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.partnerStatus != nil && rt.partnerStatus.LastError != nil {
@@ -563,13 +550,13 @@ func (rt *linkRuntime) partnerLastError() string {
 	return ""
 }
 
-func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
+func (s *Engine) forcedFailover(ctx context.Context, rt *Link, req adminapi.FailoverRequest, timeout time.Duration) (adminapi.FailoverResult, error) {
 	start := s.cfg.Now()
 	var est adminapi.DataLoss
 	var serr error
 	ok := rt.call(func() {
 		if rt.r == nil {
-			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy here yet (seeding)", rt.name)
+			serr = sqlink.Errorf(sqlink.ECONFLICT, "wait until seeding finishes", "link %q has no consistent copy here yet (seeding)", rt.id.name)
 			return
 		}
 		if rt.r.HardState().Role == sqlink.RoleSecondary {
@@ -589,7 +576,7 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 		}
 	})
 	if !ok {
-		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.name)
+		return adminapi.FailoverResult{}, sqlink.Errorf(sqlink.EUNAVAILABLE, "", "link %q is stopping", rt.id.name)
 	}
 	if serr != nil {
 		return adminapi.FailoverResult{}, rt.named(serr)
@@ -622,7 +609,7 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 	}
 	if req.DropLink && werr == nil {
 		t := s.cfg.Now()
-		err := s.DropLink(ctx, rt.name)
+		err := s.DropLink(ctx, rt.id.name)
 		sr := adminapi.StepResult{Name: "drop the link", Status: "done", Started: t, Duration: s.cfg.Now().Sub(t).Seconds()}
 		if err != nil {
 			sr.Status = "failed"
@@ -638,7 +625,7 @@ func (s *Server) forcedFailover(ctx context.Context, rt *linkRuntime, req admina
 // SetRole ends a split brain: primary (an instance name or ID) keeps its
 // writes. On the other side the diverged state is saved before it follows;
 // when that side is this instance the result says where.
-func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
+func (s *Engine) SetRole(ctx context.Context, name string, req adminapi.SetRoleRequest) (adminapi.SetRoleResult, error) {
 	rt, err := s.runtime(name)
 	if err != nil {
 		return adminapi.SetRoleResult{}, err
@@ -647,10 +634,10 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	switch req.Primary {
 	case s.info.Name, s.info.ID:
 		id = s.info.ID
-	case rt.rec.PartnerName, rt.data.PartnerID:
-		id = rt.data.PartnerID
+	case rt.id.partnerName, rt.id.partnerID:
+		id = rt.id.partnerID
 	default:
-		return adminapi.SetRoleResult{}, sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("name %s or %s", s.info.Name, rt.rec.PartnerName),
+		return adminapi.SetRoleResult{}, sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("name %s or %s", s.info.Name, rt.id.partnerName),
 			"instance %q is not in link %s", req.Primary, name)
 	}
 	start := s.cfg.Now()
@@ -722,8 +709,8 @@ func (s *Server) SetRole(ctx context.Context, name string, req adminapi.SetRoleR
 	})
 	res.Link = rt.linkStatus()
 	if err != nil {
-		return res, sqlink.Errorf(sqlink.ETIMEOUT, fmt.Sprintf("check that %s is reachable and the link connected (`sqlink link status %s`); the operation goes on when it is", rt.rec.PartnerName, name),
-			"%s did not take over within %s", rt.rec.PartnerName, s.cfg.FailoverTimeout)
+		return res, sqlink.Errorf(sqlink.ETIMEOUT, fmt.Sprintf("check that %s is reachable and the link connected (`sqlink link status %s`); the operation goes on when it is", rt.id.partnerName, name),
+			"%s did not take over within %s", rt.id.partnerName, s.cfg.FailoverTimeout)
 	}
 	if rw.err != nil {
 		return res, rw.err
