@@ -32,6 +32,15 @@ type cursor struct {
 	eof    bool // rows are at their end (SQLite would start them again)
 }
 
+// formats are the result formats of a cursor's rows: binary for a BINARY
+// cursor, text otherwise.
+func (cu *cursor) formats() []int16 {
+	if cu.binary {
+		return []int16{1}
+	}
+	return nil
+}
+
 func (cu *cursor) close() {
 	if cu.rows != nil {
 		_ = cu.rows.Close()

@@ -296,6 +296,12 @@ func (c *clientConn) describe(m *pgproto3.Describe) error {
 	case 'P':
 		pt := c.portals[m.Name]
 		if pt == nil {
+			// A cursor made with DECLARE is a portal too: psycopg 3
+			// describes its named cursors so.
+			if cu := c.cursors[m.Name]; cu != nil {
+				c.sendRowDescription(cu.cols, cu.formats())
+				return nil
+			}
 			return newPgError(codeInvalidPortal, fmt.Sprintf("portal %q does not exist", m.Name))
 		}
 		if ok, err := c.describePortal(pt); ok || err != nil {

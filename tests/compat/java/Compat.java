@@ -277,5 +277,37 @@ public class Compat {
         }
         eq(n, 100000L, "bulk rows");
         eq(sum, 99999L * 100000L / 2, "bulk sum");
+        // A server-side cursor: with autocommit off and a fetch size, pgJDBC
+        // reads the portal in batches (Execute with a row limit).
+        c.setAutoCommit(false);
+        long m = 0;
+        try (Statement s = c.createStatement()) {
+            s.setFetchSize(1000);
+            try (ResultSet rs = s.executeQuery("SELECT id FROM bulk ORDER BY id")) {
+                while (rs.next()) {
+                    eq(rs.getLong(1), m, "cursor row");
+                    m++;
+                }
+            }
+        }
+        c.commit();
+        c.setAutoCommit(true);
+        eq(m, 100000L, "rows through a server-side cursor");
+        // And DECLARE/FETCH as SQL.
+        c.setAutoCommit(false);
+        try (Statement s = c.createStatement()) {
+            s.execute("DECLARE bc CURSOR FOR SELECT id FROM bulk WHERE id >= 99990 ORDER BY id");
+            try (ResultSet rs = s.executeQuery("FETCH 4 FROM bc")) {
+                long k = 0;
+                while (rs.next()) {
+                    eq(rs.getLong(1), 99990L + k, "FETCH row");
+                    k++;
+                }
+                eq(k, 4L, "FETCH 4 rows");
+            }
+            s.execute("CLOSE bc");
+        }
+        c.commit();
+        c.setAutoCommit(true);
     }
 }

@@ -102,6 +102,19 @@ async function main() {
   assert.equal(all.rowCount, 100000, 'bulk rows');
   all.rows.forEach((x, i) => { if (x.v !== `v${i}`) throw new Error(`bulk row ${i}: ${x.v}`); });
 
+  // A server-side cursor: DECLARE, then FETCH in batches.
+  await c.query('BEGIN');
+  await c.query('DECLARE bc CURSOR FOR SELECT id FROM bulk WHERE id < $1 ORDER BY id', [25000]);
+  let fetched = 0;
+  for (;;) {
+    const r = await c.query('FETCH 1000 FROM bc');
+    if (r.rowCount === 0) break;
+    r.rows.forEach((x) => { if (Number(x.id) !== fetched) throw new Error(`cursor row ${fetched}: ${x.id}`); fetched++; });
+  }
+  await c.query('CLOSE bc');
+  await c.query('COMMIT');
+  assert.equal(fetched, 25000, 'rows through a server-side cursor');
+
   await c.end();
   console.log('OK');
 }

@@ -167,6 +167,15 @@ for i, v in cur:
     n += 1
 eq(n, 100000, "bulk rows")
 conn.commit()
+# A server-side (named) cursor: DECLARE ... CURSOR and FETCH in batches.
+named = conn.cursor(name="bulk_cursor")
+named.itersize = 5000
+named.execute("SELECT id FROM bulk WHERE id < %s ORDER BY id", (30000,))
+got = [r[0] for r in named]
+eq(len(got), 30000, "rows through a server-side cursor")
+eq(got[-1], 29999, "last row through a server-side cursor")
+named.close()
+conn.commit()
 if CASTS:
     cur.execute("SELECT %s::date, %s::int4 + 1", (datetime.date(2026, 1, 2), 41))
     eq(cur.fetchone(), (datetime.date(2026, 1, 2), 42), "casts in SELECT")
