@@ -88,9 +88,12 @@ func (h *consoleHistory) record(now time.Time, links []adminapi.LinkStatus) {
 		if l.Local.Role != sqlink.RoleSecondary && l.Partner.SecondaryLag > lag {
 			lag = l.Partner.SecondaryLag
 		}
-		// Every committed transaction takes the next LSN: the commit
-		// LSN's rise is the number of commits.
-		lsn := max(l.Local.LastCommitLSN, l.Partner.LastCommitLSN)
+		// Every committed transaction takes the next LSN: the rise of the
+		// newest LSN known on either side is the number of commits (a
+		// secondary may know the primary's only through what it redid).
+		lsn := max(l.Local.LastCommitLSN, l.Partner.LastCommitLSN, l.Local.LastRedoneLSN,
+			l.Partner.LastRedoneLSN, l.Local.LastHardenedLSN, l.Partner.LastHardenedLSN,
+			l.Local.LastReceivedLSN, l.Local.LastSentLSN)
 		var rate float64
 		if !r.lastAt.IsZero() && lsn >= r.lastLSN {
 			if d := now.Sub(r.lastAt).Seconds(); d > 0 {

@@ -183,9 +183,8 @@
     return table(['Field', 'This instance (' + l.local.instance + ')', 'Partner (' + l.partner.instance + ')'], rows);
   }
 
-  function actionPanel(l) {
+  function actionPanel(l, out) {
     var panel = el('section', { class: 'panel', id: 'actions' }, el('h2', { text: 'Actions' }));
-    var out = el('div', { id: 'action-result', role: 'status' });
     var name = l.name;
     function run(btn, label, method, path, body) {
       btn.disabled = true;
@@ -199,7 +198,6 @@
             else out.appendChild(el('div', { text: s.name + ': ' + s.status }));
           });
         }
-        render();
       }).catch(function (e) {
         out.textContent = '';
         out.appendChild(errorBlock(label, e));
@@ -227,7 +225,6 @@
       panel.appendChild(el('p', null, dl));
     }
     if (panel.childNodes.length === 1) panel.appendChild(el('p', { text: 'Your permissions allow no actions on this link.' }));
-    panel.appendChild(out);
     return panel;
   }
 
@@ -239,9 +236,11 @@
     p.appendChild(status);
     p.appendChild(chartBox);
     var actionsSlot = el('div');
+    var out = el('div', { id: 'action-result', class: 'panel', role: 'status' });
     p.appendChild(actionsSlot);
+    p.appendChild(out);
     p.appendChild(fields);
-    var first = true;
+    var shownRole = null;
     function poll() {
       return Promise.all([api('GET', '/v1/links/' + encodeURIComponent(name)), api('GET', '/console/api/history/' + encodeURIComponent(name))])
         .then(function (res) {
@@ -253,7 +252,12 @@
             (bad ? 'PROBLEM: ' : '') + l.local.synchronization_health + '); partner ' + l.partner.instance + ' is ' + l.partner.role));
           var c = $('chart'); c.textContent = ''; c.appendChild(chart(res[1] || []));
           fields.textContent = ''; fields.appendChild(replicaTable(l));
-          if (first) { actionsSlot.appendChild(actionPanel(l)); first = false; }
+          // The buttons follow the role (a failover swaps them).
+          if (l.local.role !== shownRole) {
+            shownRole = l.local.role;
+            actionsSlot.textContent = '';
+            actionsSlot.appendChild(actionPanel(l, out));
+          }
         });
     }
     timer = setInterval(function () { poll().catch(function () {}); }, 2000);
