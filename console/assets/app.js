@@ -138,7 +138,10 @@
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', 'Secondary lag (solid) and commits per second (dashed), last hour');
     var W = 560, H = 150, x0 = 35, y0 = 10;
-    var now = Date.now(), span = 3600 * 1000;
+    // The x axis runs from the oldest sample kept (at most an hour ago)
+    // to now, at least a minute wide.
+    var now = Date.now(), span = 60 * 1000;
+    if (samples.length) span = Math.max(span, now - Date.parse(samples[0].t));
     function path(cls, key) {
       var max = 0;
       samples.forEach(function (s) { max = Math.max(max, s[key] || 0); });
@@ -155,14 +158,18 @@
       return max;
     }
     var maxLag = path('lag', 'lag');
-    path('rate', 'commits_per_second');
+    var maxRate = path('rate', 'commits_per_second');
+    var t3 = document.createElementNS(ns, 'text');
+    t3.setAttribute('x', 598); t3.setAttribute('y', 12); t3.setAttribute('text-anchor', 'end');
+    t3.textContent = maxRate.toFixed(1) + ' commits/s';
+    svg.appendChild(t3);
     var t = document.createElementNS(ns, 'text');
     t.setAttribute('x', 2); t.setAttribute('y', 12);
     t.textContent = maxLag.toFixed(2) + ' s';
     svg.appendChild(t);
     var t2 = document.createElementNS(ns, 'text');
     t2.setAttribute('x', x0); t2.setAttribute('y', 176);
-    t2.textContent = '1 h ago … now (' + samples.length + ' points)';
+    t2.textContent = Math.round(span / 60000) + ' min ago … now (' + samples.length + ' points, lag solid, commits dashed)';
     svg.appendChild(t2);
     svg.setAttribute('data-points', String(samples.length));
     return svg;
