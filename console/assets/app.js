@@ -134,10 +134,10 @@
     var ns = 'http://www.w3.org/2000/svg';
     var svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('class', 'chart');
-    svg.setAttribute('viewBox', '0 0 600 180');
+    svg.setAttribute('viewBox', '0 0 1000 200');
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', 'Secondary lag (solid) and commits per second (dashed), last hour');
-    var W = 560, H = 150, x0 = 35, y0 = 10;
+    var W = 950, H = 165, x0 = 45, y0 = 16;
     // The x axis runs from the oldest sample kept (at most an hour ago)
     // to now, at least a minute wide.
     var now = Date.now(), span = 60 * 1000;
@@ -160,7 +160,7 @@
     var maxLag = path('lag', 'lag');
     var maxRate = path('rate', 'commits_per_second');
     var t3 = document.createElementNS(ns, 'text');
-    t3.setAttribute('x', 598); t3.setAttribute('y', 12); t3.setAttribute('text-anchor', 'end');
+    t3.setAttribute('x', 998); t3.setAttribute('y', 12); t3.setAttribute('text-anchor', 'end');
     t3.textContent = maxRate.toFixed(1) + ' commits/s';
     svg.appendChild(t3);
     var t = document.createElementNS(ns, 'text');
@@ -168,7 +168,7 @@
     t.textContent = maxLag.toFixed(2) + ' s';
     svg.appendChild(t);
     var t2 = document.createElementNS(ns, 'text');
-    t2.setAttribute('x', x0); t2.setAttribute('y', 176);
+    t2.setAttribute('x', x0); t2.setAttribute('y', 196);
     t2.textContent = Math.round(span / 60000) + ' min ago … now (' + samples.length + ' points, lag solid, commits dashed)';
     svg.appendChild(t2);
     svg.setAttribute('data-points', String(samples.length));
