@@ -55,11 +55,15 @@
   function table(headers, rows) {
     var t = el('table', null, el('thead', null, el('tr', null)), el('tbody'));
     headers.forEach(function (h) { t.tHead.rows[0].appendChild(el('th', { scope: 'col', text: h })); });
-    rows.forEach(function (r) { t.tBodies[0].appendChild(r); });
+    rows.forEach(function (r) {
+      // On a phone each row becomes a card; the labels come from here.
+      for (var i = 0; i < r.cells.length; i++) r.cells[i].setAttribute('data-label', headers[i] || '');
+      t.tBodies[0].appendChild(r);
+    });
     return el('div', { class: 'scroll' }, t);
   }
   function kv(obj) {
-    var rows = Object.keys(obj || {}).map(function (k) {
+    var rows = Object.keys(obj || {}).filter(function (k) { return k !== 'pem'; }).map(function (k) {
       return el('tr', null, el('th', { scope: 'row', text: k }), el('td', { text: show(obj[k]) }));
     });
     return table(['Field', 'Value'], rows);
@@ -84,7 +88,41 @@
   // ---------- pages ----------
   function pageInstance() {
     var p = setPage('Instance');
-    return api('GET', '/v1/instance').then(function (info) { p.appendChild(kv(info)); });
+    return api('GET', '/v1/instance').then(function (info) {
+      p.appendChild(kv(info));
+      var more = [];
+      if (can('endpointCertificates/read')) {
+        var cb = p.appendChild(el('div'));
+        more.push(api('GET', '/v1/endpoint-certificate').then(function (c) {
+          cb.appendChild(el('h2', { text: 'Certificate (replication endpoint)' }));
+          cb.appendChild(kv(c));
+        }));
+      }
+      if (can('serverTrustCertificates/read')) {
+        var tb = p.appendChild(el('div'));
+        more.push(api('GET', '/v1/trust-certificates').then(function (cs) {
+          tb.appendChild(el('h2', { text: 'Trusted certificates' }));
+          cs = cs || [];
+          if (!cs.length) { tb.appendChild(el('p', { text: 'None.' })); return; }
+          var keys = Object.keys(cs[0]).filter(function (k) { return k !== 'pem' && k !== 'certificate_pem'; });
+          tb.appendChild(table(keys, cs.map(function (c) {
+            var tr = el('tr');
+            keys.forEach(function (k) { tr.appendChild(el('td', { text: show(c[k]) })); });
+            return tr;
+          })));
+        }));
+      }
+      if (can('databases/read')) {
+        var db = p.appendChild(el('div'));
+        more.push(api('GET', '/v1/databases').then(function (dbs) {
+          var data = 0, log = 0;
+          (dbs || []).forEach(function (d) { data += d.size_bytes || 0; log += d.log_bytes || 0; });
+          db.appendChild(el('h2', { text: 'Disk use' }));
+          db.appendChild(kv({ databases: fmtBytes(data), 'replication log': fmtBytes(log), total: fmtBytes(data + log) }));
+        }));
+      }
+      return Promise.all(more);
+    });
   }
 
   function pageDatabases() {

@@ -187,6 +187,26 @@ func TestConsole_Browser(t *testing.T) {
 	if buttons := eval[int](t, rctx, `document.querySelectorAll('#actions button').length`); buttons != 0 {
 		t.Fatalf("read-only principal sees %d action buttons", buttons)
 	}
+
+	// Every page renders for it, without an error; the links page also on
+	// a phone-sized screen.
+	for _, pg := range []struct{ hash, want string }{
+		{"instance", "alpha"}, {"databases", "ONLINE"}, {"audit", "links.create"}, {"links", "SYNCHRONIZED"},
+	} {
+		run(t, rctx, "open "+pg.hash, chromedp.Navigate(alpha.AdminURL()+"/#"+pg.hash))
+		waitText(t, rctx, "#page", pg.want)
+		if n := eval[int](t, rctx, `document.querySelectorAll('#page [role=alert]').length`); n != 0 {
+			t.Fatalf("page %s shows an error: %s", pg.hash, eval[string](t, rctx, `document.getElementById('page').textContent`))
+		}
+	}
+	run(t, rctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	run(t, rctx, "reload links", chromedp.Navigate(alpha.AdminURL()+"/#links"))
+	waitText(t, rctx, "#page", "SYNCHRONIZED")
+	phone, err := chromedp.Run(rctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveScreenshot(t, "links-phone.png", phone)
 }
 
 func createTokenSecret(t *testing.T, in *Instance, principal string) string {
