@@ -26,6 +26,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,9 +74,13 @@ type History func(link string) []Sample
 // Config configures the console.
 type Config struct {
 	Authenticate Authenticator
-	History      History       // nil: the history route answers an empty list
-	SessionTTL   time.Duration // 0: DefaultSessionTTL
-	Now          func() time.Time
+	History      History // nil: the history route answers an empty list
+	// Audit, if set, records sign-ins and sign-outs: principal ("" when
+	// the token was refused), action (console.signIn, console.signOut),
+	// result ("ok" or an error code) and the source address.
+	Audit      func(ctx context.Context, principal, action, result, source string)
+	SessionTTL time.Duration // 0: DefaultSessionTTL
+	Now        func() time.Time
 }
 
 type session struct {
@@ -206,6 +211,17 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c.api.ServeHTTP(w, r2)
 }
 
+func (c *Console) audit(r *http.Request, principal, action, result string) {
+	if c.cfg.Audit == nil {
+		return
+	}
+	src, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		src = r.RemoteAddr
+	}
+	c.cfg.Audit(context.WithoutCancel(r.Context()), principal, action, result, src)
+}
+
 type signInRequest struct {
 	Token string `json:"token"`
 }
@@ -229,6 +245,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(req.Token)
 	principal, _, err := c.cfg.Authenticate(r.Context(), tok)
 	if err != nil {
+		c.audit(r, "", "console.signIn", sqlink.EUNAUTHORIZED)
 		writeErr(w, http.StatusUnauthorized, sqlink.EUNAUTHORIZED, "invalid or revoked token", "create a token with: sqlink token create --principal NAME")
 		return
 	}
@@ -248,6 +265,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sessions[id] = s
 	c.mu.Unlock()
+	c.audit(r, principal, "console.signIn", "ok")
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, Expires: s.expires, MaxAge: int(c.cfg.SessionTTL.Seconds())})
 	writeJSON(w, http.StatusOK, map[string]string{"principal": principal})
@@ -271,6 +289,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	delete(c.sessions, ck.Value)
 	c.mu.Unlock()
+	c.audit(r, s.principal, "console.signOut", "ok")
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]string{"status": "signed out"})

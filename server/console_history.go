@@ -8,6 +8,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/console"
 	"github.com/sqlink/sqlink/rbac"
 )
@@ -140,5 +141,14 @@ func (s *Server) consoleHandler(api http.Handler) http.Handler {
 			return p.Name, roles, err
 		},
 		History: h.get,
+		Audit: func(ctx context.Context, principal, action, result, source string) {
+			e := catalog.AuditEntry{Principal: principal, Action: action, Target: source, Result: result}
+			if result == sqlink.EUNAUTHORIZED {
+				// Summarised per source, as the API's refusals are.
+				s.failAudit.Record(ctx, "admin", source, e)
+			} else if err := s.cat.Audit(ctx, e); err != nil {
+				s.log.Error("console audit failed", "action", action, "err", err)
+			}
+		},
 	}, api)
 }

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/console"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
@@ -183,6 +185,21 @@ func TestConsole_SessionsCSRFAndHistory(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 401 {
 		t.Fatalf("old cookie after sign-out: status %d, want 401", r.StatusCode)
+	}
+
+	// Sign-ins and sign-outs are audited, under the token's principal.
+	var es []adminapi.AuditEntry
+	if err := beta.API().Do(context.Background(), "GET", "/v1/audit?limit=1000", nil, &es); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range es {
+		seen[e.Principal+" "+e.Action+" "+e.Result] = true
+	}
+	for _, want := range []string{"sysadmin console.signIn ok", "wendy console.signIn ok", "sysadmin console.signOut ok"} {
+		if !seen[want] {
+			t.Errorf("audit log lacks %q: %v", want, seen)
+		}
 	}
 }
 
