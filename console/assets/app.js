@@ -142,8 +142,54 @@
           }).catch(function () { b.textContent = 'unknown'; });
           return row;
         });
-        p.appendChild(table(['Name', 'State', 'Size', 'Last commit (LSN)', 'Log kept', 'Backups', 'Links'], rows));
+        var heads = ['Name', 'State', 'Size', 'Last commit (LSN)', 'Log kept', 'Backups', 'Links'];
+        if (can('databases/readBackups/action')) {
+          heads.push('Action');
+          rows.forEach(function (row, i) { row.appendChild(el('td', null, backupButton(dbs[i].name))); });
+        }
+        p.appendChild(table(heads, rows));
+        p.appendChild(el('div', { id: 'action-result', class: 'panel', role: 'status' }));
       });
+  }
+
+  function hex(buf) {
+    return Array.prototype.map.call(new Uint8Array(buf), function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  // backupButton takes a backup as `sqlink db backup` does: the instance
+  // streams it, the browser saves it as a file, and the result compares
+  // the file's SHA-256 with the one the instance recorded.
+  function backupButton(name) {
+    var b = el('button', { type: 'button', class: 'backup', 'data-db': name, text: 'Back up ' + name });
+    b.addEventListener('click', function () {
+      var out = $('action-result');
+      b.disabled = true;
+      out.textContent = 'Backing up ' + name + '…';
+      var blob;
+      fetch('/v1/databases/' + encodeURIComponent(name) + '/backup', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': me.csrf } })
+        .then(function (r) {
+          if (!r.ok) {
+            return r.json().catch(function () { return {}; }).then(function (j) { throw (j.error || { message: 'HTTP ' + r.status }); });
+          }
+          return r.blob();
+        })
+        .then(function (bl) { blob = bl; return blob.arrayBuffer(); })
+        .then(function (buf) { return crypto.subtle.digest('SHA-256', buf); })
+        .then(function (sum) {
+          sum = hex(sum);
+          return api('GET', '/v1/databases/' + encodeURIComponent(name) + '/backups').then(function (bs) {
+            var rec = (bs || []).filter(function (x) { return x.sha256 === sum; })[0];
+            if (!rec) throw { message: 'the downloaded backup (SHA-256 ' + sum + ') is not among the backups the instance recorded: it is incomplete', hint: 'take the backup again' };
+            var a = el('a', { href: URL.createObjectURL(blob), download: name + '-' + rec.id + '.sqlink-backup', text: 'save the file again' });
+            a.click();
+            out.textContent = '';
+            out.appendChild(el('p', { class: 'ok', text: 'Backup of ' + name + ': done — id ' + rec.id + ', LSN ' + rec.lsn + ', ' + fmtBytes(rec.size) + ', SHA-256 verified. ' }, a));
+          });
+        })
+        .catch(function (e) { out.textContent = ''; out.appendChild(errorBlock('back up ' + name, e)); })
+        .then(function () { b.disabled = false; });
+    });
+    return b;
   }
 
   function pageLinks() {

@@ -172,6 +172,13 @@ func TestConsole_Browser(t *testing.T) {
 		t.Fatalf("alpha's role after failover: %s", st.Local.Role)
 	}
 
+	// A backup from the Databases page, now that beta is the primary: the
+	// page checks the file's SHA-256 against the instance's record.
+	run(t, ctx, "databases page", chromedp.Navigate(beta.AdminURL()+"/#databases"))
+	waitText(t, ctx, "#page", "ONLINE")
+	run(t, ctx, "back up", chromedp.Click(chromedp.CSS(`button.backup[data-db="f"]`)))
+	waitText(t, ctx, "#action-result", "SHA-256 verified")
+
 	// Sign-out ends the session: the page asks for a token again.
 	run(t, ctx, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("token")))
 	run(t, ctx, "reload", chromedp.Navigate(beta.AdminURL()+"/#links"), chromedp.WaitVisible(chromedp.ID("token")))
