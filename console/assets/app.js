@@ -341,6 +341,11 @@
           status.appendChild(el('p', { class: bad ? 'bad' : 'ok', id: 'link-state' },
             'State: ' + l.state + ' — this instance is ' + l.local.role + ' (' + l.local.synchronization_state + ', ' +
             (bad ? 'PROBLEM: ' : '') + l.local.synchronization_health + '); partner ' + l.partner.instance + ' is ' + l.partner.role));
+          [['this instance', l.local], ['partner ' + l.partner.instance, l.partner]].forEach(function (x) {
+            var e = x[1].last_error;
+            if (e) status.appendChild(el('p', { class: 'bad', role: 'alert' }, 'Last error on ' + x[0] + ': ' + e.message +
+              (e.code ? ' (' + e.code + ')' : '') + (e.hint ? ' — hint: ' + e.hint : '')));
+          });
           var c = $('chart'); c.textContent = ''; c.appendChild(chart(res[1] || []));
           fields.textContent = ''; fields.appendChild(replicaTable(l));
           // The buttons follow the role (a failover swaps them).
