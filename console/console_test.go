@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/rbac"
@@ -262,4 +263,30 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+func TestConsoleSessionExpires(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	api := &fakeAPI{}
+	c := New(Config{Authenticate: testAuth, SessionTTL: time.Hour, Now: func() time.Time { return now }}, api)
+	srv := httptest.NewTLSServer(c)
+	defer srv.Close()
+	cl := srv.Client()
+	cl.Jar, _ = cookiejar.New(nil)
+	signIn(t, srv, cl, "admin-token")
+	get := func() int {
+		r, err := cl.Get(srv.URL + "/v1/links")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("fresh session: %d", code)
+	}
+	now = now.Add(time.Hour)
+	if code := get(); code != http.StatusUnauthorized {
+		t.Fatalf("expired session: %d, want 401", code)
+	}
 }
