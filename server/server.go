@@ -223,13 +223,13 @@ func (s *Server) Start(ctx context.Context) error {
 		metricsPerm = rbac.InstanceRead
 	}
 	s.admin = &http.Server{
-		Handler: adminapi.NewHandler(adminapi.Config{
+		Handler: s.consoleHandler(adminapi.NewHandler(adminapi.Config{
 			Logger:            s.log.With("component", "adminapi"),
 			Registry:          s.reg,
 			FailureAudit:      s.failAudit,
 			MetricsPermission: metricsPerm,
 			ReadTimeout:       s.cfg.AdminReadTimeout,
-		}, s.cat, instance{s: s, LinkManager: s.eng}),
+		}, s.cat, instance{s: s, LinkManager: s.eng})),
 		// Headers must come within 10 s (or the read timeout, if shorter);
 		// bodies are bounded by the handler (see adminapi.Config.ReadTimeout),
 		// idle keep-alive connections by IdleTimeout.
