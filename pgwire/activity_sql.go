@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"regexp"
@@ -158,19 +159,8 @@ func (c *clientConn) activityQuery(ctx context.Context, q string, args []driver.
 		return nil, nil, err
 	}
 	types, _ := rows.ColumnTypes()
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		out = append(out, vals)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanRows(rows, len(names))
+	if err != nil {
 		return nil, nil, err
 	}
 	cols := make([]column, len(names))
@@ -283,4 +273,21 @@ func (c *clientConn) replaceUnquoted(q string) string {
 	}
 	out.WriteString(repl(q[start:]))
 	return out.String()
+}
+
+// scanRows reads every row of rows, n columns each, as the driver's values.
+func scanRows(rows *sql.Rows, n int) ([][]any, error) {
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
 }

@@ -130,19 +130,8 @@ func (c *clientConn) catalogQuery(ctx context.Context, s string, args []driver.N
 	if err != nil {
 		return nil, nil, err
 	}
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		out = append(out, vals)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanRows(rows, len(names))
+	if err != nil {
 		return nil, nil, catalogError(err)
 	}
 	cols := make([]column, len(names))
