@@ -161,32 +161,15 @@ func selectList(sql string) []string {
 	}
 	if strings.EqualFold(toks[0].s, "WITH") {
 		// The main SELECT follows the common table expressions.
-		depth := 0
-		for k, t := range toks {
-			switch {
-			case t.s == "(":
-				depth++
-			case t.s == ")":
-				depth--
-			case depth == 0 && k > 0 && (strings.EqualFold(t.s, "SELECT") || strings.EqualFold(t.s, "INSERT") ||
-				strings.EqualFold(t.s, "UPDATE") || strings.EqualFold(t.s, "DELETE") || strings.EqualFold(t.s, "REPLACE")):
-				return selectList(sql[t.pos:])
-			}
+		if t, ok := firstTopLevel(toks[1:], "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE"); ok {
+			return selectList(sql[t.pos:])
 		}
 		return nil
 	}
 	if !strings.EqualFold(toks[0].s, "SELECT") {
 		// INSERT/UPDATE/DELETE ... RETURNING list
-		depth := 0
-		for _, t := range toks {
-			switch {
-			case t.s == "(":
-				depth++
-			case t.s == ")":
-				depth--
-			case depth == 0 && strings.EqualFold(t.s, "RETURNING"):
-				return splitArgs(sql[t.pos+len("RETURNING"):])
-			}
+		if t, ok := firstTopLevel(toks, "RETURNING"); ok {
+			return splitArgs(sql[t.pos+len("RETURNING"):])
 		}
 		return nil
 	}
@@ -195,26 +178,34 @@ func selectList(sql string) []string {
 		start = toks[1].pos + len(toks[1].s)
 	}
 	end := len(sql)
-	depth := 0
-	for _, t := range toks[1:] {
-		switch {
-		case t.s == "(":
-			depth++
-		case t.s == ")":
-			depth--
-		case depth == 0 && (strings.EqualFold(t.s, "FROM") || strings.EqualFold(t.s, "WHERE") || strings.EqualFold(t.s, "GROUP") ||
-			strings.EqualFold(t.s, "ORDER") || strings.EqualFold(t.s, "LIMIT") || strings.EqualFold(t.s, "UNION") ||
-			strings.EqualFold(t.s, "WINDOW") || strings.EqualFold(t.s, "HAVING")):
-			end = t.pos
-		}
-		if end != len(sql) {
-			break
-		}
+	if t, ok := firstTopLevel(toks[1:], "FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "UNION", "WINDOW", "HAVING"); ok {
+		end = t.pos
 	}
 	if start > end {
 		return nil
 	}
 	return splitArgs(sql[start:end])
+}
+
+// firstTopLevel returns the first of toks, outside parentheses, that is one
+// of the keywords.
+func firstTopLevel(toks []sqlWord, keywords ...string) (sqlWord, bool) {
+	depth := 0
+	for _, t := range toks {
+		switch {
+		case t.s == "(":
+			depth++
+		case t.s == ")":
+			depth--
+		case depth == 0:
+			for _, k := range keywords {
+				if strings.EqualFold(t.s, k) {
+					return t, true
+				}
+			}
+		}
+	}
+	return sqlWord{}, false
 }
 
 var (
