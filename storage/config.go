@@ -61,6 +61,9 @@ type DBConfig struct {
 	MaxTransactionBytes int64
 	Logger              *slog.Logger
 	Now                 func() time.Time
+	// Failpoint, for crash tests, is called with the name of each
+	// failpoint reached (FailpointWALSync); nil: none.
+	Failpoint func(name string)
 }
 
 // Validate reports whether the configuration is usable.

@@ -86,6 +86,8 @@ type DB struct {
 	txPageSize  atomic.Uint32
 
 	hold applyHold // on a secondary: Apply goes no further than this (mu)
+
+	gc groupCommit // group commit and the output gate (groupcommit.go)
 }
 
 // OpenDB opens the database at path, creating it when missing (page_size
@@ -168,6 +170,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 		closing: make(chan struct{}),
 		bgDone:  make(chan struct{}),
 	}
+	db.gc.init(cfg.Synchronous == "FULL")
 	db.pos, db.epoch = lg.last, lg.lastEp
 	db.readOnly, db.primary = lg.meta.Secondary != "", lg.meta.Secondary
 	db.txUnguarded.Store(db.readOnly)
@@ -253,12 +256,18 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 	bg, cancel := context.WithCancel(context.Background())
 	db.cancel = cancel
 	go db.background(bg)
+	go db.syncLoop()
 	return db, nil
 }
 
 func (db *DB) dsn() string {
+	sync := db.cfg.Synchronous
+	if db.gc.on {
+		// Group commit: the sync goroutine makes commits durable.
+		sync = "NORMAL"
+	}
 	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=wal_autocheckpoint(0)",
-		db.path, db.cfg.BusyTimeout.Milliseconds(), db.cfg.Synchronous)
+		db.path, db.cfg.BusyTimeout.Milliseconds(), sync)
 }
 
 func (db *DB) openSQL(ctx context.Context) error {
@@ -424,7 +433,7 @@ func (db *DB) SetReadOnly(primary string) {
 	defer db.hardenMu.Unlock()
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil && !errors.Is(err, ErrDiverged) {
+	if err := db.syncCaptureLocked(); err != nil && !errors.Is(err, ErrDiverged) {
 		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
 	}
 	if db.dcache != nil {
@@ -503,11 +512,13 @@ func (db *DB) tryLockWrite() bool {
 	}
 }
 
-// capture reads new commits from the WAL into the log.
+// capture reads new commits from the WAL into the log, after syncing the
+// WAL (group commit). The caller holds the write lock, or the DB is not
+// shared yet.
 func (db *DB) capture() error {
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	return db.captureLocked()
+	return db.syncCaptureLocked()
 }
 
 func (db *DB) captureLocked() error {
@@ -548,6 +559,7 @@ func (db *DB) captureLocked() error {
 			return err
 		}
 		db.advance(rec)
+		db.gc.captured(c.End, rec.LSN)
 		n++
 		return nil
 	})
@@ -727,9 +739,11 @@ func (db *DB) Close(ctx context.Context) error {
 		} else {
 			captured = db.CaptureStopped() == nil
 		}
-	} else if err := db.capture(); err != nil {
+	} else if err := db.captureUnlocked(); err != nil {
 		errs = append(errs, err)
 	}
+	// Commits still waiting were made durable above, or fail now.
+	db.closeGroupCommit()
 	// Close sessions' connections; a running query finishes first.
 	done := make(chan struct{})
 	go func() {
