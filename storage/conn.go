@@ -172,7 +172,15 @@ func (c *Conn) release() {
 
 // WaitOutput returns once the session may send a reply: every commit
 // begun so far is durable (the output gate, groupcommit.go).
-func (c *Conn) WaitOutput(ctx context.Context) error { return c.db.WaitOutput(ctx) }
+func (c *Conn) WaitOutput(ctx context.Context) error {
+	db := c.db
+	if db.gc.on && c.sb.holds.Load() && db.gc.begun.Load() > db.gc.durable.Load() {
+		// A commit not noted yet can only be this Conn's (it holds the
+		// write lock): note it, or nothing would ever sync it.
+		db.noteWritten()
+	}
+	return db.WaitOutput(ctx)
+}
 
 // Close rolls back any open transaction, releases the write lock if held
 // and returns the connection to the pool.

@@ -44,3 +44,14 @@ func ExecTrusted(c *Conn, q string) error {
 		return err
 	})
 }
+
+// WALSyncs returns how many fdatasyncs of the WAL group commit made.
+func WALSyncs(db *DB) int64 { return db.gc.syncs.Load() }
+
+// CommitsWritten returns how many commits group commit has seen written
+// to the WAL (noted under the write lock).
+func CommitsWritten(db *DB) uint64 {
+	db.gc.mu.Lock()
+	defer db.gc.mu.Unlock()
+	return db.gc.written
+}

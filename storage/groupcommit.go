@@ -54,7 +54,9 @@ type groupCommit struct {
 	stop chan struct{} // ends syncLoop (Close, once it captured everything)
 	done chan struct{} // closed when syncLoop returned
 
-	shm *os.File // the WAL index, read for the WAL's end (capMu)
+	shm *os.File // the WAL index, read for the WAL's end (mu)
+
+	syncs atomic.Int64 // fdatasyncs of the WAL made for commits
 }
 
 func (g *groupCommit) init(on bool) {
@@ -187,6 +189,7 @@ func (db *DB) syncBatchLocked(t uint64, end *walPos) error {
 		db.syncFailed(err)
 		return err
 	}
+	db.gc.syncs.Add(1)
 	db.wal.limit = end
 	err := db.captureLocked()
 	db.wal.limit = nil
@@ -324,6 +327,7 @@ func (db *DB) WaitOutput(ctx context.Context) error {
 		case closed:
 			return db.errClosed()
 		}
+		g.kickSync()
 		select {
 		case <-ch:
 		case <-ctx.Done():
