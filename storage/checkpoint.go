@@ -38,6 +38,9 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 		return false, err
 	}
 	db.ckptAt, db.ckptCopied = db.wal.pos, false
+	if err := db.clearClosedStamp(); err != nil {
+		return false, err
+	}
 	if complete, err = db.walCheckpoint(ctx); err != nil {
 		return false, err
 	}
@@ -63,6 +66,19 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 		}
 	}
 	return complete, db.pruneLocked()
+}
+
+// clearClosedStamp drops a clean close's stamp of the database file before
+// a checkpoint first writes to the file (capMu held).
+func (db *DB) clearClosedStamp() error {
+	if !db.closedStamp {
+		return nil
+	}
+	if err := db.log.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
+		return err
+	}
+	db.closedStamp = false
+	return nil
 }
 
 // testHookAfterUnlockedPass, when set by a test, runs between the unlocked
@@ -99,6 +115,13 @@ func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 // WAL from restarting in between; the unlocked pass still copies every
 // frame committed before it.
 func (db *DB) checkpointOnline(ctx context.Context) error {
+	db.capMu.Lock()
+	err := db.clearClosedStamp()
+	db.capMu.Unlock()
+	if err != nil {
+		db.unlockWrite()
+		return err
+	}
 	if err := db.beginGuard(ctx); err != nil {
 		db.unlockWrite()
 		return err

@@ -69,6 +69,7 @@ type DB struct {
 	lastCkpt    time.Time
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
 	ckptCopied  bool       // the last checkpoint only copied (no restart due) (capMu)
+	closedStamp bool       // a clean close's stamp still describes the file (capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
 	fuzzyAhead  aheadFunc
@@ -212,12 +213,18 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 		if _, err := db.markDiverged(divergedWhy); err != nil {
 			return nil, err
 		}
-	} else if lg.meta.Closed != nil {
+	} else if lg.meta.Closed != nil && db.readOnly {
 		// The stamp describes the file as the last close left it; from
 		// now on the instance changes it.
 		if err := lg.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
 			return nil, err
 		}
+	} else if lg.meta.Closed != nil {
+		// A primary changes the file only by checkpoints: the stamp stays
+		// true until the first one (clearClosedStamp), so a crash before
+		// it, with commits in a new WAL not captured yet (group commit
+		// captures after the sync), is not taken for a gap.
+		db.closedStamp = true
 	}
 	db.wal = newWALScanner(path+"-wal", startWAL)
 	db.wal.announceRestart()
@@ -462,10 +469,15 @@ func (db *DB) SetReadOnly(primary string) {
 		redone = db.redone
 		db.mu.Unlock()
 	}
+	stamp := db.closedStamp
+	db.closedStamp = false
 	if err := db.log.updateMeta(func(m *logMeta) {
 		m.Secondary = primary
 		if !wasRO {
 			m.Redone = redone
+		}
+		if stamp {
+			m.Closed, m.ClosedWAL = nil, nil
 		}
 	}); err != nil {
 		db.cfg.Logger.Error("persist read-only setting", logKeyPath, db.path, logKeyErr, err)
