@@ -14,7 +14,9 @@ import (
 const (
 	// DefaultSynchronous is FULL so that a commit is on disk when it is
 	// acknowledged (SQLite's WAL holds every committed page until the log
-	// is synced and we checkpoint).
+	// is synced and we checkpoint). FULL is group commit: SQLite commits
+	// at NORMAL and one fdatasync covers every commit waiting
+	// (groupcommit.go); NORMAL acknowledges without any sync.
 	DefaultSynchronous = "FULL"
 	// DefaultBusyTimeout is long because the Go write lock serializes
 	// writers; SQLite's sleeping busy handler is only a backstop.
