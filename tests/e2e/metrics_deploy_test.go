@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -49,8 +51,9 @@ func TestMetrics_DeployFilesUseExportedNames(t *testing.T) {
 	waitCaughtUp(t, alpha, beta, "mx", 0)
 
 	var missing []string
+	var exported map[string]bool
 	testutil.RetryUntil(t, 30*time.Second, func() error {
-		exported := exportedNames(metricsText(t, alpha))
+		exported = exportedNames(metricsText(t, alpha))
 		for n := range exportedNames(metricsText(t, beta)) {
 			exported[n] = true
 		}
@@ -67,6 +70,30 @@ func TestMetrics_DeployFilesUseExportedNames(t *testing.T) {
 		}
 		return nil
 	})
+
+	// And docs/metrics.md documents every sqlink metric exported.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	undocumented := make(map[string]bool)
+	for n := range exported {
+		if !strings.HasPrefix(n, "sqlink_") {
+			continue
+		}
+		base := n
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(n, suf); ok && exported[b+"_count"] && exported[b+"_sum"] {
+				base = b
+			}
+		}
+		if !strings.Contains(string(doc), "`"+base+"`") {
+			undocumented[base] = true
+		}
+	}
+	for n := range undocumented {
+		t.Errorf("docs/metrics.md does not document %s", n)
+	}
 }
 
 // exportedNames returns the names of the samples in a /metrics text.
