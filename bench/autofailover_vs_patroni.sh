@@ -354,7 +354,7 @@ stat() { # stat SYSTEM CONFIG MEASURE -> "median (min-max, n=N)"
   echo "rejoin: restart of the killed node until it follows the new primary (sqlink: and has caught up)."
   [ -n "$SQ_SKIP" ] && { echo; echo "$SQ_SKIP."; }
   echo
-  echo "Reproduce: \`ROUNDS=$ROUNDS CONFIGS=\"$CONFIGS\" SIDES=\"$SIDES\" SQ_MODE=$SQ_MODE PAT_SYNC=$PAT_SYNC SQLINK_REV=$SQLINK_REV bench/autofailover_vs_patroni.sh\`"
+  echo "Reproduce: \`ROUNDS=$ROUNDS CONFIGS=\"$CONFIGS\" SIDES=\"$SIDES\"$([ "$SQ_NO_ETCD" = 1 ] && echo " SQ_NO_ETCD=1") SQ_MODE=$SQ_MODE PAT_SYNC=$PAT_SYNC SQLINK_REV=$SQLINK_REV bench/autofailover_vs_patroni.sh\`"
   echo
   echo "Raw: $RES/runs.csv, logs/"
 } | tee "$RES/summary.md"
