@@ -10,9 +10,10 @@
 #   planned  Patroni: `patronictl switchover --leader L --candidate O --force`;
 #            sqlink: `sqlink link failover L --server P --partner S`; until the
 #            new primary takes a write.
-# Each configuration of timings runs ROUNDS rounds (one planned and one auto
-# failover each, alternating the direction); after each kill -9 the killed
-# node is started again and must follow by itself before the next round.
+# Each configuration of timings runs ROUNDS rounds: a planned failover from
+# the first node to the second, then an automatic one back (the second
+# killed); the killed node is started again and must follow by itself
+# before the next round.
 #
 # Timings, a list of TTL/LOOP_WAIT/RETRY_TIMEOUT in seconds (CONFIGS, default
 # "10/2/4 30/10/10": equal settings, then Patroni's defaults). Patroni gets
@@ -337,7 +338,7 @@ stat() { # stat SYSTEM CONFIG MEASURE -> "median (min-max, n=N)"
   echo "## Automatic failover through etcd: sqlink vs Patroni 3 + PostgreSQL 15 ($STAMP)"
   echo
   echo "ms to the first INSERT the new primary accepted (psql connect included, retried every 20 ms); median (min-max, n)"
-  echo "over $ROUNDS round(s), alternating direction; etcd $ETCD_VER, 3 members; $(patroni --version 2>/dev/null); $(nproc) cores;"
+  echo "over $ROUNDS round(s) (each: planned one way, auto back); etcd $ETCD_VER, 3 members; $(patroni --version 2>/dev/null); $(nproc) cores;"
   echo "sqlink ${SQREV:-n/a}$([ $SQ_OK = 1 ] && echo ", link --mode $SQ_MODE"); Patroni synchronous_mode: $PAT_SYNC."
   echo "Timings TTL/LOOP_WAIT/RETRY_TIMEOUT in s (sqlink: --lease-ttl TTL)."
   echo
