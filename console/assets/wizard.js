@@ -66,6 +66,14 @@
       }, function (e) { w.error(pg.title, e); next.disabled = false; });
     });
     back.addEventListener('click', function () { show(before(cur)); });
+    // Enter in a text field means Next, as in a form.
+    body.addEventListener('keydown', function (ev) {
+      var t = ev.target;
+      if (ev.key === 'Enter' && t.tagName === 'INPUT' && t.type !== 'checkbox' && t.type !== 'radio' && !next.hidden && !next.disabled) {
+        ev.preventDefault();
+        next.click();
+      }
+    });
     cancel.addEventListener('click', function () {
       if (opts.onCancel) opts.onCancel();
       location.hash = opts.cancelHash || '#links';
