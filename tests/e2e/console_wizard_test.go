@@ -37,6 +37,7 @@ func TestConsole_Wizards(t *testing.T) {
 	alpha.MustCLI("db", "create", "f")
 	alpha.MustPsql("f", `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a'), ('b');`)
 	mustFullBackup(t, alpha, "f")
+	alpha.MustCLI("db", "create", "g") // no backup: not eligible
 	ctx := newBrowser(t)
 	browserSignIn(t, ctx, alpha, alpha.Token)
 
@@ -55,13 +56,29 @@ func TestConsole_Wizards(t *testing.T) {
 	if !eval[bool](t, ctx, `document.getElementById('nl-db-f').checked`) {
 		t.Fatal("the only eligible database is not selected")
 	}
+	waitText(t, ctx, "#wiz-body", "Cannot link g: ")
+	if eval[bool](t, ctx, `!!document.getElementById('nl-db-g')`) {
+		t.Fatal("database g without a backup is offered")
+	}
 	wizNext(t, ctx, "Secondary replica")
 	run(t, ctx, "secondary",
 		chromedp.SendKeys(chromedp.ID("nl-surl"), beta.AdminURL()),
 		chromedp.SendKeys(chromedp.ID("nl-stoken"), beta.Token),
+		// An endpoint nobody listens on: validation and troubleshooting
+		// fail, naming the direction.
+		chromedp.SendKeys(chromedp.ID("nl-send"), "127.0.0.1:1"),
 		// Enter in a field is Next: the wizard is usable by keyboard.
 		chromedp.SendKeys(chromedp.ID("nl-sfp"), beta.Fingerprint()+"\r"))
 	waitText(t, ctx, "#wiz-title", "Validation")
+	waitText(t, ctx, "#nl-validation-result", "Validation failed")
+	waitText(t, ctx, "#nl-validation", "127.0.0.1:1")
+	run(t, ctx, "next refused", chromedp.Click(chromedp.ID("wiz-next")))
+	waitText(t, ctx, "#wiz-error", "validation did not pass")
+	// Back, fix the endpoint: the sign-in holds (no token typed again).
+	run(t, ctx, "back", chromedp.Click(chromedp.ID("wiz-back")))
+	waitText(t, ctx, "#nl-signed-in", "Login successful: secondary beta")
+	run(t, ctx, "clear endpoint", chromedp.Clear(chromedp.ID("nl-send")))
+	wizNext(t, ctx, "Validation")
 	waitText(t, ctx, "#nl-validation-result", "All validations passed.")
 	waitText(t, ctx, "#nl-validation", "Connectivity troubleshooting")
 	// Validation re-runs.
