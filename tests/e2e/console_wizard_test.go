@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/console"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
@@ -232,4 +234,39 @@ func saveShot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	saveScreenshot(t, name, png)
+}
+
+// TestConsole_HeadersOnRealInstance checks, on a real instance, that every
+// console page and asset carries the Content-Security-Policy and that the
+// session cookie is HttpOnly, Secure, SameSite=Strict and expiring.
+func TestConsole_HeadersOnRealInstance(t *testing.T) {
+	in := MustStartInstance(t, "alpha")
+	c := consoleClient(t, in)
+	for _, p := range []string{"/", "/console/app.js", "/console/wizard.js", "/console/app.css"} {
+		r, err := c.Get(in.AdminURL() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("Content-Security-Policy") != console.CSP || strings.Contains(console.CSP, "unsafe-inline") {
+			t.Fatalf("GET %s: status %d, CSP %q", p, r.StatusCode, r.Header.Get("Content-Security-Policy"))
+		}
+	}
+	r, err := c.Post(in.AdminURL()+"/console/api/signin", "application/json", strings.NewReader(`{"token":"`+in.Token+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	var ck *http.Cookie
+	for _, k := range r.Cookies() {
+		if k.Name == console.CookieName {
+			ck = k
+		}
+	}
+	if r.StatusCode != 200 || ck == nil || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge <= 0 {
+		t.Fatalf("sign-in: status %d, cookie %+v", r.StatusCode, ck)
+	}
+	if strings.Contains(r.Header.Get("Set-Cookie"), in.Token) {
+		t.Fatal("the cookie holds the token")
+	}
 }
