@@ -180,6 +180,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.newLink(w, r, strings.TrimPrefix(p, "/console/api/newlink/"))
 	case p == "/console/api/script/failover":
 		c.failoverScript(w, r)
+	case strings.HasPrefix(p, "/console/api/partner/"):
+		c.partner(w, r, strings.TrimPrefix(p, "/console/api/partner/"))
 	case strings.HasPrefix(p, "/console/api/verify/"):
 		c.verify(w, r, strings.TrimPrefix(p, "/console/api/verify/"))
 	case strings.HasPrefix(p, "/console/api/history/"):

@@ -32,22 +32,8 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request, name string) {
 	if !ok {
 		return
 	}
-	var req verifyRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	u, token := withScheme(req.URL), strings.TrimSpace(req.Token)
-	if u == "" || token == "" {
-		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, "no URL or token given for the other instance", "type the other instance's admin API URL and an admin token of it")
-		return
-	}
-	if strings.HasPrefix(strings.ToLower(u), "http://") && !adminapi.IsLoopbackURL(u) {
-		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, "refusing to send the other instance's admin token in clear to "+u, "use https:// and give its TLS fingerprint")
-		return
-	}
-	partner, err := adminapi.NewClientTLS(u, token, adminapi.TLSOptions{Fingerprint: strings.TrimSpace(req.Fingerprint), FingerprintFlag: "the TLS fingerprint field"})
-	if err != nil {
-		writeError(w, err)
+	partner, u, ok := partnerClient(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -70,4 +56,64 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// partnerClient reads a verifyRequest and returns a client of the other
+// instance (and its URL); it writes the error itself.
+func partnerClient(w http.ResponseWriter, r *http.Request) (*adminapi.Client, string, bool) {
+	var req verifyRequest
+	if !decode(w, r, &req) {
+		return nil, "", false
+	}
+	u, token := withScheme(req.URL), strings.TrimSpace(req.Token)
+	if u == "" || token == "" {
+		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, "no URL or token given for the other instance", "type the other instance's admin API URL and an admin token of it")
+		return nil, "", false
+	}
+	if strings.HasPrefix(strings.ToLower(u), "http://") && !adminapi.IsLoopbackURL(u) {
+		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, "refusing to send the other instance's admin token in clear to "+u, "use https:// and give its TLS fingerprint")
+		return nil, "", false
+	}
+	c, err := adminapi.NewClientTLS(u, token, adminapi.TLSOptions{Fingerprint: strings.TrimSpace(req.Fingerprint), FingerprintFlag: "the TLS fingerprint field"})
+	if err != nil {
+		writeError(w, err)
+		return nil, "", false
+	}
+	return c.WithUnauthorizedHint("check the other instance's admin token"), u, true
+}
+
+// partner serves POST /console/api/partner/{link}: the Failover wizard's
+// Sign in page checks the other replica once (its view of the link); the
+// token is used for this request only.
+func (c *Console) partner(w http.ResponseWriter, r *http.Request, name string) {
+	if r.Method != http.MethodPost {
+		writeErr(w, http.StatusMethodNotAllowed, sqlink.EINVALID, "sign in with POST", "use the wizard's Sign in page")
+		return
+	}
+	s, _, ok := c.authorize(w, r, rbac.LinksRead)
+	if !ok {
+		return
+	}
+	pc, u, ok := partnerClient(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	st, err := c.localClient(r, s).GetLink(ctx, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ps, err := pc.GetLink(ctx, name)
+	if err != nil {
+		writeError(w, &sqlink.Error{Code: sqlink.ErrorCode(err), Message: "other replica " + u + ": " + sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)})
+		return
+	}
+	if ps.Local.Instance != st.Partner.Instance {
+		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, u+" is instance "+ps.Local.Instance+", not "+st.Partner.Instance+", the other replica of link "+name,
+			"give "+st.Partner.Instance+"'s admin API URL")
+		return
+	}
+	writeJSON(w, http.StatusOK, ps)
 }

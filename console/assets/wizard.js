@@ -448,6 +448,24 @@
       }, next: function () {
         if (!st.type) return fail('no failover type is possible now', 'wait until the link is SYNCHRONIZED, or open the secondary\'s console for a forced failover');
       } },
+      { title: 'Sign in', render: function (b) {
+        var l = st.link;
+        b.appendChild(para('Optionally sign in to the other replica, ' + l.partner.instance + ', to check it before failing over. Its URL and token go to this instance for this check only; the token field is cleared once sent. ' +
+          'Leave the fields empty to skip (a forced failover does not need the other replica).'));
+        var f = el('div', { class: 'fields' });
+        field(f, 'fo-purl', 'Other replica\'s admin API URL', { type: 'url', value: st.pURL || '' }, 'e.g. beta.example:7433 (HTTPS is assumed)');
+        field(f, 'fo-ptoken', 'Its admin token', { type: 'password' }, 'an admin token of ' + l.partner.instance);
+        field(f, 'fo-pfp', 'Its TLS fingerprint', { value: st.pFP || '' }, 'SHA-256 of its self-signed certificate');
+        b.appendChild(f);
+      }, next: function () {
+        var g = function (id) { return document.getElementById(id); };
+        var u = g('fo-purl').value.trim(), tok = g('fo-ptoken').value, fp = g('fo-pfp').value.trim();
+        g('fo-ptoken').value = '';
+        st.pURL = u; st.pFP = fp; st.partner = null;
+        if (!u) return;
+        if (!tok) return fail('no admin token given for the other replica', 'type an admin token of ' + st.link.partner.instance + ', or clear the URL to skip');
+        return api('POST', '/console/api/partner/' + encodeURIComponent(st.name), { url: u, token: tok, fingerprint: fp }).then(function (ps) { st.partner = ps; });
+      } },
       { title: 'Post-failover options', render: function (b) {
         var l = st.link;
         if (!l.two_way) {
@@ -472,6 +490,7 @@
           b.appendChild(para('Select Finish to do the following:'));
           var items = [st.type + ' failover of link ' + st.name + ' on ' + l.local.instance, 'New primary: ' + newPrimary,
             st.drop ? 'Then drop the link: both databases become independent and writable.' : 'Keep the link: it replicates the other way.'];
+          if (st.partner) items.push('Other replica checked: ' + st.partner.local.instance + ' is the ' + st.partner.local.role + ' of link ' + st.name + ' (' + st.partner.local.synchronization_state + ').');
           if (st.type === 'forced') items.push('Data loss accepted (estimated ' + ((l.local.estimated_data_loss || {}).transactions || 0) + ' transactions).');
           b.appendChild(el('ul', { id: 'fo-summary' }, items.map(function (t) { return el('li', { text: t }); })));
           return api('POST', '/console/api/script/failover', { link: st.name, type: st.type, drop_link: st.drop });

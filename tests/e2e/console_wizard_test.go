@@ -140,6 +140,7 @@ func TestConsole_Wizards(t *testing.T) {
 	if v := eval[string](t, ctx, `document.getElementById('verify-token').value`); v != "" {
 		t.Fatal("the verify token stays in the page")
 	}
+	assertNotStored(t, alpha, beta.Token)
 
 	// ---- Failover wizard on beta (the secondary).
 	testutil.RetryUntil(t, time.Minute, func() error {
@@ -173,6 +174,11 @@ func TestConsole_Wizards(t *testing.T) {
 	}
 	// Back to planned, which needs none.
 	run(t, ctx, "planned", chromedp.Click(chromedp.ID("fo-type-planned")))
+	wizNext(t, ctx, "Sign in")
+	run(t, ctx, "partner",
+		chromedp.SendKeys(chromedp.ID("fo-purl"), alpha.AdminURL()),
+		chromedp.SendKeys(chromedp.ID("fo-ptoken"), alpha.Token),
+		chromedp.SendKeys(chromedp.ID("fo-pfp"), alpha.Fingerprint()))
 	wizNext(t, ctx, "Post-failover options")
 	if !eval[bool](t, ctx, `document.getElementById('fo-keep').checked`) {
 		t.Fatal("a two-way link's failover does not keep the link by default")
@@ -183,6 +189,7 @@ func TestConsole_Wizards(t *testing.T) {
 		t.Fatalf("planned failover script:\n%s", fscript)
 	}
 	waitText(t, ctx, "#fo-summary", "New primary: beta")
+	waitText(t, ctx, "#fo-summary", "Other replica checked: alpha is the PRIMARY of link web")
 	wizNext(t, ctx, "Executing")
 	waitText(t, ctx, "#wiz-title", "Results")
 	waitText(t, ctx, "#fo-result", "Link web failed over. New primary: beta")
@@ -197,8 +204,35 @@ func TestConsole_Wizards(t *testing.T) {
 	if out := beta.MustCLI("link", "status", "web"); !strings.Contains(out, "PRIMARY") {
 		t.Fatalf("CLI after the wizard's failover:\n%s", out)
 	}
+	assertNotStored(t, beta, alpha.Token)
 	run(t, ctx, "close", chromedp.Click(chromedp.ID("wiz-next")))
 	waitText(t, ctx, "#link-state", "this instance is PRIMARY")
+
+	// A failover that fails says why: fail back with alpha stopped after
+	// the Summary.
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if st := mustLinkStatus(t, beta, "web"); st.State != "SYNCHRONIZED" {
+			return fmt.Errorf("link web is %s", st.State)
+		}
+		return nil
+	})
+	run(t, ctx, "failover wizard", chromedp.Click(chromedp.ID("failover-wizard-link")))
+	waitText(t, ctx, "#wiz-title", "Introduction")
+	wizNext(t, ctx, "Choose failover type")
+	waitJS(t, ctx, "planned chosen", `!!document.getElementById('fo-type-planned') && document.getElementById('fo-type-planned').checked`)
+	wizNext(t, ctx, "Sign in")
+	wizNext(t, ctx, "Post-failover options")
+	wizNext(t, ctx, "Summary")
+	waitText(t, ctx, "#fo-summary", "New primary: alpha")
+	alpha.Stop()
+	wizNext(t, ctx, "Executing")
+	waitText(t, ctx, "#wiz-title", "Results")
+	waitText(t, ctx, "#fo-result", "web")
+	page := eval[string](t, ctx, `document.getElementById('wiz-body').textContent`)
+	t.Logf("failed failover's results: %s", page)
+	if !strings.Contains(page, "Cause: ") || !strings.Contains(page, "Hint: ") {
+		t.Fatalf("a failed failover's results lack its cause or hint: %s", page)
+	}
 }
 
 // assertNotStored fails if secret appears in in's data directory or its
