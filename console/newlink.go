@@ -57,13 +57,14 @@ func (o NewLinkOptions) create() linkcreate.Options {
 
 // newLinkOp is one run of the wizard past the secondary's sign-in.
 type newLinkOp struct {
-	id, sessionID string
-	primary       *adminapi.Client
-	primaryURL    string
-	secondary     *adminapi.Client // nil once dropped
-	secondaryURL  string
-	fingerprint   string
-	pInfo, sInfo  adminapi.InstanceStatus
+	id           string
+	sessionID    string // guarded by Console.mu; "" once its session ended
+	primary      *adminapi.Client
+	primaryURL   string
+	secondary    *adminapi.Client // nil once dropped
+	secondaryURL string
+	fingerprint  string
+	pInfo, sInfo adminapi.InstanceStatus
 
 	mu       sync.Mutex
 	lastUsed time.Time
@@ -197,8 +198,11 @@ func (c *Console) newLink(w http.ResponseWriter, r *http.Request, rest string) {
 	}
 	c.mu.Lock()
 	op := c.newLinks[id]
+	if op != nil && op.sessionID != sid {
+		op = nil
+	}
 	c.mu.Unlock()
-	if op == nil || op.sessionID != sid {
+	if op == nil {
 		writeErr(w, http.StatusNotFound, sqlink.ENOTFOUND, "no such New Link operation (it ended or expired)", "sign in to the secondary again")
 		return
 	}
@@ -258,12 +262,22 @@ func (c *Console) dropNewLink(op *newLinkOp) {
 	c.mu.Unlock()
 }
 
-// dropSessionNewLinks forgets the operations of a session that ends.
+// dropSessionNewLinks forgets the operations of a session that ends. One
+// that is creating links runs to its end (stopping it halfway would only
+// undo it), no session can see it any more, and it is forgotten when idle.
 func (c *Console) dropSessionNewLinks(sid string) {
 	c.mu.Lock()
 	var ops []*newLinkOp
 	for _, op := range c.newLinks {
-		if op.sessionID == sid {
+		if op.sessionID != sid {
+			continue
+		}
+		op.mu.Lock()
+		running := op.running
+		op.mu.Unlock()
+		if running {
+			op.sessionID = ""
+		} else {
 			ops = append(ops, op)
 		}
 	}

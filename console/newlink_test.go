@@ -145,3 +145,33 @@ func newJar() http.CookieJar {
 	j, _ := cookiejar.New(nil)
 	return j
 }
+
+func TestNewLinkForgottenAtSignOut(t *testing.T) {
+	c := New(Config{Authenticate: testAuth}, &fakeAPI{})
+	srv := httptest.NewTLSServer(c)
+	defer srv.Close()
+	cl := srv.Client()
+	cl.Jar = newJar()
+	_, csrf := signIn(t, srv, cl, "sysadmin-token")
+	sec, _ := fakeSecondary(t)
+	code, body := consoleDo(t, cl, "POST", srv.URL+"/console/api/newlink/signin", csrf,
+		`{"url":"`+sec.URL+`","token":"sec-token","fingerprint":"`+adminapi.CertFingerprint(sec.Certificate())+`"}`)
+	if code != 200 {
+		t.Fatalf("sign-in: %d %s", code, body)
+	}
+	c.mu.Lock()
+	n := len(c.newLinks)
+	c.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d operations after sign-in", n)
+	}
+	if code, _ := consoleDo(t, cl, "POST", srv.URL+"/console/api/signout", csrf, ""); code != 200 {
+		t.Fatalf("sign-out: %d", code)
+	}
+	c.mu.Lock()
+	n = len(c.newLinks)
+	c.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d operations (with the secondary's token) kept after sign-out", n)
+	}
+}
