@@ -198,9 +198,9 @@
           return api('POST', '/console/api/newlink/requirements', {}).then(function (r) {
             st.req = r;
             box.textContent = '';
-            box.appendChild(checksTable(r.checks));
             box.appendChild(el('p', { class: r.ok ? 'ok' : 'bad' }, r.ok ? 'Requirements met: ' + r.eligible.length + ' database(s) can be linked.'
               : 'Requirements not met: resolve them, then re-run validation.'));
+            box.appendChild(checksTable(r.checks));
           }).catch(function (e) { box.textContent = ''; w.error('Requirements', e); }).then(function () { rerun.disabled = false; });
         }
         rerun.addEventListener('click', runReq);
@@ -267,6 +267,9 @@
           return api('POST', opPath('validate'), st.opts).then(function (v) {
             st.val = v;
             box.textContent = '';
+            var failed = v.checks.filter(function (c) { return c.status === 'fail'; }).length;
+            box.appendChild(el('p', { id: 'nl-validation-result', class: v.ok ? 'ok' : 'bad' },
+              v.ok ? 'All validations passed.' : 'Validation failed (' + failed + ' of ' + v.checks.length + ' checks): resolve the failed checks, then re-run validation.'));
             box.appendChild(checksTable(v.checks));
             if (v.directions.length) {
               box.appendChild(el('h3', { text: 'Connectivity troubleshooting' }));
@@ -277,8 +280,6 @@
                   el('td', { text: d.rtt_ms.toFixed(1) + ' ms' }));
               })));
             }
-            box.appendChild(el('p', { id: 'nl-validation-result', class: v.ok ? 'ok' : 'bad' },
-              v.ok ? 'All validations passed.' : 'Validation failed: resolve the failed checks, then re-run validation.'));
           }).catch(function (e) { box.textContent = ''; w.error('Validation', e); }).then(function () { rerun.disabled = false; });
         }
         rerun.addEventListener('click', run);
