@@ -16,6 +16,12 @@
 //     styles and connections from the same origin only, and no inline
 //     script.
 //   - Sessions live in memory: a restart signs everyone out.
+//
+// The wizards' server side lives here too, under /console/api/: the New
+// Link wizard (newlink.go, the linkcreate saga and the guide checks with
+// the second instance's token held in memory for one operation), verify
+// and the Failover wizard's check of the other replica (verify.go), and
+// the wizards' Scripts (script.go).
 package console
 
 import (
