@@ -123,9 +123,10 @@ func New(cfg Config, api http.Handler) *Console {
 	return &Console{cfg: cfg, api: api, sessions: map[string]*session{}, newLinks: map[string]*newLinkOp{}}
 }
 
-// fingerprint returns the admin certificate's fingerprint, "" if unknown.
-func (c *Console) fingerprint() string {
-	if c.cfg.Fingerprint == nil {
+// fingerprint returns the fingerprint of the certificate r came over,
+// "" if unknown or r came over plain HTTP.
+func (c *Console) fingerprint(r *http.Request) string {
+	if c.cfg.Fingerprint == nil || r.TLS == nil {
 		return ""
 	}
 	return c.cfg.Fingerprint()

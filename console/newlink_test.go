@@ -199,3 +199,14 @@ func TestFailoverScriptRoute(t *testing.T) {
 		t.Fatalf("failover script without the CSRF token: %d", code)
 	}
 }
+
+// A Script served over plain HTTP (--insecure-admin-http) pins nothing.
+func TestScriptFingerprintOnlyOverTLS(t *testing.T) {
+	c := New(Config{Authenticate: testAuth, Fingerprint: func() string { return "ab:cd" }}, &fakeAPI{})
+	if got := c.fingerprint(httptest.NewRequest("POST", "http://alpha:7433/console/api/script/failover", nil)); got != "" {
+		t.Fatalf("fingerprint over plain HTTP: %q", got)
+	}
+	if got := c.fingerprint(httptest.NewRequest("POST", "https://alpha:7433/console/api/script/failover", nil)); got != "ab:cd" {
+		t.Fatalf("fingerprint over TLS: %q", got)
+	}
+}

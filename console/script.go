@@ -63,5 +63,5 @@ func (c *Console) failoverScript(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, sqlink.EINVALID, "no link given", "choose a link")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"script": FailoverScript(selfURL(r), c.fingerprint(), f), "file": "failover-" + f.Link + ".sh"})
+	writeJSON(w, http.StatusOK, map[string]string{"script": FailoverScript(selfURL(r), c.fingerprint(r), f), "file": "failover-" + f.Link + ".sh"})
 }
