@@ -87,6 +87,10 @@ type Config struct {
 	Audit      func(ctx context.Context, principal, action, result, source string)
 	SessionTTL time.Duration // 0: DefaultSessionTTL
 	Now        func() time.Time
+	// Fingerprint, if set, returns the SHA-256 fingerprint of the
+	// certificate the admin listener serves (the console's own), which the
+	// wizards' Scripts pin; without it a Script says which variable to set.
+	Fingerprint func() string
 }
 
 type session struct {
@@ -117,6 +121,15 @@ func New(cfg Config, api http.Handler) *Console {
 		cfg.Now = time.Now
 	}
 	return &Console{cfg: cfg, api: api, sessions: map[string]*session{}, newLinks: map[string]*newLinkOp{}}
+}
+
+// fingerprint returns the fingerprint of the certificate r came over,
+// "" if unknown or r came over plain HTTP.
+func (c *Console) fingerprint(r *http.Request) string {
+	if c.cfg.Fingerprint == nil || r.TLS == nil {
+		return ""
+	}
+	return c.cfg.Fingerprint()
 }
 
 func randomToken() string {

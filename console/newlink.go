@@ -222,7 +222,7 @@ func (c *Console) newLink(w http.ResponseWriter, r *http.Request, rest string) {
 		if !decode(w, r, &o) {
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"script": CreateScript(op.primaryURL, op.secondaryURL, op.fingerprint, o.create()),
+		writeJSON(w, http.StatusOK, map[string]string{"script": CreateScript(op.primaryURL, c.fingerprint(r), op.secondaryURL, op.fingerprint, o.create()),
 			"file": "create-link-" + o.create().Name + ".sh"})
 	case action == "execute" && r.Method == http.MethodPost:
 		c.newLinkExecute(w, r, op)

@@ -88,7 +88,9 @@ func TestConsole_Wizards(t *testing.T) {
 	waitText(t, ctx, "#nl-validation-result", "All validations passed.")
 	wizNext(t, ctx, "Summary")
 	script := waitText(t, ctx, "#wiz-script", `"$SQLINK" link create --name web --database f`)
-	if strings.Contains(script, beta.Token) || !strings.Contains(script, "--secondary "+beta.AdminURL()) || !strings.Contains(script, "--two-way") {
+	// Both certificates pinned: the console knows the one it serves.
+	if strings.Contains(script, beta.Token) || !strings.Contains(script, "--secondary "+beta.AdminURL()) || !strings.Contains(script, "--two-way") ||
+		!strings.Contains(script, "--primary-fingerprint "+alpha.Fingerprint()+" --secondary-fingerprint "+beta.Fingerprint()) {
 		t.Fatalf("script:\n%s", script)
 	}
 	if dl := eval[string](t, ctx, `document.getElementById('wiz-download').getAttribute('download')`); dl != "create-link-web.sh" {
@@ -184,7 +186,7 @@ func TestConsole_Wizards(t *testing.T) {
 		t.Fatal("a two-way link's failover does not keep the link by default")
 	}
 	wizNext(t, ctx, "Summary")
-	fscript := waitText(t, ctx, "#wiz-script", `link failover web --server `+beta.AdminURL())
+	fscript := waitText(t, ctx, "#wiz-script", `link failover web --server `+beta.AdminURL()+" --fingerprint "+beta.Fingerprint())
 	if strings.Contains(fscript, "--force") || strings.Contains(fscript, beta.Token) {
 		t.Fatalf("planned failover script:\n%s", fscript)
 	}
