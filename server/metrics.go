@@ -64,7 +64,7 @@ func newCollector(s *Server) *collector {
 		linkLossTx:    prometheus.NewDesc("sqlink_link_estimated_loss_transactions", "Transactions a forced failover would lose now.", ll, nil),
 		linkLossSec:   prometheus.NewDesc("sqlink_link_estimated_loss_seconds", "Seconds of commits a forced failover would lose now.", ll, nil),
 		linkLogBytes:  prometheus.NewDesc("sqlink_link_log_bytes", "Replication log kept on this replica.", ll, nil),
-		linkLogCap:    prometheus.NewDesc("sqlink_link_log_cap_bytes", "On a primary: the log it keeps for a secondary that has not hardened it (the send queue) at most; past it the link is RESEED_REQUIRED.", ll, nil),
+		linkLogCap:    prometheus.NewDesc("sqlink_link_log_cap_bytes", "On a primary: the most log it keeps for a secondary that has not hardened it (--link-log-cap); past it the link is RESEED_REQUIRED.", ll, nil),
 		linkState:     prometheus.NewDesc("sqlink_link_state", "1 for the link's current state.", append(ll, "state"), nil),
 		linkSeedBytes: prometheus.NewDesc("sqlink_link_seed_bytes_done", "Bytes of the current seed copied.", ll, nil),
 		linkEpoch:     prometheus.NewDesc("sqlink_link_epoch", "The link's epoch on this replica (it increases at every role change).", ll, nil),
