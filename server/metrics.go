@@ -17,6 +17,7 @@ type collector struct {
 	readOnly   *prometheus.Desc
 	sessions   *prometheus.Desc
 	certExpiry *prometheus.Desc
+	tlsExpiry  *prometheus.Desc
 	lastCommit *prometheus.Desc
 
 	linkConnected *prometheus.Desc
@@ -30,6 +31,7 @@ type collector struct {
 	linkLossTx    *prometheus.Desc
 	linkLossSec   *prometheus.Desc
 	linkLogBytes  *prometheus.Desc
+	linkLogCap    *prometheus.Desc
 	linkState     *prometheus.Desc
 	linkSeedBytes *prometheus.Desc
 	linkEpoch     *prometheus.Desc
@@ -50,6 +52,7 @@ func newCollector(s *Server) *collector {
 		lastCommit: prometheus.NewDesc("sqlink_database_last_commit_timestamp_seconds", "Time of the last commit.", l, nil),
 		sessions:   prometheus.NewDesc("sqlink_client_sessions", "Open PostgreSQL client sessions.", nil, nil),
 		certExpiry: prometheus.NewDesc("sqlink_endpoint_certificate_expiry_timestamp_seconds", "When this instance's endpoint certificate expires (rotate it before: sqlink cert rotate).", nil, nil),
+		tlsExpiry:  prometheus.NewDesc("sqlink_tls_certificate_expiry_timestamp_seconds", "When the client and admin listeners' TLS certificate expires (replace its files before; SIGHUP reloads them).", nil, nil),
 
 		linkConnected: prometheus.NewDesc("sqlink_link_connected", "1 when the link's replicas are connected.", ll, nil),
 		linkLag:       prometheus.NewDesc("sqlink_link_secondary_lag_seconds", "Now minus the commit time of the oldest primary transaction the secondary has not redone.", ll, nil),
@@ -61,6 +64,7 @@ func newCollector(s *Server) *collector {
 		linkLossTx:    prometheus.NewDesc("sqlink_link_estimated_loss_transactions", "Transactions a forced failover would lose now.", ll, nil),
 		linkLossSec:   prometheus.NewDesc("sqlink_link_estimated_loss_seconds", "Seconds of commits a forced failover would lose now.", ll, nil),
 		linkLogBytes:  prometheus.NewDesc("sqlink_link_log_bytes", "Replication log kept on this replica.", ll, nil),
+		linkLogCap:    prometheus.NewDesc("sqlink_link_log_cap_bytes", "On a primary: the most log it keeps for a secondary that has not hardened it (--link-log-cap); past it the link is RESEED_REQUIRED.", ll, nil),
 		linkState:     prometheus.NewDesc("sqlink_link_state", "1 for the link's current state.", append(ll, "state"), nil),
 		linkSeedBytes: prometheus.NewDesc("sqlink_link_seed_bytes_done", "Bytes of the current seed copied.", ll, nil),
 		linkEpoch:     prometheus.NewDesc("sqlink_link_epoch", "The link's epoch on this replica (it increases at every role change).", ll, nil),
@@ -69,9 +73,9 @@ func newCollector(s *Server) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions, c.certExpiry,
+	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions, c.certExpiry, c.tlsExpiry,
 		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
-		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
+		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkLogCap, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
 		ch <- d
 	}
 }
@@ -111,6 +115,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if cert, _ := c.s.endpointCert(); cert.Leaf != nil {
 		ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(cert.Leaf.NotAfter.Unix()))
 	}
+	if c.s.tlsCert != nil {
+		if ci := c.s.tlsCert.info.Load(); ci != nil {
+			ch <- prometheus.MustNewConstMetric(c.tlsExpiry, prometheus.GaugeValue, float64(ci.NotAfter.Unix()))
+		}
+	}
 	c.collectLinks(ch)
 }
 
@@ -141,6 +150,9 @@ func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
 		g(c.linkLossTx, float64(r.EstimatedDataLoss.Transactions))
 		g(c.linkLossSec, r.EstimatedDataLoss.Seconds)
 		g(c.linkLogBytes, float64(r.LogBytes))
+		if r.LogCapBytes > 0 {
+			g(c.linkLogCap, float64(r.LogCapBytes))
+		}
 		g(c.linkState, 1, ls.State)
 		if r.Seeding != nil {
 			g(c.linkSeedBytes, float64(r.Seeding.BytesDone))
