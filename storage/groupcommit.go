@@ -16,11 +16,15 @@ import (
 // synchronous=NORMAL: COMMIT writes the transaction's frames to the WAL
 // without an fdatasync, the writer notes the WAL's end and releases the
 // write lock, and its acknowledgement waits until one fdatasync of the WAL
-// covers that end. A single sync goroutine (syncLoop) serves every commit
-// waiting at that moment with one fdatasync (a batch), then captures the
+// covers that end. One syncer at a time (g.syncing) serves every commit
+// written at that moment with one fdatasync (a batch), then captures the
 // batch into the replication log, bounded by the WAL end it read before the
 // sync: the log, and what links ship, never get ahead of the durable WAL,
-// as when every commit synced under the lock.
+// as when every commit synced under the lock. The syncer is the first
+// waiting commit's own goroutine when no batch is under way (a lone commit
+// costs no hand-over between goroutines; commits that come during a batch
+// wait, and one of them syncs them all next), or the sync goroutine
+// (syncLoop) for commits nobody waits on.
 //
 // The output gate: a commit is visible to other connections as soon as its
 // frames are in the WAL, before it is durable. Every commit counts itself
@@ -50,9 +54,10 @@ type groupCommit struct {
 	ends     []endLSN      // the recent captured commits' ends, a ring
 	endsNext int
 
-	kick chan struct{} // wakes syncLoop (buffered 1)
-	stop chan struct{} // ends syncLoop (Close, once it captured everything)
-	done chan struct{} // closed when syncLoop returned
+	syncing sync.Mutex    // held by whoever syncs a batch: one at a time
+	kick    chan struct{} // wakes syncLoop (buffered 1)
+	stop    chan struct{} // ends syncLoop (Close, once it captured everything)
+	done    chan struct{} // closed when syncLoop returned
 
 	shm *os.File // the WAL index, read for the WAL's end (mu)
 
@@ -151,8 +156,11 @@ func (g *groupCommit) kickSync() {
 	}
 }
 
-// syncLoop is the sync goroutine: it syncs and captures every commit
-// written and not durable yet, in batches.
+// syncLoop is the sync goroutine for commits nobody waits on (the
+// background loop's, a gate's): woken by kickSync, it syncs and captures
+// what was written and not durable yet, in batches. A commit's own waiter
+// does the same work itself when no sync is under way (waitDurable), so a
+// lone commit costs no hand-over between goroutines.
 func (db *DB) syncLoop() {
 	g := &db.gc
 	defer close(g.done)
@@ -162,23 +170,34 @@ func (db *DB) syncLoop() {
 		case <-g.stop:
 			return
 		}
-		for {
-			g.mu.Lock()
-			t, end, failed := g.written, g.end, g.syncErr != nil
-			g.mu.Unlock()
-			if failed || t <= g.durable.Load() {
-				break
-			}
-			if db.cfg.Failpoint != nil {
-				db.cfg.Failpoint(FailpointWALSync)
-			}
-			db.capMu.Lock()
-			if t > g.durable.Load() {
-				db.syncBatchLocked(t, &end)
-			}
-			db.capMu.Unlock()
+		g.syncing.Lock()
+		for db.syncWritten() {
 		}
+		g.syncing.Unlock()
 	}
+}
+
+// syncWritten makes one batch durable: every commit written so far, with
+// one fdatasync, then captured up to the WAL end read before the sync. It
+// reports false when there was nothing to do (g.syncing held: one batch
+// at a time).
+func (db *DB) syncWritten() bool {
+	g := &db.gc
+	g.mu.Lock()
+	t, end, failed := g.written, g.end, g.syncErr != nil
+	g.mu.Unlock()
+	if failed || t <= g.durable.Load() {
+		return false
+	}
+	if db.cfg.Failpoint != nil {
+		db.cfg.Failpoint(FailpointWALSync)
+	}
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	if t > g.durable.Load() {
+		db.syncBatchLocked(t, &end)
+	}
+	return true
 }
 
 // syncBatchLocked (capMu held) syncs the WAL, captures it up to end (all of
@@ -302,7 +321,13 @@ func (db *DB) waitDurable(t uint64, end *walPos) (sqlink.LSN, error) {
 		case closed:
 			return lsn, db.errClosed()
 		}
-		g.kickSync()
+		if g.syncing.TryLock() {
+			// No sync under way: this commit's goroutine syncs the
+			// batch (everything written so far) itself.
+			db.syncWritten()
+			g.syncing.Unlock()
+			continue
+		}
 		<-ch
 	}
 }
