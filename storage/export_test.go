@@ -55,3 +55,10 @@ func CommitsWritten(db *DB) uint64 {
 	defer db.gc.mu.Unlock()
 	return db.gc.written
 }
+
+// SetGateWaitHook sets the hook WaitOutput runs between its check of the
+// durable commits and its taking the channel to wait on (nil: none).
+func SetGateWaitHook(f func()) { testHookGateWait = f }
+
+// CommitsDurable returns how many commits group commit has made durable.
+func CommitsDurable(db *DB) uint64 { return db.gc.durable.Load() }

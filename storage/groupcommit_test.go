@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/internal/testutil"
@@ -157,5 +158,146 @@ func TestGroupCommit_HeldSync(t *testing.T) {
 	}
 	if err := reader.SQL().QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != writers+1 {
 		t.Fatalf("%d rows, %v; want %d", n, err, writers+1)
+	}
+}
+
+// TestGroupCommit_GateUnderLoad runs readers through the output gate while
+// writers commit back to back: every wait ends (a publish between reading
+// the durable count and taking the channel to wait on must not be lost),
+// and every commit is acknowledged with its own LSN.
+func TestGroupCommit_GateUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t, storage.DBConfig{})
+	mustExecWrite(t, db, "CREATE TABLE t (k INTEGER)")
+	pos0 := db.Pos().LSN
+	const writers, each = 4, 150
+	errs := make(chan error, writers+2)
+	lsns := make(chan sqlink.LSN, writers*each)
+	done := make(chan struct{})
+	for w := range writers {
+		go func() {
+			for i := range each {
+				lsn, err := commitOne(db, w*each+i)
+				if err != nil {
+					errs <- err
+					return
+				}
+				lsns <- lsn
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		go func() {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				wctx, cancel := context.WithTimeout(ctx, testutil.DefaultTimeout)
+				err := c.WaitOutput(wctx)
+				cancel()
+				if err != nil {
+					errs <- fmt.Errorf("reader at the gate: %w", err)
+					return
+				}
+			}
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(lsns)
+	seen := map[sqlink.LSN]bool{}
+	for l := range lsns {
+		if seen[l] || l <= pos0 || l > pos0+writers*each {
+			t.Fatalf("LSN %d returned twice or out of range", l)
+		}
+		seen[l] = true
+	}
+}
+
+// TestGroupCommit_GateSeesAPublishWhileGettingReady makes the commit the
+// gate waits for durable just between the gate's check and its wait: the
+// wait must end at once, not at the next commit (there may be none).
+func TestGroupCommit_GateSeesAPublishWhileGettingReady(t *testing.T) {
+	ctx := context.Background()
+	var armed atomic.Bool
+	reached, hold := make(chan struct{}, 1), make(chan struct{})
+	db := MustOpenDB(t, storage.DBConfig{Failpoint: func(name string) {
+		if name == storage.FailpointWALSync && armed.Load() {
+			reached <- struct{}{}
+			<-hold
+		}
+	}})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			armed.Store(false)
+			close(hold)
+		}
+	}
+	defer release()
+	mustExecWrite(t, db, "CREATE TABLE t (k INTEGER)")
+	reader, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+
+	armed.Store(true)
+	committed := make(chan error, 1)
+	go func() {
+		_, err := commitOne(db, 1)
+		committed <- err
+	}()
+	<-reached
+	want := storage.CommitsWritten(db)
+	// A writer holds the lock meanwhile, as a transaction does whose own
+	// reply waits at the gate: nothing else publishes (the background
+	// loop's capture needs the lock).
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	storage.SetGateWaitHook(func() {
+		storage.SetGateWaitHook(nil)
+		release()
+		testutil.RetryUntil(t, 0, func() error {
+			if got := storage.CommitsDurable(db); got < want {
+				return fmt.Errorf("%d commits durable, want %d", got, want)
+			}
+			return nil
+		})
+		if err := writer.BeginWrite(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	defer storage.SetGateWaitHook(nil)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // a bound for a hang, not a timing
+	defer cancel()
+	if err := reader.WaitOutput(wctx); err != nil {
+		t.Fatalf("the gate missed the commit made durable while it got ready: %v", err)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
 	}
 }
