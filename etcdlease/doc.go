@@ -10,26 +10,28 @@
 //
 // Both keys change only in compare-and-swap transactions that compare the
 // mod revisions read just before, so etcd is the one arbiter of who holds
-// which epoch:
+// which epoch. The link's state machine (package link) asks, through its
+// Ready, and the Keeper answers:
 //
-//   - Hold (a primary at epoch E): when the leader key is absent or is
-//     {self, E}, and the epoch key is absent or at most E, put both with a
-//     fresh lease, then renew it every Renew interval (KeepAliveOnce, each
-//     bounded by RPCTimeout). Each renewal reports Held with the time its
-//     request was sent: etcd's expiry is at least that time plus the TTL.
-//   - Claim (a secondary, From -> Target): when the leader key is absent
-//     (its lease expired or was released) and the epoch key is From, put
-//     both at Target with a fresh lease. A live leader key makes the claim
-//     wait for it to go, up to ClaimTimeout.
-//   - Release (a primary that gave up its role): delete the leader key if
-//     it is still {self, E} and revoke the lease, so a planned failover's
-//     claim need not wait for the TTL.
+//   - Claim(From, Target): when the leader key is absent (its lease
+//     expired or was released) and the epoch key is From, put both at
+//     Target with a fresh lease. A live leader key at From makes the claim
+//     wait for it to go, up to ClaimTimeout (a planned failover's claim may
+//     come just before the old primary's release). From == Target is a
+//     primary re-taking its own epoch (after a restart, or once etcd is
+//     back): the leader key must be absent or name it already.
+//   - Renew(Epoch, Seq): KeepAliveOnce, then check that the leader key
+//     still names this instance on that lease: Held{Seq} answers, or Lost.
+//     The state machine counts its lease from when it asked, so a slow
+//     answer only fences the primary earlier.
+//   - Release(Epoch): revoke the lease; etcd deletes the leader key with
+//     it, so a planned failover's claim need not wait for the TTL.
 //
-// A Keeper runs one goroutine per link. It polls (PollInterval) and
-// watches the link's keys, and reports what it sees through a callback:
-// Held, Lost (the lease is gone or a newer epoch holds the key), Expired
-// (no live leader: a secondary may claim), ClaimResult and Health (a
-// linearizable read succeeded: this instance reaches an etcd quorum). The
-// callback may block (the link's loop takes the event when it can); the
-// Keeper's own methods never block on etcd.
+// A Keeper runs one goroutine per link. Besides the requests, it polls
+// (PollInterval) and watches the link's keys and reports what it sees:
+// Observed (the holder), Expired (no live leader: a secondary may claim),
+// Lost (a lease of ours is gone) and Health (a linearizable read
+// succeeded: this instance reaches an etcd quorum). The callback may block
+// (the link's loop takes the event when it can); the Keeper's own methods
+// never block on etcd.
 package etcdlease

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,13 +24,11 @@ const (
 	// to its own minimum (1.5 election timeouts) anyway, and the fence
 	// margin must fit in it.
 	MinTTL = 3 * time.Second
-	// maxRPCTimeout bounds each etcd call of a renewal, so a renewal's
-	// answer is never older than this when it is reported.
+	// maxRPCTimeout bounds each etcd call, so a stalled member does not
+	// hold the Keeper up past one renewal period.
 	maxRPCTimeout = time.Second
 	// maxPoll bounds the interval between two reads of the keys.
 	maxPoll = time.Second
-	// retryAfter is the pause after a failed renewal or acquisition.
-	retryAfter = 200 * time.Millisecond
 )
 
 // EventType says what an Event reports.
@@ -37,18 +36,23 @@ type EventType int
 
 // Event types.
 const (
-	// Held: this instance holds the lease at Epoch, renewed by a request
-	// sent at At (etcd's expiry is at least At + TTL).
+	// Held: this instance holds the lease at Epoch and the leader key names
+	// it; Seq is the Renew request this answers (0 for a claim).
 	Held EventType = iota + 1
 	// Lost: the lease at Epoch is gone (expired, revoked), or the leader
-	// key shows a newer epoch Target (Target 0 when none is newer).
+	// key names another Holder or a newer epoch Target (0 when none is
+	// newer).
 	Lost
-	// Expired: the leader key is absent; the epoch key says Epoch.
+	// Expired: the leader key is absent; the epoch key says Epoch; Holder
+	// is the last holder this Keeper saw, if any.
 	Expired
-	// ClaimResult answers Claim(…, Target): Granted or not.
+	// ClaimResult answers Claim(…, Target): Granted or not; when not,
+	// Epoch and Holder are the leader key's now (0 and "" if absent).
 	ClaimResult
 	// Health: whether a linearizable read of the keys succeeded.
 	Health
+	// Observed: the leader key names Holder at Epoch with a live lease.
+	Observed
 )
 
 func (t EventType) String() string {
@@ -63,6 +67,8 @@ func (t EventType) String() string {
 		return "claim-result"
 	case Health:
 		return "health"
+	case Observed:
+		return "observed"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -72,10 +78,11 @@ type Event struct {
 	Type    EventType
 	Epoch   sqlink.Epoch
 	Target  sqlink.Epoch
+	Holder  string
+	Seq     uint64
 	Granted bool
 	Healthy bool
-	At      time.Time // Held: when the renewal request was sent
-	Reason  string    // Lost, ClaimResult refused, Health false: why
+	Reason  string // Lost, ClaimResult refused, Health false: why
 }
 
 // KeeperConfig configures one link's Keeper.
@@ -85,15 +92,14 @@ type KeeperConfig struct {
 	Self string
 	// TTL is the lease's time to live (DefaultTTL when 0).
 	TTL time.Duration
-	// Renew is the interval between renewals (TTL/3 when 0).
-	Renew time.Duration
-	// RPCTimeout bounds each etcd call (min(1 s, Renew/2) when 0).
+	// RPCTimeout bounds each etcd call (1 s when 0).
 	RPCTimeout time.Duration
 	// PollInterval is the interval between two reads of the keys, besides
-	// the watch (min(1 s, Renew) when 0).
+	// the watch (1 s when 0).
 	PollInterval time.Duration
 	// ClaimTimeout is how long a claim waits for a live leader key to go
-	// (2 TTL when 0).
+	// (2 TTL when 0): a planned failover's claim may come before the old
+	// primary's release, and etcd expires a lease a little after its TTL.
 	ClaimTimeout time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
@@ -103,14 +109,11 @@ func (c *KeeperConfig) setDefaults() {
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
-	if c.Renew == 0 {
-		c.Renew = c.TTL / 3
-	}
 	if c.RPCTimeout == 0 {
-		c.RPCTimeout = min(maxRPCTimeout, c.Renew/2)
+		c.RPCTimeout = maxRPCTimeout
 	}
 	if c.PollInterval == 0 {
-		c.PollInterval = min(maxPoll, c.Renew)
+		c.PollInterval = maxPoll
 	}
 	if c.ClaimTimeout == 0 {
 		c.ClaimTimeout = 2 * c.TTL
@@ -135,25 +138,37 @@ type Observation struct {
 	KeyEpoch sqlink.Epoch
 	// Expires estimates when the leader's lease expires (zero when absent).
 	Expires time.Time
-	// Held: this instance holds the lease (at Epoch); Renewed is when its
-	// last successful renewal was sent.
+	// Held: this instance holds the lease; Renewed is when its last
+	// successful grant or renewal was sent.
 	Held    bool
 	Renewed time.Time
 	TTL     time.Duration
-	// Claiming: a claim is waiting (for Target).
+	// Claiming: a claim is waiting.
 	Claiming bool
 }
 
-type claimReq struct {
-	from, target sqlink.Epoch
-	deadline     time.Time
+type opKind int
+
+const (
+	opClaim opKind = iota + 1
+	opRenew
+	opRelease
+)
+
+// op is a request to the Keeper.
+type op struct {
+	kind          opKind
+	from, target  sqlink.Epoch // claim
+	epoch         sqlink.Epoch // renew, release
+	seq           uint64       // renew
+	deadline      time.Time    // claim
+	claimAnswered bool
 }
 
 type held struct {
 	epoch   sqlink.Epoch
 	id      clientv3.LeaseID
 	renewed time.Time // send time of the last successful grant or renewal
-	next    time.Time // next renewal
 }
 
 // Keeper keeps one link's lease. Its methods never block on etcd.
@@ -169,16 +184,16 @@ type Keeper struct {
 	done   chan struct{}
 	kick   chan struct{}
 
-	mu    sync.Mutex // guards what follows
-	want  sqlink.Epoch
-	claim *claimReq
-	obs   Observation
+	mu  sync.Mutex // guards what follows
+	ops []op       // requests in order; one renew and one claim at most
+	obs Observation
 
 	// Owned by run.
-	held   *held
-	wch    clientv3.WatchChan
-	wstop  context.CancelFunc
-	wfresh bool // the watch delivered an event since the last read
+	held       *held
+	claim      *op // a claim waiting for a live leader key to go
+	lastHolder string
+	wch        clientv3.WatchChan
+	wstop      context.CancelFunc
 }
 
 // NewKeeper starts keeping link cfg.LinkID's lease; out receives the
@@ -200,35 +215,43 @@ func (k *Keeper) Close() {
 	<-k.done
 }
 
-// Hold asks the Keeper to hold the lease at epoch (this instance is
-// primary at epoch).
-func (k *Keeper) Hold(epoch sqlink.Epoch) {
-	k.mu.Lock()
-	k.want = epoch
-	k.mu.Unlock()
-	k.wake()
+// Claim asks for the lease at target: granted when etcd's epoch key is
+// from and no live lease holds the link, or, when from == target (a
+// primary re-taking its own epoch), when the leader key is absent or
+// already names this instance at target and the epoch key is absent or
+// target. A ClaimResult answers; a claim replaces one still waiting.
+func (k *Keeper) Claim(from, target sqlink.Epoch) {
+	k.push(op{kind: opClaim, from: from, target: target, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)})
 }
 
-// Release gives up the lease at epoch, if held (this instance is no longer
-// primary at epoch).
+// Renew renews the lease held at epoch once and checks that the leader key
+// still names this instance: Held{Epoch, Seq} answers, or Lost. When etcd
+// cannot be reached there is no answer (Health says so).
+func (k *Keeper) Renew(epoch sqlink.Epoch, seq uint64) {
+	k.push(op{kind: opRenew, epoch: epoch, seq: seq})
+}
+
+// Release revokes the lease held at epoch (the leader key goes with it);
+// the epoch key stays.
 func (k *Keeper) Release(epoch sqlink.Epoch) {
+	k.push(op{kind: opRelease, epoch: epoch})
+}
+
+func (k *Keeper) push(o op) {
 	k.mu.Lock()
-	if k.want == epoch {
-		k.want = 0
+	if o.kind != opRelease {
+		// The newest renew or claim replaces one not yet done.
+		k.ops = slices.DeleteFunc(k.ops, func(q op) bool { return q.kind == o.kind })
+	}
+	k.ops = append(k.ops, o)
+	if o.kind == opClaim {
+		k.obs.Claiming = true
 	}
 	k.mu.Unlock()
-	k.wake()
-}
-
-// Claim asks for the lease at target, if etcd's epoch is from and no live
-// lease holds the link; a ClaimResult answers. A new claim replaces one
-// still waiting.
-func (k *Keeper) Claim(from, target sqlink.Epoch) {
-	k.mu.Lock()
-	k.claim = &claimReq{from: from, target: target, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)}
-	k.obs.Claiming = true
-	k.mu.Unlock()
-	k.wake()
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Observation returns what the Keeper last saw.
@@ -240,13 +263,6 @@ func (k *Keeper) Observation() Observation {
 
 // TTL returns the lease's time to live.
 func (k *Keeper) TTL() time.Duration { return k.cfg.TTL }
-
-func (k *Keeper) wake() {
-	select {
-	case k.kick <- struct{}{}:
-	default:
-	}
-}
 
 func (k *Keeper) emit(ev Event) {
 	if k.ctx.Err() == nil {
@@ -264,67 +280,60 @@ func (k *Keeper) run() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		poll := false
 		select {
 		case <-k.ctx.Done():
 			return
 		case <-k.kick:
 		case <-timer.C:
+			poll = true
 		case resp, ok := <-k.wch:
 			if !ok || resp.Err() != nil || resp.Canceled {
 				k.wstop()
 				k.wch, k.wstop = nil, nil
-			} else {
-				k.wfresh = true
 			}
+			poll = true
 		}
-		k.step()
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+		k.step(poll)
+		if poll {
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
 			}
+			timer.Reset(k.cfg.PollInterval)
 		}
-		timer.Reset(k.nextWake())
 	}
 }
 
-// nextWake is how long until the next renewal or read.
-func (k *Keeper) nextWake() time.Duration {
-	d := k.cfg.PollInterval
-	if k.held != nil {
-		d = min(d, max(0, k.held.next.Sub(k.cfg.Now())))
-	}
-	return d
-}
-
-// step does what is due: release, claim, acquire, renew, then read the
-// keys and report.
-func (k *Keeper) step() {
+// step does the requests queued, retries a waiting claim, and on a poll
+// (or a watch event) reads the keys and reports.
+func (k *Keeper) step(poll bool) {
 	k.mu.Lock()
-	want, claim := k.want, k.claim
+	ops := k.ops
+	k.ops = nil
 	k.mu.Unlock()
-	if k.held != nil && k.held.epoch != want {
-		k.release()
-	}
-	if claim != nil {
-		k.doClaim(claim)
-		k.mu.Lock()
-		want = k.want
-		k.mu.Unlock()
-	}
-	var lost *Event
-	if want != 0 && k.held == nil {
-		lost = k.acquire(want)
-	}
-	if k.held != nil && !k.cfg.Now().Before(k.held.next) {
-		if ev := k.renew(); ev != nil {
-			lost = ev
+	for _, o := range ops {
+		if k.ctx.Err() != nil {
+			return
+		}
+		switch o.kind {
+		case opClaim:
+			c := o
+			k.claim = &c
+		case opRenew:
+			k.renew(o)
+		case opRelease:
+			k.release(o.epoch)
 		}
 	}
-	if lost != nil {
-		k.emit(*lost)
+	if k.claim != nil {
+		k.doClaim()
 	}
-	k.observe(want, lost != nil)
+	if poll || len(ops) == 0 {
+		k.observe()
+	}
 }
 
 func (k *Keeper) rpc() (context.Context, context.CancelFunc) {
@@ -333,6 +342,16 @@ func (k *Keeper) rpc() (context.Context, context.CancelFunc) {
 
 func (k *Keeper) ttlSeconds() int64 {
 	return int64((k.cfg.TTL + time.Second - 1) / time.Second)
+}
+
+func (k *Keeper) setHeld(h *held) {
+	k.held = h
+	k.mu.Lock()
+	k.obs.Held = h != nil
+	if h != nil {
+		k.obs.Renewed = h.renewed
+	}
+	k.mu.Unlock()
 }
 
 // grantAndPut grants a lease and puts {self, epoch} under it if s is still
@@ -350,15 +369,14 @@ func (k *Keeper) grantAndPut(s snapshot, epoch sqlink.Epoch) (bool, error) {
 		k.revoke(g.ID)
 		return false, err
 	}
-	k.held = &held{epoch: epoch, id: g.ID, renewed: sent, next: sent.Add(k.cfg.Renew)}
+	if k.held != nil && k.held.id != g.ID {
+		k.revoke(k.held.id)
+	}
 	if s.leader != nil && s.leaseID != 0 && s.leaseID != g.ID {
 		// Our own key from before a restart, on the old lease.
 		k.revoke(s.leaseID)
 	}
-	k.mu.Lock()
-	k.want = epoch
-	k.obs.Held, k.obs.Renewed = true, sent
-	k.mu.Unlock()
+	k.setHeld(&held{epoch: epoch, id: g.ID, renewed: sent})
 	return true, nil
 }
 
@@ -370,42 +388,14 @@ func (k *Keeper) revoke(id clientv3.LeaseID) {
 	}
 }
 
-// acquire takes the lease at epoch for a primary: the leader key must be
-// absent or already ours at epoch, and etcd's epoch at most epoch. It
-// returns a Lost event when etcd has moved past epoch.
-func (k *Keeper) acquire(epoch sqlink.Epoch) *Event {
-	ctx, cancel := k.rpc()
-	s, err := k.keys.read(ctx, k.c.cli)
-	cancel()
-	if err != nil {
-		k.noteErr(err)
-		return nil
-	}
-	if n := s.newest(); n > epoch {
-		return &Event{Type: Lost, Epoch: epoch, Target: n, Reason: fmt.Sprintf("etcd holds link epoch %d", n)}
-	}
-	if s.leader != nil && *s.leader != (Leader{Holder: k.cfg.Self, Epoch: epoch}) {
-		// Another holder at our epoch or before: it keeps the link until
-		// its lease ends; the primary stays fenced meanwhile.
-		k.noteErr(fmt.Errorf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch))
-		return nil
-	}
-	ok, err := k.grantAndPut(s, epoch)
-	if err != nil {
-		k.noteErr(err)
-		return nil
-	}
-	if ok {
-		k.log.Info("etcd lease acquired", "epoch", epoch)
-		k.emit(Event{Type: Held, Epoch: epoch, At: k.held.renewed})
-	}
-	return nil
-}
-
-// renew renews the lease held and checks that the leader key is still
-// ours on it; it returns a Lost event if not.
-func (k *Keeper) renew() *Event {
+// renew renews the lease held at o.epoch and checks that the leader key is
+// still ours on it: Held answers, or Lost.
+func (k *Keeper) renew(o op) {
 	h := k.held
+	if h == nil || h.epoch != o.epoch {
+		k.emit(Event{Type: Lost, Epoch: o.epoch, Reason: fmt.Sprintf("this instance holds no lease at epoch %d", o.epoch)})
+		return
+	}
 	sent := k.cfg.Now()
 	ctx, cancel := k.rpc()
 	defer cancel()
@@ -417,135 +407,124 @@ func (k *Keeper) renew() *Event {
 	mine := err == nil && s.leader != nil && *s.leader == (Leader{Holder: k.cfg.Self, Epoch: h.epoch}) && s.leaseID == h.id
 	switch {
 	case mine:
-		h.renewed, h.next = sent, sent.Add(k.cfg.Renew)
-		k.mu.Lock()
-		k.obs.Renewed = sent
-		k.mu.Unlock()
-		k.emit(Event{Type: Held, Epoch: h.epoch, At: sent})
-		return nil
+		h.renewed = sent
+		k.setHeld(h)
+		k.emit(Event{Type: Held, Epoch: h.epoch, Seq: o.seq})
 	case err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound):
-		why := "the lease expired in etcd before it was renewed"
-		var target sqlink.Epoch
+		ev := Event{Type: Lost, Epoch: h.epoch, Reason: "the lease expired in etcd before it was renewed"}
 		if err == nil {
-			why = "the leader key no longer names this instance"
+			ev.Reason = "the leader key no longer names this instance"
 			if s.leader != nil {
-				why = fmt.Sprintf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch)
+				ev.Holder = s.leader.Holder
+				ev.Reason = fmt.Sprintf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch)
 			}
 			if n := s.newest(); n > h.epoch {
-				target = n
+				ev.Target = n
 			}
 			k.revoke(h.id)
 		}
-		k.log.Warn("etcd lease lost", "epoch", h.epoch, "why", why)
-		k.held = nil
-		k.mu.Lock()
-		k.obs.Held = false
-		k.mu.Unlock()
-		return &Event{Type: Lost, Epoch: h.epoch, Target: target, Reason: why}
+		k.log.Warn("etcd lease lost", "epoch", h.epoch, "why", ev.Reason)
+		k.setHeld(nil)
+		k.emit(ev)
 	default:
-		h.next = sent.Add(retryAfter)
-		k.noteErr(err)
-		return nil
+		k.health(err)
 	}
 }
 
-// release deletes our leader key (if unchanged) and revokes the lease.
-func (k *Keeper) release() {
+// release revokes the lease held at epoch: etcd deletes the leader key
+// with it.
+func (k *Keeper) release(epoch sqlink.Epoch) {
 	h := k.held
-	k.held = nil
-	k.mu.Lock()
-	k.obs.Held = false
-	k.mu.Unlock()
+	if h == nil || h.epoch != epoch {
+		return
+	}
+	k.setHeld(nil)
 	ctx, cancel := k.rpc()
-	s, err := k.keys.read(ctx, k.c.cli)
+	_, err := k.c.cli.Revoke(ctx, h.id)
 	cancel()
-	if err == nil && s.leader != nil && *s.leader == (Leader{Holder: k.cfg.Self, Epoch: h.epoch}) {
-		ctx, cancel := k.rpc()
-		_, err = k.keys.remove(ctx, k.c.cli, s)
-		cancel()
+	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		k.log.Warn("release etcd lease: it will expire by itself", "epoch", epoch, "err", err)
+		return
 	}
-	if err != nil {
-		k.log.Warn("release etcd lease: the lease will expire by itself", "epoch", h.epoch, "err", err)
-	}
-	k.revoke(h.id)
-	k.log.Info("etcd lease released", "epoch", h.epoch)
+	k.log.Info("etcd lease released", "epoch", epoch)
 }
 
-// doClaim tries a claim once; it answers when granted, refused for good,
-// or past its deadline.
-func (k *Keeper) doClaim(c *claimReq) {
-	answer := func(granted bool, reason string) {
+// doClaim tries the waiting claim once; it answers when granted, refused
+// for good, or past its deadline.
+func (k *Keeper) doClaim() {
+	c := k.claim
+	answer := func(granted bool, s *snapshot, reason string) {
+		k.claim = nil
 		k.mu.Lock()
-		if k.claim == c {
-			k.claim = nil
-			k.obs.Claiming = false
-		}
+		k.obs.Claiming = slices.ContainsFunc(k.ops, func(q op) bool { return q.kind == opClaim })
 		k.mu.Unlock()
+		ev := Event{Type: ClaimResult, Target: c.target, Granted: granted, Reason: reason}
 		if granted {
 			k.log.Info("etcd claim granted", "from", c.from, "target", c.target)
 		} else {
 			k.log.Info("etcd claim refused", "from", c.from, "target", c.target, "why", reason)
+			if s != nil && s.leader != nil {
+				ev.Epoch, ev.Holder = s.leader.Epoch, s.leader.Holder
+			}
 		}
-		k.emit(Event{Type: ClaimResult, Target: c.target, Granted: granted, Reason: reason})
-		if granted {
-			k.emit(Event{Type: Held, Epoch: c.target, At: k.held.renewed})
-		}
+		k.emit(ev)
 	}
 	late := !k.cfg.Now().Before(c.deadline)
-	if c.target <= c.from {
-		answer(false, fmt.Sprintf("target epoch %d is not after %d", c.target, c.from))
+	if c.target < c.from {
+		answer(false, nil, fmt.Sprintf("target epoch %d is before %d", c.target, c.from))
 		return
 	}
 	ctx, cancel := k.rpc()
 	s, err := k.keys.read(ctx, k.c.cli)
 	cancel()
 	if err != nil {
-		k.noteErr(err)
+		k.health(err)
 		if late {
-			answer(false, fmt.Sprintf("etcd unreachable: %v", err))
+			answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 		}
 		return
 	}
-	if s.epoch != c.from || (s.leader != nil && s.leader.Epoch != c.from) {
-		answer(false, fmt.Sprintf("etcd's link epoch is %d, not %d", s.newest(), c.from))
+	retake := c.from == c.target
+	mine := s.leader != nil && *s.leader == (Leader{Holder: k.cfg.Self, Epoch: c.target})
+	switch {
+	case retake && s.epoch != 0 && s.epoch != c.from, !retake && s.epoch != c.from:
+		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", s.epoch, c.from))
 		return
-	}
-	if s.leader != nil {
-		if late {
-			answer(false, fmt.Sprintf("%s still holds the lease at epoch %d", s.leader.Holder, s.leader.Epoch))
+	case s.leader != nil && !(retake && mine):
+		if retake || s.leader.Epoch != c.from || late {
+			answer(false, &s, fmt.Sprintf("%s holds the lease at epoch %d", s.leader.Holder, s.leader.Epoch))
 		}
 		return // wait for the lease to expire or be released
-	}
-	if k.held != nil {
-		k.release()
 	}
 	ok, err := k.grantAndPut(s, c.target)
 	switch {
 	case err != nil:
-		k.noteErr(err)
+		k.health(err)
 		if late {
-			answer(false, fmt.Sprintf("etcd unreachable: %v", err))
+			answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 		}
 	case ok:
-		answer(true, "")
+		answer(true, nil, "")
 	case late:
-		answer(false, "the link's keys changed during the claim")
+		answer(false, nil, "the link's keys changed during the claim")
 	}
 }
 
-func (k *Keeper) noteErr(err error) {
+// health reports a failed etcd call.
+func (k *Keeper) health(err error) {
 	if k.ctx.Err() != nil {
 		return
 	}
 	k.mu.Lock()
-	k.obs.Err = err.Error()
+	k.obs.Healthy, k.obs.CheckedAt, k.obs.Err = false, k.cfg.Now(), err.Error()
 	k.mu.Unlock()
 	k.log.Debug("etcd", "err", err)
+	k.emit(Event{Type: Health, Healthy: false, Reason: err.Error()})
 }
 
-// observe reads the keys, records what it saw and reports health, expiry
-// (to a secondary) and a newer epoch (to a primary).
-func (k *Keeper) observe(want sqlink.Epoch, lostSent bool) {
+// observe reads the keys, records what it saw and reports health, the
+// holder or the expiry, and a lease of ours that is gone.
+func (k *Keeper) observe() {
 	if k.wch == nil {
 		k.watch()
 	}
@@ -556,12 +535,8 @@ func (k *Keeper) observe(want sqlink.Epoch, lostSent bool) {
 	if k.ctx.Err() != nil {
 		return
 	}
-	k.wfresh = false
 	if err != nil {
-		k.mu.Lock()
-		k.obs.Healthy, k.obs.CheckedAt, k.obs.Err = false, now, err.Error()
-		k.mu.Unlock()
-		k.emit(Event{Type: Health, Healthy: false, Reason: err.Error()})
+		k.health(err)
 		return
 	}
 	var expires time.Time
@@ -584,20 +559,24 @@ func (k *Keeper) observe(want sqlink.Epoch, lostSent bool) {
 	}
 	k.mu.Unlock()
 	k.emit(Event{Type: Health, Healthy: true})
-	switch {
-	case want == 0 && s.leader == nil:
-		k.emit(Event{Type: Expired, Epoch: s.epoch})
-	case want != 0 && !lostSent && s.newest() > want:
-		k.emit(Event{Type: Lost, Epoch: want, Target: s.newest(), Reason: fmt.Sprintf("etcd holds link epoch %d", s.newest())})
-	case want != 0 && !lostSent && k.held != nil && (s.leader == nil || s.leaseID != k.held.id):
-		// Not ours any more (deleted by hand, or put by another): stop
-		// reporting Held, then acquire again if the epoch allows it.
-		k.revoke(k.held.id)
-		k.held = nil
-		k.mu.Lock()
-		k.obs.Held = false
-		k.mu.Unlock()
-		k.emit(Event{Type: Lost, Epoch: want, Reason: "etcd's leader key no longer names this instance"})
+	if h := k.held; h != nil && (s.leader == nil || s.leaseID != h.id) {
+		// Not ours any more (deleted by hand, or put by another).
+		k.revoke(h.id)
+		k.setHeld(nil)
+		ev := Event{Type: Lost, Epoch: h.epoch, Reason: "etcd's leader key no longer names this instance"}
+		if s.leader != nil {
+			ev.Holder = s.leader.Holder
+		}
+		if n := s.newest(); n > h.epoch {
+			ev.Target = n
+		}
+		k.emit(ev)
+	}
+	if s.leader == nil {
+		k.emit(Event{Type: Expired, Epoch: s.epoch, Holder: k.lastHolder})
+	} else {
+		k.lastHolder = s.leader.Holder
+		k.emit(Event{Type: Observed, Epoch: s.leader.Epoch, Holder: s.leader.Holder})
 	}
 }
 

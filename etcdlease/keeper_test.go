@@ -67,10 +67,6 @@ func (r *recorder) none(t *testing.T, from int, what string, match func(etcdleas
 	}
 }
 
-func held(e sqlink.Epoch) func(etcdlease.Event) bool {
-	return func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held && ev.Epoch == e }
-}
-
 func expired(e sqlink.Epoch) func(etcdlease.Event) bool {
 	return func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Expired && ev.Epoch == e }
 }
@@ -97,9 +93,19 @@ func keeper(t *testing.T, cli *etcdlease.Client, self string, ttl time.Duration)
 	return k, rec
 }
 
-// A primary takes the lease and renews it; when it stops, the lease
+func claimed(target sqlink.Epoch, granted bool) func(etcdlease.Event) bool {
+	return func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.ClaimResult && ev.Target == target && ev.Granted == granted
+	}
+}
+
+func renewed(e sqlink.Epoch, seq uint64) func(etcdlease.Event) bool {
+	return func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held && ev.Epoch == e && ev.Seq == seq }
+}
+
+// A primary takes its epoch and renews it; when it stops, the lease
 // expires and the secondary sees it and claims the next epoch; the old
-// primary coming back at its epoch sees the newer one.
+// primary coming back at its epoch is refused and told of the newer one.
 func TestKeeperFailover(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cliA, cliB := client(t, c), client(t, c)
@@ -109,52 +115,65 @@ func TestKeeperFailover(t *testing.T) {
 	// Before any primary: no epoch in etcd, so a claim from 1 is refused.
 	recB.wait(t, 0, "expired at 0", expired(0))
 	b.Claim(1, 2)
-	i := recB.wait(t, 0, "claim refused", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.ClaimResult })
-	if ev := recB.at(i); ev.Granted || ev.Target != 2 {
-		t.Fatalf("claim before any holder: %+v", ev)
-	}
+	recB.wait(t, 0, "claim refused", claimed(2, false))
 
-	a.Hold(1)
-	recA.wait(t, 0, "held at 1", held(1))
-	// Renewed again (a second Held at 1 after the first).
-	first := recA.wait(t, 0, "held at 1", held(1))
-	recA.wait(t, first+1, "renewed at 1", held(1))
-	if o := b.Observation(); !o.Healthy || o.Holder != "a" || o.Epoch != 1 || o.Held {
-		testutil.RetryUntil(t, 10*time.Second, func() error {
-			if o := b.Observation(); o.Holder != "a" || o.Epoch != 1 {
-				return fmt.Errorf("b observes %+v", o)
-			}
-			return nil
-		})
-	}
+	a.Claim(1, 1)
+	recA.wait(t, 0, "claim of epoch 1", claimed(1, true))
+	a.Renew(1, 7)
+	recA.wait(t, 0, "renewal 7", renewed(1, 7))
+	recB.wait(t, 0, "a observed at 1", func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.Observed && ev.Holder == "a" && ev.Epoch == 1
+	})
+	testutil.RetryUntil(t, 10*time.Second, func() error {
+		if o := b.Observation(); !o.Healthy || o.Holder != "a" || o.Epoch != 1 || o.Held || o.Expires.IsZero() {
+			return fmt.Errorf("b observes %+v", o)
+		}
+		return nil
+	})
 	// While a holds it, b's claim waits; a's Close lets the lease expire
 	// (no revoke), then the claim is granted.
 	n := recB.len()
 	b.Claim(1, 2)
 	a.Close()
-	recB.wait(t, n, "claim granted", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.ClaimResult && ev.Granted && ev.Target == 2
-	})
-	recB.wait(t, n, "held at 2", held(2))
+	recB.wait(t, n, "claim granted", claimed(2, true))
 	if o := b.Observation(); !o.Held {
 		t.Fatalf("b after the claim: %+v", o)
 	}
+	b.Renew(2, 1)
+	recB.wait(t, n, "renewal at 2", renewed(2, 1))
 
 	// The old primary restarts at epoch 1: etcd says 2.
 	a2, recA2 := keeper(t, cliA, "a", 2*time.Second)
-	a2.Hold(1)
-	recA2.wait(t, 0, "lost to 2", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.Lost && ev.Epoch == 1 && ev.Target == 2
-	})
+	a2.Claim(1, 1)
+	i := recA2.wait(t, 0, "re-take refused", claimed(1, false))
+	if ev := recA2.at(i); ev.Epoch != 2 || ev.Holder != "b" {
+		t.Fatalf("refusal does not name the holder: %+v", ev)
+	}
+	a2.Renew(1, 3)
+	recA2.wait(t, 0, "lost", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Lost && ev.Epoch == 1 })
 	recA2.none(t, 0, "held", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held })
-	// It follows: nothing to hold, and it sees b holding.
-	a2.Release(1)
-	testutil.RetryUntil(t, 10*time.Second, func() error {
-		if o := a2.Observation(); o.Holder != "b" || o.Epoch != 2 || o.Held || o.Expires.IsZero() {
-			return fmt.Errorf("a observes %+v", o)
-		}
-		return nil
-	})
+}
+
+// A primary re-takes its own epoch after a restart, while its old lease
+// still lives.
+func TestKeeperRetakeAfterRestart(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	cli := client(t, c)
+	a, recA := keeper(t, cli, "a", time.Minute)
+	a.Claim(3, 3)
+	recA.wait(t, 0, "claim of 3", claimed(3, true))
+	a.Close()
+	a2, recA2 := keeper(t, cli, "a", time.Minute)
+	a2.Claim(3, 3)
+	recA2.wait(t, 0, "re-take of 3", claimed(3, true))
+	a2.Renew(3, 1)
+	recA2.wait(t, 0, "renewal", renewed(3, 1))
+	// Another instance cannot take epoch 3 or 4 while it lives.
+	b, recB := keeper(t, cli, "b", time.Minute)
+	b.Claim(3, 3)
+	recB.wait(t, 0, "b's re-take of a's epoch refused", claimed(3, false))
+	b.Claim(2, 4)
+	recB.wait(t, 0, "b's stale claim refused", claimed(4, false))
 }
 
 // A claim from an epoch etcd has moved past is refused at once, and a
@@ -166,61 +185,62 @@ func TestKeeperReleaseAndStaleClaim(t *testing.T) {
 	// A long TTL: only a release can let the claim through in time.
 	a, recA := keeper(t, cli, "a", time.Minute)
 	b, recB := keeper(t, cli, "b", time.Minute)
-	a.Hold(5)
-	recA.wait(t, 0, "held at 5", held(5))
+	a.Claim(5, 5)
+	recA.wait(t, 0, "claim of 5", claimed(5, true))
 	b.Claim(4, 5)
-	i := recB.wait(t, 0, "claim result", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.ClaimResult })
-	if recB.at(i).Granted {
-		t.Fatalf("stale claim granted: %+v", recB.at(i))
-	}
+	recB.wait(t, 0, "stale claim refused", claimed(5, false))
 	n := recB.len()
 	b.Claim(5, 6)
 	a.Release(5)
-	recB.wait(t, n, "claim granted", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.ClaimResult && ev.Granted && ev.Target == 6
-	})
-	// The primary that released reports no Held after its release.
+	recB.wait(t, n, "claim granted", claimed(6, true))
+	// The primary that released is told its lease is gone when it asks.
 	m := recA.len()
-	recA.wait(t, m, "a later read", health(true))
+	a.Renew(5, 9)
+	recA.wait(t, m, "lost after release", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Lost && ev.Epoch == 5 })
 	recA.none(t, m, "held", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held })
 }
 
-// A primary whose lease expired while it could not renew (here: its
-// renewal interval is longer than the TTL) reports Lost, and the newer
-// epoch once a secondary claimed.
+// A primary whose lease expired because it did not renew learns it from
+// its next read, with the newer epoch once a secondary claimed.
 func TestKeeperLeaseExpiresUnderThePrimary(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cli := client(t, c)
-	recA := &recorder{}
-	a := cli.NewKeeper(etcdlease.KeeperConfig{LinkID: "L1", Self: "a", TTL: 2 * time.Second, Renew: time.Hour, PollInterval: time.Hour}, recA.add)
-	t.Cleanup(a.Close)
+	a, recA := keeper(t, cli, "a", 2*time.Second)
 	b, recB := keeper(t, cli, "b", 2*time.Second)
-	a.Hold(1)
-	recA.wait(t, 0, "held at 1", held(1))
-	recB.wait(t, 0, "expired at 1", expired(1))
-	b.Claim(1, 2)
-	recB.wait(t, 0, "held at 2", held(2))
-	// The watch wakes a at the claim.
-	recA.wait(t, 0, "lost", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.Lost && ev.Epoch == 1 && ev.Target == 2
+	a.Claim(1, 1)
+	recA.wait(t, 0, "claim of 1", claimed(1, true))
+	recB.wait(t, 0, "expired at 1, held by a", func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "a"
 	})
+	b.Claim(1, 2)
+	recB.wait(t, 0, "claim of 2", claimed(2, true))
+	recA.wait(t, 0, "lost", func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.Lost && ev.Epoch == 1
+	})
+	recA.wait(t, 0, "b observed at 2", func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.Observed && ev.Epoch == 2 && ev.Holder == "b"
+	})
+	a.Renew(1, 4)
+	recA.none(t, 0, "held", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held })
 }
 
 // Health follows the quorum: two of three members down makes every read
-// fail; back up, the keeper is healthy again and still holds the lease.
+// fail and a renewal goes unanswered; back up, the keeper is healthy again
+// and renews.
 func TestKeeperHealth(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cli := client(t, c)
-	a, recA := keeper(t, cli, "a", 3*time.Second)
-	a.Hold(1)
-	recA.wait(t, 0, "held", held(1))
+	a, recA := keeper(t, cli, "a", 10*time.Second)
+	a.Claim(1, 1)
+	recA.wait(t, 0, "claim", claimed(1, true))
 	recA.wait(t, 0, "healthy", health(true))
 	// One member down: a quorum remains.
 	c.Stop(2)
-	n := recA.len()
-	recA.wait(t, n, "held after one member stopped", held(1))
+	a.Renew(1, 1)
+	recA.wait(t, 0, "renewal with one member down", renewed(1, 1))
 	c.Stop(1)
-	n = recA.len()
+	n := recA.len()
+	a.Renew(1, 2) // answered once etcd is back, or never
 	recA.wait(t, n, "unhealthy", health(false))
 	if o := a.Observation(); o.Healthy || o.Err == "" {
 		t.Fatalf("observation without quorum: %+v", o)
@@ -228,7 +248,8 @@ func TestKeeperHealth(t *testing.T) {
 	c.RestartAll()
 	n = recA.len()
 	recA.wait(t, n, "healthy again", health(true))
-	recA.wait(t, n, "held at 1", held(1))
+	a.Renew(1, 3)
+	recA.wait(t, n, "renewal", renewed(1, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := cli.Check(ctx, 5*time.Second); err != nil {
