@@ -86,8 +86,9 @@ func New(cfg Config) (*Replica, error) {
 			Epoch:          1,
 			History:        []sqlink.HistoryEntry{{Epoch: 1, FirstLSN: 1}},
 			Mode:           cfg.Mode, TwoWay: cfg.TwoWay,
-			Hardened: cfg.SeedLSN,
-			Version:  1,
+			Hardened:     cfg.SeedLSN,
+			Version:      1,
+			AutoFailover: cfg.AutoFailover, MaxDataLoss: cfg.MaxDataLoss,
 		}
 		if cfg.InitialPrimary == cfg.Self {
 			r.hs.Role = sqlink.RolePrimary
@@ -183,6 +184,8 @@ func (r *Replica) stepLocal(m Message) error {
 		return r.abort()
 	case MsgSetMode:
 		return r.setMode(m.NewMode)
+	case MsgLeaseHeld, MsgLeaseLost, MsgLeaseExpired, MsgClaimResult, MsgEtcdHealth, MsgLeaseObserved:
+		return r.stepLease(m)
 	}
 	return fmt.Errorf("link: unknown local event %s", m.Type)
 }
@@ -531,6 +534,9 @@ func (r *Replica) Status() Status {
 		SplitBrain: r.hs.SplitBrain, Reverting: r.hs.Rewind != nil,
 		EstimatedLoss: r.estimatedLoss(), LastFailover: r.hs.LastFailover,
 		LastError: r.lastErr,
+	}
+	if r.hs.AutoFailover {
+		s.AutoFailover = r.leaseStatus()
 	}
 	if r.hs.Role == sqlink.RolePrimary {
 		s.Commit = r.commit
