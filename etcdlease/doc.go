@@ -4,7 +4,7 @@
 //
 // Layout, per link (link_id is the link's ID, the same on both instances):
 //
-//	/sqlink/links/<link_id>/leader  {"holder":"<instance name>","epoch":N}
+//	/sqlink/links/<link_id>/leader  {"holder":"<instance name>","holder_id":"<instance id>","epoch":N}
 //	                                 attached to the holder's lease
 //	/sqlink/links/<link_id>/epoch   N, the last epoch etcd granted
 //

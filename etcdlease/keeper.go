@@ -36,6 +36,8 @@ type EventType int
 
 // Event types.
 const (
+	// Holder in events is the holder's instance ID.
+
 	// Held: this instance holds the lease at Epoch and the leader key names
 	// it; Seq is the Renew request this answers (0 for a claim).
 	Held EventType = iota + 1
@@ -88,8 +90,9 @@ type Event struct {
 // KeeperConfig configures one link's Keeper.
 type KeeperConfig struct {
 	LinkID string
-	// Self is this instance's name, written as the leader key's holder.
-	Self string
+	// Self and SelfID are this instance's name and ID, written in the
+	// leader key.
+	Self, SelfID string
 	// TTL is the lease's time to live (DefaultTTL when 0).
 	TTL time.Duration
 	// RPCTimeout bounds each etcd call (1 s when 0).
@@ -131,9 +134,10 @@ type Observation struct {
 	Healthy   bool
 	CheckedAt time.Time // the last read (successful or not)
 	Err       string    // why the last read failed
-	// Holder and Epoch are the leader key's ("" and 0 when absent).
-	Holder string
-	Epoch  sqlink.Epoch
+	// Holder, HolderID and Epoch are the leader key's ("" and 0 when
+	// absent).
+	Holder, HolderID string
+	Epoch            sqlink.Epoch
 	// KeyEpoch is the epoch key's value: the last epoch etcd granted.
 	KeyEpoch sqlink.Epoch
 	// Expires estimates when the leader's lease expires (zero when absent).
@@ -364,7 +368,7 @@ func (k *Keeper) grantAndPut(s snapshot, epoch sqlink.Epoch) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ok, err := k.keys.put(ctx, k.c.cli, s, k.cfg.Self, epoch, g.ID)
+	ok, err := k.keys.put(ctx, k.c.cli, s, k.me(epoch), g.ID)
 	if err != nil || !ok {
 		k.revoke(g.ID)
 		return false, err
@@ -378,6 +382,15 @@ func (k *Keeper) grantAndPut(s snapshot, epoch sqlink.Epoch) (bool, error) {
 	}
 	k.setHeld(&held{epoch: epoch, id: g.ID, renewed: sent})
 	return true, nil
+}
+
+func (k *Keeper) me(epoch sqlink.Epoch) Leader {
+	return Leader{Holder: k.cfg.Self, HolderID: k.cfg.SelfID, Epoch: epoch}
+}
+
+// mine reports whether l names this instance at epoch.
+func (k *Keeper) mine(l *Leader, epoch sqlink.Epoch) bool {
+	return l != nil && l.HolderID == k.cfg.SelfID && l.Epoch == epoch
 }
 
 func (k *Keeper) revoke(id clientv3.LeaseID) {
@@ -404,7 +417,7 @@ func (k *Keeper) renew(o op) {
 	if err == nil {
 		s, err = k.keys.read(ctx, k.c.cli)
 	}
-	mine := err == nil && s.leader != nil && *s.leader == (Leader{Holder: k.cfg.Self, Epoch: h.epoch}) && s.leaseID == h.id
+	mine := err == nil && s.leader != nil && k.mine(s.leader, h.epoch) && s.leaseID == h.id
 	switch {
 	case mine:
 		h.renewed = sent
@@ -415,7 +428,7 @@ func (k *Keeper) renew(o op) {
 		if err == nil {
 			ev.Reason = "the leader key no longer names this instance"
 			if s.leader != nil {
-				ev.Holder = s.leader.Holder
+				ev.Holder = s.leader.HolderID
 				ev.Reason = fmt.Sprintf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch)
 			}
 			if n := s.newest(); n > h.epoch {
@@ -464,7 +477,7 @@ func (k *Keeper) doClaim() {
 		} else {
 			k.log.Info("etcd claim refused", "from", c.from, "target", c.target, "why", reason)
 			if s != nil && s.leader != nil {
-				ev.Epoch, ev.Holder = s.leader.Epoch, s.leader.Holder
+				ev.Epoch, ev.Holder = s.leader.Epoch, s.leader.HolderID
 			}
 		}
 		k.emit(ev)
@@ -485,7 +498,7 @@ func (k *Keeper) doClaim() {
 		return
 	}
 	retake := c.from == c.target
-	mine := s.leader != nil && *s.leader == (Leader{Holder: k.cfg.Self, Epoch: c.target})
+	mine := s.leader != nil && k.mine(s.leader, c.target)
 	switch {
 	case retake && s.epoch != 0 && s.epoch != c.from, !retake && s.epoch != c.from:
 		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", s.epoch, c.from))
@@ -553,9 +566,9 @@ func (k *Keeper) observe() {
 	}
 	k.mu.Lock()
 	k.obs.Healthy, k.obs.CheckedAt, k.obs.Err = true, now, ""
-	k.obs.Holder, k.obs.Epoch, k.obs.KeyEpoch, k.obs.Expires = "", 0, s.epoch, expires
+	k.obs.Holder, k.obs.HolderID, k.obs.Epoch, k.obs.KeyEpoch, k.obs.Expires = "", "", 0, s.epoch, expires
 	if s.leader != nil {
-		k.obs.Holder, k.obs.Epoch = s.leader.Holder, s.leader.Epoch
+		k.obs.Holder, k.obs.HolderID, k.obs.Epoch = s.leader.Holder, s.leader.HolderID, s.leader.Epoch
 	}
 	k.mu.Unlock()
 	k.emit(Event{Type: Health, Healthy: true})
@@ -565,7 +578,7 @@ func (k *Keeper) observe() {
 		k.setHeld(nil)
 		ev := Event{Type: Lost, Epoch: h.epoch, Reason: "etcd's leader key no longer names this instance"}
 		if s.leader != nil {
-			ev.Holder = s.leader.Holder
+			ev.Holder = s.leader.HolderID
 		}
 		if n := s.newest(); n > h.epoch {
 			ev.Target = n
@@ -575,8 +588,8 @@ func (k *Keeper) observe() {
 	if s.leader == nil {
 		k.emit(Event{Type: Expired, Epoch: s.epoch, Holder: k.lastHolder})
 	} else {
-		k.lastHolder = s.leader.Holder
-		k.emit(Event{Type: Observed, Epoch: s.leader.Epoch, Holder: s.leader.Holder})
+		k.lastHolder = s.leader.HolderID
+		k.emit(Event{Type: Observed, Epoch: s.leader.Epoch, Holder: s.leader.HolderID})
 	}
 }
 

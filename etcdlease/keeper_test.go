@@ -88,7 +88,7 @@ func client(t *testing.T, c *etcdtest.Cluster) *etcdlease.Client {
 func keeper(t *testing.T, cli *etcdlease.Client, self string, ttl time.Duration) (*etcdlease.Keeper, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	k := cli.NewKeeper(etcdlease.KeeperConfig{LinkID: "L1", Self: self, TTL: ttl}, rec.add)
+	k := cli.NewKeeper(etcdlease.KeeperConfig{LinkID: "L1", Self: self, SelfID: "id-" + self, TTL: ttl}, rec.add)
 	t.Cleanup(k.Close)
 	return k, rec
 }
@@ -122,7 +122,7 @@ func TestKeeperFailover(t *testing.T) {
 	a.Renew(1, 7)
 	recA.wait(t, 0, "renewal 7", renewed(1, 7))
 	recB.wait(t, 0, "a observed at 1", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.Observed && ev.Holder == "a" && ev.Epoch == 1
+		return ev.Type == etcdlease.Observed && ev.Holder == "id-a" && ev.Epoch == 1
 	})
 	testutil.RetryUntil(t, 10*time.Second, func() error {
 		if o := b.Observation(); !o.Healthy || o.Holder != "a" || o.Epoch != 1 || o.Held || o.Expires.IsZero() {
@@ -146,7 +146,7 @@ func TestKeeperFailover(t *testing.T) {
 	a2, recA2 := keeper(t, cliA, "a", 2*time.Second)
 	a2.Claim(1, 1)
 	i := recA2.wait(t, 0, "re-take refused", claimed(1, false))
-	if ev := recA2.at(i); ev.Epoch != 2 || ev.Holder != "b" {
+	if ev := recA2.at(i); ev.Epoch != 2 || ev.Holder != "id-b" {
 		t.Fatalf("refusal does not name the holder: %+v", ev)
 	}
 	a2.Renew(1, 3)
@@ -210,7 +210,7 @@ func TestKeeperLeaseExpiresUnderThePrimary(t *testing.T) {
 	a.Claim(1, 1)
 	recA.wait(t, 0, "claim of 1", claimed(1, true))
 	recB.wait(t, 0, "expired at 1, held by a", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "a"
+		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "id-a"
 	})
 	b.Claim(1, 2)
 	recB.wait(t, 0, "claim of 2", claimed(2, true))
@@ -218,7 +218,7 @@ func TestKeeperLeaseExpiresUnderThePrimary(t *testing.T) {
 		return ev.Type == etcdlease.Lost && ev.Epoch == 1
 	})
 	recA.wait(t, 0, "b observed at 2", func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.Observed && ev.Epoch == 2 && ev.Holder == "b"
+		return ev.Type == etcdlease.Observed && ev.Epoch == 2 && ev.Holder == "id-b"
 	})
 	a.Renew(1, 4)
 	recA.none(t, 0, "held", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held })

@@ -11,10 +11,12 @@ import (
 	"github.com/sqlink/sqlink"
 )
 
-// Leader is the value of a link's leader key.
+// Leader is the value of a link's leader key: the holder's instance name
+// (for people) and ID (what the link compares), and its epoch.
 type Leader struct {
-	Holder string       `json:"holder"`
-	Epoch  sqlink.Epoch `json:"epoch"`
+	Holder   string       `json:"holder"`
+	HolderID string       `json:"holder_id"`
+	Epoch    sqlink.Epoch `json:"epoch"`
 }
 
 // snapshot is one linearizable read of a link's two keys.
@@ -73,8 +75,9 @@ func (k keys) read(ctx context.Context, kv clientv3.KV) (snapshot, error) {
 
 // put writes {holder, epoch} under lease id and the epoch key, if neither
 // key changed since s was read.
-func (k keys) put(ctx context.Context, kv clientv3.KV, s snapshot, holder string, epoch sqlink.Epoch, id clientv3.LeaseID) (bool, error) {
-	v, err := json.Marshal(Leader{Holder: holder, Epoch: epoch})
+func (k keys) put(ctx context.Context, kv clientv3.KV, s snapshot, holder Leader, id clientv3.LeaseID) (bool, error) {
+	epoch := holder.Epoch
+	v, err := json.Marshal(holder)
 	if err != nil {
 		return false, err
 	}
