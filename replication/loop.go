@@ -150,7 +150,9 @@ func (rt *Link) process() {
 				return
 			}
 			rt.afterPersist(prev, rd.HardState)
+			rt.afterLeasePersist(prev, rd.HardState)
 		}
+		rt.leaseRequests(rd)
 		rt.mu.Lock()
 		pc := rt.conn
 		rt.mu.Unlock()
@@ -180,6 +182,7 @@ func (rt *Link) process() {
 				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
 			}
 		}
+		rt.afterLeaseSoft(rd)
 		if rt.applySoft(rd) {
 			return // a drain began: drained finishes rd
 		}
@@ -487,7 +490,9 @@ func (rt *Link) onTick() {
 	now := rt.s.cfg.Now()
 	rt.heartbeatDue = true
 	if rt.r != nil {
-		rt.r.Tick()
+		for range rt.ticksDue(now) {
+			rt.r.Tick()
+		}
 	}
 	rt.mu.Lock()
 	rt.lag.tick(now)

@@ -174,7 +174,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.reg.MustRegister(newCollector(s))
+	s.reg.MustRegister(newCollector(s), s.eng.LeaseCollector())
 	s.lagHist = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "sqlink_link_ack_lag_seconds",
 		Help:    "On a primary: time from a transaction's commit to the secondary's acknowledgment that it hardened (kind=hardened) or redone (kind=redone) it, observed for the newest record of each acknowledgment.",
