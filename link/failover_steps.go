@@ -152,7 +152,7 @@ func (r *Replica) onSetRoleRequest(m Message) {
 func (r *Replica) takeOver(floor sqlink.Epoch) {
 	e := NextEpoch(floor, r.hs.Self == r.hs.InitialPrimary)
 	if r.auto() {
-		if r.ls.claim == nil {
+		if r.ls.claim == nil && r.failsafeHold() == "" {
 			r.makeClaim(Claim{From: r.etcdEpoch(), Target: r.claimTarget(e), Kind: FailoverSetRole, Reason: "set-role"}, claimSetRole, Message{})
 		}
 		return
@@ -267,6 +267,9 @@ func (r *Replica) forcedFailover(ack bool) error {
 		}
 		if ls.claim != nil {
 			return sqlink.Errorf(sqlink.ECONFLICT, "wait for etcd's answer", "a claim of the lease is in flight")
+		}
+		if why := r.failsafeHold(); why != "" {
+			return sqlink.Errorf(sqlink.ECONFLICT, "wait, then retry", "%s", why)
 		}
 		r.makeClaim(Claim{From: r.etcdEpoch(), Target: r.claimTarget(e), Kind: FailoverForced,
 			Reason: fmt.Sprintf("forced failover, estimated loss %d transactions", loss.Transactions)}, claimForced, Message{})

@@ -54,6 +54,10 @@ type leaseState struct {
 	claimAt     uint64
 	claimMsg    Message
 	nextClaimAt uint64 // back-off after a refused claim
+	// doubt is the target of a claim answered "not granted" without word
+	// from etcd (a timeout): it may have succeeded. Until etcd's key is
+	// seen at that epoch or later, no failsafe.
+	doubt sqlink.Epoch
 
 	// Secondary: tick+1 of the last message that told the primary "etcd
 	// is unreachable, I hold your commits".
@@ -137,6 +141,7 @@ func (r *Replica) leaseValid() bool { return r.tick < r.ls.fenceAt }
 // etcd either (and so will not claim for FailsafeHoldTicks).
 func (r *Replica) failsafe() bool {
 	return !r.ls.etcdHealthy && r.tick < r.ls.failsafeUntil && r.hs.Mode == sqlink.ModeSync && !r.hs.Solo &&
+		r.ls.claim == nil && r.ls.doubt == 0 &&
 		r.connected && r.followed() && r.partner.lsn >= r.commit
 }
 
@@ -248,6 +253,32 @@ func (r *Replica) setKey(e sqlink.Epoch, holder string, live bool) {
 		return // older than what we know
 	}
 	ls.keyKnown, ls.keyEpoch, ls.keyHolder, ls.keyLive = true, e, holder, live
+	if ls.doubt != 0 && e >= ls.doubt {
+		ls.doubt = 0
+	}
+}
+
+// mayEcho reports whether this secondary may tell its primary "etcd is
+// unreachable, I hold your commits" (failsafe): it follows the primary at
+// the epoch it last saw in etcd, and no claim of its own may have moved it.
+func (r *Replica) mayEcho() bool {
+	ls := &r.ls
+	return !ls.etcdHealthy && r.hs.Mode == sqlink.ModeSync && r.following() && r.partner.clock != 0 &&
+		ls.claim == nil && ls.doubt == 0 && ls.keyKnown && ls.keyEpoch == r.hs.Epoch
+}
+
+// failsafeHold says why this secondary may not claim now because it told
+// its primary recently that it held every commit ("" if it may).
+func (r *Replica) failsafeHold() string {
+	ls := &r.ls
+	hold := uint64(r.cfg.FailsafeHoldTicks())
+	switch {
+	case r.tick < hold:
+		return fmt.Sprintf("started %d ticks ago: waits %d ticks before claiming, in case it told the primary it held every commit", r.tick, hold)
+	case ls.failsafeSentAt != 0 && r.tick < ls.failsafeSentAt-1+hold:
+		return fmt.Sprintf("failsafe: told the primary %d ticks ago that etcd was unreachable and it held every commit", r.tick+1-ls.failsafeSentAt)
+	}
+	return ""
 }
 
 // onKey handles what etcd's key says: epoch e, held by holder (the holder
@@ -316,6 +347,10 @@ func (r *Replica) onClaimResult(m Message) {
 	}
 	c, k, at, cm := *ls.claim, ls.claimKind, ls.claimAt, ls.claimMsg
 	ls.claim = nil
+	ls.doubt = 0
+	if !m.Granted && m.Epoch == 0 {
+		ls.doubt = c.Target
+	}
 	if !m.Granted {
 		if k == claimRetake || k == claimAutomatic || k == claimSolo || k == claimRejoin {
 			ls.nextClaimAt = r.tick + uint64(r.cfg.LeaseRenewTicks)
@@ -420,13 +455,17 @@ func (r *Replica) eligible() (ok bool, why string) {
 		return false, "rewinding diverged transactions"
 	case r.hs.Op.Active() || (p.known && p.op.Active()):
 		return false, "a planned failover is in progress"
-	case r.tick < uint64(r.cfg.FailsafeHoldTicks()):
-		return false, fmt.Sprintf("started %d ticks ago: waits %d ticks before claiming, in case it told the primary it held every commit", r.tick, r.cfg.FailsafeHoldTicks())
-	case ls.failsafeSentAt != 0 && r.tick < ls.failsafeSentAt-1+uint64(r.cfg.FailsafeHoldTicks()):
-		return false, fmt.Sprintf("failsafe: told the primary %d ticks ago that etcd was unreachable and it held every commit", r.tick+1-ls.failsafeSentAt)
+	case r.failsafeHold() != "":
+		return false, r.failsafeHold()
 	}
-	mine := ls.keyHolder == r.hs.Self && x > lastEpoch(r.hs.History) // our claim won, its answer was lost
-	if !mine && (x != r.hs.Epoch || lastEpoch(r.hs.History) != x) {
+	if ls.keyHolder == r.hs.Self && x > lastEpoch(r.hs.History) {
+		// Our claim won but its answer was lost: we were allowed to take
+		// over then, and nobody has taken writes since (the old primary
+		// cannot renew, and we give no failsafe confirmation while etcd's
+		// epoch is not the one we follow).
+		return true, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded", x)
+	}
+	if x != r.hs.Epoch || lastEpoch(r.hs.History) != x {
 		return false, fmt.Sprintf("etcd's epoch %d is not the epoch this replica followed (%d)", x, lastEpoch(r.hs.History))
 	}
 	if r.hs.Mode == sqlink.ModeSync {
@@ -434,9 +473,6 @@ func (r *Replica) eligible() (ok bool, why string) {
 			return false, fmt.Sprintf("not SYNCHRONIZED at epoch %d: the primary may have acknowledged transactions this replica does not hold (force a failover to accept the loss)", r.hs.Epoch)
 		}
 		return true, "sync mode, SYNCHRONIZED: no acknowledged transaction lost"
-	}
-	if mine {
-		return true, "async mode, claimed before"
 	}
 	if !p.known || p.role != sqlink.RolePrimary || p.epoch != r.hs.Epoch {
 		return false, "estimated loss unknown: no word from the primary since this replica started (force a failover to accept any loss)"

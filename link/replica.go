@@ -533,7 +533,7 @@ func (r *Replica) send(t MsgType, m Message) {
 		m.Clock = r.clock()
 		if r.hs.Role == sqlink.RolePrimary {
 			m.Commit, m.Solo = r.commit, r.hs.Solo
-		} else if !r.ls.etcdHealthy && r.hs.Mode == sqlink.ModeSync && r.following() && r.partner.clock != 0 {
+		} else if r.mayEcho() {
 			// Failsafe: etcd is unreachable from here; tell the primary we
 			// hold its commits, and do not claim for a while.
 			m.Echo = r.partner.clock

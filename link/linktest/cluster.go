@@ -220,6 +220,12 @@ func (c *Cluster) Process(id string) {
 			c.rewind(n, *rd.Rewind)
 		}
 		if rd.Status != nil {
+			if l := rd.Status.AutoFailover; l.Failsafe && !n.Status.AutoFailover.Failsafe {
+				c.Stats["failsafe"]++
+			}
+			if l := rd.Status.AutoFailover; l.Waiting != "" && l.Waiting != n.Status.AutoFailover.Waiting && rd.Status.Role == sqlink.RolePrimary {
+				c.Stats["fenced"]++
+			}
 			n.Status = *rd.Status
 			if line := compactStatus(n.Status); line != n.lastLine {
 				n.lastLine = line

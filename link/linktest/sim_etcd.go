@@ -139,21 +139,21 @@ func (s *etcdSim) advance(dt int64) {
 func (s *etcdSim) randomStep() {
 	c, rng := s.c, s.rng
 	switch x := rng.IntN(1000); {
-	case x < 200:
-		dt := int64(1 + rng.IntN(40))
+	case x < 250:
+		dt := int64(1 + rng.IntN(80))
 		s.advance(dt)
 		s.logf("time +%d = %d", dt, s.now)
-	case x < 300:
+	case x < 330:
 		id := s.pick()
 		if c.Write(id) {
 			s.logf("write on %s", id)
 		}
-	case x < 390:
+	case x < 410:
 		id := s.pick()
 		if c.Commit(id) {
 			s.logf("commit on %s: end %d", id, c.Nodes[id].End())
 		}
-	case x < 460:
+	case x < 470:
 		id := s.pick()
 		if c.Harden(id) {
 			s.logf("harden on %s: end %d", id, c.Nodes[id].End())
@@ -178,7 +178,7 @@ func (s *etcdSim) randomStep() {
 			s.logf("deliver %s", p)
 			c.Deliver(i, false)
 		}
-	case x < 900:
+	case x < 890:
 		if len(s.e.Queue) == 0 {
 			return
 		}
@@ -187,7 +187,7 @@ func (s *etcdSim) randomStep() {
 		lose := rng.IntN(100) < 5
 		s.logf("etcd %s %s", map[bool]string{true: "lose", false: "deliver"}[lose], p)
 		s.e.Deliver(i, lose)
-	case x < 906:
+	case x < 900:
 		id := s.pick()
 		if !c.Nodes[id].Down {
 			s.logf("crash %s", id)
