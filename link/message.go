@@ -50,8 +50,9 @@ const (
 	// was made); zero when it answers no request (information only).
 	MsgLeaseHeld
 	// MsgLeaseLost: etcd answered that the lease is gone (expired, revoked)
-	// or that the key names another holder (Primary) or a newer epoch
-	// (Target). The primary stops writes at once; at a newer epoch it
+	// or that the key names another holder (Primary, "" if the key is
+	// absent) or another epoch (Target: etcd's epoch now). Epoch and
+	// Renewal echo the Ready.Renew it answers. The primary stops writes at once; at a newer epoch it
 	// becomes secondary and follows, without a split brain. A runtime that
 	// merely cannot reach etcd sends MsgEtcdHealth instead.
 	MsgLeaseLost
@@ -163,7 +164,7 @@ type Message struct {
 	NewMode       sqlink.Mode  `json:"new_mode,omitempty"`
 
 	// Lease events (local).
-	Renewal uint64 `json:"renewal,omitempty"` // MsgLeaseHeld: the Renew.Seq it answers
+	Renewal uint64 `json:"renewal,omitempty"` // MsgLeaseHeld, MsgLeaseLost: the Renew.Seq it answers
 	Granted bool   `json:"granted,omitempty"` // MsgClaimResult
 	Healthy bool   `json:"healthy,omitempty"` // MsgEtcdHealth
 
@@ -175,6 +176,10 @@ type Message struct {
 	// for FailsafeHoldTicks".
 	Clock uint64 `json:"clock,omitempty"`
 	Echo  uint64 `json:"echo,omitempty"`
+	// Commit and Solo (AutoFailover primaries): the sender's acknowledged
+	// LSN and whether its epoch is solo (HardState.Solo).
+	Commit sqlink.LSN `json:"commit,omitempty"`
+	Solo   bool       `json:"solo,omitempty"`
 }
 
 // String returns a compact one-line form, stable for tests.

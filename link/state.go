@@ -120,6 +120,16 @@ type HardState struct {
 	MaxDataLoss  uint64 `json:"max_data_loss,omitempty"`
 	// LastAutomatic is the last automatic failover this replica made.
 	LastAutomatic Failover `json:"last_automatic,omitzero"`
+	// Solo (AutoFailover primary): this epoch was taken through etcd to
+	// acknowledge commits without the secondary (async mode, or a sync
+	// secondary gone for the session timeout); the secondary may not take
+	// over automatically at a solo epoch.
+	Solo bool `json:"solo,omitempty"`
+	// SyncedEpoch (AutoFailover secondary): the epoch at which this replica
+	// holds every transaction its primary acknowledged and the primary
+	// waits for it (SYNCHRONIZED at a non-solo epoch): in sync mode it may
+	// take over automatically at that epoch without loss.
+	SyncedEpoch sqlink.Epoch `json:"synced_epoch,omitempty"`
 	// Version increases at every change of role, epoch, writability,
 	// operation or split brain; PartnerVersion is the highest version seen
 	// from the partner. Messages from an older partner version are stale.

@@ -51,3 +51,35 @@ func TestSimulationDeterministic(t *testing.T) {
 		}
 	}
 }
+
+var flagEtcdSeeds = flag.Int("etcd-seeds", 1000, "number of random seeds TestSimulationEtcd runs")
+
+// TestSimulationEtcd runs the simulation of AutoFailover links, with etcd
+// faults. Replay a failing seed with -run TestSimulationEtcd -seed N.
+func TestSimulationEtcd(t *testing.T) {
+	seeds := make([]int64, 0, *flagEtcdSeeds)
+	if *flagSeed >= 0 {
+		seeds = append(seeds, *flagSeed)
+	} else {
+		for i := 0; i < *flagEtcdSeeds; i++ {
+			seeds = append(seeds, int64(i))
+		}
+	}
+	start := time.Now()
+	failed := 0
+	total := map[string]int{}
+	for _, seed := range seeds {
+		r := linktest.SimulateEtcd(linktest.SimOptions{Seed: seed, Steps: *flagSteps, HealSteps: 150})
+		for k, v := range r.Stats {
+			total[k] += v
+		}
+		if r.Err != nil {
+			failed++
+			t.Error(linktest.FormatEtcdTrace(seed, r))
+			if failed >= 3 {
+				t.Fatalf("stopping after %d failing seeds", failed)
+			}
+		}
+	}
+	t.Logf("%d seeds with etcd faults in %s; role changes and events: %v", len(seeds), time.Since(start), total)
+}
