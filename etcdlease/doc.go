@@ -14,12 +14,14 @@
 // Ready, and the Keeper answers:
 //
 //   - Claim(From, Target): when the leader key is absent (its lease
-//     expired or was released) and the epoch key is From, put both at
-//     Target with a fresh lease. A live leader key at From makes the claim
-//     wait for it to go, up to ClaimTimeout (a planned failover's claim may
-//     come just before the old primary's release). From == Target is a
-//     primary re-taking its own epoch (after a restart, or once etcd is
-//     back): the leader key must be absent or name it already.
+//     expired or was released) and the epoch key is From (absent counts as
+//     1, a new link's epoch), put both at Target with a fresh lease. A live
+//     leader key at From makes the claim wait for it to go, up to
+//     ClaimTimeout (a planned failover's claim may come just before the old
+//     primary's release). From == Target is a primary re-taking its own
+//     epoch (after a restart, or once etcd is back): the leader key must be
+//     absent or name it already. Every claim is answered; when etcd cannot
+//     be read or the put's outcome is unknown, "not granted" with no epoch.
 //   - Renew(Epoch, Seq): KeepAliveOnce, then check that the leader key
 //     still names this instance on that lease: Held{Seq} answers, or Lost.
 //     The state machine counts its lease from when it asked, so a slow

@@ -43,13 +43,15 @@ const (
 	Held EventType = iota + 1
 	// Lost: the lease at Epoch is gone (expired, revoked), or the leader
 	// key names another Holder or a newer epoch Target (0 when none is
-	// newer).
+	// newer); Seq is the Renew request it answers, if any.
 	Lost
 	// Expired: the leader key is absent; the epoch key says Epoch; Holder
 	// is the last holder this Keeper saw, if any.
 	Expired
 	// ClaimResult answers Claim(…, Target): Granted or not; when not,
-	// Epoch and Holder are the leader key's now (0 and "" if absent).
+	// Epoch is the link's epoch in etcd and Holder the live leader's (""
+	// if none), both zero when etcd could not be read (the claim may have
+	// succeeded).
 	ClaimResult
 	// Health: whether a linearizable read of the keys succeeded.
 	Health
@@ -100,9 +102,10 @@ type KeeperConfig struct {
 	// PollInterval is the interval between two reads of the keys, besides
 	// the watch (1 s when 0).
 	PollInterval time.Duration
-	// ClaimTimeout is how long a claim waits for a live leader key to go
-	// (2 TTL when 0): a planned failover's claim may come before the old
-	// primary's release, and etcd expires a lease a little after its TTL.
+	// ClaimTimeout is how long a claim waits for a live leader key at its
+	// From epoch to go (TTL/2 when 0): a planned failover's claim may come
+	// just before the old primary's release. The state machine asks again
+	// later if it must.
 	ClaimTimeout time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
@@ -119,7 +122,7 @@ func (c *KeeperConfig) setDefaults() {
 		c.PollInterval = maxPoll
 	}
 	if c.ClaimTimeout == 0 {
-		c.ClaimTimeout = 2 * c.TTL
+		c.ClaimTimeout = c.TTL / 2
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -406,7 +409,7 @@ func (k *Keeper) revoke(id clientv3.LeaseID) {
 func (k *Keeper) renew(o op) {
 	h := k.held
 	if h == nil || h.epoch != o.epoch {
-		k.emit(Event{Type: Lost, Epoch: o.epoch, Reason: fmt.Sprintf("this instance holds no lease at epoch %d", o.epoch)})
+		k.emit(Event{Type: Lost, Epoch: o.epoch, Seq: o.seq, Reason: fmt.Sprintf("this instance holds no lease at epoch %d", o.epoch)})
 		return
 	}
 	sent := k.cfg.Now()
@@ -424,7 +427,7 @@ func (k *Keeper) renew(o op) {
 		k.setHeld(h)
 		k.emit(Event{Type: Held, Epoch: h.epoch, Seq: o.seq})
 	case err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound):
-		ev := Event{Type: Lost, Epoch: h.epoch, Reason: "the lease expired in etcd before it was renewed"}
+		ev := Event{Type: Lost, Epoch: h.epoch, Seq: o.seq, Reason: "the lease expired in etcd before it was renewed"}
 		if err == nil {
 			ev.Reason = "the leader key no longer names this instance"
 			if s.leader != nil {
@@ -476,14 +479,17 @@ func (k *Keeper) doClaim() {
 			k.log.Info("etcd claim granted", "from", c.from, "target", c.target)
 		} else {
 			k.log.Info("etcd claim refused", "from", c.from, "target", c.target, "why", reason)
-			if s != nil && s.leader != nil {
-				ev.Epoch, ev.Holder = s.leader.Epoch, s.leader.HolderID
+			if s != nil {
+				ev.Epoch = max(1, s.newest())
+				if s.leader != nil {
+					ev.Holder = s.leader.HolderID
+				}
 			}
 		}
 		k.emit(ev)
 	}
 	late := !k.cfg.Now().Before(c.deadline)
-	if c.target < c.from {
+	if c.target < c.from || c.from == 0 {
 		answer(false, nil, fmt.Sprintf("target epoch %d is before %d", c.target, c.from))
 		return
 	}
@@ -492,16 +498,15 @@ func (k *Keeper) doClaim() {
 	cancel()
 	if err != nil {
 		k.health(err)
-		if late {
-			answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
-		}
+		answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 		return
 	}
 	retake := c.from == c.target
-	mine := s.leader != nil && k.mine(s.leader, c.target)
-	switch {
-	case retake && s.epoch != 0 && s.epoch != c.from, !retake && s.epoch != c.from:
-		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", s.epoch, c.from))
+	mine := k.mine(s.leader, c.target)
+	// An absent epoch key is a new link's: epoch 1.
+	switch epoch := max(1, s.epoch); {
+	case epoch != c.from:
+		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", epoch, c.from))
 		return
 	case s.leader != nil && !(retake && mine):
 		if retake || s.leader.Epoch != c.from || late {
@@ -512,10 +517,9 @@ func (k *Keeper) doClaim() {
 	ok, err := k.grantAndPut(s, c.target)
 	switch {
 	case err != nil:
+		// The put may have happened: say nothing of etcd's epoch.
 		k.health(err)
-		if late {
-			answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
-		}
+		answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 	case ok:
 		answer(true, nil, "")
 	case late:
@@ -586,7 +590,8 @@ func (k *Keeper) observe() {
 		k.emit(ev)
 	}
 	if s.leader == nil {
-		k.emit(Event{Type: Expired, Epoch: s.epoch, Holder: k.lastHolder})
+		// An absent epoch key is a new link's: epoch 1.
+		k.emit(Event{Type: Expired, Epoch: max(1, s.epoch), Holder: k.lastHolder})
 	} else {
 		k.lastHolder = s.leader.HolderID
 		k.emit(Event{Type: Observed, Epoch: s.leader.Epoch, Holder: s.leader.HolderID})

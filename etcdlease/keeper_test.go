@@ -112,10 +112,14 @@ func TestKeeperFailover(t *testing.T) {
 	a, recA := keeper(t, cliA, "a", 2*time.Second)
 	b, recB := keeper(t, cliB, "b", 2*time.Second)
 
-	// Before any primary: no epoch in etcd, so a claim from 1 is refused.
-	recB.wait(t, 0, "expired at 0", expired(0))
-	b.Claim(1, 2)
-	recB.wait(t, 0, "claim refused", claimed(2, false))
+	// Before any primary: no epoch in etcd, which counts as 1, so a
+	// claim from 2 is refused.
+	recB.wait(t, 0, "expired at 1", expired(1))
+	b.Claim(2, 3)
+	i := recB.wait(t, 0, "claim refused", claimed(3, false))
+	if ev := recB.at(i); ev.Epoch != 1 || ev.Holder != "" {
+		t.Fatalf("refusal of a stale claim: %+v", ev)
+	}
 
 	a.Claim(1, 1)
 	recA.wait(t, 0, "claim of epoch 1", claimed(1, true))
@@ -130,11 +134,20 @@ func TestKeeperFailover(t *testing.T) {
 		}
 		return nil
 	})
-	// While a holds it, b's claim waits; a's Close lets the lease expire
-	// (no revoke), then the claim is granted.
+	// While a holds it, b's claim waits, then is refused naming a.
 	n := recB.len()
 	b.Claim(1, 2)
+	i = recB.wait(t, n, "claim refused", claimed(2, false))
+	if ev := recB.at(i); ev.Epoch != 1 || ev.Holder != "id-a" {
+		t.Fatalf("refusal while a holds the lease: %+v", ev)
+	}
+	// a's Close lets the lease expire (no revoke): b sees it and claims.
 	a.Close()
+	n = recB.len()
+	recB.wait(t, n, "expired at 1, held by a", func(ev etcdlease.Event) bool {
+		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "id-a"
+	})
+	b.Claim(1, 2)
 	recB.wait(t, n, "claim granted", claimed(2, true))
 	if o := b.Observation(); !o.Held {
 		t.Fatalf("b after the claim: %+v", o)
@@ -145,7 +158,7 @@ func TestKeeperFailover(t *testing.T) {
 	// The old primary restarts at epoch 1: etcd says 2.
 	a2, recA2 := keeper(t, cliA, "a", 2*time.Second)
 	a2.Claim(1, 1)
-	i := recA2.wait(t, 0, "re-take refused", claimed(1, false))
+	i = recA2.wait(t, 0, "re-take refused", claimed(1, false))
 	if ev := recA2.at(i); ev.Epoch != 2 || ev.Holder != "id-b" {
 		t.Fatalf("refusal does not name the holder: %+v", ev)
 	}
@@ -160,18 +173,19 @@ func TestKeeperRetakeAfterRestart(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cli := client(t, c)
 	a, recA := keeper(t, cli, "a", time.Minute)
-	a.Claim(3, 3)
-	recA.wait(t, 0, "claim of 3", claimed(3, true))
+	a.Claim(1, 1)
+	recA.wait(t, 0, "claim of 1", claimed(1, true))
 	a.Close()
 	a2, recA2 := keeper(t, cli, "a", time.Minute)
-	a2.Claim(3, 3)
-	recA2.wait(t, 0, "re-take of 3", claimed(3, true))
-	a2.Renew(3, 1)
-	recA2.wait(t, 0, "renewal", renewed(3, 1))
-	// Another instance cannot take epoch 3 or 4 while it lives.
+	a2.Claim(1, 1)
+	recA2.wait(t, 0, "re-take of 1", claimed(1, true))
+	a2.Renew(1, 1)
+	recA2.wait(t, 0, "renewal", renewed(1, 1))
+	// Another instance cannot take epoch 1 while it lives, nor claim from
+	// an epoch etcd never had.
 	b, recB := keeper(t, cli, "b", time.Minute)
-	b.Claim(3, 3)
-	recB.wait(t, 0, "b's re-take of a's epoch refused", claimed(3, false))
+	b.Claim(1, 1)
+	recB.wait(t, 0, "b's re-take of a's epoch refused", claimed(1, false))
 	b.Claim(2, 4)
 	recB.wait(t, 0, "b's stale claim refused", claimed(4, false))
 }
@@ -185,18 +199,18 @@ func TestKeeperReleaseAndStaleClaim(t *testing.T) {
 	// A long TTL: only a release can let the claim through in time.
 	a, recA := keeper(t, cli, "a", time.Minute)
 	b, recB := keeper(t, cli, "b", time.Minute)
-	a.Claim(5, 5)
-	recA.wait(t, 0, "claim of 5", claimed(5, true))
-	b.Claim(4, 5)
-	recB.wait(t, 0, "stale claim refused", claimed(5, false))
+	a.Claim(1, 1)
+	recA.wait(t, 0, "claim of 1", claimed(1, true))
+	b.Claim(2, 3)
+	recB.wait(t, 0, "stale claim refused", claimed(3, false))
 	n := recB.len()
-	b.Claim(5, 6)
-	a.Release(5)
-	recB.wait(t, n, "claim granted", claimed(6, true))
+	b.Claim(1, 2)
+	a.Release(1)
+	recB.wait(t, n, "claim granted", claimed(2, true))
 	// The primary that released is told its lease is gone when it asks.
 	m := recA.len()
-	a.Renew(5, 9)
-	recA.wait(t, m, "lost after release", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Lost && ev.Epoch == 5 })
+	a.Renew(1, 9)
+	recA.wait(t, m, "lost after release", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Lost && ev.Epoch == 1 && ev.Seq == 9 })
 	recA.none(t, m, "held", func(ev etcdlease.Event) bool { return ev.Type == etcdlease.Held })
 }
 

@@ -147,7 +147,7 @@ func leaseMessage(ev etcdlease.Event) link.Message {
 	case etcdlease.Held:
 		return link.Message{Type: link.MsgLeaseHeld, Epoch: ev.Epoch, Renewal: ev.Seq}
 	case etcdlease.Lost:
-		return link.Message{Type: link.MsgLeaseLost, Epoch: ev.Epoch, Target: ev.Target, Primary: ev.Holder}
+		return link.Message{Type: link.MsgLeaseLost, Epoch: ev.Epoch, Target: ev.Target, Primary: ev.Holder, Renewal: ev.Seq}
 	case etcdlease.Expired:
 		return link.Message{Type: link.MsgLeaseExpired, Epoch: ev.Epoch, Primary: ev.Holder}
 	case etcdlease.ClaimResult:
