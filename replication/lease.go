@@ -282,7 +282,7 @@ func (rt *Link) ticksDue(now time.Time) int {
 	}
 	ls := &rt.lease
 	if ls.tickBase.IsZero() || now.Before(ls.tickBase) {
-		ls.tickBase, ls.ticked = now, 0
+		ls.tickBase, ls.ticked = now, 1
 		return 1
 	}
 	// Rounded: a ticker's jitter either way must not step two ticks at
