@@ -222,7 +222,7 @@ each step as it starts and ends, then {"event":"result","links":[...]} or
 	f.StringVar(&databases, "database", "", "database to link; several separated by commas")
 	f.StringVar(&mode, "mode", "async", "async (commits do not wait) or sync (commits wait for the secondary)")
 	f.BoolVar(&opts.TwoWay, "two-way", false, "allow fail back (the link can replicate the other way after a failover)")
-	f.BoolVar(&opts.AutoFailover, "auto-failover", false, "fail over by itself through etcd: the primary keeps the link as an etcd lease and the secondary takes over when it expires (both instances need serve --etcd-endpoints)")
+	f.BoolVar(&opts.AutoFailover, "auto-failover", false, "fail over by itself through etcd: the primary keeps the link as an etcd lease and the secondary takes over when it expires (both instances need serve --etcd-endpoints; implies --two-way)")
 	f.DurationVar(&opts.LeaseTTL, "lease-ttl", 0, "with --auto-failover: the etcd lease's TTL, whole seconds (default 10s): how long a dead primary blocks writes before its secondary takes over")
 	f.Uint64Var(&opts.MaxDataLoss, "max-data-loss", 0, "with --auto-failover in async mode: the most transactions an automatic promotion may lose (default 0: none)")
 	f.BoolVar(&opts.SeedFromBackup, "seed-from-backup", false, "seed from the database restored RESTORING on the secondary (ships only the log after the backup)")

@@ -151,3 +151,45 @@ func TestAutoFailover_KillPrimary(t *testing.T) {
 		t.Fatalf("%d acknowledged transactions missing on the old primary after it followed, e.g. %v", len(miss), miss[:min(10, len(miss))])
 	}
 }
+
+// Planned failover on an auto-failover link goes through etcd's
+// compare-and-swap: the new primary holds the lease at the new epoch and
+// the old one follows. A forced failover while the primary's lease lives
+// is refused by etcd: no operator action makes a second primary.
+func TestAutoFailover_PlannedAndForced(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	alpha, beta := mustSetupAutoLink(t, c, "af")
+	mustWriteApp(t, alpha, "before")
+
+	out := mustFailover(t, beta, alpha, "af")
+	t.Logf("planned failover: new primary %s at epoch %d in %.3fs", out.NewPrimary, out.Epoch, out.Duration)
+	if out.NewPrimary != "beta" {
+		t.Fatalf("planned failover: %+v", out)
+	}
+	bst := waitLeaseHolder(t, beta, "af", "beta")
+	if bst.AutoFailover.Epoch != bst.Epoch {
+		t.Fatalf("etcd's epoch %d, the link's %d", bst.AutoFailover.Epoch, bst.Epoch)
+	}
+	waitLink(t, alpha, "af", time.Minute, func(st adminapi.LinkStatus) error {
+		if st.Local.Role != sqlink.RoleSecondary || st.Epoch != bst.Epoch {
+			return fmt.Errorf("alpha is %s at epoch %d", st.Local.Role, st.Epoch)
+		}
+		return nil
+	})
+	mustWriteApp(t, beta, "after")
+	waitCaughtUp(t, beta, alpha, "af", time.Minute)
+
+	// Forced failover onto alpha while beta's lease lives: refused.
+	r := alpha.CLI(append([]string{"link", "failover", "af", "--force", "--allow-data-loss", "--json"}, partnerFlags(beta)...)...)
+	t.Logf("forced failover while the primary holds the lease: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	if r.Code == 0 {
+		t.Fatalf("forced failover while the primary holds its lease succeeded:\n%s", r.Stdout)
+	}
+	checkAtMostOnePrimary(t, "af", alpha, beta)
+	waitLeaseHolder(t, beta, "af", "beta")
+	mustWriteApp(t, beta, "still primary")
+	if st := mustLinkStatus(t, alpha, "af"); st.Local.Role != sqlink.RoleSecondary {
+		t.Fatalf("alpha after the refused forced failover: %s", st.Local.Role)
+	}
+	t.Log(mustVerify(t, beta, alpha, "af"))
+}
