@@ -193,3 +193,76 @@ func TestAutoFailover_PlannedAndForced(t *testing.T) {
 	}
 	t.Log(mustVerify(t, beta, alpha, "af"))
 }
+
+// etcd faults without a failover: with one member of three down nothing
+// changes; with the whole cluster down the sync primary keeps serving on
+// its secondary's word (failsafe) and neither instance promotes; back up,
+// the primary holds the lease again.
+func TestAutoFailover_EtcdDown(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	alpha, beta := mustSetupAutoLink(t, c, "af")
+	loop := startAckLoop(t, multiHost("app", alpha, beta))
+	// stable polls, for at least d, that alpha stays the writable primary
+	// and beta its secondary while alpha acknowledges writes.
+	stable := func(what string, d time.Duration, check func(a, b adminapi.LinkStatus) error) {
+		t.Helper()
+		start, n0 := time.Now(), loop.On(alpha)
+		testutil.RetryUntil(t, d+time.Minute, func() error {
+			sa, err := linkStatus(alpha, "af")
+			if err != nil {
+				return err
+			}
+			sb, err := linkStatus(beta, "af")
+			if err != nil {
+				return err
+			}
+			if sb.Local.Role != sqlink.RoleSecondary || sa.Local.Role != sqlink.RolePrimary {
+				t.Fatalf("%s: failover: alpha %s, beta %s", what, sa.Local.Role, sb.Local.Role)
+			}
+			if err := check(sa, sb); err != nil {
+				return err
+			}
+			if n := loop.On(alpha) - n0; time.Since(start) < d || n < 100 {
+				codes, last := loop.Codes()
+				return fmt.Errorf("%s: %d writes acknowledged by alpha in %s (failures %v, last %s)", what, n, time.Since(start).Round(time.Second), codes, last)
+			}
+			return nil
+		})
+	}
+	ttl, _ := time.ParseDuration(autoLinkTTL)
+
+	c.Stop(0)
+	stable("one etcd member down", 2*ttl, func(a, b adminapi.LinkStatus) error {
+		if !a.AutoFailover.EtcdHealthy || !a.AutoFailover.Held || a.Local.ReadOnly {
+			return fmt.Errorf("alpha's lease: %+v", a.AutoFailover)
+		}
+		return nil
+	})
+
+	c.Stop(1)
+	c.Stop(2)
+	stable("etcd down", 3*ttl, func(a, b adminapi.LinkStatus) error {
+		if a.AutoFailover.EtcdHealthy || b.AutoFailover.EtcdHealthy || !a.AutoFailover.Failsafe || a.Local.ReadOnly {
+			return fmt.Errorf("alpha's lease: %+v; beta's: %+v", a.AutoFailover, b.AutoFailover)
+		}
+		return nil
+	})
+	out := alpha.MustCLI(append([]string{"link", "status", "af"}, linkFlags(alpha, beta)...)...)
+	if !strings.Contains(out, "Failsafe:") || !strings.Contains(out, "UNREACHABLE") {
+		t.Fatalf("link status with etcd down:\n%s", out)
+	}
+
+	c.RestartAll()
+	waitLeaseHolder(t, alpha, "af", "alpha")
+	stable("etcd back", ttl, func(a, b adminapi.LinkStatus) error {
+		if !a.AutoFailover.EtcdHealthy || !b.AutoFailover.EtcdHealthy || a.AutoFailover.Failsafe {
+			return fmt.Errorf("alpha's lease: %+v; beta's: %+v", a.AutoFailover, b.AutoFailover)
+		}
+		return nil
+	})
+	loop.Stop()
+	waitCaughtUp(t, alpha, beta, "af", time.Minute)
+	if miss := missingNotes(t, beta, loop.Acked()); len(miss) > 0 {
+		t.Fatalf("%d acknowledged transactions missing on the secondary, e.g. %v", len(miss), miss[:min(10, len(miss))])
+	}
+}
