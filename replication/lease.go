@@ -41,8 +41,8 @@ const (
 
 // leaseRuntime is a link's side of its etcd lease.
 type leaseRuntime struct {
-	// keeper is set by start and unset by stop (nil without AutoFailover
-	// or without etcd).
+	// keeper is set by start, under mu, before the loop runs (nil without
+	// AutoFailover or without etcd); the loop and the status read it.
 	keeper *etcdlease.Keeper
 	// Loop-owned: the wall-clock start of the tick count and the ticks
 	// stepped since, the last automatic failover audited, the writability
@@ -128,10 +128,14 @@ func (rt *Link) startLease() {
 			"link %s fails over through etcd, and this instance has no etcd configured", rt.id.name))
 		return
 	}
-	rt.lease.keeper = rt.s.cfg.Etcd.NewKeeper(etcdlease.KeeperConfig{
+	k := rt.s.cfg.Etcd.NewKeeper(etcdlease.KeeperConfig{
 		LinkID: rt.id.linkID, Self: rt.s.info.Name, SelfID: rt.s.info.ID,
 		TTL: rt.leaseTTL(), Now: rt.s.cfg.Now, Logger: rt.log,
 	}, rt.onLeaseEvent)
+	// Under mu: the status may be read while a new link starts.
+	rt.mu.Lock()
+	rt.lease.keeper = k
+	rt.mu.Unlock()
 }
 
 // stopLease stops the Keeper (stop, once the loop has ended): the lease is
