@@ -20,22 +20,22 @@ import (
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
-// netLab is a small network of namespaces the test makes, so it can cut
+// afNet is a small network of namespaces the test makes, so it can cut
 // any pair of processes apart: each instance runs in a namespace of its
 // own, joined to the test's namespace (where the etcd members run) by two
 // veth pairs, one its clients and the test use (never cut) and one it
 // reaches etcd by, and to the other instance by a third pair. Cutting a
 // path sets its veth down. Addresses are in a 10.N.0.0/16 picked at random,
 // on veths only: nothing leaves the machine.
-type netLab struct {
+type afNet struct {
 	t      *testing.T
 	prefix string // namespace and interface name prefix
 	net    int    // the N of 10.N.0.0/16
 	veths  int    // veth ends made, for unique temporary names
 }
 
-// labNode is one instance's namespace and its addresses.
-type labNode struct {
+// afNode is one instance's namespace and its addresses.
+type afNode struct {
 	ns       string
 	clientIP string // the instance's address on its client path
 	etcdVia  string // the test namespace's address on its etcd path
@@ -44,9 +44,9 @@ type labNode struct {
 	peerIf   string // its peer path's interface
 }
 
-// newNetLab makes the lab, or skips the test when it cannot (not root,
+// newAFNet makes the lab, or skips the test when it cannot (not root,
 // no ip command, no network namespaces).
-func newNetLab(t *testing.T) *netLab {
+func newAFNet(t *testing.T) *afNet {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("partition tests need root to make network namespaces")
@@ -54,7 +54,7 @@ func newNetLab(t *testing.T) *netLab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("partition tests need the ip command (iproute2)")
 	}
-	l := &netLab{t: t, prefix: fmt.Sprintf("sqlk%04x", rand.IntN(0x10000)), net: 100 + rand.IntN(150)}
+	l := &afNet{t: t, prefix: fmt.Sprintf("sqlk%04x", rand.IntN(0x10000)), net: 100 + rand.IntN(150)}
 	if out, err := exec.Command("ip", "netns", "add", l.prefix+"-probe").CombinedOutput(); err != nil {
 		t.Skipf("cannot make a network namespace: %v: %s", err, out)
 	}
@@ -64,7 +64,7 @@ func newNetLab(t *testing.T) *netLab {
 
 // ip runs an ip command (in namespace ns unless ns is "") and fails the
 // test on error.
-func (l *netLab) ip(ns string, args ...string) {
+func (l *afNet) ip(ns string, args ...string) {
 	l.t.Helper()
 	if ns != "" {
 		args = append([]string{"-n", ns}, args...)
@@ -76,7 +76,7 @@ func (l *netLab) ip(ns string, args ...string) {
 
 // pair makes a veth pair from namespace nsA (ifA, addrA) to nsB (ifB,
 // addrB), "" being the test's namespace, both up with /24 addresses.
-func (l *netLab) pair(nsA, ifA, addrA, nsB, ifB, addrB string) {
+func (l *afNet) pair(nsA, ifA, addrA, nsB, ifB, addrB string) {
 	l.t.Helper()
 	// Made under unique names in the test's namespace, then moved and
 	// renamed: both ends may have the same name in their namespaces.
@@ -94,10 +94,10 @@ func (l *netLab) pair(nsA, ifA, addrA, nsB, ifB, addrB string) {
 }
 
 // nodes makes the namespaces of two instances and their paths.
-func (l *netLab) nodes() (a, b *labNode) {
+func (l *afNet) nodes() (a, b *afNode) {
 	l.t.Helper()
-	mk := func(i int, name string) *labNode {
-		n := &labNode{ns: l.prefix + "-" + name, etcdIf: "etcd0", peerIf: "peer0",
+	mk := func(i int, name string) *afNode {
+		n := &afNode{ns: l.prefix + "-" + name, etcdIf: "etcd0", peerIf: "peer0",
 			clientIP: fmt.Sprintf("10.%d.%d.2", l.net, i), etcdVia: fmt.Sprintf("10.%d.%d.1", l.net, 10+i),
 			peerIP: fmt.Sprintf("10.%d.20.%d", l.net, i)}
 		l.ip("", "netns", "add", n.ns)
@@ -113,7 +113,7 @@ func (l *netLab) nodes() (a, b *labNode) {
 }
 
 // set brings a node's interface up or down: its path is cut or restored.
-func (l *netLab) set(n *labNode, ifname string, up bool) {
+func (l *afNet) set(n *afNode, ifname string, up bool) {
 	l.t.Helper()
 	state := "down"
 	if up {
@@ -122,10 +122,10 @@ func (l *netLab) set(n *labNode, ifname string, up bool) {
 	l.ip(n.ns, "link", "set", ifname, state)
 }
 
-// startLabInstance initialises and starts an instance inside n's
+// startAFNetInstance initialises and starts an instance inside n's
 // namespace, listening on its client address, with etcd's endpoints as
 // seen from there.
-func startLabInstance(t *testing.T, n *labNode, name string, c *etcdtest.Cluster) *Instance {
+func startAFNetInstance(t *testing.T, n *afNode, name string, c *etcdtest.Cluster) *Instance {
 	t.Helper()
 	dir := t.TempDir()
 	in := &Instance{
@@ -147,15 +147,15 @@ func startLabInstance(t *testing.T, n *labNode, name string, c *etcdtest.Cluster
 	return in
 }
 
-// setupLabLink starts etcd and two instances in the lab and links app
+// setupAFNetLink starts etcd and two instances in the lab and links app
 // from alpha to beta in sync mode with --auto-failover.
-func setupLabLink(t *testing.T) (l *netLab, c *etcdtest.Cluster, na, nb *labNode, alpha, beta *Instance) {
+func setupAFNetLink(t *testing.T) (l *afNet, c *etcdtest.Cluster, na, nb *afNode, alpha, beta *Instance) {
 	t.Helper()
-	l = newNetLab(t)
+	l = newAFNet(t)
 	na, nb = l.nodes()
 	c = etcdtest.StartListening(t, 3, "0.0.0.0")
-	alpha = startLabInstance(t, na, "alpha", c)
-	beta = startLabInstance(t, nb, "beta", c)
+	alpha = startAFNetInstance(t, na, "alpha", c)
+	beta = startAFNetInstance(t, nb, "beta", c)
 	logOnFailure(t, alpha, beta)
 	alpha.MustCLI("db", "create", "app")
 	alpha.MustPsql("app", `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);`)
@@ -167,9 +167,9 @@ func setupLabLink(t *testing.T) (l *netLab, c *etcdtest.Cluster, na, nb *labNode
 	return l, c, na, nb, alpha, beta
 }
 
-// writeCode inserts a note on in alone (no multi-host) and returns the
+// afWriteCode inserts a note on in alone (no multi-host) and returns the
 // SQLSTATE of the failure ("" on success, "?" for an error without one).
-func writeCode(in *Instance) string {
+func afWriteCode(in *Instance) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=admin password=%s dbname=app sslmode=disable", in.Host(), in.Port(), failoverPassword))
@@ -187,8 +187,8 @@ func writeCode(in *Instance) string {
 	return ""
 }
 
-// auditTime returns when in's audit log first recorded action.
-func auditTime(t testing.TB, in *Instance, action string) (time.Time, bool) {
+// afAuditTime returns when in's audit log first recorded action.
+func afAuditTime(t testing.TB, in *Instance, action string) (time.Time, bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -210,7 +210,7 @@ func auditTime(t testing.TB, in *Instance, action string) (time.Time, bool) {
 // to it gets 25006; the secondary promotes after that, holding every
 // write the primary acknowledged. Healed, the old primary follows.
 func TestAutoFailover_PrimaryCutOff(t *testing.T) {
-	l, _, na, _, alpha, beta := setupLabLink(t)
+	l, _, na, _, alpha, beta := setupAFNetLink(t)
 	loop := startAckLoop(t, multiHost("app", alpha, beta))
 	testutil.RetryUntil(t, time.Minute, func() error {
 		if n := loop.On(alpha); n < 100 {
@@ -224,7 +224,7 @@ func TestAutoFailover_PrimaryCutOff(t *testing.T) {
 
 	// alpha fences itself: writes to it get 25006.
 	testutil.RetryUntil(t, time.Minute, func() error {
-		if code := writeCode(alpha); code != "25006" {
+		if code := afWriteCode(alpha); code != "25006" {
 			return fmt.Errorf("a write to the cut-off primary got %q", code)
 		}
 		return nil
@@ -233,8 +233,8 @@ func TestAutoFailover_PrimaryCutOff(t *testing.T) {
 	bst := waitLeaseHolder(t, beta, "af", "beta")
 	promoted := time.Since(cut)
 	t.Logf("primary cut off: it refused writes (25006) after %s, the secondary took over after %s", fenced.Round(time.Millisecond), promoted.Round(time.Millisecond))
-	fenceAt, ok := auditTime(t, alpha, "link.lease.fence")
-	promoteAt, ok2 := auditTime(t, beta, "link.failover.automatic")
+	fenceAt, ok := afAuditTime(t, alpha, "link.lease.fence")
+	promoteAt, ok2 := afAuditTime(t, beta, "link.failover.automatic")
 	if !ok || !ok2 || !fenceAt.Before(promoteAt) {
 		t.Fatalf("alpha fenced at %s (audited %v), beta promoted at %s (audited %v): the fence must come first", fenceAt, ok, promoteAt, ok2)
 	}
@@ -276,7 +276,7 @@ func TestAutoFailover_PrimaryCutOff(t *testing.T) {
 // does not promote, and the primary goes on taking writes (alone, once
 // the session timeout passed). Healed, the secondary catches up.
 func TestAutoFailover_InstancesCutApart(t *testing.T) {
-	l, _, na, _, alpha, beta := setupLabLink(t)
+	l, _, na, _, alpha, beta := setupAFNetLink(t)
 	loop := startAckLoop(t, multiHost("app", alpha, beta))
 	testutil.RetryUntil(t, time.Minute, func() error {
 		if n := loop.On(alpha); n < 100 {
