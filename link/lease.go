@@ -52,6 +52,7 @@ type leaseState struct {
 	claim       *Claim
 	claimKind   claimKind
 	claimAt     uint64
+	claimSeq    uint64 // the last Claim.Seq made
 	claimMsg    Message
 	nextClaimAt uint64 // back-off after a refused claim
 	// doubt is the target of a claim answered "not granted" without word
@@ -73,7 +74,7 @@ type leaseState struct {
 // if the key's epoch is From and no live lease holds it (or, when From ==
 // Target, the key names this instance at Target), put {holder: self,
 // epoch: Target} with a new lease of the link's TTL, granted after the
-// Claim was made; then answer MsgClaimResult{Target, Granted}. From ==
+// Claim was made; then answer MsgClaimResult{Target, Granted, Renewal: Seq}. From ==
 // Target re-takes the replica's own epoch (a primary after a restart or
 // after its lease lapsed). An absent epoch key counts as epoch 1 (a new
 // link). The runtime must answer every Claim, Granted false when it cannot
@@ -82,6 +83,8 @@ type leaseState struct {
 type Claim struct {
 	From   sqlink.Epoch `json:"from"`
 	Target sqlink.Epoch `json:"target"`
+	// Seq identifies the claim: MsgClaimResult echoes it in Renewal.
+	Seq uint64 `json:"seq"`
 	// Kind and Reason say why, for the audit log: FailoverAutomatic,
 	// FailoverPlanned, FailoverForced, FailoverSetRole, or "" for a
 	// primary re-taking its own epoch.
@@ -203,6 +206,8 @@ func (r *Replica) cancelOp(why string) {
 }
 
 func (r *Replica) makeClaim(c Claim, k claimKind, m Message) {
+	r.ls.claimSeq++
+	c.Seq = r.ls.claimSeq
 	r.ls.claim, r.ls.claimKind, r.ls.claimAt, r.ls.claimMsg = &c, k, r.tick, m
 	cc := c
 	r.ls.outClaim = &cc
@@ -342,8 +347,8 @@ func (r *Replica) leaseStepDown(e sqlink.Epoch, holder string) {
 
 func (r *Replica) onClaimResult(m Message) {
 	ls := &r.ls
-	if ls.claim == nil || m.Target != ls.claim.Target {
-		return // stale
+	if ls.claim == nil || m.Target != ls.claim.Target || m.Renewal != ls.claim.Seq {
+		return // stale: the answer to a claim given up on
 	}
 	c, k, at, cm := *ls.claim, ls.claimKind, ls.claimAt, ls.claimMsg
 	ls.claim = nil

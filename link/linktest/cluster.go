@@ -433,7 +433,7 @@ func (c *Cluster) Crash(id string) {
 	n.Soft = link.SoftState{}
 	c.printf("%s: crashed\n", id)
 	if c.Etcd != nil {
-		c.Etcd.rt[id] = &runtime{}
+		c.Etcd.rt[id] = &runtime{inc: c.Etcd.rt[id].inc + 1}
 	}
 }
 

@@ -178,7 +178,7 @@ func (s *etcdSim) randomStep() {
 			s.logf("deliver %s", p)
 			c.Deliver(i, false)
 		}
-	case x < 890:
+	case x < 880:
 		if len(s.e.Queue) == 0 {
 			return
 		}
@@ -187,13 +187,13 @@ func (s *etcdSim) randomStep() {
 		lose := rng.IntN(100) < 5
 		s.logf("etcd %s %s", map[bool]string{true: "lose", false: "deliver"}[lose], p)
 		s.e.Deliver(i, lose)
-	case x < 900:
+	case x < 895:
 		id := s.pick()
 		if !c.Nodes[id].Down {
 			s.logf("crash %s", id)
 			c.Crash(id)
 		}
-	case x < 940:
+	case x < 930:
 		id := s.pick()
 		if c.Nodes[id].Down {
 			s.logf("restart %s", id)
