@@ -119,8 +119,9 @@ type LeaseStatus struct {
 	// renewal is confirmed; 0 when it holds no valid lease.
 	ExpiresInTicks int  `json:"expires_in_ticks"`
 	EtcdHealthy    bool `json:"etcd_healthy"`
-	// Failsafe (primary): etcd is unreachable from both instances and the
-	// primary keeps writes because its secondary holds every commit.
+	// Failsafe: etcd is unreachable from both instances and the primary
+	// keeps writes because its secondary holds every commit (primary), or
+	// this secondary confirms that to its primary (secondary).
 	Failsafe bool `json:"failsafe,omitempty"`
 	// Claiming: a claim is in flight.
 	Claiming bool `json:"claiming,omitempty"`
@@ -392,26 +393,26 @@ func (r *Replica) onClaimResult(m Message) {
 		}
 	case claimAutomatic, claimForced:
 		if r.hs.Role == sqlink.RoleSecondary && !r.hs.SplitBrain.Active && r.hs.Rewind == nil && r.hs.Epoch < c.Target {
-			r.promote(c.Target, claimKinds[k], c.Reason)
 			grant()
+			r.promote(c.Target, claimKinds[k], c.Reason)
 			used = true
 		}
 	case claimPlanned:
 		if r.promoteOK(cm) {
-			r.doPromote(cm, c.Target)
 			grant()
+			r.doPromote(cm, c.Target)
 			used = true
 		}
 	case claimAborted:
 		if r.abortedOK(cm) {
-			r.doAborted(cm, c.Target)
 			grant()
+			r.doAborted(cm, c.Target)
 			used = true
 		}
 	case claimSetRole:
 		if r.hs.SplitBrain.Active {
-			r.doTakeOver(c.Target)
 			grant()
+			r.doTakeOver(c.Target)
 			used = true
 		}
 	}
@@ -471,7 +472,7 @@ func (r *Replica) eligible() (ok bool, why string) {
 		return true, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded", x)
 	}
 	if x != r.hs.Epoch || lastEpoch(r.hs.History) != x {
-		return false, fmt.Sprintf("etcd's epoch %d is not the epoch this replica followed (%d)", x, lastEpoch(r.hs.History))
+		return false, fmt.Sprintf("not SYNCHRONIZED: etcd's epoch %d is not the epoch this replica followed (%d); the primary may have acknowledged transactions this replica does not hold (force a failover to accept the loss)", x, lastEpoch(r.hs.History))
 	}
 	if r.hs.Mode == sqlink.ModeSync {
 		if r.hs.SyncedEpoch != r.hs.Epoch {
@@ -514,11 +515,18 @@ func (r *Replica) leaseUpdate() {
 		case !ls.held:
 			r.makeClaim(Claim{From: e, Target: e}, claimRetake, Message{})
 		case !r.leaseValid() || r.hs.Op.Active() || !r.hs.Writable:
-		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync ||
+		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync || !r.connected ||
 			(ls.unsyncedSince != 0 && r.tick+1-ls.unsyncedSince >= uint64(r.cfg.SessionTimeoutTicks))):
+			// A commit waits for a secondary that is gone (disconnected,
+			// or not following for the session timeout): take a solo
+			// epoch, so that it cannot take over at an epoch whose
+			// commits it lacks, then acknowledge alone.
 			reason := fmt.Sprintf("secondary %s not following for %d ticks", r.hs.Partner, r.tick+1-ls.unsyncedSince)
-			if r.hs.Mode == sqlink.ModeAsync {
+			switch {
+			case r.hs.Mode == sqlink.ModeAsync:
 				reason = "async mode"
+			case !r.connected:
+				reason = fmt.Sprintf("secondary %s disconnected", r.hs.Partner)
 			}
 			r.makeClaim(Claim{From: e, Target: next, Reason: "solo: " + reason}, claimSolo, Message{})
 		case r.hs.Solo && r.hs.Mode == sqlink.ModeSync && r.connected && r.followed() && r.partnerHardened >= r.hs.Hardened:
@@ -606,6 +614,7 @@ func (r *Replica) leaseStatus() LeaseStatus {
 			s.Waiting = "lease not renewed in time: writes stopped"
 		}
 	case sqlink.RoleSecondary:
+		s.Failsafe = r.mayEcho()
 		if ok, why := r.eligible(); !ok {
 			s.Waiting = why
 		}
