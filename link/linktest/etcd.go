@@ -2,6 +2,7 @@ package linktest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/sqlink/sqlink"
@@ -121,8 +122,8 @@ func (e *Etcd) expire() {
 	if !e.Up {
 		return
 	}
-	for id, exp := range e.leases {
-		if exp <= e.Now {
+	for _, id := range slices.Sorted(maps.Keys(e.leases)) {
+		if e.leases[id] <= e.Now {
 			e.revoke(id)
 		}
 	}

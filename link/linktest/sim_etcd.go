@@ -106,7 +106,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 		s.logf("%s", s.e)
 		return SimResult{Err: fmt.Errorf("liveness: %w", err), Trace: s.trace, Steps: s.step}
 	}
-	return SimResult{Steps: s.step, Stats: c.Stats}
+	return SimResult{Steps: s.step, Stats: c.Stats, Trace: s.trace}
 }
 
 // drift gives instance id a new tick period within the drift bound.
