@@ -459,16 +459,22 @@ func (r *Replica) eligible() (ok bool, why string) {
 		return false, "split brain"
 	case r.hs.Rewind != nil:
 		return false, "rewinding diverged transactions"
-	case r.hs.Op.Active() || (p.known && p.op.Active()):
+	case r.hs.Op.Active() || (p.known && p.op.Active() && r.connected):
+		// (A primary that went silent in the middle of a planned
+		// failover does not block an automatic one.)
 		return false, "a planned failover is in progress"
 	case r.failsafeHold() != "":
 		return false, r.failsafeHold()
 	}
 	if ls.keyHolder == r.hs.Self && x > lastEpoch(r.hs.History) {
-		// Our claim won but its answer was lost: we were allowed to take
-		// over then, and nobody has taken writes since (the old primary
-		// cannot renew, and we give no failsafe confirmation while etcd's
-		// epoch is not the one we follow).
+		// Our claim won but its answer was lost. Nobody has taken writes
+		// since (the old primary cannot renew, and we give no failsafe
+		// confirmation while etcd's epoch is not the one we follow), but
+		// the claim may have been a forced one, which accepted a loss:
+		// in sync mode take over by ourselves only if SYNCHRONIZED.
+		if r.hs.Mode == sqlink.ModeSync && r.hs.SyncedEpoch != r.hs.Epoch {
+			return false, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded, but it is not SYNCHRONIZED at epoch %d (force a failover to accept the loss)", x, r.hs.Epoch)
+		}
 		return true, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded", x)
 	}
 	if x != r.hs.Epoch || lastEpoch(r.hs.History) != x {

@@ -3,6 +3,7 @@ package linktest
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/link"
@@ -44,6 +45,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 	c.Etcd.Async = true
 	s := &etcdSim{sim: sim{c: c, rng: rng}, e: c.Etcd, ttl: opts.LeaseTTL,
 		period: map[string]int64{}, nextTick: map[string]int64{}}
+	c.OnEvent = func(e string) { s.logf("%s", e) }
 	for _, id := range c.IDs {
 		s.drift(id)
 		s.nextTick[id] = s.period[id]
@@ -92,6 +94,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 		}
 		if i%10 == 5 {
 			s.operatorHeal()
+			s.operatorForce()
 		}
 		if err := c.Check(); err != nil {
 			return SimResult{Err: err, Trace: s.trace, Steps: s.step}
@@ -251,4 +254,21 @@ func FormatEtcdTrace(seed int64, r SimResult) string {
 	s := FormatTrace(seed, r)
 	return s[:len(s)-len(fmt.Sprintf("replay: go test ./link/linktest -run TestSimulation -seed=%d -v\n", seed))] +
 		fmt.Sprintf("replay: go test ./link/linktest -run 'TestSimulationEtcd$' -seed=%d -v\n", seed)
+}
+
+// operatorForce is what an operator does when no primary comes back and
+// a secondary says only a forced failover (accepting a loss) would do.
+func (s *etcdSim) operatorForce() {
+	c := s.c
+	sa, sb := c.Nodes["a"].R.Status(), c.Nodes["b"].R.Status()
+	if sa.Role == sqlink.RolePrimary || sb.Role == sqlink.RolePrimary {
+		return
+	}
+	for _, st := range []link.Status{sa, sb} {
+		if strings.Contains(st.AutoFailover.Waiting, "force a failover") {
+			err := c.Step(st.Self, link.Message{Type: link.MsgForcedFailover, AllowDataLoss: true})
+			s.logf("operator: force %s (%s) -> %v", st.Self, st.AutoFailover.Waiting, err)
+			return
+		}
+	}
 }
