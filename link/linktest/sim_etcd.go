@@ -15,11 +15,13 @@ import (
 // TTL).
 type etcdSim struct {
 	sim
-	e        *Etcd
-	ttl      int
-	now      int64
-	period   map[string]int64
-	nextTick map[string]int64
+	e   *Etcd
+	ttl int
+	now int64
+	// etcdFaulty seeds cut the instances from etcd more often.
+	etcdFaulty bool
+	period     map[string]int64
+	nextTick   map[string]int64
 }
 
 // SimulateEtcd runs one seeded schedule on an AutoFailover link: client
@@ -44,7 +46,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 	c.Quiet = true
 	c.Etcd.Async = true
 	s := &etcdSim{sim: sim{c: c, rng: rng}, e: c.Etcd, ttl: opts.LeaseTTL,
-		period: map[string]int64{}, nextTick: map[string]int64{}}
+		period: map[string]int64{}, nextTick: map[string]int64{}, etcdFaulty: rng.IntN(3) == 0}
 	c.OnEvent = func(e string) { s.logf("%s", e) }
 	for _, id := range c.IDs {
 		s.drift(id)
@@ -141,6 +143,14 @@ func (s *etcdSim) advance(dt int64) {
 
 func (s *etcdSim) randomStep() {
 	c, rng := s.c, s.rng
+	if s.etcdFaulty && rng.IntN(100) < 3 {
+		// Both instances cut from etcd while etcd runs (leases expire)
+		// is where failsafe and claims meet.
+		id := s.pick()
+		s.e.SetCut(id, !s.e.Cut[id])
+		s.logf("%s-etcd cut=%v", id, s.e.Cut[id])
+		return
+	}
 	switch x := rng.IntN(1000); {
 	case x < 250:
 		dt := int64(1 + rng.IntN(80))
