@@ -71,31 +71,36 @@ type leaseState struct {
 }
 
 // Claim asks the etcd runtime to take the link's key by compare-and-swap:
-// if the key's epoch is From and no live lease holds it (or, when From ==
-// Target, the key names this instance at Target), put {holder: self,
-// epoch: Target} with a new lease of the link's TTL, granted after the
-// Claim was made; then answer MsgClaimResult{Target, Granted, Renewal: Seq}. From ==
-// Target re-takes the replica's own epoch (a primary after a restart or
-// after its lease lapsed). An absent epoch key counts as epoch 1 (a new
-// link). The runtime must answer every Claim, Granted false when it cannot
-// tell (timeout); a claim that succeeded in etcd but was answered false is
-// recovered from (the replica sees its own expired key later).
+// if etcd's epoch key is From (absent counts as 1, a new link) and the
+// leader key is absent (no live lease) or names this instance, put the
+// leader key {holder: self, epoch: Target} on a new lease of the link's
+// TTL (granted after the Claim was made; revoke this instance's previous
+// lease) and the epoch key Target, in one transaction. Then answer
+// MsgClaimResult{Target, Renewal: Seq, Granted}; when not granted, with
+// Epoch and Primary set to what etcd holds now. From == Target re-takes
+// the replica's own epoch (a primary after a restart or after its lease
+// lapsed). The runtime must answer every Claim: Granted false with Epoch 0
+// when it cannot tell (a timeout); a claim that succeeded in etcd though
+// answered so is recovered from (the replica sees its own key later).
 type Claim struct {
 	From   sqlink.Epoch `json:"from"`
 	Target sqlink.Epoch `json:"target"`
 	// Seq identifies the claim: MsgClaimResult echoes it in Renewal.
 	Seq uint64 `json:"seq"`
 	// Kind and Reason say why, for the audit log: FailoverAutomatic,
-	// FailoverPlanned, FailoverForced, FailoverSetRole, or "" for a
-	// primary re-taking its own epoch.
+	// FailoverPlanned, FailoverForced, FailoverSetRole, FailoverAborted,
+	// or "" for a primary re-taking its own epoch or taking a solo or
+	// non-solo one (Reason says which).
 	Kind   FailoverKind `json:"kind,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 }
 
 // Renew asks the etcd runtime to renew the lease once (KeepAliveOnce) and
 // check that the key still names this instance at Epoch; answer
-// MsgLeaseHeld{Epoch, Renewal: Seq}, or MsgLeaseLost when etcd says the
-// lease or the key is gone or changed. Seq is opaque.
+// MsgLeaseHeld{Epoch, Renewal: Seq}, or MsgLeaseLost{Epoch, Renewal: Seq,
+// Target: etcd's epoch, Primary: the key's holder or ""} when etcd says
+// the lease or the key is gone or changed. On a timeout, answer nothing
+// (report MsgEtcdHealth). Seq is opaque.
 type Renew struct {
 	Epoch sqlink.Epoch `json:"epoch"`
 	Seq   uint64       `json:"seq"`
