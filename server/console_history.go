@@ -147,6 +147,8 @@ func (s *Server) consoleHandler(api http.Handler) http.Handler {
 			return p.Name, roles, err
 		},
 		History: h.get,
+		// The Scripts pin the certificate the admin listener serves.
+		Fingerprint: func() string { return s.TLSCertificate().Fingerprint },
 		Audit: func(ctx context.Context, principal, action, result, source string) {
 			e := catalog.AuditEntry{Principal: principal, Action: action, Target: source, Result: result}
 			if result == sqlink.EUNAUTHORIZED {
