@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/internal/fsutil"
+	"github.com/sqlink/sqlink/tlsconf"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -112,14 +114,14 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 
 	// The certificate and key are written before the catalog records the
 	// instance, so a crash part-way leaves a directory Init can redo.
-	certPEM, keyPEM, err := newEndpointCertificate(opts.Name, opts.CertValidity, opts.Now())
+	certPEM, keyPEM, err := tlsconf.NewEndpointCertificate(opts.Name, opts.CertValidity, opts.Now())
 	if err != nil {
 		return InitResult{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}
-	if err := writeFileSync(keyPath(opts.DataDir), keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileSync(tlsconf.EndpointKeyPath(opts.DataDir), keyPEM, 0o600); err != nil {
 		return InitResult{}, err
 	}
-	if err := writeFileSync(certPath(opts.DataDir), certPEM, dataFileMode); err != nil {
+	if err := fsutil.WriteFileSync(tlsconf.EndpointCertPath(opts.DataDir), certPEM, dataFileMode); err != nil {
 		return InitResult{}, err
 	}
 	ci, err := transport.Info(certPEM)
@@ -127,7 +129,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		return InitResult{}, err
 	}
 	res.CertFingerprint, res.CertNotAfter = ci.Fingerprint, ci.NotAfter
-	tci, _, err := ensureListenerCert(opts.DataDir, opts.Name, opts.CertValidity, opts.Now())
+	tci, _, err := tlsconf.EnsureListenerCert(opts.DataDir, opts.Name, opts.CertValidity, opts.Now())
 	if err != nil {
 		return InitResult{}, err
 	}
@@ -190,21 +192,4 @@ func randomSecret() string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-// writeFileSync writes a file and fsyncs it and its directory.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return f.Close()
 }

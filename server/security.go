@@ -13,6 +13,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/internal/fsutil"
 	"github.com/sqlink/sqlink/pgwire"
 )
 
@@ -101,7 +102,7 @@ func authSecret(dir string) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(authKeyPath(dir), b, dataFileMode); err != nil {
+	if err := fsutil.WriteFileSync(authKeyPath(dir), b, dataFileMode); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/replication"
 	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/tlsconf"
 	"github.com/sqlink/sqlink/transport"
 	"modernc.org/sqlite"
 )
@@ -33,10 +34,7 @@ type Server struct {
 	log       *slog.Logger
 	cat       *catalog.Catalog
 	info      catalog.InstanceInfo
-	certMu    sync.Mutex // guards certPEM and cert (rotation replaces them)
-	certPEM   []byte
-	cert      tls.Certificate
-	rotateMu  sync.Mutex // one rotation at a time
+	endpoint  *tlsconf.Endpoint // the endpoint certificate (links)
 	started   time.Time
 	reg       *prometheus.Registry
 	lagHist   *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
@@ -53,7 +51,7 @@ type Server struct {
 	admin    *http.Server
 	clientLn net.Listener
 	adminLn  net.Listener
-	tlsCert  *certSource // the client and admin listeners' certificate
+	tlsCert  *tlsconf.Source // the client and admin listeners' certificate
 
 	// Links.
 	serverTLS  *tls.Config
@@ -130,7 +128,7 @@ func (s *Server) load(ctx context.Context) error {
 	if s.info, err = s.cat.Instance(ctx); err != nil {
 		return err
 	}
-	if err := s.loadEndpointCert(); err != nil {
+	if s.endpoint, err = tlsconf.LoadEndpoint(s.cfg.DataDir, s.cfg.Now(), s.log); err != nil {
 		return err
 	}
 	if err := s.loadListenerCert(); err != nil {
@@ -193,7 +191,7 @@ func (s *Server) Start(ctx context.Context) error {
 		StatementTimeout: max(s.cfg.StatementTimeout, 0),
 		LockTimeout:      max(s.cfg.LockTimeout, 0),
 		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
-		TLS:              s.tlsCert.tlsConfig(),
+		TLS:              s.tlsCert.Config(),
 		RequireTLS:       s.cfg.RequireClientTLS,
 	}, backend{s})
 
@@ -236,7 +234,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.AdminReadTimeout),
 		IdleTimeout:       s.cfg.AdminIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         s.tlsCert.tlsConfig(),
+		TLSConfig:         s.tlsCert.Config(),
 		ErrorLog:          adminErrorLog(s.log),
 	}
 	s.warnInsecureAdmin()
@@ -246,7 +244,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.tlsCert.watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
+			s.tlsCert.Watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
 		}()
 	}
 	go func() {
