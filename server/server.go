@@ -18,6 +18,7 @@ import (
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/metrics"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/replication"
@@ -172,12 +173,13 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.reg.MustRegister(newCollector(s))
-	s.lagHist = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "sqlink_link_ack_lag_seconds",
-		Help:    "On a primary: time from a transaction's commit to the secondary's acknowledgment that it hardened (kind=hardened) or redone (kind=redone) it, observed for the newest record of each acknowledgment.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 0.1 ms .. 6.6 s
-	}, []string{"link", "database", "kind"})
+	s.reg.MustRegister(metrics.NewCollector(metrics.Sources{
+		Databases:    s.databaseStats,
+		Sessions:     func() int { return s.pg.NumSessions() }, // set before the admin listener serves
+		CertNotAfter: s.endpointCertExpiry,
+		Links:        s.eng.ListLinks,
+	}))
+	s.lagHist = metrics.NewAckLagHistogram()
 	s.reg.MustRegister(s.lagHist)
 
 	s.failAudit = s.cat.NewFailureAudit(0, s.log)
@@ -373,4 +375,23 @@ func (s *Server) databaseNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// databaseStats returns the open databases' figures (metrics).
+func (s *Server) databaseStats() map[string]storage.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]storage.Stats, len(s.dbs))
+	for name, db := range s.dbs {
+		out[name] = db.Stats()
+	}
+	return out
+}
+
+// endpointCertExpiry returns when the endpoint certificate expires.
+func (s *Server) endpointCertExpiry() time.Time {
+	if cert, _ := s.endpointCert(); cert.Leaf != nil {
+		return cert.Leaf.NotAfter
+	}
+	return time.Time{}
 }
