@@ -59,6 +59,9 @@ const (
 )
 
 // linkData is what a link persists in catalog.LinkRecord.Data.
+//
+// Owner: Link.mu guards Link.data (the loop, the seeder and the admin
+// calls change it; save writes a copy taken under the lock).
 type linkData struct {
 	LinkID             string      `json:"link_id"`
 	PartnerID          string      `json:"partner_id"`
@@ -191,6 +194,9 @@ type Link struct {
 }
 
 // seedProgress is what status shows of a seed.
+//
+// Owner: Link.mu guards Link.seed (the seed sender or receiver updates
+// it, the loop samples its rate, status reads it).
 type seedProgress struct {
 	state      seedState
 	done       int64

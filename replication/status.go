@@ -34,7 +34,8 @@ func (rt *Link) stateLocked() string {
 	})
 }
 
-// linkFacts is what the link's state is decided from.
+// linkFacts is what the link's state is decided from: a value gathered
+// under Link.mu (stateLocked) for the pure linkState.
 type linkFacts struct {
 	status           link.Status // the state machine's
 	dropping         bool        // a drop began here
