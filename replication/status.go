@@ -266,12 +266,10 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 	}
 	if rt.partnerStatus != nil {
 		ls.Partner = replicaStatusOf(*rt.partnerStatus)
-	} else {
-		ls.Partner = adminapi.ReplicaStatus{Instance: rt.id.partnerName, InstanceID: rt.id.partnerID}
-		if st.PartnerRole != "" {
-			ls.Partner.Role = st.PartnerRole
-		}
+	} else if st.PartnerRole != "" {
+		ls.Partner.Role = st.PartnerRole
 	}
+	ls.Partner.Instance, ls.Partner.InstanceID = rt.id.partnerName, rt.id.partnerID
 	ls.Partner.Endpoint = rt.id.partnerURL
 	ls.Partner.Connected = local.Connected
 	if st.Op.Active() {
