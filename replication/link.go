@@ -106,6 +106,7 @@ type linkData struct {
 //     the connection, the published status and errors, the failover
 //     events, the lag tracker and the seed progress: what the status, the
 //     admin calls, the reader, the sender and the applier share;
+//   - saveMu: the catalog writes of save, one at a time;
 //   - atomic: applierWaiting (the applier sets it, the hardener reads it);
 //   - per connection (peerConn): the reader's recordReceiver, the
 //     hardener (its own lock), the writer's queue (peerConn.mu).
@@ -153,6 +154,12 @@ type Link struct {
 	// flushedAt is when the last flush of received pages started.
 	flushedAt time.Time
 	flushing  chan error // result of the seed flush in flight
+
+	// saveMu serializes save (the loop, the seeder, the admin calls): a
+	// write of the catalog record holds it from reading the record under
+	// mu to its fsync, so writes land in the order they read and an older
+	// record never overwrites a newer one. Taken before mu, never under it.
+	saveMu sync.Mutex
 
 	// applierWaiting is true while the applier has applied everything
 	// hardened and waits for more: it acknowledges the next records
