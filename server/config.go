@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -274,11 +273,4 @@ func (c Config) Validate() error {
 			"a TLS certificate needs both its certificate file and its key file")
 	}
 	return nil
-}
-
-// Paths inside a data directory.
-func catalogPath(dir string) string  { return filepath.Join(dir, "catalog.db") }
-func databasesDir(dir string) string { return filepath.Join(dir, "databases") }
-func databasePath(dir, name string) string {
-	return filepath.Join(databasesDir(dir), name+".db")
 }

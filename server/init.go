@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/datadir"
 	"github.com/sqlink/sqlink/internal/fsutil"
 	"github.com/sqlink/sqlink/tlsconf"
 	"github.com/sqlink/sqlink/transport"
@@ -81,20 +82,20 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if opts.CertValidity == 0 {
 		opts.CertValidity = DefaultCertValidity
 	}
-	restrictUmask()
-	if err := os.MkdirAll(databasesDir(opts.DataDir), dataDirMode); err != nil {
+	datadir.RestrictUmask()
+	if err := os.MkdirAll(datadir.DatabasesDir(opts.DataDir), datadir.DirMode); err != nil {
 		return InitResult{}, sqlink.Errorf(sqlink.EINVALID, "check the path and its permissions", "create data directory: %v", err)
 	}
 	// An existing directory (made by a package, or by hand with 0755) is
 	// made private before anything is written into it.
-	if err := secureDataDir(opts.DataDir, slog.New(slog.DiscardHandler)); err != nil {
+	if err := datadir.Secure(opts.DataDir, slog.New(slog.DiscardHandler)); err != nil {
 		return InitResult{}, err
 	}
-	if err := createPrivate(catalogPath(opts.DataDir)); err != nil {
+	if err := datadir.CreatePrivate(datadir.CatalogPath(opts.DataDir)); err != nil {
 		return InitResult{}, err
 	}
 
-	cat, err := catalog.Open(ctx, catalogPath(opts.DataDir))
+	cat, err := catalog.Open(ctx, datadir.CatalogPath(opts.DataDir))
 	if err != nil {
 		return InitResult{}, fmt.Errorf("open catalog: %w", err)
 	}
@@ -121,7 +122,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if err := fsutil.WriteFileSync(tlsconf.EndpointKeyPath(opts.DataDir), keyPEM, 0o600); err != nil {
 		return InitResult{}, err
 	}
-	if err := fsutil.WriteFileSync(tlsconf.EndpointCertPath(opts.DataDir), certPEM, dataFileMode); err != nil {
+	if err := fsutil.WriteFileSync(tlsconf.EndpointCertPath(opts.DataDir), certPEM, datadir.FileMode); err != nil {
 		return InitResult{}, err
 	}
 	ci, err := transport.Info(certPEM)
@@ -144,7 +145,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		password = randomSecret()
 		res.Password = password
 	}
-	if _, err := authSecret(opts.DataDir); err != nil {
+	if _, err := datadir.AuthSecret(opts.DataDir); err != nil {
 		return InitResult{}, fmt.Errorf("create auth key: %w", err)
 	}
 	if err := cat.CreatePrincipal(ctx, AdminPrincipal, []string{"sysadmin"}); err != nil {

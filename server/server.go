@@ -18,6 +18,7 @@ import (
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/datadir"
 	"github.com/sqlink/sqlink/metrics"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/rbac"
@@ -85,9 +86,9 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		cfg.Logger.Warn("fdatasync unavailable; commits use fsync", "err", err)
 	}
 
-	restrictUmask()
+	datadir.RestrictUmask()
 	var initRes *InitResult
-	if _, err := os.Stat(catalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(datadir.CatalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
 		res, err := Init(ctx, InitOptions{DataDir: cfg.DataDir, Now: cfg.Now})
 		if err != nil {
 			return nil, nil, err
@@ -95,14 +96,14 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		initRes = &res
 	}
 
-	if err := secureDataDir(cfg.DataDir, cfg.Logger); err != nil {
+	if err := datadir.Secure(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, nil, err
 	}
-	authKey, err := authSecret(cfg.DataDir)
+	authKey, err := datadir.AuthSecret(cfg.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.Open(ctx, catalogPath(cfg.DataDir))
+	cat, err := catalog.Open(ctx, datadir.CatalogPath(cfg.DataDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
@@ -143,7 +144,7 @@ func (s *Server) load(ctx context.Context) error {
 		if d.State != sqlink.DatabaseOnline {
 			continue
 		}
-		db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, d.Name), s.dbConfig())
+		db, err := storage.OpenDB(ctx, datadir.DatabasePath(s.cfg.DataDir, d.Name), s.dbConfig())
 		if err != nil {
 			return fmt.Errorf("open database %s: %w", d.Name, err)
 		}
