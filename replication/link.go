@@ -107,7 +107,8 @@ type linkData struct {
 //     events, the lag tracker and the seed progress: what the status, the
 //     admin calls, the reader, the sender and the applier share;
 //   - saveMu: the catalog writes of save, one at a time;
-//   - atomic: applierWaiting (the applier sets it, the hardener reads it);
+//   - atomic: applierWaiting (the applier sets it, the hardener reads
+//     it), floorSaving (the loop sets it, the floor saver clears it);
 //   - per connection (peerConn): the reader's recordReceiver, the
 //     hardener (its own lock), the writer's queue (peerConn.mu).
 type Link struct {
@@ -160,6 +161,10 @@ type Link struct {
 	// mu to its fsync, so writes land in the order they read and an older
 	// record never overwrites a newer one. Taken before mu, never under it.
 	saveMu sync.Mutex
+
+	// floorSaving is true while saveFloor's worker runs (the loop sets
+	// it, the worker clears it).
+	floorSaving atomic.Bool
 
 	// applierWaiting is true while the applier has applied everything
 	// hardened and waits for more: it acknowledges the next records
