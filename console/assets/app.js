@@ -9,11 +9,12 @@
   function el(tag, attrs) {
     var e = document.createElement(tag);
     if (attrs) { for (var k in attrs) { if (k === 'text') e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); } }
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c == null) continue;
+    function add(c) {
+      if (c == null) return;
+      if (Array.isArray(c)) { c.forEach(add); return; }
       e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
     }
+    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
     return e;
   }
   function can(p) { return me && me.permissions.indexOf(p) >= 0; }
@@ -211,6 +212,10 @@
       });
       p.appendChild(table(['Link', 'State', 'Replica', 'Role', 'Synchronization', 'Health', 'Lag', 'Send / redo queue'], rows));
       if (!rows.length) p.appendChild(el('p', { text: 'No links on this instance.' }));
+      var acts = el('p', { class: 'actions' });
+      if (can('links/write')) acts.appendChild(el('a', { class: 'button', id: 'new-link', href: '#newlink', text: 'New link…' }));
+      if (can('links/setRole/action') && (links || []).length) acts.appendChild(el('a', { class: 'button', id: 'failover-wizard', href: '#failover', text: 'Failover wizard…' }));
+      if (acts.childNodes.length) p.appendChild(acts);
     });
   }
 
@@ -308,6 +313,9 @@
       panel.appendChild(el('p', { id: 'force-help', class: 'warn', text: 'Estimated data loss if forced now: ' + (loss.transactions || 0) + ' transactions, ' + (loss.seconds || 0).toFixed(1) + ' s of commits. Type the link name "' + name + '" to enable.' }));
       panel.appendChild(el('p', null, el('label', { for: 'force-ack', text: 'Acknowledgement: ' }), ack, ' ', ff));
     }
+    if (can('links/setRole/action')) {
+      panel.appendChild(el('p', null, el('a', { class: 'button', id: 'failover-wizard-link', href: '#failover/' + encodeURIComponent(name), text: 'Failover wizard…' })));
+    }
     if (can('links/delete')) {
       var dl = el('button', { type: 'button', id: 'drop-link', class: 'danger', text: 'Drop link' });
       dl.addEventListener('click', function () {
@@ -317,6 +325,47 @@
     }
     if (panel.childNodes.length === 1) panel.appendChild(el('p', { text: 'Your permissions allow no actions on this link.' }));
     return panel;
+  }
+
+  // verifyPanel runs `sqlink link verify` from the console: it needs the
+  // other instance's URL and token, sent to this instance for this one
+  // verification (the field is cleared at once).
+  function verifyPanel(name) {
+    var box = el('section', { class: 'panel', id: 'verify' }, el('h2', { text: 'Verify' }),
+      el('p', { text: 'Compare both copies page by page at the primary\'s current LSN (sqlink link verify). Sign in to the other instance for this check only.' }));
+    if (!can('links/read')) return el('div');
+    var f = el('form', { id: 'verify-form', class: 'fields' });
+    function field(id, label, type, help) {
+      var i = el('input', { id: id, type: type, autocomplete: 'off' });
+      f.appendChild(el('label', { for: id, text: label }));
+      f.appendChild(i);
+      if (help) f.appendChild(el('small', { text: help }));
+      return i;
+    }
+    var u = field('verify-url', 'Other instance\'s admin API URL', 'url', 'e.g. beta.example:7433 (HTTPS is assumed)');
+    var t = field('verify-token', 'Its admin token', 'password', 'used for this check only, kept nowhere');
+    var fp = field('verify-fingerprint', 'Its TLS fingerprint', 'text', 'SHA-256 of its self-signed certificate (sqlink init printed it)');
+    var b = el('button', { type: 'submit', id: 'verify-button', text: 'Verify' });
+    f.appendChild(el('p', null, b));
+    var out = el('div', { id: 'verify-result', role: 'status' });
+    f.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var body = { url: u.value, token: t.value, fingerprint: fp.value };
+      t.value = '';
+      b.disabled = true;
+      out.textContent = 'Verifying…';
+      api('POST', '/console/api/verify/' + encodeURIComponent(name), body).then(function (r) {
+        out.textContent = '';
+        if (r.equal) out.appendChild(el('p', { class: 'ok', text: 'Equal at LSN ' + r.lsn + ' (' + r.pages + ' pages).' }));
+        else out.appendChild(el('p', { class: 'bad', role: 'alert', text: 'DIFFERENT at LSN ' + r.lsn + ': primary ' + r.primary_pages + ' pages, secondary ' +
+          r.secondary_pages + ' pages, ' + r.differing_count + ' pages differ' + (r.differing_pages ? ' (first: ' + r.differing_pages.join(', ') + ')' : '') +
+          '. Hint: reseed the secondary by dropping and re-creating the link.' }));
+      }).catch(function (e) { out.textContent = ''; out.appendChild(errorBlock('verify', e)); })
+        .then(function () { b.disabled = false; });
+    });
+    box.appendChild(f);
+    box.appendChild(out);
+    return box;
   }
 
   function pageLink(name) {
@@ -331,6 +380,7 @@
     p.appendChild(actionsSlot);
     p.appendChild(out);
     p.appendChild(fields);
+    p.appendChild(verifyPanel(name));
     var shownRole = null;
     function poll() {
       return Promise.all([api('GET', '/v1/links/' + encodeURIComponent(name)), api('GET', '/console/api/history/' + encodeURIComponent(name))])
@@ -387,6 +437,14 @@
   }
 
   // ---------- shell ----------
+  // wizard.js registers its pages here (hash #NAME or #NAME/ARG).
+  var pages = {};
+  window.sqlinkConsole = {
+    api: api, el: el, $: $, can: can, errorBlock: errorBlock, setPage: setPage, table: table, kv: kv,
+    fmtBytes: fmtBytes, show: show, pages: pages,
+    me: function () { return me; },
+    setTimer: function (t) { timer = t; }
+  };
   function render() {
     if (timer) { clearInterval(timer); timer = null; }
     if (!me) return;
@@ -399,6 +457,7 @@
     else if (h === 'databases') pr = pageDatabases();
     else if (h === 'audit') pr = pageAudit();
     else if (h.indexOf('link/') === 0) pr = pageLink(h.slice(5));
+    else if (pages[h.split('/')[0]]) pr = pages[h.split('/')[0]](h.split('/').slice(1).join('/'));
     else pr = pageLinks();
     pr.catch(function (e) { $('page').appendChild(errorBlock('', e)); });
   }
