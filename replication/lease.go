@@ -156,7 +156,7 @@ func leaseMessage(ev etcdlease.Event) link.Message {
 	case etcdlease.Expired:
 		return link.Message{Type: link.MsgLeaseExpired, Epoch: ev.Epoch, Primary: ev.Holder}
 	case etcdlease.ClaimResult:
-		return link.Message{Type: link.MsgClaimResult, Target: ev.Target, Granted: ev.Granted, Epoch: ev.Epoch, Primary: ev.Holder}
+		return link.Message{Type: link.MsgClaimResult, Target: ev.Target, Renewal: ev.Seq, Granted: ev.Granted, Epoch: ev.Epoch, Primary: ev.Holder}
 	case etcdlease.Health:
 		return link.Message{Type: link.MsgEtcdHealth, Healthy: ev.Healthy}
 	case etcdlease.Observed:
@@ -209,7 +209,7 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 			rt.wg.Add(1)
 			go func() {
 				defer rt.wg.Done()
-				rt.onLeaseEvent(etcdlease.Event{Type: etcdlease.ClaimResult, Target: c.Target, Reason: "this instance has no etcd configured"})
+				rt.onLeaseEvent(etcdlease.Event{Type: etcdlease.ClaimResult, Target: c.Target, Seq: c.Seq, Reason: "this instance has no etcd configured"})
 			}()
 		}
 		return
@@ -219,7 +219,7 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 		rt.audit("link.lease.release", "ok", fmt.Sprintf("released the lease at epoch %d", rd.Release.Epoch))
 	}
 	if c := rd.Claim; c != nil {
-		k.Claim(c.From, c.Target)
+		k.Claim(c.From, c.Target, c.Seq)
 		if c.Kind != "" {
 			rt.audit("link.lease.claim", "requested", fmt.Sprintf("%s: epoch %d -> %d: %s", c.Kind, c.From, c.Target, c.Reason))
 		}
