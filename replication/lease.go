@@ -85,7 +85,7 @@ func (s *Engine) CheckLeaseSettings(ttl time.Duration) error {
 		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("use whole seconds, at least %s (default %s)", etcdlease.MinTTL, DefaultLeaseTTL),
 			"invalid lease TTL %s", ttl)
 	}
-	cfg := link.Config{LinkID: "x", Self: "a", Partner: "b", InitialPrimary: "a", Mode: sqlink.ModeSync}
+	cfg := link.Config{LinkID: "x", Self: "a", Partner: "b", InitialPrimary: "a", Mode: sqlink.ModeSync, AutoFailover: true}
 	leaseTicks(&cfg, ttl, s.cfg.LinkTick)
 	if err := cfg.Validate(); err != nil {
 		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("use a longer lease TTL: it must leave the fencing margin (%s), the drift bound (10%%) and a renewal period (TTL/3)", leaseMargin),
