@@ -35,6 +35,8 @@ const (
 	// leaseMargin is how long before the lease can expire in etcd the
 	// primary stops writes: time to apply "writes off".
 	leaseMargin = 2 * time.Second
+	// leaseRenewEvery is how often the primary renews its lease.
+	leaseRenewEvery = time.Second
 	// auditPrincipal is who the audit log names for automatic actions.
 	auditPrincipal = "auto-failover"
 )
@@ -76,6 +78,11 @@ func leaseTicks(cfg *link.Config, ttl, tick time.Duration) {
 	cfg.LeaseMarginTicks = ticks(leaseMargin)
 	// The clock-drift bound: 10 % of the TTL, a tick at least.
 	cfg.ClockDriftTicks = max(1, ticks(ttl/10))
+	// Renew every second (not TTL/3): each renewal that etcd answers
+	// moves the fence point, so a stall of etcd (a leader election, a slow
+	// fsync) costs a renewal or two, not the primary's writes. It is one
+	// KeepAliveOnce and one read per link per second.
+	cfg.LeaseRenewTicks = max(1, int(leaseRenewEvery/tick))
 }
 
 // CheckLeaseSettings checks a link's auto-failover settings against the
