@@ -51,6 +51,7 @@ type leaseRuntime struct {
 	// last seen.
 	tickBase  time.Time
 	ticked    int64
+	early     int64 // ticks stepped ahead of time (tickEarly), not yet due
 	lastAuto  link.Failover
 	writable  bool
 	failovers atomic.Int64 // automatic promotions by this process
@@ -292,17 +293,35 @@ func (rt *Link) ticksDue(now time.Time) int {
 		return 1
 	}
 	ls := &rt.lease
+	var n int64
 	if ls.tickBase.IsZero() || now.Before(ls.tickBase) {
 		ls.tickBase, ls.ticked = now, 1
-		return 1
+		n = 1
+	} else {
+		// Rounded: a ticker's jitter either way must not step two ticks
+		// at once, nor none.
+		tick := rt.s.cfg.LinkTick
+		due := int64((now.Sub(ls.tickBase)+tick/2)/tick) + 1
+		n = due - ls.ticked
+		ls.ticked = max(due, ls.ticked)
 	}
-	// Rounded: a ticker's jitter either way must not step two ticks at
-	// once, nor none.
-	tick := rt.s.cfg.LinkTick
-	due := int64((now.Sub(ls.tickBase)+tick/2)/tick) + 1
-	n := due - ls.ticked
-	ls.ticked = max(due, ls.ticked)
+	// Ticks stepped early count as these.
+	skip := min(max(n, 0), ls.early)
+	n -= skip
+	ls.early -= skip
 	return int(min(max(n, 0), 1000))
+}
+
+// tickEarly steps a tick at once, to send a heartbeat without waiting for
+// the next one (loop). On an auto-failover link the next tick due is
+// skipped for it: a replica's clock must never run ahead of the wall
+// clock, or a primary would fence early and a secondary would wait less
+// than it promised its primary before claiming the lease.
+func (rt *Link) tickEarly() {
+	rt.r.Tick()
+	if rt.r.HardState().AutoFailover {
+		rt.lease.early++
+	}
 }
 
 // names replaces the two instances' IDs in a reason the state machine
