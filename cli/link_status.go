@@ -144,6 +144,7 @@ func printLinkStatus(w *tabwriter.Writer, l adminapi.LinkStatus) {
 		}
 		fmt.Fprintf(w, "History:\t%s\n", strings.Join(hs, ", "))
 	}
+	printAutoFailover(w, l.AutoFailover)
 	a, b := l.Local, l.Partner
 	fmt.Fprintf(w, "\tLOCAL\tPARTNER\n")
 	row := func(name string, f func(r adminapi.ReplicaStatus) string) {

@@ -68,6 +68,11 @@
 // runs the crash-test failpoints; a Ready.Rewind saves the diverged state
 // and rewinds the copy from the primary.
 //
+// Automatic failover (lease.go): a link created with AutoFailover has an
+// etcdlease.Keeper; the Ready's Claim, Renew and Release go to it without
+// blocking, and what it learns of etcd comes back to the loop as lease
+// messages through the events channel.
+//
 // Retention: a primary keeps the log after the secondary's hardened LSN
 // (or the seed base) with storage's retention floor; past
 // Config.LinkLogCapBytes the link is RESEED_REQUIRED, the floor is released

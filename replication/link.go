@@ -86,6 +86,10 @@ type linkData struct {
 	// else (the database is made independent, then the record goes).
 	Dropping bool      `json:"dropping,omitempty"`
 	Created  time.Time `json:"created"`
+	// Automatic failover through etcd (lease.go): set at creation.
+	AutoFailover    bool   `json:"auto_failover,omitempty"`
+	LeaseTTLSeconds int    `json:"lease_ttl_seconds,omitempty"`
+	MaxDataLoss     uint64 `json:"max_data_loss,omitempty"`
 }
 
 // Link runs one link on this instance: the loop that owns the
@@ -203,6 +207,8 @@ type Link struct {
 
 	lag  lagTracker
 	seed seedProgress
+
+	lease leaseRuntime // etcd lease of an auto-failover link (lease.go)
 }
 
 // seedProgress is what status shows of a seed.
@@ -368,6 +374,7 @@ func (rt *Link) start() error {
 		// connected yet, so it is kept until attach.
 		rt.reseedDiverged(d.Why)
 	}
+	rt.startLease()
 	rt.wg.Add(1)
 	go rt.loop()
 	if rt.dials() {
@@ -429,6 +436,9 @@ func (rt *Link) startReplica(hs link.HardState) error {
 		HeartbeatTicks:      1,
 		SessionTimeoutTicks: max(1, int(rt.s.cfg.LinkSessionTimeout/rt.s.cfg.LinkTick)),
 	}
+	if hs.AutoFailover {
+		leaseTicks(&cfg, rt.leaseTTL(), rt.s.cfg.LinkTick)
+	}
 	r, err := link.New(cfg)
 	if err != nil {
 		return fmt.Errorf("link %s: %w", rt.id.name, err)
@@ -474,6 +484,7 @@ func (rt *Link) stop(ctx context.Context) {
 	rt.mu.Unlock()
 	rt.cancel()
 	rt.wg.Wait()
+	rt.stopLease()
 	rt.seedMu.Lock()
 	if rt.seedStop != nil {
 		rt.seedStop()

@@ -158,7 +158,9 @@ func (rt *Link) process() {
 				return
 			}
 			rt.afterPersist(prev, rd.HardState)
+			rt.afterLeasePersist(prev, rd.HardState)
 		}
+		rt.leaseRequests(rd)
 		rt.mu.Lock()
 		pc := rt.conn
 		rt.mu.Unlock()
@@ -185,9 +187,10 @@ func (rt *Link) process() {
 			if e := rd.Status.LastError; e != "" && e != prevErr {
 				// A refused or cancelled operation: show it as the link's
 				// last error here and, through the status, on the partner.
-				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
+				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(rt.names(e))).Error()))
 			}
 		}
+		rt.afterLeaseSoft(rd)
 		if rt.applySoft(rd) {
 			return // a drain began: drained finishes rd
 		}
@@ -453,6 +456,8 @@ func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.id.name, rt.id.partnerName)
 	case hs.Role == sqlink.RoleSecondary:
 		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.id.name, rt.id.partnerName)
+	case hs.AutoFailover && !hs.Op.Active():
+		why = fmt.Sprintf("the primary of link %s fenced itself: its etcd lease is not confirmed", rt.id.name)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -499,7 +504,9 @@ func (rt *Link) onTick() {
 	now := rt.s.cfg.Now()
 	rt.heartbeatDue = true
 	if rt.r != nil {
-		rt.r.Tick()
+		for range rt.ticksDue(now) {
+			rt.r.Tick()
+		}
 	}
 	rt.mu.Lock()
 	rt.lag.tick(now)

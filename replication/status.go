@@ -278,6 +278,7 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 	if sb := st.SplitBrain; sb.Active {
 		ls.SplitBrain = &adminapi.SplitBrainStatus{ForkLSN: sb.ForkLSN, DivergedLocal: int64(sb.LocalDiverged), DivergedPartner: int64(sb.PartnerDiverged)}
 	}
+	ls.AutoFailover = rt.autoFailoverStatusLocked()
 	return ls
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/etcdlease"
 	"github.com/sqlink/sqlink/storage"
 )
 
@@ -69,6 +70,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
+
+	// Etcd, if set, is the etcd cluster that links with automatic failover
+	// keep their leases in (serve --etcd-endpoints); the caller closes it
+	// after the server.
+	Etcd *etcdlease.Client
 
 	// LinkTick is the clock period of every link's state machine: one
 	// heartbeat per tick (default DefaultLinkTick).

@@ -180,7 +180,7 @@ func (s *Server) Start(ctx context.Context) error {
 		CertNotAfter: s.endpointCertExpiry,
 		TLSNotAfter:  func() time.Time { return s.TLSCertificate().NotAfter },
 		Links:        s.eng.ListLinks,
-	}))
+	}), metrics.NewLeaseCollector(s.eng.ListLinks))
 	s.lagHist = metrics.NewAckLagHistogram()
 	s.reg.MustRegister(s.lagHist)
 
