@@ -34,6 +34,15 @@ type CreateLinkRequest struct {
 	// there RESTORING (restored from a backup with --restoring): only the log
 	// after its LSN is shipped.
 	SeedFromBackup bool `json:"seed_from_backup,omitempty"`
+	// AutoFailover: the primary keeps the link as an etcd lease and the
+	// secondary takes over by itself when it expires (both instances need
+	// serve --etcd-endpoints). It implies TwoWay: the old primary follows
+	// the new one. LeaseTTLSeconds is the lease's TTL (0: the
+	// default); MaxDataLoss, in async mode, the most transactions an
+	// automatic promotion may lose (0: none).
+	AutoFailover    bool   `json:"auto_failover,omitempty"`
+	LeaseTTLSeconds int    `json:"lease_ttl_seconds,omitempty"`
+	MaxDataLoss     uint64 `json:"max_data_loss,omitempty"`
 }
 
 // LinkStatus is one link as seen from one instance: its own replica in
@@ -55,6 +64,8 @@ type LinkStatus struct {
 	// Failover in progress, split brain and the like (failover issue).
 	Failover   *FailoverStatus   `json:"failover,omitempty"`
 	SplitBrain *SplitBrainStatus `json:"split_brain,omitempty"`
+	// AutoFailover is the etcd lease of a link with automatic failover.
+	AutoFailover *AutoFailoverStatus `json:"auto_failover,omitempty"`
 }
 
 // ReplicaStatus has the fields of SPEC section 5 for one replica.

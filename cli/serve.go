@@ -57,6 +57,7 @@ type serverSettings struct {
 	LockTimeout      string
 	IdleInTxTimeout  string
 	tlsSettings
+	etcdSettings
 }
 
 // fileConfig is the config file format (YAML). Only cli knows it; it is
@@ -87,6 +88,7 @@ type fileConfig struct {
 	LockTimeout      string `yaml:"lock-timeout"`
 	IdleInTxTimeout  string `yaml:"idle-in-transaction-session-timeout"`
 	tlsFileConfig    `yaml:",inline"`
+	etcdFileConfig   `yaml:",inline"`
 }
 
 func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
@@ -114,6 +116,7 @@ func (s *serverSettings) addFlags(fs *pflag.FlagSet, serve bool) {
 		fs.DurationVar(&s.AdminIdleTimeout, "admin-idle-timeout", server.DefaultAdminIdleTimeout, "idle admin API keep-alive connections are closed after this (env SQLINK_ADMIN_IDLE_TIMEOUT)")
 		fs.BoolVar(&s.MetricsAuth, "metrics-auth", false, "require a token with instance/read for /metrics (env SQLINK_METRICS_AUTH)")
 		s.tlsSettings.addFlags(fs)
+		s.etcdSettings.addFlags(fs)
 		fs.StringVar(&s.MaxTransactionSize, "max-transaction-size", "", "most pages one transaction may change (its replication record, held in memory on both replicas); larger ones are refused at COMMIT; 16MiB to 2GiB (default 2GiB, the most one record holds; env SQLINK_MAX_TRANSACTION_SIZE)")
 	}
 }
@@ -135,7 +138,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fc); err != nil && err != io.EOF {
-			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout, tls-cert, tls-key, require-client-tls, insecure-admin-http",
+			return sqlink.Errorf(sqlink.EINVALID, "keys are data-dir, client-addr, admin-addr, endpoint-addr, synchronous, max-conns, log-level, log-format, link-log-cap, link-session-timeout, link-harden-delay, log-retention, max-transaction-size, sqlite-heap-limit, authentication-timeout, admin-read-timeout, admin-idle-timeout, metrics-auth, statement-timeout, lock-timeout, idle-in-transaction-session-timeout, tls-cert, tls-key, require-client-tls, insecure-admin-http, etcd-endpoints, etcd-ca-file, etcd-cert, etcd-key",
 				"config file %s: %v", s.ConfigFile, err)
 		}
 	}
@@ -216,6 +219,7 @@ func (s *serverSettings) resolve(m *Main, fs *pflag.FlagSet) error {
 	if err := s.tlsSettings.resolve(m, fs, fc.tlsFileConfig); err != nil {
 		return err
 	}
+	s.etcdSettings.resolve(m, fs, fc.etcdFileConfig)
 	if fs.Lookup("max-conns") != nil && !fs.Changed("max-conns") {
 		if v := m.env("max-conns"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -424,6 +428,12 @@ func (m *Main) serveCommand() *cobra.Command {
 			cfg, err := st.config(log)
 			if err != nil {
 				return err
+			}
+			if cfg.Etcd, err = st.etcdSettings.client(m); err != nil {
+				return err
+			}
+			if cfg.Etcd != nil {
+				defer cfg.Etcd.Close()
 			}
 			return runServer(cmd.Context(), m, cfg)
 		},

@@ -16,11 +16,14 @@ import (
 // message by hand as etcd's rafttest does. Regenerate with -rewrite.
 //
 // Commands: init [mode=sync] [one-way] [timeout=N], write <node> [n=N],
-// tick [node] [n=N], deliver [from=x] [type=T] [n=N], drop [from=x] [type=T],
+// tick [node] [n=N] [stabilize], deliver [from=x] [type=T] [n=N], drop [from=x] [type=T],
 // stabilize, partition, heal, crash <node>, restart <node>, status <node>,
 // log <node>, net, failover <node> [drop], force <node> [ack],
 // set-role <node> primary=<id>, resume <node>, abort <node>,
 // mode <node> <async|sync>.
+// AutoFailover links (init auto [max-loss=N]): etcd (show the key),
+// etcd-down, etcd-up, cut <node> and uncut <node> (from etcd); each tick
+// round also advances etcd's clock by one tick.
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var c *linktest.Cluster
@@ -74,7 +77,8 @@ func TestDataDriven(t *testing.T) {
 			switch d.Cmd {
 			case "init":
 				o := linktest.Options{Mode: sqlink.Mode(arg("mode", "async")), TwoWay: !d.HasArg("one-way"),
-					SessionTimeout: num("timeout", 0), FailoverTicks: num("failover-ticks", 0), AutoHarden: true}
+					SessionTimeout: num("timeout", 0), FailoverTicks: num("failover-ticks", 0), AutoHarden: true,
+					AutoFailover: d.HasArg("auto"), MaxDataLoss: uint64(num("max-loss", 0))}
 				c = linktest.NewCluster(o)
 				c.Out.Reset()
 				c.Quiet = false
@@ -101,6 +105,12 @@ func TestDataDriven(t *testing.T) {
 						if n := node(); n == "" || n == id {
 							c.Tick(id)
 						}
+					}
+					if c.Etcd != nil {
+						c.Etcd.Advance(c.Etcd.Now + linktest.UnitsPerTick)
+					}
+					if d.HasArg("stabilize") {
+						deliverAll(c, func(linktest.Packet) bool { return true })
 					}
 				}
 			case "deliver":
@@ -134,6 +144,12 @@ func TestDataDriven(t *testing.T) {
 				c.Restart(node())
 			case "status":
 				return status(c, node())
+			case "etcd":
+				fmt.Fprintf(&c.Out, "%s\n", c.Etcd)
+			case "etcd-down", "etcd-up":
+				c.Etcd.SetUp(d.Cmd == "etcd-up")
+			case "cut", "uncut":
+				c.Etcd.SetCut(node(), d.Cmd == "cut")
 			case "log":
 				n := c.Nodes[node()]
 				fmt.Fprintf(&c.Out, "%v\n", n.Log)
@@ -210,6 +226,16 @@ func status(c *linktest.Cluster, id string) string {
 	}
 	if s.LastFailover.Kind != "" {
 		fmt.Fprintf(&b, "   last: %s e%d lost=%d/%d ticks\n", s.LastFailover.Kind, s.LastFailover.Epoch, s.LastFailover.LostTransactions, s.LastFailover.LostTicks)
+		if s.LastFailover.Reason != "" {
+			fmt.Fprintf(&b, "   reason: %s\n", s.LastFailover.Reason)
+		}
+	}
+	if l := s.AutoFailover; l.Enabled {
+		fmt.Fprintf(&b, "   lease: holder=%q epoch=%d expires-in=%d etcd-healthy=%t failsafe=%t claiming=%t\n",
+			l.Holder, l.Epoch, l.ExpiresInTicks, l.EtcdHealthy, l.Failsafe, l.Claiming)
+		if l.Waiting != "" {
+			fmt.Fprintf(&b, "   waiting: %s\n", l.Waiting)
+		}
 	}
 	if s.Dropped {
 		b.WriteString("   link dropped\n")

@@ -23,6 +23,11 @@ func (r *Replica) driveOp() {
 		// before the partner may promote.
 		op.Step = StepDemoted
 		op.LastLSN = r.hs.Hardened
+		if r.auto() {
+			// Give the lease up so the partner can claim it at once.
+			r.ls.outRelease = &Release{Epoch: r.hs.Epoch}
+			r.ls.held, r.ls.fenceAt, r.ls.failsafeUntil = false, 0, 0
+		}
 		r.hs.Role = sqlink.RoleSecondary
 		r.hs.Epoch = op.Target
 		r.hs.Writable = false
@@ -40,35 +45,55 @@ func (r *Replica) onPromote(m Message) {
 	switch {
 	case r.hs.Role == sqlink.RolePrimary && r.hs.Epoch == m.Target:
 		r.send(MsgPromoted, Message{})
-	case r.hs.Role == sqlink.RoleSecondary && !r.hs.SplitBrain.Active && r.hs.Rewind == nil &&
+	case r.promoteOK(m) && r.auto():
+		// The new epoch goes through etcd first.
+		if r.ls.claim == nil {
+			// This replica holds all the demoted primary ever wrote, so
+			// it may take over from whatever epoch etcd holds.
+			from := max(r.hs.Epoch, r.ls.keyEpoch)
+			r.makeClaim(Claim{From: from, Target: r.claimTarget(m.Target), Kind: FailoverPlanned, Reason: "planned failover"}, claimPlanned, m)
+		}
+	case r.promoteOK(m):
+		r.doPromote(m, m.Target)
+	}
+}
+
+// promoteOK reports whether this secondary may become primary at m.Target
+// on the old primary's Promote.
+func (r *Replica) promoteOK(m Message) bool {
+	return r.hs.Role == sqlink.RoleSecondary && !r.hs.SplitBrain.Active && r.hs.Rewind == nil &&
 		r.hs.Epoch < m.Target && r.hs.Hardened == m.LSN &&
 		len(m.History) > 0 && m.History[len(m.History)-1].Epoch == r.hs.Epoch &&
-		EpochOwner(m.Target, r.hs.InitialPrimary, r.other(r.hs.InitialPrimary)) == r.hs.Self:
-		// Everything the old primary committed is hardened here and the old
-		// primary has persisted its demotion: take writes at the new epoch.
-		r.hs.Role = sqlink.RolePrimary
-		r.hs.Epoch = m.Target
-		r.hs.History = appendEpoch(r.hs.History, m.Target, r.hs.Hardened+1)
-		r.hs.Writable = true
-		if m.NewMode != "" {
-			r.hs.Mode = m.NewMode
-		}
-		if !m.KeepLink {
-			r.hs.Dropped = true
-		}
-		r.hs.LastFailover = Failover{Kind: FailoverPlanned, Epoch: m.Target}
-		r.commit = r.hs.Hardened
-		// The old primary holds exactly our log: stream from its end.
-		r.partnerHardened = m.LSN
-		r.bump()
-		r.send(MsgPromoted, Message{})
+		EpochOwner(m.Target, r.hs.InitialPrimary, r.other(r.hs.InitialPrimary)) == r.hs.Self
+}
+
+func (r *Replica) doPromote(m Message, e sqlink.Epoch) {
+	// Everything the old primary committed is hardened here and the old
+	// primary has persisted its demotion: take writes at the new epoch.
+	r.hs.Role = sqlink.RolePrimary
+	r.hs.Epoch = e
+	r.hs.History = appendEpoch(r.hs.History, e, r.hs.Hardened+1)
+	r.hs.Writable = true
+	if m.NewMode != "" {
+		r.hs.Mode = m.NewMode
 	}
+	if !m.KeepLink {
+		r.hs.Dropped = true
+	}
+	r.hs.LastFailover = Failover{Kind: FailoverPlanned, Epoch: e}
+	r.commit = r.hs.Hardened
+	// The old primary holds exactly our log: stream from its end.
+	r.partnerHardened = m.LSN
+	r.bump()
+	r.send(MsgPromoted, Message{})
 }
 
 func (r *Replica) onAbortPromotion(m Message) {
 	switch {
 	case r.hs.Role == sqlink.RolePrimary && r.hs.Epoch == m.Target:
 		r.send(MsgPromoted, Message{})
+	case r.ls.claim != nil && r.ls.claimKind == claimPlanned && r.ls.claim.Target == m.Target:
+		// etcd may be granting Target: answer once it has said.
 	case r.hs.Role == sqlink.RoleSecondary:
 		if r.hs.Epoch < m.Target {
 			r.hs.Epoch = m.Target // fence: a late Promote for Target is refused
@@ -79,13 +104,28 @@ func (r *Replica) onAbortPromotion(m Message) {
 }
 
 func (r *Replica) onAborted(m Message) {
-	op := r.hs.Op
-	if !op.Active() || m.Target != op.Target || r.hs.Role != sqlink.RoleSecondary {
+	if !r.abortedOK(m) {
 		return
 	}
 	// The partner will never take the target epoch: take writes back at a
 	// fresh epoch of our own, above the fence.
 	e := NextEpoch(max(r.hs.Epoch, m.Epoch), r.hs.Self == r.hs.InitialPrimary)
+	if r.auto() {
+		if r.ls.claim == nil {
+			r.makeClaim(Claim{From: r.etcdEpoch(), Target: r.claimTarget(e), Kind: FailoverAborted, Reason: "planned failover aborted"}, claimAborted, m)
+		}
+		return
+	}
+	r.doAborted(m, e)
+}
+
+func (r *Replica) abortedOK(m Message) bool {
+	op := r.hs.Op
+	return op.Active() && m.Target == op.Target && r.hs.Role == sqlink.RoleSecondary
+}
+
+func (r *Replica) doAborted(m Message, e sqlink.Epoch) {
+	op := r.hs.Op
 	r.hs.Role = sqlink.RolePrimary
 	r.hs.Epoch = e
 	r.hs.History = appendEpoch(r.hs.History, e, r.hs.Hardened+1)
@@ -107,9 +147,20 @@ func (r *Replica) onSetRoleRequest(m Message) {
 	r.takeOver(max(r.hs.Epoch, m.Epoch, r.hs.SplitBrain.PartnerEpoch))
 }
 
-// takeOver makes this replica the primary at its next epoch above floor.
+// takeOver makes this replica the primary at its next epoch above floor
+// (through etcd on an AutoFailover link).
 func (r *Replica) takeOver(floor sqlink.Epoch) {
 	e := NextEpoch(floor, r.hs.Self == r.hs.InitialPrimary)
+	if r.auto() {
+		if r.ls.claim == nil && r.failsafeHold() == "" {
+			r.makeClaim(Claim{From: r.etcdEpoch(), Target: r.claimTarget(e), Kind: FailoverSetRole, Reason: "set-role"}, claimSetRole, Message{})
+		}
+		return
+	}
+	r.doTakeOver(e)
+}
+
+func (r *Replica) doTakeOver(e sqlink.Epoch) {
 	r.hs.Role = sqlink.RolePrimary
 	r.hs.Epoch = e
 	r.hs.History = appendEpoch(r.hs.History, e, r.hs.Hardened+1)
@@ -151,6 +202,9 @@ func (r *Replica) plannedFailover(keep bool) error {
 	if r.hs.SplitBrain.Active {
 		return sqlink.Errorf(sqlink.ECONFLICT, "resolve it with set-role", "link %s is in split brain", r.hs.LinkID)
 	}
+	if r.auto() && r.ls.claim != nil {
+		return sqlink.Errorf(sqlink.ECONFLICT, "wait for etcd's answer", "a claim of the lease is in flight")
+	}
 	if !r.connected {
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "reconnect the replicas, or force the failover on the secondary", "partner %s is not connected", r.hs.Partner)
 	}
@@ -170,7 +224,7 @@ func (r *Replica) plannedFailover(keep bool) error {
 	}
 	r.hs.Op = Op{
 		Kind: OpPlanned, Step: StepDraining,
-		Target:   NextEpoch(r.hs.Epoch, r.hs.Partner == r.hs.InitialPrimary),
+		Target:   NextEpoch(max(r.hs.Epoch, r.leaseFloor()), r.hs.Partner == r.hs.InitialPrimary),
 		KeepLink: keep, PrevMode: r.hs.Mode,
 	}
 	r.hs.Mode = sqlink.ModeSync
@@ -203,6 +257,24 @@ func (r *Replica) forcedFailover(ack bool) error {
 		floor = max(floor, r.partner.epoch)
 	}
 	e := NextEpoch(floor, r.hs.Self == r.hs.InitialPrimary)
+	if r.auto() {
+		// The new epoch goes through etcd: only once the primary's lease
+		// is gone, so no operator can make a second primary.
+		ls := &r.ls
+		if ls.keyKnown && ls.keyLive && ls.keyHolder != r.hs.Self {
+			return sqlink.Errorf(sqlink.ECONFLICT, "run a planned failover, or wait until the lease expires (the secondary then takes over by itself when it may)",
+				"%s holds the etcd lease at epoch %d", ls.keyHolder, ls.keyEpoch)
+		}
+		if ls.claim != nil {
+			return sqlink.Errorf(sqlink.ECONFLICT, "wait for etcd's answer", "a claim of the lease is in flight")
+		}
+		if why := r.failsafeHold(); why != "" {
+			return sqlink.Errorf(sqlink.ECONFLICT, "wait, then retry", "%s", why)
+		}
+		r.makeClaim(Claim{From: r.etcdEpoch(), Target: r.claimTarget(e), Kind: FailoverForced,
+			Reason: fmt.Sprintf("forced failover, estimated loss %d transactions", loss.Transactions)}, claimForced, Message{})
+		return nil
+	}
 	r.hs.Role = sqlink.RolePrimary
 	r.hs.Epoch = e
 	r.hs.History = appendEpoch(r.hs.History, e, r.hs.Hardened+1)

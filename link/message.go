@@ -40,6 +40,36 @@ const (
 	MsgAbort
 	// MsgSetMode changes the link's availability mode (Mode).
 	MsgSetMode
+
+	// Lease events from the etcd runtime, for links with AutoFailover
+	// (see lease.go and doc.go). Appended: never renumber the ones above.
+
+	// MsgLeaseHeld: the runtime holds this link's etcd lease and etcd's key
+	// names this instance at Epoch. Renewal echoes the Seq of the
+	// Ready.Renew it answers (the lease timer counts from when that request
+	// was made); zero when it answers no request (information only).
+	MsgLeaseHeld
+	// MsgLeaseLost: etcd answered that the lease is gone (expired, revoked)
+	// or that the key names another holder (Primary, "" if the key is
+	// absent) or another epoch (Target: etcd's epoch now). Epoch and
+	// Renewal echo the Ready.Renew it answers. The primary stops writes at once; at a newer epoch it
+	// becomes secondary and follows, without a split brain. A runtime that
+	// merely cannot reach etcd sends MsgEtcdHealth instead.
+	MsgLeaseLost
+	// MsgLeaseExpired: etcd's key for the link has no live lease (expired
+	// or deleted); Epoch is the link's epoch in etcd and Primary the holder
+	// of the lease that expired, if known.
+	MsgLeaseExpired
+	// MsgClaimResult answers a Ready.Claim: Target is the claim's target,
+	// Renewal its Seq, and Granted whether the compare-and-swap succeeded. When it did not,
+	// Epoch and Primary say what etcd's key holds now (0 and "" if absent).
+	MsgClaimResult
+	// MsgEtcdHealth: whether this instance reaches an etcd quorum (Healthy).
+	MsgEtcdHealth
+	// MsgLeaseObserved: etcd's key names Primary at Epoch with a live lease
+	// (a watch event). A replica learns who holds the link, and an old
+	// primary learns that a newer epoch exists.
+	MsgLeaseObserved
 )
 
 // Peer messages. Every peer message also carries its sender's status
@@ -78,6 +108,8 @@ var msgNames = map[MsgType]string{
 	MsgApplied: "Applied", MsgRewound: "Rewound",
 	MsgPlannedFailover: "PlannedFailover", MsgForcedFailover: "ForcedFailover",
 	MsgSetRole: "SetRole", MsgResume: "Resume", MsgAbort: "Abort", MsgSetMode: "SetMode",
+	MsgLeaseHeld: "LeaseHeld", MsgLeaseLost: "LeaseLost", MsgLeaseExpired: "LeaseExpired",
+	MsgClaimResult: "ClaimResult", MsgEtcdHealth: "EtcdHealth", MsgLeaseObserved: "LeaseObserved",
 	MsgHeartbeat: "Heartbeat", MsgFailoverRequest: "FailoverRequest",
 	MsgPromote: "Promote", MsgPromoted: "Promoted",
 	MsgAbortPromotion: "AbortPromotion", MsgAborted: "Aborted",
@@ -130,6 +162,26 @@ type Message struct {
 	AllowDataLoss bool         `json:"allow_data_loss,omitempty"`
 	Primary       string       `json:"primary,omitempty"`
 	NewMode       sqlink.Mode  `json:"new_mode,omitempty"`
+
+	// Lease events (local).
+	// Renewal: in MsgLeaseHeld and MsgLeaseLost the Renew.Seq, in
+	// MsgClaimResult the Claim.Seq, of the request answered.
+	Renewal uint64 `json:"renewal,omitempty"`
+	Granted bool   `json:"granted,omitempty"` // MsgClaimResult
+	Healthy bool   `json:"healthy,omitempty"` // MsgEtcdHealth
+
+	// Failsafe, in peer messages of AutoFailover links only (zero, so
+	// absent, otherwise). Clock is the sender's tick count plus one. Echo,
+	// set by a secondary that cannot reach etcd, is the Clock of the
+	// latest message it heard from its primary: "etcd is unreachable from
+	// here, I hold your commits up to LSN, and I will not claim the lease
+	// for FailsafeHoldTicks".
+	Clock uint64 `json:"clock,omitempty"`
+	Echo  uint64 `json:"echo,omitempty"`
+	// Commit and Solo (AutoFailover primaries): the sender's acknowledged
+	// LSN and whether its epoch is solo (HardState.Solo).
+	Commit sqlink.LSN `json:"commit,omitempty"`
+	Solo   bool       `json:"solo,omitempty"`
 }
 
 // String returns a compact one-line form, stable for tests.
@@ -163,6 +215,18 @@ func (m Message) String() string {
 	}
 	if m.NewMode != "" {
 		fmt.Fprintf(&b, " mode=%s", m.NewMode)
+	}
+	if m.Type == MsgClaimResult {
+		fmt.Fprintf(&b, " granted=%t", m.Granted)
+	}
+	if m.Type == MsgEtcdHealth {
+		fmt.Fprintf(&b, " healthy=%t", m.Healthy)
+	}
+	if m.Type.IsLocal() && m.Epoch != 0 {
+		fmt.Fprintf(&b, " epoch=%d", m.Epoch)
+	}
+	if m.Echo != 0 {
+		b.WriteString(" failsafe")
 	}
 	if m.Type.IsLocal() && m.LSN != 0 {
 		fmt.Fprintf(&b, " lsn=%d", m.LSN)

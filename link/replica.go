@@ -21,6 +21,9 @@ type partnerView struct {
 	dropped   bool
 	reverting bool
 	op        Op
+	clock     uint64     // AutoFailover: the partner's Clock
+	commit    sqlink.LSN // AutoFailover: a primary partner's acknowledged LSN
+	solo      bool       // AutoFailover: a primary partner's epoch is solo
 }
 
 // Replica is one side of one link: a pure state machine driven by Step,
@@ -58,6 +61,8 @@ type Replica struct {
 	prevSoft   SoftState
 	prevStatus Status
 	first      bool
+
+	ls leaseState // AutoFailover links only
 }
 
 // New starts a replica: a fresh side of a new link, or, when cfg.State is
@@ -78,6 +83,11 @@ func New(cfg Config) (*Replica, error) {
 			r.paused = true
 			r.pausedReason = fmt.Sprintf("interrupted by a restart at step %s", r.hs.Op.Step)
 		}
+		if r.hs.AutoFailover {
+			// A new version, so that the partner's failsafe echoes of
+			// messages from before the restart are not taken as recent.
+			r.bump()
+		}
 	} else {
 		r.hs = HardState{
 			LinkID: cfg.LinkID, Self: cfg.Self, Partner: cfg.Partner,
@@ -86,8 +96,9 @@ func New(cfg Config) (*Replica, error) {
 			Epoch:          1,
 			History:        []sqlink.HistoryEntry{{Epoch: 1, FirstLSN: 1}},
 			Mode:           cfg.Mode, TwoWay: cfg.TwoWay,
-			Hardened: cfg.SeedLSN,
-			Version:  1,
+			Hardened:     cfg.SeedLSN,
+			Version:      1,
+			AutoFailover: cfg.AutoFailover, MaxDataLoss: cfg.MaxDataLoss,
 		}
 		if cfg.InitialPrimary == cfg.Self {
 			r.hs.Role = sqlink.RolePrimary
@@ -96,6 +107,7 @@ func New(cfg Config) (*Replica, error) {
 	}
 	r.commit = r.hs.Hardened
 	r.applied = r.hs.Hardened
+	r.leaseUpdate()
 	return r, nil
 }
 
@@ -183,6 +195,8 @@ func (r *Replica) stepLocal(m Message) error {
 		return r.abort()
 	case MsgSetMode:
 		return r.setMode(m.NewMode)
+	case MsgLeaseHeld, MsgLeaseLost, MsgLeaseExpired, MsgClaimResult, MsgEtcdHealth, MsgLeaseObserved:
+		return r.stepLease(m)
 	}
 	return fmt.Errorf("link: unknown local event %s", m.Type)
 }
@@ -200,10 +214,11 @@ func (r *Replica) stepPeer(m Message) error {
 	old := p.lsn
 	news := !p.known || m.Version > p.version
 	if news {
-		p.lsn = m.LSN
+		p.lsn, p.commit = m.LSN, m.Commit
 	} else {
-		p.lsn = max(p.lsn, m.LSN)
+		p.lsn, p.commit = max(p.lsn, m.LSN), max(p.commit, m.Commit)
 	}
+	p.clock, p.solo = m.Clock, m.Solo
 	if m.Role == sqlink.RolePrimary && (!p.known || p.lsn > old) {
 		r.partnerCommitAt = r.tick
 	}
@@ -215,6 +230,9 @@ func (r *Replica) stepPeer(m Message) error {
 		r.hs.PartnerVersion = m.Version
 	}
 
+	if r.auto() {
+		r.onEcho(m)
+	}
 	if r.hs.Dropped {
 		// The link is gone; only help a demoted partner finish.
 		if m.Type == MsgPromote && r.hs.Role == sqlink.RolePrimary && r.hs.Epoch == m.Target {
@@ -326,6 +344,16 @@ func (r *Replica) observe() {
 
 	switch r.hs.Role {
 	case sqlink.RolePrimary:
+		if r.hs.AutoFailover && p.role == sqlink.RolePrimary && !p.dropped && p.epoch != r.hs.Epoch {
+			// etcd is the arbiter: a primary at a newer epoch got it by
+			// compare-and-swap, so the older one steps down and follows
+			// (the newer one ignores the older). No split brain.
+			if p.epoch > r.hs.Epoch {
+				r.leaseStepDown(p.epoch, r.hs.Partner)
+				r.observe()
+			}
+			return
+		}
 		if p.role == sqlink.RolePrimary && !p.dropped {
 			if p.epoch == r.hs.Epoch {
 				panic(fmt.Sprintf("link %s: %s and %s are both primary at epoch %d", r.hs.LinkID, r.hs.Self, r.hs.Partner, p.epoch))
@@ -421,6 +449,7 @@ func (r *Replica) onTick() {
 			r.driveOp()
 		}
 	}
+	r.leaseTick()
 	if r.hs.SplitBrain.Active && r.hs.SplitBrain.Designated == r.hs.Partner && r.tick%uint64(r.cfg.HeartbeatTicks) == 0 {
 		r.send(MsgSetRoleRequest, Message{Target: r.hs.SplitBrain.PartnerEpoch, Primary: r.hs.Partner})
 	}
@@ -437,11 +466,19 @@ func (r *Replica) update() {
 	}
 	if r.hs.Role == sqlink.RolePrimary {
 		c := r.hs.Hardened
-		if r.hs.Mode == sqlink.ModeSync && r.inSync && !r.hs.Dropped {
+		switch {
+		case r.auto():
+			// etcd lets the secondary take over at a non-solo epoch, so
+			// the primary acknowledges only what it holds (see lease.go).
+			if !r.hs.Solo {
+				c = min(c, r.partnerHardened)
+			}
+		case r.hs.Mode == sqlink.ModeSync && r.inSync && !r.hs.Dropped:
 			c = min(c, r.partnerHardened)
 		}
 		r.commit = max(r.commit, c)
 	}
+	r.leaseUpdate()
 	// Lag, for the data-loss estimate.
 	lag := r.lossTransactions() > 0
 	switch {
@@ -488,10 +525,21 @@ func (r *Replica) send(t MsgType, m Message) {
 	m.LinkID, m.From, m.To = r.hs.LinkID, r.hs.Self, r.hs.Partner
 	m.Role, m.Epoch, m.Version = r.hs.Role, r.hs.Epoch, r.hs.Version
 	m.History = slices.Clone(r.hs.History)
-	m.Writable, m.Mode, m.Dropped = r.hs.Writable, r.hs.Mode, r.hs.Dropped
+	m.Writable, m.Mode, m.Dropped = r.writable(), r.hs.Mode, r.hs.Dropped
 	m.Reverting = r.hs.Rewind != nil
 	m.Op = r.hs.Op
 	m.LSN = r.hs.Hardened
+	if r.auto() {
+		m.Clock = r.clock()
+		if r.hs.Role == sqlink.RolePrimary {
+			m.Commit, m.Solo = r.commit, r.hs.Solo
+		} else if r.mayEcho() {
+			// Failsafe: etcd is unreachable from here; tell the primary we
+			// hold its commits, and do not claim for a while.
+			m.Echo = r.partner.clock
+			r.ls.failsafeSentAt = r.tick + 1
+		}
+	}
 	r.msgs = append(r.msgs, m)
 }
 
@@ -507,7 +555,7 @@ func (r *Replica) heartbeat() {
 }
 
 func (r *Replica) softState() SoftState {
-	s := SoftState{Writable: r.hs.Writable, Dropped: r.hs.Dropped}
+	s := SoftState{Writable: r.writable(), Dropped: r.hs.Dropped}
 	if r.hs.Role == sqlink.RolePrimary {
 		s.Commit = r.commit
 		if r.followed() {
@@ -524,13 +572,16 @@ func (r *Replica) Status() Status {
 	p := r.partner
 	s := Status{
 		LinkID: r.hs.LinkID, Self: r.hs.Self, Partner: r.hs.Partner,
-		Role: r.hs.Role, Epoch: r.hs.Epoch, Writable: r.hs.Writable,
+		Role: r.hs.Role, Epoch: r.hs.Epoch, Writable: r.writable(),
 		Mode: r.hs.Mode, TwoWay: r.hs.TwoWay, Dropped: r.hs.Dropped,
 		Connected: r.connected, Hardened: r.hs.Hardened, Applied: r.applied,
 		Op: r.hs.Op, Paused: r.paused, PausedReason: r.pausedReason,
 		SplitBrain: r.hs.SplitBrain, Reverting: r.hs.Rewind != nil,
 		EstimatedLoss: r.estimatedLoss(), LastFailover: r.hs.LastFailover,
 		LastError: r.lastErr,
+	}
+	if r.hs.AutoFailover {
+		s.AutoFailover = r.leaseStatus()
 	}
 	if r.hs.Role == sqlink.RolePrimary {
 		s.Commit = r.commit
@@ -568,7 +619,7 @@ func (r *Replica) Status() Status {
 // HasReady reports whether Ready would return anything new.
 func (r *Replica) HasReady() bool {
 	return r.first || len(r.msgs) > 0 || !r.hs.equal(r.prevHS) || r.softState() != r.prevSoft ||
-		r.Status() != r.prevStatus
+		r.Status() != r.prevStatus || r.ls.outClaim != nil || r.ls.outRenew != nil || r.ls.outRelease != nil
 }
 
 // Ready returns what the server must do now: persist, send, apply, in that
@@ -586,6 +637,7 @@ func (r *Replica) Ready() Ready {
 	if st := r.Status(); r.first || st != r.prevStatus {
 		rd.Status = &st
 	}
+	rd.Claim, rd.Renew, rd.Release = r.ls.outClaim, r.ls.outRenew, r.ls.outRelease
 	return rd
 }
 
@@ -596,6 +648,15 @@ func (r *Replica) Advance(rd Ready) {
 		r.prevHS = rd.HardState.Clone()
 	}
 	r.msgs = r.msgs[len(rd.Messages):]
+	if rd.Claim == r.ls.outClaim {
+		r.ls.outClaim = nil
+	}
+	if rd.Renew == r.ls.outRenew {
+		r.ls.outRenew = nil
+	}
+	if rd.Release == r.ls.outRelease {
+		r.ls.outRelease = nil
+	}
 	r.prevSoft = rd.SoftState
 	r.appliedWritable = rd.SoftState.Writable
 	if rd.Status != nil {

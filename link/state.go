@@ -74,6 +74,9 @@ const (
 	FailoverSetRole FailoverKind = "set-role"
 	FailoverAborted FailoverKind = "aborted"
 	FailoverRewound FailoverKind = "rewound"
+	// FailoverAutomatic: the secondary took the etcd lease after the
+	// primary's expired, and promoted itself (AutoFailover links).
+	FailoverAutomatic FailoverKind = "automatic"
 )
 
 // Failover records the last role change of this replica.
@@ -85,6 +88,8 @@ type Failover struct {
 	// diverged transactions were saved and removed.
 	LostTransactions uint64 `json:"lost_transactions,omitempty"`
 	LostTicks        uint64 `json:"lost_ticks,omitempty"`
+	// Reason says why an automatic failover happened.
+	Reason string `json:"reason,omitempty"`
 }
 
 // HardState is what a replica must persist (fsync) before it sends the
@@ -106,6 +111,25 @@ type HardState struct {
 	SplitBrain     SplitBrain            `json:"split_brain"`
 	Rewind         *Rewind               `json:"rewind,omitempty"`
 	LastFailover   Failover              `json:"last_failover"`
+	// AutoFailover: the link's primary holds an etcd lease and the
+	// secondary takes over by itself when it expires (see lease.go).
+	// MaxDataLoss: in async mode, the most transactions an automatic
+	// promotion may lose (0: none). Both zero: the link behaves as
+	// without etcd.
+	AutoFailover bool   `json:"auto_failover,omitempty"`
+	MaxDataLoss  uint64 `json:"max_data_loss,omitempty"`
+	// LastAutomatic is the last automatic failover this replica made.
+	LastAutomatic Failover `json:"last_automatic,omitzero"`
+	// Solo (AutoFailover primary): this epoch was taken through etcd to
+	// acknowledge commits without the secondary (async mode, or a sync
+	// secondary gone for the session timeout); the secondary may not take
+	// over automatically at a solo epoch.
+	Solo bool `json:"solo,omitempty"`
+	// SyncedEpoch (AutoFailover secondary): the epoch at which this replica
+	// holds every transaction its primary acknowledged and the primary
+	// waits for it (SYNCHRONIZED at a non-solo epoch): in sync mode it may
+	// take over automatically at that epoch without loss.
+	SyncedEpoch sqlink.Epoch `json:"synced_epoch,omitempty"`
 	// Version increases at every change of role, epoch, writability,
 	// operation or split brain; PartnerVersion is the highest version seen
 	// from the partner. Messages from an older partner version are stale.
@@ -197,6 +221,10 @@ type Status struct {
 	EstimatedLoss Loss       `json:"estimated_loss"`
 	LastFailover  Failover   `json:"last_failover"`
 	LastError     string     `json:"last_error,omitempty"`
+
+	// AutoFailover is the etcd lease as this replica sees it (zero when
+	// the link has no AutoFailover).
+	AutoFailover LeaseStatus `json:"auto_failover,omitzero"`
 }
 
 // Ready is what the server must do next, in order: persist HardState (if
@@ -208,4 +236,14 @@ type Ready struct {
 	SoftState SoftState
 	Rewind    *Rewind
 	Status    *Status
+
+	// Lease requests to the etcd runtime (AutoFailover links only), made
+	// after HardState is persisted. Claim: take the link's key from epoch
+	// From to Target by compare-and-swap, then answer MsgClaimResult.
+	// Renew: renew the lease once and answer MsgLeaseHeld (or
+	// MsgLeaseLost). Release: revoke this instance's lease (a planned
+	// failover demoted it), so the partner can claim at once.
+	Claim   *Claim
+	Renew   *Renew
+	Release *Release
 }

@@ -88,6 +88,12 @@ type Options struct {
 	// SkipChecks names validation checks whose failure is only a warning
 	// (guide.Options.Skip).
 	SkipChecks []string
+	// AutoFailover, LeaseTTL and MaxDataLoss are the links' automatic
+	// failover settings (adminapi.CreateLinkRequest); LeaseTTL 0 is the
+	// default.
+	AutoFailover bool
+	LeaseTTL     time.Duration
+	MaxDataLoss  uint64
 }
 
 // Link is one link as both halves reported it when created.
@@ -215,6 +221,14 @@ func validateCreateOptions(opts Options) error {
 			return sqlink.Errorf(sqlink.EINVALID, "name each database once", "database %q given twice", db)
 		}
 		seen[db] = true
+	}
+	switch {
+	case !opts.AutoFailover && (opts.LeaseTTL != 0 || opts.MaxDataLoss != 0):
+		return sqlink.Errorf(sqlink.EINVALID, "add --auto-failover, or leave out --lease-ttl and --max-data-loss", "--lease-ttl and --max-data-loss are settings of --auto-failover")
+	case opts.LeaseTTL < 0 || opts.LeaseTTL%time.Second != 0:
+		return sqlink.Errorf(sqlink.EINVALID, "use whole seconds, e.g. --lease-ttl 10s", "invalid lease TTL %s", opts.LeaseTTL)
+	case opts.MaxDataLoss != 0 && opts.Mode == sqlink.ModeSync:
+		return sqlink.Errorf(sqlink.EINVALID, "leave out --max-data-loss: a sync link's automatic failover never loses a commit", "--max-data-loss applies to async links only")
 	}
 	return nil
 }

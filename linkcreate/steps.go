@@ -156,6 +156,7 @@ func (lc *Creator) createHalves(ctx context.Context, opts Options, p, s adminapi
 		id := newID()
 		req := adminapi.CreateLinkRequest{
 			Name: name, LinkID: id, Database: db, Mode: opts.Mode, TwoWay: opts.TwoWay,
+			AutoFailover: opts.AutoFailover, LeaseTTLSeconds: int(opts.LeaseTTL / time.Second), MaxDataLoss: opts.MaxDataLoss,
 		}
 		sreq := req
 		sreq.Role = sqlink.RoleSecondary

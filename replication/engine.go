@@ -143,12 +143,21 @@ func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 			return adminapi.LinkStatus{}, sqlink.Errorf(sqlink.ECONFLICT, "drop that link first", "database %q is already replicated by link %q", req.Database, rt.id.name)
 		}
 	}
+	if err := s.checkAutoFailover(req); err != nil {
+		return adminapi.LinkStatus{}, err
+	}
+	if req.AutoFailover {
+		// The old primary follows the new one by itself: the link must
+		// replicate either way.
+		req.TwoWay = true
+	}
 	if err := s.checkPartnerTrusted(ctx, req); err != nil {
 		return adminapi.LinkStatus{}, err
 	}
 	now := s.cfg.Now().UTC()
 	data := linkData{LinkID: req.LinkID, PartnerID: req.PartnerID, PartnerFingerprint: req.PartnerCertFingerprint,
-		InitialRole: req.Role, Created: now}
+		InitialRole: req.Role, Created: now,
+		AutoFailover: req.AutoFailover, LeaseTTLSeconds: req.LeaseTTLSeconds, MaxDataLoss: req.MaxDataLoss}
 	rec := catalog.LinkRecord{Name: req.Name, Database: req.Database, Role: req.Role, PartnerURL: req.PartnerEndpoint,
 		PartnerName: req.PartnerName, Mode: req.Mode, TwoWay: req.TwoWay, Epoch: 1}
 	path := databasePath(s.cfg.DataDir, req.Database)
@@ -188,8 +197,12 @@ func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 		data.Phase = phaseOnline
 		pos := db.Pos().LSN
 		data.FloorLSN = pos
-		r, err := link.New(link.Config{LinkID: req.LinkID, Self: s.info.ID, Partner: req.PartnerID, InitialPrimary: s.info.ID,
-			Mode: req.Mode, TwoWay: req.TwoWay, SeedLSN: pos})
+		lcfg := link.Config{LinkID: req.LinkID, Self: s.info.ID, Partner: req.PartnerID, InitialPrimary: s.info.ID,
+			Mode: req.Mode, TwoWay: req.TwoWay, SeedLSN: pos, AutoFailover: req.AutoFailover, MaxDataLoss: req.MaxDataLoss}
+		if req.AutoFailover {
+			leaseTicks(&lcfg, data.leaseTTL(), s.cfg.LinkTick)
+		}
+		r, err := link.New(lcfg)
 		if err != nil {
 			return adminapi.LinkStatus{}, err
 		}

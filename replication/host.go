@@ -9,6 +9,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/etcdlease"
 	"github.com/sqlink/sqlink/storage"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	DB storage.DBConfig
 	// ClientTLS dials the partners' endpoints.
 	ClientTLS *tls.Config
+	// Etcd, if set, keeps the leases of the links with automatic failover.
+	Etcd *etcdlease.Client
 	// ObserveLag, if set, is told every commit-to-acknowledgment time a
 	// primary measures (kind "hardened" or "redone").
 	ObserveLag func(link, database, kind string, seconds float64)

@@ -59,6 +59,9 @@ const (
 )
 
 // linkData is what a link persists in catalog.LinkRecord.Data.
+//
+// Owner: Link.mu guards Link.data (the loop, the seeder and the admin
+// calls change it; save writes a copy taken under the lock).
 type linkData struct {
 	LinkID             string      `json:"link_id"`
 	PartnerID          string      `json:"partner_id"`
@@ -83,6 +86,10 @@ type linkData struct {
 	// else (the database is made independent, then the record goes).
 	Dropping bool      `json:"dropping,omitempty"`
 	Created  time.Time `json:"created"`
+	// Automatic failover through etcd (lease.go): set at creation.
+	AutoFailover    bool   `json:"auto_failover,omitempty"`
+	LeaseTTLSeconds int    `json:"lease_ttl_seconds,omitempty"`
+	MaxDataLoss     uint64 `json:"max_data_loss,omitempty"`
 }
 
 // Link runs one link on this instance: the loop that owns the
@@ -103,7 +110,9 @@ type linkData struct {
 //     the connection, the published status and errors, the failover
 //     events, the lag tracker and the seed progress: what the status, the
 //     admin calls, the reader, the sender and the applier share;
-//   - atomic: applierWaiting (the applier sets it, the hardener reads it);
+//   - saveMu: the catalog writes of save, one at a time;
+//   - atomic: applierWaiting (the applier sets it, the hardener reads
+//     it), floorSaving (the loop sets it, the floor saver clears it);
 //   - per connection (peerConn): the reader's recordReceiver, the
 //     hardener (its own lock), the writer's queue (peerConn.mu).
 type Link struct {
@@ -151,6 +160,16 @@ type Link struct {
 	flushedAt time.Time
 	flushing  chan error // result of the seed flush in flight
 
+	// saveMu serializes save (the loop, the seeder, the admin calls): a
+	// write of the catalog record holds it from reading the record under
+	// mu to its fsync, so writes land in the order they read and an older
+	// record never overwrites a newer one. Taken before mu, never under it.
+	saveMu sync.Mutex
+
+	// floorSaving is true while saveFloor's worker runs (the loop sets
+	// it, the worker clears it).
+	floorSaving atomic.Bool
+
 	// applierWaiting is true while the applier has applied everything
 	// hardened and waits for more: it acknowledges the next records
 	// itself, right after applying them.
@@ -188,9 +207,14 @@ type Link struct {
 
 	lag  lagTracker
 	seed seedProgress
+
+	lease leaseRuntime // etcd lease of an auto-failover link (lease.go)
 }
 
 // seedProgress is what status shows of a seed.
+//
+// Owner: Link.mu guards Link.seed (the seed sender or receiver updates
+// it, the loop samples its rate, status reads it).
 type seedProgress struct {
 	state      seedState
 	done       int64
@@ -350,6 +374,7 @@ func (rt *Link) start() error {
 		// connected yet, so it is kept until attach.
 		rt.reseedDiverged(d.Why)
 	}
+	rt.startLease()
 	rt.wg.Add(1)
 	go rt.loop()
 	if rt.dials() {
@@ -411,6 +436,9 @@ func (rt *Link) startReplica(hs link.HardState) error {
 		HeartbeatTicks:      1,
 		SessionTimeoutTicks: max(1, int(rt.s.cfg.LinkSessionTimeout/rt.s.cfg.LinkTick)),
 	}
+	if hs.AutoFailover {
+		leaseTicks(&cfg, rt.leaseTTL(), rt.s.cfg.LinkTick)
+	}
 	r, err := link.New(cfg)
 	if err != nil {
 		return fmt.Errorf("link %s: %w", rt.id.name, err)
@@ -456,6 +484,7 @@ func (rt *Link) stop(ctx context.Context) {
 	rt.mu.Unlock()
 	rt.cancel()
 	rt.wg.Wait()
+	rt.stopLease()
 	rt.seedMu.Lock()
 	if rt.seedStop != nil {
 		rt.seedStop()

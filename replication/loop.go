@@ -142,6 +142,14 @@ func (rt *Link) process() {
 	for r.HasReady() {
 		rd := r.Ready()
 		if rd.HardState != nil && rt.mustPersist(rd.HardState) {
+			// The catalog write (an fsync) stays on the loop: link/doc.go
+			// wants the HardState durable before rd's messages go out and
+			// its soft state is applied, so a worker would only hold this
+			// Ready as a drain does while the loop waits for it anyway.
+			// It is rare (a role, epoch, mode or history change: the
+			// hardened LSN alone is never written, the storage log
+			// recovers it) and short (one small SQLite transaction). The
+			// long blocking work, the failover drain, has its worker.
 			prev := rt.persisted
 			if err := rt.persistState(rd.HardState); err != nil {
 				// Nothing may be sent or applied before the state is
@@ -150,7 +158,9 @@ func (rt *Link) process() {
 				return
 			}
 			rt.afterPersist(prev, rd.HardState)
+			rt.afterLeasePersist(prev, rd.HardState)
 		}
+		rt.leaseRequests(rd)
 		rt.mu.Lock()
 		pc := rt.conn
 		rt.mu.Unlock()
@@ -177,9 +187,10 @@ func (rt *Link) process() {
 			if e := rd.Status.LastError; e != "" && e != prevErr {
 				// A refused or cancelled operation: show it as the link's
 				// last error here and, through the status, on the partner.
-				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
+				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(rt.names(e))).Error()))
 			}
 		}
+		rt.afterLeaseSoft(rd)
 		if rt.applySoft(rd) {
 			return // a drain began: drained finishes rd
 		}
@@ -245,8 +256,12 @@ func (rt *Link) persistState(hs *link.HardState) error {
 	return nil
 }
 
-// save writes the link's catalog record (durable on return).
+// save writes the link's catalog record (durable on return). Saves are
+// serialized (saveMu): each writes the record as it read it, so they land
+// in the order they read.
 func (rt *Link) save() error {
+	rt.saveMu.Lock()
+	defer rt.saveMu.Unlock()
 	rt.mu.Lock()
 	rec := rt.rec
 	rec.UpdatedAt = time.Time{}
@@ -441,6 +456,8 @@ func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.id.name, rt.id.partnerName)
 	case hs.Role == sqlink.RoleSecondary:
 		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.id.name, rt.id.partnerName)
+	case hs.AutoFailover && !hs.Op.Active():
+		why = fmt.Sprintf("the primary of link %s fenced itself: its etcd lease is not confirmed", rt.id.name)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -487,7 +504,9 @@ func (rt *Link) onTick() {
 	now := rt.s.cfg.Now()
 	rt.heartbeatDue = true
 	if rt.r != nil {
-		rt.r.Tick()
+		for range rt.ticksDue(now) {
+			rt.r.Tick()
+		}
 	}
 	rt.mu.Lock()
 	rt.lag.tick(now)

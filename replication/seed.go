@@ -140,7 +140,8 @@ func (rt *Link) setFloor(db *storage.DB, lsn sqlink.LSN) {
 	}
 }
 
-// snapshotInfo is what a seed plan needs to know of a snapshot.
+// snapshotInfo is what a seed plan needs to know of a snapshot. A value:
+// planSeed reads it, nothing keeps it.
 type snapshotInfo struct {
 	Pos       sqlink.Pos
 	PageSize  int64
@@ -171,6 +172,12 @@ func planSeed(req seedRequest, cur *snapshotInfo, epoch sqlink.Epoch, open func(
 func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
 	rt.mu.Lock()
 	db, hist := rt.db, rt.history
+	if len(hist) == 0 && rt.data.State != nil {
+		// The loop has not published a Ready yet (an auto-failover
+		// primary holds its first one while it stops writes until etcd
+		// grants its lease): the persisted history is as good.
+		hist = rt.data.State.History
+	}
 	rt.mu.Unlock()
 	if db == nil || len(hist) == 0 {
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "this replica cannot seed its partner now")
@@ -334,6 +341,9 @@ func controlOf(cmd string, body any) *transport.ControlRequest {
 
 // changedCopy is a secondary's copy that no longer matches its log, being
 // saved (saving) or saved (file) before its reseed.
+//
+// Owner: the loop goroutine (Link.divergedCopy); the goroutine that saves
+// the copy reports back through Link.events (changedCopySaved).
 type changedCopy struct {
 	db     *storage.DB
 	saving bool

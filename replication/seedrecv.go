@@ -317,6 +317,9 @@ func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlin
 		Hardened: db.Pos().LSN,
 		Version:  prev + 1, PartnerVersion: 0,
 	}
+	rt.mu.Lock()
+	hs.AutoFailover, hs.MaxDataLoss = rt.data.AutoFailover, rt.data.MaxDataLoss
+	rt.mu.Unlock()
 	if err := rt.startReplica(hs); err != nil {
 		rt.setError(err)
 		return
@@ -325,7 +328,7 @@ func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlin
 		rt.setError(err)
 	}
 	rt.heartbeatDue = true
-	rt.r.Tick() // announce ourselves at once
+	rt.tickEarly() // announce ourselves at once
 	rt.checkCatchup()
 }
 

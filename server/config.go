@@ -2,11 +2,11 @@ package server
 
 import (
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/etcdlease"
 	"github.com/sqlink/sqlink/storage"
 )
 
@@ -71,6 +71,11 @@ type Config struct {
 	Logger          *slog.Logger
 	Now             func() time.Time
 
+	// Etcd, if set, is the etcd cluster that links with automatic failover
+	// keep their leases in (serve --etcd-endpoints); the caller closes it
+	// after the server.
+	Etcd *etcdlease.Client
+
 	// LinkTick is the clock period of every link's state machine: one
 	// heartbeat per tick (default DefaultLinkTick).
 	LinkTick time.Duration
@@ -120,7 +125,7 @@ type Config struct {
 
 	// TLSCertFile and TLSKeyFile are the PEM certificate (chain) and key
 	// the client and admin listeners serve; empty: the self-signed pair in
-	// the data directory (see tlscert.go). Both or neither.
+	// the data directory (see tlsconf). Both or neither.
 	TLSCertFile string
 	TLSKeyFile  string
 	// TLSReloadInterval is how often the certificate files are checked for
@@ -274,13 +279,4 @@ func (c Config) Validate() error {
 			"a TLS certificate needs both its certificate file and its key file")
 	}
 	return nil
-}
-
-// Paths inside a data directory.
-func catalogPath(dir string) string  { return filepath.Join(dir, "catalog.db") }
-func certPath(dir string) string     { return filepath.Join(dir, "endpoint.crt") }
-func keyPath(dir string) string      { return filepath.Join(dir, "endpoint.key") }
-func databasesDir(dir string) string { return filepath.Join(dir, "databases") }
-func databasePath(dir, name string) string {
-	return filepath.Join(databasesDir(dir), name+".db")
 }

@@ -25,6 +25,7 @@ func (s *Server) newEngine() *replication.Engine {
 		FailoverDrainTimeout:   s.cfg.FailoverDrainTimeout,
 		DB:                     s.dbConfig(),
 		ClientTLS:              s.clientTLS,
+		Etcd:                   s.cfg.Etcd,
 		ObserveLag: func(link, database, kind string, seconds float64) {
 			if h := s.lagHist; h != nil {
 				h.WithLabelValues(link, database, kind).Observe(seconds)

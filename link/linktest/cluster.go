@@ -83,6 +83,11 @@ type Options struct {
 	FailoverTicks  int
 	// AutoHarden hardens records on the secondary as soon as they arrive.
 	AutoHarden bool
+	// AutoFailover links the two through the etcd model (Cluster.Etcd),
+	// with MaxDataLoss and the lease's TTL in ticks (0: the default).
+	AutoFailover bool
+	MaxDataLoss  uint64
+	LeaseTTL     int
 }
 
 // Cluster is two nodes, "a" (the initial primary) and "b", and the network
@@ -93,6 +98,8 @@ type Cluster struct {
 	Net         []Packet
 	Partitioned bool
 	Opts        Options
+	// Etcd is the etcd model of an AutoFailover link (nil otherwise).
+	Etcd *Etcd
 
 	// Out collects what happened, for datadriven output.
 	Out strings.Builder
@@ -108,6 +115,10 @@ type Cluster struct {
 	lastEnd     map[string]sqlink.LSN
 	lastRewinds map[string]int
 	lastKind    map[string]string
+	etcdEpoch   sqlink.Epoch
+
+	// OnEvent, when set, hears of every role or epoch change.
+	OnEvent func(string)
 
 	// Stats counts what happened (role changes by kind, split brains,
 	// rewinds), to show what a run exercised.
@@ -141,6 +152,7 @@ func NewCluster(o Options) *Cluster {
 			LinkID: "l1", Self: id, Partner: c.other(id), InitialPrimary: "a",
 			Mode: o.Mode, TwoWay: o.TwoWay, SeedLSN: o.SeedLSN,
 			SessionTimeoutTicks: o.SessionTimeout, FailoverTimeoutTicks: o.FailoverTicks,
+			AutoFailover: o.AutoFailover, MaxDataLoss: o.MaxDataLoss, LeaseTTLTicks: o.LeaseTTL,
 		}
 		r, err := link.New(cfg)
 		if err != nil {
@@ -155,6 +167,10 @@ func NewCluster(o Options) *Cluster {
 	}
 	// Seeding made both copies identical.
 	c.Nodes["b"].Log = slices.Clone(c.Nodes["a"].Log)
+	if o.AutoFailover {
+		c.Etcd = newEtcd(c, o.LeaseTTL)
+		c.Etcd.Sync()
+	}
 	c.ProcessAll()
 	return c
 }
@@ -191,6 +207,12 @@ func (c *Cluster) Process(id string) {
 		if rd.HardState != nil {
 			if f := rd.HardState.LastFailover; f != n.Persisted.LastFailover && f.Kind != "" {
 				c.Stats[string(f.Kind)]++
+				if c.OnEvent != nil {
+					c.OnEvent(fmt.Sprintf("%s: %s failover to e%d %s", id, f.Kind, f.Epoch, f.Reason))
+				}
+			}
+			if h := rd.HardState; c.OnEvent != nil && (h.Role != n.Persisted.Role || h.Epoch != n.Persisted.Epoch) {
+				c.OnEvent(fmt.Sprintf("%s: now %s e%d history %v", id, h.Role, h.Epoch, h.History))
 			}
 			if rd.HardState.SplitBrain.Active && !n.Persisted.SplitBrain.Active {
 				c.Stats["split-brain"]++
@@ -207,11 +229,20 @@ func (c *Cluster) Process(id string) {
 			c.rewind(n, *rd.Rewind)
 		}
 		if rd.Status != nil {
+			if l := rd.Status.AutoFailover; l.Failsafe && !n.Status.AutoFailover.Failsafe && rd.Status.Role == sqlink.RolePrimary {
+				c.Stats["failsafe"]++
+			}
+			if l := rd.Status.AutoFailover; l.Waiting != "" && l.Waiting != n.Status.AutoFailover.Waiting && rd.Status.Role == sqlink.RolePrimary {
+				c.Stats["fenced"]++
+			}
 			n.Status = *rd.Status
 			if line := compactStatus(n.Status); line != n.lastLine {
 				n.lastLine = line
 				c.printf("%s: %s\n", id, line)
 			}
+		}
+		if c.Etcd != nil {
+			c.Etcd.requests(id, rd) // last: etcd may answer at once
 		}
 	}
 }
@@ -240,7 +271,7 @@ func (c *Cluster) apply(n *Node, rd link.Ready) {
 	n.Soft = s
 	// Acknowledge client commits up to Commit.
 	if hs.Role == sqlink.RolePrimary && s.Commit > c.ackedTo[n.ID] {
-		stale := hs.Epoch < c.maxEpoch
+		stale := hs.Epoch < c.maxEpoch && (c.Etcd == nil || c.Opts.Mode != sqlink.ModeSync)
 		for l := c.ackedTo[n.ID] + 1; l <= s.Commit && l <= n.End(); l++ {
 			e := n.Log[l-1]
 			if e.Epoch == hs.Epoch || !c.isAcked(e) {
@@ -410,6 +441,9 @@ func (c *Cluster) Crash(id string) {
 	n.R = nil
 	n.Soft = link.SoftState{}
 	c.printf("%s: crashed\n", id)
+	if c.Etcd != nil {
+		c.Etcd.rt[id] = &runtime{inc: c.Etcd.rt[id].inc + 1}
+	}
 }
 
 // Restart starts node id again from its persisted HardState and hardened log.
@@ -429,6 +463,11 @@ func (c *Cluster) Restart(id string) {
 	n.shipNext = 0
 	c.printf("%s: restarted\n", id)
 	c.ackedTo[id] = 0
+	if c.Etcd != nil {
+		// The clients of the crashed process are gone: its commits are
+		// acknowledged to nobody.
+		c.ackedTo[id] = n.End()
+	}
 	if n.End() > st.Hardened {
 		// The log was hardened before the HardState that counted it.
 		if err := r.Step(link.Message{Type: link.MsgHardened, LSN: n.End()}); err != nil {
@@ -438,6 +477,9 @@ func (c *Cluster) Restart(id string) {
 	c.Process(id)
 	if n.R.HardState().Role == sqlink.RolePrimary {
 		c.ackedTo[id] = n.R.Status().Commit
+	}
+	if c.Etcd != nil {
+		c.Etcd.Restarted(id)
 	}
 }
 

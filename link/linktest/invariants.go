@@ -24,7 +24,7 @@ func (c *Cluster) Check() error {
 			return fmt.Errorf("%s: log end went back from %d to %d without a rewind", id, c.lastEnd[id], n.End())
 		}
 		c.lastEnd[id], c.lastRewinds[id] = n.End(), n.Rewinds
-		if n.Rewinds > 0 || hs.LastFailover.Kind == "forced" || hs.LastFailover.Kind == "set-role" {
+		if c.mayLose(n, hs) {
 			if k := fmt.Sprintf("%s/%d/%d", hs.LastFailover.Kind, hs.LastFailover.Epoch, n.Rewinds); k != c.lastKind[id] {
 				c.lastKind[id] = k
 				c.exemptAll()
@@ -49,11 +49,16 @@ func (c *Cluster) Check() error {
 			}
 		}
 	}
+	if c.Etcd != nil {
+		if err := c.checkEtcd(); err != nil {
+			return err
+		}
+	}
 	a, b := c.Nodes["a"], c.Nodes["b"]
 	ha, hb := a.State(), b.State()
 	// Two writable primaries at once only after a forced failover or a
 	// set-role (the stale one stops when it hears); never in a planned one.
-	if !a.Down && !b.Down && a.Soft.Writable && b.Soft.Writable && !ha.Dropped && !hb.Dropped {
+	if c.Etcd == nil && !a.Down && !b.Down && a.Soft.Writable && b.Soft.Writable && !ha.Dropped && !hb.Dropped {
 		hi := hb
 		if ha.Epoch > hb.Epoch {
 			hi = ha
@@ -85,6 +90,53 @@ func (c *Cluster) Check() error {
 		}
 	}
 	return c.checkAcks()
+}
+
+// mayLose reports whether n's last role change may have lost acknowledged
+// transactions: a forced failover or set-role, or a rewind; with etcd in
+// sync mode only a forced failover (an automatic failover and the rewind
+// of the old primary that follows it lose nothing acknowledged), in async
+// mode also an automatic failover (up to MaxDataLoss).
+func (c *Cluster) mayLose(n *Node, hs link.HardState) bool {
+	k := hs.LastFailover.Kind
+	if c.Etcd != nil && c.Opts.Mode == sqlink.ModeSync {
+		return k == link.FailoverForced
+	}
+	return n.Rewinds > 0 || k == link.FailoverForced || k == link.FailoverSetRole ||
+		(c.Etcd != nil && k == link.FailoverAutomatic)
+}
+
+// checkEtcd verifies the AutoFailover invariants: at most one instance
+// takes writes at any moment, and only at the epoch etcd holds for it;
+// etcd's epoch never goes back; no split brain.
+func (c *Cluster) checkEtcd() error {
+	e := c.Etcd
+	if e.Epoch < c.etcdEpoch {
+		return fmt.Errorf("etcd's epoch went back from %d to %d", c.etcdEpoch, e.Epoch)
+	}
+	c.etcdEpoch = e.Epoch
+	var writers []string
+	for _, id := range c.IDs {
+		n := c.Nodes[id]
+		hs := n.State()
+		if hs.SplitBrain.Active {
+			return fmt.Errorf("%s is in SPLIT_BRAIN with etcd on", id)
+		}
+		if n.Down || hs.Dropped || !n.Soft.Writable {
+			continue
+		}
+		writers = append(writers, id)
+		if hs.Role != sqlink.RolePrimary {
+			return fmt.Errorf("%s takes writes as %s", id, hs.Role)
+		}
+		if e.Epoch != hs.Epoch && (e.Key == nil || e.Key.Holder != id) {
+			return fmt.Errorf("%s takes writes at epoch %d but etcd's epoch is %d (%s)", id, hs.Epoch, e.Epoch, e)
+		}
+	}
+	if len(writers) > 1 {
+		return fmt.Errorf("a (e%d) and b (e%d) both take writes (%s)", c.Nodes["a"].State().Epoch, c.Nodes["b"].State().Epoch, e)
+	}
+	return nil
 }
 
 func (c *Cluster) exemptAll() {
@@ -139,6 +191,15 @@ func (c *Cluster) CheckConverged() error {
 	}
 	if (sa.Role == sqlink.RolePrimary) == (sb.Role == sqlink.RolePrimary) || sa.Writable == sb.Writable {
 		return fmt.Errorf("want one writable primary: a %s, b %s", compactStatus(sa), compactStatus(sb))
+	}
+	if e := c.Etcd; e != nil {
+		p := sa
+		if sb.Role == sqlink.RolePrimary {
+			p = sb
+		}
+		if e.Key == nil || e.Key.Holder != p.Self || e.Key.Epoch != p.Epoch {
+			return fmt.Errorf("primary %s at e%d does not hold the lease: %s", p.Self, p.Epoch, e)
+		}
 	}
 	if !slices.Equal(a.Log, b.Log) {
 		return fmt.Errorf("logs differ: a ends at %d, b at %d", a.End(), b.End())

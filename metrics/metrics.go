@@ -1,15 +1,37 @@
-package server
+// Package metrics exports an instance's figures to Prometheus: per
+// database and per link, read at scrape time from the sources the server
+// wires in, so nothing is counted twice on the commit path.
+package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/storage"
 )
 
-// collector exports per-database figures at scrape time, so nothing is
-// counted twice on the commit path.
-type collector struct {
-	s          *Server
+// Sources are what the collector reads at each scrape. A nil func leaves
+// its metrics out.
+type Sources struct {
+	// Databases returns the open databases' figures by name.
+	Databases func() map[string]storage.Stats
+	// Sessions returns the number of open client sessions.
+	Sessions func() int
+	// CertNotAfter returns the endpoint certificate's expiry (zero: none).
+	CertNotAfter func() time.Time
+	// TLSNotAfter returns the client and admin listeners' certificate's
+	// expiry (zero: none).
+	TLSNotAfter func() time.Time
+	// Links returns every link's status, as the admin API does.
+	Links func(context.Context) ([]adminapi.LinkStatus, error)
+}
+
+// Collector is a prometheus.Collector of an instance's databases and
+// links. It holds no state of its own beyond its descriptions.
+type Collector struct {
+	src        Sources
 	lsn        *prometheus.Desc
 	pages      *prometheus.Desc
 	walBytes   *prometheus.Desc
@@ -38,11 +60,12 @@ type collector struct {
 	linkDiverged  *prometheus.Desc
 }
 
-func newCollector(s *Server) *collector {
+// NewCollector returns a collector reading src.
+func NewCollector(src Sources) *Collector {
 	l := []string{"database"}
 	ll := []string{"link", "database", "role"}
-	return &collector{
-		s:          s,
+	return &Collector{
+		src:        src,
 		lsn:        prometheus.NewDesc("sqlink_database_lsn", "Last committed LSN of the database.", l, nil),
 		pages:      prometheus.NewDesc("sqlink_database_pages", "Database size in pages.", l, nil),
 		walBytes:   prometheus.NewDesc("sqlink_database_wal_bytes", "Size of the database's SQLite WAL file.", l, nil),
@@ -72,7 +95,7 @@ func newCollector(s *Server) *collector {
 	}
 }
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.lsn, c.pages, c.walBytes, c.logBytes, c.readOnly, c.capStopped, c.lastCommit, c.sessions, c.certExpiry, c.tlsExpiry,
 		c.linkConnected, c.linkLag, c.linkSendQueue, c.linkRedoQueue, c.linkSendRate, c.linkRedoRate, c.linkLSN,
 		c.linkLossTx, c.linkLossSec, c.linkLogBytes, c.linkLogCap, c.linkState, c.linkSeedBytes, c.linkEpoch, c.linkDiverged} {
@@ -80,18 +103,19 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	snap := make(map[string]*dbStats, len(c.s.dbs))
-	for name, db := range c.s.dbs {
-		st := db.Stats()
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	var dbs map[string]storage.Stats
+	if c.src.Databases != nil {
+		dbs = c.src.Databases()
+	}
+	snap := make(map[string]*dbStats, len(dbs))
+	for name, st := range dbs {
 		snap[name] = &dbStats{lsn: float64(st.Pos.LSN), pages: float64(st.PageCount), wal: float64(st.WALBytes),
 			log: float64(st.LogBytes), ro: st.ReadOnly, stopped: st.CaptureError != "", last: st.LastCommit.Unix()}
 		if st.LastCommit.IsZero() {
 			snap[name].last = 0
 		}
 	}
-	c.s.mu.Unlock()
 	for name, st := range snap {
 		ch <- prometheus.MustNewConstMetric(c.lsn, prometheus.CounterValue, st.lsn, name)
 		ch <- prometheus.MustNewConstMetric(c.pages, prometheus.GaugeValue, st.pages, name)
@@ -109,23 +133,28 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.capStopped, prometheus.GaugeValue, stopped, name)
 		ch <- prometheus.MustNewConstMetric(c.lastCommit, prometheus.GaugeValue, float64(st.last), name)
 	}
-	if c.s.pg != nil {
-		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(c.s.pg.NumSessions()))
+	if c.src.Sessions != nil {
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(c.src.Sessions()))
 	}
-	if cert, _ := c.s.endpointCert(); cert.Leaf != nil {
-		ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(cert.Leaf.NotAfter.Unix()))
+	if c.src.CertNotAfter != nil {
+		if t := c.src.CertNotAfter(); !t.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(t.Unix()))
+		}
 	}
-	if c.s.tlsCert != nil {
-		if ci := c.s.tlsCert.info.Load(); ci != nil {
-			ch <- prometheus.MustNewConstMetric(c.tlsExpiry, prometheus.GaugeValue, float64(ci.NotAfter.Unix()))
+	if c.src.TLSNotAfter != nil {
+		if t := c.src.TLSNotAfter(); !t.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.tlsExpiry, prometheus.GaugeValue, float64(t.Unix()))
 		}
 	}
 	c.collectLinks(ch)
 }
 
 // collectLinks exports each link's local replica status.
-func (c *collector) collectLinks(ch chan<- prometheus.Metric) {
-	links, _ := c.s.eng.ListLinks(context.Background())
+func (c *Collector) collectLinks(ch chan<- prometheus.Metric) {
+	if c.src.Links == nil {
+		return
+	}
+	links, _ := c.src.Links(context.Background())
 	for _, ls := range links {
 		r := ls.Local
 		lv := []string{ls.Name, ls.Database, string(r.Role)}
@@ -169,4 +198,14 @@ type dbStats struct {
 	lsn, pages, wal, log float64
 	ro, stopped          bool
 	last                 int64
+}
+
+// NewAckLagHistogram returns the primary's histogram of acknowledgment
+// lag, per link, database and kind (hardened or redone).
+func NewAckLagHistogram() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sqlink_link_ack_lag_seconds",
+		Help:    "On a primary: time from a transaction's commit to the secondary's acknowledgment that it hardened (kind=hardened) or redone (kind=redone) it, observed for the newest record of each acknowledgment.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 0.1 ms .. 6.6 s
+	}, []string{"link", "database", "kind"})
 }
