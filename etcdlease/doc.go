@@ -13,15 +13,16 @@
 // which epoch. The link's state machine (package link) asks, through its
 // Ready, and the Keeper answers:
 //
-//   - Claim(From, Target): when the leader key is absent (its lease
-//     expired or was released) and the epoch key is From (absent counts as
-//     1, a new link's epoch), put both at Target with a fresh lease. A live
-//     leader key at From makes the claim wait for it to go, up to
-//     ClaimTimeout (a planned failover's claim may come just before the old
-//     primary's release). From == Target is a primary re-taking its own
-//     epoch (after a restart, or once etcd is back): the leader key must be
-//     absent or name it already. Every claim is answered; when etcd cannot
-//     be read or the put's outcome is unknown, "not granted" with no epoch.
+//   - Claim(From, Target): when the epoch key is From (absent counts as
+//     1, a new link's epoch) and the leader key is absent (its lease
+//     expired or was released) or names this instance, put both at Target
+//     with a fresh lease. From == Target is a primary re-taking its own
+//     epoch (after a restart, or once etcd is back); a primary holding From
+//     takes a solo epoch the same way. Another holder's live key at From
+//     makes the claim wait for it to go, up to ClaimTimeout (a planned
+//     failover's claim may come just before the old primary's release).
+//     Every claim is answered; when etcd cannot be read or the put's
+//     outcome is unknown, "not granted" with no epoch.
 //   - Renew(Epoch, Seq): KeepAliveOnce, then check that the leader key
 //     still names this instance on that lease: Held{Seq} answers, or Lost.
 //     The state machine counts its lease from when it asked, so a slow

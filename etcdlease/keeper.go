@@ -501,15 +501,13 @@ func (k *Keeper) doClaim() {
 		answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 		return
 	}
-	retake := c.from == c.target
-	mine := k.mine(s.leader, c.target)
 	// An absent epoch key is a new link's: epoch 1.
 	switch epoch := max(1, s.epoch); {
 	case epoch != c.from:
 		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", epoch, c.from))
 		return
-	case s.leader != nil && !(retake && mine):
-		if retake || s.leader.Epoch != c.from || late {
+	case s.leader != nil && s.leader.HolderID != k.cfg.SelfID:
+		if c.from == c.target || s.leader.Epoch != c.from || late {
 			answer(false, &s, fmt.Sprintf("%s holds the lease at epoch %d", s.leader.Holder, s.leader.Epoch))
 		}
 		return // wait for the lease to expire or be released

@@ -17,6 +17,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -237,7 +238,7 @@ func (rt *Link) afterLeasePersist(prev, cur *link.HardState) {
 			d += fmt.Sprintf(" (%d transactions lost)", la.LostTransactions)
 		}
 		rt.audit("link.failover.automatic", "ok", d)
-		rt.log.Warn("automatic failover: this replica is now the primary", "epoch", la.Epoch, "reason", la.Reason)
+		rt.log.Warn("automatic failover: this replica is now the primary", "epoch", la.Epoch, "reason", rt.names(la.Reason))
 	}
 	rt.lease.lastAuto = cur.LastAutomatic
 	if prev != nil && prev.Role == sqlink.RolePrimary && cur.Role != sqlink.RolePrimary && !prev.Op.Active() {
@@ -273,20 +274,33 @@ func (rt *Link) afterLeaseSoft(rd link.Ready) {
 
 // ticksDue is how many ticks to step at a tick: as many as the wall clock
 // says passed, for an auto-failover link (its lease timer must not run
-// slow when the loop is held up), else one.
+// slow when the loop is held up), else one. The time.Ticker drops the
+// ticks a busy loop misses; this steps them late instead.
 func (rt *Link) ticksDue(now time.Time) int {
 	if rt.r == nil || !rt.r.HardState().AutoFailover {
 		return 1
 	}
 	ls := &rt.lease
 	if ls.tickBase.IsZero() || now.Before(ls.tickBase) {
-		ls.tickBase, ls.ticked = now, 0
+		ls.tickBase, ls.ticked = now, 1
 		return 1
 	}
-	due := int64(now.Sub(ls.tickBase)/rt.s.cfg.LinkTick) + 1
+	// Rounded: a ticker's jitter either way must not step two ticks at
+	// once, nor none.
+	tick := rt.s.cfg.LinkTick
+	due := int64((now.Sub(ls.tickBase)+tick/2)/tick) + 1
 	n := due - ls.ticked
 	ls.ticked = max(due, ls.ticked)
 	return int(min(max(n, 0), 1000))
+}
+
+// names replaces the two instances' IDs in a reason the state machine
+// wrote with their names.
+func (rt *Link) names(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.NewReplacer(rt.s.info.ID, rt.s.info.Name, rt.id.partnerID, rt.id.partnerName).Replace(s)
 }
 
 // auditor is the catalog's audit log, when the engine's Catalog has one.
@@ -302,7 +316,7 @@ func (rt *Link) audit(action, result, detail string) {
 		return
 	}
 	e := catalog.AuditEntry{Time: rt.s.cfg.Now().UTC(), Principal: auditPrincipal, Action: action,
-		Target: rt.id.name, Result: result, Detail: detail}
+		Target: rt.id.name, Result: result, Detail: rt.names(detail)}
 	rt.wg.Add(1)
 	go func() {
 		defer rt.wg.Done()
@@ -328,8 +342,9 @@ func (rt *Link) autoFailoverStatusLocked() *adminapi.AutoFailoverStatus {
 	if ls.ExpiresInTicks > 0 {
 		as.FenceInSeconds = (time.Duration(ls.ExpiresInTicks) * rt.s.cfg.LinkTick).Seconds()
 	}
+	as.Waiting = rt.names(as.Waiting)
 	if la := ls.LastAutomatic; la.Kind != "" {
-		as.LastAutomatic = &adminapi.AutomaticFailover{Epoch: la.Epoch, Reason: la.Reason, LostTransactions: la.LostTransactions}
+		as.LastAutomatic = &adminapi.AutomaticFailover{Epoch: la.Epoch, Reason: rt.names(la.Reason), LostTransactions: la.LostTransactions}
 	}
 	switch ls.Holder {
 	case rt.s.info.ID:

@@ -179,7 +179,7 @@ func (rt *Link) process() {
 			if e := rd.Status.LastError; e != "" && e != prevErr {
 				// A refused or cancelled operation: show it as the link's
 				// last error here and, through the status, on the partner.
-				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(e)).Error()))
+				rt.setError(sqlink.Errorf(sqlink.ECONFLICT, "check the link's status on both instances", "%s", rt.named(errors.New(rt.names(e))).Error()))
 			}
 		}
 		rt.afterLeaseSoft(rd)
@@ -444,6 +444,8 @@ func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 		why = fmt.Sprintf("split brain on link %s: instance %s is primary at a higher epoch", rt.id.name, rt.id.partnerName)
 	case hs.Role == sqlink.RoleSecondary:
 		why = fmt.Sprintf("this replica of link %s is now a secondary of instance %s", rt.id.name, rt.id.partnerName)
+	case hs.AutoFailover && !hs.Op.Active():
+		why = fmt.Sprintf("the primary of link %s fenced itself: its etcd lease is not confirmed", rt.id.name)
 	}
 	done := make(chan struct{})
 	go func() {

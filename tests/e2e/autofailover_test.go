@@ -1,0 +1,153 @@
+package e2e_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/adminapi"
+	"github.com/sqlink/sqlink/etcdlease/etcdtest"
+	"github.com/sqlink/sqlink/internal/testutil"
+)
+
+// An instance without etcd refuses an auto-failover link, with a hint;
+// so does link create for settings that need --auto-failover.
+func TestAutoFailover_RefusedWithoutEtcd(t *testing.T) {
+	alpha := MustStartFailoverInstance(t, "alpha")
+	beta := MustStartFailoverInstance(t, "beta")
+	alpha.MustCLI("db", "create", "app")
+	mustFullBackup(t, alpha, "app")
+	args := append([]string{"link", "create", "--name", "af", "--database", "app", "--mode", "sync", "--auto-failover"}, linkFlags(alpha, beta)...)
+	r := alpha.CLI(args...)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "no etcd configured") || !strings.Contains(r.Stderr, "--etcd-endpoints") {
+		t.Fatalf("auto-failover link without etcd: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	// Nothing was left behind: the same link without it works.
+	args = append([]string{"link", "create", "--name", "af", "--database", "app", "--lease-ttl", "5s"}, linkFlags(alpha, beta)...)
+	if r := alpha.CLI(args...); r.Code == 0 || !strings.Contains(r.Stderr, "--auto-failover") {
+		t.Fatalf("--lease-ttl without --auto-failover: exit %d\nstderr: %s", r.Code, r.Stderr)
+	}
+	MustCreateLink(t, alpha, beta, "af", "app")
+	if st := mustLinkStatus(t, alpha, "af"); st.AutoFailover != nil {
+		t.Fatalf("a link without --auto-failover shows %+v", st.AutoFailover)
+	}
+}
+
+// TestAutoFailover_KillPrimary: a sync link with --auto-failover over a
+// real 3-member etcd cluster. A write loop runs against both instances
+// (it follows the primary); the primary is killed with SIGKILL; the
+// secondary takes the lease and writes by itself, and holds every
+// transaction the loop saw committed. The old primary restarts, sees the
+// newer epoch in etcd and follows on its own; link verify finds the
+// copies equal.
+func TestAutoFailover_KillPrimary(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	alpha, beta := mustSetupAutoLink(t, c, "af")
+
+	// Status and metrics on the primary.
+	st := mustLinkStatus(t, alpha, "af")
+	if a := st.AutoFailover; a == nil || !a.Held || !a.EtcdHealthy || a.LeaseTTLSeconds != 5 || a.Epoch != st.Epoch {
+		t.Fatalf("primary's auto-failover status: %+v (link epoch %d)", a, st.Epoch)
+	}
+	out := alpha.MustCLI(append([]string{"link", "status", "af"}, linkFlags(alpha, beta)...)...)
+	for _, want := range []string{"Auto failover:", "Lease holder:", "alpha at epoch", "etcd:", "reachable"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("link status lacks %q:\n%s", want, out)
+		}
+	}
+	m := metricsText(t, alpha)
+	for _, want := range []string{`sqlink_link_lease_held{database="app",link="af"} 1`, `sqlink_link_etcd_healthy{database="app",link="af"} 1`,
+		`sqlink_link_lease_holder{database="app",holder="alpha",link="af"} 1`, `sqlink_link_lease_expiry_seconds{database="app",link="af"}`,
+		`sqlink_link_automatic_failovers_total{database="app",link="af"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %s:\n%s", want, grepLines(m, "lease"))
+		}
+	}
+	// The secondary waits, and says on what.
+	waitLink(t, beta, "af", time.Minute, func(st adminapi.LinkStatus) error {
+		if a := st.AutoFailover; a == nil || a.Holder != "alpha" || a.Held {
+			return fmt.Errorf("secondary's view: %+v", a)
+		}
+		return nil
+	})
+
+	loop := startAckLoop(t, multiHost("app", alpha, beta))
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if n := loop.On(alpha); n < 200 {
+			codes, last := loop.Codes()
+			return fmt.Errorf("%d writes acknowledged by alpha (failures %v, last %s)", n, codes, last)
+		}
+		return nil
+	})
+	alpha.Kill()
+	killed := time.Now()
+	ackedAlpha := loop.On(alpha)
+
+	// beta takes the lease and writes by itself.
+	bst := waitLeaseHolder(t, beta, "af", "beta")
+	promoted := time.Since(killed)
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if loop.On(beta) == 0 {
+			return fmt.Errorf("no write acknowledged by beta yet")
+		}
+		return nil
+	})
+	first := time.Since(killed)
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if n := loop.On(beta); n < 50 {
+			codes, last := loop.Codes()
+			return fmt.Errorf("%d writes acknowledged by beta (failures %v, last %s)", n, codes, last)
+		}
+		return nil
+	})
+	// In sync mode the new primary's first commits wait for its own
+	// secondary, the dead old primary, until the session timeout.
+	t.Logf("kill -9 of the primary (lease TTL %s): beta writable after %s, first write acknowledged after %s, 50 after %s; %d writes acknowledged by alpha",
+		autoLinkTTL, promoted.Round(time.Millisecond), first.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), ackedAlpha)
+	if a := bst.AutoFailover; a.LastAutomatic == nil || a.LastAutomatic.Epoch != bst.Epoch || a.AutomaticFailovers != 1 {
+		t.Fatalf("new primary's auto-failover status: %+v (epoch %d)", a, bst.Epoch)
+	}
+	if la := bst.AutoFailover.LastAutomatic; !strings.Contains(la.Reason, "alpha") || la.LostTransactions != 0 {
+		t.Fatalf("last automatic failover: %+v", la)
+	}
+	loop.Stop()
+	acked := loop.Acked()
+	if miss := missingNotes(t, beta, acked); len(miss) > 0 {
+		t.Fatalf("%d of %d acknowledged transactions missing on the new primary, e.g. %v", len(miss), len(acked), miss[:min(10, len(miss))])
+	}
+	if a := auditActions(t, beta, "link.failover.automatic"); len(a) != 1 {
+		t.Fatalf("beta's audit log of automatic failovers: %q", a)
+	}
+	if m := metricsText(t, beta); !strings.Contains(m, `sqlink_link_automatic_failovers_total{database="app",link="af"} 1`) {
+		t.Fatalf("beta's /metrics:\n%s", grepLines(m, "lease"))
+	}
+
+	// The old primary restarts and follows by itself.
+	alpha.Start()
+	waitLink(t, alpha, "af", 2*time.Minute, func(st adminapi.LinkStatus) error {
+		bst, err := linkStatus(beta, "af")
+		if err != nil {
+			return err
+		}
+		if st.Local.Role != sqlink.RoleSecondary || !st.Local.ReadOnly || st.Epoch != bst.Epoch || bst.Local.Role != sqlink.RolePrimary {
+			return fmt.Errorf("alpha is %s (read-only %v) at epoch %d, beta %s at %d", st.Local.Role, st.Local.ReadOnly, st.Epoch, bst.Local.Role, bst.Epoch)
+		}
+		if a := st.AutoFailover; a == nil || a.Holder != "beta" || a.Held {
+			return fmt.Errorf("alpha's view of the lease: %+v", a)
+		}
+		return nil
+	})
+	waitCaughtUp(t, beta, alpha, "af", 2*time.Minute)
+	waitLink(t, beta, "af", 2*time.Minute, func(st adminapi.LinkStatus) error {
+		if st.State != "SYNCHRONIZED" || st.SplitBrain != nil {
+			return fmt.Errorf("state %s", st.State)
+		}
+		return nil
+	})
+	t.Log(mustVerify(t, beta, alpha, "af"))
+	if miss := missingNotes(t, alpha, acked); len(miss) > 0 {
+		t.Fatalf("%d acknowledged transactions missing on the old primary after it followed, e.g. %v", len(miss), miss[:min(10, len(miss))])
+	}
+}
