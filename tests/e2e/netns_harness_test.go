@@ -326,13 +326,13 @@ func startEtcdCluster(t *testing.T, lab *netLab, names ...string) []*etcdMember 
 func (m *etcdMember) start(state string) error {
 	// Fast elections (50 ms heartbeats, 500 ms election timeout) and no
 	// fsync: a test cluster, not a durable one.
-	p, err := startIn(m.node.NS, []string{"ETCD_UNSUPPORTED_ARCH=" + runtime.GOARCH}, etcdBin,
+	p, err := startIn(m.node.NS, nil, etcdBin,
 		"--name", m.node.Name, "--data-dir", m.dir,
 		"--listen-client-urls", m.ClientURL(), "--advertise-client-urls", m.ClientURL(),
 		"--listen-peer-urls", m.PeerURL(), "--initial-advertise-peer-urls", m.PeerURL(),
 		"--initial-cluster", m.initial, "--initial-cluster-token", m.token, "--initial-cluster-state", state,
 		"--heartbeat-interval", "50", "--election-timeout", "500", "--unsafe-no-fsync",
-		"--logger", "zap", "--log-level", "warn")
+		"--logger", "zap", "--log-level", "error")
 	if err != nil {
 		return fmt.Errorf("start etcd member %s: %v", m.node.Name, err)
 	}
