@@ -141,20 +141,53 @@ func TestAutoFailoverPartition_InstancesCutFromEachOther(t *testing.T) {
 
 // etcd loses a minority (its leader, killed): nothing changes. The
 // primary keeps its lease and every write succeeds; the secondary stays.
+// At the default lease TTL.
 func TestAutoFailoverPartition_EtcdMinorityLost(t *testing.T) {
-	_, ms, alpha, beta := setupPartitionLink(t, partLinkTTL)
+	testEtcdMinorityLost(t, etcdlease.DefaultTTL, false)
+}
+
+// etcd's leader cut off from everyone (the instances and the other
+// members) rather than killed: the clients' connections to it go silent
+// instead of closing. Nothing changes either.
+func TestAutoFailoverPartition_EtcdMinorityCutOff(t *testing.T) {
+	testEtcdMinorityLost(t, etcdlease.DefaultTTL, true)
+}
+
+// The same at a 5 s TTL, which link create accepts: in about one run in
+// three the primary fences itself for a moment while etcd elects a new
+// leader (a defect, see knownDefect).
+func TestAutoFailoverPartition_EtcdMinorityLostShortTTL(t *testing.T) {
+	knownDefect(t, "with a 5 s lease TTL, etcd electing a new leader can fence the primary")
+	testEtcdMinorityLost(t, partLinkTTL, false)
+}
+
+// testEtcdMinorityLost kills etcd's leader, or cuts it off when cut.
+func testEtcdMinorityLost(t *testing.T, ttl time.Duration, cut bool) {
+	lab, ms, alpha, beta := setupPartitionLink(t, ttl)
 	epoch := mustLinkStatus(t, alpha, "af").Epoch
 	onAlpha := startPartWriter(t, alpha, 1, 2*time.Minute)
 	onBeta := startPartWriter(t, beta, 2_000_000, time.Second)
 	// Past the link's first lease TTL (see TestAutoFailover_NewLinkNoFence).
-	waitAcked(t, onAlpha, time.Now().Add(partLinkTTL), 50, time.Minute)
+	waitAcked(t, onAlpha, time.Now().Add(ttl), 50, 2*time.Minute)
 
 	lost := etcdLeader(t, ms)
 	killed := time.Now()
-	ms[lost].Kill()
-	t.Logf("killed etcd member %s, the leader", ms[lost].node.Name)
+	if cut {
+		var others []string
+		for _, n := range []string{"alpha", "beta", "etcd1", "etcd2", "etcd3"} {
+			if n != ms[lost].node.Name {
+				others = append(others, n)
+			}
+		}
+		lab.Cut(ms[lost].node.Name, others...)
+		t.Logf("cut etcd member %s, the leader, off", ms[lost].node.Name)
+	} else {
+		ms[lost].Kill()
+		t.Logf("killed etcd member %s, the leader", ms[lost].node.Name)
+	}
+	// Two TTLs: time for the lease to expire, were it not renewed.
 	testutil.RetryUntil(t, 2*time.Minute, func() error {
-		if d := time.Since(killed); d < 3*partLinkTTL {
+		if d := time.Since(killed); d < 2*ttl {
 			return fmt.Errorf("%s since the kill", d.Round(time.Millisecond))
 		}
 		return nil
