@@ -4,6 +4,6 @@ package sqlink
 // created; two instances can link when their major versions match.
 const Version = "0.1.0"
 
-// ProtocolVersion is the endpoint protocol's major version. Instances whose
-// protocol versions differ refuse each other's handshake.
-const ProtocolVersion = 1
+// The endpoint protocol's version is transport.ProtocolMajor and
+// ProtocolMinor: instances whose major versions differ refuse each other's
+// handshake.

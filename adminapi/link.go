@@ -36,7 +36,8 @@ type CreateLinkRequest struct {
 	SeedFromBackup bool `json:"seed_from_backup,omitempty"`
 	// AutoFailover: the primary keeps the link as an etcd lease and the
 	// secondary takes over by itself when it expires (both instances need
-	// serve --etcd-endpoints). LeaseTTLSeconds is the lease's TTL (0: the
+	// serve --etcd-endpoints). It implies TwoWay: the old primary follows
+	// the new one. LeaseTTLSeconds is the lease's TTL (0: the
 	// default); MaxDataLoss, in async mode, the most transactions an
 	// automatic promotion may lose (0: none).
 	AutoFailover    bool   `json:"auto_failover,omitempty"`

@@ -12,9 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}; REPS=${REPS:-3}
-OUT=${OUT:-$(mktemp -d /tmp/sqlink-bench.XXXXXX)}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PGUSER_OS=${PGUSER_OS:-pgbench}
+. bench/lib.sh
+OUT=${OUT:-$(bench_out copy)}
 PG_PORT=${PG_PORT:-15452}; SQ_PORT=${SQ_PORT:-15453}; SQ_ADMIN=${SQ_ADMIN:-127.0.0.1:15490}
 mkdir -p "$OUT"; chmod 755 "$OUT"
 echo "results in $OUT"
@@ -26,36 +25,16 @@ chmod 644 "$DATA"
 echo "data: $(wc -l <"$DATA") rows, $(du -m "$DATA" | cut -f1) MB"
 
 # --- PostgreSQL 15 ------------------------------------------------------------
-id "$PGUSER_OS" >/dev/null 2>&1 || useradd -m "$PGUSER_OS"
-as_pg() { runuser -u "$PGUSER_OS" -- "$@"; }
-PGDATA=$OUT/pg
-mkdir -p "$PGDATA"; chown "$PGUSER_OS:" "$PGDATA"; chmod 700 "$PGDATA"
-as_pg "$PGBIN/initdb" -D "$PGDATA" -U "$PGUSER_OS" --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log"
-cat >>"$PGDATA/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PGDATA'
-shared_buffers = 1GB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_wal_size = 8GB
-CONF
-as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/pg.log" -w start >/dev/null
 SQ_PID=""
-trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; kill $SQ_PID 2>/dev/null || true' EXIT
-"$PGBIN/psql" -X -q -h 127.0.0.1 -p $PG_PORT -U "$PGUSER_OS" -d postgres -c "create database bench"
+trap 'pg_down; kill $SQ_PID 2>/dev/null || true' EXIT
+pg_up
+pg_psql -d postgres -c "create database bench"
 
 # --- sqlink -------------------------------------------------------------------
 go build -o "$OUT/sqlink" ./cmd/sqlink
-echo "sqlk_bench_token_0123456789" >"$OUT/token"; echo "benchpw" >"$OUT/pw"
-"$OUT/sqlink" init --data-dir "$OUT/sq" --name bench --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
-"$OUT/sqlink" serve --data-dir "$OUT/sq" --client-addr 127.0.0.1:$SQ_PORT --admin-addr $SQ_ADMIN \
-  --endpoint-addr 127.0.0.1:0 >"$OUT/sqlink.log" 2>&1 &
-SQ_PID=$!
-for i in $(seq 1 100); do curl -fs "http://$SQ_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-SQLINK_SERVER=http://$SQ_ADMIN SQLINK_TOKEN=sqlk_bench_token_0123456789 "$OUT/sqlink" db create bench >/dev/null
-export PGPASSWORD=benchpw
+sq_one_up "$OUT/sqlink" "$OUT/sq" bench 127.0.0.1:$SQ_PORT $SQ_ADMIN
+SQLINK_SERVER=http://$SQ_ADMIN SQLINK_TOKEN=$TOKEN "$OUT/sqlink" db create bench >/dev/null
+export PGPASSWORD=$SQPW
 
 # --- runs ---------------------------------------------------------------------
 DDL="drop table if exists pgbench_accounts; create table pgbench_accounts(aid int not null, bid int, abalance int, filler char(84))"
@@ -63,7 +42,7 @@ run() { # run SYSTEM REP: prints seconds
   local sys=$1 r=$2 log=$OUT/$1_r$2.log conn
   if [ "$sys" = postgres ]; then
     conn=(-h 127.0.0.1 -p $PG_PORT -U "$PGUSER_OS" -d bench)
-    "$PGBIN/psql" -X -q "${conn[@]}" -c "$DDL" -c checkpoint
+    pg_psql -d bench -c "$DDL" -c checkpoint
   else
     conn=(-h 127.0.0.1 -p $SQ_PORT -U admin -d bench)
     psql -X -q "${conn[@]}" -c "$DDL"

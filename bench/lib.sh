@@ -106,3 +106,71 @@ max_wal_senders = 10
 hot_standby = on
 CONF
 }
+
+# --- one PostgreSQL 15 and one sqlink, for the *_vs_postgres comparisons ---
+
+# bench_out NAME: a new directory for a run's raw output, outside the
+# repository: under ${TMPDIR:-/tmp}/sqlink-bench-results.
+bench_out() {
+  mkdir -p "${TMPDIR:-/tmp}/sqlink-bench-results"
+  mktemp -d "${TMPDIR:-/tmp}/sqlink-bench-results/$1.XXXXXX"
+}
+
+# as_pg CMD...: runs CMD as the PostgreSQL OS user $PGUSER_OS.
+as_pg() { runuser -u "$PGUSER_OS" -- "$@"; }
+
+# pg_single_conf HOST PORT SOCKDIR: the settings of a benchmark's lone
+# PostgreSQL, for its postgresql.conf: durable commits (fsync=on,
+# synchronous_commit=on, the defaults), full-page writes, 1 GB of shared
+# buffers and room for the WAL between checkpoints.
+pg_single_conf() {
+  cat <<CONF
+listen_addresses = '$1'
+port = $2
+unix_socket_directories = '$3'
+shared_buffers = 1GB
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_wal_size = 8GB
+CONF
+}
+
+# pg_up: initdb and start a lone PostgreSQL from $PGBIN (default
+# /usr/lib/postgresql/15/bin) as the OS user $PGUSER_OS (default pgbench,
+# made if missing), data in $OUT/pg, on 127.0.0.1:$PG_PORT, trusting local
+# connections. Sets PGDATA and PGPID (the postmaster). pg_down stops it.
+pg_up() {
+  PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}; PGUSER_OS=${PGUSER_OS:-pgbench}
+  id "$PGUSER_OS" >/dev/null 2>&1 || useradd -m "$PGUSER_OS"
+  PGDATA=$OUT/pg
+  mkdir -p "$PGDATA"; chown "$PGUSER_OS:" "$PGDATA"; chmod 700 "$PGDATA"
+  as_pg "$PGBIN/initdb" -D "$PGDATA" -U "$PGUSER_OS" --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log"
+  pg_single_conf 127.0.0.1 "$PG_PORT" "$PGDATA" >>"$PGDATA/postgresql.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/pg.log" -w start >/dev/null
+  PGPID=$(head -1 "$PGDATA/postmaster.pid")
+}
+
+# pg_down: stops the PostgreSQL of pg_up, if it runs (for an EXIT trap).
+pg_down() {
+  [ -n "${PGDATA:-}" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1
+  return 0
+}
+
+# pg_psql ARGS...: psql to the PostgreSQL of pg_up as $PGUSER_OS.
+pg_psql() { "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$PGUSER_OS" "$@"; }
+
+# sq_one_up BIN DIR NAME CLIENT_ADDR ADMIN_ADDR [SERVE_ARGS...]: inits and
+# serves one sqlink instance from BIN, data in DIR, log DIR.log, admin
+# token $TOKEN and SQL password $SQPW (defaults below), plain HTTP admin
+# on loopback; returns once it answers. Sets SQ_PID.
+TOKEN=${TOKEN:-sqlk_bench_token_0123456789}; SQPW=${SQPW:-benchpw}
+sq_one_up() {
+  local bin=$1 dir=$2 name=$3 caddr=$4 aaddr=$5 i; shift 5
+  echo "$TOKEN" >"$OUT/token"; echo "$SQPW" >"$OUT/pw"
+  "$bin" init --data-dir "$dir" --name "$name" --admin-token-file "$OUT/token" --sql-password-file "$OUT/pw" >/dev/null
+  "$bin" serve --data-dir "$dir" --client-addr "$caddr" --admin-addr "$aaddr" --endpoint-addr 127.0.0.1:0 \
+    $(sq_http_flag "$bin") "$@" >"$dir.log" 2>&1 &
+  SQ_PID=$!
+  for i in $(seq 1 100); do curl -fs "http://$aaddr/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+}

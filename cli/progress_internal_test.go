@@ -53,11 +53,3 @@ func TestProgress_OffWithoutTerminalOrJSON(t *testing.T) {
 	p.Add(1) // a nil progress does nothing
 	p.End(nil)
 }
-
-func TestScript_Quoting(t *testing.T) {
-	for in, want := range map[string]string{"abc": "abc", "https://a:1/x": "https://a:1/x", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "$(x)": "'$(x)'"} {
-		if got := shellQuote(in); got != want {
-			t.Fatalf("shellQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-}

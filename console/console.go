@@ -16,6 +16,12 @@
 //     styles and connections from the same origin only, and no inline
 //     script.
 //   - Sessions live in memory: a restart signs everyone out.
+//
+// The wizards' server side lives here too, under /console/api/: the New
+// Link wizard (newlink.go, the linkcreate saga and the guide checks with
+// the second instance's token held in memory for one operation), verify
+// and the Failover wizard's check of the other replica (verify.go), and
+// the wizards' Scripts (script.go).
 package console
 
 import (
@@ -81,6 +87,10 @@ type Config struct {
 	Audit      func(ctx context.Context, principal, action, result, source string)
 	SessionTTL time.Duration // 0: DefaultSessionTTL
 	Now        func() time.Time
+	// Fingerprint, if set, returns the SHA-256 fingerprint of the
+	// certificate the admin listener serves (the console's own), which the
+	// wizards' Scripts pin; without it a Script says which variable to set.
+	Fingerprint func() string
 }
 
 type session struct {
@@ -96,6 +106,7 @@ type Console struct {
 	api      http.Handler
 	mu       sync.Mutex
 	sessions map[string]*session
+	newLinks map[string]*newLinkOp // New Link wizards, by id (newlink.go)
 }
 
 // New returns a handler serving the console and passing everything else
@@ -109,7 +120,16 @@ func New(cfg Config, api http.Handler) *Console {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Console{cfg: cfg, api: api, sessions: map[string]*session{}}
+	return &Console{cfg: cfg, api: api, sessions: map[string]*session{}, newLinks: map[string]*newLinkOp{}}
+}
+
+// fingerprint returns the fingerprint of the certificate r came over,
+// "" if unknown or r came over plain HTTP.
+func (c *Console) fingerprint(r *http.Request) string {
+	if c.cfg.Fingerprint == nil || r.TLS == nil {
+		return ""
+	}
+	return c.cfg.Fingerprint()
 }
 
 func randomToken() string {
@@ -175,6 +195,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.signOut(w, r)
 	case p == "/console/api/me":
 		c.me(w, r)
+	case strings.HasPrefix(p, "/console/api/newlink/"):
+		c.newLink(w, r, strings.TrimPrefix(p, "/console/api/newlink/"))
+	case p == "/console/api/script/failover":
+		c.failoverScript(w, r)
+	case strings.HasPrefix(p, "/console/api/partner/"):
+		c.partner(w, r, strings.TrimPrefix(p, "/console/api/partner/"))
+	case strings.HasPrefix(p, "/console/api/verify/"):
+		c.verify(w, r, strings.TrimPrefix(p, "/console/api/verify/"))
 	case strings.HasPrefix(p, "/console/api/history/"):
 		c.history(w, r, strings.TrimPrefix(p, "/console/api/history/"))
 	case p == "/" || p == "/index.html":
@@ -289,6 +317,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	delete(c.sessions, ck.Value)
 	c.mu.Unlock()
+	c.dropSessionNewLinks(ck.Value)
 	c.audit(r, s.principal, "console.signOut", "ok")
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})

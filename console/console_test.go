@@ -30,6 +30,9 @@ func testAuth(ctx context.Context, token string) (string, []rbac.Role, error) {
 	case "admin-token":
 		r, _ := rbac.BuiltinRole("admin")
 		return "alice", []rbac.Role{r}, nil
+	case "sysadmin-token":
+		r, _ := rbac.BuiltinRole(rbac.Sysadmin)
+		return "root", []rbac.Role{r}, nil
 	case "reader-token":
 		return "bob", []rbac.Role{{Name: "ro", Permissions: []rbac.Permission{rbac.InstanceRead, rbac.LinksRead}}}, nil
 	}
@@ -129,7 +132,17 @@ func TestConsolePagesCarryCSPAndLoadNothingFromElsewhere(t *testing.T) {
 		}
 	}
 	// The JavaScript itself reaches only same-origin paths.
-	r, _ := cl.Get(srv.URL + "/console/app.js")
+	for _, name := range []string{"app.js", "wizard.js"} {
+		checkScriptOrigins(t, cl, srv.URL+"/console/"+name, buf)
+	}
+}
+
+func checkScriptOrigins(t *testing.T, cl *http.Client, u string, buf []byte) {
+	t.Helper()
+	r, err := cl.Get(u)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %v", u, err, r)
+	}
 	var js strings.Builder
 	for {
 		n, err := r.Body.Read(buf)
@@ -141,7 +154,7 @@ func TestConsolePagesCarryCSPAndLoadNothingFromElsewhere(t *testing.T) {
 	r.Body.Close()
 	// (The SVG namespace is a name, not a location.)
 	if strings.Contains(strings.ReplaceAll(js.String(), "http://www.w3.org/2000/svg", ""), "//") && regexp.MustCompile(`(?i)https?://|["']//`).MatchString(strings.ReplaceAll(js.String(), "http://www.w3.org/2000/svg", "")) {
-		t.Fatal("app.js refers to another origin")
+		t.Fatalf("%s refers to another origin", u)
 	}
 }
 

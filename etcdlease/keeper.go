@@ -42,13 +42,14 @@ const (
 	// it; Seq is the Renew request this answers (0 for a claim).
 	Held EventType = iota + 1
 	// Lost: the lease at Epoch is gone (expired, revoked), or the leader
-	// key names another Holder or a newer epoch Target (0 when none is
-	// newer); Seq is the Renew request it answers, if any.
+	// key names another Holder; Target is etcd's epoch (0 when it could
+	// not be read) and Seq the Renew request it answers, if any.
 	Lost
 	// Expired: the leader key is absent; the epoch key says Epoch; Holder
 	// is the last holder this Keeper saw, if any.
 	Expired
-	// ClaimResult answers Claim(…, Target): Granted or not; when not,
+	// ClaimResult answers Claim(…, Target, Seq), echoing Seq: Granted or
+	// not; when not,
 	// Epoch is the link's epoch in etcd and Holder the live leader's (""
 	// if none), both zero when etcd could not be read (the claim may have
 	// succeeded).
@@ -164,12 +165,11 @@ const (
 
 // op is a request to the Keeper.
 type op struct {
-	kind          opKind
-	from, target  sqlink.Epoch // claim
-	epoch         sqlink.Epoch // renew, release
-	seq           uint64       // renew
-	deadline      time.Time    // claim
-	claimAnswered bool
+	kind         opKind
+	from, target sqlink.Epoch // claim
+	epoch        sqlink.Epoch // renew, release
+	seq          uint64       // renew, claim: echoed in the answer
+	deadline     time.Time    // claim
 }
 
 type held struct {
@@ -226,9 +226,10 @@ func (k *Keeper) Close() {
 // from and no live lease holds the link, or, when from == target (a
 // primary re-taking its own epoch), when the leader key is absent or
 // already names this instance at target and the epoch key is absent or
-// target. A ClaimResult answers; a claim replaces one still waiting.
-func (k *Keeper) Claim(from, target sqlink.Epoch) {
-	k.push(op{kind: opClaim, from: from, target: target, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)})
+// target. A ClaimResult answers, echoing seq; a claim replaces one still
+// waiting.
+func (k *Keeper) Claim(from, target sqlink.Epoch, seq uint64) {
+	k.push(op{kind: opClaim, from: from, target: target, seq: seq, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)})
 }
 
 // Renew renews the lease held at epoch once and checks that the leader key
@@ -409,7 +410,19 @@ func (k *Keeper) revoke(id clientv3.LeaseID) {
 func (k *Keeper) renew(o op) {
 	h := k.held
 	if h == nil || h.epoch != o.epoch {
-		k.emit(Event{Type: Lost, Epoch: o.epoch, Seq: o.seq, Reason: fmt.Sprintf("this instance holds no lease at epoch %d", o.epoch)})
+		ev := Event{Type: Lost, Epoch: o.epoch, Seq: o.seq, Reason: fmt.Sprintf("this instance holds no lease at epoch %d", o.epoch)}
+		ctx, cancel := k.rpc()
+		s, err := k.keys.read(ctx, k.c.cli)
+		cancel()
+		if err != nil {
+			k.health(err)
+			return // no answer on a timeout
+		}
+		ev.Target = max(1, s.newest())
+		if s.leader != nil {
+			ev.Holder = s.leader.HolderID
+		}
+		k.emit(ev)
 		return
 	}
 	sent := k.cfg.Now()
@@ -430,14 +443,16 @@ func (k *Keeper) renew(o op) {
 		ev := Event{Type: Lost, Epoch: h.epoch, Seq: o.seq, Reason: "the lease expired in etcd before it was renewed"}
 		if err == nil {
 			ev.Reason = "the leader key no longer names this instance"
-			if s.leader != nil {
-				ev.Holder = s.leader.HolderID
-				ev.Reason = fmt.Sprintf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch)
-			}
-			if n := s.newest(); n > h.epoch {
-				ev.Target = n
-			}
 			k.revoke(h.id)
+		} else if s, err = k.keys.read(ctx, k.c.cli); err != nil {
+			s = snapshot{} // etcd's epoch unknown: Target 0
+		}
+		if s.leader != nil {
+			ev.Holder = s.leader.HolderID
+			ev.Reason = fmt.Sprintf("etcd's leader key is held by %s at epoch %d", s.leader.Holder, s.leader.Epoch)
+		}
+		if s.rev != 0 {
+			ev.Target = max(1, s.newest())
 		}
 		k.log.Warn("etcd lease lost", "epoch", h.epoch, "why", ev.Reason)
 		k.setHeld(nil)
@@ -474,7 +489,7 @@ func (k *Keeper) doClaim() {
 		k.mu.Lock()
 		k.obs.Claiming = slices.ContainsFunc(k.ops, func(q op) bool { return q.kind == opClaim })
 		k.mu.Unlock()
-		ev := Event{Type: ClaimResult, Target: c.target, Granted: granted, Reason: reason}
+		ev := Event{Type: ClaimResult, Target: c.target, Seq: c.seq, Granted: granted, Reason: reason}
 		if granted {
 			k.log.Info("etcd claim granted", "from", c.from, "target", c.target)
 		} else {
@@ -582,9 +597,7 @@ func (k *Keeper) observe() {
 		if s.leader != nil {
 			ev.Holder = s.leader.HolderID
 		}
-		if n := s.newest(); n > h.epoch {
-			ev.Target = n
-		}
+		ev.Target = max(1, s.newest())
 		k.emit(ev)
 	}
 	if s.leader == nil {

@@ -93,9 +93,11 @@ func keeper(t *testing.T, cli *etcdlease.Client, self string, ttl time.Duration)
 	return k, rec
 }
 
+// claimed matches the answer to Claim(…, target, 100+target): the tests
+// give each claim that sequence number, which the answer echoes.
 func claimed(target sqlink.Epoch, granted bool) func(etcdlease.Event) bool {
 	return func(ev etcdlease.Event) bool {
-		return ev.Type == etcdlease.ClaimResult && ev.Target == target && ev.Granted == granted
+		return ev.Type == etcdlease.ClaimResult && ev.Target == target && ev.Granted == granted && ev.Seq == 100+uint64(target)
 	}
 }
 
@@ -115,13 +117,13 @@ func TestKeeperFailover(t *testing.T) {
 	// Before any primary: no epoch in etcd, which counts as 1, so a
 	// claim from 2 is refused.
 	recB.wait(t, 0, "expired at 1", expired(1))
-	b.Claim(2, 3)
+	b.Claim(2, 3, 103)
 	i := recB.wait(t, 0, "claim refused", claimed(3, false))
 	if ev := recB.at(i); ev.Epoch != 1 || ev.Holder != "" {
 		t.Fatalf("refusal of a stale claim: %+v", ev)
 	}
 
-	a.Claim(1, 1)
+	a.Claim(1, 1, 101)
 	recA.wait(t, 0, "claim of epoch 1", claimed(1, true))
 	a.Renew(1, 7)
 	recA.wait(t, 0, "renewal 7", renewed(1, 7))
@@ -136,7 +138,7 @@ func TestKeeperFailover(t *testing.T) {
 	})
 	// While a holds it, b's claim waits, then is refused naming a.
 	n := recB.len()
-	b.Claim(1, 2)
+	b.Claim(1, 2, 102)
 	i = recB.wait(t, n, "claim refused", claimed(2, false))
 	if ev := recB.at(i); ev.Epoch != 1 || ev.Holder != "id-a" {
 		t.Fatalf("refusal while a holds the lease: %+v", ev)
@@ -147,7 +149,7 @@ func TestKeeperFailover(t *testing.T) {
 	recB.wait(t, n, "expired at 1, held by a", func(ev etcdlease.Event) bool {
 		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "id-a"
 	})
-	b.Claim(1, 2)
+	b.Claim(1, 2, 102)
 	recB.wait(t, n, "claim granted", claimed(2, true))
 	if o := b.Observation(); !o.Held {
 		t.Fatalf("b after the claim: %+v", o)
@@ -157,7 +159,7 @@ func TestKeeperFailover(t *testing.T) {
 
 	// The old primary restarts at epoch 1: etcd says 2.
 	a2, recA2 := keeper(t, cliA, "a", 2*time.Second)
-	a2.Claim(1, 1)
+	a2.Claim(1, 1, 101)
 	i = recA2.wait(t, 0, "re-take refused", claimed(1, false))
 	if ev := recA2.at(i); ev.Epoch != 2 || ev.Holder != "id-b" {
 		t.Fatalf("refusal does not name the holder: %+v", ev)
@@ -173,20 +175,20 @@ func TestKeeperRetakeAfterRestart(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cli := client(t, c)
 	a, recA := keeper(t, cli, "a", time.Minute)
-	a.Claim(1, 1)
+	a.Claim(1, 1, 101)
 	recA.wait(t, 0, "claim of 1", claimed(1, true))
 	a.Close()
 	a2, recA2 := keeper(t, cli, "a", time.Minute)
-	a2.Claim(1, 1)
+	a2.Claim(1, 1, 101)
 	recA2.wait(t, 0, "re-take of 1", claimed(1, true))
 	a2.Renew(1, 1)
 	recA2.wait(t, 0, "renewal", renewed(1, 1))
 	// Another instance cannot take epoch 1 while it lives, nor claim from
 	// an epoch etcd never had.
 	b, recB := keeper(t, cli, "b", time.Minute)
-	b.Claim(1, 1)
+	b.Claim(1, 1, 101)
 	recB.wait(t, 0, "b's re-take of a's epoch refused", claimed(1, false))
-	b.Claim(2, 4)
+	b.Claim(2, 4, 104)
 	recB.wait(t, 0, "b's stale claim refused", claimed(4, false))
 }
 
@@ -199,12 +201,12 @@ func TestKeeperReleaseAndStaleClaim(t *testing.T) {
 	// A long TTL: only a release can let the claim through in time.
 	a, recA := keeper(t, cli, "a", time.Minute)
 	b, recB := keeper(t, cli, "b", time.Minute)
-	a.Claim(1, 1)
+	a.Claim(1, 1, 101)
 	recA.wait(t, 0, "claim of 1", claimed(1, true))
-	b.Claim(2, 3)
+	b.Claim(2, 3, 103)
 	recB.wait(t, 0, "stale claim refused", claimed(3, false))
 	n := recB.len()
-	b.Claim(1, 2)
+	b.Claim(1, 2, 102)
 	a.Release(1)
 	recB.wait(t, n, "claim granted", claimed(2, true))
 	// The primary that released is told its lease is gone when it asks.
@@ -221,12 +223,12 @@ func TestKeeperLeaseExpiresUnderThePrimary(t *testing.T) {
 	cli := client(t, c)
 	a, recA := keeper(t, cli, "a", 2*time.Second)
 	b, recB := keeper(t, cli, "b", 2*time.Second)
-	a.Claim(1, 1)
+	a.Claim(1, 1, 101)
 	recA.wait(t, 0, "claim of 1", claimed(1, true))
 	recB.wait(t, 0, "expired at 1, held by a", func(ev etcdlease.Event) bool {
 		return ev.Type == etcdlease.Expired && ev.Epoch == 1 && ev.Holder == "id-a"
 	})
-	b.Claim(1, 2)
+	b.Claim(1, 2, 102)
 	recB.wait(t, 0, "claim of 2", claimed(2, true))
 	recA.wait(t, 0, "lost", func(ev etcdlease.Event) bool {
 		return ev.Type == etcdlease.Lost && ev.Epoch == 1
@@ -245,7 +247,7 @@ func TestKeeperHealth(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	cli := client(t, c)
 	a, recA := keeper(t, cli, "a", 10*time.Second)
-	a.Claim(1, 1)
+	a.Claim(1, 1, 101)
 	recA.wait(t, 0, "claim", claimed(1, true))
 	recA.wait(t, 0, "healthy", health(true))
 	// One member down: a quorum remains.

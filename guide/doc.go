@@ -24,4 +24,8 @@
 //
 // Options.Skip turns the failure of named checks into warnings, for an
 // operator who knows better.
+//
+// CreateScript and FailoverScript write the Scripts of `sqlink link
+// create --script` and `link failover --script`, which the CLI wizards
+// and the web console's wizards show too: one generator for all of them.
 package guide

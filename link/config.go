@@ -119,7 +119,8 @@ func (c Config) Validate() error {
 		c.LeaseTTLTicks < 0 || c.LeaseRenewTicks < 0 || c.LeaseMarginTicks < 0 || c.ClockDriftTicks < 0 {
 		return sqlink.Errorf(sqlink.EINVALID, "use positive tick counts", "link: negative tick count")
 	}
-	if c.FenceTicks() < 1 || c.renewTicks() >= c.FenceTicks() {
+	auto := c.AutoFailover || (c.State != nil && c.State.AutoFailover)
+	if auto && (c.FenceTicks() < 1 || c.renewTicks() >= c.FenceTicks()) {
 		return sqlink.Errorf(sqlink.EINVALID, "use a lease TTL longer than the renewal period plus the fencing margin and the drift bound",
 			"link: lease TTL %d ticks leaves no time to renew before fencing", c.LeaseTTLTicks)
 	}

@@ -16,7 +16,7 @@ import (
 // message by hand as etcd's rafttest does. Regenerate with -rewrite.
 //
 // Commands: init [mode=sync] [one-way] [timeout=N], write <node> [n=N],
-// tick [node] [n=N], deliver [from=x] [type=T] [n=N], drop [from=x] [type=T],
+// tick [node] [n=N] [stabilize], deliver [from=x] [type=T] [n=N], drop [from=x] [type=T],
 // stabilize, partition, heal, crash <node>, restart <node>, status <node>,
 // log <node>, net, failover <node> [drop], force <node> [ack],
 // set-role <node> primary=<id>, resume <node>, abort <node>,
@@ -108,6 +108,9 @@ func TestDataDriven(t *testing.T) {
 					}
 					if c.Etcd != nil {
 						c.Etcd.Advance(c.Etcd.Now + linktest.UnitsPerTick)
+					}
+					if d.HasArg("stabilize") {
+						deliverAll(c, func(linktest.Packet) bool { return true })
 					}
 				}
 			case "deliver":

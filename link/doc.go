@@ -50,6 +50,55 @@
 // history (Diverged), gets a Ready.Rewind: save the transactions after the
 // fork, rewind or reseed to the fork, report MsgRewound, then follow.
 //
+// # Automatic failover through etcd (HardState.AutoFailover)
+//
+// etcd is the arbiter: its key for the link names the primary and its
+// epoch and lives on the primary's lease; epochs change only by a
+// compare-and-swap the replica asks for with Ready.Claim (the key's epoch
+// is From and no live lease holds it, or it names this instance), answered
+// by MsgClaimResult. Every role change goes through it: automatic
+// promotion, planned failover (the new primary claims after the old one
+// demoted and released its lease with Ready.Release), forced failover
+// (refused while the partner holds a live lease), set-role, an aborted
+// planned failover, and a primary re-taking its own epoch after a restart.
+// Claims still target epochs their claimer owns (NextEpoch), so the holder
+// of any epoch is known.
+//
+// Lease timer (pure, in ticks; Config.LeaseTTLTicks and friends): a
+// primary asks for a renewal every LeaseRenewTicks (Ready.Renew, answered
+// by MsgLeaseHeld echoing its Seq) and takes writes only while its last
+// confirmed renewal was requested less than FenceTicks = TTL - margin -
+// drift ago: etcd extended the lease to at least TTL after that request,
+// and the primary's clock runs at most ClockDriftTicks per TTL slow, so it
+// has stopped (SoftState.Writable false, status Waiting says why) before
+// etcd can expire the lease and a secondary claim it.
+//
+// Acknowledgements: a primary acknowledges only what its secondary holds
+// unless its epoch is solo. Before acknowledging alone (async mode, or a
+// sync secondary gone while a commit waits) it takes a new, solo epoch
+// through etcd; a SYNCHRONIZED secondary makes it take a non-solo one
+// again. A secondary records the non-solo epoch at which it holds every
+// acknowledged commit (HardState.SyncedEpoch).
+//
+// A secondary that sees the lease expire (MsgLeaseExpired) claims the next
+// epoch when it may: sync mode, etcd's epoch is its SyncedEpoch
+// (SYNCHRONIZED: nothing acknowledged is lost); async mode, it follows that
+// epoch and the estimated loss is at most MaxDataLoss. Otherwise it waits
+// and Status.AutoFailover.Waiting says why. A granted claim makes it
+// primary like a forced failover, recorded as LastFailover{Kind:
+// "automatic", Reason}. A primary that learns of a newer epoch (from etcd
+// or from a partner primary at it) stops writes and becomes a secondary;
+// it follows the new primary after a Rewind that saves its diverged
+// transactions: no split brain.
+//
+// Failsafe: when a sync secondary cannot reach etcd and follows the
+// primary at the epoch it last saw in etcd, its messages echo the
+// primary's Clock ("I hold your commits"); a primary that cannot reach
+// etcd either keeps writes for FenceTicks after sending the message echoed,
+// and the secondary does not claim for FailsafeHoldTicks (TTL + drift)
+// after sending the echo, nor for that long after a restart, so the
+// primary has stopped before any claim. Nobody promotes without etcd.
+//
 // # What the server must do
 //
 // The server owns one loop per link. After stepping events, while
@@ -68,7 +117,11 @@
 //	4. if rd.Rewind != nil, save (To, Through] to a file, rewind or reseed
 //	   to To, then step MsgRewound{LSN: To} (after Advance is fine);
 //	5. publish rd.Status if not nil;
-//	6. r.Advance(rd).
+//	6. hand rd.Claim, rd.Renew and rd.Release to the etcd runtime, which
+//	   steps the answers (MsgClaimResult, MsgLeaseHeld, MsgLeaseLost),
+//	   watch events (MsgLeaseObserved, MsgLeaseExpired) and MsgEtcdHealth
+//	   back in later (AutoFailover links only);
+//	7. r.Advance(rd).
 //
 // Storage reports MsgCommitted for each primary commit, MsgHardened and
 // MsgApplied on a secondary, and after a restart MsgHardened with the log's

@@ -52,6 +52,7 @@ type leaseState struct {
 	claim       *Claim
 	claimKind   claimKind
 	claimAt     uint64
+	claimSeq    uint64 // the last Claim.Seq made
 	claimMsg    Message
 	nextClaimAt uint64 // back-off after a refused claim
 	// doubt is the target of a claim answered "not granted" without word
@@ -70,29 +71,36 @@ type leaseState struct {
 }
 
 // Claim asks the etcd runtime to take the link's key by compare-and-swap:
-// if the key's epoch is From and no live lease holds it (or, when From ==
-// Target, the key names this instance at Target), put {holder: self,
-// epoch: Target} with a new lease of the link's TTL, granted after the
-// Claim was made; then answer MsgClaimResult{Target, Granted}. From ==
-// Target re-takes the replica's own epoch (a primary after a restart or
-// after its lease lapsed). An absent epoch key counts as epoch 1 (a new
-// link). The runtime must answer every Claim, Granted false when it cannot
-// tell (timeout); a claim that succeeded in etcd but was answered false is
-// recovered from (the replica sees its own expired key later).
+// if etcd's epoch key is From (absent counts as 1, a new link) and the
+// leader key is absent (no live lease) or names this instance, put the
+// leader key {holder: self, epoch: Target} on a new lease of the link's
+// TTL (granted after the Claim was made; revoke this instance's previous
+// lease) and the epoch key Target, in one transaction. Then answer
+// MsgClaimResult{Target, Renewal: Seq, Granted}; when not granted, with
+// Epoch and Primary set to what etcd holds now. From == Target re-takes
+// the replica's own epoch (a primary after a restart or after its lease
+// lapsed). The runtime must answer every Claim: Granted false with Epoch 0
+// when it cannot tell (a timeout); a claim that succeeded in etcd though
+// answered so is recovered from (the replica sees its own key later).
 type Claim struct {
 	From   sqlink.Epoch `json:"from"`
 	Target sqlink.Epoch `json:"target"`
+	// Seq identifies the claim: MsgClaimResult echoes it in Renewal.
+	Seq uint64 `json:"seq"`
 	// Kind and Reason say why, for the audit log: FailoverAutomatic,
-	// FailoverPlanned, FailoverForced, FailoverSetRole, or "" for a
-	// primary re-taking its own epoch.
+	// FailoverPlanned, FailoverForced, FailoverSetRole, FailoverAborted,
+	// or "" for a primary re-taking its own epoch or taking a solo or
+	// non-solo one (Reason says which).
 	Kind   FailoverKind `json:"kind,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 }
 
 // Renew asks the etcd runtime to renew the lease once (KeepAliveOnce) and
 // check that the key still names this instance at Epoch; answer
-// MsgLeaseHeld{Epoch, Renewal: Seq}, or MsgLeaseLost when etcd says the
-// lease or the key is gone or changed. Seq is opaque.
+// MsgLeaseHeld{Epoch, Renewal: Seq}, or MsgLeaseLost{Epoch, Renewal: Seq,
+// Target: etcd's epoch, Primary: the key's holder or ""} when etcd says
+// the lease or the key is gone or changed. On a timeout, answer nothing
+// (report MsgEtcdHealth). Seq is opaque.
 type Renew struct {
 	Epoch sqlink.Epoch `json:"epoch"`
 	Seq   uint64       `json:"seq"`
@@ -116,8 +124,9 @@ type LeaseStatus struct {
 	// renewal is confirmed; 0 when it holds no valid lease.
 	ExpiresInTicks int  `json:"expires_in_ticks"`
 	EtcdHealthy    bool `json:"etcd_healthy"`
-	// Failsafe (primary): etcd is unreachable from both instances and the
-	// primary keeps writes because its secondary holds every commit.
+	// Failsafe: etcd is unreachable from both instances and the primary
+	// keeps writes because its secondary holds every commit (primary), or
+	// this secondary confirms that to its primary (secondary).
 	Failsafe bool `json:"failsafe,omitempty"`
 	// Claiming: a claim is in flight.
 	Claiming bool `json:"claiming,omitempty"`
@@ -203,6 +212,8 @@ func (r *Replica) cancelOp(why string) {
 }
 
 func (r *Replica) makeClaim(c Claim, k claimKind, m Message) {
+	r.ls.claimSeq++
+	c.Seq = r.ls.claimSeq
 	r.ls.claim, r.ls.claimKind, r.ls.claimAt, r.ls.claimMsg = &c, k, r.tick, m
 	cc := c
 	r.ls.outClaim = &cc
@@ -342,8 +353,8 @@ func (r *Replica) leaseStepDown(e sqlink.Epoch, holder string) {
 
 func (r *Replica) onClaimResult(m Message) {
 	ls := &r.ls
-	if ls.claim == nil || m.Target != ls.claim.Target {
-		return // stale
+	if ls.claim == nil || m.Target != ls.claim.Target || m.Renewal != ls.claim.Seq {
+		return // stale: the answer to a claim given up on
 	}
 	c, k, at, cm := *ls.claim, ls.claimKind, ls.claimAt, ls.claimMsg
 	ls.claim = nil
@@ -387,26 +398,26 @@ func (r *Replica) onClaimResult(m Message) {
 		}
 	case claimAutomatic, claimForced:
 		if r.hs.Role == sqlink.RoleSecondary && !r.hs.SplitBrain.Active && r.hs.Rewind == nil && r.hs.Epoch < c.Target {
-			r.promote(c.Target, claimKinds[k], c.Reason)
 			grant()
+			r.promote(c.Target, claimKinds[k], c.Reason)
 			used = true
 		}
 	case claimPlanned:
 		if r.promoteOK(cm) {
-			r.doPromote(cm, c.Target)
 			grant()
+			r.doPromote(cm, c.Target)
 			used = true
 		}
 	case claimAborted:
 		if r.abortedOK(cm) {
-			r.doAborted(cm, c.Target)
 			grant()
+			r.doAborted(cm, c.Target)
 			used = true
 		}
 	case claimSetRole:
 		if r.hs.SplitBrain.Active {
-			r.doTakeOver(c.Target)
 			grant()
+			r.doTakeOver(c.Target)
 			used = true
 		}
 	}
@@ -453,20 +464,26 @@ func (r *Replica) eligible() (ok bool, why string) {
 		return false, "split brain"
 	case r.hs.Rewind != nil:
 		return false, "rewinding diverged transactions"
-	case r.hs.Op.Active() || (p.known && p.op.Active()):
+	case r.hs.Op.Active() || (p.known && p.op.Active() && r.connected):
+		// (A primary that went silent in the middle of a planned
+		// failover does not block an automatic one.)
 		return false, "a planned failover is in progress"
 	case r.failsafeHold() != "":
 		return false, r.failsafeHold()
 	}
 	if ls.keyHolder == r.hs.Self && x > lastEpoch(r.hs.History) {
-		// Our claim won but its answer was lost: we were allowed to take
-		// over then, and nobody has taken writes since (the old primary
-		// cannot renew, and we give no failsafe confirmation while etcd's
-		// epoch is not the one we follow).
+		// Our claim won but its answer was lost. Nobody has taken writes
+		// since (the old primary cannot renew, and we give no failsafe
+		// confirmation while etcd's epoch is not the one we follow), but
+		// the claim may have been a forced one, which accepted a loss:
+		// in sync mode take over by ourselves only if SYNCHRONIZED.
+		if r.hs.Mode == sqlink.ModeSync && r.hs.SyncedEpoch != r.hs.Epoch {
+			return false, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded, but it is not SYNCHRONIZED at epoch %d (force a failover to accept the loss)", x, r.hs.Epoch)
+		}
 		return true, fmt.Sprintf("this replica's earlier claim of epoch %d succeeded", x)
 	}
 	if x != r.hs.Epoch || lastEpoch(r.hs.History) != x {
-		return false, fmt.Sprintf("etcd's epoch %d is not the epoch this replica followed (%d)", x, lastEpoch(r.hs.History))
+		return false, fmt.Sprintf("not SYNCHRONIZED: etcd's epoch %d is not the epoch this replica followed (%d); the primary may have acknowledged transactions this replica does not hold (force a failover to accept the loss)", x, lastEpoch(r.hs.History))
 	}
 	if r.hs.Mode == sqlink.ModeSync {
 		if r.hs.SyncedEpoch != r.hs.Epoch {
@@ -509,11 +526,18 @@ func (r *Replica) leaseUpdate() {
 		case !ls.held:
 			r.makeClaim(Claim{From: e, Target: e}, claimRetake, Message{})
 		case !r.leaseValid() || r.hs.Op.Active() || !r.hs.Writable:
-		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync ||
+		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync || !r.connected ||
 			(ls.unsyncedSince != 0 && r.tick+1-ls.unsyncedSince >= uint64(r.cfg.SessionTimeoutTicks))):
+			// A commit waits for a secondary that is gone (disconnected,
+			// or not following for the session timeout): take a solo
+			// epoch, so that it cannot take over at an epoch whose
+			// commits it lacks, then acknowledge alone.
 			reason := fmt.Sprintf("secondary %s not following for %d ticks", r.hs.Partner, r.tick+1-ls.unsyncedSince)
-			if r.hs.Mode == sqlink.ModeAsync {
+			switch {
+			case r.hs.Mode == sqlink.ModeAsync:
 				reason = "async mode"
+			case !r.connected:
+				reason = fmt.Sprintf("secondary %s disconnected", r.hs.Partner)
 			}
 			r.makeClaim(Claim{From: e, Target: next, Reason: "solo: " + reason}, claimSolo, Message{})
 		case r.hs.Solo && r.hs.Mode == sqlink.ModeSync && r.connected && r.followed() && r.partnerHardened >= r.hs.Hardened:
@@ -601,6 +625,7 @@ func (r *Replica) leaseStatus() LeaseStatus {
 			s.Waiting = "lease not renewed in time: writes stopped"
 		}
 	case sqlink.RoleSecondary:
+		s.Failsafe = r.mayEcho()
 		if ok, why := r.eligible(); !ok {
 			s.Waiting = why
 		}

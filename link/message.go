@@ -60,8 +60,8 @@ const (
 	// or deleted); Epoch is the link's epoch in etcd and Primary the holder
 	// of the lease that expired, if known.
 	MsgLeaseExpired
-	// MsgClaimResult answers a Ready.Claim: Target is the claim's target
-	// and Granted whether the compare-and-swap succeeded. When it did not,
+	// MsgClaimResult answers a Ready.Claim: Target is the claim's target,
+	// Renewal its Seq, and Granted whether the compare-and-swap succeeded. When it did not,
 	// Epoch and Primary say what etcd's key holds now (0 and "" if absent).
 	MsgClaimResult
 	// MsgEtcdHealth: whether this instance reaches an etcd quorum (Healthy).
@@ -164,7 +164,9 @@ type Message struct {
 	NewMode       sqlink.Mode  `json:"new_mode,omitempty"`
 
 	// Lease events (local).
-	Renewal uint64 `json:"renewal,omitempty"` // MsgLeaseHeld, MsgLeaseLost: the Renew.Seq it answers
+	// Renewal: in MsgLeaseHeld and MsgLeaseLost the Renew.Seq, in
+	// MsgClaimResult the Claim.Seq, of the request answered.
+	Renewal uint64 `json:"renewal,omitempty"`
 	Granted bool   `json:"granted,omitempty"` // MsgClaimResult
 	Healthy bool   `json:"healthy,omitempty"` // MsgEtcdHealth
 

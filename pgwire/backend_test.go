@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/schema"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/xdg-go/scram"
 	_ "modernc.org/sqlite"
@@ -130,20 +131,7 @@ func (s *testSession) Conn() *sql.Conn { return s.conn }
 // TableColumns reads a table's columns on another connection of the pool,
 // as sqlink's server does, outside the session's transaction.
 func (s *testSession) TableColumns(ctx context.Context, table string) ([][2]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
-		}
-		out = append(out, [2]string{name, typ})
-	}
-	return out, rows.Err()
+	return schema.TableColumns(ctx, s.db, table)
 }
 
 func (s *testSession) BeginWrite(ctx context.Context) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/sqlink/sqlink/internal/schema"
 )
 
 // Parameter type inference. Clients send parameters typed by what the
@@ -286,17 +288,6 @@ func (c *clientConn) tableColumns(ctx context.Context, table string) [][2]string
 			return nil
 		}
 	}
-	rows, err := c.sess.Conn().QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var name, typ string
-		if rows.Scan(&name, &typ) == nil {
-			out = append(out, [2]string{name, typ})
-		}
-	}
-	return out
+	cols, _ := schema.TableColumns(ctx, c.sess.Conn(), table)
+	return cols
 }

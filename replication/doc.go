@@ -29,7 +29,15 @@
 // (LinkRecord.Data) when anything but the hardened LSN changed (the log
 // recovers that), sends the messages, and applies the SoftState:
 // read-only or writable, the commit LSN sync sessions wait for
-// (session.EndWrite -> waitCommit), and the data path.
+// (session.EndWrite -> waitCommit), and the data path. The HardState's
+// catalog write (an fsync) is the one blocking step left on the loop: the
+// Ready's messages must wait for it anyway, and it is rare (role, epoch,
+// mode or history changes). Blocking work without that order runs on
+// workers: the failover drain and the saving of a diverged copy (both
+// report back through the loop's events), and the periodic save of the
+// retention floor.
+// Saves of the link's record are serialized (Link.saveMu), so they land
+// in the order they read it.
 //
 // Connection: the link's initial primary always dials the other
 // instance's endpoint, whatever the current roles, so a link has one
@@ -59,6 +67,11 @@
 // sessions); process records each step of a failover for the result and
 // runs the crash-test failpoints; a Ready.Rewind saves the diverged state
 // and rewinds the copy from the primary.
+//
+// Automatic failover (lease.go): a link created with AutoFailover has an
+// etcdlease.Keeper; the Ready's Claim, Renew and Release go to it without
+// blocking, and what it learns of etcd comes back to the loop as lease
+// messages through the events channel.
 //
 // Retention: a primary keeps the log after the secondary's hardened LSN
 // (or the seed base) with storage's retention floor; past

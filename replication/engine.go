@@ -146,6 +146,11 @@ func (s *Engine) CreateLink(ctx context.Context, req adminapi.CreateLinkRequest)
 	if err := s.checkAutoFailover(req); err != nil {
 		return adminapi.LinkStatus{}, err
 	}
+	if req.AutoFailover {
+		// The old primary follows the new one by itself: the link must
+		// replicate either way.
+		req.TwoWay = true
+	}
 	if err := s.checkPartnerTrusted(ctx, req); err != nil {
 		return adminapi.LinkStatus{}, err
 	}

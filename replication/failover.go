@@ -125,7 +125,8 @@ const (
 	evCancelled = "CANCELLED" // the planned failover was cancelled (split brain)
 )
 
-// roleEvent is one event of a role change.
+// roleEvent is one event of a role change. A value, appended to
+// Link.roleEvents under Link.mu.
 type roleEvent struct {
 	what string
 	at   time.Time

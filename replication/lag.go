@@ -10,13 +10,16 @@ import (
 	"github.com/sqlink/sqlink/transport"
 )
 
-// lsnTime remembers when the transaction at an LSN committed on the primary.
+// lsnTime remembers when the transaction at an LSN committed on the
+// primary. A value, kept by the lagTracker (under Link.mu) or carried in a
+// sentBatch.
 type lsnTime struct {
 	lsn sqlink.LSN
 	t   time.Time
 }
 
-// rate is a bytes-per-second estimate, smoothed over ticks.
+// rate is a bytes-per-second estimate, smoothed over ticks. It belongs to
+// whatever holds it: the lagTracker or seedProgress, both under Link.mu.
 type rate struct {
 	last  int64
 	at    time.Time

@@ -41,8 +41,8 @@ const (
 
 // leaseRuntime is a link's side of its etcd lease.
 type leaseRuntime struct {
-	// keeper is set by start and unset by stop (nil without AutoFailover
-	// or without etcd).
+	// keeper is set by start, under mu, before the loop runs (nil without
+	// AutoFailover or without etcd); the loop and the status read it.
 	keeper *etcdlease.Keeper
 	// Loop-owned: the wall-clock start of the tick count and the ticks
 	// stepped since, the last automatic failover audited, the writability
@@ -128,10 +128,14 @@ func (rt *Link) startLease() {
 			"link %s fails over through etcd, and this instance has no etcd configured", rt.id.name))
 		return
 	}
-	rt.lease.keeper = rt.s.cfg.Etcd.NewKeeper(etcdlease.KeeperConfig{
+	k := rt.s.cfg.Etcd.NewKeeper(etcdlease.KeeperConfig{
 		LinkID: rt.id.linkID, Self: rt.s.info.Name, SelfID: rt.s.info.ID,
 		TTL: rt.leaseTTL(), Now: rt.s.cfg.Now, Logger: rt.log,
 	}, rt.onLeaseEvent)
+	// Under mu: the status may be read while a new link starts.
+	rt.mu.Lock()
+	rt.lease.keeper = k
+	rt.mu.Unlock()
 }
 
 // stopLease stops the Keeper (stop, once the loop has ended): the lease is
@@ -152,7 +156,7 @@ func leaseMessage(ev etcdlease.Event) link.Message {
 	case etcdlease.Expired:
 		return link.Message{Type: link.MsgLeaseExpired, Epoch: ev.Epoch, Primary: ev.Holder}
 	case etcdlease.ClaimResult:
-		return link.Message{Type: link.MsgClaimResult, Target: ev.Target, Granted: ev.Granted, Epoch: ev.Epoch, Primary: ev.Holder}
+		return link.Message{Type: link.MsgClaimResult, Target: ev.Target, Renewal: ev.Seq, Granted: ev.Granted, Epoch: ev.Epoch, Primary: ev.Holder}
 	case etcdlease.Health:
 		return link.Message{Type: link.MsgEtcdHealth, Healthy: ev.Healthy}
 	case etcdlease.Observed:
@@ -205,7 +209,7 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 			rt.wg.Add(1)
 			go func() {
 				defer rt.wg.Done()
-				rt.onLeaseEvent(etcdlease.Event{Type: etcdlease.ClaimResult, Target: c.Target, Reason: "this instance has no etcd configured"})
+				rt.onLeaseEvent(etcdlease.Event{Type: etcdlease.ClaimResult, Target: c.Target, Seq: c.Seq, Reason: "this instance has no etcd configured"})
 			}()
 		}
 		return
@@ -215,7 +219,7 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 		rt.audit("link.lease.release", "ok", fmt.Sprintf("released the lease at epoch %d", rd.Release.Epoch))
 	}
 	if c := rd.Claim; c != nil {
-		k.Claim(c.From, c.Target)
+		k.Claim(c.From, c.Target, c.Seq)
 		if c.Kind != "" {
 			rt.audit("link.lease.claim", "requested", fmt.Sprintf("%s: epoch %d -> %d: %s", c.Kind, c.From, c.Target, c.Reason))
 		}

@@ -59,6 +59,9 @@ const (
 )
 
 // linkData is what a link persists in catalog.LinkRecord.Data.
+//
+// Owner: Link.mu guards Link.data (the loop, the seeder and the admin
+// calls change it; save writes a copy taken under the lock).
 type linkData struct {
 	LinkID             string      `json:"link_id"`
 	PartnerID          string      `json:"partner_id"`
@@ -107,7 +110,9 @@ type linkData struct {
 //     the connection, the published status and errors, the failover
 //     events, the lag tracker and the seed progress: what the status, the
 //     admin calls, the reader, the sender and the applier share;
-//   - atomic: applierWaiting (the applier sets it, the hardener reads it);
+//   - saveMu: the catalog writes of save, one at a time;
+//   - atomic: applierWaiting (the applier sets it, the hardener reads
+//     it), floorSaving (the loop sets it, the floor saver clears it);
 //   - per connection (peerConn): the reader's recordReceiver, the
 //     hardener (its own lock), the writer's queue (peerConn.mu).
 type Link struct {
@@ -155,6 +160,16 @@ type Link struct {
 	flushedAt time.Time
 	flushing  chan error // result of the seed flush in flight
 
+	// saveMu serializes save (the loop, the seeder, the admin calls): a
+	// write of the catalog record holds it from reading the record under
+	// mu to its fsync, so writes land in the order they read and an older
+	// record never overwrites a newer one. Taken before mu, never under it.
+	saveMu sync.Mutex
+
+	// floorSaving is true while saveFloor's worker runs (the loop sets
+	// it, the worker clears it).
+	floorSaving atomic.Bool
+
 	// applierWaiting is true while the applier has applied everything
 	// hardened and waits for more: it acknowledges the next records
 	// itself, right after applying them.
@@ -197,6 +212,9 @@ type Link struct {
 }
 
 // seedProgress is what status shows of a seed.
+//
+// Owner: Link.mu guards Link.seed (the seed sender or receiver updates
+// it, the loop samples its rate, status reads it).
 type seedProgress struct {
 	state      seedState
 	done       int64

@@ -142,6 +142,14 @@ func (rt *Link) process() {
 	for r.HasReady() {
 		rd := r.Ready()
 		if rd.HardState != nil && rt.mustPersist(rd.HardState) {
+			// The catalog write (an fsync) stays on the loop: link/doc.go
+			// wants the HardState durable before rd's messages go out and
+			// its soft state is applied, so a worker would only hold this
+			// Ready as a drain does while the loop waits for it anyway.
+			// It is rare (a role, epoch, mode or history change: the
+			// hardened LSN alone is never written, the storage log
+			// recovers it) and short (one small SQLite transaction). The
+			// long blocking work, the failover drain, has its worker.
 			prev := rt.persisted
 			if err := rt.persistState(rd.HardState); err != nil {
 				// Nothing may be sent or applied before the state is
@@ -248,8 +256,12 @@ func (rt *Link) persistState(hs *link.HardState) error {
 	return nil
 }
 
-// save writes the link's catalog record (durable on return).
+// save writes the link's catalog record (durable on return). Saves are
+// serialized (saveMu): each writes the record as it read it, so they land
+// in the order they read.
 func (rt *Link) save() error {
+	rt.saveMu.Lock()
+	defer rt.saveMu.Unlock()
 	rt.mu.Lock()
 	rec := rt.rec
 	rec.UpdatedAt = time.Time{}

@@ -6,10 +6,12 @@ import (
 )
 
 // partnerStatusOf is the status message this replica sends its partner:
-// its own status as the admin API shows it, in the wire's type.
+// its own status as the admin API shows it, in the wire's type, less what
+// the partner knows itself (this instance's name and id, endpoint and
+// connection).
 func partnerStatusOf(rs adminapi.ReplicaStatus) transport.PartnerStatus {
 	ps := transport.PartnerStatus{
-		Instance: rs.Instance, InstanceID: rs.InstanceID, Endpoint: rs.Endpoint, Connected: rs.Connected, Role: rs.Role, Epoch: rs.Epoch,
+		Role: rs.Role, Epoch: rs.Epoch,
 		SyncState: rs.SyncState, Health: rs.Health, DatabaseState: rs.DatabaseState, ReadOnly: rs.ReadOnly,
 		LastSentLSN: rs.LastSentLSN, LastSentTime: rs.LastSentTime,
 		LastReceivedLSN: rs.LastReceivedLSN, LastReceivedTime: rs.LastReceivedTime,
@@ -37,11 +39,11 @@ func partnerStatusOf(rs adminapi.ReplicaStatus) transport.PartnerStatus {
 }
 
 // replicaStatusOf is the partner's status, as its message told it, for the
-// admin API's view of the link (whose caller sets the endpoint and the
-// connection as it sees them).
+// admin API's view of the link (whose caller sets the partner's name, id,
+// endpoint and connection as it knows them).
 func replicaStatusOf(ps transport.PartnerStatus) adminapi.ReplicaStatus {
 	rs := adminapi.ReplicaStatus{
-		Instance: ps.Instance, InstanceID: ps.InstanceID, Endpoint: ps.Endpoint, Connected: ps.Connected, Role: ps.Role, Epoch: ps.Epoch,
+		Role: ps.Role, Epoch: ps.Epoch,
 		SyncState: ps.SyncState, Health: ps.Health, DatabaseState: ps.DatabaseState, ReadOnly: ps.ReadOnly,
 		LastSentLSN: ps.LastSentLSN, LastSentTime: ps.LastSentTime,
 		LastReceivedLSN: ps.LastReceivedLSN, LastReceivedTime: ps.LastReceivedTime,

@@ -37,6 +37,9 @@ import (
 // primary's no longer reaches back to the fork, it reseeds in full instead.
 
 // rewindResult is what the last save of a diverged state did.
+//
+// Owner: Link.mu guards Link.lastRewind and Link.saved and the results
+// they point to once published (decideRewind marks one decided under it).
 type rewindResult struct {
 	at     time.Time
 	fork   sqlink.LSN

@@ -140,7 +140,8 @@ func (rt *Link) setFloor(db *storage.DB, lsn sqlink.LSN) {
 	}
 }
 
-// snapshotInfo is what a seed plan needs to know of a snapshot.
+// snapshotInfo is what a seed plan needs to know of a snapshot. A value:
+// planSeed reads it, nothing keeps it.
 type snapshotInfo struct {
 	Pos       sqlink.Pos
 	PageSize  int64
@@ -334,6 +335,9 @@ func controlOf(cmd string, body any) *transport.ControlRequest {
 
 // changedCopy is a secondary's copy that no longer matches its log, being
 // saved (saving) or saved (file) before its reseed.
+//
+// Owner: the loop goroutine (Link.divergedCopy); the goroutine that saves
+// the copy reports back through Link.events (changedCopySaved).
 type changedCopy struct {
 	db     *storage.DB
 	saving bool

@@ -106,7 +106,8 @@ type frameWriter interface {
 
 // sentBatch is what one step of a sender sent: up to the record at last,
 // bytes of payload, with the records' commit times. Empty (last 0) when
-// nothing was at hand.
+// nothing was at hand. A value the sender goroutine hands to the lag
+// tracker (under Link.mu).
 type sentBatch struct {
 	last  sqlink.LSN
 	bytes int

@@ -34,7 +34,8 @@ func (rt *Link) stateLocked() string {
 	})
 }
 
-// linkFacts is what the link's state is decided from.
+// linkFacts is what the link's state is decided from: a value gathered
+// under Link.mu (stateLocked) for the pure linkState.
 type linkFacts struct {
 	status           link.Status // the state machine's
 	dropping         bool        // a drop began here
@@ -265,12 +266,10 @@ func (rt *Link) linkStatus() adminapi.LinkStatus {
 	}
 	if rt.partnerStatus != nil {
 		ls.Partner = replicaStatusOf(*rt.partnerStatus)
-	} else {
-		ls.Partner = adminapi.ReplicaStatus{Instance: rt.id.partnerName, InstanceID: rt.id.partnerID}
-		if st.PartnerRole != "" {
-			ls.Partner.Role = st.PartnerRole
-		}
+	} else if st.PartnerRole != "" {
+		ls.Partner.Role = st.PartnerRole
 	}
+	ls.Partner.Instance, ls.Partner.InstanceID = rt.id.partnerName, rt.id.partnerID
 	ls.Partner.Endpoint = rt.id.partnerURL
 	ls.Partner.Connected = local.Connected
 	if st.Op.Active() {

@@ -121,6 +121,26 @@ func (rt *Link) startFloor() {
 	db.SetRetentionFloor(floor, !reseed)
 }
 
+// saveFloor saves the link's record, for its new retention floor, on a
+// worker (from the loop): the floor has no order to keep with the loop's
+// messages (a floor saved late only keeps more log after a crash), so the
+// loop does not wait for the fsync. One at a time: while one runs, the
+// next tick's save writes the newer floor. stop waits for it (rt.wg), so a
+// drop never sees it land after the record is deleted.
+func (rt *Link) saveFloor() {
+	if !rt.floorSaving.CompareAndSwap(false, true) {
+		return
+	}
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		defer rt.floorSaving.Store(false)
+		if err := rt.save(); err != nil {
+			rt.setError(err)
+		}
+	}()
+}
+
 // checkRetention moves the retention floor up to what the secondary has
 // hardened and marks the link RESEED_REQUIRED when the log kept for it
 // passes the cap (on the loop).
@@ -150,9 +170,7 @@ func (rt *Link) checkRetention() {
 		rt.mu.Unlock()
 		if now := rt.s.cfg.Now(); now.Sub(rt.floorSaved) > 5*time.Second {
 			rt.floorSaved = now
-			if err := rt.save(); err != nil {
-				rt.setError(err)
-			}
+			rt.saveFloor()
 		}
 	}
 	if q := rt.queueBytes(db, floor); q > rt.s.cfg.LinkLogCapBytes {

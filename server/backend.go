@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/catalog"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/storage"
 	"github.com/xdg-go/scram"
@@ -135,3 +136,16 @@ var _ pgwire.SchemaReader = (*session)(nil)
 func (s *session) TableColumns(ctx context.Context, table string) ([][2]string, error) {
 	return s.db.TableColumns(ctx, table)
 }
+
+// LoginFailed audits a failed SQL sign-in (pgwire.LoginObserver), summarised
+// per source address.
+func (b backend) LoginFailed(ctx context.Context, user, source, reason string) {
+	if b.s.failAudit == nil {
+		return
+	}
+	b.s.failAudit.Record(ctx, "sql", source, catalog.AuditEntry{
+		Action: "sql.login", Target: user, Result: sqlink.EUNAUTHORIZED, Detail: reason,
+	})
+}
+
+var _ pgwire.LoginObserver = backend{}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/sqlink/sqlink"
@@ -126,7 +125,7 @@ type Config struct {
 
 	// TLSCertFile and TLSKeyFile are the PEM certificate (chain) and key
 	// the client and admin listeners serve; empty: the self-signed pair in
-	// the data directory (see tlscert.go). Both or neither.
+	// the data directory (see tlsconf). Both or neither.
 	TLSCertFile string
 	TLSKeyFile  string
 	// TLSReloadInterval is how often the certificate files are checked for
@@ -280,13 +279,4 @@ func (c Config) Validate() error {
 			"a TLS certificate needs both its certificate file and its key file")
 	}
 	return nil
-}
-
-// Paths inside a data directory.
-func catalogPath(dir string) string  { return filepath.Join(dir, "catalog.db") }
-func certPath(dir string) string     { return filepath.Join(dir, "endpoint.crt") }
-func keyPath(dir string) string      { return filepath.Join(dir, "endpoint.key") }
-func databasesDir(dir string) string { return filepath.Join(dir, "databases") }
-func databasePath(dir, name string) string {
-	return filepath.Join(databasesDir(dir), name+".db")
 }

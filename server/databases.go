@@ -13,6 +13,7 @@ import (
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/datadir"
 	"github.com/sqlink/sqlink/storage"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 	if _, err := s.cat.GetDatabase(ctx, name); err == nil {
 		return sqlink.Errorf(sqlink.ECONFLICT, "pick another name, or drop it first with `sqlink db drop "+name+"`", "database %q already exists", name)
 	}
-	path := databasePath(s.cfg.DataDir, name)
+	path := datadir.DatabasePath(s.cfg.DataDir, name)
 	removeDatabaseFiles(path)
 	db, err := storage.OpenDB(ctx, path, s.dbConfig())
 	if err != nil {
@@ -86,7 +87,7 @@ func (s *Server) dropDatabase(ctx context.Context, name string) error {
 		}
 		return err
 	}
-	removeDatabaseFiles(databasePath(s.cfg.DataDir, name))
+	removeDatabaseFiles(datadir.DatabasePath(s.cfg.DataDir, name))
 	s.log.Info("database dropped", "database", name)
 	return nil
 }
@@ -117,7 +118,7 @@ func (s *Server) refuseLinked(ctx context.Context, database string) error {
 
 // reopen opens a registered ONLINE database again after a failed drop.
 func (s *Server) reopen(ctx context.Context, name string) {
-	db, err := storage.OpenDB(context.WithoutCancel(ctx), databasePath(s.cfg.DataDir, name), s.dbConfig())
+	db, err := storage.OpenDB(context.WithoutCancel(ctx), datadir.DatabasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {
 		s.log.Error("reopen database after a failed drop; restart the instance", "database", name, "err", err)
 		return
@@ -227,7 +228,7 @@ func (s *Server) Restore(ctx context.Context, name string, restoring bool, r io.
 	} else if sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
 		return storage.Manifest{}, err
 	}
-	path := databasePath(s.cfg.DataDir, name)
+	path := datadir.DatabasePath(s.cfg.DataDir, name)
 	removeDatabaseFiles(path)
 	m, err := storage.Restore(ctx, r, path)
 	if err != nil {
@@ -274,7 +275,7 @@ func (s *Server) CompleteRestore(ctx context.Context, name string) error {
 		return sqlink.Errorf(sqlink.ECONFLICT, fmt.Sprintf("wait for link %s to finish seeding it, or drop the link first", l.Name()),
 			"database %q is being seeded by link %s", name, l.Name())
 	}
-	db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, name), s.dbConfig())
+	db, err := storage.OpenDB(ctx, datadir.DatabasePath(s.cfg.DataDir, name), s.dbConfig())
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", name, err)
 	}

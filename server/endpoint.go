@@ -79,7 +79,7 @@ func (s *Server) acceptLink(ctx context.Context, c *transport.Conn) {
 		}
 		return
 	}
-	if h.LinkID == probeLinkID {
+	if h.LinkID == transport.ProbeLinkID {
 		s.answerProbeHello(ctx, c)
 		return
 	}

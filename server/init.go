@@ -13,6 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/datadir"
+	"github.com/sqlink/sqlink/internal/fsutil"
+	"github.com/sqlink/sqlink/tlsconf"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -79,20 +82,20 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 	if opts.CertValidity == 0 {
 		opts.CertValidity = DefaultCertValidity
 	}
-	restrictUmask()
-	if err := os.MkdirAll(databasesDir(opts.DataDir), dataDirMode); err != nil {
+	datadir.RestrictUmask()
+	if err := os.MkdirAll(datadir.DatabasesDir(opts.DataDir), datadir.DirMode); err != nil {
 		return InitResult{}, sqlink.Errorf(sqlink.EINVALID, "check the path and its permissions", "create data directory: %v", err)
 	}
 	// An existing directory (made by a package, or by hand with 0755) is
 	// made private before anything is written into it.
-	if err := secureDataDir(opts.DataDir, slog.New(slog.DiscardHandler)); err != nil {
+	if err := datadir.Secure(opts.DataDir, slog.New(slog.DiscardHandler)); err != nil {
 		return InitResult{}, err
 	}
-	if err := createPrivate(catalogPath(opts.DataDir)); err != nil {
+	if err := datadir.CreatePrivate(datadir.CatalogPath(opts.DataDir)); err != nil {
 		return InitResult{}, err
 	}
 
-	cat, err := catalog.Open(ctx, catalogPath(opts.DataDir))
+	cat, err := catalog.Open(ctx, datadir.CatalogPath(opts.DataDir))
 	if err != nil {
 		return InitResult{}, fmt.Errorf("open catalog: %w", err)
 	}
@@ -112,14 +115,14 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 
 	// The certificate and key are written before the catalog records the
 	// instance, so a crash part-way leaves a directory Init can redo.
-	certPEM, keyPEM, err := newEndpointCertificate(opts.Name, opts.CertValidity, opts.Now())
+	certPEM, keyPEM, err := tlsconf.NewEndpointCertificate(opts.Name, opts.CertValidity, opts.Now())
 	if err != nil {
 		return InitResult{}, fmt.Errorf("create endpoint certificate: %w", err)
 	}
-	if err := writeFileSync(keyPath(opts.DataDir), keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileSync(tlsconf.EndpointKeyPath(opts.DataDir), keyPEM, 0o600); err != nil {
 		return InitResult{}, err
 	}
-	if err := writeFileSync(certPath(opts.DataDir), certPEM, dataFileMode); err != nil {
+	if err := fsutil.WriteFileSync(tlsconf.EndpointCertPath(opts.DataDir), certPEM, datadir.FileMode); err != nil {
 		return InitResult{}, err
 	}
 	ci, err := transport.Info(certPEM)
@@ -127,7 +130,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		return InitResult{}, err
 	}
 	res.CertFingerprint, res.CertNotAfter = ci.Fingerprint, ci.NotAfter
-	tci, _, err := ensureListenerCert(opts.DataDir, opts.Name, opts.CertValidity, opts.Now())
+	tci, _, err := tlsconf.EnsureListenerCert(opts.DataDir, opts.Name, opts.CertValidity, opts.Now())
 	if err != nil {
 		return InitResult{}, err
 	}
@@ -142,7 +145,7 @@ func Init(ctx context.Context, opts InitOptions) (InitResult, error) {
 		password = randomSecret()
 		res.Password = password
 	}
-	if _, err := authSecret(opts.DataDir); err != nil {
+	if _, err := datadir.AuthSecret(opts.DataDir); err != nil {
 		return InitResult{}, fmt.Errorf("create auth key: %w", err)
 	}
 	if err := cat.CreatePrincipal(ctx, AdminPrincipal, []string{"sysadmin"}); err != nil {
@@ -190,21 +193,4 @@ func randomSecret() string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-// writeFileSync writes a file and fsyncs it and its directory.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return f.Close()
 }

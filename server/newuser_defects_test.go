@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/sqlink/sqlink/internal/testutil"
 	"strings"
 	"testing"
+
+	"github.com/sqlink/sqlink/internal/testutil"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"

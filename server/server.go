@@ -18,10 +18,13 @@ import (
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/catalog"
+	"github.com/sqlink/sqlink/datadir"
+	"github.com/sqlink/sqlink/metrics"
 	"github.com/sqlink/sqlink/pgwire"
 	"github.com/sqlink/sqlink/rbac"
 	"github.com/sqlink/sqlink/replication"
 	"github.com/sqlink/sqlink/storage"
+	"github.com/sqlink/sqlink/tlsconf"
 	"github.com/sqlink/sqlink/transport"
 	"modernc.org/sqlite"
 )
@@ -33,10 +36,7 @@ type Server struct {
 	log       *slog.Logger
 	cat       *catalog.Catalog
 	info      catalog.InstanceInfo
-	certMu    sync.Mutex // guards certPEM and cert (rotation replaces them)
-	certPEM   []byte
-	cert      tls.Certificate
-	rotateMu  sync.Mutex // one rotation at a time
+	endpoint  *tlsconf.Endpoint // the endpoint certificate (links)
 	started   time.Time
 	reg       *prometheus.Registry
 	lagHist   *prometheus.HistogramVec // commit to hardened / redone, per record acknowledged
@@ -53,7 +53,7 @@ type Server struct {
 	admin    *http.Server
 	clientLn net.Listener
 	adminLn  net.Listener
-	tlsCert  *certSource // the client and admin listeners' certificate
+	tlsCert  *tlsconf.Source // the client and admin listeners' certificate
 
 	// Links.
 	serverTLS  *tls.Config
@@ -86,9 +86,9 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		cfg.Logger.Warn("fdatasync unavailable; commits use fsync", "err", err)
 	}
 
-	restrictUmask()
+	datadir.RestrictUmask()
 	var initRes *InitResult
-	if _, err := os.Stat(catalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(datadir.CatalogPath(cfg.DataDir)); errors.Is(err, os.ErrNotExist) {
 		res, err := Init(ctx, InitOptions{DataDir: cfg.DataDir, Now: cfg.Now})
 		if err != nil {
 			return nil, nil, err
@@ -96,14 +96,14 @@ func Open(ctx context.Context, cfg Config) (*Server, *InitResult, error) {
 		initRes = &res
 	}
 
-	if err := secureDataDir(cfg.DataDir, cfg.Logger); err != nil {
+	if err := datadir.Secure(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, nil, err
 	}
-	authKey, err := authSecret(cfg.DataDir)
+	authKey, err := datadir.AuthSecret(cfg.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.Open(ctx, catalogPath(cfg.DataDir))
+	cat, err := catalog.Open(ctx, datadir.CatalogPath(cfg.DataDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open catalog: %w", err)
 	}
@@ -130,7 +130,7 @@ func (s *Server) load(ctx context.Context) error {
 	if s.info, err = s.cat.Instance(ctx); err != nil {
 		return err
 	}
-	if err := s.loadEndpointCert(); err != nil {
+	if s.endpoint, err = tlsconf.LoadEndpoint(s.cfg.DataDir, s.cfg.Now(), s.log); err != nil {
 		return err
 	}
 	if err := s.loadListenerCert(); err != nil {
@@ -144,7 +144,7 @@ func (s *Server) load(ctx context.Context) error {
 		if d.State != sqlink.DatabaseOnline {
 			continue
 		}
-		db, err := storage.OpenDB(ctx, databasePath(s.cfg.DataDir, d.Name), s.dbConfig())
+		db, err := storage.OpenDB(ctx, datadir.DatabasePath(s.cfg.DataDir, d.Name), s.dbConfig())
 		if err != nil {
 			return fmt.Errorf("open database %s: %w", d.Name, err)
 		}
@@ -174,12 +174,14 @@ func (s *Server) Start(ctx context.Context) error {
 
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.reg.MustRegister(newCollector(s), s.eng.LeaseCollector())
-	s.lagHist = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "sqlink_link_ack_lag_seconds",
-		Help:    "On a primary: time from a transaction's commit to the secondary's acknowledgment that it hardened (kind=hardened) or redone (kind=redone) it, observed for the newest record of each acknowledgment.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 0.1 ms .. 6.6 s
-	}, []string{"link", "database", "kind"})
+	s.reg.MustRegister(metrics.NewCollector(metrics.Sources{
+		Databases:    s.databaseStats,
+		Sessions:     func() int { return s.pg.NumSessions() }, // set before the admin listener serves
+		CertNotAfter: s.endpointCertExpiry,
+		TLSNotAfter:  func() time.Time { return s.TLSCertificate().NotAfter },
+		Links:        s.eng.ListLinks,
+	}), metrics.NewLeaseCollector(s.eng.ListLinks))
+	s.lagHist = metrics.NewAckLagHistogram()
 	s.reg.MustRegister(s.lagHist)
 
 	s.failAudit = s.cat.NewFailureAudit(0, s.log)
@@ -193,7 +195,7 @@ func (s *Server) Start(ctx context.Context) error {
 		StatementTimeout: max(s.cfg.StatementTimeout, 0),
 		LockTimeout:      max(s.cfg.LockTimeout, 0),
 		IdleInTxTimeout:  max(s.cfg.IdleInTxTimeout, 0),
-		TLS:              s.tlsCert.tlsConfig(),
+		TLS:              s.tlsCert.Config(),
 		RequireTLS:       s.cfg.RequireClientTLS,
 	}, backend{s})
 
@@ -236,7 +238,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.AdminReadTimeout),
 		IdleTimeout:       s.cfg.AdminIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         s.tlsCert.tlsConfig(),
+		TLSConfig:         s.tlsCert.Config(),
 		ErrorLog:          adminErrorLog(s.log),
 	}
 	s.warnInsecureAdmin()
@@ -246,7 +248,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.tlsCert.watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
+			s.tlsCert.Watch(s.ctx, s.cfg.TLSReloadInterval, s.log)
 		}()
 	}
 	go func() {
@@ -375,4 +377,23 @@ func (s *Server) databaseNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// databaseStats returns the open databases' figures (metrics).
+func (s *Server) databaseStats() map[string]storage.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]storage.Stats, len(s.dbs))
+	for name, db := range s.dbs {
+		out[name] = db.Stats()
+	}
+	return out
+}
+
+// endpointCertExpiry returns when the endpoint certificate expires.
+func (s *Server) endpointCertExpiry() time.Time {
+	if cert, _ := s.endpointCert(); cert.Leaf != nil {
+		return cert.Leaf.NotAfter
+	}
+	return time.Time{}
 }

@@ -7,9 +7,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/guide"
+	"github.com/sqlink/sqlink/transport"
 )
 
 // Test knobs, read from the environment of `sqlink serve`. They exist for
@@ -31,85 +31,72 @@ const (
 // the instance does not limit it (--link-seed-rate).
 const assumedSeedRate = 100 << 20
 
-var _ adminapi.LinkValidator = instance{}
+var (
+	_ adminapi.LinkValidator  = instance{}
+	_ adminapi.EndpointProber = instance{}
+)
 
 // ValidateLink implements adminapi.LinkValidator: this instance's half of
-// the link validation.
+// the link validation (guide.ValidateLocal).
 func (i instance) ValidateLink(ctx context.Context, req adminapi.ValidateLinkRequest) (adminapi.ValidateLinkResponse, error) {
+	return guide.ValidateLocal(ctx, i.local(), req)
+}
+
+// ProbeEndpoint implements adminapi.EndpointProber: it probes the partner
+// endpoint at req.Address from this instance (guide.ProbeLocal).
+func (i instance) ProbeEndpoint(ctx context.Context, req adminapi.ProbeRequest) (adminapi.ProbeResponse, error) {
+	return guide.ProbeLocal(ctx, i.local(), req), nil
+}
+
+// local is what the guide reads of this instance.
+func (i instance) local() guide.Local {
 	s := i.s
-	me := s.info.Name
-	res := adminapi.ValidateLinkResponse{Instance: me}
-	links, err := s.eng.ListLinks(ctx)
-	if err != nil {
-		return res, err
+	seedRate := s.cfg.LinkSeedBytesPerSecond
+	if seedRate <= 0 {
+		seedRate = assumedSeedRate
 	}
-	add := func(c adminapi.ValidationCheck) { res.Checks = append(res.Checks, c) }
-	var total int64
-	for _, it := range req.Links {
-		add(guide.LinkName(me, string(req.Role), it.Name, links))
-		d, err := i.GetDatabase(ctx, it.Database)
-		found := err == nil
-		if err != nil && sqlink.ErrorCode(err) != sqlink.ENOTFOUND {
-			return res, err
-		}
-		if req.Role == sqlink.RolePrimary {
-			add(guide.UserDatabase(me, it.Database))
-			add(guide.PrimaryDatabase(me, it.Database, d, found))
-			if !found {
-				continue
-			}
-			add(guide.FullBackup(me, it.Database, d))
-			add(guide.NotLinked(me, req.Role, it.Database, links))
-			add(guide.LogCap(me, d.SizeBytes, i.writeRate(ctx, it.Database), i.seedRate(), s.cfg.LinkLogCapBytes))
-			continue
-		}
-		add(guide.SecondaryDatabase(me, it.Database, d, found, req.SeedFromBackup))
-		add(guide.NotLinked(me, req.Role, it.Database, links))
-		if !(found && req.SeedFromBackup) {
-			total += it.SizeBytes
-		}
+	return guide.Local{
+		Name: s.info.Name, ID: s.info.ID, ClientTLS: s.clientTLS, ClockSkew: clockSkew(),
+		ListLinks: s.eng.ListLinks, GetDatabase: i.GetDatabase, WriteRate: s.writeRate, FreeDisk: s.freeDisk,
+		SeedRate: seedRate, LogCapBytes: s.cfg.LinkLogCapBytes,
 	}
-	if req.Role == sqlink.RoleSecondary {
-		free, err := i.freeDisk()
-		if err != nil {
-			add(adminapi.ValidationCheck{Name: guide.CheckDisk, Instance: me, Status: adminapi.CheckWarning,
-				Message: "cannot read the free disk space of " + me + ": " + err.Error(), Hint: "check the data directory's volume by hand"})
-		} else {
-			add(guide.Disk(me, free, total))
-		}
-	}
-	return res, nil
+}
+
+// clockSkew returns the test-only skew added to this instance's clock in
+// probes (EnvTestClockSkew), zero when unset or invalid.
+func clockSkew() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(EnvTestClockSkew))
+	return d
+}
+
+// answerProbeHello answers a probe's Hello with this instance's identity,
+// protocol version and clock.
+func (s *Server) answerProbeHello(ctx context.Context, c *transport.Conn) {
+	transport.AnswerProbeHello(ctx, c, transport.HelloAck{InstanceID: s.info.ID, InstanceName: s.info.Name, Time: time.Now().Add(clockSkew())})
 }
 
 // freeDisk returns the bytes free for this instance on its data volume.
-func (i instance) freeDisk() (int64, error) {
+func (s *Server) freeDisk() (int64, error) {
 	if v := os.Getenv(EnvTestFreeDisk); v != "" {
 		return strconv.ParseInt(v, 10, 64)
 	}
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(i.s.cfg.DataDir, &st); err != nil {
+	if err := syscall.Statfs(s.cfg.DataDir, &st); err != nil {
 		return 0, err
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
-func (i instance) seedRate() int64 {
-	if r := i.s.cfg.LinkSeedBytesPerSecond; r > 0 {
-		return r
-	}
-	return assumedSeedRate
-}
-
 // writeRate measures how fast the database's replication log grows, over
 // a short window.
-func (i instance) writeRate(ctx context.Context, name string) int64 {
+func (s *Server) writeRate(ctx context.Context, name string) int64 {
 	if v := os.Getenv(EnvTestWriteRate); v != "" {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		return n
 	}
-	i.s.mu.Lock()
-	db := i.s.dbs[name]
-	i.s.mu.Unlock()
+	s.mu.Lock()
+	db := s.dbs[name]
+	s.mu.Unlock()
 	if db == nil {
 		return 0
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/internal/schema"
 	"modernc.org/libc"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -423,18 +424,5 @@ func SetHeapLimit(n int64) error {
 // in the database as committed, read on a connection of sqlink's own (not
 // a session's, whose open transaction it leaves alone).
 func (db *DB) TableColumns(ctx context.Context, table string) ([][2]string, error) {
-	rows, err := db.sqldb.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
-		}
-		out = append(out, [2]string{name, typ})
-	}
-	return out, rows.Err()
+	return schema.TableColumns(ctx, db.sqldb, table)
 }

@@ -15,7 +15,7 @@ const (
 	// JSON names are the tags on link.Message, link.Op and sqlink types.
 	CmdLink = "link"
 	// CmdStatus carries the sender's PartnerStatus (partner.go), every
-	// tick.
+	// tick and on connecting.
 	CmdStatus = "status"
 	// CmdSeedRequest: a secondary without a consistent copy asks for a
 	// seed (SeedRequest).

@@ -85,8 +85,8 @@
 //
 // A ControlRequest's Command is one of the Cmd* constants (control.go) and
 // its body a JSON object whose first field is "v", the sender's major
-// version, followed by the command's payload: a link.Message (CmdLink), an
-// adminapi.ReplicaStatus (CmdStatus), SeedRequest, SeedPlan, HoldApply or
+// version, followed by the command's payload: a link.Message (CmdLink), a
+// PartnerStatus (CmdStatus), SeedRequest, SeedPlan, HoldApply or
 // Empty. NewControl builds one; ControlRequest.Decode refuses a body of
 // another major version, or without "v" (the format of protocol 1, whose
 // link.Message had no JSON names), with a version error. The JSON names

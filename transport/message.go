@@ -17,7 +17,11 @@ import (
 // a partner whose Hello says it knows them.
 //
 // History: 1.1 appended Ack.HardenedAgo; 1.2 added RecordPart; 2.0 gave
-// control bodies explicit JSON names (link.Message had none) and a version.
+// control bodies explicit JSON names (link.Message had none) and a version,
+// and the status message its own small shape (PartnerStatus: what the
+// partner cannot know itself, zero fields left out). 2.0 has not been in a
+// release yet, so its format may still change without a new version until
+// sqlink 0.1.0 ships; after that, only with one.
 const (
 	ProtocolMajor uint16 = 2
 	ProtocolMinor uint16 = 0

@@ -7,50 +7,51 @@ import (
 )
 
 // PartnerStatus is what a replica tells its partner of itself at every
-// tick and on connecting (the link's "status" control message, CmdStatus),
-// so that the partner's view of the link shows both replicas. It is the
-// wire's own type: the admin API's ReplicaStatus may change without
-// changing the protocol. Its JSON is byte for byte what the message was
-// when it carried the admin API's type (the same names, in the same
-// order). Endpoint and Connected are the sender's view; the receiver shows
-// its own.
+// tick and on connecting (the link's "status" control message, CmdStatus).
+// The partner's engine reads its role, commit position and time (lag),
+// database state (RESTORING), last error and diverged save (failover
+// reports); the rest is for the partner's view of the link: the PARTNER
+// column of `sqlink link status`, the console's history and the CLI's
+// progress bars, which show this replica as last heard of.
+//
+// It carries only what the partner cannot know itself: the receiver fills
+// in the sender's instance name and id from the link's identity (checked
+// at the Hello) and its endpoint and connection from its own view. Every
+// field is omitted when zero, so a replica sends what its role has (a
+// primary has no redo queue, a secondary no send time).
 type PartnerStatus struct {
-	Instance      string               `json:"instance"`
-	InstanceID    string               `json:"instance_id"`
-	Endpoint      string               `json:"endpoint,omitempty"`
 	Role          sqlink.Role          `json:"role"`
-	SyncState     sqlink.SyncState     `json:"synchronization_state"`
-	Health        string               `json:"synchronization_health"`
-	Connected     bool                 `json:"connected"`
-	DatabaseState sqlink.DatabaseState `json:"database_state"`
-	ReadOnly      bool                 `json:"read_only"`
+	SyncState     sqlink.SyncState     `json:"synchronization_state,omitempty"`
+	Health        string               `json:"synchronization_health,omitempty"`
+	DatabaseState sqlink.DatabaseState `json:"database_state,omitempty"`
+	ReadOnly      bool                 `json:"read_only,omitempty"`
+	Epoch         sqlink.Epoch         `json:"epoch,omitempty"`
 
-	LastSentLSN      sqlink.LSN `json:"last_sent_lsn"`
+	LastSentLSN      sqlink.LSN `json:"last_sent_lsn,omitempty"`
 	LastSentTime     time.Time  `json:"last_sent_time,omitzero"`
-	LastReceivedLSN  sqlink.LSN `json:"last_received_lsn"`
+	LastReceivedLSN  sqlink.LSN `json:"last_received_lsn,omitempty"`
 	LastReceivedTime time.Time  `json:"last_received_time,omitzero"`
-	LastHardenedLSN  sqlink.LSN `json:"last_hardened_lsn"`
+	LastHardenedLSN  sqlink.LSN `json:"last_hardened_lsn,omitempty"`
 	LastHardenedTime time.Time  `json:"last_hardened_time,omitzero"`
-	LastRedoneLSN    sqlink.LSN `json:"last_redone_lsn"`
+	LastRedoneLSN    sqlink.LSN `json:"last_redone_lsn,omitempty"`
 	LastRedoneTime   time.Time  `json:"last_redone_time,omitzero"`
-	LastCommitLSN    sqlink.LSN `json:"last_commit_lsn"`
+	LastCommitLSN    sqlink.LSN `json:"last_commit_lsn,omitempty"`
 	LastCommitTime   time.Time  `json:"last_commit_time,omitzero"`
 
-	LogSendQueueBytes int64   `json:"log_send_queue_bytes"`
-	LogSendRate       float64 `json:"log_send_rate_bytes_per_second"`
-	RedoQueueBytes    int64   `json:"redo_queue_bytes"`
-	RedoRate          float64 `json:"redo_rate_bytes_per_second"`
-	SecondaryLag      float64 `json:"secondary_lag_seconds"`
-	HardenLag         float64 `json:"harden_lag_seconds"`
-	ReplayLag         float64 `json:"replay_lag_seconds"`
+	LogSendQueueBytes int64   `json:"log_send_queue_bytes,omitempty"`
+	LogSendRate       float64 `json:"log_send_rate_bytes_per_second,omitempty"`
+	RedoQueueBytes    int64   `json:"redo_queue_bytes,omitempty"`
+	RedoRate          float64 `json:"redo_rate_bytes_per_second,omitempty"`
+	SecondaryLag      float64 `json:"secondary_lag_seconds,omitempty"`
+	HardenLag         float64 `json:"harden_lag_seconds,omitempty"`
+	ReplayLag         float64 `json:"replay_lag_seconds,omitempty"`
 
-	EstimatedLoss     PartnerLoss      `json:"estimated_data_loss"`
+	EstimatedLoss     PartnerLoss      `json:"estimated_data_loss,omitzero"`
 	Seeding           *PartnerSeeding  `json:"seeding,omitempty"`
-	PartnerCertExpiry time.Time        `json:"partner_cert_expiry,omitzero"`
+	PartnerCertExpiry time.Time        `json:"partner_cert_expiry,omitzero"` // the sender's view of the receiver's certificate
 	LastError         *PartnerError    `json:"last_error,omitempty"`
-	Epoch             sqlink.Epoch     `json:"epoch"`
-	LogBytes          int64            `json:"log_bytes"`
-	LogCapBytes       int64            `json:"log_cap_bytes"`
+	LogBytes          int64            `json:"log_bytes,omitempty"`
+	LogCapBytes       int64            `json:"log_cap_bytes,omitempty"`
 	DivergedSaved     *PartnerDiverged `json:"diverged_saved,omitempty"`
 }
 

@@ -71,8 +71,7 @@ func goldenControls() map[string]struct {
 	}
 	m := map[string]ctl{
 		"control-status": {transport.CmdStatus, &transport.PartnerStatus{
-			Instance: "alpha", InstanceID: "3f1c0d9e-inst-alpha", Endpoint: "alpha.example:5022",
-			Role: sqlink.RolePrimary, SyncState: sqlink.Synchronized, Health: "HEALTHY", Connected: true,
+			Role: sqlink.RolePrimary, SyncState: sqlink.Synchronized, Health: "HEALTHY", Epoch: 3,
 			DatabaseState: sqlink.DatabaseOnline, LastSentLSN: 4321, LastSentTime: goldenTime,
 			LastHardenedLSN: 4300, LastRedoneLSN: 4290, LastCommitLSN: 4321, LastCommitTime: goldenTime,
 			LogSendQueueBytes: 4096, LogSendRate: 1.5e6, RedoQueueBytes: 512, RedoRate: 2e6, SecondaryLag: 0.25,

@@ -9,11 +9,12 @@
   function el(tag, attrs) {
     var e = document.createElement(tag);
     if (attrs) { for (var k in attrs) { if (k === 'text') e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); } }
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c == null) continue;
+    function add(c) {
+      if (c == null) return;
+      if (Array.isArray(c)) { c.forEach(add); return; }
       e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
     }
+    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
     return e;
   }
   function can(p) { return me && me.permissions.indexOf(p) >= 0; }
@@ -211,6 +212,10 @@
       });
       p.appendChild(table(['Link', 'State', 'Replica', 'Role', 'Synchronization', 'Health', 'Lag', 'Send / redo queue'], rows));
       if (!rows.length) p.appendChild(el('p', { text: 'No links on this instance.' }));
+      var acts = el('p', { class: 'actions' });
+      if (can('links/write')) acts.appendChild(el('a', { class: 'button', id: 'new-link', href: '#newlink', text: 'New link…' }));
+      if (can('links/setRole/action') && (links || []).length) acts.appendChild(el('a', { class: 'button', id: 'failover-wizard', href: '#failover', text: 'Failover wizard…' }));
+      if (acts.childNodes.length) p.appendChild(acts);
     });
   }
 
@@ -263,7 +268,7 @@
     var fields = ['instance', 'role', 'synchronization_state', 'synchronization_health', 'connected', 'database_state',
       'last_sent_lsn', 'last_received_lsn', 'last_hardened_lsn', 'last_redone_lsn', 'last_commit_lsn', 'last_commit_time',
       'log_send_queue_bytes', 'redo_queue_bytes', 'secondary_lag_seconds', 'harden_lag_seconds', 'replay_lag_seconds',
-      'estimated_data_loss', 'last_error'];
+      'estimated_data_loss', 'diverged_saved', 'last_error'];
     var rows = fields.map(function (f) {
       var a = l.local[f], b = l.partner[f];
       if (f === 'last_error') {
@@ -277,13 +282,14 @@
   function actionPanel(l, out) {
     var panel = el('section', { class: 'panel', id: 'actions' }, el('h2', { text: 'Actions' }));
     var name = l.name;
-    function run(btn, label, method, path, body) {
+    function run(btn, label, method, path, body, render) {
       btn.disabled = true;
       out.textContent = label + '…';
       api(method, path, body).then(function (res) {
         out.textContent = '';
         out.appendChild(el('p', { class: 'ok', text: label + ': done' }));
-        if (res && res.steps) {
+        if (render) render(res);
+        else if (res && res.steps) {
           res.steps.forEach(function (s) {
             if (s.error) out.appendChild(errorBlock(s.name, s.error));
             else out.appendChild(el('div', { text: s.name + ': ' + s.status }));
@@ -295,7 +301,9 @@
         btn.disabled = false;
       });
     }
-    if (can('links/setRole/action') && l.local.role === 'SECONDARY') {
+    var split = !!l.split_brain || l.state === 'SPLIT_BRAIN';
+    if (split) panel.appendChild(splitBrainPanel(l, run, out));
+    if (can('links/setRole/action') && l.local.role === 'SECONDARY' && !split) {
       var pf = el('button', { type: 'button', id: 'planned-failover', text: 'Planned failover to this instance' });
       pf.addEventListener('click', function () { run(pf, 'Planned failover', 'POST', '/v1/links/' + encodeURIComponent(name) + '/failover', { type: 'planned' }); });
       panel.appendChild(el('p', null, pf));
@@ -308,6 +316,9 @@
       panel.appendChild(el('p', { id: 'force-help', class: 'warn', text: 'Estimated data loss if forced now: ' + (loss.transactions || 0) + ' transactions, ' + (loss.seconds || 0).toFixed(1) + ' s of commits. Type the link name "' + name + '" to enable.' }));
       panel.appendChild(el('p', null, el('label', { for: 'force-ack', text: 'Acknowledgement: ' }), ack, ' ', ff));
     }
+    if (can('links/setRole/action') && !split) {
+      panel.appendChild(el('p', null, el('a', { class: 'button', id: 'failover-wizard-link', href: '#failover/' + encodeURIComponent(name), text: 'Failover wizard…' })));
+    }
     if (can('links/delete')) {
       var dl = el('button', { type: 'button', id: 'drop-link', class: 'danger', text: 'Drop link' });
       dl.addEventListener('click', function () {
@@ -317,6 +328,125 @@
     }
     if (panel.childNodes.length === 1) panel.appendChild(el('p', { text: 'Your permissions allow no actions on this link.' }));
     return panel;
+  }
+
+  // splitBrainPanel shows a split brain (two primaries after a forced
+  // failover): the fork and what each side did after it, that is what the
+  // side not chosen saves to a file before it follows; and, for a
+  // principal allowed to, set-role (POST /v1/links/{name}/set-role, as
+  // `sqlink link set-role`), confirmed by typing the chosen instance.
+  function splitBrainChoices(l) {
+    var sb = l.split_brain || {};
+    return [
+      { inst: l.local.instance, label: l.local.instance + ' (this instance)', other: l.partner.instance, n: sb.diverged_local, lose: sb.diverged_partner },
+      { inst: l.partner.instance, label: l.partner.instance + ' (partner)', other: l.local.instance, n: sb.diverged_partner, lose: sb.diverged_local }];
+  }
+  // splitBrainInfo is the fork and, for each choice, what each side keeps
+  // and saves; the link page refreshes it on every poll.
+  function splitBrainInfo(l) {
+    var sb = l.split_brain || {};
+    var fork = sb.fork_lsn != null ? sb.fork_lsn : '?';
+    function saves(loser, n) {
+      return n ? loser + ' saves its ' + n + ' diverged transaction' + (n === 1 ? '' : 's') + ' (after LSN ' + fork +
+        ') to a SQLite file with a listing, in its data directory under diverged/, then rewinds or reseeds to the fork and follows'
+        : loser + ' has nothing after the fork to save; it follows';
+    }
+    return [el('p', { text: 'Fork LSN: ' + fork + '. After it, ' + l.local.instance + ' (this instance) committed ' + (sb.diverged_local || 0) +
+        ' transactions and ' + l.partner.instance + ' (partner) ' + (sb.diverged_partner || 0) + '.' }),
+      table(['If the primary is', 'It keeps', 'The other side'], splitBrainChoices(l).map(function (c) {
+        return el('tr', null, el('th', { scope: 'row', text: c.label }),
+          el('td', { text: 'its writes, with its ' + (c.n || 0) + ' transactions after the fork' }),
+          el('td', { text: saves(c.other, c.lose || 0) + ' ' + c.inst + '.' }));
+      }))];
+  }
+  function splitBrainPanel(l, run, out) {
+    var name = l.name, choices = splitBrainChoices(l);
+    var box = el('div', { id: 'split-brain', class: 'warnbox panel' }, el('h3', { text: 'Split brain' }),
+      el('p', { class: 'bad', role: 'alert', text: 'Both instances act as primary: their histories forked. Writes are refused on the one at ' +
+        'the older epoch until you designate the primary (set-role).' }),
+      el('div', { id: 'split-brain-info' }, splitBrainInfo(l)));
+    if (!can('links/setRole/action')) return box;
+    var f = el('fieldset', { class: 'fields' }, el('legend', { text: 'Set role: the instance that becomes primary' }));
+    var radios = choices.map(function (c, i) {
+      var r = el('input', { type: 'radio', name: 'sr-primary', id: 'sr-primary-' + (i ? 'partner' : 'local'), value: c.inst });
+      f.appendChild(el('div', { class: 'check' }, r, ' ', el('label', { for: r.id, text: c.label })));
+      return r;
+    });
+    var ack = el('input', { id: 'setrole-ack', type: 'text', autocomplete: 'off', 'aria-describedby': 'setrole-help' });
+    var b = el('button', { type: 'button', id: 'set-role', class: 'danger', text: 'Set role' });
+    b.disabled = true;
+    function chosen() { var r = radios.filter(function (x) { return x.checked; })[0]; return r ? r.value : ''; }
+    function update() { b.disabled = !chosen() || ack.value !== chosen(); }
+    radios.forEach(function (r) { r.addEventListener('change', update); });
+    ack.addEventListener('input', update);
+    b.addEventListener('click', function () {
+      var primary = chosen(), c = choices.filter(function (x) { return x.inst === primary; })[0];
+      run(b, 'Set role', 'POST', '/v1/links/' + encodeURIComponent(name) + '/set-role', { primary: primary }, function (res) {
+        setRoleResult(res, primary, c.other, out);
+      });
+    });
+    box.appendChild(f);
+    box.appendChild(el('p', { id: 'setrole-help', class: 'warn', text: 'The side not chosen gives up its writes after the fork (saved to a file, not lost). Type the name of the instance that becomes primary to enable.' }));
+    box.appendChild(el('p', null, el('label', { for: 'setrole-ack', text: 'Confirmation: ' }), ack, ' ', b));
+    return box;
+  }
+
+  // setRoleResult lists what set-role did, as the CLI prints it.
+  function setRoleResult(res, primary, loser, box) {
+    var lk = res.link || {}, n = res.diverged_transactions || 0;
+    var saved = res.diverged_file ? res.diverged_file + ' on ' + loser + ' (a SQLite database: sqlite3 ' + res.diverged_file + ')'
+      : (n ? 'on ' + loser + ', not reported yet: its diverged_saved field below shows it once saved' : '- (nothing diverged on ' + loser + ')');
+    var steps = [
+      ['1. designate ' + primary + ' primary', 'done (epoch ' + (lk.epoch || '?') + ')'],
+      ['2. ' + loser + ' saves its diverged transactions', n + ' after fork LSN ' + res.fork_lsn],
+      ['3. ' + loser + ' rewinds or reseeds to the fork and follows ' + primary, res.method || '-']];
+    box.appendChild(el('ol', { class: 'wiz-progress', id: 'setrole-steps' }, steps.map(function (s) { return el('li', { text: s[0] + ': ' + s[1] }); })));
+    box.appendChild(table(['Result', ''], [
+      ['Primary', primary], ['Fork LSN', res.fork_lsn], ['Diverged transactions', n + ' (on ' + loser + ')'], ['Saved to', saved],
+      ['Listing', res.diverged_list || '-'], ['Method', res.method || '-'], ['State', lk.state || '']].map(function (r) {
+      return el('tr', null, el('th', { scope: 'row', text: r[0] }), el('td', { text: show(r[1]) }));
+    })));
+  }
+
+  // verifyPanel runs `sqlink link verify` from the console: it needs the
+  // other instance's URL and token, sent to this instance for this one
+  // verification (the field is cleared at once).
+  function verifyPanel(name) {
+    var box = el('section', { class: 'panel', id: 'verify' }, el('h2', { text: 'Verify' }),
+      el('p', { text: 'Compare both copies page by page at the primary\'s current LSN (sqlink link verify). Sign in to the other instance for this check only.' }));
+    if (!can('links/read')) return el('div');
+    var f = el('form', { id: 'verify-form', class: 'fields' });
+    function field(id, label, type, help) {
+      var i = el('input', { id: id, type: type, autocomplete: 'off' });
+      f.appendChild(el('label', { for: id, text: label }));
+      f.appendChild(i);
+      if (help) f.appendChild(el('small', { text: help }));
+      return i;
+    }
+    var u = field('verify-url', 'Other instance\'s admin API URL', 'url', 'e.g. beta.example:7433 (HTTPS is assumed)');
+    var t = field('verify-token', 'Its admin token', 'password', 'used for this check only, kept nowhere');
+    var fp = field('verify-fingerprint', 'Its TLS fingerprint', 'text', 'SHA-256 of its self-signed certificate (sqlink init printed it)');
+    var b = el('button', { type: 'submit', id: 'verify-button', text: 'Verify' });
+    f.appendChild(el('p', null, b));
+    var out = el('div', { id: 'verify-result', role: 'status' });
+    f.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var body = { url: u.value, token: t.value, fingerprint: fp.value };
+      t.value = '';
+      b.disabled = true;
+      out.textContent = 'Verifying…';
+      api('POST', '/console/api/verify/' + encodeURIComponent(name), body).then(function (r) {
+        out.textContent = '';
+        if (r.equal) out.appendChild(el('p', { class: 'ok', text: 'Equal at LSN ' + r.lsn + ' (' + r.pages + ' pages).' }));
+        else out.appendChild(el('p', { class: 'bad', role: 'alert', text: 'DIFFERENT at LSN ' + r.lsn + ': primary ' + r.primary_pages + ' pages, secondary ' +
+          r.secondary_pages + ' pages, ' + r.differing_count + ' pages differ' + (r.differing_pages ? ' (first: ' + r.differing_pages.join(', ') + ')' : '') +
+          '. Hint: reseed the secondary by dropping and re-creating the link.' }));
+      }).catch(function (e) { out.textContent = ''; out.appendChild(errorBlock('verify', e)); })
+        .then(function () { b.disabled = false; });
+    });
+    box.appendChild(f);
+    box.appendChild(out);
+    return box;
   }
 
   function pageLink(name) {
@@ -331,6 +461,7 @@
     p.appendChild(actionsSlot);
     p.appendChild(out);
     p.appendChild(fields);
+    p.appendChild(verifyPanel(name));
     var shownRole = null;
     function poll() {
       return Promise.all([api('GET', '/v1/links/' + encodeURIComponent(name)), api('GET', '/console/api/history/' + encodeURIComponent(name))])
@@ -349,11 +480,14 @@
           var c = $('chart'); c.textContent = ''; c.appendChild(chart(res[1] || []));
           fields.textContent = ''; fields.appendChild(replicaTable(l));
           // The buttons follow the role (a failover swaps them).
-          if (l.local.role !== shownRole) {
-            shownRole = l.local.role;
+          var shown = l.local.role + (l.split_brain || l.state === 'SPLIT_BRAIN' ? ' split brain' : '');
+          if (shown !== shownRole) {
+            shownRole = shown;
             actionsSlot.textContent = '';
             actionsSlot.appendChild(actionPanel(l, out));
           }
+          var sbi = $('split-brain-info');
+          if (sbi && l.split_brain) { sbi.textContent = ''; splitBrainInfo(l).forEach(function (n) { sbi.appendChild(n); }); }
         });
     }
     timer = setInterval(function () { poll().catch(function () {}); }, 2000);
@@ -387,6 +521,14 @@
   }
 
   // ---------- shell ----------
+  // wizard.js registers its pages here (hash #NAME or #NAME/ARG).
+  var pages = {};
+  window.sqlinkConsole = {
+    api: api, el: el, $: $, can: can, errorBlock: errorBlock, setPage: setPage, table: table, kv: kv,
+    fmtBytes: fmtBytes, show: show, pages: pages,
+    me: function () { return me; },
+    setTimer: function (t) { timer = t; }
+  };
   function render() {
     if (timer) { clearInterval(timer); timer = null; }
     if (!me) return;
@@ -399,6 +541,7 @@
     else if (h === 'databases') pr = pageDatabases();
     else if (h === 'audit') pr = pageAudit();
     else if (h.indexOf('link/') === 0) pr = pageLink(h.slice(5));
+    else if (pages[h.split('/')[0]]) pr = pages[h.split('/')[0]](h.split('/').slice(1).join('/'));
     else pr = pageLinks();
     pr.catch(function (e) { $('page').appendChild(errorBlock('', e)); });
   }

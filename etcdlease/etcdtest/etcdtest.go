@@ -6,6 +6,7 @@ package etcdtest
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,12 @@ func StartMember(cfg *embed.Config, timeout time.Duration) (*embed.Etcd, error) 
 }
 
 // Start runs an n-member cluster on loopback; the test's cleanup stops it.
-func Start(tb testing.TB, n int) *Cluster {
+func Start(tb testing.TB, n int) *Cluster { return StartListening(tb, n, "") }
+
+// StartListening is Start with the members' client listeners on host
+// (e.g. "0.0.0.0", so that processes in other network namespaces reach
+// them at EndpointsAt) instead of loopback; "" is loopback.
+func StartListening(tb testing.TB, n int, host string) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb}
 	base := tb.TempDir()
@@ -102,6 +108,11 @@ func Start(tb testing.TB, n int) *Cluster {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		if host != "" {
+			u := cfg.ListenClientUrls[0]
+			u.Host = net.JoinHostPort(host, u.Port())
+			cfg.ListenClientUrls = []url.URL{u}
+		}
 		m.cfg = cfg
 	}
 	// The members wait for each other: start them together.
@@ -117,6 +128,18 @@ func (c *Cluster) Endpoints() []string {
 	out := make([]string, len(c.Members))
 	for i, m := range c.Members {
 		out[i] = m.ClientURL
+	}
+	return out
+}
+
+// EndpointsAt returns every member's client URL with host in place of
+// loopback (for a cluster from StartListening).
+func (c *Cluster) EndpointsAt(host string) []string {
+	out := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		u, _ := url.Parse(m.ClientURL)
+		u.Host = net.JoinHostPort(host, u.Port())
+		out[i] = u.String()
 	}
 	return out
 }

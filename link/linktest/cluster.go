@@ -117,6 +117,9 @@ type Cluster struct {
 	lastKind    map[string]string
 	etcdEpoch   sqlink.Epoch
 
+	// OnEvent, when set, hears of every role or epoch change.
+	OnEvent func(string)
+
 	// Stats counts what happened (role changes by kind, split brains,
 	// rewinds), to show what a run exercised.
 	Stats map[string]int
@@ -204,6 +207,12 @@ func (c *Cluster) Process(id string) {
 		if rd.HardState != nil {
 			if f := rd.HardState.LastFailover; f != n.Persisted.LastFailover && f.Kind != "" {
 				c.Stats[string(f.Kind)]++
+				if c.OnEvent != nil {
+					c.OnEvent(fmt.Sprintf("%s: %s failover to e%d %s", id, f.Kind, f.Epoch, f.Reason))
+				}
+			}
+			if h := rd.HardState; c.OnEvent != nil && (h.Role != n.Persisted.Role || h.Epoch != n.Persisted.Epoch) {
+				c.OnEvent(fmt.Sprintf("%s: now %s e%d history %v", id, h.Role, h.Epoch, h.History))
 			}
 			if rd.HardState.SplitBrain.Active && !n.Persisted.SplitBrain.Active {
 				c.Stats["split-brain"]++
@@ -220,7 +229,7 @@ func (c *Cluster) Process(id string) {
 			c.rewind(n, *rd.Rewind)
 		}
 		if rd.Status != nil {
-			if l := rd.Status.AutoFailover; l.Failsafe && !n.Status.AutoFailover.Failsafe {
+			if l := rd.Status.AutoFailover; l.Failsafe && !n.Status.AutoFailover.Failsafe && rd.Status.Role == sqlink.RolePrimary {
 				c.Stats["failsafe"]++
 			}
 			if l := rd.Status.AutoFailover; l.Waiting != "" && l.Waiting != n.Status.AutoFailover.Waiting && rd.Status.Role == sqlink.RolePrimary {
@@ -433,7 +442,7 @@ func (c *Cluster) Crash(id string) {
 	n.Soft = link.SoftState{}
 	c.printf("%s: crashed\n", id)
 	if c.Etcd != nil {
-		c.Etcd.rt[id] = &runtime{}
+		c.Etcd.rt[id] = &runtime{inc: c.Etcd.rt[id].inc + 1}
 	}
 }
 

@@ -2,6 +2,7 @@ package linktest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/sqlink/sqlink"
@@ -60,6 +61,7 @@ type EtcdPacket struct {
 	Watch    bool          // Msg is a watch event (delivered in order)
 	Rev      int64
 	NewLease int64 // a granted claim's lease
+	Inc      int   // the runtime incarnation a packet to an instance is for
 }
 
 func (p EtcdPacket) String() string {
@@ -80,7 +82,7 @@ type runtime struct {
 	healthy bool // as last reported to the replica
 	seenRev int64
 	resync  bool // missed a watch event: report the key's state again
-	nextID  int
+	inc     int
 }
 
 func newEtcd(c *Cluster, ttlTicks int) *Etcd {
@@ -120,8 +122,8 @@ func (e *Etcd) expire() {
 	if !e.Up {
 		return
 	}
-	for id, exp := range e.leases {
-		if exp <= e.Now {
+	for _, id := range slices.Sorted(maps.Keys(e.leases)) {
+		if e.leases[id] <= e.Now {
 			e.revoke(id)
 		}
 	}
@@ -201,7 +203,7 @@ func (e *Etcd) notify(lastHolder string) {
 
 // Restarted resets instance id's runtime after a crash and reads the key.
 func (e *Etcd) Restarted(id string) {
-	e.rt[id] = &runtime{}
+	e.rt[id] = &runtime{inc: e.rt[id].inc}
 	e.Sync()
 	if !e.Reachable(id) {
 		e.rt[id].resync = true
@@ -219,7 +221,7 @@ func (e *Etcd) requests(id string, rd link.Ready) {
 	}
 	if rd.Renew != nil {
 		if rt.lease == 0 {
-			e.toNode(EtcdPacket{To: id, Msg: &link.Message{Type: link.MsgLeaseLost, Epoch: rd.Renew.Epoch, Renewal: rd.Renew.Seq}})
+			e.toNode(EtcdPacket{To: id, Msg: &link.Message{Type: link.MsgLeaseLost, Epoch: rd.Renew.Epoch, Renewal: rd.Renew.Seq}, Inc: rt.inc})
 		} else {
 			e.toEtcd(EtcdPacket{From: id, To: "etcd", Renew: rd.Renew, Lease: rt.lease})
 		}
@@ -231,6 +233,7 @@ func (e *Etcd) requests(id string, rd link.Ready) {
 }
 
 func (e *Etcd) toEtcd(p EtcdPacket) {
+	p.Inc = e.rt[p.From].inc
 	if e.Async {
 		e.c.nextPacket++
 		p.ID = e.c.nextPacket
@@ -241,6 +244,9 @@ func (e *Etcd) toEtcd(p EtcdPacket) {
 }
 
 func (e *Etcd) toNode(p EtcdPacket) {
+	if p.Msg != nil && p.Msg.Type != link.MsgClaimResult && p.Msg.Type != link.MsgLeaseHeld && p.Msg.Type != link.MsgLeaseLost {
+		p.Inc = e.rt[p.To].inc // events for whichever runtime runs
+	}
 	if e.Async {
 		e.c.nextPacket++
 		p.ID = e.c.nextPacket
@@ -279,10 +285,10 @@ func (e *Etcd) Deliver(i int, lose bool) {
 func (e *Etcd) lost(p EtcdPacket) {
 	switch {
 	case p.Claim != nil:
-		e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgClaimResult, Target: p.Claim.Target}})
+		e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgClaimResult, Target: p.Claim.Target, Renewal: p.Claim.Seq}, Inc: p.Inc})
 	case p.Msg != nil && p.Msg.Type == link.MsgClaimResult && p.Msg.Granted:
 		// The runtime times out: "not granted", though etcd granted it.
-		e.toNode(EtcdPacket{To: p.To, Msg: &link.Message{Type: link.MsgClaimResult, Target: p.Msg.Target}})
+		e.toNode(EtcdPacket{To: p.To, Msg: &link.Message{Type: link.MsgClaimResult, Target: p.Msg.Target, Renewal: p.Msg.Renewal}, Inc: p.Inc})
 	case p.Watch:
 		e.rt[p.To].resync = true
 	}
@@ -306,14 +312,14 @@ func (e *Etcd) atEtcd(p EtcdPacket) {
 		r := p.Renew
 		if _, ok := e.leases[p.Lease]; ok && e.Key != nil && e.Key.Lease == p.Lease && e.Key.Holder == p.From && e.Key.Epoch == r.Epoch {
 			e.leases[p.Lease] = e.Now + e.TTL
-			e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgLeaseHeld, Epoch: r.Epoch, Renewal: r.Seq}})
+			e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgLeaseHeld, Epoch: r.Epoch, Renewal: r.Seq}, Inc: p.Inc})
 			return
 		}
 		m := link.Message{Type: link.MsgLeaseLost, Epoch: r.Epoch, Renewal: r.Seq, Target: e.Epoch}
 		if e.Key != nil {
 			m.Primary = e.Key.Holder
 		}
-		e.toNode(EtcdPacket{To: p.From, Msg: &m})
+		e.toNode(EtcdPacket{To: p.From, Msg: &m, Inc: p.Inc})
 	case p.Claim != nil:
 		c := p.Claim
 		if e.Epoch == c.From && (e.Key == nil || e.Key.Holder == p.From) {
@@ -332,22 +338,22 @@ func (e *Etcd) atEtcd(p EtcdPacket) {
 			e.c.printf("etcd: %s takes epoch %d\n", p.From, c.Target)
 			e.c.Stats["claim-granted"]++
 			e.notify("")
-			e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgClaimResult, Target: c.Target, Granted: true}, NewLease: l})
+			e.toNode(EtcdPacket{To: p.From, Msg: &link.Message{Type: link.MsgClaimResult, Target: c.Target, Granted: true, Renewal: c.Seq}, NewLease: l, Inc: p.Inc})
 			return
 		}
-		m := link.Message{Type: link.MsgClaimResult, Target: c.Target, Epoch: e.Epoch}
+		m := link.Message{Type: link.MsgClaimResult, Target: c.Target, Epoch: e.Epoch, Renewal: c.Seq}
 		if e.Key != nil {
 			m.Primary = e.Key.Holder
 		}
-		e.toNode(EtcdPacket{To: p.From, Msg: &m})
+		e.toNode(EtcdPacket{To: p.From, Msg: &m, Inc: p.Inc})
 	}
 }
 
 func (e *Etcd) atNode(p EtcdPacket) {
 	n := e.c.Nodes[p.To]
 	rt := e.rt[p.To]
-	if n.Down {
-		return
+	if n.Down || p.Inc != rt.inc {
+		return // for a runtime that crashed since
 	}
 	m := *p.Msg
 	if m.Type != link.MsgEtcdHealth && m.Type != link.MsgClaimResult && m.Type != link.MsgLeaseLost || p.Watch {

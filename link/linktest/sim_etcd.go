@@ -3,6 +3,7 @@ package linktest
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/link"
@@ -14,11 +15,13 @@ import (
 // TTL).
 type etcdSim struct {
 	sim
-	e        *Etcd
-	ttl      int
-	now      int64
-	period   map[string]int64
-	nextTick map[string]int64
+	e   *Etcd
+	ttl int
+	now int64
+	// etcdFaulty seeds cut the instances from etcd more often.
+	etcdFaulty bool
+	period     map[string]int64
+	nextTick   map[string]int64
 }
 
 // SimulateEtcd runs one seeded schedule on an AutoFailover link: client
@@ -43,7 +46,8 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 	c.Quiet = true
 	c.Etcd.Async = true
 	s := &etcdSim{sim: sim{c: c, rng: rng}, e: c.Etcd, ttl: opts.LeaseTTL,
-		period: map[string]int64{}, nextTick: map[string]int64{}}
+		period: map[string]int64{}, nextTick: map[string]int64{}, etcdFaulty: rng.IntN(3) == 0}
+	c.OnEvent = func(e string) { s.logf("%s", e) }
 	for _, id := range c.IDs {
 		s.drift(id)
 		s.nextTick[id] = s.period[id]
@@ -92,6 +96,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 		}
 		if i%10 == 5 {
 			s.operatorHeal()
+			s.operatorForce()
 		}
 		if err := c.Check(); err != nil {
 			return SimResult{Err: err, Trace: s.trace, Steps: s.step}
@@ -106,7 +111,7 @@ func SimulateEtcd(o SimOptions) (res SimResult) {
 		s.logf("%s", s.e)
 		return SimResult{Err: fmt.Errorf("liveness: %w", err), Trace: s.trace, Steps: s.step}
 	}
-	return SimResult{Steps: s.step, Stats: c.Stats}
+	return SimResult{Steps: s.step, Stats: c.Stats, Trace: s.trace}
 }
 
 // drift gives instance id a new tick period within the drift bound.
@@ -138,11 +143,27 @@ func (s *etcdSim) advance(dt int64) {
 
 func (s *etcdSim) randomStep() {
 	c, rng := s.c, s.rng
+	if s.etcdFaulty && rng.IntN(100) < 3 {
+		// Both instances cut from etcd while etcd runs (leases expire)
+		// is where failsafe and claims meet.
+		id := s.pick()
+		s.e.SetCut(id, !s.e.Cut[id])
+		s.logf("%s-etcd cut=%v", id, s.e.Cut[id])
+		return
+	}
 	switch x := rng.IntN(1000); {
 	case x < 250:
 		dt := int64(1 + rng.IntN(80))
 		s.advance(dt)
 		s.logf("time +%d = %d", dt, s.now)
+		if rng.IntN(3) == 0 {
+			// A fast etcd: everything in flight arrives now, so a claim
+			// can follow an expiry within the same instant.
+			for n := 0; len(s.e.Queue) > 0 && n < 20; n++ {
+				s.logf("etcd deliver %s", s.e.Queue[0])
+				s.e.Deliver(0, false)
+			}
+		}
 	case x < 330:
 		id := s.pick()
 		if c.Write(id) {
@@ -178,7 +199,7 @@ func (s *etcdSim) randomStep() {
 			s.logf("deliver %s", p)
 			c.Deliver(i, false)
 		}
-	case x < 890:
+	case x < 880:
 		if len(s.e.Queue) == 0 {
 			return
 		}
@@ -187,13 +208,13 @@ func (s *etcdSim) randomStep() {
 		lose := rng.IntN(100) < 5
 		s.logf("etcd %s %s", map[bool]string{true: "lose", false: "deliver"}[lose], p)
 		s.e.Deliver(i, lose)
-	case x < 900:
+	case x < 895:
 		id := s.pick()
 		if !c.Nodes[id].Down {
 			s.logf("crash %s", id)
 			c.Crash(id)
 		}
-	case x < 940:
+	case x < 930:
 		id := s.pick()
 		if c.Nodes[id].Down {
 			s.logf("restart %s", id)
@@ -243,4 +264,21 @@ func FormatEtcdTrace(seed int64, r SimResult) string {
 	s := FormatTrace(seed, r)
 	return s[:len(s)-len(fmt.Sprintf("replay: go test ./link/linktest -run TestSimulation -seed=%d -v\n", seed))] +
 		fmt.Sprintf("replay: go test ./link/linktest -run 'TestSimulationEtcd$' -seed=%d -v\n", seed)
+}
+
+// operatorForce is what an operator does when no primary comes back and
+// a secondary says only a forced failover (accepting a loss) would do.
+func (s *etcdSim) operatorForce() {
+	c := s.c
+	sa, sb := c.Nodes["a"].R.Status(), c.Nodes["b"].R.Status()
+	if sa.Role == sqlink.RolePrimary || sb.Role == sqlink.RolePrimary {
+		return
+	}
+	for _, st := range []link.Status{sa, sb} {
+		if strings.Contains(st.AutoFailover.Waiting, "force a failover") {
+			err := c.Step(st.Self, link.Message{Type: link.MsgForcedFailover, AllowDataLoss: true})
+			s.logf("operator: force %s (%s) -> %v", st.Self, st.AutoFailover.Waiting, err)
+			return
+		}
+	}
 }

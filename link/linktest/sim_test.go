@@ -2,6 +2,7 @@ package linktest_test
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,4 +83,15 @@ func TestSimulationEtcd(t *testing.T) {
 		}
 	}
 	t.Logf("%d seeds with etcd faults in %s; role changes and events: %v", len(seeds), time.Since(start), total)
+}
+
+func TestSimulationEtcdDeterministic(t *testing.T) {
+	for seed := int64(0); seed < 20; seed++ {
+		a := linktest.SimulateEtcd(linktest.SimOptions{Seed: seed, Steps: 300, HealSteps: 100})
+		b := linktest.SimulateEtcd(linktest.SimOptions{Seed: seed, Steps: 300, HealSteps: 100})
+		a.Err, b.Err = fmt.Errorf("trace"), fmt.Errorf("trace") // compare the traces, pass or fail
+		if got, want := linktest.FormatEtcdTrace(seed, b), linktest.FormatEtcdTrace(seed, a); got != want || fmt.Sprint(a.Stats) != fmt.Sprint(b.Stats) {
+			t.Fatalf("seed %d does not replay:\n%s\nvs\n%s", seed, got, want)
+		}
+	}
 }

@@ -208,6 +208,12 @@ func (l *ackLoop) Codes() (map[string]int, string) {
 	return out, l.last
 }
 
+// mustWriteApp inserts a note into database app through psql.
+func mustWriteApp(t testing.TB, in *Instance, body string) {
+	t.Helper()
+	in.MustPsql("app", fmt.Sprintf(`INSERT INTO notes (body) VALUES ('%s');`, body))
+}
+
 // missingNotes returns the ids of acked that in's notes table lacks.
 func missingNotes(t testing.TB, in *Instance, acked []int64) []int64 {
 	t.Helper()

@@ -151,3 +151,118 @@ func TestAutoFailover_KillPrimary(t *testing.T) {
 		t.Fatalf("%d acknowledged transactions missing on the old primary after it followed, e.g. %v", len(miss), miss[:min(10, len(miss))])
 	}
 }
+
+// Planned failover on an auto-failover link goes through etcd's
+// compare-and-swap: the new primary holds the lease at the new epoch and
+// the old one follows. A forced failover while the primary's lease lives
+// is refused by etcd: no operator action makes a second primary.
+func TestAutoFailover_PlannedAndForced(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	alpha, beta := mustSetupAutoLink(t, c, "af")
+	mustWriteApp(t, alpha, "before")
+
+	out := mustFailover(t, beta, alpha, "af")
+	t.Logf("planned failover: new primary %s at epoch %d in %.3fs", out.NewPrimary, out.Epoch, out.Duration)
+	if out.NewPrimary != "beta" {
+		t.Fatalf("planned failover: %+v", out)
+	}
+	bst := waitLeaseHolder(t, beta, "af", "beta")
+	if bst.AutoFailover.Epoch != bst.Epoch {
+		t.Fatalf("etcd's epoch %d, the link's %d", bst.AutoFailover.Epoch, bst.Epoch)
+	}
+	waitLink(t, alpha, "af", time.Minute, func(st adminapi.LinkStatus) error {
+		if st.Local.Role != sqlink.RoleSecondary || st.Epoch != bst.Epoch {
+			return fmt.Errorf("alpha is %s at epoch %d", st.Local.Role, st.Epoch)
+		}
+		return nil
+	})
+	mustWriteApp(t, beta, "after")
+	waitCaughtUp(t, beta, alpha, "af", time.Minute)
+
+	// Forced failover onto alpha while beta's lease lives: refused.
+	r := alpha.CLI(append([]string{"link", "failover", "af", "--force", "--allow-data-loss", "--json"}, partnerFlags(beta)...)...)
+	t.Logf("forced failover while the primary holds the lease: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	if r.Code == 0 {
+		t.Fatalf("forced failover while the primary holds its lease succeeded:\n%s", r.Stdout)
+	}
+	checkAtMostOnePrimary(t, "af", alpha, beta)
+	waitLeaseHolder(t, beta, "af", "beta")
+	mustWriteApp(t, beta, "still primary")
+	if st := mustLinkStatus(t, alpha, "af"); st.Local.Role != sqlink.RoleSecondary {
+		t.Fatalf("alpha after the refused forced failover: %s", st.Local.Role)
+	}
+	t.Log(mustVerify(t, beta, alpha, "af"))
+}
+
+// etcd faults without a failover: with one member of three down nothing
+// changes; with the whole cluster down the sync primary keeps serving on
+// its secondary's word (failsafe) and neither instance promotes; back up,
+// the primary holds the lease again.
+func TestAutoFailover_EtcdDown(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	alpha, beta := mustSetupAutoLink(t, c, "af")
+	loop := startAckLoop(t, multiHost("app", alpha, beta))
+	// stable polls, for at least d, that alpha stays the writable primary
+	// and beta its secondary while alpha acknowledges writes.
+	stable := func(what string, d time.Duration, check func(a, b adminapi.LinkStatus) error) {
+		t.Helper()
+		start, n0 := time.Now(), loop.On(alpha)
+		testutil.RetryUntil(t, d+time.Minute, func() error {
+			sa, err := linkStatus(alpha, "af")
+			if err != nil {
+				return err
+			}
+			sb, err := linkStatus(beta, "af")
+			if err != nil {
+				return err
+			}
+			if sb.Local.Role != sqlink.RoleSecondary || sa.Local.Role != sqlink.RolePrimary {
+				t.Fatalf("%s: failover: alpha %s, beta %s", what, sa.Local.Role, sb.Local.Role)
+			}
+			if err := check(sa, sb); err != nil {
+				return err
+			}
+			if n := loop.On(alpha) - n0; time.Since(start) < d || n < 100 {
+				codes, last := loop.Codes()
+				return fmt.Errorf("%s: %d writes acknowledged by alpha in %s (failures %v, last %s)", what, n, time.Since(start).Round(time.Second), codes, last)
+			}
+			return nil
+		})
+	}
+	ttl, _ := time.ParseDuration(autoLinkTTL)
+
+	c.Stop(0)
+	stable("one etcd member down", 2*ttl, func(a, b adminapi.LinkStatus) error {
+		if !a.AutoFailover.EtcdHealthy || !a.AutoFailover.Held || a.Local.ReadOnly {
+			return fmt.Errorf("alpha's lease: %+v", a.AutoFailover)
+		}
+		return nil
+	})
+
+	c.Stop(1)
+	c.Stop(2)
+	stable("etcd down", 3*ttl, func(a, b adminapi.LinkStatus) error {
+		if a.AutoFailover.EtcdHealthy || b.AutoFailover.EtcdHealthy || !a.AutoFailover.Failsafe || a.Local.ReadOnly {
+			return fmt.Errorf("alpha's lease: %+v; beta's: %+v", a.AutoFailover, b.AutoFailover)
+		}
+		return nil
+	})
+	out := alpha.MustCLI(append([]string{"link", "status", "af"}, linkFlags(alpha, beta)...)...)
+	if !strings.Contains(out, "Failsafe:") || !strings.Contains(out, "UNREACHABLE") {
+		t.Fatalf("link status with etcd down:\n%s", out)
+	}
+
+	c.RestartAll()
+	waitLeaseHolder(t, alpha, "af", "alpha")
+	stable("etcd back", ttl, func(a, b adminapi.LinkStatus) error {
+		if !a.AutoFailover.EtcdHealthy || !b.AutoFailover.EtcdHealthy || a.AutoFailover.Failsafe {
+			return fmt.Errorf("alpha's lease: %+v; beta's: %+v", a.AutoFailover, b.AutoFailover)
+		}
+		return nil
+	})
+	loop.Stop()
+	waitCaughtUp(t, alpha, beta, "af", time.Minute)
+	if miss := missingNotes(t, beta, loop.Acked()); len(miss) > 0 {
+		t.Fatalf("%d acknowledged transactions missing on the secondary, e.g. %v", len(miss), miss[:min(10, len(miss))])
+	}
+}

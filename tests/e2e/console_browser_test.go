@@ -229,12 +229,12 @@ func createTokenSecret(t *testing.T, in *Instance, principal string) string {
 }
 
 // saveScreenshot writes a screenshot under docs/console when
-// SQLINK_CONSOLE_SCREENSHOTS is set (to refresh the README's), else under
-// the test's temporary directory.
+// SQLINK_UPDATE_SCREENSHOTS (or SQLINK_CONSOLE_SCREENSHOTS) is set, to
+// refresh the README's, else under the test's temporary directory.
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	if os.Getenv("SQLINK_CONSOLE_SCREENSHOTS") != "" {
+	if os.Getenv("SQLINK_UPDATE_SCREENSHOTS") != "" || os.Getenv("SQLINK_CONSOLE_SCREENSHOTS") != "" {
 		dir = filepath.Join("..", "..", "docs", "console")
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {

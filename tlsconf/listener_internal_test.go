@@ -1,4 +1,4 @@
-package server
+package tlsconf
 
 import (
 	"context"
@@ -20,16 +20,16 @@ import (
 
 func TestListenerCert_MadeOnceAndPrivate(t *testing.T) {
 	dir := t.TempDir()
-	ci, made, err := ensureListenerCert(dir, "inst", time.Hour, time.Now())
+	ci, made, err := EnsureListenerCert(dir, "inst", time.Hour, time.Now())
 	if err != nil || !made {
 		t.Fatalf("first call: made %v, %v", made, err)
 	}
-	for _, f := range []string{tlsCertPath(dir), tlsKeyPath(dir)} {
+	for _, f := range []string{ListenerCertPath(dir), ListenerKeyPath(dir)} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v, mode %v", f, err, fi.Mode())
 		}
 	}
-	b, _ := os.ReadFile(tlsCertPath(dir))
+	b, _ := os.ReadFile(ListenerCertPath(dir))
 	block, _ := pem.Decode(b)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
@@ -44,13 +44,13 @@ func TestListenerCert_MadeOnceAndPrivate(t *testing.T) {
 	if err := cert.VerifyHostname("127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	ci2, made, err := ensureListenerCert(dir, "inst", time.Hour, time.Now())
+	ci2, made, err := EnsureListenerCert(dir, "inst", time.Hour, time.Now())
 	if err != nil || made || ci2.Fingerprint != ci.Fingerprint {
 		t.Fatalf("second call: made %v, fingerprint %s (was %s), %v", made, ci2.Fingerprint, ci.Fingerprint, err)
 	}
 }
 
-func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
+func TestSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 	dir := t.TempDir()
 	crt, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	write := func(name string) string {
@@ -64,7 +64,7 @@ func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 		return ci.Fingerprint
 	}
 	fp1 := write("one")
-	src, err := newCertSource(crt, key)
+	src, err := NewSource(crt, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 	// one stays.
 	c2, _, _ := transport.NewCertificate("two", nil, time.Hour, time.Now())
 	os.WriteFile(crt, c2, 0o600)
-	if _, err := src.reload(); err == nil {
+	if _, err := src.Reload(); err == nil {
 		t.Fatal("reload of a mismatched pair succeeded")
 	}
 	if got := src.info.Load().Fingerprint; got != fp1 {
@@ -89,7 +89,7 @@ func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 	if _, changed := src.changed(); !changed {
 		t.Fatal("new files not noticed")
 	}
-	if ci, err := src.reload(); err != nil || ci.Fingerprint != fp3 {
+	if ci, err := src.Reload(); err != nil || ci.Fingerprint != fp3 {
 		t.Fatalf("reload: %v, %v", ci, err)
 	}
 	if cur, _ := src.getCertificate(nil); transport.Fingerprint(cur.Leaf) != fp3 {
@@ -97,7 +97,7 @@ func TestCertSource_ReloadKeepsTheOldOnABadPair(t *testing.T) {
 	}
 }
 
-func TestCertSource_WatchReloadsChangedFiles(t *testing.T) {
+func TestSource_WatchReloadsChangedFiles(t *testing.T) {
 	dir := t.TempDir()
 	crt, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	write := func(name string) string {
@@ -113,13 +113,13 @@ func TestCertSource_WatchReloadsChangedFiles(t *testing.T) {
 		return ci.Fingerprint
 	}
 	write("one")
-	src, err := newCertSource(crt, key)
+	src, err := NewSource(crt, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { src.watch(ctx, time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	go func() { src.Watch(ctx, time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
 	defer func() { cancel(); <-done }()
 	fp2 := write("two")
 	testutil.RetryUntil(t, 10*time.Second, func() error {

@@ -1,7 +1,8 @@
-package server
+// Package datadir holds an instance's data directory: where its files
+// are and that only the instance's user may read them.
+package datadir
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,28 +13,34 @@ import (
 	"syscall"
 
 	"github.com/sqlink/sqlink"
-	"github.com/sqlink/sqlink/catalog"
-	"github.com/sqlink/sqlink/pgwire"
+	"github.com/sqlink/sqlink/internal/fsutil"
 )
 
 // File modes of a data directory: only the instance's user may read it,
 // whatever the directory held before (the catalog holds password hashes and
 // token hashes, the databases their data). PostgreSQL does the same.
 const (
-	dataDirMode  = 0o700
-	dataFileMode = 0o600
+	DirMode  = 0o700
+	FileMode = 0o600
 )
 
-// restrictUmask makes every file the process creates from now on private
+// Paths inside a data directory dir.
+func CatalogPath(dir string) string  { return filepath.Join(dir, "catalog.db") }
+func DatabasesDir(dir string) string { return filepath.Join(dir, "databases") }
+func DatabasePath(dir, name string) string {
+	return filepath.Join(DatabasesDir(dir), name+".db")
+}
+
+// RestrictUmask makes every file the process creates from now on private
 // to its user (umask 077, as PostgreSQL's postmaster sets it): databases,
 // their logs, backups and seeds are created by storage with modes the
 // umask narrows. The umask is process-wide; an instance owns its process.
-func restrictUmask() { syscall.Umask(0o077) }
+func RestrictUmask() { syscall.Umask(0o077) }
 
-// secureDataDir sets the data directory and every directory in it to 0700
+// Secure sets the data directory and every directory in it to 0700
 // and every regular file to 0600. Symbolic links are not followed. A file
 // whose mode cannot be changed is logged; the directory itself must be.
-func secureDataDir(dir string, log *slog.Logger) error {
+func Secure(dir string, log *slog.Logger) error {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real // a data directory that is a symbolic link: its target
 	}
@@ -49,9 +56,9 @@ func secureDataDir(dir string, log *slog.Logger) error {
 		var want fs.FileMode
 		switch {
 		case d.IsDir():
-			want = dataDirMode
+			want = DirMode
 		case d.Type().IsRegular():
-			want = dataFileMode
+			want = FileMode
 		default:
 			return nil
 		}
@@ -82,49 +89,36 @@ func secureDataDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-// authKeyPath is the file of the key for fake SCRAM salts (see
+// AuthKeyPath is the file of the key for fake SCRAM salts (see
 // pgwire.Config.AuthSecret).
-func authKeyPath(dir string) string { return filepath.Join(dir, "auth.key") }
+func AuthKeyPath(dir string) string { return filepath.Join(dir, "auth.key") }
 
-// authSecret returns the instance's key for fake SCRAM salts, creating it
+// AuthSecret returns the instance's key for fake SCRAM salts, creating it
 // (0600) if the data directory has none yet: an instance initialised
 // before the key existed gets one at its first start.
-func authSecret(dir string) ([]byte, error) {
-	b, err := os.ReadFile(authKeyPath(dir))
+func AuthSecret(dir string) ([]byte, error) {
+	b, err := os.ReadFile(AuthKeyPath(dir))
 	if err == nil && len(b) >= 32 {
 		return b, nil
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", authKeyPath(dir), err)
+		return nil, fmt.Errorf("read %s: %w", AuthKeyPath(dir), err)
 	}
 	b = make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(authKeyPath(dir), b, dataFileMode); err != nil {
+	if err := fsutil.WriteFileSync(AuthKeyPath(dir), b, FileMode); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// LoginFailed audits a failed SQL sign-in (pgwire.LoginObserver), summarised
-// per source address.
-func (b backend) LoginFailed(ctx context.Context, user, source, reason string) {
-	if b.s.failAudit == nil {
-		return
-	}
-	b.s.failAudit.Record(ctx, "sql", source, catalog.AuditEntry{
-		Action: "sql.login", Target: user, Result: sqlink.EUNAUTHORIZED, Detail: reason,
-	})
-}
-
-var _ pgwire.LoginObserver = backend{}
-
-// createPrivate creates an empty file with mode 0600 unless it exists, so
+// CreatePrivate creates an empty file with mode 0600 unless it exists, so
 // that SQLite, which gives a new database file (and its -wal and -shm) the
 // mode of the process's umask, finds it private already.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, dataFileMode)
+func CreatePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, FileMode)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
