@@ -176,6 +176,12 @@ func (lab *netLab) Cut(a string, others ...string) {
 // Heal removes every partition Cut made.
 func (lab *netLab) Heal() {
 	lab.t.Helper()
+	if err := lab.heal(); err != nil {
+		lab.t.Fatal(err)
+	}
+}
+
+func (lab *netLab) heal() error {
 	lab.mu.Lock()
 	cuts := lab.cuts
 	lab.cuts = map[[2]string]bool{}
@@ -184,10 +190,23 @@ func (lab *netLab) Heal() {
 		na, nb := lab.Node(c[0]), lab.Node(c[1])
 		for _, p := range [][2]*netNode{{na, nb}, {nb, na}} {
 			if err := ipCmd(p[0].NS, "route", "del", "blackhole", p[1].IP+"/32"); err != nil && !strings.Contains(err.Error(), "No such process") {
-				lab.t.Fatal(err)
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// healAtEnd heals the lab's partitions when the test ends, before the
+// processes started so far are stopped: their connections then close
+// rather than retransmit into a blackhole, which would keep a deleted
+// namespace (and its veth pair) alive until the kernel gives up on them.
+func (lab *netLab) healAtEnd() {
+	lab.t.Cleanup(func() {
+		if err := lab.heal(); err != nil {
+			lab.t.Log(err)
+		}
+	})
 }
 
 // dialFrom opens a TCP connection to addr from inside namespace ns ("" for

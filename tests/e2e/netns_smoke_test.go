@@ -15,6 +15,7 @@ func TestNetLab_PartitionAndHeal(t *testing.T) {
 	eps := etcdEndpoints(ms)
 	alpha := startNetInstance(t, lab, "alpha", "--etcd-endpoints", eps)
 	beta := startNetInstance(t, lab, "beta", "--etcd-endpoints", eps)
+	lab.healAtEnd()
 	a, b := lab.Node("alpha"), lab.Node("beta")
 
 	reach := func(from *netNode, addr string, want bool) {

@@ -221,6 +221,7 @@ func setupPartitionLink(t *testing.T, ttl time.Duration) (lab *netLab, ms []*etc
 	alpha = startNetInstance(t, lab, "alpha", "--etcd-endpoints", eps)
 	beta = startNetInstance(t, lab, "beta", "--etcd-endpoints", eps)
 	logOnFailure(t, alpha, beta)
+	lab.healAtEnd()
 	alpha.MustCLI("db", "create", "app")
 	alpha.MustPsql("app", `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);`)
 	mustFullBackup(t, alpha, "app")
