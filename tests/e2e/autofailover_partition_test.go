@@ -120,6 +120,13 @@ func TestAutoFailoverPartition_InstancesCutFromEachOther(t *testing.T) {
 	})
 	waitAcked(t, onAlpha, resumed, 20, time.Minute)
 	checkNoPromotion(t, beta, onBeta, epoch)
+	// beta sees alpha's live lease in etcd.
+	waitLink(t, beta, "af", time.Minute, func(st adminapi.LinkStatus) error {
+		if a := st.AutoFailover; a == nil || a.Holder != "alpha" || !a.EtcdHealthy || a.Held {
+			return fmt.Errorf("auto-failover %+v, want alpha holding the lease and etcd healthy", a)
+		}
+		return nil
+	})
 	ast := mustLinkStatus(t, alpha, "af")
 	if a := ast.AutoFailover; ast.Local.Role != sqlink.RolePrimary || a == nil || !a.Held || a.Holder != "alpha" {
 		t.Fatalf("alpha: %s, auto-failover %+v", ast.Local.Role, a)
