@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+	"github.com/sqlink/sqlink"
 	"github.com/sqlink/sqlink/adminapi"
 	"github.com/sqlink/sqlink/etcdlease"
 )
@@ -57,8 +58,8 @@ func (e *etcdSettings) resolve(m *Main, fs *pflag.FlagSet, fc etcdFileConfig) {
 func (e *etcdSettings) client(m *Main) (*etcdlease.Client, error) {
 	if e.EtcdEndpoints == "" {
 		if e.EtcdCAFile != "" || e.EtcdCert != "" || e.EtcdKey != "" {
-			_, err := etcdlease.ParseEndpoints("")
-			return nil, err
+			return nil, sqlink.Errorf(sqlink.EINVALID, "add --etcd-endpoints URL[,URL...], or leave out the etcd TLS files",
+				"--etcd-ca-file, --etcd-cert and --etcd-key need --etcd-endpoints")
 		}
 		return nil, nil
 	}

@@ -186,10 +186,11 @@ type Keeper struct {
 	out  func(Event)
 	log  *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	kick   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	kick    chan struct{}
+	watched chan struct{} // the watch saw a change
 
 	mu  sync.Mutex // guards what follows
 	ops []op       // requests in order; one renew and one claim at most
@@ -199,8 +200,6 @@ type Keeper struct {
 	held       *held
 	claim      *op // a claim waiting for a live leader key to go
 	lastHolder string
-	wch        clientv3.WatchChan
-	wstop      context.CancelFunc
 }
 
 // NewKeeper starts keeping link cfg.LinkID's lease; out receives the
@@ -208,10 +207,20 @@ type Keeper struct {
 func (c *Client) NewKeeper(cfg KeeperConfig, out func(Event)) *Keeper {
 	cfg.setDefaults()
 	k := &Keeper{c: c, cfg: cfg, keys: linkKeys(cfg.LinkID), out: out,
-		log: cfg.Logger.With("etcd_link", cfg.LinkID), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+		log: cfg.Logger.With("etcd_link", cfg.LinkID), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		watched: make(chan struct{}, 1)}
 	k.obs.TTL = cfg.TTL
 	k.ctx, k.cancel = context.WithCancel(context.Background())
-	go k.run()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		k.watch()
+	}()
+	go func() {
+		k.run()
+		<-watchDone
+		close(k.done)
+	}()
 	return k
 }
 
@@ -279,12 +288,6 @@ func (k *Keeper) emit(ev Event) {
 }
 
 func (k *Keeper) run() {
-	defer close(k.done)
-	defer func() {
-		if k.wstop != nil {
-			k.wstop()
-		}
-	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -295,11 +298,7 @@ func (k *Keeper) run() {
 		case <-k.kick:
 		case <-timer.C:
 			poll = true
-		case resp, ok := <-k.wch:
-			if !ok || resp.Err() != nil || resp.Canceled {
-				k.wstop()
-				k.wch, k.wstop = nil, nil
-			}
+		case <-k.watched:
 			poll = true
 		}
 		k.step(poll)
@@ -555,9 +554,6 @@ func (k *Keeper) health(err error) {
 // observe reads the keys, records what it saw and reports health, the
 // holder or the expiry, and a lease of ours that is gone.
 func (k *Keeper) observe() {
-	if k.wch == nil {
-		k.watch()
-	}
 	now := k.cfg.Now()
 	ctx, cancel := k.rpc()
 	s, err := k.keys.read(ctx, k.c.cli)
@@ -609,10 +605,26 @@ func (k *Keeper) observe() {
 	}
 }
 
-// watch (re)starts the watch on the link's keys: a change wakes the
-// Keeper at once instead of at the next poll.
+// watch watches the link's keys until the Keeper closes, on a goroutine
+// of its own (clientv3's Watch waits for a connection): a change wakes the
+// Keeper at once instead of at the next poll. A watch that ends (no
+// leader, etcd gone) starts again after a poll interval.
 func (k *Keeper) watch() {
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(k.ctx))
-	k.wch = k.c.cli.Watch(ctx, k.keys.prefix, clientv3.WithPrefix())
-	k.wstop = cancel
+	for k.ctx.Err() == nil {
+		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(k.ctx))
+		for resp := range k.c.cli.Watch(ctx, k.keys.prefix, clientv3.WithPrefix()) {
+			if resp.Err() != nil || resp.Canceled {
+				break
+			}
+			select {
+			case k.watched <- struct{}{}:
+			default:
+			}
+		}
+		cancel()
+		select {
+		case <-k.ctx.Done():
+		case <-time.After(k.cfg.PollInterval):
+		}
+	}
 }

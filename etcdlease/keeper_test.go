@@ -290,3 +290,60 @@ func TestParseEndpointsAndTLS(t *testing.T) {
 		t.Errorf("missing CA: %v", err)
 	}
 }
+
+// Over client TLS: with the CA and a client certificate the keeper takes
+// the lease; without the client certificate the cluster refuses it, and
+// the keeper reports etcd unhealthy and answers its claim "not granted"
+// without an epoch (it cannot tell).
+func TestKeeperOverTLS(t *testing.T) {
+	c, files := etcdtest.StartTLS(t, 3)
+	tc, err := etcdlease.TLSFromFiles(files.CA, files.ClientCert, files.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := etcdlease.New(etcdlease.Config{Endpoints: c.Endpoints(), TLS: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	a, recA := keeper(t, cli, "a", 10*time.Second)
+	a.Claim(1, 1, 101)
+	recA.wait(t, 0, "claim over TLS", claimed(1, true))
+
+	noCert, err := etcdlease.TLSFromFiles(files.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli2, err := etcdlease.New(etcdlease.Config{Endpoints: c.Endpoints(), TLS: noCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli2.Close() })
+	b, recB := keeper(t, cli2, "b", 10*time.Second)
+	recB.wait(t, 0, "unhealthy without a client certificate", health(false))
+	b.Claim(1, 2, 102)
+	i := recB.wait(t, 0, "claim refused", claimed(2, false))
+	if ev := recB.at(i); ev.Epoch != 0 {
+		t.Fatalf("claim answered with an epoch etcd did not give: %+v", ev)
+	}
+}
+
+// An unreachable cluster: New does not wait for it, the keeper reports
+// etcd unhealthy, and a claim is answered "not granted" with no epoch.
+func TestKeeperEtcdUnreachable(t *testing.T) {
+	cli, err := etcdlease.New(etcdlease.Config{Endpoints: []string{"http://" + testutil.FreeAddr(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	k, rec := keeper(t, cli, "a", 10*time.Second)
+	rec.wait(t, 0, "unhealthy", health(false))
+	k.Claim(1, 1, 101)
+	i := rec.wait(t, 0, "claim refused", claimed(1, false))
+	if ev := rec.at(i); ev.Epoch != 0 || ev.Holder != "" {
+		t.Fatalf("claim without etcd: %+v", ev)
+	}
+	if o := k.Observation(); o.Healthy || o.Err == "" || o.Held {
+		t.Fatalf("observation without etcd: %+v", o)
+	}
+}

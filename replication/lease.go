@@ -35,6 +35,8 @@ const (
 	// leaseMargin is how long before the lease can expire in etcd the
 	// primary stops writes: time to apply "writes off".
 	leaseMargin = 2 * time.Second
+	// leaseRenewEvery is how often the primary renews its lease.
+	leaseRenewEvery = time.Second
 	// auditPrincipal is who the audit log names for automatic actions.
 	auditPrincipal = "auto-failover"
 )
@@ -49,6 +51,7 @@ type leaseRuntime struct {
 	// last seen.
 	tickBase  time.Time
 	ticked    int64
+	early     int64 // ticks stepped ahead of time (tickEarly), not yet due
 	lastAuto  link.Failover
 	writable  bool
 	failovers atomic.Int64 // automatic promotions by this process
@@ -76,6 +79,11 @@ func leaseTicks(cfg *link.Config, ttl, tick time.Duration) {
 	cfg.LeaseMarginTicks = ticks(leaseMargin)
 	// The clock-drift bound: 10 % of the TTL, a tick at least.
 	cfg.ClockDriftTicks = max(1, ticks(ttl/10))
+	// Renew every second (not TTL/3): each renewal that etcd answers
+	// moves the fence point, so a stall of etcd (a leader election, a slow
+	// fsync) costs a renewal or two, not the primary's writes. It is one
+	// KeepAliveOnce and one read per link per second.
+	cfg.LeaseRenewTicks = max(1, int(leaseRenewEvery/tick))
 }
 
 // CheckLeaseSettings checks a link's auto-failover settings against the
@@ -85,7 +93,7 @@ func (s *Engine) CheckLeaseSettings(ttl time.Duration) error {
 		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("use whole seconds, at least %s (default %s)", etcdlease.MinTTL, DefaultLeaseTTL),
 			"invalid lease TTL %s", ttl)
 	}
-	cfg := link.Config{LinkID: "x", Self: "a", Partner: "b", InitialPrimary: "a", Mode: sqlink.ModeSync}
+	cfg := link.Config{LinkID: "x", Self: "a", Partner: "b", InitialPrimary: "a", Mode: sqlink.ModeSync, AutoFailover: true}
 	leaseTicks(&cfg, ttl, s.cfg.LinkTick)
 	if err := cfg.Validate(); err != nil {
 		return sqlink.Errorf(sqlink.EINVALID, fmt.Sprintf("use a longer lease TTL: it must leave the fencing margin (%s), the drift bound (10%%) and a renewal period (TTL/3)", leaseMargin),
@@ -285,17 +293,35 @@ func (rt *Link) ticksDue(now time.Time) int {
 		return 1
 	}
 	ls := &rt.lease
+	var n int64
 	if ls.tickBase.IsZero() || now.Before(ls.tickBase) {
 		ls.tickBase, ls.ticked = now, 1
-		return 1
+		n = 1
+	} else {
+		// Rounded: a ticker's jitter either way must not step two ticks
+		// at once, nor none.
+		tick := rt.s.cfg.LinkTick
+		due := int64((now.Sub(ls.tickBase)+tick/2)/tick) + 1
+		n = due - ls.ticked
+		ls.ticked = max(due, ls.ticked)
 	}
-	// Rounded: a ticker's jitter either way must not step two ticks at
-	// once, nor none.
-	tick := rt.s.cfg.LinkTick
-	due := int64((now.Sub(ls.tickBase)+tick/2)/tick) + 1
-	n := due - ls.ticked
-	ls.ticked = max(due, ls.ticked)
+	// Ticks stepped early count as these.
+	skip := min(max(n, 0), ls.early)
+	n -= skip
+	ls.early -= skip
 	return int(min(max(n, 0), 1000))
+}
+
+// tickEarly steps a tick at once, to send a heartbeat without waiting for
+// the next one (loop). On an auto-failover link the next tick due is
+// skipped for it: a replica's clock must never run ahead of the wall
+// clock, or a primary would fence early and a secondary would wait less
+// than it promised its primary before claiming the lease.
+func (rt *Link) tickEarly() {
+	rt.r.Tick()
+	if rt.r.HardState().AutoFailover {
+		rt.lease.early++
+	}
 }
 
 // names replaces the two instances' IDs in a reason the state machine

@@ -74,3 +74,30 @@ func TestCheckAutoFailover(t *testing.T) {
 		t.Fatalf("lease TTL without auto failover: %v", err)
 	}
 }
+
+// A tick stepped early (a heartbeat at connect) takes the place of the
+// next one due: the replica's clock does not run ahead of the wall clock.
+func TestTickEarly_TakesTheNextTicksPlace(t *testing.T) {
+	e := &Engine{cfg: Config{LinkTick: time.Second}}
+	r, err := link.New(link.Config{LinkID: "L", Self: "a", Partner: "b", InitialPrimary: "a", Mode: sqlink.ModeSync, AutoFailover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &Link{s: e, r: r}
+	base := time.Unix(1000, 0)
+	rt.tickEarly() // before the first tick
+	if got := rt.ticksDue(base); got != 0 {
+		t.Fatalf("first tick after an early one: %d ticks", got)
+	}
+	if got := rt.ticksDue(base.Add(time.Second)); got != 1 {
+		t.Fatalf("second tick: %d", got)
+	}
+	rt.tickEarly()
+	rt.tickEarly()
+	if got := rt.ticksDue(base.Add(4 * time.Second)); got != 1 {
+		t.Fatalf("three ticks due after two early ones: %d", got)
+	}
+	if got := rt.ticksDue(base.Add(5 * time.Second)); got != 1 {
+		t.Fatalf("next tick: %d", got)
+	}
+}

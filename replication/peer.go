@@ -46,7 +46,7 @@ func (rt *Link) attach(pc *peerConn) {
 		pc.control(cmdLink, m)
 	} else if rt.r != nil {
 		rt.heartbeatDue = true
-		rt.r.Tick() // queues a heartbeat carrying our status
+		rt.tickEarly() // queues a heartbeat carrying our status
 	}
 	pc.control(cmdStatus, partnerStatusOf(rt.localStatus()))
 	rt.mu.Lock()

@@ -172,6 +172,12 @@ func planSeed(req seedRequest, cur *snapshotInfo, epoch sqlink.Epoch, open func(
 func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) error {
 	rt.mu.Lock()
 	db, hist := rt.db, rt.history
+	if len(hist) == 0 && rt.data.State != nil {
+		// The loop has not published a Ready yet (an auto-failover
+		// primary holds its first one while it stops writes until etcd
+		// grants its lease): the persisted history is as good.
+		hist = rt.data.State.History
+	}
 	rt.mu.Unlock()
 	if db == nil || len(hist) == 0 {
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "this replica cannot seed its partner now")

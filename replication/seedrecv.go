@@ -328,7 +328,7 @@ func (rt *Link) beginCatchup(db *storage.DB, epoch sqlink.Epoch, history []sqlin
 		rt.setError(err)
 	}
 	rt.heartbeatDue = true
-	rt.r.Tick() // announce ourselves at once
+	rt.tickEarly() // announce ourselves at once
 	rt.checkCatchup()
 }
 

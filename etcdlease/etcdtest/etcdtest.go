@@ -90,6 +90,13 @@ func Start(tb testing.TB, n int) *Cluster { return StartListening(tb, n, "") }
 // them at EndpointsAt) instead of loopback; "" is loopback.
 func StartListening(tb testing.TB, n int, host string) *Cluster {
 	tb.Helper()
+	return start(tb, n, host, nil, nil)
+}
+
+// start runs the cluster; named, if set, adjusts each member once named,
+// and configured once its embed configuration is made.
+func start(tb testing.TB, n int, host string, named, configured func(*Member)) *Cluster {
+	tb.Helper()
 	c := &Cluster{tb: tb}
 	base := tb.TempDir()
 	var initial []string
@@ -99,6 +106,9 @@ func StartListening(tb testing.TB, n int, host string) *Cluster {
 			ClientURL: "http://" + testutil.FreeAddr(tb),
 			PeerURL:   "http://" + testutil.FreeAddr(tb),
 			Dir:       filepath.Join(base, fmt.Sprintf("etcd%d", i)),
+		}
+		if named != nil {
+			named(m)
 		}
 		c.Members = append(c.Members, m)
 		initial = append(initial, m.Name+"="+m.PeerURL)
@@ -114,6 +124,9 @@ func StartListening(tb testing.TB, n int, host string) *Cluster {
 			cfg.ListenClientUrls = []url.URL{u}
 		}
 		m.cfg = cfg
+		if configured != nil {
+			configured(m)
+		}
 	}
 	// The members wait for each other: start them together.
 	tb.Cleanup(c.Close)

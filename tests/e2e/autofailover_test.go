@@ -266,3 +266,36 @@ func TestAutoFailover_EtcdDown(t *testing.T) {
 		t.Fatalf("%d acknowledged transactions missing on the secondary, e.g. %v", len(miss), miss[:min(10, len(miss))])
 	}
 }
+
+// serve's etcd client TLS flags: against a cluster that serves TLS and
+// requires client certificates, both instances reach etcd with
+// --etcd-ca-file, --etcd-cert and --etcd-key, and the primary holds the
+// lease; bad flags are refused at start with a hint.
+func TestAutoFailover_EtcdClientTLS(t *testing.T) {
+	c, files := etcdtest.StartTLS(t, 3)
+	flags := append(etcdFlags(c), "--etcd-ca-file", files.CA, "--etcd-cert", files.ClientCert, "--etcd-key", files.ClientKey)
+	alpha := MustStartFailoverInstance(t, "alpha", flags...)
+	beta := MustStartFailoverInstance(t, "beta", flags...)
+	logOnFailure(t, alpha, beta)
+	alpha.MustCLI("db", "create", "app")
+	mustFullBackup(t, alpha, "app")
+	MustCreateLink(t, alpha, beta, "af", "app", "--mode", "sync", "--auto-failover", "--lease-ttl", autoLinkTTL)
+	waitLeaseHolder(t, alpha, "af", "alpha")
+	waitLink(t, beta, "af", time.Minute, func(st adminapi.LinkStatus) error {
+		if a := st.AutoFailover; a == nil || !a.EtcdHealthy || a.Holder != "alpha" {
+			return fmt.Errorf("beta's view: %+v", a)
+		}
+		return nil
+	})
+
+	for _, bad := range [][]string{
+		{"--etcd-endpoints", "127.0.0.1:2379"},
+		{"--etcd-endpoints", c.Endpoints()[0], "--etcd-cert", files.ClientCert},
+		{"--etcd-ca-file", files.CA},
+	} {
+		r := runBinary(t, nil, append([]string{"serve", "--data-dir", t.TempDir()}, bad...)...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "etcd") || !strings.Contains(r.Stderr, "Try:") {
+			t.Errorf("serve %v: exit %d\n%s", bad, r.Code, r.Stderr)
+		}
+	}
+}

@@ -63,8 +63,6 @@ type Instance struct {
 	Token        string
 	Password     string
 	ExtraArgs    []string
-	// Wrap, if set, runs serve under this command (e.g. ip netns exec NS).
-	Wrap []string
 
 	mu   sync.Mutex
 	hc   *http.Client // trusts the certificate of fingerprint hcFP
@@ -137,9 +135,6 @@ func (in *Instance) tryStart(env []string) error {
 	args := append([]string{"serve", "--data-dir", in.Dir, "--client-addr", in.ClientAddr,
 		"--admin-addr", in.AdminAddr, "--endpoint-addr", in.EndpointAddr, "--log-level", "debug"}, in.ExtraArgs...)
 	cmd := exec.Command(sqlinkBin, args...)
-	if len(in.Wrap) > 0 {
-		cmd = exec.Command(in.Wrap[0], append(append(in.Wrap[1:len(in.Wrap):len(in.Wrap)], sqlinkBin), args...)...)
-	}
 	cmd.Env = append(os.Environ(), env...)
 	out := &bytes.Buffer{}
 	in.out = out
