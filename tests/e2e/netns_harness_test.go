@@ -52,6 +52,35 @@ func requireNetLab(t *testing.T) {
 			t.Skipf("%s is not installed (apt-get install iproute2 etcd-server)", tool)
 		}
 	}
+	if err := netLabAllowed(); err != nil {
+		// A container without CAP_SYS_ADMIN/CAP_NET_ADMIN: the machine
+		// cannot run these tests, whatever is installed.
+		t.Skipf("this machine does not allow network namespaces and bridges (%v): run the partition tests as root on a host or VM", err)
+	}
+}
+
+var (
+	netLabOnce  sync.Once
+	netLabError error
+)
+
+// netLabAllowed reports whether this process may create a network
+// namespace and a bridge, by creating and deleting one of each once.
+func netLabAllowed() error {
+	netLabOnce.Do(func() {
+		name := fmt.Sprintf("sqlkp%d", os.Getpid()%1000000)
+		if err := ipCmd("", "netns", "add", name); err != nil {
+			netLabError = err
+			return
+		}
+		defer ipCmd("", "netns", "delete", name)
+		if err := ipCmd("", "link", "add", name, "type", "bridge"); err != nil {
+			netLabError = err
+			return
+		}
+		netLabError = ipCmd("", "link", "delete", name)
+	})
+	return netLabError
 }
 
 // netNode is one namespace on the lab's bridge.
