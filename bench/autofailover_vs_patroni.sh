@@ -57,7 +57,8 @@ CSV=$RES/runs.csv
 echo "system,config,measure,round,from,to,ms,detail" >"$CSV"
 row() { echo "$1,$2,$3,$4,$5,$6,$7,${8:-}" | tee -a "$CSV" >&2; }
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2) }'; }
-for c in patroni patronictl etcd jq psql; do
+need="etcd jq psql"; has patroni && need="patroni patronictl $need"
+for c in $need; do
   command -v $c >/dev/null || { echo "missing $c: apt-get install -y --no-install-recommends patroni etcd-server jq postgresql-15" >&2; exit 2; }
 done
 id "$PGUSER_OS" >/dev/null 2>&1 || useradd -m "$PGUSER_OS"

@@ -51,7 +51,8 @@ func TestAlertAnnotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"SqlinkSecondaryLagHigh", "SqlinkLinkDisconnected", "SqlinkLinkReseedRequired",
-		"SqlinkLinkSplitBrain", "SqlinkEndpointCertificateExpiring", "SqlinkTLSCertificateExpiring", "SqlinkLogNearCap"} {
+		"SqlinkLinkSplitBrain", "SqlinkEndpointCertificateExpiring", "SqlinkTLSCertificateExpiring", "SqlinkLogNearCap",
+		"SqlinkEtcdUnreachable", "SqlinkLeaseFailsafe", "SqlinkLinkNoWritablePrimary", "SqlinkAutomaticFailover"} {
 		if exprs[want] == "" {
 			t.Errorf("alerts.yml has no alert %s", want)
 		}

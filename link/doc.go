@@ -78,7 +78,11 @@
 // sync secondary gone while a commit waits) it takes a new, solo epoch
 // through etcd; a SYNCHRONIZED secondary makes it take a non-solo one
 // again. A secondary records the non-solo epoch at which it holds every
-// acknowledged commit (HardState.SyncedEpoch).
+// acknowledged commit (HardState.SyncedEpoch). After an automatic
+// promotion the old primary counts as gone (its lease expired, so it
+// fenced itself) until it is heard from at the new epoch or later: the
+// first commit takes a solo epoch at once rather than waiting the session
+// timeout for it.
 //
 // A secondary that sees the lease expire (MsgLeaseExpired) claims the next
 // epoch when it may: sync mode, etcd's epoch is its SyncedEpoch

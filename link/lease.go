@@ -64,6 +64,13 @@ type leaseState struct {
 	// is unreachable, I hold your commits".
 	failsafeSentAt uint64
 
+	// Primary after an automatic failover: the epoch it took. Until the
+	// partner is heard from at that epoch or later, the commit gate
+	// counts it as disconnected: its lease expired, so it fenced itself
+	// (or died), and waiting the session timeout for it would stall the
+	// first commits. 0 when not in force.
+	partnerStale sqlink.Epoch
+
 	// One-shot requests for the next Ready.
 	outClaim   *Claim
 	outRenew   *Renew
@@ -153,6 +160,11 @@ func (r *Replica) failsafe() bool {
 		r.ls.claim == nil && r.ls.doubt == 0 &&
 		r.connected && r.followed() && r.partner.lsn >= r.commit
 }
+
+// partnerHere reports whether the commit gate counts the partner as
+// connected: connected, and heard from at this primary's epoch or later
+// since an automatic failover.
+func (r *Replica) partnerHere() bool { return r.connected && r.ls.partnerStale == 0 }
 
 // leaseWritable reports whether the lease lets the database take writes.
 func (r *Replica) leaseWritable() bool {
@@ -344,6 +356,7 @@ func (r *Replica) leaseStepDown(e sqlink.Epoch, holder string) {
 		r.paused, r.pausedReason = false, ""
 	}
 	r.ls.held, r.ls.fenceAt, r.ls.failsafeUntil = false, 0, 0
+	r.ls.partnerStale = 0
 	if holder == "" {
 		holder = r.hs.Partner
 	}
@@ -442,6 +455,11 @@ func (r *Replica) promote(e sqlink.Epoch, kind FailoverKind, reason string) {
 	r.hs.LastFailover = Failover{Kind: kind, Epoch: e, LostTransactions: loss.Transactions, LostTicks: loss.Ticks, Reason: reason}
 	if kind == FailoverAutomatic {
 		r.hs.LastAutomatic = r.hs.LastFailover
+		// The old primary's lease expired: it takes no writes and holds
+		// nothing this one must wait for. Count it as gone until it
+		// speaks at the new epoch, so the first commit takes a solo
+		// epoch at once instead of after the session timeout.
+		r.ls.partnerStale = e
 	}
 	r.paused, r.pausedReason = false, ""
 	r.partnerHardened = 0
@@ -526,7 +544,7 @@ func (r *Replica) leaseUpdate() {
 		case !ls.held:
 			r.makeClaim(Claim{From: e, Target: e}, claimRetake, Message{})
 		case !r.leaseValid() || r.hs.Op.Active() || !r.hs.Writable:
-		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync || !r.connected ||
+		case !r.hs.Solo && r.hs.Hardened > r.commit && (r.hs.Mode == sqlink.ModeAsync || !r.partnerHere() ||
 			(ls.unsyncedSince != 0 && r.tick+1-ls.unsyncedSince >= uint64(r.cfg.SessionTimeoutTicks))):
 			// A commit waits for a secondary that is gone (disconnected,
 			// or not following for the session timeout): take a solo
@@ -538,6 +556,8 @@ func (r *Replica) leaseUpdate() {
 				reason = "async mode"
 			case !r.connected:
 				reason = fmt.Sprintf("secondary %s disconnected", r.hs.Partner)
+			case ls.partnerStale != 0:
+				reason = fmt.Sprintf("old primary %s not heard from at epoch %d since the automatic failover", r.hs.Partner, ls.partnerStale)
 			}
 			r.makeClaim(Claim{From: e, Target: next, Reason: "solo: " + reason}, claimSolo, Message{})
 		case r.hs.Solo && r.hs.Mode == sqlink.ModeSync && r.connected && r.followed() && r.partnerHardened >= r.hs.Hardened:

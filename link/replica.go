@@ -231,6 +231,9 @@ func (r *Replica) stepPeer(m Message) error {
 	}
 
 	if r.auto() {
+		if r.ls.partnerStale != 0 && m.Epoch >= r.ls.partnerStale {
+			r.ls.partnerStale = 0
+		}
 		r.onEcho(m)
 	}
 	if r.hs.Dropped {

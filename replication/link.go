@@ -148,6 +148,8 @@ type Link struct {
 	divergedCopy changedCopy // secondary: its copy, diverged, being saved before a reseed
 	drain        *drain      // a stop of writes in progress, holding its Ready
 
+	seedRetry seedBackoff // secondary: back-off of seed requests after refusals (mu)
+
 	// seedMu serializes seed senders (primary) and the seed writer
 	// (secondary), and guards what follows.
 	seedMu   sync.Mutex

@@ -364,6 +364,9 @@ func (rt *Link) drained() {
 // applier or retention floor, commit gate, receiving and sending.
 func (rt *Link) applySoftRest(db *storage.DB, hs link.HardState, soft link.SoftState) {
 	if db != nil && !soft.Dropped {
+		if ro, _ := db.ReadOnly(); ro || !soft.Writable {
+			db.SetReadOnlyReason(rt.readOnlyReason(hs, soft.Writable))
+		}
 		if hs.Role == sqlink.RolePrimary && db.Epoch() < hs.Epoch {
 			if err := db.SetEpoch(hs.Epoch); err != nil {
 				rt.setError(err)
@@ -460,6 +463,7 @@ func (rt *Link) stopWrites(db *storage.DB, hs link.HardState) {
 		why = fmt.Sprintf("the primary of link %s fenced itself: its etcd lease is not confirmed", rt.id.name)
 	}
 	done := make(chan struct{})
+	db.SetReadOnlyReason(rt.readOnlyReason(hs, false))
 	go func() {
 		db.SetReadOnly(rt.id.partnerName)
 		close(done)

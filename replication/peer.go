@@ -53,6 +53,7 @@ func (rt *Link) attach(pc *peerConn) {
 	db := rt.db
 	rt.mu.Unlock()
 	if phase == phaseSeeding {
+		rt.resetSeedRetry()
 		rt.requestSeed(pc)
 	} else if d := divergedSecondary(db); d != nil {
 		rt.reseedDiverged(d.Why)
@@ -253,8 +254,10 @@ func (rt *Link) onControl(pc *peerConn, m *transport.ControlRequest) error {
 		if err := rt.onSeedPlan(pc, plan); err != nil {
 			rt.setError(err)
 			rt.setSeedState(seedFailed)
+			rt.seedRefused(pc, err)
 			return nil
 		}
+		rt.resetSeedRetry()
 	case cmdReseed:
 		rt.call(func() { rt.restartSeeding(pc, "the primary no longer holds the log this replica needs") })
 	case cmdHoldApply:

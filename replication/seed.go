@@ -180,7 +180,10 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	}
 	rt.mu.Unlock()
 	if db == nil || len(hist) == 0 {
-		return sqlink.Errorf(sqlink.EUNAVAILABLE, "", "this replica cannot seed its partner now")
+		// Say so: the secondary asks again after a back-off.
+		e := sqlink.Errorf(sqlink.EUNAVAILABLE, "the secondary asks again by itself", "this replica cannot seed its partner now")
+		_ = pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: planError, Code: e.Code, Message: e.Message, Hint: e.Hint}))
+		return e
 	}
 	epoch := hist[len(hist)-1].Epoch
 	if req.FromBackup {
@@ -232,6 +235,7 @@ func (rt *Link) sendSeed(ctx context.Context, pc *peerConn, req seedRequest) err
 	}
 	plan, base, err := planSeed(req, cur, epoch, openSnap, logFrom)
 	if err != nil {
+		_ = pc.c.Send(ctx, controlOf(cmdSeedPlan, seedPlan{Kind: planError, Code: sqlink.ErrorCode(err), Message: sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}))
 		return err
 	}
 	snap := rt.snap

@@ -84,6 +84,9 @@ func (i instance) databaseInfo(d catalog.Database) adminapi.DatabaseInfo {
 		if st.ReadOnly {
 			info.ReadOnly = true
 			info.ReadOnlyReason = "secondary replica of instance " + st.Primary
+			if st.Primary == "" && st.ReadOnlyWhy != "" {
+				info.ReadOnlyReason = st.ReadOnlyWhy
+			}
 		}
 		info.CaptureError = st.CaptureError
 		if g := st.Gap; g != nil {

@@ -122,7 +122,7 @@ func (db *DB) writable() error {
 	case db.closed:
 		return db.errClosed()
 	case db.readOnly:
-		return ReadOnlyError("", db.primary)
+		return db.readOnlyErrLocked()
 	case db.capErr != nil:
 		return db.capErr
 	}

@@ -57,6 +57,7 @@ type DB struct {
 	epoch       sqlink.Epoch
 	readOnly    bool
 	primary     string
+	roWhy       ReadOnlyReason
 	capErr      error // sticky: capture stopped
 	closed      bool
 	conns       map[*Conn]struct{}
@@ -450,6 +451,9 @@ func (db *DB) SetReadOnly(primary string) {
 	db.mu.Lock()
 	wasRO := db.readOnly
 	db.readOnly, db.primary = primary != "", primary
+	if primary == "" {
+		db.roWhy = ReadOnlyReason{}
+	}
 	db.txUnguarded.Store(db.readOnly)
 	db.endHoldLocked() // a role change ends any hold of the apply (a digest's)
 	notRedone := db.pos.LSN - min(db.pos.LSN, db.redone.LSN)
@@ -484,12 +488,13 @@ func (db *DB) SetReadOnly(primary string) {
 	}
 }
 
-// ReadOnly reports whether the database is a read-only secondary, and of
-// which instance.
+// ReadOnly reports whether the database is read-only, and the instance
+// it is a secondary of ("" when read-only for another reason, see
+// SetReadOnlyReason).
 func (db *DB) ReadOnly() (bool, string) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.readOnly, db.primary
+	return db.readOnly, db.primaryLocked()
 }
 
 // SetRetentionFloor keeps the log after lsn regardless of
@@ -673,6 +678,7 @@ type Stats struct {
 	LastCheckpoint time.Time    `json:"last_checkpoint"`
 	ReadOnly       bool         `json:"read_only"`
 	Primary        string       `json:"primary,omitempty"`
+	ReadOnlyWhy    string       `json:"read_only_why,omitempty"` // why read-only when Primary is "" (SetReadOnlyReason)
 	OpenConns      int          `json:"open_conns"`
 	Redone         sqlink.Pos   `json:"redone"`               // on a secondary: applied to the database; Pos is hardened
 	HardenedAt     time.Time    `json:"hardened_at,omitzero"` // on a secondary: when Pos was made durable (zero before the first Harden since open)
@@ -702,7 +708,8 @@ func (db *DB) Stats() Stats {
 		Checkpoints:    db.checkpoints,
 		LastCheckpoint: db.lastCkpt,
 		ReadOnly:       db.readOnly,
-		Primary:        db.primary,
+		Primary:        db.primaryLocked(),
+		ReadOnlyWhy:    db.roWhy.Why,
 		OpenConns:      len(db.conns),
 		Redone:         db.redone,
 		Gap:            gap,

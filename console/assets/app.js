@@ -279,6 +279,30 @@
     return table(['Field', 'This instance (' + l.local.instance + ')', 'Partner (' + l.partner.instance + ')'], rows);
   }
 
+  // leasePanel shows the etcd lease of a link with automatic failover:
+  // holder, epoch, time to expiry, etcd health, failsafe, why this
+  // instance waits, and the last automatic failover.
+  function leasePanel(a) {
+    var rows = [];
+    function row(k, v, cls) {
+      var td = el('td', { text: v });
+      if (cls) td.className = cls;
+      rows.push(el('tr', null, el('th', { scope: 'row', text: k }), td));
+    }
+    row('Lease holder', a.holder ? a.holder + ' at epoch ' + a.epoch + (a.held ? ' (this instance)' : '') : 'none: no live lease (epoch ' + (a.epoch || '?') + ')', a.holder ? '' : 'bad');
+    row('Lease expires in', a.holder ? (a.expires_in_seconds || 0).toFixed(1) + ' s (TTL ' + a.lease_ttl_seconds + ' s)' : '—');
+    if (a.held) row('Writes stop in', a.fence_in_seconds ? a.fence_in_seconds.toFixed(1) + ' s unless renewed' : 'stopped: lease not confirmed', a.fence_in_seconds ? '' : 'bad');
+    row('etcd', a.etcd_healthy ? 'reachable' : 'UNREACHABLE' + (a.etcd_error ? ': ' + a.etcd_error : ''), a.etcd_healthy ? 'ok' : 'bad');
+    row('Failsafe', a.failsafe ? 'ENGAGED: etcd unreachable from both; the sync primary keeps writes on its secondary\'s word; nothing promotes by itself' : 'no', a.failsafe ? 'warn' : '');
+    if (a.claiming) row('Claim', 'a claim is in flight');
+    row('Waiting', a.waiting || '—', a.waiting ? 'warn' : '');
+    var la = a.last_automatic;
+    row('Last automatic failover', la ? 'epoch ' + la.epoch + ': ' + (la.reason || '') + (la.lost_transactions ? ' (' + la.lost_transactions + ' transactions lost)' : '') : 'none', '');
+    row('Automatic failovers here', String(a.automatic_failovers || 0));
+    return el('section', { class: 'panel', id: 'lease' }, el('h2', { text: 'Automatic failover (etcd lease)' }),
+      table(['Lease', 'Value'], rows));
+  }
+
   function actionPanel(l, out) {
     var panel = el('section', { class: 'panel', id: 'actions' }, el('h2', { text: 'Actions' }));
     var name = l.name;
@@ -454,7 +478,9 @@
     var status = el('div', { id: 'link-status' });
     var chartBox = el('section', { class: 'panel' }, el('h2', { text: 'Secondary lag (solid) and commits per second (dashed), last hour' }), el('div', { id: 'chart' }));
     var fields = el('div', { id: 'link-fields' });
+    var leaseSlot = el('div', { id: 'lease-slot' });
     p.appendChild(status);
+    p.appendChild(leaseSlot);
     p.appendChild(chartBox);
     var actionsSlot = el('div');
     var out = el('div', { id: 'action-result', class: 'panel', role: 'status' });
@@ -477,6 +503,8 @@
             if (e) status.appendChild(el('p', { class: 'bad', role: 'alert' }, 'Last error on ' + x[0] + ': ' + e.message +
               (e.code ? ' (' + e.code + ')' : '') + (e.hint ? ' — hint: ' + e.hint : '')));
           });
+          leaseSlot.textContent = '';
+          if (l.auto_failover) leaseSlot.appendChild(leasePanel(l.auto_failover));
           var c = $('chart'); c.textContent = ''; c.appendChild(chart(res[1] || []));
           fields.textContent = ''; fields.appendChild(replicaTable(l));
           // The buttons follow the role (a failover swaps them).

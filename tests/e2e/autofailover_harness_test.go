@@ -94,12 +94,13 @@ type ackLoop struct {
 	mu     sync.Mutex
 	acked  []int64
 	byPort map[string]int
-	codes  map[string]int // failed writes by SQLSTATE ("" for others)
+	first  map[string]time.Time // when each server acknowledged its first write
+	codes  map[string]int       // failed writes by SQLSTATE ("" for others)
 	last   string
 }
 
 func startAckLoop(t testing.TB, conn string) *ackLoop {
-	l := &ackLoop{conn: conn, stop: make(chan struct{}), done: make(chan struct{}), byPort: map[string]int{}, codes: map[string]int{}}
+	l := &ackLoop{conn: conn, stop: make(chan struct{}), done: make(chan struct{}), byPort: map[string]int{}, first: map[string]time.Time{}, codes: map[string]int{}}
 	go l.run()
 	t.Cleanup(l.Stop)
 	return l
@@ -156,6 +157,9 @@ func (l *ackLoop) run() {
 		}
 		l.mu.Lock()
 		l.acked = append(l.acked, id-1)
+		if l.byPort[port] == 0 {
+			l.first[port] = time.Now()
+		}
 		l.byPort[port]++
 		l.mu.Unlock()
 	}
@@ -195,6 +199,14 @@ func (l *ackLoop) On(in *Instance) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.byPort[in.Port()]
+}
+
+// FirstOn returns when in's server acknowledged its first write (zero if
+// none yet).
+func (l *ackLoop) FirstOn(in *Instance) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first[in.Port()]
 }
 
 // Codes returns the failed writes by SQLSTATE and the last error.

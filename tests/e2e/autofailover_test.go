@@ -94,7 +94,7 @@ func TestAutoFailover_KillPrimary(t *testing.T) {
 		}
 		return nil
 	})
-	first := time.Since(killed)
+	first := loop.FirstOn(beta).Sub(killed)
 	testutil.RetryUntil(t, time.Minute, func() error {
 		if n := loop.On(beta); n < 50 {
 			codes, last := loop.Codes()
@@ -102,11 +102,13 @@ func TestAutoFailover_KillPrimary(t *testing.T) {
 		}
 		return nil
 	})
-	// In sync mode the new primary's first commits wait for its own
-	// secondary, the dead old primary, until the session timeout.
-	t.Logf("kill -9 of the primary (lease TTL %s): beta writable after %s, first write acknowledged after %s, 50 after %s; %d writes acknowledged by alpha",
+	// The new primary does not wait for the dead old primary as a sync
+	// partner (its lease expired): its first commit takes a solo epoch.
+	// Reported, not asserted (no timing thresholds in tests).
+	t.Logf("kill -9 of the primary (lease TTL %s): beta writable after %s, kill -> first write acknowledged by beta %s, 50 after %s; %d writes acknowledged by alpha",
 		autoLinkTTL, promoted.Round(time.Millisecond), first.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), ackedAlpha)
-	if a := bst.AutoFailover; a.LastAutomatic == nil || a.LastAutomatic.Epoch != bst.Epoch || a.AutomaticFailovers != 1 {
+	if a := bst.AutoFailover; a.LastAutomatic == nil || a.LastAutomatic.Epoch > bst.Epoch || a.LastAutomatic.Epoch < 2 || a.AutomaticFailovers != 1 {
+		// (The first commit may have moved beta to a solo epoch already.)
 		t.Fatalf("new primary's auto-failover status: %+v (epoch %d)", a, bst.Epoch)
 	}
 	if la := bst.AutoFailover.LastAutomatic; !strings.Contains(la.Reason, "alpha") || la.LostTransactions != 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sqlink/sqlink/deploy"
+	"github.com/sqlink/sqlink/etcdlease/etcdtest"
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
@@ -50,12 +51,19 @@ func TestMetrics_DeployFilesUseExportedNames(t *testing.T) {
 	alpha.MustPsql("f", `INSERT INTO t (v) VALUES ('a'); INSERT INTO t (v) VALUES ('b');`)
 	waitCaughtUp(t, alpha, beta, "mx", 0)
 
+	// The lease metrics exist only on links with --auto-failover: a second
+	// pair, connected to an embedded etcd, has one.
+	c := etcdtest.Start(t, 1)
+	autoA, autoB := mustSetupAutoLink(t, c, "af")
+
 	var missing []string
 	var exported map[string]bool
 	testutil.RetryUntil(t, 30*time.Second, func() error {
-		exported = exportedNames(metricsText(t, alpha))
-		for n := range exportedNames(metricsText(t, beta)) {
-			exported[n] = true
+		exported = map[string]bool{}
+		for _, in := range []*Instance{alpha, beta, autoA, autoB} {
+			for n := range exportedNames(metricsText(t, in)) {
+				exported[n] = true
+			}
 		}
 		missing = missing[:0]
 		for n, where := range used {
