@@ -94,13 +94,14 @@ type ackLoop struct {
 	mu     sync.Mutex
 	acked  []int64
 	byPort map[string]int
-	first  map[string]time.Time // when each server acknowledged its first write
-	codes  map[string]int       // failed writes by SQLSTATE ("" for others)
+	first  map[string]time.Time   // when each server acknowledged its first write
+	starts map[string][]time.Time // each connection's first acknowledged write, by server
+	codes  map[string]int         // failed writes by SQLSTATE ("" for others)
 	last   string
 }
 
 func startAckLoop(t testing.TB, conn string) *ackLoop {
-	l := &ackLoop{conn: conn, stop: make(chan struct{}), done: make(chan struct{}), byPort: map[string]int{}, first: map[string]time.Time{}, codes: map[string]int{}}
+	l := &ackLoop{conn: conn, stop: make(chan struct{}), done: make(chan struct{}), byPort: map[string]int{}, first: map[string]time.Time{}, starts: map[string][]time.Time{}, codes: map[string]int{}}
 	go l.run()
 	t.Cleanup(l.Stop)
 	return l
@@ -109,8 +110,9 @@ func startAckLoop(t testing.TB, conn string) *ackLoop {
 func (l *ackLoop) run() {
 	defer close(l.done)
 	var (
-		c    *pgx.Conn
-		port string
+		c     *pgx.Conn
+		port  string
+		fresh bool // no write acknowledged on c yet
 	)
 	defer func() {
 		if c != nil {
@@ -144,6 +146,7 @@ func (l *ackLoop) run() {
 				}
 				continue
 			}
+			fresh = true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := c.Exec(ctx, `INSERT INTO notes (id, body) VALUES ($1, 'ack')`, id)
@@ -159,6 +162,10 @@ func (l *ackLoop) run() {
 		l.acked = append(l.acked, id-1)
 		if l.byPort[port] == 0 {
 			l.first[port] = time.Now()
+		}
+		if fresh {
+			l.starts[port] = append(l.starts[port], time.Now())
+			fresh = false
 		}
 		l.byPort[port]++
 		l.mu.Unlock()
@@ -209,6 +216,20 @@ func (l *ackLoop) FirstOn(in *Instance) time.Time {
 	return l.first[in.Port()]
 }
 
+// FirstSince returns when in's server acknowledged the first write of a
+// connection that acknowledged nothing before since (zero if none yet):
+// after a kill, the first write the new primary took.
+func (l *ackLoop) FirstSince(in *Instance, since time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, at := range l.starts[in.Port()] {
+		if !at.Before(since) {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
 // Codes returns the failed writes by SQLSTATE and the last error.
 func (l *ackLoop) Codes() (map[string]int, string) {
 	l.mu.Lock()
@@ -218,6 +239,26 @@ func (l *ackLoop) Codes() (map[string]int, string) {
 		out[k] = v
 	}
 	return out, l.last
+}
+
+// waitFollowing waits until old, restarted after losing the lease, follows
+// primary in link name by itself: secondary and read-only at the
+// primary's epoch, seeing primary hold the lease.
+func waitFollowing(t testing.TB, old, primary *Instance, name string) {
+	t.Helper()
+	waitLink(t, old, name, 2*time.Minute, func(st adminapi.LinkStatus) error {
+		pst, err := linkStatus(primary, name)
+		if err != nil {
+			return err
+		}
+		if st.Local.Role != sqlink.RoleSecondary || !st.Local.ReadOnly || st.Epoch != pst.Epoch || pst.Local.Role != sqlink.RolePrimary {
+			return fmt.Errorf("%s is %s (read-only %v) at epoch %d, %s %s at %d", old.Name, st.Local.Role, st.Local.ReadOnly, st.Epoch, primary.Name, pst.Local.Role, pst.Epoch)
+		}
+		if a := st.AutoFailover; a == nil || a.Holder != primary.Name || a.Held {
+			return fmt.Errorf("%s's view of the lease: %+v", old.Name, a)
+		}
+		return nil
+	})
 }
 
 // mustWriteApp inserts a note into database app through psql.

@@ -128,19 +128,7 @@ func TestAutoFailover_KillPrimary(t *testing.T) {
 
 	// The old primary restarts and follows by itself.
 	alpha.Start()
-	waitLink(t, alpha, "af", 2*time.Minute, func(st adminapi.LinkStatus) error {
-		bst, err := linkStatus(beta, "af")
-		if err != nil {
-			return err
-		}
-		if st.Local.Role != sqlink.RoleSecondary || !st.Local.ReadOnly || st.Epoch != bst.Epoch || bst.Local.Role != sqlink.RolePrimary {
-			return fmt.Errorf("alpha is %s (read-only %v) at epoch %d, beta %s at %d", st.Local.Role, st.Local.ReadOnly, st.Epoch, bst.Local.Role, bst.Epoch)
-		}
-		if a := st.AutoFailover; a == nil || a.Holder != "beta" || a.Held {
-			return fmt.Errorf("alpha's view of the lease: %+v", a)
-		}
-		return nil
-	})
+	waitFollowing(t, alpha, beta, "af")
 	waitCaughtUp(t, beta, alpha, "af", 2*time.Minute)
 	waitLink(t, beta, "af", 2*time.Minute, func(st adminapi.LinkStatus) error {
 		if st.State != "SYNCHRONIZED" || st.SplitBrain != nil {

@@ -119,14 +119,7 @@ func names(ins []*Instance) string {
 // default def) and its seed (SQLINK_SOAK_SEED, default the time).
 func soakParams(t *testing.T, def int) (rounds int, seed uint64) {
 	t.Helper()
-	rounds = def
-	if v := os.Getenv("SQLINK_SOAK_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SQLINK_SOAK_ROUNDS=%q: want a positive number", v)
-		}
-		rounds = n
-	}
+	rounds = envRounds(t, "SQLINK_SOAK_ROUNDS", def)
 	seed = uint64(time.Now().UnixNano())
 	if v := os.Getenv("SQLINK_SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -136,4 +129,19 @@ func soakParams(t *testing.T, def int) (rounds int, seed uint64) {
 		seed = n
 	}
 	return rounds, seed
+}
+
+// envRounds returns the positive number in environment variable name, or
+// def when it is unset.
+func envRounds(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
 }
