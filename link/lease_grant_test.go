@@ -1,0 +1,60 @@
+package link_test
+
+import (
+	"testing"
+
+	"github.com/sqlink/sqlink"
+	"github.com/sqlink/sqlink/link"
+)
+
+// A claim granted a renewal period or more after it was made (a tick came
+// before its answer) renews at once: otherwise the first renewal waits for
+// the next tick, which with a short TTL is already the fence point, and
+// the new primary stops writes for a moment (issue 25: a new link at a
+// 5 s TTL fenced its primary two seconds after it started).
+func TestLeaseLateGrantRenewsAtOnce(t *testing.T) {
+	r, err := link.New(link.Config{
+		LinkID: "l1", Self: "a", Partner: "b", InitialPrimary: "a",
+		Mode: sqlink.ModeSync, AutoFailover: true, LeaseTTLTicks: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(m link.Message) link.Ready {
+		t.Helper()
+		if err := r.Step(m); err != nil {
+			t.Fatal(err)
+		}
+		rd := r.Ready()
+		r.Advance(rd)
+		return rd
+	}
+	rd := step(link.Message{Type: link.MsgEtcdHealth, Healthy: true})
+	c := rd.Claim
+	if c == nil {
+		t.Fatalf("no claim at start: %+v", rd)
+	}
+	// Tick 1 comes before the claim's answer: nothing to renew yet.
+	r.Tick()
+	rd = r.Ready()
+	r.Advance(rd)
+	if rd.Renew != nil {
+		t.Fatalf("renewal %+v before the claim was granted", rd.Renew)
+	}
+	rd = step(link.Message{Type: link.MsgClaimResult, Target: c.Target, Renewal: c.Seq, Granted: true})
+	if rd.Renew == nil {
+		t.Fatalf("granted a renewal period after the claim, no renewal at once")
+	}
+	step(link.Message{Type: link.MsgLeaseHeld, Epoch: rd.Renew.Epoch, Renewal: rd.Renew.Seq})
+	// Tick 2 (claim tick + FenceTicks): the renewal requested at tick 1
+	// keeps writes on while tick 2's renewal is in flight.
+	r.Tick()
+	rd = r.Ready()
+	r.Advance(rd)
+	if rd.Renew == nil {
+		t.Fatalf("no renewal at tick 2")
+	}
+	if st := r.Status(); !st.Writable {
+		t.Fatalf("fenced at tick 2 with a renewal requested at tick 1 confirmed: %+v", st.AutoFailover)
+	}
+}
