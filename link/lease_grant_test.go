@@ -58,3 +58,43 @@ func TestLeaseLateGrantRenewsAtOnce(t *testing.T) {
 		t.Fatalf("fenced at tick 2 with a renewal requested at tick 1 confirmed: %+v", st.AutoFailover)
 	}
 }
+
+// A secondary that finds etcd unreachable tells its primary at once that
+// it holds every commit (failsafe), not at its next tick: at a short TTL
+// the primary's fence point may come first.
+func TestLeaseFailsafeEchoAtOnce(t *testing.T) {
+	b, err := link.New(link.Config{
+		LinkID: "l1", Self: "b", Partner: "a", InitialPrimary: "a",
+		Mode: sqlink.ModeSync, AutoFailover: true, LeaseTTLTicks: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(m link.Message) link.Ready {
+		t.Helper()
+		if err := b.Step(m); err != nil {
+			t.Fatal(err)
+		}
+		rd := b.Ready()
+		b.Advance(rd)
+		return rd
+	}
+	step(link.Message{Type: link.MsgEtcdHealth, Healthy: true})
+	step(link.Message{Type: link.MsgLeaseObserved, Epoch: 1, Primary: "a"})
+	st := b.Status()
+	step(link.Message{
+		Type: link.MsgHeartbeat, LinkID: "l1", From: "a", To: "b",
+		Role: sqlink.RolePrimary, Epoch: 1, Version: 1, Mode: sqlink.ModeSync, Writable: true,
+		LSN: st.Hardened, Commit: st.Hardened, Clock: 1<<32 | 3,
+	})
+	rd := step(link.Message{Type: link.MsgEtcdHealth, Healthy: false})
+	if !b.Status().AutoFailover.Failsafe {
+		t.Fatalf("secondary gives no failsafe confirmation: %+v", b.Status())
+	}
+	for _, m := range rd.Messages {
+		if m.Echo == 1<<32|3 {
+			return
+		}
+	}
+	t.Fatalf("no failsafe confirmation sent when etcd became unreachable: %+v", rd.Messages)
+}
