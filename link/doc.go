@@ -101,7 +101,8 @@
 // Failsafe: when a sync secondary cannot reach etcd and follows the
 // primary at the epoch it last saw in etcd, its messages echo the
 // primary's Clock ("I hold your commits"; it sends one at once when it
-// finds etcd unreachable, not at its next tick); a primary that cannot reach
+// finds etcd unreachable and at each new Clock of the primary, not at its
+// next tick); a primary that cannot reach
 // etcd either keeps writes for FenceTicks after sending the message echoed,
 // and the secondary does not claim for FailsafeHoldTicks (TTL + drift)
 // after sending the echo, nor for that long after a restart, so the

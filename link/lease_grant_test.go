@@ -91,10 +91,27 @@ func TestLeaseFailsafeEchoAtOnce(t *testing.T) {
 	if !b.Status().AutoFailover.Failsafe {
 		t.Fatalf("secondary gives no failsafe confirmation: %+v", b.Status())
 	}
+	if !echoes(rd, 1<<32|3) {
+		t.Fatalf("no failsafe confirmation sent when etcd became unreachable: %+v", rd.Messages)
+	}
+	// Each new Clock of the primary is echoed at once too, not at the
+	// secondary's next tick: the primary's failsafe window runs from the
+	// message echoed, and the two tick clocks may be in any phase.
+	rd = step(link.Message{
+		Type: link.MsgHeartbeat, LinkID: "l1", From: "a", To: "b",
+		Role: sqlink.RolePrimary, Epoch: 1, Version: 1, Mode: sqlink.ModeSync, Writable: true,
+		LSN: st.Hardened, Commit: st.Hardened, Clock: 1<<32 | 4,
+	})
+	if !echoes(rd, 1<<32|4) {
+		t.Fatalf("primary's new clock not echoed at once: %+v", rd.Messages)
+	}
+}
+
+func echoes(rd link.Ready, clock uint64) bool {
 	for _, m := range rd.Messages {
-		if m.Echo == 1<<32|3 {
-			return
+		if m.Echo == clock {
+			return true
 		}
 	}
-	t.Fatalf("no failsafe confirmation sent when etcd became unreachable: %+v", rd.Messages)
+	return false
 }
