@@ -178,6 +178,12 @@ func (c *clientConn) send(msg pgproto3.BackendMessage) { c.be.Send(msg) }
 
 func (c *clientConn) flush() error {
 	c.pending = 0
+	if g, ok := c.sess.(OutputGate); ok {
+		// What goes out may show a commit that is not durable yet.
+		if err := g.WaitOutput(c.ctx); err != nil {
+			return err
+		}
+	}
 	return c.be.Flush()
 }
 

@@ -178,6 +178,13 @@ type WriteTrier interface {
 	TryBeginWrite() (bool, error)
 }
 
+// OutputGate is an optional Session capability: WaitOutput returns once a
+// reply may leave the server, i.e. no commit it could show is still short
+// of durable (group commit). Every flush to the client waits for it.
+type OutputGate interface {
+	WaitOutput(ctx context.Context) error
+}
+
 // Server serves Backend's databases to PostgreSQL clients. It is safe for
 // concurrent use.
 type Server struct {

@@ -20,6 +20,7 @@ var (
 	_ pgwire.DatabaseLister = backend{}
 	_ pgwire.RoleLister     = backend{}
 	_ pgwire.Session        = (*session)(nil)
+	_ pgwire.OutputGate     = (*session)(nil)
 )
 
 func (b backend) LookupLogin(ctx context.Context, user string) (scram.StoredCredentials, error) {
@@ -104,6 +105,10 @@ func (s *session) EndWrite(ctx context.Context) error {
 }
 func (s *session) ReadOnly() (bool, string) { return s.db.ReadOnly() }
 func (s *session) Close() error             { return s.c.Close() }
+
+// WaitOutput holds a reply until every commit it could show is durable
+// (pgwire.OutputGate).
+func (s *session) WaitOutput(ctx context.Context) error { return s.c.WaitOutput(ctx) }
 
 // Superuser reports whether the session's login may manage other sessions:
 // the instance's admin login.

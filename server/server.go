@@ -161,6 +161,7 @@ func (s *Server) dbConfig() storage.DBConfig {
 		MaxTransactionBytes: s.cfg.MaxTransactionBytes,
 		Logger:              s.log,
 		Now:                 s.cfg.Now,
+		Failpoint:           s.storageFailpoint(),
 	}
 }
 

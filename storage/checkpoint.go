@@ -29,13 +29,18 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil {
+	// With group commit this syncs the WAL first: the checkpoint captures
+	// every commit, and only durable ones.
+	if err := db.syncCaptureLocked(); err != nil {
 		return false, err
 	}
 	if err := db.log.sync(); err != nil {
 		return false, err
 	}
 	db.ckptAt, db.ckptCopied = db.wal.pos, false
+	if err := db.clearClosedStamp(); err != nil {
+		return false, err
+	}
 	if complete, err = db.walCheckpoint(ctx); err != nil {
 		return false, err
 	}
@@ -61,6 +66,19 @@ func (db *DB) checkpointLocked(ctx context.Context) (complete bool, err error) {
 		}
 	}
 	return complete, db.pruneLocked()
+}
+
+// clearClosedStamp drops a clean close's stamp of the database file before
+// a checkpoint first writes to the file (capMu held).
+func (db *DB) clearClosedStamp() error {
+	if !db.closedStamp {
+		return nil
+	}
+	if err := db.log.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
+		return err
+	}
+	db.closedStamp = false
+	return nil
 }
 
 // testHookAfterUnlockedPass, when set by a test, runs between the unlocked
@@ -97,6 +115,13 @@ func (db *DB) walCheckpoint(ctx context.Context) (complete bool, err error) {
 // WAL from restarting in between; the unlocked pass still copies every
 // frame committed before it.
 func (db *DB) checkpointOnline(ctx context.Context) error {
+	db.capMu.Lock()
+	err := db.clearClosedStamp()
+	db.capMu.Unlock()
+	if err != nil {
+		db.unlockWrite()
+		return err
+	}
 	if err := db.beginGuard(ctx); err != nil {
 		db.unlockWrite()
 		return err
@@ -277,9 +302,7 @@ func (db *DB) background(ctx context.Context) {
 			err = db.checkpointOnline(ctx) // releases the write lock
 			db.cfg.Logger.Debug("checkpoint", logKeyPath, db.path, "took", time.Since(t0), logKeyErr, err)
 		} else {
-			db.capMu.Lock()
-			err = db.captureLocked()
-			db.capMu.Unlock()
+			err = db.backgroundCaptureLocked()
 			db.unlockWrite()
 			// A log that outgrows its retention between checkpoints
 			// (large transactions, a secondary released) is pruned now.
@@ -305,6 +328,22 @@ func (db *DB) background(ctx context.Context) {
 			db.cfg.Logger.Info("background capture and checkpoint work again", logKeyPath, db.path)
 		}
 	}
+}
+
+// backgroundCaptureLocked is the background loop's capture, write lock
+// held: commits written and not durable yet are the sync goroutine's (it is
+// woken, the lock is not held for an fdatasync); anything else (a commit
+// that bypassed the write lock) is synced and captured here.
+func (db *DB) backgroundCaptureLocked() error {
+	if db.gc.on {
+		if t, _, ok := db.noteWritten(); ok && t > db.gc.durable.Load() {
+			db.gc.kickSync()
+			return nil
+		}
+	}
+	db.capMu.Lock()
+	defer db.capMu.Unlock()
+	return db.syncCaptureLocked()
 }
 
 // The background loop's pacing after a failure.

@@ -14,7 +14,9 @@ import (
 const (
 	// DefaultSynchronous is FULL so that a commit is on disk when it is
 	// acknowledged (SQLite's WAL holds every committed page until the log
-	// is synced and we checkpoint).
+	// is synced and we checkpoint). FULL is group commit: SQLite commits
+	// at NORMAL and one fdatasync covers every commit waiting
+	// (groupcommit.go); NORMAL acknowledges without any sync.
 	DefaultSynchronous = "FULL"
 	// DefaultBusyTimeout is long because the Go write lock serializes
 	// writers; SQLite's sleeping busy handler is only a backstop.
@@ -61,6 +63,9 @@ type DBConfig struct {
 	MaxTransactionBytes int64
 	Logger              *slog.Logger
 	Now                 func() time.Time
+	// Failpoint, for crash tests, is called with the name of each
+	// failpoint reached (FailpointWALSync); nil: none.
+	Failpoint func(name string)
 }
 
 // Validate reports whether the configuration is usable.

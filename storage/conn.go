@@ -131,16 +131,55 @@ func (db *DB) writable() error {
 
 // EndWrite captures the commits made since BeginWrite (there may be none,
 // after a rollback), releases the write lock and returns the LSN of the
-// last captured commit.
+// last captured commit. With group commit it notes the WAL's end, releases
+// the lock, and returns once an fdatasync covers the commit and the sync
+// goroutine captured it.
 func (c *Conn) EndWrite(ctx context.Context) (sqlink.LSN, error) {
-	err := c.db.capture()
-	lsn := c.db.Pos().LSN
+	db := c.db
+	if !db.gc.on {
+		err := db.capture()
+		lsn := db.Pos().LSN
+		c.release()
+		return lsn, err
+	}
+	if !c.holds {
+		// Nothing of this Conn's to note: wait for what others wrote.
+		db.gc.mu.Lock()
+		t := db.gc.written
+		db.gc.mu.Unlock()
+		return db.waitDurable(t, nil)
+	}
+	t, end, ok := db.noteWritten()
+	if !ok {
+		// The WAL's end is unknown: sync and capture under the lock.
+		err := db.capture()
+		lsn := db.Pos().LSN
+		c.release()
+		return lsn, err
+	}
+	c.release()
+	return db.waitDurable(t, &end)
+}
+
+// release releases the write lock if the Conn holds it.
+func (c *Conn) release() {
 	if c.holds {
 		c.holds = false
 		c.sb.holds.Store(false)
 		c.db.unlockWrite()
 	}
-	return lsn, err
+}
+
+// WaitOutput returns once the session may send a reply: every commit
+// begun so far is durable (the output gate, groupcommit.go).
+func (c *Conn) WaitOutput(ctx context.Context) error {
+	db := c.db
+	if db.gc.on && c.sb.holds.Load() && db.gc.begun.Load() > db.gc.durable.Load() {
+		// A commit not noted yet can only be this Conn's (it holds the
+		// write lock): note it, or nothing would ever sync it.
+		db.noteWritten()
+	}
+	return db.WaitOutput(ctx)
 }
 
 // Close rolls back any open transaction, releases the write lock if held

@@ -70,6 +70,7 @@ type DB struct {
 	lastCkpt    time.Time
 	ckptAt      walPos     // capture position when the last checkpoint started (guarded by capMu)
 	ckptCopied  bool       // the last checkpoint only copied (no restart due) (capMu)
+	closedStamp bool       // a clean close's stamp still describes the file (capMu)
 	redone      sqlink.Pos // on a secondary: last record applied to the database
 	fuzzy       sqlink.LSN // on a secondary: records up to here may already be in some pages (capMu)
 	fuzzyAhead  aheadFunc
@@ -87,6 +88,8 @@ type DB struct {
 	txPageSize  atomic.Uint32
 
 	hold applyHold // on a secondary: Apply goes no further than this (mu)
+
+	gc groupCommit // group commit and the output gate (groupcommit.go)
 }
 
 // OpenDB opens the database at path, creating it when missing (page_size
@@ -169,6 +172,7 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 		closing: make(chan struct{}),
 		bgDone:  make(chan struct{}),
 	}
+	db.gc.init(cfg.Synchronous == "FULL")
 	db.pos, db.epoch = lg.last, lg.lastEp
 	db.readOnly, db.primary = lg.meta.Secondary != "", lg.meta.Secondary
 	db.txUnguarded.Store(db.readOnly)
@@ -210,12 +214,18 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 		if _, err := db.markDiverged(divergedWhy); err != nil {
 			return nil, err
 		}
-	} else if lg.meta.Closed != nil {
+	} else if lg.meta.Closed != nil && db.readOnly {
 		// The stamp describes the file as the last close left it; from
 		// now on the instance changes it.
 		if err := lg.updateMeta(func(m *logMeta) { m.Closed, m.ClosedWAL = nil, nil }); err != nil {
 			return nil, err
 		}
+	} else if lg.meta.Closed != nil {
+		// A primary changes the file only by checkpoints: the stamp stays
+		// true until the first one (clearClosedStamp), so a crash before
+		// it, with commits in a new WAL not captured yet (group commit
+		// captures after the sync), is not taken for a gap.
+		db.closedStamp = true
 	}
 	db.wal = newWALScanner(path+"-wal", startWAL)
 	db.wal.announceRestart()
@@ -254,12 +264,18 @@ func openDB(ctx context.Context, path string, cfg DBConfig) (_ *DB, err error) {
 	bg, cancel := context.WithCancel(context.Background())
 	db.cancel = cancel
 	go db.background(bg)
+	go db.syncLoop()
 	return db, nil
 }
 
 func (db *DB) dsn() string {
+	sync := db.cfg.Synchronous
+	if db.gc.on {
+		// Group commit: the sync goroutine makes commits durable.
+		sync = "NORMAL"
+	}
 	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=wal_autocheckpoint(0)",
-		db.path, db.cfg.BusyTimeout.Milliseconds(), db.cfg.Synchronous)
+		db.path, db.cfg.BusyTimeout.Milliseconds(), sync)
 }
 
 func (db *DB) openSQL(ctx context.Context) error {
@@ -393,89 +409,6 @@ func (db *DB) errClosed() error {
 	return sqlink.Errorf(sqlink.EUNAVAILABLE, "reconnect; the database was closed", "database %s is closed", filepath.Base(db.path))
 }
 
-// ReadOnlyError returns the error for a write attempted on a secondary of
-// instance primary; what names the statement (e.g. "INSERT").
-func ReadOnlyError(what, primary string) error {
-	if what == "" {
-		what = "a write"
-	}
-	return &sqlink.Error{
-		Code:    sqlink.EREADONLY,
-		Message: fmt.Sprintf("cannot execute %s in a read-only transaction: database is a secondary replica of instance %s", what, primary),
-		Hint:    fmt.Sprintf("connect to the primary instance %s, or use target_session_attrs=read-write", primary),
-	}
-}
-
-// SetReadOnly makes the database a read-only secondary of instance primary,
-// or writable again when primary is "". It waits for the current writer,
-// captures its commits first, and persists the setting so the database
-// reopens read-only. New Conns get PRAGMA query_only. On a read-only
-// database, commits in the WAL are the applier's and are not captured.
-func (db *DB) SetReadOnly(primary string) {
-	if err := db.lockWrite(context.Background()); err != nil {
-		// Closed: just record the setting.
-		db.mu.Lock()
-		db.readOnly, db.primary = primary != "", primary
-		db.txUnguarded.Store(db.readOnly)
-		db.mu.Unlock()
-		return
-	}
-	defer db.unlockWrite()
-	db.hardenMu.Lock() // no batch is half hardened while the role changes
-	defer db.hardenMu.Unlock()
-	db.capMu.Lock()
-	defer db.capMu.Unlock()
-	if err := db.captureLocked(); err != nil && !errors.Is(err, ErrDiverged) {
-		db.cfg.Logger.Error("capture before role change", logKeyPath, db.path, logKeyErr, err)
-	}
-	if db.dcache != nil {
-		db.dcache.reset() // a secondary's pages change under the applier
-	}
-	db.acache = nil // the applier's images are only of use to the applier
-	db.mu.Lock()
-	wasRO := db.readOnly
-	db.readOnly, db.primary = primary != "", primary
-	if primary == "" {
-		db.roWhy = ReadOnlyReason{}
-	}
-	db.txUnguarded.Store(db.readOnly)
-	db.endHoldLocked() // a role change ends any hold of the apply (a digest's)
-	notRedone := db.pos.LSN - min(db.pos.LSN, db.redone.LSN)
-	if primary == "" || !wasRO {
-		// Writable, or a primary turning secondary: the database holds
-		// every captured commit.
-		db.redone = db.pos
-	}
-	redone := db.redone
-	db.mu.Unlock()
-	if d := db.Diverged(); d != nil && primary == "" && wasRO {
-		if err := db.divergedToGapLocked(d, notRedone); err != nil {
-			db.cfg.Logger.Error("mark the gap of a diverged copy that became writable", logKeyPath, db.path, logKeyErr, err)
-		}
-		db.mu.Lock()
-		db.redone = db.pos
-		redone = db.redone
-		db.mu.Unlock()
-	}
-	if err := db.log.updateMeta(func(m *logMeta) {
-		m.Secondary = primary
-		if !wasRO {
-			m.Redone = redone
-		}
-	}); err != nil {
-		db.cfg.Logger.Error("persist read-only setting", logKeyPath, db.path, logKeyErr, err)
-	}
-}
-
-// ReadOnly reports whether the database is read-only, and the instance
-// it is a secondary of ("" when read-only for another reason, see
-// SetReadOnlyReason).
-func (db *DB) ReadOnly() (bool, string) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return db.readOnly, db.primaryLocked()
-}
-
 // SetRetentionFloor keeps the log after lsn regardless of
 // LogRetentionBytes (e.g. what a secondary has not hardened yet). Clear it
 // with ok false.
@@ -508,11 +441,13 @@ func (db *DB) tryLockWrite() bool {
 	}
 }
 
-// capture reads new commits from the WAL into the log.
+// capture reads new commits from the WAL into the log, after syncing the
+// WAL (group commit). The caller holds the write lock, or the DB is not
+// shared yet.
 func (db *DB) capture() error {
 	db.capMu.Lock()
 	defer db.capMu.Unlock()
-	return db.captureLocked()
+	return db.syncCaptureLocked()
 }
 
 func (db *DB) captureLocked() error {
@@ -553,6 +488,7 @@ func (db *DB) captureLocked() error {
 			return err
 		}
 		db.advance(rec)
+		db.gc.captured(c.End, rec.LSN)
 		n++
 		return nil
 	})
@@ -734,9 +670,11 @@ func (db *DB) Close(ctx context.Context) error {
 		} else {
 			captured = db.CaptureStopped() == nil
 		}
-	} else if err := db.capture(); err != nil {
+	} else if err := db.captureUnlocked(); err != nil {
 		errs = append(errs, err)
 	}
+	// Commits still waiting were made durable above, or fail now.
+	db.closeGroupCommit()
 	// Close sessions' connections; a running query finishes first.
 	done := make(chan struct{})
 	go func() {

@@ -26,6 +26,15 @@
 // loop also captures every PollInterval, so a write that bypassed
 // BeginWrite is still logged.
 //
+// # Group commit
+//
+// With Synchronous FULL, SQLite commits at NORMAL (no sync in COMMIT);
+// EndWrite notes the WAL's end, releases the write lock and waits for one
+// sync goroutine to fdatasync the WAL over that end and capture up to it,
+// for every commit waiting (a batch). Captures never read past the
+// durable WAL. Replies to clients wait at an output gate (DB.WaitOutput)
+// until every commit begun before them is durable. See groupcommit.go.
+//
 // # Log and checkpoints
 //
 // Records are appended to segment files in path+"-log" without an fsync per

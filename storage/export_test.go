@@ -44,3 +44,21 @@ func ExecTrusted(c *Conn, q string) error {
 		return err
 	})
 }
+
+// WALSyncs returns how many fdatasyncs of the WAL group commit made.
+func WALSyncs(db *DB) int64 { return db.gc.syncs.Load() }
+
+// CommitsWritten returns how many commits group commit has seen written
+// to the WAL (noted under the write lock).
+func CommitsWritten(db *DB) uint64 {
+	db.gc.mu.Lock()
+	defer db.gc.mu.Unlock()
+	return db.gc.written
+}
+
+// SetGateWaitHook sets the hook WaitOutput runs between its check of the
+// durable commits and its taking the channel to wait on (nil: none).
+func SetGateWaitHook(f func()) { testHookGateWait = f }
+
+// CommitsDurable returns how many commits group commit has made durable.
+func CommitsDurable(db *DB) uint64 { return db.gc.durable.Load() }

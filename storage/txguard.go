@@ -75,6 +75,9 @@ func (db *DB) guardConn(c driver.Conn) {
 		if txRecordBound(int64(written), int64(cached), int64(db.txPageSize.Load())) > db.cfg.MaxTransactionBytes {
 			return 1
 		}
+		// The commit goes ahead: its frames are about to be written,
+		// and visible (the output gate, groupcommit.go).
+		db.gc.countCommit()
 		return 0
 	})
 	hr.RegisterRollbackHook(func() {

@@ -155,6 +155,10 @@ type walScanner struct {
 	// lastFrames is how many frames the last scan that found a commit
 	// took: the size of the next scan's first read.
 	lastFrames int64
+	// limit, when set, bounds a scan to the WAL end it names (group
+	// commit: the end the last fdatasync covered); frames after it, or in
+	// another generation, are left for a later scan.
+	limit *walPos
 }
 
 // maxFreePages bounds the page buffers a walScanner keeps for reuse.
@@ -246,6 +250,16 @@ func (s *walScanner) scan(emit func(walCommit) error) error {
 	}
 	if !ok {
 		return s.noWAL()
+	}
+	if l := s.limit; l != nil {
+		if h.salt1 != l.Salt1 || h.salt2 != l.Salt2 {
+			// The bound is in a generation the file has left: a restart
+			// follows a capture of everything, so nothing up to the bound
+			// is left to take. (Or the file holds a generation the bound
+			// does not reach yet.)
+			return nil
+		}
+		size = min(size, int64(walHeaderSize)+int64(l.Frame)*(int64(walFrameHeaderSize)+int64(h.pageSize)))
 	}
 	if h.salt1 != s.pos.Salt1 || h.salt2 != s.pos.Salt2 || !s.pos.known() {
 		// A new generation. It is harmless when the previous one was fully
