@@ -98,10 +98,10 @@ type KeeperConfig struct {
 	Self, SelfID string
 	// TTL is the lease's time to live (DefaultTTL when 0).
 	TTL time.Duration
-	// RPCTimeout bounds each etcd call (1 s when 0).
+	// RPCTimeout bounds each etcd call (TTL/10, at most 1 s, when 0).
 	RPCTimeout time.Duration
 	// PollInterval is the interval between two reads of the keys, besides
-	// the watch (1 s when 0).
+	// the watch (TTL/20, at most 1 s, when 0).
 	PollInterval time.Duration
 	// ClaimTimeout is how long a claim waits for a live leader key at its
 	// From epoch to go (TTL/2 when 0): a planned failover's claim may come
@@ -116,11 +116,16 @@ func (c *KeeperConfig) setDefaults() {
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
+	// etcd found unreachable must be reported well within the fencing
+	// time (TTL - margin - drift, 2 s at a 5 s TTL) after it went: the
+	// primary then keeps writes only if its secondary, finding etcd gone
+	// too, confirmed failsafe before the fence point. The worst case is
+	// a poll plus a timed-out read: TTL/20 + TTL/10 (750 ms at 5 s).
 	if c.RPCTimeout == 0 {
-		c.RPCTimeout = maxRPCTimeout
+		c.RPCTimeout = min(maxRPCTimeout, c.TTL/10)
 	}
 	if c.PollInterval == 0 {
-		c.PollInterval = maxPoll
+		c.PollInterval = min(maxPoll, c.TTL/20)
 	}
 	if c.ClaimTimeout == 0 {
 		c.ClaimTimeout = c.TTL / 2

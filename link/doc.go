@@ -71,7 +71,10 @@
 // drift ago: etcd extended the lease to at least TTL after that request,
 // and the primary's clock runs at most ClockDriftTicks per TTL slow, so it
 // has stopped (SoftState.Writable false, status Waiting says why) before
-// etcd can expire the lease and a secondary claim it.
+// etcd can expire the lease and a secondary claim it. A claim granted a
+// renewal period or more after it was made renews at once (ticks before
+// the answer renew nothing), so the first renewal never falls on the
+// fence point.
 //
 // Acknowledgements: a primary acknowledges only what its secondary holds
 // unless its epoch is solo. Before acknowledging alone (async mode, or a
@@ -97,7 +100,9 @@
 //
 // Failsafe: when a sync secondary cannot reach etcd and follows the
 // primary at the epoch it last saw in etcd, its messages echo the
-// primary's Clock ("I hold your commits"); a primary that cannot reach
+// primary's Clock ("I hold your commits"; it sends one at once when it
+// finds etcd unreachable and at each new Clock of the primary, not at its
+// next tick); a primary that cannot reach
 // etcd either keeps writes for FenceTicks after sending the message echoed,
 // and the secondary does not claim for FailsafeHoldTicks (TTL + drift)
 // after sending the echo, nor for that long after a restart, so the

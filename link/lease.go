@@ -238,7 +238,16 @@ func (r *Replica) stepLease(m Message) error {
 	ls := &r.ls
 	switch m.Type {
 	case MsgEtcdHealth:
+		was := ls.etcdHealthy
 		ls.etcdHealthy = m.Healthy
+		if was && !m.Healthy && r.hs.Role == sqlink.RoleSecondary && !r.hs.Dropped && r.mayEcho() {
+			// Tell the primary at once that etcd is unreachable from here
+			// too (failsafe), not at the next tick: with a short TTL its
+			// fence point may come first. Sending the confirmation
+			// earlier holds this secondary's claims from now on, as at a
+			// tick.
+			r.heartbeat()
+		}
 	case MsgLeaseHeld:
 		if r.hs.Role != sqlink.RolePrimary || m.Epoch != r.hs.Epoch {
 			return nil // stale
@@ -392,6 +401,15 @@ func (r *Replica) onClaimResult(m Message) {
 		ls.held = true
 		ls.grantAt, ls.lastRenew = at, at
 		ls.fenceAt = max(ls.fenceAt, at+r.fenceTicks())
+		if r.tick-at >= uint64(r.cfg.LeaseRenewTicks) {
+			// Granted a renewal period or more after the claim was made
+			// (ticks came before the answer, which renew nothing while
+			// no lease is held): renew now, or the first renewal would
+			// wait for the next tick, at a short TTL the fence point.
+			// The renewal counts from now, when it is requested.
+			ls.lastRenew = r.tick
+			ls.outRenew = &Renew{Epoch: c.Target, Seq: r.tick + 1}
+		}
 	}
 	used := false
 	switch k {

@@ -218,6 +218,7 @@ func (r *Replica) stepPeer(m Message) error {
 	} else {
 		p.lsn, p.commit = max(p.lsn, m.LSN), max(p.commit, m.Commit)
 	}
+	newClock := m.Clock != 0 && m.Clock != p.clock
 	p.clock, p.solo = m.Clock, m.Solo
 	if m.Role == sqlink.RolePrimary && (!p.known || p.lsn > old) {
 		r.partnerCommitAt = r.tick
@@ -250,6 +251,12 @@ func (r *Replica) stepPeer(m Message) error {
 		// our next tick (a seeded secondary starts receiving only once it
 		// knows its primary). An answer does not change our version, so
 		// it gets none in return.
+		r.heartbeat()
+	} else if newClock && m.Role == sqlink.RolePrimary && r.hs.Role == sqlink.RoleSecondary && r.auto() && r.mayEcho() {
+		// Failsafe: echo each new Clock of the primary at once rather
+		// than at our next tick, so its failsafe window (FenceTicks from
+		// the message echoed) is renewed a round trip after each of its
+		// ticks, whatever the phase between the two tick clocks.
 		r.heartbeat()
 	}
 

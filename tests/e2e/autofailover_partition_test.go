@@ -8,6 +8,7 @@ package e2e_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,14 +233,15 @@ func TestAutoFailoverPartition_EtcdDown(t *testing.T) {
 	testEtcdDown(t, etcdlease.DefaultTTL)
 }
 
-// The same at a 5 s TTL, which link create accepts. Today the primary
-// refuses writes for about a second before the failsafe starts: its fence
-// point is 2 s after its last confirmed renewal (about 1.2 s after etcd
-// went down), while the secondary learns that etcd is gone only when its
-// own read times out (up to a 1 s poll plus a 1 s RPC timeout) and sends
-// its failsafe confirmation with its next heartbeat (the next tick).
+// The same at a 5 s TTL, which link create accepts. The primary used to
+// refuse writes for about a second before the failsafe started: its fence
+// point is 2 s after it requested its last confirmed renewal (as little
+// as 1 s after etcd went down), while the secondary learnt that etcd was
+// gone only when its own read timed out (up to a 1 s poll plus a 1 s RPC
+// timeout) and sent its failsafe confirmation at its next tick. Now the
+// Keeper's poll and timeout scale with the TTL and the confirmation goes
+// at once.
 func TestAutoFailoverPartition_EtcdDownShortTTL(t *testing.T) {
-	knownDefect(t, "with a 5 s lease TTL the primary fences itself before the failsafe engages when etcd goes down")
 	testEtcdDown(t, partLinkTTL)
 }
 
@@ -302,12 +304,59 @@ func TestAutoFailoverPartition_PrimaryCutFromEtcd(t *testing.T) {
 }
 
 // While it is fenced and before the secondary promotes, the old primary
-// must not tell clients that the secondary is the primary (it says so
-// today: stopWrites gives SetReadOnly the partner's name for every
-// reason, and pgwire adds "the primary is instance beta").
+// must not tell clients that the secondary is the primary (it said so:
+// stopWrites gave SetReadOnly the partner's name for every reason, and
+// pgwire added "the primary is instance beta"). Only refusals answered
+// before a status request that found beta still a secondary are checked:
+// once beta promotes, alpha steps down and names it rightly.
 func TestAutoFailoverPartition_FencedPrimaryNamesNoPrimary(t *testing.T) {
-	knownDefect(t, "a primary fenced by its etcd lease answers 25006 naming its secondary as the primary")
 	testPrimaryCutFromEtcd(t, true)
+}
+
+// secondaryWatch polls in's status of link af until it is no longer a
+// secondary at epoch: Until is when the last request that found it one was
+// sent (so anything answered before was answered while it was one).
+type secondaryWatch struct {
+	mu    sync.Mutex
+	until time.Time
+	done  chan struct{}
+	stop  chan struct{}
+}
+
+func watchSecondary(in *Instance, epoch sqlink.Epoch) *secondaryWatch {
+	w := &secondaryWatch{done: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(20 * time.Millisecond): // pace the polls
+			}
+			sent := time.Now()
+			st, err := linkStatus(in, "af")
+			if err != nil {
+				continue
+			}
+			if st.Local.Role != sqlink.RoleSecondary || st.Epoch != epoch {
+				return
+			}
+			w.mu.Lock()
+			w.until = sent
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// Until stops the watch and returns the time of its last request that found
+// the instance a secondary.
+func (w *secondaryWatch) Until() time.Time {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.until
 }
 
 func testPrimaryCutFromEtcd(t *testing.T, checkMessages bool) {
@@ -318,6 +367,7 @@ func testPrimaryCutFromEtcd(t *testing.T, checkMessages bool) {
 	onBeta := startPartWriter(t, beta, 2_000_000, time.Second)
 	waitAcked(t, patient, time.Now().Add(partLinkTTL), 50, time.Minute)
 
+	watch := watchSecondary(beta, epoch)
 	cut := time.Now()
 	lab.Cut("alpha", "etcd1", "etcd2", "etcd3")
 	testutil.RetryUntil(t, 2*time.Minute, func() error {
@@ -326,6 +376,7 @@ func testPrimaryCutFromEtcd(t *testing.T, checkMessages bool) {
 		}
 		return nil
 	})
+	secondaryUntil := watch.Until()
 	promoted, _ := onBeta.FirstCode(cut, "")
 	fence, ok := probe.FirstCode(cut, "25006")
 	if !ok || !fence.Recv.Before(promoted.Sent) {
@@ -334,13 +385,23 @@ func testPrimaryCutFromEtcd(t *testing.T, checkMessages bool) {
 	t.Logf("cut at %s; alpha's first 25006 answered %s after; beta accepted a write sent %s after",
 		cut.Format("15:04:05.000"), fence.Recv.Sub(cut).Round(time.Millisecond), promoted.Sent.Sub(cut).Round(time.Millisecond))
 	if checkMessages {
+		checked := 0
 		for _, w := range []*partWriter{patient, probe} {
 			for _, x := range w.Tries() {
-				if x.Code == "25006" && x.Recv.Before(promoted.Sent) && x.Sent.After(cut) && strings.Contains(x.Err, `primary is instance "beta"`) {
+				if x.Code != "25006" || !x.Recv.Before(secondaryUntil) || !x.Sent.After(cut) {
+					continue
+				}
+				checked++
+				if strings.Contains(x.Err, `primary is instance "beta"`) {
 					t.Fatalf("alpha, fenced, while beta was still a secondary, answered write %d with: %s", x.ID, x.Err)
 				}
 			}
 		}
+		if checked == 0 {
+			t.Fatalf("no refusal from alpha answered before beta was last seen a secondary (%s after the cut)", secondaryUntil.Sub(cut))
+		}
+		t.Logf("%d refusals answered while beta was a secondary (seen so %s after the cut) name no primary",
+			checked, secondaryUntil.Sub(cut).Round(time.Millisecond))
 	}
 	// alpha follows beta without waiting for etcd.
 	bst := waitLeaseHolder(t, beta, "af", "beta")
@@ -370,15 +431,13 @@ func testPrimaryCutFromEtcd(t *testing.T, checkMessages bool) {
 }
 
 // A new auto-failover link at a 5 s TTL, nothing cut: once its primary
-// takes writes it keeps taking them. Today it fences itself for a moment
-// two seconds after the link is created: the claim is made at tick 0;
+// takes writes it keeps taking them. It used to fence itself for a moment
+// two seconds after the link was created: the claim is made at tick 0;
 // tick 1 comes early (the heartbeat at connect) and before the claim's
-// answer, so no renewal is made at it; the wall-clock tick it stands for
-// is skipped, and the first renewal waits for tick 2, which is the fence
-// point (claim tick + TTL - margin - drift = 2). Renewing at once when a
-// claim is granted a renewal period late fixes it.
+// answer, so no renewal was made at it, and the first renewal waited for
+// tick 2, the fence point (claim tick + TTL - margin - drift = 2). A
+// claim granted a renewal period late now renews at once.
 func TestAutoFailover_NewLinkNoFence(t *testing.T) {
-	knownDefect(t, "a new link with a 5 s lease TTL fences its primary two seconds after it starts")
 	_, _, alpha, beta := setupPartitionLink(t, partLinkTTL)
 	onAlpha := startPartWriter(t, alpha, 1, time.Minute)
 	waitAcked(t, onAlpha, time.Time{}, 1, time.Minute)

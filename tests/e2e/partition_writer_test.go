@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -164,16 +163,6 @@ func refusals(w *partWriter, t time.Time) (first, last writeTry, n int) {
 		}
 	}
 	return first, last, n
-}
-
-// knownDefect skips a test that shows a defect not fixed yet, unless
-// SQLINK_E2E_KNOWN_DEFECTS is set: the test stays, to pass once the fix
-// lands (then remove the call).
-func knownDefect(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SQLINK_E2E_KNOWN_DEFECTS") == "" {
-		t.Skipf("known defect: %s (set SQLINK_E2E_KNOWN_DEFECTS=1 to run)", what)
-	}
 }
 
 // Summary counts the answers by code, for failure messages and logs.
