@@ -102,7 +102,7 @@ for i in $(seq 1 300); do
   [ $ok = 3 ] && break; sleep 0.1
 done
 [ $ok = 3 ] || { log "etcd did not become healthy"; exit 1; }
-ETCD_VER=$(etcd --version | head -1 | awk '{print $3}')
+ETCD_VER=$(etcd --version | awk 'NR==1{print $3}')
 
 # first_write SYSTEM_PSQL_FN NODE T0 LIMIT_S -> ms from T0 until an INSERT succeeded, or "timeout"
 first_write() {
