@@ -147,41 +147,13 @@ func (s *sim) randomStep() {
 	c, rng := s.c, s.rng
 	switch x := rng.IntN(1000); {
 	case x < 150:
-		id := s.pick()
-		if c.Write(id) {
-			s.logf("write on %s", id)
-		}
+		s.stepWrite()
 	case x < 280:
-		id := s.pick()
-		if c.Commit(id) {
-			s.logf("commit on %s: end %d", id, c.Nodes[id].End())
-		}
+		s.stepCommit()
 	case x < 380:
-		id := s.pick()
-		if c.Harden(id) {
-			s.logf("harden on %s: end %d", id, c.Nodes[id].End())
-		}
+		s.stepHarden()
 	case x < 720:
-		if len(c.Net) == 0 {
-			return
-		}
-		// Mostly near the front (delay), sometimes anywhere (reorder).
-		i := rng.IntN(min(len(c.Net), 3))
-		if rng.IntN(10) == 0 {
-			i = rng.IntN(len(c.Net))
-		}
-		p := c.Net[i]
-		switch y := rng.IntN(100); {
-		case y < 6:
-			s.logf("drop %s", p)
-			c.Drop(i)
-		case y < 11:
-			s.logf("duplicate %s", p)
-			c.Deliver(i, true)
-		default:
-			s.logf("deliver %s", p)
-			c.Deliver(i, false)
-		}
+		s.stepNet()
 	case x < 900:
 		id := s.pick()
 		if rng.IntN(3) == 0 {
@@ -244,4 +216,56 @@ func FormatTrace(seed int64, r SimResult) string {
 	}
 	fmt.Fprintf(&b, "replay: go test ./link/linktest -run TestSimulation -seed=%d -v\n", seed)
 	return b.String()
+}
+
+// stepWrite, stepCommit, stepHarden and stepNet are the random steps both
+// simulations share; each draws from the rng in the same order as before
+// they were shared, so a seed replays the same run.
+func (s *sim) stepWrite() {
+	c := s.c
+	id := s.pick()
+	if c.Write(id) {
+		s.logf("write on %s", id)
+	}
+}
+
+func (s *sim) stepCommit() {
+	c := s.c
+	id := s.pick()
+	if c.Commit(id) {
+		s.logf("commit on %s: end %d", id, c.Nodes[id].End())
+	}
+}
+
+func (s *sim) stepHarden() {
+	c := s.c
+	id := s.pick()
+	if c.Harden(id) {
+		s.logf("harden on %s: end %d", id, c.Nodes[id].End())
+	}
+}
+
+// stepNet delivers, duplicates or drops a message in flight.
+func (s *sim) stepNet() {
+	c, rng := s.c, s.rng
+	if len(c.Net) == 0 {
+		return
+	}
+	// Mostly near the front (delay), sometimes anywhere (reorder).
+	i := rng.IntN(min(len(c.Net), 3))
+	if rng.IntN(10) == 0 {
+		i = rng.IntN(len(c.Net))
+	}
+	p := c.Net[i]
+	switch y := rng.IntN(100); {
+	case y < 6:
+		s.logf("drop %s", p)
+		c.Drop(i)
+	case y < 11:
+		s.logf("duplicate %s", p)
+		c.Deliver(i, true)
+	default:
+		s.logf("deliver %s", p)
+		c.Deliver(i, false)
+	}
 }

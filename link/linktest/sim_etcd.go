@@ -165,40 +165,13 @@ func (s *etcdSim) randomStep() {
 			}
 		}
 	case x < 330:
-		id := s.pick()
-		if c.Write(id) {
-			s.logf("write on %s", id)
-		}
+		s.stepWrite()
 	case x < 410:
-		id := s.pick()
-		if c.Commit(id) {
-			s.logf("commit on %s: end %d", id, c.Nodes[id].End())
-		}
+		s.stepCommit()
 	case x < 470:
-		id := s.pick()
-		if c.Harden(id) {
-			s.logf("harden on %s: end %d", id, c.Nodes[id].End())
-		}
+		s.stepHarden()
 	case x < 680:
-		if len(c.Net) == 0 {
-			return
-		}
-		i := rng.IntN(min(len(c.Net), 3))
-		if rng.IntN(10) == 0 {
-			i = rng.IntN(len(c.Net))
-		}
-		p := c.Net[i]
-		switch y := rng.IntN(100); {
-		case y < 6:
-			s.logf("drop %s", p)
-			c.Drop(i)
-		case y < 11:
-			s.logf("duplicate %s", p)
-			c.Deliver(i, true)
-		default:
-			s.logf("deliver %s", p)
-			c.Deliver(i, false)
-		}
+		s.stepNet()
 	case x < 880:
 		if len(s.e.Queue) == 0 {
 			return
