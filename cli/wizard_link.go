@@ -509,21 +509,10 @@ func (lw *linkWizard) followSeeding(ctx context.Context, links []linkcreate.Link
 			if err != nil {
 				return sideError("secondary", err)
 			}
-			s := st.Local.Seeding
-			if s == nil {
-				s = st.Partner.Seeding
-			}
-			done := st.Local.DatabaseState == sqlink.DatabaseOnline || s != nil && s.State == "COMPLETED"
-			cp := adminapi.SeedingStatus{State: "COMPLETED"}
-			if s != nil {
-				cp = *s
-			}
-			if done {
-				cp.State = "COMPLETED"
-			}
+			cp, done := linkcreate.SeedProgress(st)
 			name := l.Name
 			lw.p.Send(wizMsg(func() { lw.seeding[name] = &cp }))
-			if s != nil && s.State == "FAILED" {
+			if !done && cp.State == "FAILED" {
 				return sqlink.Errorf(sqlink.EUNAVAILABLE, "see `sqlink link status "+l.Name+"`; seeding resumes by itself when the cause is fixed",
 					"seeding of link %s failed: %s", l.Name, lastErrorText(st))
 			}

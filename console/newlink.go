@@ -535,22 +535,11 @@ func (op *newLinkOp) followSeeding(ctx context.Context, sc *adminapi.Client, lin
 			if err != nil {
 				return &sqlink.Error{Code: sqlink.ErrorCode(err), Message: "secondary: " + sqlink.ErrorMessage(err), Hint: sqlink.ErrorHint(err)}
 			}
-			s := st.Local.Seeding
-			if s == nil {
-				s = st.Partner.Seeding
-			}
-			done := st.Local.DatabaseState == sqlink.DatabaseOnline || s != nil && s.State == "COMPLETED"
-			cp := adminapi.SeedingStatus{State: "COMPLETED"}
-			if s != nil {
-				cp = *s
-			}
-			if done {
-				cp.State = "COMPLETED"
-			}
+			cp, done := linkcreate.SeedProgress(st)
 			op.mu.Lock()
 			op.seeding[l.Name] = &cp
 			op.mu.Unlock()
-			if s != nil && s.State == "FAILED" {
+			if !done && cp.State == "FAILED" {
 				why := "no error recorded"
 				if e := st.Local.LastError; e != nil {
 					why = e.Message
