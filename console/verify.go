@@ -24,15 +24,7 @@ type verifyRequest struct {
 // verify serves POST /console/api/verify/{link}: `sqlink link verify`
 // (package guide's engine) between this instance and the partner.
 func (c *Console) verify(w http.ResponseWriter, r *http.Request, name string) {
-	if r.Method != http.MethodPost {
-		writeErr(w, http.StatusMethodNotAllowed, sqlink.EINVALID, "verify with POST", "use the Verify button")
-		return
-	}
-	s, _, ok := c.authorize(w, r, rbac.LinksRead)
-	if !ok {
-		return
-	}
-	partner, u, ok := partnerClient(w, r)
+	s, partner, u, ok := c.partnerPost(w, r, "verify with POST", "use the Verify button")
 	if !ok {
 		return
 	}
@@ -60,6 +52,23 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request, name string) {
 
 // partnerClient reads a verifyRequest and returns a client of the other
 // instance (and its URL); it writes the error itself.
+// partnerPost checks a POST that reaches the other replica with the
+// caller's own read permission, and returns the caller's session and a
+// client of the other replica (its URL and token from the body, for this
+// request only); msg and hint say how to send it when it is not a POST.
+func (c *Console) partnerPost(w http.ResponseWriter, r *http.Request, msg, hint string) (*session, *adminapi.Client, string, bool) {
+	if r.Method != http.MethodPost {
+		writeErr(w, http.StatusMethodNotAllowed, sqlink.EINVALID, msg, hint)
+		return nil, nil, "", false
+	}
+	s, _, ok := c.authorize(w, r, rbac.LinksRead)
+	if !ok {
+		return nil, nil, "", false
+	}
+	pc, u, ok := partnerClient(w, r)
+	return s, pc, u, ok
+}
+
 func partnerClient(w http.ResponseWriter, r *http.Request) (*adminapi.Client, string, bool) {
 	var req verifyRequest
 	if !decode(w, r, &req) {
@@ -86,15 +95,7 @@ func partnerClient(w http.ResponseWriter, r *http.Request) (*adminapi.Client, st
 // Sign in page checks the other replica once (its view of the link); the
 // token is used for this request only.
 func (c *Console) partner(w http.ResponseWriter, r *http.Request, name string) {
-	if r.Method != http.MethodPost {
-		writeErr(w, http.StatusMethodNotAllowed, sqlink.EINVALID, "sign in with POST", "use the wizard's Sign in page")
-		return
-	}
-	s, _, ok := c.authorize(w, r, rbac.LinksRead)
-	if !ok {
-		return
-	}
-	pc, u, ok := partnerClient(w, r)
+	s, pc, u, ok := c.partnerPost(w, r, "sign in with POST", "use the wizard's Sign in page")
 	if !ok {
 		return
 	}
