@@ -198,9 +198,21 @@ func (c *clientConn) statementTimedOut() {
 // cancelStatement cancels the running statement, if any, with msg as the
 // reason its client sees (57014). It returns at once; interrupts are
 // repeated until the statement ends (see keepInterrupting).
+//
+// A session that is active (it works on a Query or an Execute, as
+// pg_stat_activity shows) but has no statement running yet, or is between
+// two statements of one Query, keeps the cancel for its next statement,
+// until it sends ReadyForQuery: as in PostgreSQL, where a cancel stays
+// pending until the backend checks for it, and a cancel that comes while
+// the session is idle does nothing. Without this, a cancel that came
+// between the Query's arrival and its statement's start was dropped while
+// pg_cancel_backend answered true, and the statement ran on.
 func (c *clientConn) cancelStatement(msg string) {
 	c.mu.Lock()
 	if !c.running {
+		if c.act.state == StateActive && c.cancelLater == "" {
+			c.cancelLater = msg
+		}
 		c.mu.Unlock()
 		return
 	}
