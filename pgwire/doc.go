@@ -37,6 +37,12 @@
 // capability allows. Server.Sessions, CancelSession and TerminateSession
 // are the same for the admin API.
 //
+// A cancel that comes while a session is active (pg_stat_activity shows
+// its Query or Execute) but its statement has not started yet, or between
+// two statements of one Query, is kept for its next statement until
+// ReadyForQuery, as PostgreSQL keeps a cancel pending; a cancel that
+// comes while the session is idle does nothing.
+//
 // # Statements
 //
 // Simple Query messages are split into statements at semicolons outside
