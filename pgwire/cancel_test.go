@@ -118,6 +118,45 @@ func TestCancelAtStatementStart(t *testing.T) {
 	}
 }
 
+// TestCancelCarriesToNextStatement cancels a Query of many quick
+// statements and an endless one, as soon as the session shows it active:
+// the cancel lands before, during or between the quick statements, and
+// one that a quick statement outran must cancel the next statement of the
+// same Query, as in PostgreSQL, where a cancel stays pending until the
+// backend checks for it. (It used to end with the quick statement, and
+// the endless one ran on.)
+func TestCancelCarriesToNextStatement(t *testing.T) {
+	s := mustStartServer(t, pgwire.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	victim := mustConnect(t, s.dsn("app"))
+	pid := backendPIDOf(t, ctx, victim)
+	query := strings.Repeat("SELECT 1; ", 20) + endlessQuery
+	rounds := 50
+	if testing.Short() {
+		rounds = 10
+	}
+	for i := range rounds {
+		done := make(chan error, 1)
+		go func() { _, err := victim.Exec(ctx, query); done <- err }()
+		waitShownActive(t, s, pid, "RECURSIVE")
+		if !s.srv.CancelSession(pid) {
+			t.Fatalf("round %d: CancelSession(%d) = false", i, pid)
+		}
+		err := awaitEnd(t, s, pid, done, fmt.Sprintf("round %d", i))
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57014" || pe.Message != "canceling statement due to user request" {
+			t.Fatalf("round %d: %v, want 57014 canceling statement due to user request", i, err)
+		}
+	}
+	// A cancel kept for a statement that never came ends with its Query:
+	// the next Query runs.
+	var n int64
+	if err := victim.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after the cancels: %d, %v", n, err)
+	}
+}
+
 // TestTerminateAtStatementStart ends sessions as soon as they show their
 // statement active: a terminate that lands before the statement starts
 // must still interrupt it, and the client gets FATAL 57P01.

@@ -62,7 +62,7 @@ type clientConn struct {
 	// watch.go); guarded by mu.
 	gen          uint64    // counts statements
 	cancelMsg    string    // why the running statement was cancelled
-	cancelLater  string    // a cancel that came before the statement started
+	cancelLater  string    // a cancel kept for the Query's next statement
 	stmtDeadline time.Time // when the running statement times out
 	watchDone    chan struct{}
 	holdsWrite   bool     // the session holds its database's write lock
@@ -156,22 +156,9 @@ func (c *clientConn) startQuery() context.Context {
 	if c.tmo.statement > 0 {
 		c.stmtDeadline = time.Now().Add(c.tmo.statement)
 	}
-	// A cancel or terminate that came after the Query (or Execute)
-	// arrived but before this statement started cancels it now.
-	late, gen := c.cancelLater, c.gen
-	if late == "" && c.fatal != nil {
-		late = msgCancelUser // the client gets the FATAL error instead
-	}
-	c.cancelLater = ""
-	if late != "" {
-		c.cancelLocked(late)
-	}
 	ctx := c.queryCtx
 	interruptible := c.interrupt != nil
 	c.mu.Unlock()
-	if late != "" {
-		go c.keepInterrupting(gen)
-	}
 	c.armTimers()
 	if interruptible {
 		// Cancellation arrives through c.interrupt; see interrupter.
