@@ -37,11 +37,13 @@
 // capability allows. Server.Sessions, CancelSession and TerminateSession
 // are the same for the admin API.
 //
-// A cancel that comes while a session is active (pg_stat_activity shows
-// its Query or Execute) but its statement has not started yet, or between
-// two statements of one Query, is kept for its next statement until
-// ReadyForQuery, as PostgreSQL keeps a cancel pending; a cancel that
-// comes while the session is idle does nothing.
+// A session that is active (pg_stat_activity shows its Query or Execute)
+// keeps a cancel until it sends ReadyForQuery, as PostgreSQL keeps a
+// cancel pending: a statement that starts meanwhile fails with 57014
+// before it runs (COMMIT and ROLLBACK excepted), so a cancel that comes
+// before the statement starts, or between two statements of one Query,
+// is not lost. A cancel that comes while the session is idle does
+// nothing.
 //
 // # Statements
 //
