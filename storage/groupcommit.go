@@ -253,14 +253,18 @@ func (db *DB) syncWritten() bool {
 // it when end is nil: the write lock is held) and publishes commits up to t
 // as durable.
 func (db *DB) syncBatchLocked(t uint64, end *walPos) error {
-	if err := db.syncWAL(); err != nil {
+	size, err := db.syncWAL()
+	if err != nil {
 		db.syncFailed(err)
 		return err
 	}
 	db.gc.syncs.Add(1)
+	if size >= 0 {
+		db.wal.checked = &size
+	}
 	db.wal.limit = end
-	err := db.captureLocked()
-	db.wal.limit = nil
+	err = db.captureLocked()
+	db.wal.limit, db.wal.checked = nil, nil
 	db.publishDurable(t, err)
 	return err
 }
@@ -341,13 +345,14 @@ func (db *DB) syncFailed(err error) {
 	_ = db.stopCapture(e)
 }
 
-// syncWAL fdatasyncs the WAL file (capMu held): its data and size.
-func (db *DB) syncWAL() error {
-	_, exists, err := db.wal.open()
+// syncWAL fdatasyncs the WAL file (capMu held): its data and size. It
+// returns the file's size before the sync (-1: no file).
+func (db *DB) syncWAL() (int64, error) {
+	size, exists, err := db.wal.open()
 	if err != nil || !exists {
-		return err
+		return -1, err
 	}
-	return fdatasync(db.wal.f)
+	return size, fdatasync(db.wal.f)
 }
 
 // waitDurable waits until commit t is durable and returns the LSN of the
