@@ -102,6 +102,7 @@ func (c *clientConn) idleNow() {
 	if c.act.state != st {
 		c.act.state, c.act.stateChange = st, now
 	}
+	c.cancelLater = "" // a cancel kept for a statement that never came
 	if st == StateIdle {
 		c.act.xactStart = time.Time{}
 	}

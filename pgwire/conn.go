@@ -62,6 +62,7 @@ type clientConn struct {
 	// watch.go); guarded by mu.
 	gen          uint64    // counts statements
 	cancelMsg    string    // why the running statement was cancelled
+	cancelLater  string    // a cancel kept for the Query's next statement
 	stmtDeadline time.Time // when the running statement times out
 	watchDone    chan struct{}
 	holdsWrite   bool     // the session holds its database's write lock

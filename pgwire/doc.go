@@ -37,6 +37,14 @@
 // capability allows. Server.Sessions, CancelSession and TerminateSession
 // are the same for the admin API.
 //
+// A session that is active (pg_stat_activity shows its Query or Execute)
+// keeps a cancel until it sends ReadyForQuery, as PostgreSQL keeps a
+// cancel pending: a statement that starts meanwhile fails with 57014
+// before it runs (COMMIT and ROLLBACK excepted), so a cancel that comes
+// before the statement starts, or between two statements of one Query,
+// is not lost. A cancel that comes while the session is idle does
+// nothing.
+//
 // # Statements
 //
 // Simple Query messages are split into statements at semicolons outside

@@ -293,6 +293,9 @@ func (c *clientConn) execute(pt *portal, describe bool, maxRows int) error {
 	}
 	ctx := c.startQuery()
 	defer c.endQuery()
+	if err := c.cancelledAtStart(p); err != nil {
+		return err
+	}
 	switch p.kind {
 	case planEmpty:
 		c.send(&pgproto3.EmptyQueryResponse{})

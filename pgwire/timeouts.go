@@ -198,8 +198,23 @@ func (c *clientConn) statementTimedOut() {
 // cancelStatement cancels the running statement, if any, with msg as the
 // reason its client sees (57014). It returns at once; interrupts are
 // repeated until the statement ends (see keepInterrupting).
+//
+// A session that is active (it works on a Query or an Execute, as
+// pg_stat_activity shows) also keeps the cancel for its next statement,
+// until it sends ReadyForQuery: as in PostgreSQL, where a cancel stays
+// pending until the backend checks for it, and a cancel that comes while
+// the session is idle does nothing. So a cancel that comes before the
+// statement starts, between two statements of one Query, or while a
+// statement runs that ends before the interrupt reaches it, cancels the
+// Query's next statement. (Without it, such a cancel was dropped while
+// pg_cancel_backend answered true, and the Query's endless statement ran
+// on.) A statement that is cancelled fails its Query, so the kept cancel
+// then ends with it at ReadyForQuery.
 func (c *clientConn) cancelStatement(msg string) {
 	c.mu.Lock()
+	if c.act.state == StateActive && c.cancelLater == "" {
+		c.cancelLater = msg
+	}
 	if !c.running {
 		c.mu.Unlock()
 		return
@@ -208,6 +223,28 @@ func (c *clientConn) cancelStatement(msg string) {
 	c.cancelLocked(msg)
 	c.mu.Unlock()
 	go c.keepInterrupting(gen)
+}
+
+// cancelledAtStart returns the 57014 error of a statement, just started
+// (startQuery), that is cancelled before it runs: by a cancel kept for
+// the Query's next statement (see cancelStatement; COMMIT and ROLLBACK
+// run all the same and leave it to the next one), by a cancel that came
+// since startQuery, or because its session was terminated (the client
+// gets the FATAL error instead). Nil if it may run.
+func (c *clientConn) cancelledAtStart(p *plan) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := c.cancelMsg
+	if msg == "" && !p.endsTx() {
+		msg = c.cancelLater
+	}
+	if msg == "" && c.fatal != nil {
+		msg = msgCancelUser
+	}
+	if msg == "" {
+		return nil
+	}
+	return newPgError(codeQueryCanceled, msg)
 }
 
 // cancelLocked cancels the running statement; c.mu is held.

@@ -79,6 +79,9 @@ func (c *clientConn) describePortal(pt *portal) (ok bool, err error) {
 	}
 	ctx := c.startQuery()
 	defer c.endQuery()
+	if err := c.cancelledAtStart(p); err != nil {
+		return false, err
+	}
 	if err := c.declare(p); err != nil {
 		return false, err
 	}

@@ -62,3 +62,10 @@ func SetGateWaitHook(f func()) { testHookGateWait = f }
 
 // CommitsDurable returns how many commits group commit has made durable.
 func CommitsDurable(db *DB) uint64 { return db.gc.durable.Load() }
+
+// SetBatchEndHooks sets the hook a leader runs after its batch, before it
+// lets go of the sync, and the hook a commit runs when it found the sync
+// taken, before it waits (nil: none).
+func SetBatchEndHooks(batchEnd, syncTaken func()) {
+	testHookBatchEnd, testHookSyncTaken = batchEnd, syncTaken
+}

@@ -20,11 +20,12 @@ import (
 // written at that moment with one fdatasync (a batch), then captures the
 // batch into the replication log, bounded by the WAL end it read before the
 // sync: the log, and what links ship, never get ahead of the durable WAL,
-// as when every commit synced under the lock. The syncer is the first
-// waiting commit's own goroutine when no batch is under way (a lone commit
-// costs no hand-over between goroutines; commits that come during a batch
-// wait, and one of them syncs them all next), or the sync goroutine
-// (syncLoop) for commits nobody waits on.
+// as when every commit synced under the lock. The syncer (the leader) is
+// the first waiting goroutine, a commit's or a reply's at the gate, that
+// finds no batch under way (a lone commit costs no hand-over between
+// goroutines; commits that come during a batch wait, and one of them syncs
+// them all next: whoever ends a batch wakes them if any is left, lead), or
+// the sync goroutine (syncLoop) for commits nobody waits on.
 //
 // The output gate: a commit is visible to other connections as soon as its
 // frames are in the WAL, before it is durable. Every commit counts itself
@@ -138,14 +139,27 @@ func (g *groupCommit) captured(end walPos, lsn sqlink.LSN) {
 }
 
 // lsnOf returns the LSN of the commit that ended at end, or the last
-// captured one when it is not among the recent ones (g.mu held).
+// captured one when it is not among the recent ones (g.mu held). It looks
+// from the newest: a waiter's commit is nearly always among the last few.
 func (g *groupCommit) lsnOf(end walPos) sqlink.LSN {
-	for _, e := range g.ends {
-		if e.end == end {
+	n := len(g.ends)
+	newest := n - 1
+	if n == maxEnds {
+		newest = (g.endsNext + maxEnds - 1) % maxEnds
+	}
+	for k := range n {
+		if e := g.ends[(newest-k+n)%n]; e.end == end {
 			return e.lsn
 		}
 	}
 	return g.lsn
+}
+
+// pendingSync reports whether commits are written and not durable yet.
+func (g *groupCommit) pendingSync() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.written > g.durable.Load()
 }
 
 // kickSync wakes the sync goroutine.
@@ -174,7 +188,42 @@ func (db *DB) syncLoop() {
 		for db.syncWritten() {
 		}
 		g.syncing.Unlock()
+		db.handOn()
 	}
+}
+
+// lead syncs, when no sync is under way, every commit written so far as
+// one batch in the calling goroutine (the leader), and reports whether it
+// did. Commits that come while a batch syncs wait for it to end, and one
+// of them leads the next: one fdatasync per batch, and none of a
+// goroutine's hand-over to a sync goroutine when commits do not overlap.
+func (db *DB) lead() bool {
+	g := &db.gc
+	if !g.syncing.TryLock() {
+		return false
+	}
+	db.syncWritten()
+	if testHookBatchEnd != nil {
+		testHookBatchEnd()
+	}
+	g.syncing.Unlock()
+	db.handOn()
+	return true
+}
+
+// handOn, called by whoever let go of g.syncing, wakes the waiters when
+// commits written are still not durable: a commit noted while the last
+// batch ended found the sync taken and waits, and would otherwise wait
+// for the next publish (another commit, or the background loop's kick).
+// Woken, its waiter leads the next batch.
+func (db *DB) handOn() {
+	g := &db.gc
+	g.mu.Lock()
+	if g.written > g.durable.Load() && g.syncErr == nil && !g.closed {
+		close(g.advanced)
+		g.advanced = make(chan struct{})
+	}
+	g.mu.Unlock()
 }
 
 // syncWritten makes one batch durable: every commit written so far, with
@@ -204,14 +253,18 @@ func (db *DB) syncWritten() bool {
 // it when end is nil: the write lock is held) and publishes commits up to t
 // as durable.
 func (db *DB) syncBatchLocked(t uint64, end *walPos) error {
-	if err := db.syncWAL(); err != nil {
+	size, err := db.syncWAL()
+	if err != nil {
 		db.syncFailed(err)
 		return err
 	}
 	db.gc.syncs.Add(1)
+	if size >= 0 {
+		db.wal.checked = &size
+	}
 	db.wal.limit = end
-	err := db.captureLocked()
-	db.wal.limit = nil
+	err = db.captureLocked()
+	db.wal.limit, db.wal.checked = nil, nil
 	db.publishDurable(t, err)
 	return err
 }
@@ -292,13 +345,14 @@ func (db *DB) syncFailed(err error) {
 	_ = db.stopCapture(e)
 }
 
-// syncWAL fdatasyncs the WAL file (capMu held): its data and size.
-func (db *DB) syncWAL() error {
-	_, exists, err := db.wal.open()
+// syncWAL fdatasyncs the WAL file (capMu held): its data and size. It
+// returns the file's size before the sync (-1: no file).
+func (db *DB) syncWAL() (int64, error) {
+	size, exists, err := db.wal.open()
 	if err != nil || !exists {
-		return err
+		return -1, err
 	}
-	return fdatasync(db.wal.f)
+	return size, fdatasync(db.wal.f)
 }
 
 // waitDurable waits until commit t is durable and returns the LSN of the
@@ -308,25 +362,30 @@ func (db *DB) waitDurable(t uint64, end *walPos) (sqlink.LSN, error) {
 	g := &db.gc
 	for {
 		g.mu.Lock()
+		// Durable is published under g.mu after the capture recorded
+		// the batch's LSNs: checked here, a commit that is durable has
+		// its own LSN among the ends.
+		durable := g.durable.Load() >= t
 		lsn, capErr, serr, closed, ch := g.lsn, g.capErr, g.syncErr, g.closed, g.advanced
-		if end != nil {
+		if durable && end != nil {
 			lsn = g.lsnOf(*end)
 		}
 		g.mu.Unlock()
 		switch {
-		case g.durable.Load() >= t:
+		case durable:
 			return lsn, capErr
 		case serr != nil:
 			return lsn, serr
 		case closed:
 			return lsn, db.errClosed()
 		}
-		if g.syncing.TryLock() {
-			// No sync under way: this commit's goroutine syncs the
-			// batch (everything written so far) itself.
-			db.syncWritten()
-			g.syncing.Unlock()
+		if db.lead() {
+			// No sync was under way: this commit's goroutine synced
+			// the batch (everything written so far) itself.
 			continue
+		}
+		if testHookSyncTaken != nil {
+			testHookSyncTaken()
 		}
 		<-ch
 	}
@@ -357,8 +416,15 @@ func (db *DB) WaitOutput(ctx context.Context) error {
 			return serr
 		case closed:
 			return db.errClosed()
+		case ctx.Err() != nil:
+			return fmt.Errorf("wait for a commit to be durable: %w", ctx.Err())
 		}
-		g.kickSync()
+		if db.gc.pendingSync() && db.lead() {
+			// Written, not durable, no sync under way: the gate's
+			// goroutine syncs the batch itself. (A commit begun and
+			// not written yet is its committer's to note and sync.)
+			continue
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -371,6 +437,11 @@ func (db *DB) WaitOutput(ctx context.Context) error {
 // testHookGateWait, when set by a test, runs in WaitOutput between its
 // check of the durable commits and its taking the channel to wait on.
 var testHookGateWait func()
+
+// testHookBatchEnd, when set by a test, runs in lead after the leader's
+// batch, before it lets go of the sync; testHookSyncTaken in waitDurable
+// when a commit found the sync taken, before it waits.
+var testHookBatchEnd, testHookSyncTaken func()
 
 // closeGroupCommit ends the sync goroutine and wakes every waiter (Close,
 // after its last capture).

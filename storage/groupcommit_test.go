@@ -301,3 +301,47 @@ func TestGroupCommit_GateSeesAPublishWhileGettingReady(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupCommit_CommitNotedAsABatchEnds writes a commit just as the
+// leader of the batch before it ends: it found the sync taken and waits.
+// The leader must hand on when it lets go of the sync, or the commit
+// waits for an unrelated publish (here none: the background loop, which
+// would kick the sync goroutine, is off).
+func TestGroupCommit_CommitNotedAsABatchEnds(t *testing.T) {
+	db := MustOpenDB(t, storage.DBConfig{PollInterval: time.Hour})
+	mustExecWrite(t, db, "CREATE TABLE t (k INTEGER)")
+	second := make(chan error, 1)
+	waiting := make(chan struct{}, 1)
+	var once atomic.Bool
+	storage.SetBatchEndHooks(func() {
+		if !once.CompareAndSwap(false, true) {
+			return
+		}
+		go func() {
+			_, err := commitOne(db, 2)
+			second <- err
+		}()
+		select {
+		case <-waiting: // the second commit is written and waits
+		case err := <-second:
+			t.Errorf("the second commit ended while the first batch held the sync: %v", err)
+		}
+	}, func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	})
+	defer storage.SetBatchEndHooks(nil, nil)
+	if _, err := commitOne(db, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second): // a bound for a hang, not a timing
+		t.Fatal("the commit noted as the batch before it ended was never synced")
+	}
+}

@@ -159,6 +159,11 @@ type walScanner struct {
 	// commit: the end the last fdatasync covered); frames after it, or in
 	// another generation, are left for a later scan.
 	limit *walPos
+	// checked, when set, is the size the -wal file had when the group
+	// commit's fdatasync just checked the descriptor (under capMu, before
+	// the sync): the capture right after it takes it instead of another
+	// fstat.
+	checked *int64
 }
 
 // maxFreePages bounds the page buffers a walScanner keeps for reuse.
@@ -199,6 +204,11 @@ func (s *walScanner) close() error {
 // open opens the -wal file if it exists and returns its size; it returns
 // false when it does not exist.
 func (s *walScanner) open() (int64, bool, error) {
+	if c := s.checked; c != nil && s.f != nil {
+		s.checked = nil
+		return *c, true, nil
+	}
+	s.checked = nil
 	if s.f != nil {
 		// The file is deleted when the last connection closes; we keep a
 		// connection open, but check that our descriptor is still the

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +51,23 @@ func pgError(err error) *pgconn.PgError {
 	if errors.As(err, &pe) {
 		return pe
 	}
+	return nil
+}
+
+// awaitEnded waits for the result of a statement that was cancelled or
+// whose session was ended. One still running after
+// testutil.DefaultTimeout fails the test with the server's goroutines
+// (SIGQUIT makes it print them and exit), so a lost cancel shows where
+// the server is stuck instead of hanging the test.
+func awaitEnded(t *testing.T, in *Instance, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(testutil.DefaultTimeout):
+	}
+	in.signal(syscall.SIGQUIT)
+	t.Fatalf("the statement still ran %s after it was cancelled; the server's output and goroutines:\n%s", testutil.DefaultTimeout, in.Output())
 	return nil
 }
 
@@ -226,13 +244,15 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 		victim := mustPgx(t, ctx, in.ConnString("app"))
 		pid := backendPID(t, ctx, victim)
 		done := make(chan error, 1)
-		go func() { _, err := victim.Exec(ctx, endless); done <- err }()
+		// Bounded by awaitEnded, not by ctx: a lost cancel fails with
+		// the server's goroutines.
+		go func() { _, err := victim.Exec(t.Context(), endless); done <- err }()
 		waitActive(t, ctx, admin, pid, "RECURSIVE")
 		var ok bool
 		if err := admin.QueryRow(ctx, "SELECT pg_cancel_backend("+strconv.Itoa(pid)+")").Scan(&ok); err != nil || !ok {
 			t.Fatalf("pg_cancel_backend: %v, %v", ok, err)
 		}
-		err := <-done
+		err := awaitEnded(t, in, done)
 		if pe := pgError(err); pe == nil || pe.Code != "57014" || pe.Message != "canceling statement due to user request" {
 			t.Fatalf("cancelled query: %v", err)
 		}
@@ -246,7 +266,7 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 		victim := mustPgx(t, ctx, in.ConnString("app"))
 		pid := backendPID(t, ctx, victim)
 		done := make(chan error, 1)
-		go func() { _, err := victim.Exec(ctx, endless); done <- err }()
+		go func() { _, err := victim.Exec(t.Context(), endless); done <- err }()
 		waitActive(t, ctx, admin, pid, "RECURSIVE")
 		var list []adminapi.SessionInfo
 		if err := json.Unmarshal([]byte(in.MustCLI("session", "list", "--json")), &list); err != nil {
@@ -265,7 +285,7 @@ func TestSession_TimeoutsAndSignals(t *testing.T) {
 			t.Fatalf("session list table:\n%s", out)
 		}
 		in.MustCLI("session", "kill", strconv.Itoa(pid))
-		err := <-done
+		err := awaitEnded(t, in, done)
 		if pe := pgError(err); pe == nil || pe.Code != "57P01" || pe.Severity != "FATAL" {
 			t.Fatalf("killed session's query: %v, want FATAL 57P01", err)
 		}
