@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +95,57 @@ func waitAcks(t testing.TB, loop *ackLoop, in *Instance, n int) {
 		}
 		return nil
 	})
+}
+
+// Done-when's wording: kill -9 of the primary under sync pgbench (TPC-B,
+// logging every transaction it saw committed). The secondary takes over
+// by itself and holds every one of them; pgbench then runs against it;
+// the old primary restarts and follows; the copies are equal.
+func TestAutoFailover_KillPrimaryUnderPgbench(t *testing.T) {
+	requireTool(t, "pgbench")
+	c := etcdtest.Start(t, 3)
+	alpha := MustStartFailoverInstance(t, "alpha", etcdFlags(c)...)
+	beta := MustStartFailoverInstance(t, "beta", etcdFlags(c)...)
+	logOnFailure(t, alpha, beta)
+	alpha.MustCLI("db", "create", "tpcb")
+	MustInitTPCB(t, alpha, "tpcb")
+	mustFullBackup(t, alpha, "tpcb")
+	MustCreateLink(t, alpha, beta, "afb", "tpcb", "--mode", "sync", "--auto-failover", "--lease-ttl", autoLinkTTL)
+	waitCaughtUp(t, alpha, beta, "afb", 0)
+	waitLeaseHolder(t, alpha, "afb", "alpha")
+	const rowsQ = `SELECT count(*) FROM pgbench_history;`
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	prefix := filepath.Join(t.TempDir(), "tx")
+	benchDone := make(chan string, 1)
+	go func() {
+		out, _ := alpha.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "2", "-T", "240",
+			"-l", "--log-prefix", prefix, "-f", tpcbScript)
+		benchDone <- out
+	}()
+	waitRows(t, beta, "tpcb", rowsQ, 300, 0)
+	alpha.Kill()
+	out := <-benchDone
+	acked := countLoggedTransactions(t, prefix)
+	if acked == 0 {
+		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
+	}
+	bst := waitLeaseHolder(t, beta, "afb", "beta")
+	if la := bst.AutoFailover.LastAutomatic; la == nil || la.LostTransactions != 0 {
+		t.Fatalf("beta's last automatic failover: %+v", la)
+	}
+	got := waitRows(t, beta, "tpcb", rowsQ, acked, 0)
+	t.Logf("pgbench saw %d committed on alpha; beta, primary by itself (%s), has %d", acked, bst.AutoFailover.LastAutomatic.Reason, got)
+	if bench, err := beta.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-t", "100", "-f", tpcbScript); err != nil {
+		t.Fatalf("pgbench on the new primary: %v\n%s", err, bench)
+	}
+
+	alpha.Start()
+	waitFollowing(t, alpha, beta, "afb")
+	waitCaughtUp(t, beta, alpha, "afb", 2*time.Minute)
+	t.Log(mustVerify(t, beta, alpha, "afb"))
+	if a, b := checkTPCBConsistent(t, alpha, "tpcb"), checkTPCBConsistent(t, beta, "tpcb"); a != b || b < acked+200 {
+		t.Fatalf("history rows: alpha %d, beta %d, acknowledged before the kill %d (+200 after)", a, b, acked)
+	}
 }
