@@ -64,7 +64,10 @@ func (rt *Link) startGoneProbe() {
 		told := false
 		for rt.ctx.Err() == nil && !rt.isConnected() && rt.s.cfg.Now().Sub(start) < ttl {
 			holder, rev, err := k.LeaderKey(rt.ctx)
-			if err == nil && holder == rt.id.partnerID && refused(rt.ctx, rt.partnerEndpoint()) && !rt.isConnected() {
+			if err == nil && holder != rt.id.partnerID {
+				return // no live lease of the partner's to take over (any more)
+			}
+			if err == nil && refused(rt.ctx, rt.partnerEndpoint()) && !rt.isConnected() {
 				k.PartnerGone(holder, rev)
 				if !told {
 					rt.log.Warn("partner's process is gone: its link connection ended and its endpoint refuses connections", "partner", rt.id.partnerName)
