@@ -306,10 +306,11 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	// Sessions end first, while the links still run: a commit waiting for
-	// its secondary is confirmed or fails, and no session writes once the
-	// links have stopped (a partner may take over then: every commit
-	// made after it could not be confirmed).
+	// Sessions end first, while the links still run, so that no session
+	// writes once the links have stopped (a partner may take over then).
+	// A commit still waiting for its secondary fails rather than hold
+	// the sessions' end up: nobody may confirm it in time.
+	s.eng.ShutCommits()
 	if s.pg != nil {
 		if err := s.pg.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close client sessions: %w", err))
