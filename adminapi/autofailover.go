@@ -22,6 +22,10 @@ type AutoFailoverStatus struct {
 	// Failsafe (primary): etcd is unreachable from both instances and the
 	// primary keeps writes because its secondary holds every commit.
 	Failsafe bool `json:"failsafe,omitempty"`
+	// Solo (primary): it acknowledges commits without its secondary, at
+	// an epoch it took through etcd for that; the secondary cannot take
+	// over without a loss until the primary rejoins a shared epoch.
+	Solo bool `json:"solo,omitempty"`
 	// Claiming: this instance asked etcd for the link and waits for the
 	// answer.
 	Claiming bool `json:"claiming,omitempty"`

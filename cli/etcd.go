@@ -107,6 +107,9 @@ func printAutoFailover(w io.Writer, a *adminapi.AutoFailoverStatus) {
 	if a.Failsafe {
 		fmt.Fprintf(w, "Failsafe:\tetcd unreachable from both instances; the primary keeps writes, its secondary holds every commit\n")
 	}
+	if a.Solo {
+		fmt.Fprintf(w, "Solo:\tthe primary acknowledges commits without its secondary (it took a solo epoch in etcd)\n")
+	}
 	if a.Claiming {
 		fmt.Fprintf(w, "Claiming:\tthis instance asked etcd for the link\n")
 	}

@@ -13,6 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/sqlink/sqlink"
 )
@@ -105,6 +107,14 @@ func New(cfg Config) (*Client, error) {
 		AutoSyncInterval:     0,
 		RejectOldCluster:     false,
 		PermitWithoutStream:  true,
+		// gRPC's default reconnect back-off grows to 120 s: after an etcd
+		// outage of a few seconds the client would wait longer than a
+		// short lease's TTL to reconnect, and the primary's lease would
+		// expire with etcd back and healthy. Retry at most every 500 ms.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		})},
 	})
 	if err != nil {
 		return nil, sqlink.Errorf(sqlink.EUNAVAILABLE, "check --etcd-endpoints and the TLS files", "etcd client: %v", err)

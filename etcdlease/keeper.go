@@ -175,6 +175,14 @@ type op struct {
 	epoch        sqlink.Epoch // renew, release
 	seq          uint64       // renew, claim: echoed in the answer
 	deadline     time.Time    // claim
+	takeover     string       // claim: the holder whose live lease it may replace
+}
+
+// goneMark is what PartnerGone recorded: the holder found gone and the
+// leader key's mod revision read before it was found gone.
+type goneMark struct {
+	holderID string
+	rev      int64
 }
 
 type held struct {
@@ -197,9 +205,10 @@ type Keeper struct {
 	kick    chan struct{}
 	watched chan struct{} // the watch saw a change
 
-	mu  sync.Mutex // guards what follows
-	ops []op       // requests in order; one renew and one claim at most
-	obs Observation
+	mu   sync.Mutex // guards what follows
+	ops  []op       // requests in order; one renew and one claim at most
+	obs  Observation
+	gone *goneMark
 
 	// Owned by run.
 	held       *held
@@ -246,6 +255,49 @@ func (k *Keeper) Claim(from, target sqlink.Epoch, seq uint64) {
 	k.push(op{kind: opClaim, from: from, target: target, seq: seq, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)})
 }
 
+// ClaimOver is Claim, except that it may also be granted while the leader
+// key names holderID at from with a live lease, if that key is the one
+// PartnerGone recorded (same holder, same mod revision): holderID's
+// process was found gone after the key was read, so a restarted process
+// that re-took the key since has changed it and the claim is refused.
+// When granted, holderID's lease is revoked.
+func (k *Keeper) ClaimOver(from, target sqlink.Epoch, seq uint64, holderID string) {
+	k.push(op{kind: opClaim, from: from, target: target, seq: seq, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout), takeover: holderID})
+}
+
+// LeaderKey reads the leader key (linearizably): its holder's instance ID
+// ("" when absent) and mod revision. A caller about to find out whether
+// the holder's process is gone reads it first, then passes it to
+// PartnerGone.
+func (k *Keeper) LeaderKey(ctx context.Context) (holderID string, rev int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, k.cfg.RPCTimeout)
+	defer cancel()
+	s, err := k.keys.read(ctx, k.c.cli)
+	if err != nil || s.leader == nil {
+		return "", 0, err
+	}
+	return s.leader.HolderID, s.leaderRev, nil
+}
+
+// PartnerGone records that holderID's process was found gone after the
+// leader key was read at mod revision rev (LeaderKey): a ClaimOver may
+// replace that key, and only that one.
+func (k *Keeper) PartnerGone(holderID string, rev int64) {
+	k.mu.Lock()
+	k.gone = &goneMark{holderID: holderID, rev: rev}
+	k.mu.Unlock()
+}
+
+// takesOver reports whether claim c may replace the live leader key of
+// snapshot s (see ClaimOver).
+func (k *Keeper) takesOver(c *op, s snapshot) bool {
+	k.mu.Lock()
+	g := k.gone
+	k.mu.Unlock()
+	return c.takeover != "" && c.target > c.from && g != nil && s.leader != nil &&
+		g.holderID == c.takeover && s.leader.HolderID == g.holderID && s.leaderRev == g.rev && s.leader.Epoch == c.from
+}
+
 // Renew renews the lease held at epoch once and checks that the leader key
 // still names this instance: Held{Epoch, Seq} answers, or Lost. When etcd
 // cannot be reached there is no answer (Health says so).
@@ -257,6 +309,16 @@ func (k *Keeper) Renew(epoch sqlink.Epoch, seq uint64) {
 // the epoch key stays.
 func (k *Keeper) Release(epoch sqlink.Epoch) {
 	k.push(op{kind: opRelease, epoch: epoch})
+}
+
+// Refresh asks the Keeper to read the keys and report them (health, the
+// holder or the expiry) now rather than at its next poll: a new listener
+// knows nothing yet.
+func (k *Keeper) Refresh() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (k *Keeper) push(o op) {
@@ -385,7 +447,8 @@ func (k *Keeper) grantAndPut(s snapshot, epoch sqlink.Epoch) (bool, error) {
 		k.revoke(k.held.id)
 	}
 	if s.leader != nil && s.leaseID != 0 && s.leaseID != g.ID {
-		// Our own key from before a restart, on the old lease.
+		// Our own key from before a restart, on the old lease, or the
+		// lease of a holder whose process is gone (ClaimOver).
 		k.revoke(s.leaseID)
 	}
 	k.setHeld(&held{epoch: epoch, id: g.ID, renewed: sent})
@@ -525,6 +588,8 @@ func (k *Keeper) doClaim() {
 	case epoch != c.from:
 		answer(false, &s, fmt.Sprintf("etcd's link epoch is %d, not %d", epoch, c.from))
 		return
+	case s.leader != nil && s.leader.HolderID != k.cfg.SelfID && k.takesOver(c, s):
+		k.log.Warn("etcd claim over a live lease: its holder's process is gone", "holder", s.leader.Holder, "epoch", s.leader.Epoch)
 	case s.leader != nil && s.leader.HolderID != k.cfg.SelfID:
 		if c.from == c.target || s.leader.Epoch != c.from || late {
 			answer(false, &s, fmt.Sprintf("%s holds the lease at epoch %d", s.leader.Holder, s.leader.Epoch))
@@ -538,6 +603,9 @@ func (k *Keeper) doClaim() {
 		k.health(err)
 		answer(false, nil, fmt.Sprintf("etcd unreachable: %v", err))
 	case ok:
+		k.mu.Lock()
+		k.gone = nil
+		k.mu.Unlock()
 		answer(true, nil, "")
 	case late:
 		answer(false, nil, "the link's keys changed during the claim")

@@ -150,6 +150,10 @@ func TestDataDriven(t *testing.T) {
 				c.Etcd.SetUp(d.Cmd == "etcd-up")
 			case "cut", "uncut":
 				c.Etcd.SetCut(node(), d.Cmd == "cut")
+			case "gone":
+				if !c.Etcd.PartnerGone(node()) {
+					fmt.Fprintf(&c.Out, "%s: partner not found gone\n", node())
+				}
 			case "log":
 				n := c.Nodes[node()]
 				fmt.Fprintf(&c.Out, "%v\n", n.Log)

@@ -98,6 +98,18 @@
 // it follows the new primary after a Rewind that saves its diverged
 // transactions: no split brain.
 //
+// A dead primary's lease need not be waited out (sync mode): when the
+// runtime has the kernel's word that the partner's process is gone (the
+// link's connection ended and its endpoint then refused a TCP
+// connection: MsgPartnerGone), a SYNCHRONIZED secondary claims the next
+// epoch over the partner's live lease at its own epoch (Claim.Takeover).
+// Safe because a process that is not running takes no writes, a restarted
+// one takes none before it re-takes its key (which makes the takeover's
+// compare-and-swap fail), and a sync primary acknowledges nothing alone
+// without first taking a solo epoch through etcd. Any message from the
+// partner cancels it; the failsafe hold does not apply (a dead primary
+// has no failsafe window). Async links wait for the lease to expire.
+//
 // Failsafe: when a sync secondary cannot reach etcd and follows the
 // primary at the epoch it last saw in etcd, its messages echo the
 // primary's Clock ("I hold your commits"; it sends one at once when it

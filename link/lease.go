@@ -10,7 +10,8 @@ import (
 // names the primary and its epoch, attached to the primary's lease; epochs
 // change only by compare-and-swap (Ready.Claim). The replica is told what
 // etcd says (MsgLeaseHeld, MsgLeaseLost, MsgLeaseExpired, MsgLeaseObserved,
-// MsgClaimResult, MsgEtcdHealth) and keeps a pure tick-based lease timer.
+// MsgClaimResult, MsgEtcdHealth, MsgPartnerGone) and keeps a pure
+// tick-based lease timer.
 
 // claimKind tells what a granted claim is for.
 type claimKind int
@@ -63,6 +64,9 @@ type leaseState struct {
 	// Secondary: tick+1 of the last message that told the primary "etcd
 	// is unreachable, I hold your commits".
 	failsafeSentAt uint64
+	// Secondary: the runtime said the partner's process is gone
+	// (MsgPartnerGone) and the partner has not spoken since.
+	partnerGone bool
 
 	// Primary after an automatic failover: the epoch it took. Until the
 	// partner is heard from at that epoch or later, the commit gate
@@ -100,6 +104,13 @@ type Claim struct {
 	// non-solo one (Reason says which).
 	Kind   FailoverKind `json:"kind,omitempty"`
 	Reason string       `json:"reason,omitempty"`
+	// Takeover, when set, is the partner's instance ID: the claim may
+	// also be granted while etcd's leader key names Takeover at From with
+	// a live lease, provided the key has not changed since the runtime
+	// found Takeover's process gone (MsgPartnerGone); the runtime then
+	// revokes that lease. A restarted partner re-taking its key first
+	// changes the key, and the claim is refused.
+	Takeover string `json:"takeover,omitempty"`
 }
 
 // Renew asks the etcd runtime to renew the lease once (KeepAliveOnce) and
@@ -135,6 +146,9 @@ type LeaseStatus struct {
 	// keeps writes because its secondary holds every commit (primary), or
 	// this secondary confirms that to its primary (secondary).
 	Failsafe bool `json:"failsafe,omitempty"`
+	// Solo (primary): its epoch is solo: it acknowledges commits its
+	// secondary may lack.
+	Solo bool `json:"solo,omitempty"`
 	// Claiming: a claim is in flight.
 	Claiming bool `json:"claiming,omitempty"`
 	// Waiting says why this secondary does not take over, or why the
@@ -275,6 +289,10 @@ func (r *Replica) stepLease(m Message) error {
 		r.onKey(m.Epoch, m.Primary, true)
 	case MsgClaimResult:
 		r.onClaimResult(m)
+	case MsgPartnerGone:
+		if r.hs.Role == sqlink.RoleSecondary && !r.hs.Dropped {
+			ls.partnerGone = true
+		}
 	}
 	return nil
 }
@@ -385,6 +403,11 @@ func (r *Replica) onClaimResult(m Message) {
 		ls.doubt = c.Target
 	}
 	if !m.Granted {
+		if c.Takeover != "" {
+			// The key changed since the partner was found gone (it came
+			// back), or etcd could not tell: wait for the lease again.
+			ls.partnerGone = false
+		}
 		if k == claimRetake || k == claimAutomatic || k == claimSolo || k == claimRejoin {
 			ls.nextClaimAt = r.tick + uint64(r.cfg.LeaseRenewTicks)
 		}
@@ -490,7 +513,7 @@ func (r *Replica) promote(e sqlink.Epoch, kind FailoverKind, reason string) {
 // holds a live lease).
 func (r *Replica) eligible() (ok bool, why string) {
 	ls := &r.ls
-	if r.hs.Role != sqlink.RoleSecondary || !r.auto() || !ls.keyKnown || ls.keyLive {
+	if r.hs.Role != sqlink.RoleSecondary || !r.auto() || !ls.keyKnown || (ls.keyLive && !r.takeover()) {
 		return false, ""
 	}
 	x := ls.keyEpoch
@@ -504,7 +527,9 @@ func (r *Replica) eligible() (ok bool, why string) {
 		// (A primary that went silent in the middle of a planned
 		// failover does not block an automatic one.)
 		return false, "a planned failover is in progress"
-	case r.failsafeHold() != "":
+	case r.failsafeHold() != "" && !r.takeover():
+		// (A primary whose process is gone writes nothing, failsafe or
+		// not, and a restarted one has no failsafe window.)
 		return false, r.failsafeHold()
 	}
 	if ls.keyHolder == r.hs.Self && x > lastEpoch(r.hs.History) {
@@ -535,6 +560,22 @@ func (r *Replica) eligible() (ok bool, why string) {
 		return false, fmt.Sprintf("estimated loss %d transactions exceeds max data loss %d", loss, r.hs.MaxDataLoss)
 	}
 	return true, fmt.Sprintf("async mode, estimated loss %d transactions within max data loss %d", loss, r.hs.MaxDataLoss)
+}
+
+// takeover reports whether this secondary may claim over the partner's
+// live lease: the runtime found the partner's process gone, the link is
+// sync, and the lease is the partner's at the epoch this replica follows.
+// A sync primary acknowledges nothing without its secondary unless it
+// first takes a solo epoch through etcd, which the takeover's
+// compare-and-swap forbids once it is granted; and a process that is not
+// running takes no writes, while a restarted one takes none before it
+// re-takes its key, which the takeover's compare-and-swap detects. So the
+// claim need not wait for the lease to expire. Async primaries
+// acknowledge alone: their leases are waited out.
+func (r *Replica) takeover() bool {
+	ls := &r.ls
+	return ls.partnerGone && ls.keyLive && r.hs.Mode == sqlink.ModeSync &&
+		ls.keyHolder == r.hs.Partner && ls.keyEpoch == r.hs.Epoch
 }
 
 // leaseUpdate decides the lease requests after every event.
@@ -599,8 +640,13 @@ func (r *Replica) leaseUpdate() {
 			if holder == "" {
 				holder = r.hs.Partner
 			}
-			reason := fmt.Sprintf("lease of %s at epoch %d expired; %s", holder, x, why)
-			r.makeClaim(Claim{From: x, Target: NextEpoch(floor, r.hs.Self == r.hs.InitialPrimary), Kind: FailoverAutomatic, Reason: reason}, claimAutomatic, Message{})
+			c := Claim{From: x, Target: NextEpoch(floor, r.hs.Self == r.hs.InitialPrimary), Kind: FailoverAutomatic,
+				Reason: fmt.Sprintf("lease of %s at epoch %d expired; %s", holder, x, why)}
+			if ls.keyLive {
+				c.Takeover = holder
+				c.Reason = fmt.Sprintf("process of %s gone (its link connection ended and its endpoint refuses connections), lease at epoch %d taken over; %s", holder, x, why)
+			}
+			r.makeClaim(c, claimAutomatic, Message{})
 		}
 	}
 }
@@ -648,6 +694,7 @@ func (r *Replica) leaseStatus() LeaseStatus {
 	}
 	switch r.hs.Role {
 	case sqlink.RolePrimary:
+		s.Solo = r.hs.Solo
 		if r.leaseValid() {
 			s.ExpiresInTicks = int(ls.fenceAt - r.tick)
 		} else if r.failsafe() {

@@ -70,6 +70,14 @@ const (
 	// (a watch event). A replica learns who holds the link, and an old
 	// primary learns that a newer epoch exists.
 	MsgLeaseObserved
+	// MsgPartnerGone: the runtime has the kernel's word that the partner's
+	// process is not running: the link's connection ended, and then a new
+	// TCP connection to the partner's endpoint was refused (nothing
+	// listens there). A SYNCHRONIZED secondary of a sync link may then
+	// claim the next epoch over the partner's live lease (Claim.Takeover)
+	// instead of waiting for it to expire. Any message from the partner
+	// cancels it.
+	MsgPartnerGone
 )
 
 // Peer messages. Every peer message also carries its sender's status
@@ -110,7 +118,7 @@ var msgNames = map[MsgType]string{
 	MsgSetRole: "SetRole", MsgResume: "Resume", MsgAbort: "Abort", MsgSetMode: "SetMode",
 	MsgLeaseHeld: "LeaseHeld", MsgLeaseLost: "LeaseLost", MsgLeaseExpired: "LeaseExpired",
 	MsgClaimResult: "ClaimResult", MsgEtcdHealth: "EtcdHealth", MsgLeaseObserved: "LeaseObserved",
-	MsgHeartbeat: "Heartbeat", MsgFailoverRequest: "FailoverRequest",
+	MsgPartnerGone: "PartnerGone", MsgHeartbeat: "Heartbeat", MsgFailoverRequest: "FailoverRequest",
 	MsgPromote: "Promote", MsgPromoted: "Promoted",
 	MsgAbortPromotion: "AbortPromotion", MsgAborted: "Aborted",
 	MsgResumeRequest: "ResumeRequest", MsgAbortRequest: "AbortRequest",

@@ -195,7 +195,7 @@ func (r *Replica) stepLocal(m Message) error {
 		return r.abort()
 	case MsgSetMode:
 		return r.setMode(m.NewMode)
-	case MsgLeaseHeld, MsgLeaseLost, MsgLeaseExpired, MsgClaimResult, MsgEtcdHealth, MsgLeaseObserved:
+	case MsgLeaseHeld, MsgLeaseLost, MsgLeaseExpired, MsgClaimResult, MsgEtcdHealth, MsgLeaseObserved, MsgPartnerGone:
 		return r.stepLease(m)
 	}
 	return fmt.Errorf("link: unknown local event %s", m.Type)
@@ -235,6 +235,7 @@ func (r *Replica) stepPeer(m Message) error {
 		if r.ls.partnerStale != 0 && m.Epoch >= r.ls.partnerStale {
 			r.ls.partnerStale = 0
 		}
+		r.ls.partnerGone = false // it speaks: not gone
 		r.onEcho(m)
 	}
 	if r.hs.Dropped {

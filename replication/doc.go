@@ -71,7 +71,11 @@
 // Automatic failover (lease.go): a link created with AutoFailover has an
 // etcdlease.Keeper; the Ready's Claim, Renew and Release go to it without
 // blocking, and what it learns of etcd comes back to the loop as lease
-// messages through the events channel.
+// messages through the events channel. A sync secondary that loses its
+// connection probes the partner's endpoint (gone.go): a refused connection
+// lets it take over the dead primary's live lease. Engine.Stop shuts the
+// commit gates first, so a stopping primary acknowledges nothing its
+// secondary has not confirmed.
 //
 // Retention: a primary keeps the log after the secondary's hardened LSN
 // (or the seed base) with storage's retention floor; past

@@ -52,6 +52,14 @@ func (s *Engine) Start(ctx context.Context) error {
 
 // Stop stops every link's goroutines (the links stay in the catalog).
 func (s *Engine) Stop(ctx context.Context) {
+	// Shut the commit gates first: a sync primary's commit that its
+	// secondary has not confirmed must not be acknowledged because the
+	// link stopped (the partner may take over without it).
+	for _, rt := range s.runtimes() {
+		rt.gate.shut(sqlink.Errorf(sqlink.EUNAVAILABLE,
+			"reconnect (to the new primary, if the link fails over) and check whether the transaction is there",
+			"commit not confirmed: instance %s is stopping before the secondary of link %s confirmed it; it is durable here, but may be missing after a failover", s.info.Name, rt.id.name))
+	}
 	s.cancel()
 	for _, rt := range s.runtimes() {
 		rt.stop(ctx)

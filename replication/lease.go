@@ -55,6 +55,7 @@ type leaseRuntime struct {
 	lastAuto  link.Failover
 	writable  bool
 	failovers atomic.Int64 // automatic promotions by this process
+	probing   atomic.Bool  // a probe of the partner's endpoint runs (gone.go)
 }
 
 // leaseTTL is the link's lease TTL.
@@ -227,7 +228,11 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 		rt.audit("link.lease.release", "ok", fmt.Sprintf("released the lease at epoch %d", rd.Release.Epoch))
 	}
 	if c := rd.Claim; c != nil {
-		k.Claim(c.From, c.Target, c.Seq)
+		if c.Takeover != "" {
+			k.ClaimOver(c.From, c.Target, c.Seq, c.Takeover)
+		} else {
+			k.Claim(c.From, c.Target, c.Seq)
+		}
 		if c.Kind != "" {
 			rt.audit("link.lease.claim", "requested", fmt.Sprintf("%s: epoch %d -> %d: %s", c.Kind, c.From, c.Target, c.Reason))
 		}
@@ -366,7 +371,7 @@ func (rt *Link) autoFailoverStatusLocked() *adminapi.AutoFailoverStatus {
 	ls := rt.status.AutoFailover
 	as := &adminapi.AutoFailoverStatus{
 		LeaseTTLSeconds: ttl.Seconds(), MaxDataLoss: rt.data.MaxDataLoss,
-		Epoch: ls.Epoch, EtcdHealthy: ls.EtcdHealthy, Failsafe: ls.Failsafe, Claiming: ls.Claiming,
+		Epoch: ls.Epoch, EtcdHealthy: ls.EtcdHealthy, Failsafe: ls.Failsafe, Solo: ls.Solo, Claiming: ls.Claiming,
 		Waiting: ls.Waiting, AutomaticFailovers: rt.lease.failovers.Load(),
 	}
 	if ls.ExpiresInTicks > 0 {

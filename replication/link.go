@@ -447,6 +447,11 @@ func (rt *Link) startReplica(hs link.HardState) error {
 	}
 	rt.r = r
 	rt.rewindTried = false
+	if k := rt.lease.keeper; k != nil {
+		// A new state machine knows nothing of etcd: the Keeper reports
+		// now rather than at its next poll.
+		k.Refresh()
+	}
 	h := hs.Clone()
 	rt.persisted = &h
 	rt.stepped.hardened, rt.stepped.applied, rt.stepped.ack = hs.Hardened, hs.Hardened, 0

@@ -73,6 +73,7 @@ func (rt *Link) detach(pc *peerConn) {
 		rt.stopSender()
 	}
 	rt.log.Info("link disconnected")
+	rt.startGoneProbe()
 }
 
 // serveConn runs an established connection until it ends.

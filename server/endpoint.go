@@ -43,13 +43,28 @@ func (s *Server) endpointTLS() {
 	s.clientTLS = transport.ClientTLSConfigFrom(src, trust, s.cfg.Now)
 }
 
-// startEndpoint opens the endpoint listener.
-func (s *Server) startEndpoint(ctx context.Context) error {
+// bindEndpoint binds the endpoint's port, before the links start: from
+// then until Close has closed the databases, a partner's connection is
+// never refused (it waits in the kernel's queue until serveEndpoint), so
+// a refused connection tells the partner that no process of this
+// instance can be taking writes (replication/gone.go).
+func (s *Server) bindEndpoint(ctx context.Context) error {
+	ln, err := transport.ListenTCP(ctx, s.cfg.EndpointAddr)
+	if err != nil {
+		return err
+	}
+	s.endpointRaw = ln
+	s.endpointHold = holdListener(ln)
+	return nil
+}
+
+// serveEndpoint serves the bound endpoint, once the links are loaded.
+func (s *Server) serveEndpoint(ctx context.Context) error {
 	lc := transport.ListenConfig{
 		OnHandshakeError: func(remote net.Addr, err error) { s.eng.HandshakeRefused(remote, err) },
 		Logger:           s.log.With("component", "endpoint"),
 	}
-	ln, err := lc.Listen(ctx, s.cfg.EndpointAddr, s.serverTLS, s.acceptLink)
+	ln, err := lc.Serve(ctx, s.endpointRaw, s.serverTLS, s.acceptLink)
 	if err != nil {
 		return err
 	}
@@ -57,13 +72,25 @@ func (s *Server) startEndpoint(ctx context.Context) error {
 	return nil
 }
 
+// releaseEndpoint closes what is left of the endpoint's port (Start's
+// error paths, the end of Close).
+func (s *Server) releaseEndpoint() {
+	if s.endpointLn == nil && s.endpointRaw != nil {
+		s.endpointRaw.Close()
+	}
+	if s.endpointHold != nil {
+		s.endpointHold()
+		s.endpointHold = nil
+	}
+}
+
 // EndpointAddr returns the endpoint listener's address, with the real port
 // when the configured one was 0.
 func (s *Server) EndpointAddr() string {
-	if s.endpointLn == nil {
+	if s.endpointRaw == nil {
 		return s.cfg.EndpointAddr
 	}
-	return s.endpointLn.Addr().String()
+	return s.endpointRaw.Addr().String()
 }
 
 // acceptLink serves one authenticated endpoint connection: it reads the

@@ -59,7 +59,11 @@ type Server struct {
 	serverTLS  *tls.Config
 	clientTLS  *tls.Config
 	endpointLn *transport.Listener
-	eng        *replication.Engine
+	// endpointRaw is the endpoint's bound port (bindEndpoint), served as
+	// endpointLn; endpointHold keeps it listening until Close ends.
+	endpointRaw  net.Listener
+	endpointHold func()
+	eng          *replication.Engine
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -208,15 +212,23 @@ func (s *Server) Start(ctx context.Context) error {
 		s.clientLn.Close()
 		return sqlink.Errorf(sqlink.EUNAVAILABLE, "pick another --admin-addr, or stop what uses the port", "listen on admin address %s: %v", s.cfg.AdminAddr, err)
 	}
-	// Links are loaded before the endpoint accepts: a partner must never
-	// be told that a link it has does not exist here.
-	if err := s.eng.Start(ctx); err != nil {
+	// The endpoint's port is bound before the links start (see
+	// bindEndpoint), and links are loaded before it accepts: a partner
+	// must never be told that a link it has does not exist here.
+	if err := s.bindEndpoint(ctx); err != nil {
 		s.clientLn.Close()
 		s.adminLn.Close()
 		return err
 	}
-	if err := s.startEndpoint(ctx); err != nil {
+	if err := s.eng.Start(ctx); err != nil {
+		s.releaseEndpoint()
+		s.clientLn.Close()
+		s.adminLn.Close()
+		return err
+	}
+	if err := s.serveEndpoint(ctx); err != nil {
 		s.eng.Stop(ctx)
+		s.releaseEndpoint()
 		s.clientLn.Close()
 		s.adminLn.Close()
 		return err
@@ -294,6 +306,15 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	// Sessions end first, while the links still run: a commit waiting for
+	// its secondary is confirmed or fails, and no session writes once the
+	// links have stopped (a partner may take over then: every commit
+	// made after it could not be confirmed).
+	if s.pg != nil {
+		if err := s.pg.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close client sessions: %w", err))
+		}
+	}
 	s.eng.Stop(ctx)
 	if err := s.closeEndpoint(ctx); err != nil {
 		errs = append(errs, err)
@@ -301,11 +322,6 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.admin != nil {
 		if err := s.admin.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			errs = append(errs, err)
-		}
-	}
-	if s.pg != nil {
-		if err := s.pg.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close client sessions: %w", err))
 		}
 	}
 	s.wg.Wait()
@@ -316,6 +332,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.cat.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	// Only now may a partner find the endpoint refusing: no database of
+	// this instance takes writes any more.
+	s.releaseEndpoint()
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -85,9 +86,17 @@ func (c ListenConfig) Listen(ctx context.Context, addr string, tlsCfg *tls.Confi
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
+	ln, err := ListenTCP(ctx, addr)
+	if err != nil {
+		return nil, err
 	}
+	return c.Serve(ctx, ln, tlsCfg, handler)
+}
+
+// ListenTCP listens on addr for Serve. Until Serve, the kernel queues the
+// connections it accepts: a partner's dial waits rather than being
+// refused.
+func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: DefaultKeepAlive}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -97,6 +106,18 @@ func (c ListenConfig) Listen(ctx context.Context, addr string, tlsCfg *tls.Confi
 				"cannot listen on endpoint address %s: %v", addr, err),
 			cause: err,
 		}
+	}
+	return ln, nil
+}
+
+// Serve serves ln (from ListenTCP) as Listen does; Close closes ln.
+func (c ListenConfig) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, handler func(context.Context, *Conn)) (*Listener, error) {
+	if err := c.Validate(); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	l := &Listener{cfg: c, ln: ln, tlsCfg: tlsCfg, handler: handler, conns: map[net.Conn]struct{}{}}
 	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -171,7 +192,10 @@ func (l *Listener) serve(nc net.Conn) {
 	err := conn.Handshake(ctx)
 	cancel()
 	if err != nil {
-		if l.cfg.OnHandshakeError != nil && l.ctx.Err() == nil {
+		// A connection closed before its first byte is a probe of
+		// whether anything listens here (replication's gone probe, a
+		// load balancer's health check), not a refused peer.
+		if l.cfg.OnHandshakeError != nil && l.ctx.Err() == nil && !errors.Is(err, io.EOF) {
 			l.cfg.OnHandshakeError(nc.RemoteAddr(), err)
 		}
 		return

@@ -306,3 +306,30 @@ func TestListener_CloseWaitsForHandlers(t *testing.T) {
 		t.Fatalf("dial after close: err = %v, want EUNAVAILABLE", err)
 	}
 }
+
+// A TCP connection closed before its first byte (a probe of whether the
+// endpoint listens) is not a refused handshake; one that sends garbage is.
+func TestListener_ProbeIsNotAHandshakeError(t *testing.T) {
+	a, _ := MustNewTrustingPair(t)
+	hs := &handshakeErrors{}
+	ln := MustListen(t, a, hs, linkServer(t))
+	for i := 0; i < 3; i++ {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+	}
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	nc.Close()
+	hs.wait(t)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if len(hs.errs) != 1 {
+		t.Fatalf("handshake errors %v, want only the garbage one", hs.errs)
+	}
+}

@@ -83,6 +83,10 @@ type runtime struct {
 	seenRev int64
 	resync  bool // missed a watch event: report the key's state again
 	inc     int
+	// gone: the partner's process was found gone (PartnerGone) while the
+	// key was at revision goneRev.
+	gone    bool
+	goneRev int64
 }
 
 func newEtcd(c *Cluster, ttlTicks int) *Etcd {
@@ -212,6 +216,27 @@ func (e *Etcd) Restarted(id string) {
 	}
 }
 
+// PartnerGone is what instance id's runtime does when the link's
+// connection ends and the partner's endpoint refuses connections: it
+// reads the key's revision, then tells the replica. Only a crashed
+// partner's endpoint refuses (the server listens from before its links
+// start until after its databases close). It reports whether it told the
+// replica (the partner is down and id reaches etcd).
+func (e *Etcd) PartnerGone(id string) bool {
+	partner := e.c.other(id)
+	if e.c.Nodes[id].Down || !e.c.Nodes[partner].Down || !e.Reachable(id) {
+		return false
+	}
+	e.rt[id].gone, e.rt[id].goneRev = true, e.Rev
+	e.c.Stats["partner-gone"]++
+	e.c.printf("%s: %s's process is gone\n", id, partner)
+	if err := e.c.Nodes[id].R.Step(link.Message{Type: link.MsgPartnerGone}); err != nil {
+		panic(fmt.Sprintf("linktest: %s refused PartnerGone: %v", id, err))
+	}
+	e.c.Process(id)
+	return true
+}
+
 // requests turns a Ready's lease requests into requests to etcd.
 func (e *Etcd) requests(id string, rd link.Ready) {
 	rt := e.rt[id]
@@ -322,7 +347,16 @@ func (e *Etcd) atEtcd(p EtcdPacket) {
 		e.toNode(EtcdPacket{To: p.From, Msg: &m, Inc: p.Inc})
 	case p.Claim != nil:
 		c := p.Claim
-		if e.Epoch == c.From && (e.Key == nil || e.Key.Holder == p.From) {
+		// A takeover replaces a live key of the holder found gone, if
+		// the key has not changed since (etcdlease.Keeper.ClaimOver).
+		rt := e.rt[p.From]
+		over := c.Takeover != "" && e.Key != nil && e.Key.Holder == c.Takeover && e.Key.Epoch == c.From &&
+			c.Target > c.From && rt.inc == p.Inc && rt.gone && rt.goneRev == e.Rev
+		if over {
+			e.c.Stats["takeover-granted"]++
+			rt.gone = false
+		}
+		if e.Epoch == c.From && (e.Key == nil || e.Key.Holder == p.From || over) {
 			e.nextLease++
 			l := e.nextLease
 			e.leases[l] = e.Now + e.TTL

@@ -186,6 +186,17 @@ func (s *etcdSim) randomStep() {
 		if !c.Nodes[id].Down {
 			s.logf("crash %s", id)
 			c.Crash(id)
+			// Often the survivor finds it gone at once (a killed
+			// process's connections are reset, its port refuses).
+			if o := c.other(id); rng.IntN(2) == 0 && s.e.PartnerGone(o) {
+				s.logf("%s finds %s gone", o, id)
+				if rng.IntN(3) == 0 {
+					// A supervisor restarts it at once: its claim of
+					// its own key races the survivor's takeover.
+					s.logf("restart %s", id)
+					c.Restart(id)
+				}
+			}
 		}
 	case x < 930:
 		id := s.pick()
@@ -193,7 +204,14 @@ func (s *etcdSim) randomStep() {
 			s.logf("restart %s", id)
 			c.Restart(id)
 		}
-	case x < 950:
+	case x < 945:
+		// The survivor's runtime finds a crashed partner's endpoint
+		// refusing connections (replication/gone.go).
+		id := s.pick()
+		if s.e.PartnerGone(id) {
+			s.logf("%s finds %s gone", id, c.other(id))
+		}
+	case x < 955:
 		c.Partitioned = !c.Partitioned
 		s.logf("a-b partitioned=%v", c.Partitioned)
 	case x < 965:
