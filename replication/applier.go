@@ -72,6 +72,8 @@ func (rt *Link) applyLoop(ctx context.Context, db *storage.DB) error {
 		return err
 	}
 	defer func() { lr.Close() }()
+	var aw ackWriter
+	defer aw.close()
 	for {
 		notify := db.Notify()
 		n, size, err := applyStep(ctx, db, lr)
@@ -90,7 +92,7 @@ func (rt *Link) applyLoop(ctx context.Context, db *storage.DB) error {
 			// Stopped at the LSN of a digest being taken (link verify):
 			// acknowledge what was applied, wait for the digest's
 			// snapshot, then read on from the redone position.
-			rt.afterApply(db, 0)
+			rt.afterApply(ctx, &aw, db, 0)
 			if _, done, until := db.ApplyHold(); done != nil {
 				t := time.NewTimer(until.Sub(rt.s.cfg.Now()))
 				select {
@@ -123,13 +125,13 @@ func (rt *Link) applyLoop(ctx context.Context, db *storage.DB) error {
 		} else if err != nil {
 			return err
 		}
-		rt.afterApply(db, size)
+		rt.afterApply(ctx, &aw, db, size)
 	}
 }
 
 // afterApply records an apply of size bytes and acknowledges the redone
-// position.
-func (rt *Link) afterApply(db *storage.DB, size int) {
+// position through aw (the applier's; ctx is the applier's).
+func (rt *Link) afterApply(ctx context.Context, aw *ackWriter, db *storage.DB, size int) {
 	red := db.Redone().LSN
 	now := rt.s.cfg.Now()
 	rt.mu.Lock()
@@ -145,9 +147,47 @@ func (rt *Link) afterApply(db *storage.DB, size int) {
 		// This acknowledgment may be the only one for these records
 		// (see hardenLoop): it says how long ago they were hardened,
 		// so the primary's harden lag is the fsync's, not the apply's.
-		pc.send(&transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
+		// Written here, as the hardener writes its own: queued for the
+		// connection's writer it waited for that goroutine's wake, a
+		// hand-off that was most of the ack's way back to the primary
+		// (0.12 ms p50, 1.2 ms p99 at 4 clients, against 0.04 ms from
+		// the primary's sender to the secondary's reader).
+		aw.send(ctx, pc, &transport.Ack{Epoch: db.Epoch(), Hardened: hard.LSN, Redone: red, Time: now, HardenedAgo: ago})
 	}
 	rt.wake()
+}
+
+// ackWriter writes the applier's acknowledgments on the connection
+// itself. Its write ends when the connection or the applier does, so a
+// stop of the applier (which the loop waits for) never waits on a
+// partner that stopped reading. Owner: the applier goroutine.
+type ackWriter struct {
+	pc     *peerConn
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   func() bool
+}
+
+// send writes m to pc and flushes it; a failed write ends the connection
+// (the link reconnects).
+func (w *ackWriter) send(ctx context.Context, pc *peerConn, m transport.Message) {
+	if w.pc != pc {
+		w.close()
+		w.pc = pc
+		w.ctx, w.cancel = context.WithCancel(ctx)
+		w.stop = context.AfterFunc(pc.ctx, w.cancel)
+	}
+	if err := pc.c.Send(w.ctx, m); err != nil {
+		pc.close()
+	}
+}
+
+func (w *ackWriter) close() {
+	if w.cancel != nil {
+		w.stop()
+		w.cancel()
+	}
+	*w = ackWriter{}
 }
 
 // applyLog is the hardened log an applier reads (*storage.LogReader).
