@@ -497,7 +497,8 @@
           var bad = linkProblem(l);
           status.appendChild(el('p', { class: bad ? 'bad' : 'ok', id: 'link-state' },
             'State: ' + l.state + ' — this instance is ' + l.local.role + ' (' + l.local.synchronization_state + ', ' +
-            (bad ? 'PROBLEM: ' : '') + l.local.synchronization_health + '); partner ' + l.partner.instance + ' is ' + l.partner.role));
+            (bad ? 'PROBLEM: ' : '') + l.local.synchronization_health + '); partner ' + l.partner.instance +
+            (l.local.connected ? ' is ' : ' was, when last heard from, ') + l.partner.role));
           [['this instance', l.local], ['partner ' + l.partner.instance, l.partner]].forEach(function (x) {
             var e = x[1].last_error;
             if (e) status.appendChild(el('p', { class: 'bad', role: 'alert' }, 'Last error on ' + x[0] + ': ' + e.message +

@@ -22,12 +22,14 @@ func TestConsole_BrowserLease(t *testing.T) {
 	for _, want := range []string{"Lease expires in", "TTL 5 s", "reachable", "Failsafe", "Waiting", "Last automatic failover"} {
 		waitText(t, ctx, `#lease`, want)
 	}
-	// kill -9 of the primary: beta takes the lease; the page says so and
-	// why.
+	// kill -9 of the primary: beta takes its live lease at once (it finds
+	// alpha's process gone); the page says so and why.
 	alpha.Kill()
 	waitText(t, ctx, `#lease`, "beta at epoch")
 	waitText(t, ctx, `#lease`, "(this instance)")
-	waitText(t, ctx, `#lease`, "lease of alpha at epoch 1 expired")
+	waitText(t, ctx, `#lease`, "process of alpha gone")
+	// The dead partner's role is what it last said, and the page says so.
+	waitText(t, ctx, `#link-state`, "partner alpha was, when last heard from, PRIMARY")
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
