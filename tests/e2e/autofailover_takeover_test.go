@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,20 +116,10 @@ func TestAutoFailover_KillPrimaryUnderPgbench(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	prefix := filepath.Join(t.TempDir(), "tx")
-	benchDone := make(chan string, 1)
-	go func() {
-		out, _ := alpha.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "2", "-T", "240",
-			"-l", "--log-prefix", prefix, "-f", tpcbScript)
-		benchDone <- out
-	}()
+	bench := startLoggedPgbench(t, ctx, alpha, "tpcb", "-c", "4", "-j", "2", "-T", "240")
 	waitRows(t, beta, "tpcb", rowsQ, 300, 0)
 	alpha.Kill()
-	out := <-benchDone
-	acked := countLoggedTransactions(t, prefix)
-	if acked == 0 {
-		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
-	}
+	acked := bench.acked(t)
 	bst := waitLeaseHolder(t, beta, "afb", "beta")
 	if la := bst.AutoFailover.LastAutomatic; la == nil || la.LostTransactions != 0 {
 		t.Fatalf("beta's last automatic failover: %+v", la)

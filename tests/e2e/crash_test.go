@@ -14,6 +14,37 @@ import (
 	"github.com/sqlink/sqlink/internal/testutil"
 )
 
+// loggedPgbench is a TPC-B pgbench run in the background that logs every
+// transaction it saw committed (-l).
+type loggedPgbench struct {
+	prefix string
+	done   chan string
+}
+
+// startLoggedPgbench starts pgbench (prepared, tpcbScript) on db of in
+// with the extra args (clients, jobs, duration), until ctx ends.
+func startLoggedPgbench(t testing.TB, ctx context.Context, in *Instance, db string, args ...string) *loggedPgbench {
+	b := &loggedPgbench{prefix: filepath.Join(t.TempDir(), "tx"), done: make(chan string, 1)}
+	args = append(append([]string{"-n", "-M", "prepared"}, args...), "-l", "--log-prefix", b.prefix, "-f", tpcbScript)
+	go func() {
+		out, _ := in.Pgbench(ctx, db, args...)
+		b.done <- out
+	}()
+	return b
+}
+
+// acked waits for pgbench to end (its server killed) and returns how many
+// transactions it saw committed; it fails the test if none.
+func (b *loggedPgbench) acked(t testing.TB) int64 {
+	t.Helper()
+	out := <-b.done
+	n := countLoggedTransactions(t, b.prefix)
+	if n == 0 {
+		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
+	}
+	return n
+}
+
 // countLoggedTransactions counts the successful transactions in pgbench's
 // per-transaction logs (-l) written with --log-prefix prefix; it fails the
 // test if there are none.
@@ -68,15 +99,9 @@ func TestCrash_Kill9DuringPgbench(t *testing.T) {
 	MustInitTPCB(t, in, "tpcb")
 	lsn0 := lsnOf(t, in, "tpcb")
 
-	prefix := filepath.Join(t.TempDir(), "tx")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	benchDone := make(chan string, 1)
-	go func() {
-		out, _ := in.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "4", "-j", "2", "-T", "120",
-			"-l", "--log-prefix", prefix, "-f", tpcbScript)
-		benchDone <- out
-	}()
+	bench := startLoggedPgbench(t, ctx, in, "tpcb", "-c", "4", "-j", "2", "-T", "120")
 
 	// Let some work commit, then pull the plug.
 	testutil.RetryUntil(t, 0, func() error {
@@ -90,11 +115,7 @@ func TestCrash_Kill9DuringPgbench(t *testing.T) {
 		return nil
 	})
 	in.Kill()
-	out := <-benchDone
-	acked := countLoggedTransactions(t, prefix)
-	if acked == 0 {
-		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
-	}
+	acked := bench.acked(t)
 
 	in.Start()
 	rows := checkTPCBConsistent(t, in, "tpcb")

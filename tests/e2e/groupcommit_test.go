@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,20 +30,10 @@ func TestCrash_Kill9DuringGroupCommit(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	prefix := filepath.Join(t.TempDir(), "tx")
-	benchDone := make(chan string, 1)
-	go func() {
-		out, _ := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "240",
-			"-l", "--log-prefix", prefix, "-f", tpcbScript)
-		benchDone <- out
-	}()
+	bench := startLoggedPgbench(t, ctx, p, "tpcb", "-c", "8", "-j", "2", "-T", "240")
 	waitRows(t, p, "tpcb", historyQ, 800, 0)
 	p.Kill()
-	out := <-benchDone
-	acked := countLoggedTransactions(t, prefix)
-	if acked == 0 {
-		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
-	}
+	acked := bench.acked(t)
 	onSecondary := waitRows(t, s, "tpcb", historyQ, acked, 30*time.Second)
 
 	p.Start()

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,13 +42,7 @@ func testKill9DuringPgbench(t *testing.T, mode sqlink.Mode) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	prefix := filepath.Join(t.TempDir(), "tx")
-	benchDone := make(chan string, 1)
-	go func() {
-		out, _ := p.Pgbench(ctx, "tpcb", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", "240",
-			"-l", "--log-prefix", prefix, "-f", tpcbScript)
-		benchDone <- out
-	}()
+	loggedBench := startLoggedPgbench(t, ctx, p, "tpcb", "-c", "2", "-j", "2", "-T", "240")
 
 	// kill -9 the secondary mid-load, then restart it: it reconnects and
 	// catches up from its last hardened LSN.
@@ -74,11 +67,7 @@ func testKill9DuringPgbench(t *testing.T, mode sqlink.Mode) {
 	// acknowledged, so the secondary has it even with the primary down.
 	n = waitRows(t, s, "tpcb", rowsQ, n+400, 0)
 	p.Kill()
-	out := <-benchDone
-	acked := countLoggedTransactions(t, prefix)
-	if acked == 0 {
-		t.Fatalf("pgbench logged no committed transaction:\n%s", out)
-	}
+	acked := loggedBench.acked(t)
 	if mode == sqlink.ModeSync {
 		got := waitRows(t, s, "tpcb", rowsQ, acked, 30*time.Second)
 		t.Logf("pgbench saw %d committed; the secondary has %d with the primary down", acked, got)
