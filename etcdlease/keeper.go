@@ -251,16 +251,15 @@ func (k *Keeper) Close() {
 // already names this instance at target and the epoch key is absent or
 // target. A ClaimResult answers, echoing seq; a claim replaces one still
 // waiting.
-func (k *Keeper) Claim(from, target sqlink.Epoch, seq uint64) {
-	k.push(op{kind: opClaim, from: from, target: target, seq: seq, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout)})
-}
+func (k *Keeper) Claim(from, target sqlink.Epoch, seq uint64) { k.ClaimOver(from, target, seq, "") }
 
 // ClaimOver is Claim, except that it may also be granted while the leader
 // key names holderID at from with a live lease, if that key is the one
 // PartnerGone recorded (same holder, same mod revision): holderID's
 // process was found gone after the key was read, so a restarted process
 // that re-took the key since has changed it and the claim is refused.
-// When granted, holderID's lease is revoked.
+// When granted, holderID's lease is revoked. An empty holderID makes it
+// Claim.
 func (k *Keeper) ClaimOver(from, target sqlink.Epoch, seq uint64, holderID string) {
 	k.push(op{kind: opClaim, from: from, target: target, seq: seq, deadline: k.cfg.Now().Add(k.cfg.ClaimTimeout), takeover: holderID})
 }

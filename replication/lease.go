@@ -228,11 +228,7 @@ func (rt *Link) leaseRequests(rd link.Ready) {
 		rt.audit("link.lease.release", "ok", fmt.Sprintf("released the lease at epoch %d", rd.Release.Epoch))
 	}
 	if c := rd.Claim; c != nil {
-		if c.Takeover != "" {
-			k.ClaimOver(c.From, c.Target, c.Seq, c.Takeover)
-		} else {
-			k.Claim(c.From, c.Target, c.Seq)
-		}
+		k.ClaimOver(c.From, c.Target, c.Seq, c.Takeover) // Claim when Takeover is ""
 		if c.Kind != "" {
 			rt.audit("link.lease.claim", "requested", fmt.Sprintf("%s: epoch %d -> %d: %s", c.Kind, c.From, c.Target, c.Reason))
 		}
