@@ -41,6 +41,13 @@ const (
 	// maxKeptWriteBuf bounds the encoding buffer a log keeps between
 	// appends (a TPC-B record is ~16 KiB).
 	maxKeptWriteBuf = 1 << 20
+	// preallocBytes is how far ahead of its end the active segment is
+	// filled with zeros. An fdatasync after an append that grows a file
+	// must also commit the file system's journal (the size changed); one
+	// after an append into zeros written earlier flushes only data, about
+	// half the time on ext4 (BENCHMARKS.md §5). A zero length field ends a
+	// segment's entries for every reader, as a torn entry does.
+	preallocBytes = 1 << 20
 )
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
@@ -116,9 +123,12 @@ type segLog struct {
 
 	mu     sync.Mutex
 	segs   []*segment // sorted by first
-	active *os.File   // the last segment, open for appending
-	dirty  bool
-	meta   logMeta
+	active *os.File   // the last segment, open for writing at its size
+	// alloc is the active segment's file size: its entries end at the
+	// segment's size, and zeros fill the rest (preallocBytes).
+	alloc int64
+	dirty bool
+	meta  logMeta
 	// gapNow and divergedNow publish meta.Gap and meta.Diverged (never
 	// changed in place) to readers that must not wait for mu, which is
 	// held across the log's writes and fsyncs: an applier that read them
@@ -188,6 +198,10 @@ func openLog(dir string, segBytes int64) (*segLog, error) {
 			continue
 		}
 		if good < s.size {
+			// A torn tail, or the zeros written ahead (preallocBytes):
+			// cut both off, so that nothing after the last sound entry
+			// can pass for one later. The next append writes zeros ahead
+			// again.
 			if err := os.Truncate(s.path, good); err != nil {
 				return nil, fmt.Errorf("truncate torn segment tail: %w", err)
 			}
@@ -204,11 +218,11 @@ func openLog(dir string, segBytes int64) (*segLog, error) {
 	}
 	if len(l.segs) > 0 {
 		s := l.segs[len(l.segs)-1]
-		f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(s.path, os.O_WRONLY, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("open segment: %w", err)
 		}
-		l.active = f
+		l.active, l.alloc = f, s.size
 	}
 	return l, nil
 }
@@ -397,18 +411,24 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 	}
 	binary.BigEndian.PutUint32(b[4+n:], crc32.Checksum(b[4:4+n], crc32c))
 	s := l.segs[len(l.segs)-1]
-	wn, err := l.active.Write(b)
+	if err := l.preallocate(s.size + int64(len(b))); err != nil {
+		return err
+	}
+	wn, err := l.active.WriteAt(b, s.size)
 	if cap(l.wbuf) > maxKeptWriteBuf {
 		l.wbuf = nil // a bulk load's buffer is not kept for the small records
 	}
 	if n := wn; err != nil {
-		// A full disk may take part of the record. Cut it off, or the
-		// next append (O_APPEND) would land after it, where no reader
-		// looks: a torn entry ends the segment for them.
+		// A full disk may take part of the record (past the zeros
+		// written ahead, a large record still grows the file). Cut it
+		// off: a reader takes a torn entry for the segment's end, and
+		// the next append, written at the same place, may be shorter.
 		if n > 0 {
 			if terr := l.active.Truncate(s.size); terr != nil {
 				l.broken = sqlink.Errorf(sqlink.EINTERNAL, "free space, then restart the instance: reopening the log cuts the torn record off",
 					"log %s: a record was written in part (%v) and could not be cut off: %v", l.dir, err, terr)
+			} else {
+				l.alloc = s.size
 			}
 		}
 		return fmt.Errorf("append to log: %w", err)
@@ -419,10 +439,39 @@ func (l *segLog) append(rec *Record, wp walPos, chain bool) error {
 	return nil
 }
 
+// zeros is what preallocate writes ahead of the active segment's end.
+var zeros [64 << 10]byte
+
+// preallocate makes the active segment's file reach past end, by
+// preallocBytes of zeros, when it does not yet (mu held). The zeros reach
+// the disk with the next sync; the syncs after it flush only data.
+func (l *segLog) preallocate(end int64) error {
+	if end <= l.alloc {
+		return nil
+	}
+	to := end + preallocBytes
+	for off := l.alloc; off < to; {
+		n := min(to-off, int64(len(zeros)))
+		if _, err := l.active.WriteAt(zeros[:n], off); err != nil {
+			// Not written ahead: the zeros written so far are past the
+			// segment's end, where they end it as before.
+			return fmt.Errorf("append to log: preallocate: %w", err)
+		}
+		off += n
+		l.alloc = off
+	}
+	return nil
+}
+
 // roll syncs and closes the active segment and starts one at first.
 func (l *segLog) roll(first sqlink.LSN) error {
 	if l.active != nil {
-		if err := l.active.Sync(); err != nil {
+		// A closed segment holds its entries only: its size is the log's
+		// size accounting (stats, prune) after a restart.
+		if err := l.active.Truncate(l.segs[len(l.segs)-1].size); err != nil {
+			return fmt.Errorf("close segment: %w", err)
+		}
+		if err := fdatasync(l.active); err != nil {
 			return fmt.Errorf("sync segment: %w", err)
 		}
 		if err := l.active.Close(); err != nil {
@@ -431,11 +480,11 @@ func (l *segLog) roll(first sqlink.LSN) error {
 		l.active = nil
 	}
 	path := filepath.Join(l.dir, segName(first))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
-	if _, err := f.Write([]byte(segMagic)); err != nil {
+	if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
 		f.Close()
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -443,7 +492,7 @@ func (l *segLog) roll(first sqlink.LSN) error {
 		f.Close()
 		return err
 	}
-	l.active = f
+	l.active, l.alloc = f, int64(len(segMagic))
 	l.segs = append(l.segs, &segment{first: first, path: path, size: int64(len(segMagic))})
 	l.dirty = true
 	return nil
@@ -469,7 +518,7 @@ func (l *segLog) sync() error {
 	if !l.dirty || l.active == nil {
 		return nil
 	}
-	if err := l.active.Sync(); err != nil {
+	if err := fdatasync(l.active); err != nil {
 		return fmt.Errorf("sync log: %w", err)
 	}
 	l.dirty = false
@@ -573,7 +622,7 @@ func (l *segLog) close() error {
 	if l.active == nil {
 		return nil
 	}
-	err := l.active.Sync()
+	err := fdatasync(l.active)
 	if err2 := l.active.Close(); err == nil {
 		err = err2
 	}

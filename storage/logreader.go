@@ -136,9 +136,10 @@ const readAhead = 64 << 10
 
 // entryAt returns the log entry at off and its size, from the read-ahead
 // buffer when it holds the entry whole and sound. Bytes read ahead may be
-// of an entry still being appended (the log only grows, so they can be
-// incomplete, never wrong): an entry that does not check out in the buffer
-// is read again from the file.
+// of an entry still being appended, or the zeros written ahead of it
+// (preallocBytes): incomplete, never a sound entry that is not the one
+// there now. An entry that does not check out in the buffer is read again
+// from the file.
 func (r *LogReader) entryAt(off int64) (*Record, int64, error) {
 	if rec, n, whole, err := r.buffered(off); whole && err == nil {
 		return rec, n, nil
@@ -169,6 +170,9 @@ func (r *LogReader) buffered(off int64) (rec *Record, size int64, whole bool, er
 	}
 	b := r.buf[i:]
 	n := binary.BigEndian.Uint32(b)
+	if n == 0 {
+		return nil, 0, false, nil // zeros: readEntryAt decides
+	}
 	if err := checkEntryLen(n); err != nil {
 		return nil, 0, true, err
 	}
@@ -193,6 +197,10 @@ func readEntryAt(f *os.File, off int64) (walPos, *Record, int64, error) {
 		return walPos{}, nil, 0, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 {
+		// The zeros written ahead of the active segment's entries.
+		return walPos{}, nil, 0, io.EOF
+	}
 	if err := checkEntryLen(n); err != nil {
 		return walPos{}, nil, 0, err
 	}
