@@ -38,7 +38,13 @@
 // # Log and checkpoints
 //
 // Records are appended to segment files in path+"-log" without an fsync per
-// commit: the WAL already holds every committed page. A checkpoint runs
+// commit: the WAL already holds every committed page (a secondary, whose
+// log is the durable copy, fsyncs it for every group it hardens). The
+// active segment's file reaches up to 1 MiB past its last entry in zeros
+// written ahead, so those fsyncs flush data only, not the file system's
+// journal; a zero length field ends a segment for every reader, and a
+// segment is cut to its entries when it closes or the log reopens. A
+// checkpoint runs
 // only through the capture path, under the write lock: capture everything,
 // fsync the log, then PRAGMA wal_checkpoint(PASSIVE), then prune segments
 // beyond LogRetentionBytes (never after a retention floor). The background
