@@ -312,24 +312,25 @@ func TestLink_PrimaryLogDamagedReseeds(t *testing.T) {
 		t.Fatal("no log segment on the primary")
 	}
 	last := segs[len(segs)-1] // names sort by first LSN
-	f, err := os.OpenFile(last, os.O_RDWR, 0)
+	seg, err := os.ReadFile(last)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	// The active segment's entries are followed by zeros written ahead:
+	// the last record ends at (or, its checksum ending in zero bytes,
+	// just after) the last byte that is not zero.
+	end := len(seg) - 1
+	for end >= 0 && seg[end] == 0 {
+		end--
+	}
+	if end < 16 {
+		t.Fatalf("log segment %s holds no record", last)
+	}
+	off := end - 16 // inside the last record, which the secondary lacks
+	seg[off] ^= 0xff
+	if err := os.WriteFile(last, seg, 0); err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 1)
-	off := fi.Size() - 16 // inside the last record, which the secondary lacks
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 
 	beta.Start()
 	waitLink(t, alpha, "ld", time.Minute, func(st adminapi.LinkStatus) error {
