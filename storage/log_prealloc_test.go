@@ -33,6 +33,25 @@ func logLSNs(t *testing.T, l *segLog) []sqlink.LSN {
 	return lsns
 }
 
+// openLogWith opens a new log in dir with records 1..n appended and
+// synced.
+func openLogWith(t *testing.T, dir string, segBytes int64, n sqlink.LSN) *segLog {
+	t.Helper()
+	l, err := openLog(dir, segBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lsn := sqlink.LSN(1); lsn <= n; lsn++ {
+		if err := l.append(preallocRec(lsn, 0), walPos{}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.sync(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func fileSize(t *testing.T, path string) int64 {
 	t.Helper()
 	fi, err := os.Stat(path)
@@ -48,18 +67,7 @@ func fileSize(t *testing.T, path string) int64 {
 // log keep whole entries only.
 func TestLog_ZerosWrittenAheadEndTheSegment(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
-	l, err := openLog(dir, 64<<10) // a segment closes at 64 KiB
-	if err != nil {
-		t.Fatal(err)
-	}
-	for lsn := sqlink.LSN(1); lsn <= 5; lsn++ {
-		if err := l.append(preallocRec(lsn, 0), walPos{}, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.sync(); err != nil {
-		t.Fatal(err)
-	}
+	l := openLogWith(t, dir, 64<<10, 5) // a segment closes at 64 KiB
 	active := l.segs[0]
 	if got := fileSize(t, active.path); got <= active.size || got < preallocBytes {
 		t.Fatalf("active segment's file is %d bytes for %d of entries: no zeros written ahead", got, active.size)
@@ -135,18 +143,7 @@ func TestLog_ZerosWrittenAheadEndTheSegment(t *testing.T) {
 // the torn one.
 func TestLog_ReopenCutsWhatFollowsATornEntry(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
-	l, err := openLog(dir, 16<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for lsn := sqlink.LSN(1); lsn <= 3; lsn++ {
-		if err := l.append(preallocRec(lsn, 0), walPos{}, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.sync(); err != nil {
-		t.Fatal(err)
-	}
+	l := openLogWith(t, dir, 16<<20, 3)
 	seg := l.segs[0]
 	end := seg.size
 	// Records 4 and 5 as the crashed process wrote them, 4 torn.
