@@ -3,12 +3,10 @@ package replication
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sqlink/sqlink/catalog"
-	"github.com/sqlink/sqlink/storage"
 	"github.com/sqlink/sqlink/transport"
 )
 
@@ -20,32 +18,10 @@ import (
 func TestApplier_AcksRedoAtOnceOnTheConnection(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func(name string) *storage.DB {
-		db, err := storage.OpenDB(ctx, filepath.Join(dir, name), storage.DBConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close(ctx) })
-		return db
-	}
-	p, s := open("p.db"), open("s.db")
+	p, s := openTestDB(t, dir, "p.db"), openTestDB(t, dir, "s.db")
 	s.SetReadOnly("primary-1")
-	c, err := p.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO t (v) VALUES ('one')"} {
-		if err := c.BeginWrite(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.SQL().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.EndWrite(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Close()
+	writeTestSQL(t, p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	writeTestSQL(t, p, "INSERT INTO t (v) VALUES ('one')")
 
 	e, _, _ := newTestEngine(t)
 	rt := newLink(e, catalog.LinkRecord{Name: "L", Database: "shop"}, linkData{LinkID: "link-1"})
@@ -60,15 +36,7 @@ func TestApplier_AcksRedoAtOnceOnTheConnection(t *testing.T) {
 
 	// Harden the primary's records on the secondary: the applier, waiting
 	// for them, redoes them and acknowledges.
-	lr, err := p.ReadLog(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []*storage.Record
-	for rec, err := lr.TryNext(); err == nil; rec, err = lr.TryNext() {
-		recs = append(recs, rec)
-	}
-	lr.Close()
+	recs := logRecords(t, p, 0)
 	if len(recs) == 0 {
 		t.Fatal("the primary logged nothing")
 	}

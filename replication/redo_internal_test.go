@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,46 +18,15 @@ import (
 func TestRedoForWrites_DivergedCopy(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func(name string) *storage.DB {
-		db, err := storage.OpenDB(ctx, filepath.Join(dir, name), storage.DBConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close(ctx) })
-		return db
-	}
-	write := func(db *storage.DB, q string) {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.BeginWrite(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.SQL().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.EndWrite(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(db *storage.DB, q string) { writeTestSQL(t, db, q) }
 	ship := func(p, s *storage.DB) error {
-		lr, err := p.ReadLog(ctx, s.Pos().LSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lr.Close()
-		var recs []*storage.Record
-		for rec, err := lr.TryNext(); err == nil; rec, err = lr.TryNext() {
-			recs = append(recs, rec)
-		}
+		recs := logRecords(t, p, s.Pos().LSN)
 		if err := s.Harden(ctx, recs...); err != nil {
 			t.Fatal(err)
 		}
 		return s.Apply(ctx, recs...)
 	}
-	p, s := open("p.db"), open("s.db")
+	p, s := openTestDB(t, dir, "p.db"), openTestDB(t, dir, "s.db")
 	s.SetReadOnly("primary-1")
 	write(p, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	write(p, "INSERT INTO t (v) VALUES ('one')")
