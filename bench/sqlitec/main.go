@@ -8,9 +8,10 @@
 // Both drivers run the same transactions (pgbench's TPC-B script, the
 // same random stream) through database/sql with prepared statements on
 // one connection, on copies of one database file holding the tables the
-// other benchmarks give sqlink (bench/tpcb_init.sql). Runs alternate between the drivers. CPU is the process's
-// user+system time from getrusage, so it includes the Go side of each
-// driver (database/sql, cgo calls) as sqlink would pay it.
+// other benchmarks give sqlink (bench/tpcb_init.sql). Runs alternate
+// between the drivers. CPU is the process's user+system time from
+// getrusage, so it includes the Go side of each driver (database/sql, cgo
+// calls) as sqlink would pay it.
 //
 // It is a module of its own so that sqlink's module stays free of cgo.
 // It needs cgo and a C compiler (gcc) to build mattn/go-sqlite3:
@@ -18,7 +19,8 @@
 //	cd bench/sqlitec && CGO_CFLAGS="-g -O2 -DSQLITE_ENABLE_DBPAGE_VTAB" go run . -scale 1 -dur 10s -reps 3
 //
 // The -D flag builds the sqlite_dbpage table a secondary's apply needs
-// (../shared/notes/page-replication.md); the program checks it is there.
+// (../shared/notes/page-replication.md); without it the program stops
+// with an error.
 // Keep -O2: CGO_CFLAGS replaces cgo's default "-g -O2", and an
 // unoptimized SQLite runs 1.5 times slower than modernc's.
 package main
@@ -26,6 +28,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,45 +62,56 @@ func main() {
 	sync := flag.String("sync", "NORMAL", "PRAGMA synchronous for the runs (NORMAL: no fsync per commit, CPU only; FULL: fsync per commit)")
 	dir := flag.String("dir", "", "directory for the database files (default: a temporary directory)")
 	flag.Parse()
-	if *scale < 1 || *reps < 1 || *dur <= 0 {
-		log.Fatal("sqlitec: -scale and -reps must be at least 1 and -dur positive")
+	if err := compare(*scale, *dur, *reps, *sync, *dir); err != nil {
+		log.Fatalf("sqlitec: %v", err)
 	}
-	if *sync != "NORMAL" && *sync != "FULL" {
-		log.Fatalf("sqlitec: -sync is NORMAL or FULL, not %q", *sync)
+}
+
+// compare runs reps runs of each driver, alternated, and prints each run
+// and the medians.
+func compare(scale int, dur time.Duration, reps int, sync, dir string) error {
+	if scale < 1 || reps < 1 || dur <= 0 {
+		return errors.New("-scale and -reps must be at least 1 and -dur positive")
 	}
-	if *dir == "" {
+	if sync != "NORMAL" && sync != "FULL" {
+		return fmt.Errorf("-sync is NORMAL or FULL, not %q", sync)
+	}
+	if dir == "" {
 		d, err := os.MkdirTemp("", "sqlitec-")
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer os.RemoveAll(d)
-		*dir = d
+		dir = d
 	}
 	ctx := context.Background()
-	tmpl := filepath.Join(*dir, "template.db")
-	if err := initTPCB(ctx, tmpl, *scale); err != nil {
-		log.Fatalf("sqlitec: create the pgbench tables: %v", err)
+	tmpl := filepath.Join(dir, "template.db")
+	if err := initTPCB(ctx, tmpl, scale); err != nil {
+		return fmt.Errorf("create the pgbench tables: %w", err)
 	}
 	for _, name := range []string{"modernc", "mattn"} {
 		v, dbpage, err := describe(ctx, name, tmpl)
 		if err != nil {
-			log.Fatalf("sqlitec: %s: %v", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Printf("# %s: SQLite %s, sqlite_dbpage %v\n", name, v, dbpage)
+		if !dbpage {
+			return fmt.Errorf("%s has no sqlite_dbpage table, which sqlink's secondaries need: build with CGO_CFLAGS=\"-g -O2 -DSQLITE_ENABLE_DBPAGE_VTAB\"", name)
+		}
+		fmt.Printf("# %s: SQLite %s, with sqlite_dbpage\n", name, v)
 	}
-	fmt.Printf("# scale %d, synchronous=%s, %s per run, %d runs per driver, alternated\n", *scale, *sync, *dur, *reps)
+	fmt.Printf("# scale %d, synchronous=%s, %s per run, %d runs per driver, alternated\n", scale, sync, dur, reps)
 	fmt.Println("rep\tdriver\ttx\ttx_per_s\tcpu_us_per_tx")
 	res := map[string][]float64{}
 	order := []string{"modernc", "mattn"}
-	for rep := 1; rep <= *reps; rep++ {
+	for rep := 1; rep <= reps; rep++ {
 		for _, name := range order {
-			path := filepath.Join(*dir, name+".db")
+			path := filepath.Join(dir, name+".db")
 			if err := copyDB(tmpl, path); err != nil {
-				log.Fatal(err)
+				return err
 			}
-			n, wall, cpu, err := run(ctx, name, path, *sync, *scale, *dur, uint64(rep))
+			n, wall, cpu, err := run(ctx, name, path, sync, scale, dur, uint64(rep))
 			if err != nil {
-				log.Fatalf("sqlitec: %s run %d: %v", name, rep, err)
+				return fmt.Errorf("%s run %d: %w", name, rep, err)
 			}
 			us := float64(cpu.Microseconds()) / float64(n)
 			res[name] = append(res[name], us)
@@ -108,6 +122,7 @@ func main() {
 	mc, mt := median(res["modernc"]), median(res["mattn"])
 	fmt.Printf("# median CPU per transaction: modernc %.1f us, mattn %.1f us; mattn/modernc %.2f; the C build saves %.1f us per transaction\n",
 		mc, mt, mt/mc, mc-mt)
+	return nil
 }
 
 // initTPCB makes pgbench's four tables at the given scale, as the other
