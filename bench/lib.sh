@@ -107,6 +107,16 @@ hot_standby = on
 CONF
 }
 
+# tpcb_init_sql SCALE: bench/tpcb_init.sql (scale 1) rewritten for SCALE
+# branches, 10 x SCALE tellers and 100,000 x SCALE accounts, as pgbench -i
+# -s SCALE makes them; on stdout.
+tpcb_init_sql() {
+  local s=$1
+  sed -e "s/VALUES (1, 0, '')/SELECT x, 0, '' FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $s) SELECT x FROM n)/" \
+      -e "s/x < 10)/x < $((10 * s)))/; s/SELECT x, 1, 0, '' FROM n/SELECT x, (x - 1) \/ 10 + 1, 0, '' FROM n/" \
+      -e "s/x < 100000)/x < $((100000 * s)))/; s/SELECT x, 1, 0, printf/SELECT x, (x - 1) \/ 100000 + 1, 0, printf/" bench/tpcb_init.sql
+}
+
 # --- one PostgreSQL 15 and one sqlink, for the *_vs_postgres comparisons ---
 
 # bench_out NAME: a new directory for a run's raw output, outside the

@@ -22,9 +22,7 @@ C=$(port); A=$(port); DBG=$(port)
 trap 'kill $SQ_PID 2>/dev/null || true' EXIT
 sq_one_up "$OUT/sqlink" "$OUT/data" prof 127.0.0.1:$C 127.0.0.1:$A --debug-addr 127.0.0.1:$DBG ${SQARGS:-}
 "$OUT/sqlink" --server "http://127.0.0.1:$A" --token "$TOKEN" db create bench >/dev/null
-sed -e "s/VALUES (1, 0, '')/SELECT x, 0, '' FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $SCALE) SELECT x FROM n)/" \
-    -e "s/x < 10)/x < $((10 * SCALE)))/; s/SELECT x, 1, 0, '' FROM n/SELECT x, (x - 1) \/ 10 + 1, 0, '' FROM n/" \
-    -e "s/x < 100000)/x < $((100000 * SCALE)))/; s/SELECT x, 1, 0, printf/SELECT x, (x - 1) \/ 100000 + 1, 0, printf/" bench/tpcb_init.sql >"$OUT/init.sql"
+tpcb_init_sql "$SCALE" >"$OUT/init.sql"
 export PGPASSWORD=$SQPW
 psql -X -q -h 127.0.0.1 -p "$C" -U admin -d bench -v ON_ERROR_STOP=1 -f "$OUT/init.sql" >/dev/null
 pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" -D scale="$SCALE" -f bench/tpcb.sql \

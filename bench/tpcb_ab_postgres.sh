@@ -30,9 +30,7 @@ export PGPASSWORD=$SQPW
 for s in $SCALES; do
   pg_psql -d postgres -c "create database bench$s"
   "$PGBIN/pgbench" -h 127.0.0.1 -p $PG_PORT -U "$PGUSER_OS" -i -s $s -q bench$s >"$OUT/pg_init$s.log" 2>&1
-  sed -e "s/VALUES (1, 0, '')/SELECT x, 0, '' FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $s) SELECT x FROM n)/" \
-      -e "s/x < 10)/x < $((10 * s)))/; s/SELECT x, 1, 0, '' FROM n/SELECT x, (x - 1) \/ 10 + 1, 0, '' FROM n/" \
-      -e "s/x < 100000)/x < $((100000 * s)))/; s/SELECT x, 1, 0, printf/SELECT x, (x - 1) \/ 100000 + 1, 0, printf/" bench/tpcb_init.sql >"$OUT/init$s.sql"
+  tpcb_init_sql $s >"$OUT/init$s.sql"
 done
 declare -A SQPORT SQPID
 i=0
